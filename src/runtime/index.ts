@@ -1,0 +1,49 @@
+export { type Clock, ManualClock, settle, systemClock, type TimerHandle } from "./clock.js";
+export {
+  CallExitError,
+  CallTimeoutError,
+  InitError,
+  InvalidArgumentError,
+  NoProcError,
+  RuntimeStoppedError,
+  SessionvisorError,
+} from "./errors.js";
+export {
+  describeReason,
+  type ExitReason,
+  isCleanExit,
+  isShutdownReason,
+  serializeReason,
+} from "./exit-reason.js";
+export {
+  type AnyServer,
+  type ArgsOf,
+  type CallOf,
+  type CastOf,
+  GenServer,
+  Ignore,
+  type InfoOf,
+  NoReply,
+  type ReplyOf,
+} from "./gen-server.js";
+export { defaultLogger, silentLogger } from "./logger.js";
+export {
+  type DownMessage,
+  type ExitMessage,
+  isDownMessage,
+  isExitMessage,
+  type SystemMessage,
+} from "./messages.js";
+export type { From } from "./pending-call.js";
+export { Pid, Ref } from "./pid.js";
+export type { ProcState } from "./process.js";
+export {
+  type ExitListener,
+  type NameService,
+  type ProcessInfo,
+  Runtime,
+  type RuntimeOptions,
+  type SpawnOptions,
+  type Target,
+  type TimerRef,
+} from "./runtime.js";

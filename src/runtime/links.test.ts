@@ -1,0 +1,154 @@
+import assert from "node:assert/strict";
+import { afterEach, beforeEach, describe, it } from "node:test";
+import { Counter, Echo } from "../../test/support/servers.js";
+import { NoProcError } from "./errors.js";
+import { silentLogger } from "./logger.js";
+import { isExitMessage } from "./messages.js";
+import type { Pid } from "./pid.js";
+import { Runtime } from "./runtime.js";
+
+let rt: Runtime;
+beforeEach(() => {
+  rt = new Runtime({ logger: silentLogger() });
+});
+afterEach(async () => {
+  await rt.shutdown(100);
+});
+
+async function flush(): Promise<void> {
+  await new Promise((resolve) => setImmediate(resolve));
+}
+
+describe("links", () => {
+  it("propagate a crash to a linked process that does not trap exits", async () => {
+    const a = await rt.spawn(new Echo());
+    const b = await rt.spawn(new Counter());
+    rt.link(a, b);
+    const bExit = rt.whenExited(b);
+    await assert.rejects(rt.call(a, { op: "crash", message: "linked boom" }));
+    const reason = await bExit;
+    assert.ok(reason instanceof Error && reason.message === "linked boom");
+  });
+
+  it("do not propagate a normal exit", async () => {
+    const a = await rt.spawn(new Echo());
+    const b = await rt.spawn(new Counter());
+    rt.link(a, b);
+    await rt.call(a, { op: "stop", reason: "normal" });
+    await flush();
+    assert.equal(rt.isAlive(b), true);
+  });
+
+  it("deliver the exit as an EXIT message to a process that traps exits", async () => {
+    const trapper = new Echo();
+    const t = await rt.spawn(trapper, { trapExit: true });
+    const victim = await rt.spawn(new Counter(), { link: t });
+    rt.exit(victim, "shutdown");
+    await rt.call(t, { op: "echo", value: null });
+    assert.equal(rt.isAlive(t), true);
+    const exit = trapper.infos.find(isExitMessage);
+    assert.ok(exit);
+    assert.ok(exit.from.equals(victim));
+    assert.equal(exit.reason, "shutdown");
+  });
+
+  it("are two-way: the exit of either end reaches the other", async () => {
+    const a = await rt.spawn(new Counter());
+    const b = await rt.spawn(new Counter(), { link: a });
+    rt.exit(b, "boom");
+    assert.equal(rt.isAlive(a), false);
+  });
+
+  it("are removed by unlink", async () => {
+    const a = await rt.spawn(new Counter());
+    const b = await rt.spawn(new Counter(), { link: a });
+    rt.unlink(a, b);
+    rt.exit(b, "boom");
+    assert.equal(rt.isAlive(a), true);
+  });
+
+  it("propagate along a long chain without overflowing the stack", async () => {
+    const first = await rt.spawn(new Counter());
+    let previous = first;
+    for (let i = 0; i < 20_000; i++) previous = await rt.spawn(new Counter(), { link: previous });
+    rt.exit(first, "chain");
+    assert.equal(rt.isAlive(previous), false);
+    assert.equal(rt.processCount, 0);
+  });
+
+  it("refuse to link a process that is not alive with NoProcError", async () => {
+    const a = await rt.spawn(new Counter());
+    const b = await rt.spawn(new Counter());
+    rt.exit(b, "kill");
+    assert.throws(() => rt.link(a, b), NoProcError);
+  });
+});
+
+describe("exit signals", () => {
+  it("kill cannot be trapped, and the victim's reason is killed", async () => {
+    const pid = await rt.spawn(new Echo(), { trapExit: true });
+    const exited = rt.whenExited(pid);
+    rt.exit(pid, "kill");
+    assert.equal(await exited, "killed");
+  });
+
+  it("a killed process's links see reason killed, which a trapper receives as a message", async () => {
+    const watcher = new Echo();
+    const w = await rt.spawn(watcher, { trapExit: true });
+    const victim = await rt.spawn(new Counter(), { link: w });
+    rt.exit(victim, "kill");
+    await rt.call(w, { op: "echo", value: null });
+    assert.equal(watcher.infos.find(isExitMessage)?.reason, "killed");
+  });
+
+  it("a linked non-trapping process dies from a killed neighbour", async () => {
+    const a = await rt.spawn(new Counter());
+    const b = await rt.spawn(new Counter(), { link: a });
+    const bExit = rt.whenExited(b);
+    rt.exit(a, "kill");
+    assert.equal(await bExit, "killed");
+  });
+
+  it("normal sent to another process is ignored", async () => {
+    const pid = await rt.spawn(new Counter());
+    rt.exit(pid, "normal");
+    await flush();
+    assert.equal(rt.isAlive(pid), true);
+  });
+
+  it("shutdown ends a process that does not trap exits, without running terminate", async () => {
+    let terminated = false;
+    const pid = await rt.spawn(new Echo(), { args: { onTerminate: () => (terminated = true) } });
+    rt.exit(pid, "shutdown");
+    assert.equal(rt.isAlive(pid), false);
+    assert.equal(terminated, false);
+  });
+
+  it("an exit from the parent stops a trapping server through terminate", async () => {
+    const reasons: unknown[] = [];
+    class Parent extends Echo {
+      child() {
+        return this.spawnLink(new Echo(), { trapExit: true, args: { onTerminate: (r) => reasons.push(r) } });
+      }
+      shutdownChild(child: Pid): void {
+        this.exit(child, "shutdown");
+      }
+    }
+    const parent = new Parent();
+    await rt.spawn(parent, { trapExit: true });
+    const child = await parent.child();
+    const exited = rt.whenExited(child);
+    parent.shutdownChild(child);
+    assert.equal(await exited, "shutdown");
+    assert.deepEqual(reasons, ["shutdown"]);
+  });
+
+  it("an exit from a non-parent reaches a trapping server's handleInfo instead", async () => {
+    const server = new Echo();
+    const pid = await rt.spawn(server, { trapExit: true });
+    rt.exit(pid, "shutdown");
+    await rt.call(pid, { op: "echo", value: null });
+    assert.equal(rt.isAlive(pid), true);
+    assert.equal(server.infos.find(isExitMessage)?.reason, "shutdown");
+  });
+});

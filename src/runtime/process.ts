@@ -1,0 +1,239 @@
+import type { TimerHandle } from "./clock.js";
+import { InitError } from "./errors.js";
+import type { ExitReason } from "./exit-reason.js";
+import { type AnyServer, Ignore, NoReply } from "./gen-server.js";
+import { isExitMessage } from "./messages.js";
+import type { PendingCall, ReplyHolder } from "./pending-call.js";
+import type { Pid } from "./pid.js";
+import { Queue } from "./queue.js";
+import type { Runtime } from "./runtime.js";
+
+export const CALL = 0;
+export const CAST = 1;
+export const INFO = 2;
+
+export interface Envelope {
+  readonly kind: typeof CALL | typeof CAST | typeof INFO;
+  readonly message: unknown;
+  readonly call?: PendingCall;
+}
+
+/** starting: in `init`; running: taking messages; exiting: in `terminate`; dead: gone. */
+export type ProcState = "starting" | "running" | "exiting" | "dead";
+
+/** A monitor on a process: either another process (gets a DOWN message) or a callback. */
+export interface Watcher {
+  readonly refId: number;
+  readonly watcher: Proc | undefined;
+  readonly callback: ((reason: ExitReason) => void) | undefined;
+}
+
+export class UnexpectedMessageError extends Error {
+  constructor(behaviour: string, kind: string, message: unknown) {
+    super(`${behaviour} has no ${kind} handler for ${safeText(message)}`);
+    this.name = "UnexpectedMessageError";
+  }
+}
+
+function safeText(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === "object" || typeof value === "function") &&
+    typeof (value as { then?: unknown }).then === "function"
+  );
+}
+
+/**
+ * The runtime's record of one process. Everything a process owns hangs off this object, and
+ * the optional collections stay undefined until used so that an idle process stays small.
+ */
+export class Proc implements ReplyHolder {
+  state: ProcState = "starting";
+  /** True while `init`, a handler or `terminate` is in flight: no other message may start. */
+  busy = true;
+  queued = false;
+  trapExit = false;
+  handled = 0;
+  readonly mailbox = new Queue<Envelope>();
+  current: PendingCall | undefined = undefined;
+  deferred: Set<PendingCall> | undefined = undefined;
+  links: Set<Proc> | undefined = undefined;
+  watchers: Map<number, Watcher> | undefined = undefined;
+  watching: Set<number> | undefined = undefined;
+  timers: Set<TimerHandle> | undefined = undefined;
+  stopReason: ExitReason | undefined = undefined;
+  exitReason: ExitReason | undefined = undefined;
+
+  constructor(
+    readonly pid: Pid,
+    readonly server: AnyServer,
+    readonly parent: Pid | undefined,
+    readonly runtime: Runtime,
+  ) {}
+
+  get behaviour(): string {
+    return this.server.constructor.name;
+  }
+
+  /** Runs `init`; the promise resolves once the process takes messages, or rejects with InitError. */
+  start(args: unknown, linkedTo: Proc | undefined): Promise<Pid> {
+    let result: unknown;
+    try {
+      result = this.server.init?.(args);
+    } catch (error) {
+      return Promise.reject(this.failInit(error, linkedTo));
+    }
+    if (isThenable(result)) {
+      return Promise.resolve(result).then(
+        (value) => this.finishInit(value, linkedTo),
+        (error) => {
+          throw this.failInit(error, linkedTo);
+        },
+      );
+    }
+    try {
+      return Promise.resolve(this.finishInit(result, linkedTo));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private finishInit(value: unknown, linkedTo: Proc | undefined): Pid {
+    if (this.state !== "starting") throw new InitError(this.behaviour, this.exitReason ?? "noproc");
+    if (value === Ignore) throw this.failInit("ignore", linkedTo, "normal");
+    this.state = "running";
+    this.busy = false;
+    if (this.stopReason !== undefined) this.beginStop(this.stopReason);
+    else this.runtime.schedule(this);
+    return this.pid;
+  }
+
+  /**
+   * As OTP's proc_lib: the spawner learns of a failed init through the rejected start, not
+   * also through an EXIT message, so the link to it is dropped before the process exits.
+   */
+  private failInit(reason: unknown, linkedTo: Proc | undefined, exitWith: unknown = reason): InitError {
+    if (this.state === "dead")
+      return new InitError(this.behaviour, this.exitReason ?? (reason as ExitReason));
+    if (linkedTo) this.runtime.unlinkProcs(this, linkedTo);
+    this.runtime.terminate(this, exitWith as ExitReason, false);
+    return new InitError(this.behaviour, reason as ExitReason);
+  }
+
+  /** Handles the next message. Precondition: running, not busy, mailbox not empty. */
+  step(): void {
+    const envelope = this.mailbox.shift() as Envelope;
+    let result: unknown;
+    // Busy for the whole callback, so that a `stop()` inside it waits for the reply.
+    this.busy = true;
+    try {
+      result = this.dispatch(envelope);
+    } catch (error) {
+      this.crash(error);
+      return;
+    }
+    if (isThenable(result)) {
+      result.then(
+        (value) => {
+          if (this.state !== "running") return;
+          this.busy = false;
+          this.complete(envelope, value);
+          this.runtime.schedule(this);
+        },
+        (error) => {
+          if (this.state !== "running") return;
+          this.crash(error);
+        },
+      );
+    } else {
+      this.busy = false;
+      this.complete(envelope, result);
+    }
+  }
+
+  private dispatch(envelope: Envelope): unknown {
+    const server = this.server;
+    const message = envelope.message;
+    switch (envelope.kind) {
+      case CALL: {
+        if (!server.handleCall) throw new UnexpectedMessageError(this.behaviour, "handleCall", message);
+        this.current = envelope.call;
+        return server.handleCall(message, envelope.call as PendingCall);
+      }
+      case CAST: {
+        if (!server.handleCast) throw new UnexpectedMessageError(this.behaviour, "handleCast", message);
+        return server.handleCast(message);
+      }
+      default: {
+        // As gen_server: an exit signal from the parent, when trapped, means "stop now".
+        if (this.trapExit && this.parent && isExitMessage(message) && message.from.equals(this.parent)) {
+          this.stopReason = message.reason;
+          return undefined;
+        }
+        if (!server.handleInfo) {
+          this.runtime.logger.warn(
+            { event: "unexpected_message", pid: this.pid.toString(), behaviour: this.behaviour },
+            `${this.behaviour} ${this.pid} has no handleInfo; message dropped`,
+          );
+          return undefined;
+        }
+        return server.handleInfo(message as never);
+      }
+    }
+  }
+
+  private complete(envelope: Envelope, value: unknown): void {
+    this.handled++;
+    const call = envelope.call;
+    if (call) {
+      this.current = undefined;
+      if (value !== NoReply) call.reply(value);
+      else if (!call.settled) {
+        call.holder = this;
+        if (!this.deferred) this.deferred = new Set();
+        this.deferred.add(call);
+      }
+    }
+    if (this.stopReason !== undefined) this.beginStop(this.stopReason);
+  }
+
+  private crash(error: unknown): void {
+    if (this.state !== "running") return;
+    this.beginStop(error as ExitReason);
+  }
+
+  requestStop(reason: ExitReason): void {
+    if (this.state === "running" && !this.busy) this.beginStop(reason);
+    else if (this.state === "running" || this.state === "starting") this.stopReason = reason;
+  }
+
+  /** Runs `terminate`, then exits. An error thrown by `terminate` becomes the exit reason. */
+  beginStop(reason: ExitReason): void {
+    if (this.state !== "running") return;
+    this.state = "exiting";
+    this.busy = true;
+    let result: unknown;
+    try {
+      result = this.server.terminate?.(reason);
+    } catch (error) {
+      this.runtime.terminate(this, error as ExitReason, false);
+      return;
+    }
+    if (isThenable(result)) {
+      result.then(
+        () => this.runtime.terminate(this, reason, false),
+        (error) => this.runtime.terminate(this, error as ExitReason, false),
+      );
+    } else {
+      this.runtime.terminate(this, reason, false);
+    }
+  }
+}

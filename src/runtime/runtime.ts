@@ -1,0 +1,652 @@
+import { randomBytes } from "node:crypto";
+import { performance } from "node:perf_hooks";
+import type { Logger } from "pino";
+import { type Clock, systemClock, type TimerHandle } from "./clock.js";
+import { reportExit } from "./crash-report.js";
+import { CallExitError, InvalidArgumentError, NoProcError, RuntimeStoppedError } from "./errors.js";
+import type { ExitReason } from "./exit-reason.js";
+import {
+  type AnyServer,
+  type ArgsOf,
+  type CallOf,
+  type CastOf,
+  GenServer,
+  PROC,
+  type ReplyOf,
+} from "./gen-server.js";
+import { defaultLogger } from "./logger.js";
+import type { DownMessage, ExitMessage } from "./messages.js";
+import { CallTimeouts, PendingCall } from "./pending-call.js";
+import { assertNodeName, Pid, Ref } from "./pid.js";
+import { CALL, CAST, INFO, Proc, type ProcState } from "./process.js";
+import { Queue } from "./queue.js";
+
+/** A process addressed by pid or by a name registered in the runtime's name service. */
+export type Target = Pid | string;
+
+/** Resolves names for `call`/`cast`/`send`/`exit` (installed by a Registry; see `useNames`). */
+export interface NameService {
+  whereis(name: string): Pid | undefined;
+  namesOf(pid: Pid): readonly string[];
+}
+
+export type ExitListener = (pid: Pid, reason: ExitReason) => void;
+
+export interface RuntimeOptions {
+  /** This runtime's node name, the first part of every pid (`<node.id>`). Random by default. */
+  node?: string;
+  clock?: Clock;
+  logger?: Logger;
+  /** Timeout of `call` when none is given, in ms (default 5000, as OTP). */
+  defaultCallTimeout?: number;
+  /** Messages handled per process before the next runnable process gets a turn (default 200). */
+  reductions?: number;
+  /** Longest stretch, in ms, the scheduler runs before yielding to timers and I/O (default 10). */
+  sliceMs?: number;
+}
+
+export interface SpawnOptions<Args = unknown> {
+  /** Passed to `init`. */
+  args?: Args;
+  /** Link the new process to this one before `init` runs. */
+  link?: Target;
+  /** The process that started this one (its supervisor); a trapped exit from it stops the server. */
+  parent?: Pid;
+  /** Trap exits from the start, before `init` runs. */
+  trapExit?: boolean;
+}
+
+export interface ProcessInfo {
+  pid: Pid;
+  behaviour: string;
+  status: ProcState;
+  busy: boolean;
+  mailboxLength: number;
+  messagesHandled: number;
+  trapExit: boolean;
+  parent: Pid | undefined;
+  links: Pid[];
+  /** Processes (or callbacks, as undefined) monitoring this one. */
+  monitoredBy: (Pid | undefined)[];
+  /** Number of monitors this process holds on others. */
+  monitors: number;
+  names: readonly string[];
+}
+
+/** A timer started by `sendAfter`. */
+export interface TimerRef {
+  readonly handle: TimerHandle;
+  readonly owner: Proc;
+}
+
+const EXTERNAL_ID = 0;
+
+/**
+ * A set of processes with their own pids, names, scheduler and clock. Runtimes share nothing:
+ * two in one program never see each other's processes.
+ */
+export class Runtime {
+  readonly node: string;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** The sender of signals and calls made by code that is not a process. */
+  readonly external: Pid;
+  readonly defaultCallTimeout: number;
+
+  private readonly table = new Map<number, Proc>();
+  private readonly monitorTargets = new Map<number, Proc>();
+  private readonly exitListeners = new Set<ExitListener>();
+  private readonly timeouts: CallTimeouts;
+  private readonly runQueue = new Queue<Proc>();
+  private readonly exitQueue = new Queue<{ proc: Proc; reason: ExitReason; quiet: boolean }>();
+  private readonly reductions: number;
+  private readonly sliceMs: number;
+  private names: NameService | undefined;
+  private nextPid = EXTERNAL_ID + 1;
+  private nextRef = 1;
+  private drainPending = false;
+  private flushingExits = false;
+  private stopped = false;
+
+  constructor(options: RuntimeOptions = {}) {
+    this.node = options.node ?? `n${randomBytes(4).toString("hex")}`;
+    assertNodeName(this.node);
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? defaultLogger();
+    this.defaultCallTimeout = checkTimeout(options.defaultCallTimeout ?? 5000, "defaultCallTimeout");
+    this.reductions = options.reductions ?? 200;
+    this.sliceMs = options.sliceMs ?? 10;
+    this.external = new Pid(this.node, EXTERNAL_ID);
+    this.timeouts = new CallTimeouts(this.clock);
+  }
+
+  // ---- processes -------------------------------------------------------------------------
+
+  /** Starts `server` as a process; resolves with its pid once `init` has returned. */
+  spawn<S extends AnyServer>(server: S, options: SpawnOptions<ArgsOf<S>> = {}): Promise<Pid<S>> {
+    if (this.stopped) return Promise.reject(new RuntimeStoppedError(this.node));
+    if (!(server instanceof GenServer)) {
+      return Promise.reject(
+        new InvalidArgumentError("server", "must be an instance of a GenServer subclass"),
+      );
+    }
+    if (server[PROC]) {
+      return Promise.reject(
+        new InvalidArgumentError(
+          "server",
+          `this ${server.constructor.name} instance already runs as a process`,
+        ),
+      );
+    }
+    let linkTo: Proc | undefined;
+    if (options.link !== undefined) {
+      linkTo = this.resolve(options.link);
+      if (!linkTo || linkTo.state === "dead") return Promise.reject(new NoProcError(String(options.link)));
+    }
+    const proc = new Proc(new Pid(this.node, this.nextPid++), server, options.parent ?? linkTo?.pid, this);
+    server[PROC] = proc;
+    this.table.set(proc.pid.id, proc);
+    if (options.trapExit) proc.trapExit = true;
+    if (linkTo) this.linkProcs(proc, linkTo);
+    return proc.start(options.args, linkTo) as Promise<Pid<S>>;
+  }
+
+  isAlive(target: Target): boolean {
+    const proc = this.resolve(target);
+    return proc !== undefined && proc.state !== "dead";
+  }
+
+  /** The live pid behind a pid or name, or undefined. */
+  whereis(target: Target): Pid | undefined {
+    const proc = this.resolve(target);
+    return proc && proc.state !== "dead" ? proc.pid : undefined;
+  }
+
+  processes(): Pid[] {
+    return [...this.table.values()].map((proc) => proc.pid);
+  }
+
+  get processCount(): number {
+    return this.table.size;
+  }
+
+  info(target: Target): ProcessInfo | undefined {
+    const proc = this.resolve(target);
+    if (!proc || proc.state === "dead") return undefined;
+    return {
+      pid: proc.pid,
+      behaviour: proc.behaviour,
+      status: proc.state,
+      busy: proc.busy,
+      mailboxLength: proc.mailbox.length,
+      messagesHandled: proc.handled,
+      trapExit: proc.trapExit,
+      parent: proc.parent,
+      links: [...(proc.links ?? [])].map((linked) => linked.pid),
+      monitoredBy: [...(proc.watchers?.values() ?? [])].map((w) => w.watcher?.pid),
+      monitors: proc.watching?.size ?? 0,
+      names: this.namesOf(proc.pid),
+    };
+  }
+
+  // ---- messages --------------------------------------------------------------------------
+
+  /**
+   * Sends `message` to `handleCall` of `target` and resolves with the reply. Rejects with
+   * NoProcError (target not alive), CallTimeoutError, or CallExitError (target exited first).
+   */
+  call<S>(target: Pid<S> | string, message: CallOf<S>, timeoutMs?: number): Promise<ReplyOf<S>> {
+    return this.callFrom(undefined, target, message, timeoutMs) as Promise<ReplyOf<S>>;
+  }
+
+  /** Fire-and-forget to `handleCast`. As OTP, a cast to a dead process or unknown name is dropped. */
+  cast<S>(target: Pid<S> | string, message: CastOf<S>): void {
+    this.castFrom(undefined, target, message);
+  }
+
+  /** Delivers `message` to `handleInfo`. Dropped for a dead pid; an unknown name throws NoProcError. */
+  send(target: Target, message: unknown): void {
+    this.sendFrom(undefined, target, message);
+  }
+
+  /** Sends an exit signal, as OTP's `exit/2`: `kill` cannot be trapped; `normal` is ignored by others. */
+  exit(target: Target, reason: ExitReason): void {
+    this.exitFrom(undefined, target, reason);
+  }
+
+  /** @internal */
+  callFrom(caller: Proc | undefined, target: Target, message: unknown, timeoutMs?: number): Promise<unknown> {
+    let ms: number;
+    let proc: Proc | undefined;
+    try {
+      ms = timeoutMs === undefined ? this.defaultCallTimeout : checkTimeout(timeoutMs, "timeout");
+      proc = this.resolve(target);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (!proc || proc.state === "dead") return Promise.reject(new NoProcError(String(target)));
+    if (caller === proc) {
+      return Promise.reject(
+        new InvalidArgumentError("target", `${proc.pid} cannot call itself (it would deadlock)`),
+      );
+    }
+    if (caller && caller.state === "dead") return Promise.reject(new NoProcError(caller.pid.toString()));
+    const callee = proc;
+    return new Promise((resolve, reject) => {
+      const pending = new PendingCall(target, caller?.pid, resolve, reject, this.timeouts);
+      this.timeouts.track(pending, ms);
+      callee.mailbox.push({ kind: CALL, message, call: pending });
+      this.schedule(callee);
+    });
+  }
+
+  /** @internal */
+  castFrom(sender: Proc | undefined, target: Target, message: unknown): void {
+    if (sender?.state === "dead") return;
+    const proc = this.resolve(target);
+    if (!proc || proc.state === "dead") return;
+    proc.mailbox.push({ kind: CAST, message });
+    this.schedule(proc);
+  }
+
+  /** @internal */
+  sendFrom(sender: Proc | undefined, target: Target, message: unknown): void {
+    if (sender?.state === "dead") return;
+    const proc = this.resolve(target);
+    if (!proc) {
+      if (typeof target === "string") throw new NoProcError(target);
+      return;
+    }
+    this.deliverInfo(proc, message);
+  }
+
+  /** @internal */
+  sendAfterFrom(owner: Proc, ms: number, message: unknown): TimerRef {
+    checkTimeout(ms, "ms");
+    const timers = owner.timers ?? new Set<TimerHandle>();
+    owner.timers = timers;
+    const handle: TimerHandle = this.clock.setTimeout(() => {
+      timers.delete(handle);
+      this.deliverInfo(owner, message);
+    }, ms);
+    timers.add(handle);
+    return { handle, owner };
+  }
+
+  cancelTimer(timer: TimerRef): void {
+    if (timer.owner.timers?.delete(timer.handle)) this.clock.clearTimeout(timer.handle);
+  }
+
+  private deliverInfo(proc: Proc, message: unknown): void {
+    if (proc.state === "dead") return;
+    proc.mailbox.push({ kind: INFO, message });
+    this.schedule(proc);
+  }
+
+  // ---- scheduler -------------------------------------------------------------------------
+
+  /** @internal Queues `proc` to run if it has mail and can take it. */
+  schedule(proc: Proc): void {
+    if (proc.queued || proc.busy || proc.state !== "running" || proc.mailbox.length === 0) return;
+    proc.queued = true;
+    this.runQueue.push(proc);
+    if (!this.drainPending) {
+      this.drainPending = true;
+      queueMicrotask(this.drain);
+    }
+  }
+
+  /**
+   * Runs queued processes on the microtask queue, each for at most `reductions` messages in a
+   * turn, and yields to the event loop after `sliceMs` so that timers and I/O are never starved.
+   */
+  private readonly drain = (): void => {
+    const started = performance.now();
+    let turns = 0;
+    for (;;) {
+      const proc = this.runQueue.shift();
+      if (!proc) {
+        this.drainPending = false;
+        return;
+      }
+      proc.queued = false;
+      for (let n = 0; n < this.reductions; n++) {
+        if (proc.busy || proc.state !== "running" || proc.mailbox.length === 0) break;
+        proc.step();
+      }
+      this.schedule(proc);
+      if ((++turns & 31) === 0 && performance.now() - started > this.sliceMs) {
+        setImmediate(this.drain);
+        return;
+      }
+    }
+  };
+
+  // ---- exits, links, monitors ------------------------------------------------------------
+
+  /** @internal */
+  exitFrom(sender: Proc | undefined, target: Target, reason: ExitReason): void {
+    if (sender?.state === "dead") return;
+    const proc = this.resolve(target);
+    if (!proc) {
+      if (typeof target === "string") throw new NoProcError(target);
+      return;
+    }
+    this.signal(proc, sender?.pid ?? this.external, reason, false);
+  }
+
+  /** Delivers an exit signal with OTP's rules. */
+  private signal(proc: Proc, from: Pid, reason: ExitReason, viaLink: boolean): void {
+    if (proc.state === "dead") return;
+    if (reason === "kill" && !viaLink) {
+      // A parent killing its own child is a shutdown decision, not a crash worth a report.
+      this.terminate(proc, "killed", from.equals(proc.parent));
+      return;
+    }
+    if (proc.trapExit) {
+      const exit: ExitMessage = { type: "EXIT", from, reason };
+      this.deliverInfo(proc, exit);
+      return;
+    }
+    if (reason === "normal") {
+      if (!viaLink && from.equals(proc.pid)) this.terminate(proc, "normal", false);
+      return;
+    }
+    this.terminate(proc, reason, false);
+  }
+
+  /**
+   * @internal Ends `proc` at once with `reason` (no `terminate` callback). Exits caused by this
+   * one (through links) are queued and handled in order, so long link chains never recurse.
+   */
+  terminate(proc: Proc, reason: ExitReason, quiet: boolean): void {
+    if (proc.state === "dead") return;
+    this.exitQueue.push({ proc, reason, quiet });
+    if (this.flushingExits) return;
+    this.flushingExits = true;
+    try {
+      for (let next = this.exitQueue.shift(); next; next = this.exitQueue.shift()) {
+        this.finalize(next.proc, next.reason, next.quiet);
+      }
+    } finally {
+      this.flushingExits = false;
+    }
+  }
+
+  private finalize(proc: Proc, reason: ExitReason, quiet: boolean): void {
+    if (proc.state === "dead") return;
+    proc.state = "dead";
+    proc.busy = true;
+    proc.exitReason = reason;
+    const pid = proc.pid;
+
+    if (proc.timers) {
+      for (const handle of proc.timers) this.clock.clearTimeout(handle);
+      proc.timers = undefined;
+    }
+    // Read names before exit listeners (the registry) drop them: the report must name the process.
+    if (!quiet) reportExit(this, proc, reason);
+    this.table.delete(pid.id);
+    for (const listener of this.exitListeners) {
+      try {
+        listener(pid, reason);
+      } catch (error) {
+        this.logger.error(
+          { event: "exit_listener_failed", pid: pid.toString(), err: error },
+          "exit listener threw",
+        );
+      }
+    }
+
+    const unanswered = () => new CallExitError(pid.toString(), reason);
+    proc.current?.fail(unanswered());
+    proc.current = undefined;
+    if (proc.deferred) {
+      for (const call of [...proc.deferred]) call.fail(unanswered());
+      proc.deferred = undefined;
+    }
+    for (const envelope of proc.mailbox.drain()) envelope.call?.fail(unanswered());
+
+    if (proc.watching) {
+      for (const refId of proc.watching) this.dropMonitor(refId);
+      proc.watching = undefined;
+    }
+    if (proc.watchers) {
+      const watchers = [...proc.watchers.values()];
+      proc.watchers = undefined;
+      for (const w of watchers) this.fireMonitor(w, pid, reason);
+    }
+    if (proc.links) {
+      const linked = [...proc.links];
+      proc.links = undefined;
+      const linkReason = reason === "kill" ? "killed" : reason;
+      for (const other of linked) {
+        other.links?.delete(proc);
+        this.signal(other, pid, linkReason, true);
+      }
+    }
+  }
+
+  /** Links two processes (both must be alive). */
+  link(a: Target, b: Target): void {
+    const pa = this.resolveLive(a);
+    const pb = this.resolveLive(b);
+    this.linkProcs(pa, pb);
+  }
+
+  unlink(a: Target, b: Target): void {
+    const pa = this.resolve(a);
+    const pb = this.resolve(b);
+    if (pa && pb) this.unlinkProcs(pa, pb);
+  }
+
+  /** @internal As OTP: linking to a dead process sends this one an exit signal `noproc`. */
+  linkFrom(proc: Proc, target: Target): void {
+    const other = this.resolve(target);
+    if (!other || other.state === "dead") {
+      if (typeof target === "string" && !other) throw new NoProcError(target);
+      this.signal(proc, other?.pid ?? (target as Pid), "noproc", true);
+      return;
+    }
+    this.linkProcs(proc, other);
+  }
+
+  /** @internal */
+  unlinkFrom(proc: Proc, target: Target): void {
+    const other = this.resolve(target);
+    if (other) this.unlinkProcs(proc, other);
+  }
+
+  /** @internal */
+  linkProcs(a: Proc, b: Proc): void {
+    if (a === b || a.state === "dead" || b.state === "dead") return;
+    if (!a.links) a.links = new Set();
+    if (!b.links) b.links = new Set();
+    a.links.add(b);
+    b.links.add(a);
+  }
+
+  /** @internal */
+  unlinkProcs(a: Proc, b: Proc): void {
+    a.links?.delete(b);
+    b.links?.delete(a);
+  }
+
+  /**
+   * Makes `watcher` receive `{ type: "DOWN", ref, pid, reason }` when `target` exits; at once,
+   * with reason `noproc`, if it is not alive.
+   */
+  monitor(watcher: Target, target: Target): Ref {
+    return this.monitorFrom(this.resolveLive(watcher), target);
+  }
+
+  /** @internal */
+  monitorFrom(watcher: Proc, target: Target): Ref {
+    const ref = new Ref(this.node, this.nextRef++);
+    const proc = this.resolve(target);
+    if (!proc || proc.state === "dead") {
+      const down: DownMessage = {
+        type: "DOWN",
+        ref,
+        pid: proc?.pid ?? (typeof target === "string" ? this.external : target),
+        reason: "noproc",
+      };
+      this.deliverInfo(watcher, down);
+      return ref;
+    }
+    this.addWatcher(proc, { refId: ref.id, watcher, callback: undefined });
+    if (!watcher.watching) watcher.watching = new Set();
+    watcher.watching.add(ref.id);
+    return ref;
+  }
+
+  /**
+   * Calls `callback(reason)` once when `target` exits, from code that is not a process; on the
+   * next microtask with `noproc` if it is not alive. Cancel with `demonitor`.
+   */
+  watch(target: Target, callback: (reason: ExitReason) => void): Ref {
+    if (typeof callback !== "function") throw new InvalidArgumentError("callback", "must be a function");
+    const ref = new Ref(this.node, this.nextRef++);
+    const proc = this.resolve(target);
+    if (!proc || proc.state === "dead") {
+      queueMicrotask(() => this.runCallback(callback, "noproc", target));
+      return ref;
+    }
+    this.addWatcher(proc, { refId: ref.id, watcher: undefined, callback });
+    return ref;
+  }
+
+  /** Resolves with the exit reason of `target` (`noproc` if it is not alive). */
+  whenExited(target: Target): Promise<ExitReason> {
+    return new Promise((resolve) => this.watch(target, resolve));
+  }
+
+  demonitor(ref: Ref): void {
+    if (ref.node !== this.node) return;
+    this.dropMonitor(ref.id);
+  }
+
+  private addWatcher(
+    proc: Proc,
+    watcher: { refId: number; watcher: Proc | undefined; callback: ((r: ExitReason) => void) | undefined },
+  ): void {
+    if (!proc.watchers) proc.watchers = new Map();
+    proc.watchers.set(watcher.refId, watcher);
+    this.monitorTargets.set(watcher.refId, proc);
+  }
+
+  private dropMonitor(refId: number): void {
+    const target = this.monitorTargets.get(refId);
+    if (!target) return;
+    this.monitorTargets.delete(refId);
+    const watcher = target.watchers?.get(refId);
+    target.watchers?.delete(refId);
+    watcher?.watcher?.watching?.delete(refId);
+  }
+
+  private fireMonitor(
+    w: { refId: number; watcher: Proc | undefined; callback: ((r: ExitReason) => void) | undefined },
+    pid: Pid,
+    reason: ExitReason,
+  ): void {
+    this.monitorTargets.delete(w.refId);
+    if (w.watcher) {
+      w.watcher.watching?.delete(w.refId);
+      const down: DownMessage = { type: "DOWN", ref: new Ref(this.node, w.refId), pid, reason };
+      this.deliverInfo(w.watcher, down);
+    } else if (w.callback) {
+      this.runCallback(w.callback, reason, pid);
+    }
+  }
+
+  private runCallback(callback: (reason: ExitReason) => void, reason: ExitReason, target: Target): void {
+    try {
+      callback(reason);
+    } catch (error) {
+      this.logger.error(
+        { event: "watch_callback_failed", target: String(target), err: error },
+        "exit watcher threw",
+      );
+    }
+  }
+
+  // ---- names and listeners ---------------------------------------------------------------
+
+  /** Installs the name service that resolves string targets. One per runtime. */
+  useNames(names: NameService): () => void {
+    if (this.names && this.names !== names) {
+      throw new InvalidArgumentError("names", `runtime ${this.node} already has a name service`);
+    }
+    this.names = names;
+    return () => {
+      if (this.names === names) this.names = undefined;
+    };
+  }
+
+  namesOf(pid: Pid): readonly string[] {
+    return this.names?.namesOf(pid) ?? [];
+  }
+
+  /** Runs `listener` synchronously on every exit, before links and monitors fire. */
+  onExit(listener: ExitListener): () => void {
+    this.exitListeners.add(listener);
+    return () => this.exitListeners.delete(listener);
+  }
+
+  /** @internal */
+  resolve(target: Target): Proc | undefined {
+    if (target instanceof Pid) return target.node === this.node ? this.table.get(target.id) : undefined;
+    if (typeof target === "string") {
+      if (target.length === 0) throw new InvalidArgumentError("target", "a name must not be empty");
+      const pid = this.names?.whereis(target);
+      return pid && pid.node === this.node ? this.table.get(pid.id) : undefined;
+    }
+    throw new InvalidArgumentError("target", `expected a Pid or a registered name, got ${typeof target}`);
+  }
+
+  private resolveLive(target: Target): Proc {
+    const proc = this.resolve(target);
+    if (!proc || proc.state === "dead") throw new NoProcError(String(target));
+    return proc;
+  }
+
+  // ---- stopping --------------------------------------------------------------------------
+
+  /**
+   * Stops every process: top-level processes get `shutdown` in reverse start order (so
+   * supervisors stop their trees in order), and whatever is left after `timeoutMs` is killed.
+   */
+  async shutdown(timeoutMs = 5000): Promise<void> {
+    this.stopped = true;
+    const roots = [...this.table.values()]
+      .filter((proc) => !proc.parent || !this.table.has(proc.parent.id))
+      .reverse();
+    for (const proc of roots) {
+      if (proc.state === "dead") continue;
+      const exited = this.whenExited(proc.pid);
+      this.signal(proc, this.external, "shutdown", false);
+      let timer: TimerHandle | undefined;
+      const timedOut = new Promise<"timeout">((resolve) => {
+        timer = this.clock.setTimeout(() => resolve("timeout"), timeoutMs);
+      });
+      const outcome = await Promise.race([exited, timedOut]);
+      if (timer) this.clock.clearTimeout(timer);
+      if (outcome === "timeout") this.terminate(proc, "killed", true);
+    }
+    for (const proc of [...this.table.values()]) this.terminate(proc, "killed", true);
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+}
+
+function checkTimeout(ms: number, what: string): number {
+  if (typeof ms !== "number" || Number.isNaN(ms) || ms < 0) {
+    throw new InvalidArgumentError(
+      what,
+      `must be a non-negative number of ms or Infinity, got ${String(ms)}`,
+    );
+  }
+  return ms;
+}
