@@ -9,7 +9,7 @@ import type { Runtime } from "./runtime.js";
 export function reportExit(runtime: Runtime, proc: Proc, reason: ExitReason): void {
   if (isCleanExit(reason)) return;
   const pid = proc.pid.toString();
-  const parent = proc.parent;
+  const parent = proc.parent.id === runtime.external.id ? undefined : proc.parent;
   runtime.logger.error(
     {
       event: "crash_report",

@@ -144,9 +144,16 @@ describe("exit signals", () => {
   });
 
   it("an exit from a non-parent reaches a trapping server's handleInfo instead", async () => {
+    class Shooter extends Echo {
+      shoot(target: Pid): void {
+        this.exit(target, "shutdown");
+      }
+    }
+    const shooter = new Shooter();
+    await rt.spawn(shooter);
     const server = new Echo();
     const pid = await rt.spawn(server, { trapExit: true });
-    rt.exit(pid, "shutdown");
+    shooter.shoot(pid);
     await rt.call(pid, { op: "echo", value: null });
     assert.equal(rt.isAlive(pid), true);
     assert.equal(server.infos.find(isExitMessage)?.reason, "shutdown");

@@ -18,7 +18,9 @@ export function assertNodeName(node: string): void {
  * `call(pid, msg)` can check `msg` and type the reply. The text form `<node.id>` parses back.
  */
 export class Pid<S = unknown> {
-  declare readonly __server?: S;
+  // A method signature, so the phantom is bivariant: a Pid<Server> passes where a Pid is
+  // expected and back, while `call(pid, …)` still infers the server from a typed pid.
+  declare readonly __server?: { bivariant(server: S): void }["bivariant"];
   readonly node: string;
   readonly id: number;
 

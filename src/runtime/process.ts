@@ -75,7 +75,7 @@ export class Proc implements ReplyHolder {
   constructor(
     readonly pid: Pid,
     readonly server: AnyServer,
-    readonly parent: Pid | undefined,
+    readonly parent: Pid,
     readonly runtime: Runtime,
   ) {}
 
@@ -174,7 +174,7 @@ export class Proc implements ReplyHolder {
       }
       default: {
         // As gen_server: an exit signal from the parent, when trapped, means "stop now".
-        if (this.trapExit && this.parent && isExitMessage(message) && message.from.equals(this.parent)) {
+        if (this.trapExit && isExitMessage(message) && message.from.equals(this.parent)) {
           this.stopReason = message.reason;
           return undefined;
         }

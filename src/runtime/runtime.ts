@@ -50,7 +50,10 @@ export interface SpawnOptions<Args = unknown> {
   args?: Args;
   /** Link the new process to this one before `init` runs. */
   link?: Target;
-  /** The process that started this one (its supervisor); a trapped exit from it stops the server. */
+  /**
+   * The process that started this one (its supervisor); a trapped exit from it stops the
+   * server. Defaults to `link`, else to `runtime.external` (code outside any process).
+   */
   parent?: Pid;
   /** Trap exits from the start, before `init` runs. */
   trapExit?: boolean;
@@ -64,7 +67,8 @@ export interface ProcessInfo {
   mailboxLength: number;
   messagesHandled: number;
   trapExit: boolean;
-  parent: Pid | undefined;
+  /** The supervisor or spawner; `runtime.external` for a top-level process. */
+  parent: Pid;
   links: Pid[];
   /** Processes (or callbacks, as undefined) monitoring this one. */
   monitoredBy: (Pid | undefined)[];
@@ -143,7 +147,10 @@ export class Runtime {
       linkTo = this.resolve(options.link);
       if (!linkTo || linkTo.state === "dead") return Promise.reject(new NoProcError(String(options.link)));
     }
-    const proc = new Proc(new Pid(this.node, this.nextPid++), server, options.parent ?? linkTo?.pid, this);
+    // Code outside any process is the parent of top-level processes (as the shell is in
+    // Erlang), so that its `exit(pid, "shutdown")` stops a trapping server through terminate.
+    const parent = options.parent ?? linkTo?.pid ?? this.external;
+    const proc = new Proc(new Pid(this.node, this.nextPid++), server, parent, this);
     server[PROC] = proc;
     this.table.set(proc.pid.id, proc);
     if (options.trapExit) proc.trapExit = true;
@@ -340,7 +347,7 @@ export class Runtime {
     if (proc.state === "dead") return;
     if (reason === "kill" && !viaLink) {
       // A parent killing its own child is a shutdown decision, not a crash worth a report.
-      this.terminate(proc, "killed", from.equals(proc.parent));
+      this.terminate(proc, "killed", from.id !== EXTERNAL_ID && from.equals(proc.parent));
       return;
     }
     if (proc.trapExit) {
@@ -618,9 +625,7 @@ export class Runtime {
    */
   async shutdown(timeoutMs = 5000): Promise<void> {
     this.stopped = true;
-    const roots = [...this.table.values()]
-      .filter((proc) => !proc.parent || !this.table.has(proc.parent.id))
-      .reverse();
+    const roots = [...this.table.values()].filter((proc) => !this.table.has(proc.parent.id)).reverse();
     for (const proc of roots) {
       if (proc.state === "dead") continue;
       const exited = this.whenExited(proc.pid);

@@ -88,3 +88,48 @@ export async function eventually(predicate: () => boolean, ms = 2000, what = "co
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
 }
+
+/** A worker that records its starts and stops in a shared journal, for ordering assertions. */
+export class Probe extends GenServer<
+  EchoCall,
+  unknown,
+  never,
+  never,
+  { name: string; journal: string[]; trap?: boolean; slowStopMs?: number; hang?: boolean }
+> {
+  private name = "";
+  private journal: string[] = [];
+  private slowStopMs = 0;
+  private hang = false;
+
+  override init(args: {
+    name: string;
+    journal: string[];
+    trap?: boolean;
+    slowStopMs?: number;
+    hang?: boolean;
+  }): void {
+    this.name = args.name;
+    this.journal = args.journal;
+    this.slowStopMs = args.slowStopMs ?? 0;
+    this.hang = args.hang ?? false;
+    if (args.trap) this.trapExits(true);
+    this.journal.push(`start ${this.name}`);
+  }
+
+  override handleCall(message: EchoCall): unknown {
+    if (message.op === "crash") throw new Error(message.message);
+    if (message.op === "stop") {
+      this.stop(message.reason);
+      return "stopping";
+    }
+    return message.op === "echo" ? message.value : null;
+  }
+
+  override async terminate(): Promise<void> {
+    this.journal.push(`stop ${this.name}`);
+    if (this.hang) await new Promise(() => {});
+    if (this.slowStopMs > 0) await new Promise((resolve) => setTimeout(resolve, this.slowStopMs));
+    this.journal.push(`stopped ${this.name}`);
+  }
+}

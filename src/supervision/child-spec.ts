@@ -1,0 +1,125 @@
+import {
+  type AnyServer,
+  type ArgsOf,
+  InvalidArgumentError,
+  type Pid,
+  type Runtime,
+  type SpawnOptions,
+} from "../runtime/index.js";
+
+/** permanent: always restarted; transient: only after an abnormal exit; temporary: never. */
+export type RestartType = "permanent" | "transient" | "temporary";
+/** ms to wait after `shutdown` before `kill`; `brutal_kill` kills at once; `infinity` waits. */
+export type Shutdown = number | "brutal_kill" | "infinity";
+export type ChildType = "worker" | "supervisor";
+
+/** What a child's start function gets: the supervisor, and a spawn that links to it. */
+export interface StartContext {
+  readonly supervisor: Pid;
+  readonly runtime: Runtime;
+  /** Spawns `server` linked to the supervisor, with the supervisor as its parent. */
+  spawnLink<S extends AnyServer>(
+    server: S,
+    options?: Omit<SpawnOptions<ArgsOf<S>>, "link" | "parent">,
+  ): Promise<Pid<S>>;
+}
+
+export interface ChildSpec {
+  /** Unique within a Supervisor; informative in a DynamicSupervisor. */
+  id: string;
+  /** Starts the child linked to the supervisor (use `ctx.spawnLink`) and resolves with its pid. */
+  start: (ctx: StartContext, ...extraArguments: unknown[]) => Promise<Pid>;
+  restart?: RestartType;
+  /** Default: 5000 for workers, `infinity` for supervisors (as OTP). */
+  shutdown?: Shutdown;
+  type?: ChildType;
+  /** A significant child's exit can shut its supervisor down (see `autoShutdown`). */
+  significant?: boolean;
+}
+
+export interface NormalizedChildSpec extends ChildSpec {
+  restart: RestartType;
+  shutdown: Shutdown;
+  type: ChildType;
+  significant: boolean;
+}
+
+const RESTARTS: readonly RestartType[] = ["permanent", "transient", "temporary"];
+const TYPES: readonly ChildType[] = ["worker", "supervisor"];
+
+export function normalizeChildSpec(spec: ChildSpec, idRequired = true): NormalizedChildSpec {
+  if (typeof spec !== "object" || spec === null)
+    throw new InvalidArgumentError("child spec", "must be an object");
+  if (idRequired || spec.id !== undefined) {
+    if (typeof spec.id !== "string" || spec.id.length === 0 || spec.id.length > 256) {
+      throw new InvalidArgumentError(
+        "child spec id",
+        `must be a non-empty string, got ${JSON.stringify(spec.id)}`,
+      );
+    }
+  }
+  const where = `child ${JSON.stringify(spec.id)}`;
+  if (typeof spec.start !== "function")
+    throw new InvalidArgumentError(`${where} start`, "must be a function");
+  const restart = spec.restart ?? "permanent";
+  if (!RESTARTS.includes(restart)) {
+    throw new InvalidArgumentError(
+      `${where} restart`,
+      `must be one of ${RESTARTS.join(", ")}, got ${String(restart)}`,
+    );
+  }
+  const type = spec.type ?? "worker";
+  if (!TYPES.includes(type)) {
+    throw new InvalidArgumentError(`${where} type`, `must be worker or supervisor, got ${String(type)}`);
+  }
+  const shutdown = spec.shutdown ?? (type === "supervisor" ? "infinity" : 5000);
+  if (
+    shutdown !== "brutal_kill" &&
+    shutdown !== "infinity" &&
+    !(typeof shutdown === "number" && Number.isInteger(shutdown) && shutdown >= 0)
+  ) {
+    throw new InvalidArgumentError(
+      `${where} shutdown`,
+      `must be a whole number of ms, "brutal_kill" or "infinity", got ${String(shutdown)}`,
+    );
+  }
+  const significant = spec.significant ?? false;
+  if (typeof significant !== "boolean")
+    throw new InvalidArgumentError(`${where} significant`, "must be a boolean");
+  if (significant && restart === "permanent") {
+    throw new InvalidArgumentError(
+      `${where} significant`,
+      "only transient or temporary children may be significant",
+    );
+  }
+  return { ...spec, restart, shutdown, type, significant };
+}
+
+export interface WorkerOptions<Args> {
+  args?: Args;
+  restart?: RestartType;
+  shutdown?: Shutdown;
+  significant?: boolean;
+  /** Trap exits from the start, so that a supervisor's `shutdown` runs `terminate`. */
+  trapExit?: boolean;
+}
+
+/** A child spec that starts a fresh `make()` server each time (a restart never reuses state). */
+export function worker<S extends AnyServer>(
+  id: string,
+  make: () => S,
+  options: WorkerOptions<ArgsOf<S>> = {},
+): ChildSpec {
+  const { args, trapExit, ...rest } = options;
+  return {
+    id,
+    type: "worker",
+    ...rest,
+    start: (ctx) => ctx.spawnLink(make(), { args: args as ArgsOf<S>, trapExit: trapExit ?? false }),
+  };
+}
+
+/** Whether a child with this restart type is restarted after exiting with `reason`. */
+export function shouldRestart(restart: RestartType, cleanExit: boolean): boolean {
+  return restart === "permanent" || (restart === "transient" && !cleanExit);
+}

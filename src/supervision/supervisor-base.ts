@@ -1,0 +1,143 @@
+import {
+  type AnyServer,
+  type ArgsOf,
+  describeReason,
+  type ExitReason,
+  GenServer,
+  InitError,
+  isCleanExit,
+  type Pid,
+  type SpawnOptions,
+  serializeReason,
+  type TimerHandle,
+} from "../runtime/index.js";
+import type { NormalizedChildSpec, Shutdown, StartContext } from "./child-spec.js";
+import { ChildStartError } from "./errors.js";
+import type { SupervisorEvent, SupervisorEventListener } from "./events.js";
+
+/** What starting a child gave: a pid, or nothing when its `init` returned `Ignore`. */
+export type StartOutcome = { pid: Pid } | { ignored: true };
+
+/**
+ * What both supervisors share: starting a child linked to this process, the OTP shutdown
+ * procedure for one child, and reporting. Supervisors trap exits; a child's exit is an
+ * `EXIT` message, handled in order with every other request.
+ */
+export abstract class SupervisorBase<Call, Reply, Cast, Args> extends GenServer<
+  Call,
+  Reply,
+  Cast,
+  never,
+  Args
+> {
+  private startContext: StartContext | undefined;
+
+  constructor(private readonly listener: SupervisorEventListener | undefined) {
+    super();
+  }
+
+  protected get context(): StartContext {
+    if (!this.startContext) {
+      const supervisor = this.self;
+      const runtime = this.runtime;
+      this.startContext = {
+        supervisor,
+        runtime,
+        spawnLink: <S extends AnyServer>(
+          server: S,
+          options: Omit<SpawnOptions<ArgsOf<S>>, "link" | "parent"> = {},
+        ) => runtime.spawn(server, { ...options, link: supervisor, parent: supervisor }),
+      };
+    }
+    return this.startContext;
+  }
+
+  /** Runs the child's start function; a failure becomes ChildStartError naming the child. */
+  protected async startChildProcess(
+    spec: NormalizedChildSpec,
+    extra: readonly unknown[],
+  ): Promise<StartOutcome> {
+    let pid: Pid;
+    try {
+      pid = await spec.start(this.context, ...extra);
+    } catch (error) {
+      if (error instanceof InitError && error.reason === "ignore") return { ignored: true };
+      throw new ChildStartError(spec.id, error instanceof InitError ? error.reason : error);
+    }
+    if (!pid || typeof pid !== "object" || typeof pid.toString !== "function" || !("node" in pid)) {
+      throw new ChildStartError(spec.id, new TypeError("the start function did not resolve with a pid"));
+    }
+    // A start function that forgot to link would leave a child we never hear from.
+    this.link(pid);
+    return { pid };
+  }
+
+  /**
+   * OTP's shutdown of one child: unlink (so no stale EXIT arrives), send `shutdown` and wait
+   * up to the child's shutdown time, then `kill`. Resolves with the child's exit reason.
+   */
+  protected async shutdownChildProcess(childId: string, pid: Pid, shutdown: Shutdown): Promise<ExitReason> {
+    const runtime = this.runtime;
+    this.unlink(pid);
+    const exited = runtime.whenExited(pid);
+    let reason: ExitReason;
+    if (shutdown === "brutal_kill") {
+      this.exit(pid, "kill");
+      reason = await exited;
+    } else {
+      this.exit(pid, "shutdown");
+      if (shutdown === "infinity") {
+        reason = await exited;
+      } else {
+        let timer: TimerHandle | undefined;
+        const timedOut = new Promise<"timeout">((resolve) => {
+          timer = runtime.clock.setTimeout(() => resolve("timeout"), shutdown);
+        });
+        const first = await Promise.race([exited, timedOut]);
+        if (timer) runtime.clock.clearTimeout(timer);
+        if (first === "timeout") {
+          this.exit(pid, "kill");
+          reason = await exited;
+        } else {
+          reason = first;
+        }
+      }
+    }
+    const expected =
+      shutdown === "brutal_kill" ? reason === "killed" : isCleanExit(reason) || reason === "noproc";
+    if (!expected) this.report({ type: "shutdown_error", supervisor: this.self, childId, pid, reason });
+    return reason;
+  }
+
+  protected report(event: SupervisorEvent): void {
+    if (event.type !== "child_started" && event.type !== "child_restarted") {
+      const abnormal = event.type !== "child_exited" || !isCleanExit(event.reason);
+      if (abnormal) {
+        const reason = "reason" in event ? event.reason : undefined;
+        this.runtime.logger.warn(
+          {
+            event: "supervisor_report",
+            report: event.type,
+            supervisor: event.supervisor.toString(),
+            supervisorNames: this.runtime.namesOf(event.supervisor),
+            childId: event.childId,
+            pid: "pid" in event ? event.pid?.toString() : undefined,
+            reason: serializeReason(reason),
+          },
+          `supervisor ${event.supervisor}: ${event.type} for child ${event.childId}${
+            reason === undefined ? "" : ` (${describeReason(reason)})`
+          }`,
+        );
+      }
+    }
+    if (!this.listener) return;
+    try {
+      this.listener(event);
+    } catch (error) {
+      this.runtime.logger.error(
+        { event: "supervisor_listener_failed", err: error },
+        "supervisor onEvent threw",
+      );
+    }
+  }
+}

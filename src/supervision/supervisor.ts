@@ -1,0 +1,385 @@
+import {
+  type ExitMessage,
+  InvalidArgumentError,
+  isCleanExit,
+  isExitMessage,
+  type Pid,
+  type Runtime,
+  type Target,
+} from "../runtime/index.js";
+import {
+  type ChildSpec,
+  type ChildType,
+  type NormalizedChildSpec,
+  normalizeChildSpec,
+  type RestartType,
+  type Shutdown,
+  shouldRestart,
+} from "./child-spec.js";
+import {
+  ChildAlreadyPresentError,
+  ChildNotFoundError,
+  ChildRunningError,
+  type SupervisorResult,
+  unwrap,
+} from "./errors.js";
+import type { SupervisorEventListener } from "./events.js";
+import { checkBudget, RestartIntensity } from "./restart-intensity.js";
+import { SupervisorBase } from "./supervisor-base.js";
+
+export type Strategy = "one_for_one" | "one_for_all" | "rest_for_one";
+export type AutoShutdown = "never" | "any_significant" | "all_significant";
+
+export interface SupervisorOptions {
+  strategy?: Strategy;
+  /** More than this many restarts within `period` ms stops the supervisor (default 3). */
+  maxRestarts?: number;
+  /** Default 5000 ms. */
+  period?: number;
+  autoShutdown?: AutoShutdown;
+  children: ChildSpec[];
+  onEvent?: SupervisorEventListener;
+}
+
+export interface ChildInfo {
+  id: string;
+  /** undefined when the child is not running (terminated, ignored, or between restarts). */
+  pid: Pid | undefined;
+  type: ChildType;
+  restart: RestartType;
+}
+
+export interface ChildCounts {
+  specs: number;
+  active: number;
+  supervisors: number;
+  workers: number;
+}
+
+interface Child {
+  spec: NormalizedChildSpec;
+  pid: Pid | undefined;
+}
+
+export type SupervisorCall =
+  | { op: "start_child"; spec: ChildSpec }
+  | { op: "terminate_child"; id: string }
+  | { op: "restart_child"; id: string }
+  | { op: "delete_child"; id: string }
+  | { op: "which_children" }
+  | { op: "count_children" };
+
+type SupervisorCast = { op: "try_again"; id: string };
+
+const STRATEGIES: readonly Strategy[] = ["one_for_one", "one_for_all", "rest_for_one"];
+const AUTO_SHUTDOWNS: readonly AutoShutdown[] = ["never", "any_significant", "all_significant"];
+
+/**
+ * OTP's supervisor: starts its children in order, restarts them by strategy and restart type,
+ * gives up (exits `shutdown`, stopping children in reverse order) when restarts exceed the
+ * intensity, and lets its own parent decide what happens next.
+ */
+export class Supervisor extends SupervisorBase<
+  SupervisorCall,
+  SupervisorResult<unknown>,
+  SupervisorCast,
+  void
+> {
+  private readonly strategy: Strategy;
+  private readonly autoShutdown: AutoShutdown;
+  private readonly maxRestarts: number;
+  private readonly period: number;
+  private readonly initialSpecs: NormalizedChildSpec[];
+  /** In start order. */
+  private children: Child[] = [];
+  private intensity: RestartIntensity | undefined;
+
+  constructor(options: SupervisorOptions) {
+    super(options?.onEvent);
+    if (typeof options !== "object" || options === null) {
+      throw new InvalidArgumentError("supervisor options", "must be an object");
+    }
+    this.strategy = options.strategy ?? "one_for_one";
+    if (!STRATEGIES.includes(this.strategy)) {
+      throw new InvalidArgumentError(
+        "strategy",
+        `must be one of ${STRATEGIES.join(", ")}, got ${String(options.strategy)}`,
+      );
+    }
+    this.autoShutdown = options.autoShutdown ?? "never";
+    if (!AUTO_SHUTDOWNS.includes(this.autoShutdown)) {
+      throw new InvalidArgumentError("autoShutdown", `must be one of ${AUTO_SHUTDOWNS.join(", ")}`);
+    }
+    this.maxRestarts = options.maxRestarts ?? 3;
+    this.period = options.period ?? 5000;
+    if (!Array.isArray(options.children))
+      throw new InvalidArgumentError("children", "must be an array of child specs");
+    this.initialSpecs = options.children.map((spec) => this.checkSpec(normalizeChildSpec(spec)));
+    const ids = new Set<string>();
+    for (const spec of this.initialSpecs) {
+      if (ids.has(spec.id))
+        throw new InvalidArgumentError("children", `duplicate child id ${JSON.stringify(spec.id)}`);
+      ids.add(spec.id);
+    }
+    checkBudget(this.maxRestarts, this.period);
+  }
+
+  /** Starts a supervisor as a top-level process (or linked to `link`). */
+  static start(
+    runtime: Runtime,
+    options: SupervisorOptions,
+    spawn: { link?: Target; parent?: Pid } = {},
+  ): Promise<Pid<Supervisor>> {
+    let supervisor: Supervisor;
+    try {
+      supervisor = new Supervisor(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return runtime.spawn(supervisor, { ...spawn, trapExit: true });
+  }
+
+  /** A child spec that runs a nested supervisor (shutdown `infinity`, as OTP). */
+  static childSpec(
+    id: string,
+    options: SupervisorOptions,
+    child: { restart?: RestartType; shutdown?: Shutdown; significant?: boolean } = {},
+  ): ChildSpec {
+    return {
+      id,
+      type: "supervisor",
+      ...child,
+      start: (ctx) => ctx.spawnLink(new Supervisor(options), { trapExit: true }),
+    };
+  }
+
+  static async startChild(runtime: Runtime, supervisor: Target, spec: ChildSpec): Promise<Pid | undefined> {
+    return unwrap(await runtime.call<Supervisor>(supervisor, { op: "start_child", spec })) as Pid | undefined;
+  }
+
+  static async terminateChild(runtime: Runtime, supervisor: Target, id: string): Promise<void> {
+    unwrap(await runtime.call<Supervisor>(supervisor, { op: "terminate_child", id }));
+  }
+
+  static async restartChild(runtime: Runtime, supervisor: Target, id: string): Promise<Pid | undefined> {
+    return unwrap(await runtime.call<Supervisor>(supervisor, { op: "restart_child", id })) as Pid | undefined;
+  }
+
+  static async deleteChild(runtime: Runtime, supervisor: Target, id: string): Promise<void> {
+    unwrap(await runtime.call<Supervisor>(supervisor, { op: "delete_child", id }));
+  }
+
+  static async whichChildren(runtime: Runtime, supervisor: Target): Promise<ChildInfo[]> {
+    return unwrap(await runtime.call<Supervisor>(supervisor, { op: "which_children" })) as ChildInfo[];
+  }
+
+  static async countChildren(runtime: Runtime, supervisor: Target): Promise<ChildCounts> {
+    return unwrap(await runtime.call<Supervisor>(supervisor, { op: "count_children" })) as ChildCounts;
+  }
+
+  override async init(): Promise<void> {
+    this.trapExits(true);
+    this.intensity = new RestartIntensity(this.maxRestarts, this.period, this.runtime.clock);
+    for (const spec of this.initialSpecs) {
+      const child: Child = { spec, pid: undefined };
+      try {
+        await this.startOne(child);
+      } catch (error) {
+        // As OTP: undo what started, in reverse order, and fail naming the child.
+        await this.terminateChildren(this.children);
+        throw error;
+      }
+      this.children.push(child);
+    }
+  }
+
+  override async handleCall(message: SupervisorCall): Promise<SupervisorResult<unknown>> {
+    try {
+      return { ok: true, value: await this.handleRequest(message) };
+    } catch (error) {
+      return { ok: false, error: error as Error };
+    }
+  }
+
+  private async handleRequest(message: SupervisorCall): Promise<unknown> {
+    switch (message?.op) {
+      case "start_child": {
+        const spec = this.checkSpec(normalizeChildSpec(message.spec));
+        const existing = this.find(spec.id);
+        if (existing) throw new ChildAlreadyPresentError(spec.id, existing.pid);
+        const child: Child = { spec, pid: undefined };
+        await this.startOne(child);
+        if (child.pid || spec.restart !== "temporary") this.children.push(child);
+        return child.pid;
+      }
+      case "terminate_child": {
+        const child = this.findOrThrow(message.id);
+        await this.terminateChildren([child]);
+        return undefined;
+      }
+      case "restart_child": {
+        const child = this.findOrThrow(message.id);
+        if (child.pid) throw new ChildRunningError(child.spec.id);
+        await this.startOne(child);
+        return child.pid;
+      }
+      case "delete_child": {
+        const child = this.findOrThrow(message.id);
+        if (child.pid) throw new ChildRunningError(child.spec.id);
+        this.children = this.children.filter((c) => c !== child);
+        return undefined;
+      }
+      case "which_children":
+        return this.children.map(
+          (c): ChildInfo => ({ id: c.spec.id, pid: c.pid, type: c.spec.type, restart: c.spec.restart }),
+        );
+      case "count_children": {
+        const counts: ChildCounts = { specs: this.children.length, active: 0, supervisors: 0, workers: 0 };
+        for (const c of this.children) {
+          if (c.pid) counts.active++;
+          if (c.spec.type === "supervisor") counts.supervisors++;
+          else counts.workers++;
+        }
+        return counts;
+      }
+      default:
+        throw new InvalidArgumentError("supervisor request", `unknown request ${JSON.stringify(message)}`);
+    }
+  }
+
+  override async handleCast(message: SupervisorCast): Promise<void> {
+    if (message.op !== "try_again") return;
+    const child = this.find(message.id);
+    if (child && !child.pid) await this.restart(child);
+  }
+
+  override async handleInfo(message: unknown): Promise<void> {
+    if (!isExitMessage(message)) return;
+    const child = this.children.find((c) => c.pid?.equals(message.from));
+    if (child) await this.childExited(child, message);
+  }
+
+  override async terminate(): Promise<void> {
+    await this.terminateChildren(this.children);
+  }
+
+  private async childExited(child: Child, exit: ExitMessage): Promise<void> {
+    const pid = child.pid as Pid;
+    child.pid = undefined;
+    const restarting = shouldRestart(child.spec.restart, isCleanExit(exit.reason));
+    this.report({
+      type: "child_exited",
+      supervisor: this.self,
+      childId: child.spec.id,
+      pid,
+      reason: exit.reason,
+      restarting,
+    });
+    if (!restarting) {
+      if (child.spec.restart === "temporary") this.children = this.children.filter((c) => c !== child);
+      if (child.spec.significant && this.significantExitEndsUs()) {
+        this.report({ type: "auto_shutdown", supervisor: this.self, childId: child.spec.id });
+        this.stop("shutdown");
+      }
+      return;
+    }
+    await this.restart(child, pid);
+  }
+
+  private significantExitEndsUs(): boolean {
+    if (this.autoShutdown === "any_significant") return true;
+    if (this.autoShutdown === "all_significant")
+      return !this.children.some((c) => c.spec.significant && c.pid);
+    return false;
+  }
+
+  /** Counts one restart against the intensity, then restarts by strategy; retries a failed start. */
+  private async restart(child: Child, previousPid?: Pid): Promise<void> {
+    if (!(this.intensity as RestartIntensity).record()) {
+      this.report({
+        type: "intensity_exceeded",
+        supervisor: this.self,
+        childId: child.spec.id,
+        maxRestarts: this.maxRestarts,
+        period: this.period,
+      });
+      this.stop("shutdown");
+      return;
+    }
+    const index = this.children.indexOf(child);
+    const group =
+      this.strategy === "one_for_one"
+        ? [child]
+        : this.strategy === "one_for_all"
+          ? [...this.children]
+          : this.children.slice(index);
+    const others = group.filter((c) => c !== child);
+    await this.terminateChildren(others);
+    // Temporary siblings taken down with the failed child are not restarted (OTP deletes them).
+    const restartable = group.filter((c) => this.children.includes(c));
+    for (const member of restartable) {
+      try {
+        await this.startOne(member, member === child ? previousPid : undefined, true);
+      } catch (error) {
+        this.report({
+          type: "restart_failed",
+          supervisor: this.self,
+          childId: member.spec.id,
+          reason: error,
+        });
+        // As OTP: try again through the mailbox, counting against the intensity each time.
+        this.cast(this.self, { op: "try_again", id: member.spec.id } satisfies SupervisorCast);
+        return;
+      }
+    }
+  }
+
+  private async startOne(child: Child, previousPid?: Pid, restarting = false): Promise<void> {
+    const outcome = await this.startChildProcess(child.spec, []);
+    if (!("pid" in outcome)) return;
+    child.pid = outcome.pid;
+    this.report(
+      restarting
+        ? {
+            type: "child_restarted",
+            supervisor: this.self,
+            childId: child.spec.id,
+            pid: outcome.pid,
+            previousPid,
+          }
+        : { type: "child_started", supervisor: this.self, childId: child.spec.id, pid: outcome.pid },
+    );
+  }
+
+  /** Stops `group` in reverse start order; temporary children leave the child list. */
+  private async terminateChildren(group: Child[]): Promise<void> {
+    for (const child of [...group].reverse()) {
+      const pid = child.pid;
+      if (pid) {
+        child.pid = undefined;
+        await this.shutdownChildProcess(child.spec.id, pid, child.spec.shutdown);
+      }
+      if (child.spec.restart === "temporary") this.children = this.children.filter((c) => c !== child);
+    }
+  }
+
+  private checkSpec(spec: NormalizedChildSpec): NormalizedChildSpec {
+    if (spec.significant && this.autoShutdown === "never") {
+      throw new InvalidArgumentError(
+        `child ${JSON.stringify(spec.id)} significant`,
+        'a significant child needs autoShutdown "any_significant" or "all_significant"',
+      );
+    }
+    return spec;
+  }
+
+  private find(id: string): Child | undefined {
+    return this.children.find((c) => c.spec.id === id);
+  }
+
+  private findOrThrow(id: string): Child {
+    const child = this.find(id);
+    if (!child) throw new ChildNotFoundError(String(id));
+    return child;
+  }
+}
