@@ -13,7 +13,7 @@ export function reportExit(runtime: Runtime, proc: Proc, reason: ExitReason): vo
   runtime.logger.error(
     {
       event: "crash_report",
-      pid,
+      process: pid,
       behaviour: proc.behaviour,
       names: runtime.namesOf(proc.pid),
       supervisor: parent?.toString(),

@@ -180,7 +180,7 @@ export class Proc implements ReplyHolder {
         }
         if (!server.handleInfo) {
           this.runtime.logger.warn(
-            { event: "unexpected_message", pid: this.pid.toString(), behaviour: this.behaviour },
+            { event: "unexpected_message", process: this.pid.toString(), behaviour: this.behaviour },
             `${this.behaviour} ${this.pid} has no handleInfo; message dropped`,
           );
           return undefined;

@@ -160,7 +160,7 @@ describe("crash reports", () => {
     const reports = logs.events("crash_report");
     assert.equal(reports.length, 1);
     const report = reports[0] ?? {};
-    assert.equal(report.pid, child.toString());
+    assert.equal(report.process, child.toString());
     assert.deepEqual(report.names, ["worker:7"]);
     assert.equal(report.supervisor, parent.toString());
     assert.deepEqual(report.supervisorNames, ["sup:1"]);

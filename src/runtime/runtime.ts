@@ -399,7 +399,7 @@ export class Runtime {
         listener(pid, reason);
       } catch (error) {
         this.logger.error(
-          { event: "exit_listener_failed", pid: pid.toString(), err: error },
+          { event: "exit_listener_failed", process: pid.toString(), err: error },
           "exit listener threw",
         );
       }

@@ -121,7 +121,7 @@ export abstract class SupervisorBase<Call, Reply, Cast, Args> extends GenServer<
             supervisor: event.supervisor.toString(),
             supervisorNames: this.runtime.namesOf(event.supervisor),
             childId: event.childId,
-            pid: "pid" in event ? event.pid?.toString() : undefined,
+            child: "pid" in event ? event.pid?.toString() : undefined,
             reason: serializeReason(reason),
           },
           `supervisor ${event.supervisor}: ${event.type} for child ${event.childId}${

@@ -1,0 +1,3 @@
+// The public API of sessionvisor. Everything a user may import is exported from here.
+export * from "./runtime/index.js";
+export * from "./supervision/index.js";
