@@ -1,0 +1,107 @@
+import type { Logger } from "pino";
+import type { Pid, Runtime } from "../runtime/index.js";
+import { checkKey, Registry } from "./registry.js";
+
+export type TopicCallback = (message: unknown, topic: string) => void;
+
+export interface Subscription {
+  readonly topic: string;
+  unsubscribe(): void;
+}
+
+/**
+ * Topics to subscribers, on a duplicate-key registry: a process subscriber gets each broadcast
+ * in `handleInfo` and is dropped when it exits; a callback subscriber is called in place. A
+ * subscriber that throws is logged and never stops delivery to the others.
+ */
+export class PubSub {
+  private readonly registry: Registry<undefined>;
+  private readonly callbacks = new Map<string, Set<TopicCallback>>();
+  private readonly logger: Logger;
+
+  constructor(
+    private readonly runtime: Runtime,
+    options: { logger?: Logger } = {},
+  ) {
+    this.logger = options.logger ?? runtime.logger;
+    this.registry = new Registry(runtime, { keys: "duplicate", logger: this.logger });
+  }
+
+  subscribe(topic: string, subscriber: Pid | TopicCallback): Subscription {
+    checkKey(topic, "topic");
+    if (typeof subscriber === "function") {
+      let set = this.callbacks.get(topic);
+      if (!set) {
+        set = new Set();
+        this.callbacks.set(topic, set);
+      }
+      // Each subscription gets its own wrapper, so subscribing one callback twice is two subscriptions.
+      const wrapper: TopicCallback = (message, t) => subscriber(message, t);
+      set.add(wrapper);
+      return {
+        topic,
+        unsubscribe: () => {
+          set.delete(wrapper);
+          if (set.size === 0 && this.callbacks.get(topic) === set) this.callbacks.delete(topic);
+        },
+      };
+    }
+    if (this.registry.lookup(topic).some((entry) => entry.pid.equals(subscriber))) {
+      return { topic, unsubscribe: () => this.unsubscribe(topic, subscriber) };
+    }
+    this.registry.register(topic, subscriber);
+    return { topic, unsubscribe: () => this.unsubscribe(topic, subscriber) };
+  }
+
+  unsubscribe(topic: string, pid: Pid): boolean {
+    checkKey(topic, "topic");
+    return this.registry.unregister(topic, pid);
+  }
+
+  /** Removes every subscriber of `topic` (when what it is about is gone). */
+  clearTopic(topic: string): void {
+    checkKey(topic, "topic");
+    this.registry.unregister(topic);
+    this.callbacks.delete(topic);
+  }
+
+  /** Delivers `message` to every subscriber of `topic`; returns how many were reached. */
+  broadcast(topic: string, message: unknown): number {
+    checkKey(topic, "topic");
+    let reached = 0;
+    for (const entry of this.registry.lookup(topic)) {
+      this.runtime.send(entry.pid, message);
+      reached++;
+    }
+    const callbacks = this.callbacks.get(topic);
+    if (callbacks) {
+      for (const callback of [...callbacks]) {
+        try {
+          callback(message, topic);
+          reached++;
+        } catch (error) {
+          this.logger.error(
+            { event: "subscriber_failed", topic, err: error },
+            `a subscriber of ${topic} threw`,
+          );
+        }
+      }
+    }
+    return reached;
+  }
+
+  subscriberCount(topic: string): number {
+    return this.registry.countKey(topic) + (this.callbacks.get(topic)?.size ?? 0);
+  }
+
+  topics(): string[] {
+    const topics = new Set(this.registry.select(() => true).map((entry) => entry.key));
+    for (const topic of this.callbacks.keys()) topics.add(topic);
+    return [...topics];
+  }
+
+  close(): void {
+    this.registry.close();
+    this.callbacks.clear();
+  }
+}

@@ -1,0 +1,273 @@
+import type { Logger } from "pino";
+import {
+  type ExitReason,
+  InvalidArgumentError,
+  type NameService,
+  NoProcError,
+  type Pid,
+  type Runtime,
+} from "../runtime/index.js";
+import { NameTakenError } from "./errors.js";
+
+export type KeyMode = "unique" | "duplicate";
+
+export interface RegistryEntry<V = unknown> {
+  key: string;
+  pid: Pid;
+  value: V;
+}
+
+export interface RegistryOptions {
+  keys: KeyMode;
+  /** Resolve `call`/`cast`/`send`/`exit` targets given as strings through this registry (unique only). */
+  names?: boolean;
+  logger?: Logger;
+}
+
+export type RegisterEvent<V> = RegistryEntry<V>;
+export type UnregisterEvent<V> = RegistryEntry<V> & { cause: "unregister" | "exit"; reason?: ExitReason };
+
+interface Listeners<V> {
+  register: Set<(event: RegisterEvent<V>) => void>;
+  unregister: Set<(event: UnregisterEvent<V>) => void>;
+}
+
+export const MAX_KEY_LENGTH = 512;
+
+export function checkKey(key: unknown, what = "key"): asserts key is string {
+  if (typeof key !== "string" || key.length === 0 || key.length > MAX_KEY_LENGTH) {
+    throw new InvalidArgumentError(
+      what,
+      `must be a non-empty string of at most ${MAX_KEY_LENGTH} characters`,
+    );
+  }
+}
+
+/**
+ * Elixir's Registry: keys to processes, removed the moment the process exits. A unique registry
+ * holds one process per key and can serve as the runtime's name service; a duplicate registry
+ * holds many, which is what pub/sub is built on. Lookups are plain map reads and never involve
+ * the registered process.
+ */
+export class Registry<V = unknown> implements NameService {
+  readonly mode: KeyMode;
+  private readonly unique = new Map<string, RegistryEntry<V>>();
+  private readonly duplicate = new Map<string, RegistryEntry<V>[]>();
+  /** Keys by pid id. Most processes hold one key, so a lone string avoids an array each. */
+  private readonly byPid = new Map<number, string | string[]>();
+  private readonly listeners: Listeners<V> = { register: new Set(), unregister: new Set() };
+  private readonly logger: Logger;
+  private readonly detach: (() => void)[] = [];
+
+  constructor(
+    private readonly runtime: Runtime,
+    options: RegistryOptions,
+  ) {
+    if (options?.keys !== "unique" && options?.keys !== "duplicate") {
+      throw new InvalidArgumentError("keys", 'must be "unique" or "duplicate"');
+    }
+    this.mode = options.keys;
+    this.logger = options.logger ?? runtime.logger;
+    if (options.names) {
+      if (this.mode !== "unique")
+        throw new InvalidArgumentError("names", "only a unique registry can resolve names");
+      this.detach.push(runtime.useNames(this));
+    }
+    const stopListening = runtime.onExit((pid, reason) => this.removePid(pid, reason));
+    this.detach.push(() => {
+      stopListening();
+    });
+  }
+
+  register(key: string, pid: Pid, value?: V): void {
+    checkKey(key);
+    this.checkLocal(pid);
+    if (!this.runtime.isAlive(pid)) throw new NoProcError(String(pid));
+    const entry: RegistryEntry<V> = { key, pid, value: value as V };
+    if (this.mode === "unique") {
+      const holder = this.unique.get(key);
+      if (holder) throw new NameTakenError(key, holder.pid);
+      this.unique.set(key, entry);
+    } else {
+      const entries = this.duplicate.get(key);
+      if (entries) entries.push(entry);
+      else this.duplicate.set(key, [entry]);
+    }
+    this.indexKey(pid.id, key);
+    this.emit("register", entry);
+  }
+
+  /** Removes `pid`'s entries under `key` (unique: whoever holds it, when pid is omitted). */
+  unregister(key: string, pid?: Pid): boolean {
+    checkKey(key);
+    const removed = this.removeEntries(key, pid);
+    for (const entry of removed) {
+      this.unindexKey(entry.pid.id, key);
+      this.emit("unregister", { ...entry, cause: "unregister" });
+    }
+    return removed.length > 0;
+  }
+
+  whereis(key: string): Pid | undefined {
+    return this.unique.get(key)?.pid;
+  }
+
+  lookup(key: string): RegistryEntry<V>[] {
+    if (this.mode === "unique") {
+      const entry = this.unique.get(key);
+      return entry ? [{ ...entry }] : [];
+    }
+    return (this.duplicate.get(key) ?? []).map((entry) => ({ ...entry }));
+  }
+
+  /** Every key `pid` is registered under. */
+  keys(pid: Pid): string[] {
+    const keys = this.byPid.get(pid.id);
+    if (keys === undefined) return [];
+    const all = typeof keys === "string" ? [keys] : [...keys];
+    return all.filter((key) => this.holds(key, pid));
+  }
+
+  namesOf(pid: Pid): readonly string[] {
+    return this.mode === "unique" ? this.keys(pid) : [];
+  }
+
+  count(): number {
+    if (this.mode === "unique") return this.unique.size;
+    let total = 0;
+    for (const entries of this.duplicate.values()) total += entries.length;
+    return total;
+  }
+
+  countKey(key: string): number {
+    return this.mode === "unique" ? (this.unique.has(key) ? 1 : 0) : (this.duplicate.get(key)?.length ?? 0);
+  }
+
+  /** Entries whose key starts with `prefix`, or that satisfy a predicate. */
+  select(selector: { prefix: string } | ((entry: RegistryEntry<V>) => boolean)): RegistryEntry<V>[] {
+    const test =
+      typeof selector === "function"
+        ? selector
+        : typeof selector?.prefix === "string"
+          ? (entry: RegistryEntry<V>) => entry.key.startsWith(selector.prefix)
+          : undefined;
+    if (!test)
+      throw new InvalidArgumentError("selector", "must be { prefix: string } or a predicate function");
+    const out: RegistryEntry<V>[] = [];
+    for (const entry of this.allEntries()) if (test(entry)) out.push({ ...entry });
+    return out;
+  }
+
+  /** Replaces the value `pid` holds under `key`; false when it holds nothing there. */
+  updateValue(key: string, pid: Pid, update: (value: V) => V): boolean {
+    const entries = this.mode === "unique" ? [this.unique.get(key)] : (this.duplicate.get(key) ?? []);
+    let updated = false;
+    for (const entry of entries) {
+      if (entry?.pid.equals(pid)) {
+        entry.value = update(entry.value);
+        updated = true;
+      }
+    }
+    return updated;
+  }
+
+  /** Calls `fn` with the entries under `key`; how OTP builds pub/sub on a duplicate registry. */
+  dispatch(key: string, fn: (entries: RegistryEntry<V>[]) => void): void {
+    const entries = this.lookup(key);
+    if (entries.length > 0) fn(entries);
+  }
+
+  on(event: "register", listener: (event: RegisterEvent<V>) => void): () => void;
+  on(event: "unregister", listener: (event: UnregisterEvent<V>) => void): () => void;
+  on(event: "register" | "unregister", listener: (event: never) => void): () => void {
+    const set = this.listeners[event] as Set<(event: never) => void> | undefined;
+    if (!set) throw new InvalidArgumentError("event", 'must be "register" or "unregister"');
+    if (typeof listener !== "function") throw new InvalidArgumentError("listener", "must be a function");
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  /** Detaches from the runtime: stops tracking exits and resolving names. */
+  close(): void {
+    for (const undo of this.detach.splice(0)) undo();
+  }
+
+  private *allEntries(): Iterable<RegistryEntry<V>> {
+    if (this.mode === "unique") yield* this.unique.values();
+    else for (const entries of this.duplicate.values()) yield* entries;
+  }
+
+  private holds(key: string, pid: Pid): boolean {
+    if (this.mode === "unique") return this.unique.get(key)?.pid.equals(pid) ?? false;
+    return this.duplicate.get(key)?.some((entry) => entry.pid.equals(pid)) ?? false;
+  }
+
+  private removeEntries(key: string, pid: Pid | undefined): RegistryEntry<V>[] {
+    if (this.mode === "unique") {
+      const entry = this.unique.get(key);
+      if (!entry || (pid && !entry.pid.equals(pid))) return [];
+      this.unique.delete(key);
+      return [entry];
+    }
+    const entries = this.duplicate.get(key);
+    if (!entries) return [];
+    const kept = pid ? entries.filter((entry) => !entry.pid.equals(pid)) : [];
+    const removed = pid ? entries.filter((entry) => entry.pid.equals(pid)) : entries;
+    if (kept.length > 0) this.duplicate.set(key, kept);
+    else this.duplicate.delete(key);
+    return removed;
+  }
+
+  private removePid(pid: Pid, reason: ExitReason): void {
+    const keys = this.byPid.get(pid.id);
+    if (keys === undefined) return;
+    this.byPid.delete(pid.id);
+    for (const key of typeof keys === "string" ? [keys] : keys) {
+      for (const entry of this.removeEntries(key, pid))
+        this.emit("unregister", { ...entry, cause: "exit", reason });
+    }
+  }
+
+  private indexKey(pidId: number, key: string): void {
+    const keys = this.byPid.get(pidId);
+    if (keys === undefined) this.byPid.set(pidId, key);
+    else if (typeof keys === "string") this.byPid.set(pidId, [keys, key]);
+    else keys.push(key);
+  }
+
+  private unindexKey(pidId: number, key: string): void {
+    const keys = this.byPid.get(pidId);
+    if (keys === undefined) return;
+    if (typeof keys === "string") {
+      if (keys === key) this.byPid.delete(pidId);
+      return;
+    }
+    const index = keys.indexOf(key);
+    if (index >= 0) keys.splice(index, 1);
+    if (keys.length === 0) this.byPid.delete(pidId);
+  }
+
+  private checkLocal(pid: Pid): void {
+    if (!pid || typeof pid !== "object" || typeof (pid as Pid).node !== "string") {
+      throw new InvalidArgumentError("pid", "must be a Pid");
+    }
+    if (pid.node !== this.runtime.node) {
+      throw new InvalidArgumentError("pid", `${pid} belongs to another runtime than ${this.runtime.node}`);
+    }
+  }
+
+  private emit(event: "register", payload: RegisterEvent<V>): void;
+  private emit(event: "unregister", payload: UnregisterEvent<V>): void;
+  private emit(event: "register" | "unregister", payload: RegisterEvent<V> | UnregisterEvent<V>): void {
+    for (const listener of this.listeners[event] as Set<(event: typeof payload) => void>) {
+      try {
+        listener(payload);
+      } catch (error) {
+        this.logger.error(
+          { event: "registry_listener_failed", on: event, key: payload.key, err: error },
+          "registry listener threw",
+        );
+      }
+    }
+  }
+}

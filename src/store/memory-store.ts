@@ -1,0 +1,59 @@
+import { SessionvisorError } from "../runtime/index.js";
+import type { SessionStore, StoredJson, StoredSession } from "./session-store.js";
+
+export class StoreClosedError extends SessionvisorError {
+  constructor() {
+    super("store_closed", "the session store is closed");
+  }
+}
+
+/**
+ * The in-memory backend. Values are copied in and out, so a caller that mutates what it stored
+ * or read cannot change the stored state — the same guarantee a real database gives.
+ */
+export class MemorySessionStore implements SessionStore {
+  private readonly records = new Map<string, { [key: string]: StoredJson }>();
+  private readonly conversations = new Map<string, StoredJson>();
+  private closed = false;
+
+  async putSession(id: string, record: { [key: string]: StoredJson }): Promise<void> {
+    this.open();
+    this.records.set(id, structuredClone(record));
+  }
+
+  async getSession(id: string): Promise<StoredSession | undefined> {
+    this.open();
+    const record = this.records.get(id);
+    return record ? { id, record: structuredClone(record) } : undefined;
+  }
+
+  async listSessions(): Promise<StoredSession[]> {
+    this.open();
+    return [...this.records].map(([id, record]) => ({ id, record: structuredClone(record) }));
+  }
+
+  async deleteSession(id: string): Promise<void> {
+    this.open();
+    this.records.delete(id);
+    this.conversations.delete(id);
+  }
+
+  async putConversation(id: string, conversation: StoredJson): Promise<void> {
+    this.open();
+    this.conversations.set(id, structuredClone(conversation));
+  }
+
+  async getConversation(id: string): Promise<StoredJson | undefined> {
+    this.open();
+    const conversation = this.conversations.get(id);
+    return conversation === undefined ? undefined : structuredClone(conversation);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  private open(): void {
+    if (this.closed) throw new StoreClosedError();
+  }
+}
