@@ -7,7 +7,7 @@ import type { Runtime } from "./runtime.js";
  * which names, under which supervisor, and why. Clean exits (`normal`, `shutdown`) stay quiet.
  */
 export function reportExit(runtime: Runtime, proc: Proc, reason: ExitReason): void {
-  if (isCleanExit(reason)) return;
+  if (isCleanExit(reason) || !runtime.logger.isLevelEnabled("error")) return;
   const pid = proc.pid.toString();
   const parent = proc.parent.id === runtime.external.id ? undefined : proc.parent;
   runtime.logger.error(

@@ -2,21 +2,11 @@ import type { TimerHandle } from "./clock.js";
 import { InitError } from "./errors.js";
 import type { ExitReason } from "./exit-reason.js";
 import { type AnyServer, Ignore, NoReply } from "./gen-server.js";
+import { CAST, Mailbox, type MailboxTag } from "./mailbox.js";
 import { isExitMessage } from "./messages.js";
 import type { PendingCall, ReplyHolder } from "./pending-call.js";
 import type { Pid } from "./pid.js";
-import { Queue } from "./queue.js";
 import type { Runtime } from "./runtime.js";
-
-export const CALL = 0;
-export const CAST = 1;
-export const INFO = 2;
-
-export interface Envelope {
-  readonly kind: typeof CALL | typeof CAST | typeof INFO;
-  readonly message: unknown;
-  readonly call?: PendingCall;
-}
 
 /** starting: in `init`; running: taking messages; exiting: in `terminate`; dead: gone. */
 export type ProcState = "starting" | "running" | "exiting" | "dead";
@@ -62,7 +52,7 @@ export class Proc implements ReplyHolder {
   queued = false;
   trapExit = false;
   handled = 0;
-  readonly mailbox = new Queue<Envelope>();
+  readonly mailbox = new Mailbox();
   current: PendingCall | undefined = undefined;
   deferred: Set<PendingCall> | undefined = undefined;
   links: Set<Proc> | undefined = undefined;
@@ -130,12 +120,13 @@ export class Proc implements ReplyHolder {
 
   /** Handles the next message. Precondition: running, not busy, mailbox not empty. */
   step(): void {
-    const envelope = this.mailbox.shift() as Envelope;
+    const tag = this.mailbox.takeTag();
+    const message = this.mailbox.takeMessage();
     let result: unknown;
     // Busy for the whole callback, so that a `stop()` inside it waits for the reply.
     this.busy = true;
     try {
-      result = this.dispatch(envelope);
+      result = this.dispatch(tag, message);
     } catch (error) {
       this.crash(error);
       return;
@@ -145,7 +136,7 @@ export class Proc implements ReplyHolder {
         (value) => {
           if (this.state !== "running") return;
           this.busy = false;
-          this.complete(envelope, value);
+          this.complete(tag, value);
           this.runtime.schedule(this);
         },
         (error) => {
@@ -155,51 +146,45 @@ export class Proc implements ReplyHolder {
       );
     } else {
       this.busy = false;
-      this.complete(envelope, result);
+      this.complete(tag, result);
     }
   }
 
-  private dispatch(envelope: Envelope): unknown {
+  private dispatch(tag: MailboxTag, message: unknown): unknown {
     const server = this.server;
-    const message = envelope.message;
-    switch (envelope.kind) {
-      case CALL: {
-        if (!server.handleCall) throw new UnexpectedMessageError(this.behaviour, "handleCall", message);
-        this.current = envelope.call;
-        return server.handleCall(message, envelope.call as PendingCall);
-      }
-      case CAST: {
-        if (!server.handleCast) throw new UnexpectedMessageError(this.behaviour, "handleCast", message);
-        return server.handleCast(message);
-      }
-      default: {
-        // As gen_server: an exit signal from the parent, when trapped, means "stop now".
-        if (this.trapExit && isExitMessage(message) && message.from.equals(this.parent)) {
-          this.stopReason = message.reason;
-          return undefined;
-        }
-        if (!server.handleInfo) {
-          this.runtime.logger.warn(
-            { event: "unexpected_message", process: this.pid.toString(), behaviour: this.behaviour },
-            `${this.behaviour} ${this.pid} has no handleInfo; message dropped`,
-          );
-          return undefined;
-        }
-        return server.handleInfo(message as never);
-      }
+    if (typeof tag === "object") {
+      if (!server.handleCall) throw new UnexpectedMessageError(this.behaviour, "handleCall", message);
+      this.current = tag;
+      return server.handleCall(message, tag);
     }
+    if (tag === CAST) {
+      if (!server.handleCast) throw new UnexpectedMessageError(this.behaviour, "handleCast", message);
+      return server.handleCast(message);
+    }
+    // As gen_server: an exit signal from the parent, when trapped, means "stop now".
+    if (this.trapExit && isExitMessage(message) && message.from.equals(this.parent)) {
+      this.stopReason = message.reason;
+      return undefined;
+    }
+    if (!server.handleInfo) {
+      this.runtime.logger.warn(
+        { event: "unexpected_message", process: this.pid.toString(), behaviour: this.behaviour },
+        `${this.behaviour} ${this.pid} has no handleInfo; message dropped`,
+      );
+      return undefined;
+    }
+    return server.handleInfo(message as never);
   }
 
-  private complete(envelope: Envelope, value: unknown): void {
+  private complete(tag: MailboxTag, value: unknown): void {
     this.handled++;
-    const call = envelope.call;
-    if (call) {
+    if (typeof tag === "object") {
       this.current = undefined;
-      if (value !== NoReply) call.reply(value);
-      else if (!call.settled) {
-        call.holder = this;
+      if (value !== NoReply) tag.reply(value);
+      else if (!tag.settled) {
+        tag.holder = this;
         if (!this.deferred) this.deferred = new Set();
-        this.deferred.add(call);
+        this.deferred.add(tag);
       }
     }
     if (this.stopReason !== undefined) this.beginStop(this.stopReason);

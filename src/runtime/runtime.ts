@@ -15,10 +15,11 @@ import {
   type ReplyOf,
 } from "./gen-server.js";
 import { defaultLogger } from "./logger.js";
+import { CAST, INFO } from "./mailbox.js";
 import type { DownMessage, ExitMessage } from "./messages.js";
 import { CallTimeouts, PendingCall } from "./pending-call.js";
 import { assertNodeName, Pid, Ref } from "./pid.js";
-import { CALL, CAST, INFO, Proc, type ProcState } from "./process.js";
+import { Proc, type ProcState } from "./process.js";
 import { Queue } from "./queue.js";
 
 /** A process addressed by pid or by a name registered in the runtime's name service. */
@@ -242,7 +243,7 @@ export class Runtime {
     return new Promise((resolve, reject) => {
       const pending = new PendingCall(target, caller?.pid, resolve, reject, this.timeouts);
       this.timeouts.track(pending, ms);
-      callee.mailbox.push({ kind: CALL, message, call: pending });
+      callee.mailbox.push(pending, message);
       this.schedule(callee);
     });
   }
@@ -252,7 +253,7 @@ export class Runtime {
     if (sender?.state === "dead") return;
     const proc = this.resolve(target);
     if (!proc || proc.state === "dead") return;
-    proc.mailbox.push({ kind: CAST, message });
+    proc.mailbox.push(CAST, message);
     this.schedule(proc);
   }
 
@@ -286,7 +287,7 @@ export class Runtime {
 
   private deliverInfo(proc: Proc, message: unknown): void {
     if (proc.state === "dead") return;
-    proc.mailbox.push({ kind: INFO, message });
+    proc.mailbox.push(INFO, message);
     this.schedule(proc);
   }
 
@@ -412,7 +413,7 @@ export class Runtime {
       for (const call of [...proc.deferred]) call.fail(unanswered());
       proc.deferred = undefined;
     }
-    for (const envelope of proc.mailbox.drain()) envelope.call?.fail(unanswered());
+    for (const call of proc.mailbox.drainCalls()) call.fail(unanswered());
 
     if (proc.watching) {
       for (const refId of proc.watching) this.dropMonitor(refId);

@@ -112,7 +112,7 @@ export abstract class SupervisorBase<Call, Reply, Cast, Args> extends GenServer<
   protected report(event: SupervisorEvent): void {
     if (event.type !== "child_started" && event.type !== "child_restarted") {
       const abnormal = event.type !== "child_exited" || !isCleanExit(event.reason);
-      if (abnormal) {
+      if (abnormal && this.runtime.logger.isLevelEnabled("warn")) {
         const reason = "reason" in event ? event.reason : undefined;
         this.runtime.logger.warn(
           {
