@@ -1,5 +1,8 @@
 // The public API of sessionvisor. Everything a user may import is exported from here.
 
+export * from "./llm/index.js";
 export * from "./registry/index.js";
 export * from "./runtime/index.js";
+export * from "./session/index.js";
+export * from "./store/index.js";
 export * from "./supervision/index.js";

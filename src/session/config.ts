@@ -1,0 +1,84 @@
+import { z } from "zod";
+import { SessionConfigError } from "./errors.js";
+
+const jsonValue: z.ZodType<unknown> = z.lazy(() =>
+  z.union([
+    z.null(),
+    z.boolean(),
+    z.number().finite(),
+    z.string(),
+    z.array(jsonValue),
+    z.record(z.string(), jsonValue),
+  ]),
+);
+
+const MAX_METADATA_BYTES = 64 * 1024;
+
+export const LlmConfigSchema = z
+  .object({
+    provider: z.string().min(1).default("offline"),
+    model: z.string().min(1).max(200).default("offline-1"),
+    temperature: z.number().min(0).max(2).default(0.2),
+    maxTokens: z.number().int().positive().max(200_000).default(1024),
+    systemPrompt: z.string().max(100_000).optional(),
+  })
+  .strict();
+
+export const LimitsSchema = z
+  .object({
+    maxHistory: z.number().int().min(1).max(100_000).default(100),
+    maxFiles: z.number().int().min(1).max(10_000).default(50),
+    maxQueuedTurns: z.number().int().min(0).max(10_000).default(8),
+    /** 0 means never idle. */
+    idleTimeoutMs: z.number().int().min(0).default(300_000),
+    contextTokenBudget: z.number().int().min(256).max(2_000_000).default(8000),
+  })
+  .strict();
+
+export const SessionConfigSchema = z
+  .object({
+    name: z.string().min(1).max(200).optional(),
+    projectPath: z
+      .string()
+      .max(4096)
+      .refine((p) => p.startsWith("/") && !p.includes("\0"), "must be an absolute path")
+      .optional(),
+    metadata: z
+      .record(z.string(), jsonValue)
+      .refine(
+        (m) => JSON.stringify(m).length <= MAX_METADATA_BYTES,
+        `must serialize to at most ${MAX_METADATA_BYTES} bytes`,
+      )
+      .default({}),
+    llm: LlmConfigSchema.default(LlmConfigSchema.parse({})),
+    limits: LimitsSchema.default(LimitsSchema.parse({})),
+  })
+  .strict();
+
+export type SessionConfig = z.output<typeof SessionConfigSchema>;
+export type SessionConfigInput = z.input<typeof SessionConfigSchema>;
+export type LlmConfig = SessionConfig["llm"];
+export type SessionLimits = SessionConfig["limits"];
+
+/** Validates and fills defaults; the error names the first bad field (`llm.temperature`). */
+export function parseSessionConfig(input: unknown, options: { providers?: string[] } = {}): SessionConfig {
+  const parsed = SessionConfigSchema.safeParse(input ?? {});
+  if (!parsed.success) {
+    throw new SessionConfigError(
+      parsed.error.issues.map((issue) => ({
+        field: issue.path.length > 0 ? issue.path.join(".") : "(config)",
+        message: issue.message,
+      })),
+    );
+  }
+  const config = parsed.data;
+  if (options.providers && !options.providers.includes(config.llm.provider)) {
+    throw new SessionConfigError([
+      {
+        field: "llm.provider",
+        message: `unknown provider ${JSON.stringify(config.llm.provider)}; known: ${options.providers.join(", ")}`,
+      },
+    ]);
+  }
+  return config;
+}

@@ -1,0 +1,109 @@
+import { GenServer } from "../runtime/index.js";
+import type { SessionConfig } from "./config.js";
+import {
+  type BuiltContext,
+  type ContextSnapshot,
+  ContextState,
+  type ConversationTurn,
+  type FileEntry,
+  type TurnRole,
+} from "./context-state.js";
+import { err, ok, publish, type Result, type SessionDeps } from "./deps.js";
+import { sessionKeys } from "./session-id.js";
+
+export interface AgentArgs {
+  sessionId: string;
+  config: SessionConfig;
+  deps: SessionDeps;
+}
+
+export type ContextManagerCall =
+  | { op: "append"; role: TurnRole; content: string; status?: ConversationTurn["status"] }
+  | { op: "add_file"; path: string; metadata?: Record<string, unknown>; content?: unknown }
+  | { op: "remove_file"; path: string }
+  | { op: "build_context" }
+  | { op: "history" }
+  | { op: "files" };
+
+/**
+ * One session's conversation and working set. Every change is written to the store before it
+ * is acknowledged, so a restarted ContextManager (after its own crash or its session's) comes
+ * back with the conversation intact.
+ */
+export class ContextManager extends GenServer<ContextManagerCall, Result<unknown>, never, never, AgentArgs> {
+  private sessionId = "";
+  private config!: SessionConfig;
+  private deps!: SessionDeps;
+  private state!: ContextState;
+
+  override async init(args: AgentArgs): Promise<void> {
+    this.sessionId = args.sessionId;
+    this.config = args.config;
+    this.deps = args.deps;
+    const snapshot = (await this.deps.store.getConversation(this.sessionId)) as ContextSnapshot | undefined;
+    this.state = snapshot
+      ? ContextState.restore(snapshot, this.config.limits)
+      : new ContextState(this.config.limits);
+    this.deps.registry.register(sessionKeys(this.sessionId).contextManager, this.self);
+  }
+
+  override async handleCall(message: ContextManagerCall): Promise<Result<unknown>> {
+    try {
+      return ok(await this.handle(message));
+    } catch (error) {
+      return err(error);
+    }
+  }
+
+  private async handle(message: ContextManagerCall): Promise<unknown> {
+    switch (message?.op) {
+      case "append": {
+        const { turn } = this.state.append(message.role, message.content, this.deps.now(), message.status);
+        await this.persist();
+        publish(this.deps, { type: "message_added", sessionId: this.sessionId, turn });
+        return turn;
+      }
+      case "add_file": {
+        const { dropped } = this.state.addFile(message.path, message.metadata ?? {}, this.deps.now());
+        if (message.content !== undefined)
+          this.deps.contextStore.set(this.sessionId, message.path, message.content);
+        for (const path of dropped) this.deps.contextStore.delete(this.sessionId, path);
+        await this.persist();
+        publish(this.deps, {
+          type: "context_updated",
+          sessionId: this.sessionId,
+          files: this.state.activeFiles(),
+        });
+        return this.state.activeFiles();
+      }
+      case "remove_file": {
+        const removed = this.state.removeFile(message.path);
+        this.deps.contextStore.delete(this.sessionId, message.path);
+        if (removed) {
+          await this.persist();
+          publish(this.deps, {
+            type: "context_updated",
+            sessionId: this.sessionId,
+            files: this.state.activeFiles(),
+          });
+        }
+        return removed;
+      }
+      case "build_context":
+        return this.state.buildContext({
+          systemPrompt: this.config.llm.systemPrompt,
+          tokenBudget: this.config.limits.contextTokenBudget,
+        }) satisfies BuiltContext;
+      case "history":
+        return this.state.history();
+      case "files":
+        return { active: this.state.activeFiles(), index: this.state.fileIndex() satisfies FileEntry[] };
+      default:
+        throw new TypeError(`unknown ContextManager request ${JSON.stringify(message)}`);
+    }
+  }
+
+  private persist(): Promise<void> {
+    return this.deps.store.putConversation(this.sessionId, this.state.snapshot() as never);
+  }
+}

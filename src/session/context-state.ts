@@ -1,0 +1,226 @@
+import { estimateTokens, type LlmMessage } from "../llm/index.js";
+import { InvalidArgumentError } from "../runtime/index.js";
+import { assertFilePath } from "./file-path.js";
+
+export type TurnRole = "user" | "assistant" | "system";
+
+export interface ConversationTurn {
+  id: string;
+  role: TurnRole;
+  content: string;
+  /** ISO-8601. */
+  at: string;
+  /** `interrupted`: the session crashed before the turn completed. */
+  status: "complete" | "interrupted";
+}
+
+export interface FileEntry {
+  path: string;
+  metadata: Record<string, unknown>;
+  /** ISO-8601. */
+  lastAccessed: string;
+  accessCount: number;
+}
+
+/** Plain JSON: what the store keeps so that a restarted ContextManager finds the conversation. */
+export interface ContextSnapshot {
+  version: 1;
+  nextTurn: number;
+  turns: ConversationTurn[];
+  /** Most recent first. */
+  activeFiles: string[];
+  fileIndex: FileEntry[];
+}
+
+export interface ContextLimits {
+  maxHistory: number;
+  maxFiles: number;
+}
+
+export interface BuiltContext {
+  messages: LlmMessage[];
+  tokens: number;
+  /** History turns left out to stay within the budget. */
+  droppedTurns: number;
+  includedFiles: string[];
+  /** True when the newest user message alone was over budget and was shortened. */
+  truncated: boolean;
+}
+
+const MAX_CONTENT = 1_000_000;
+
+/**
+ * A session's conversation and working set, without any process around it: history bounded
+ * by `maxHistory`, active files bounded by `maxFiles`, and a file index that outlives both.
+ */
+export class ContextState {
+  private turns: ConversationTurn[] = [];
+  private files: string[] = [];
+  private readonly index = new Map<string, FileEntry>();
+  private nextTurn = 1;
+
+  constructor(private readonly limits: ContextLimits) {}
+
+  static restore(snapshot: ContextSnapshot, limits: ContextLimits): ContextState {
+    if (snapshot?.version !== 1) throw new InvalidArgumentError("context snapshot", "unknown version");
+    const state = new ContextState(limits);
+    state.nextTurn = snapshot.nextTurn;
+    state.turns = snapshot.turns.slice(-limits.maxHistory).map((turn) => ({ ...turn }));
+    state.files = snapshot.activeFiles.slice(0, limits.maxFiles);
+    for (const entry of snapshot.fileIndex)
+      state.index.set(entry.path, { ...entry, metadata: { ...entry.metadata } });
+    return state;
+  }
+
+  snapshot(): ContextSnapshot {
+    return {
+      version: 1,
+      nextTurn: this.nextTurn,
+      turns: this.turns.map((turn) => ({ ...turn })),
+      activeFiles: [...this.files],
+      fileIndex: [...this.index.values()].map((entry) => ({ ...entry, metadata: { ...entry.metadata } })),
+    };
+  }
+
+  /** Adds a turn; the oldest turns beyond `maxHistory` are dropped and counted. */
+  append(role: TurnRole, content: string, at: Date, status: ConversationTurn["status"] = "complete") {
+    if (role !== "user" && role !== "assistant" && role !== "system") {
+      throw new InvalidArgumentError("role", "must be user, assistant or system");
+    }
+    if (typeof content !== "string" || content.length > MAX_CONTENT) {
+      throw new InvalidArgumentError("content", `must be a string of at most ${MAX_CONTENT} characters`);
+    }
+    const turn: ConversationTurn = { id: `t${this.nextTurn++}`, role, content, at: at.toISOString(), status };
+    this.turns.push(turn);
+    const dropped = Math.max(0, this.turns.length - this.limits.maxHistory);
+    if (dropped > 0) this.turns.splice(0, dropped);
+    return { turn: { ...turn }, dropped };
+  }
+
+  /** Marks a turn as cut short by a crash, so it is reported rather than silently lost. */
+  markInterrupted(turnId: string): boolean {
+    const turn = this.turns.find((t) => t.id === turnId);
+    if (!turn) return false;
+    turn.status = "interrupted";
+    return true;
+  }
+
+  history(): ConversationTurn[] {
+    return this.turns.map((turn) => ({ ...turn }));
+  }
+
+  /**
+   * Makes `path` the most recent active file, merging `metadata` into what the index knows.
+   * Returns the files pushed out by `maxFiles`.
+   */
+  addFile(
+    path: string,
+    metadata: Record<string, unknown> = {},
+    at: Date = new Date(),
+  ): { dropped: string[] } {
+    assertFilePath(path);
+    if (typeof metadata !== "object" || metadata === null || Array.isArray(metadata)) {
+      throw new InvalidArgumentError("metadata", "must be an object");
+    }
+    this.files = [path, ...this.files.filter((p) => p !== path)];
+    const dropped = this.files.splice(this.limits.maxFiles);
+    const known = this.index.get(path);
+    this.index.set(path, {
+      path,
+      metadata: { ...(known?.metadata ?? {}), ...metadata },
+      lastAccessed: at.toISOString(),
+      accessCount: (known?.accessCount ?? 0) + 1,
+    });
+    return { dropped };
+  }
+
+  removeFile(path: string): boolean {
+    assertFilePath(path);
+    const before = this.files.length;
+    this.files = this.files.filter((p) => p !== path);
+    return this.files.length !== before;
+  }
+
+  activeFiles(): string[] {
+    return [...this.files];
+  }
+
+  fileIndex(): FileEntry[] {
+    return [...this.index.values()].map((entry) => ({ ...entry, metadata: { ...entry.metadata } }));
+  }
+
+  /**
+   * What the model sees, within `tokenBudget`: the system prompt, the active files, then as
+   * many of the most recent turns as fit, oldest first. The newest user message is always in,
+   * shortened if it alone is over budget.
+   */
+  buildContext(options: { systemPrompt?: string; tokenBudget: number }): BuiltContext {
+    const budget = options.tokenBudget;
+    if (!(Number.isInteger(budget) && budget > 0))
+      throw new InvalidArgumentError("tokenBudget", "must be a positive whole number");
+    let used = 0;
+    const head: LlmMessage[] = [];
+    if (options.systemPrompt) {
+      const content = truncateToTokens(options.systemPrompt, Math.floor(budget / 2));
+      head.push({ role: "system", content });
+      used += estimateTokens(content);
+    }
+    const includedFiles: string[] = [];
+    if (this.files.length > 0) {
+      const lines = ["Active files (most recent first):"];
+      for (const path of this.files) {
+        const metadata = this.index.get(path)?.metadata ?? {};
+        const summary = Object.entries(metadata)
+          .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+          .join(", ");
+        const line = summary ? `- ${path} (${summary})` : `- ${path}`;
+        if (used + estimateTokens([...lines, line].join("\n")) > budget / 2) break;
+        lines.push(line);
+        includedFiles.push(path);
+      }
+      if (includedFiles.length > 0) {
+        const content = lines.join("\n");
+        head.push({ role: "system", content });
+        used += estimateTokens(content);
+      }
+    }
+    const newestUser = findLastIndex(this.turns, (t) => t.role === "user");
+    const tail: LlmMessage[] = [];
+    let truncated = false;
+    let included = 0;
+    for (let i = this.turns.length - 1; i >= 0; i--) {
+      const turn = this.turns[i] as ConversationTurn;
+      const cost = estimateTokens(turn.content);
+      if (used + cost <= budget) {
+        tail.push({ role: turn.role, content: turn.content });
+        used += cost;
+        included++;
+        continue;
+      }
+      if (i === newestUser && included === 0) {
+        const content = truncateToTokens(turn.content, Math.max(1, budget - used));
+        tail.push({ role: turn.role, content });
+        used += estimateTokens(content);
+        included++;
+        truncated = true;
+      }
+      break;
+    }
+    return {
+      messages: [...head, ...tail.reverse()],
+      tokens: used,
+      droppedTurns: this.turns.length - included,
+      includedFiles,
+      truncated,
+    };
+  }
+}
+
+function truncateToTokens(text: string, tokens: number): string {
+  return estimateTokens(text) <= tokens ? text : text.slice(0, tokens * 4);
+}
+
+function findLastIndex<T>(items: T[], test: (item: T) => boolean): number {
+  for (let i = items.length - 1; i >= 0; i--) if (test(items[i] as T)) return i;
+  return -1;
+}

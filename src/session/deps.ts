@@ -1,0 +1,42 @@
+import type { ProviderRegistry } from "../llm/index.js";
+import type { PubSub, Registry } from "../registry/index.js";
+import type { Runtime } from "../runtime/index.js";
+import type { SessionStore } from "../store/index.js";
+import type { ContextStore } from "./context-store.js";
+import type { SessionEvent } from "./events.js";
+import { GLOBAL_SESSION_TOPIC, sessionTopic } from "./session-id.js";
+
+/** What every session process needs, handed down from the SessionSystem that owns it all. */
+export interface SessionDeps {
+  runtime: Runtime;
+  registry: Registry;
+  pubsub: PubSub;
+  store: SessionStore;
+  contextStore: ContextStore;
+  providers: ProviderRegistry;
+  /** Wall-clock time for timestamps (injectable for tests). */
+  now: () => Date;
+}
+
+export const SESSION_MANAGER_NAME = "session_manager";
+export const SESSIONS_SUPERVISOR_NAME = "sessions_supervisor";
+
+/** Sends an event to the global topic and to the session's own topic. */
+export function publish(deps: SessionDeps, event: SessionEvent): void {
+  deps.pubsub.broadcast(GLOBAL_SESSION_TOPIC, event);
+  deps.pubsub.broadcast(sessionTopic(event.sessionId), event);
+}
+
+/** Replies of session processes: errors travel as values so that a bad request never crashes them. */
+export type Result<T> = { ok: true; value: T } | { ok: false; error: Error };
+
+export const ok = <T>(value: T): Result<T> => ({ ok: true, value });
+export const err = (error: unknown): Result<never> => ({
+  ok: false,
+  error: error instanceof Error ? error : new Error(String(error)),
+});
+
+export function unwrap<T>(result: Result<T>): T {
+  if (result.ok) return result.value;
+  throw result.error;
+}

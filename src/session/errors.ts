@@ -1,0 +1,88 @@
+import { SessionvisorError } from "../runtime/index.js";
+
+export class InvalidSessionIdError extends SessionvisorError {
+  constructor(value: unknown) {
+    const shown = typeof value === "string" ? JSON.stringify(value.slice(0, 80)) : typeof value;
+    super("invalid_session_id", `invalid session id ${shown}: expected session_<uuid>`);
+  }
+}
+
+export class SessionNotFoundError extends SessionvisorError {
+  readonly sessionId: string;
+
+  constructor(sessionId: string) {
+    super("session_not_found", `no session ${sessionId}`);
+    this.sessionId = sessionId;
+  }
+}
+
+export class InvalidTransitionError extends SessionvisorError {
+  readonly from: string;
+  readonly to: string;
+
+  constructor(from: string, to: string) {
+    super("invalid_transition", `a session cannot go from ${from} to ${to}`);
+    this.from = from;
+    this.to = to;
+  }
+}
+
+export class SessionConfigError extends SessionvisorError {
+  /** The first bad field, as a dotted path such as `llm.temperature`. */
+  readonly field: string;
+  readonly issues: { field: string; message: string }[];
+
+  constructor(issues: { field: string; message: string }[]) {
+    const first = issues[0] ?? { field: "(config)", message: "is invalid" };
+    super("invalid_config", `invalid session config: ${first.field}: ${first.message}`);
+    this.field = first.field;
+    this.issues = issues;
+  }
+}
+
+export class MaxSessionsError extends SessionvisorError {
+  readonly maxSessions: number;
+
+  constructor(maxSessions: number) {
+    super("max_sessions", `the limit of ${maxSessions} sessions is reached`);
+    this.maxSessions = maxSessions;
+  }
+}
+
+/** The session exists but cannot take messages now (failed, terminating, or still recovering). */
+export class SessionUnavailableError extends SessionvisorError {
+  readonly sessionId: string;
+  readonly status: string;
+
+  constructor(sessionId: string, status: string) {
+    super("session_unavailable", `session ${sessionId} is ${status} and cannot take messages`);
+    this.sessionId = sessionId;
+    this.status = status;
+  }
+}
+
+export class TurnQueueFullError extends SessionvisorError {
+  readonly sessionId: string;
+  readonly maxQueuedTurns: number;
+
+  constructor(sessionId: string, maxQueuedTurns: number) {
+    super(
+      "turn_queue_full",
+      `session ${sessionId} already has ${maxQueuedTurns} messages waiting for their turn`,
+    );
+    this.sessionId = sessionId;
+    this.maxQueuedTurns = maxQueuedTurns;
+  }
+}
+
+export class SessionStartError extends SessionvisorError {
+  constructor(reason: unknown) {
+    super(
+      "session_start_failed",
+      `the session failed to start: ${reason instanceof Error ? reason.message : String(reason)}`,
+      {
+        cause: reason,
+      },
+    );
+  }
+}

@@ -1,0 +1,25 @@
+import type { LlmUsage } from "../llm/index.js";
+import type { ConversationTurn } from "./context-state.js";
+import type { SessionInfo } from "./session-info.js";
+import type { SessionStatus } from "./status.js";
+
+/** Every event goes to the global topic and to the session's own topic. */
+export type SessionEvent =
+  | { type: "session_created"; sessionId: string; at: string; info: SessionInfo }
+  | {
+      type: "session_status";
+      sessionId: string;
+      status: SessionStatus;
+      previousStatus: SessionStatus;
+      at: string;
+    }
+  | { type: "session_crashed"; sessionId: string; reason: unknown; at: string }
+  | { type: "session_terminated"; sessionId: string; at: string }
+  | { type: "message_added"; sessionId: string; turn: ConversationTurn }
+  | { type: "context_updated"; sessionId: string; files: string[] }
+  | { type: "turn_started"; sessionId: string; turnId: string; queued: number }
+  | { type: "llm_delta"; sessionId: string; turnId: string; text: string }
+  | { type: "llm_done"; sessionId: string; turnId: string; text: string; usage: LlmUsage; stopReason: string }
+  | { type: "llm_error"; sessionId: string; turnId: string; error: string };
+
+export type SessionEventListener = (event: SessionEvent) => void;

@@ -1,0 +1,36 @@
+export {
+  type LlmConfig,
+  parseSessionConfig,
+  type SessionConfig,
+  type SessionConfigInput,
+  type SessionLimits,
+} from "./config.js";
+export type { BuiltContext, ConversationTurn, FileEntry } from "./context-state.js";
+export { ContextStore } from "./context-store.js";
+export {
+  InvalidSessionIdError,
+  InvalidTransitionError,
+  MaxSessionsError,
+  SessionConfigError,
+  SessionNotFoundError,
+  SessionStartError,
+  SessionUnavailableError,
+  TurnQueueFullError,
+} from "./errors.js";
+export type { SessionEvent, SessionEventListener } from "./events.js";
+export type { TurnReply } from "./llm-orchestrator.js";
+export { GLOBAL_SESSION_TOPIC, isSessionId, sessionKeys, sessionTopic } from "./session-id.js";
+export {
+  type SessionInfo,
+  type SessionInfoJson,
+  sessionInfoFromJSON,
+  sessionInfoToJSON,
+} from "./session-info.js";
+export { SessionSystem, type SessionSystemOptions } from "./session-system.js";
+export {
+  applyTransition,
+  canTransition,
+  SESSION_STATUSES,
+  type SessionState,
+  type SessionStatus,
+} from "./status.js";

@@ -1,0 +1,86 @@
+import { z } from "zod";
+import { LimitsSchema, LlmConfigSchema, type SessionConfig } from "./config.js";
+import { SessionConfigError } from "./errors.js";
+import { SESSION_STATUSES, type SessionStatus } from "./status.js";
+
+/** What the client API reports about a session. */
+export interface SessionInfo {
+  id: string;
+  name: string | undefined;
+  projectPath: string | undefined;
+  status: SessionStatus;
+  previousStatus: SessionStatus | undefined;
+  metadata: Record<string, unknown>;
+  llm: SessionConfig["llm"];
+  limits: SessionConfig["limits"];
+  createdAt: Date;
+  updatedAt: Date;
+  statusChangedAt: Date;
+  /** How many times the session's processes were brought back after a crash. */
+  restarts: number;
+}
+
+const iso = z.iso.datetime({ offset: false });
+const status = z.enum(SESSION_STATUSES as [SessionStatus, ...SessionStatus[]]);
+
+const SessionInfoJsonSchema = z
+  .object({
+    id: z.string(),
+    name: z.string().optional(),
+    projectPath: z.string().optional(),
+    status,
+    previousStatus: status.optional(),
+    metadata: z.record(z.string(), z.unknown()),
+    llm: LlmConfigSchema,
+    limits: LimitsSchema,
+    createdAt: iso,
+    updatedAt: iso,
+    statusChangedAt: iso,
+    restarts: z.number().int().min(0),
+  })
+  .strict();
+
+export type SessionInfoJson = z.input<typeof SessionInfoJsonSchema>;
+
+/** JSON with string keys and ISO-8601 timestamps; optional fields are left out, not null. */
+export function sessionInfoToJSON(info: SessionInfo): SessionInfoJson {
+  const json: SessionInfoJson = {
+    id: info.id,
+    status: info.status,
+    metadata: info.metadata,
+    llm: info.llm,
+    limits: info.limits,
+    createdAt: info.createdAt.toISOString(),
+    updatedAt: info.updatedAt.toISOString(),
+    statusChangedAt: info.statusChangedAt.toISOString(),
+    restarts: info.restarts,
+  };
+  if (info.name !== undefined) json.name = info.name;
+  if (info.projectPath !== undefined) json.projectPath = info.projectPath;
+  if (info.previousStatus !== undefined) json.previousStatus = info.previousStatus;
+  return json;
+}
+
+export function sessionInfoFromJSON(input: unknown): SessionInfo {
+  const parsed = SessionInfoJsonSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new SessionConfigError(
+      parsed.error.issues.map((i) => ({ field: i.path.join(".") || "(record)", message: i.message })),
+    );
+  }
+  const json = parsed.data;
+  return {
+    id: json.id,
+    name: json.name,
+    projectPath: json.projectPath,
+    status: json.status,
+    previousStatus: json.previousStatus,
+    metadata: json.metadata as Record<string, unknown>,
+    llm: json.llm,
+    limits: json.limits,
+    createdAt: new Date(json.createdAt),
+    updatedAt: new Date(json.updatedAt),
+    statusChangedAt: new Date(json.statusChangedAt),
+    restarts: json.restarts,
+  };
+}

@@ -1,0 +1,362 @@
+import {
+  type DownMessage,
+  GenServer,
+  isCleanExit,
+  isDownMessage,
+  type Pid,
+  type Ref,
+  serializeReason,
+} from "../runtime/index.js";
+import type { StoredJson } from "../store/index.js";
+import { DynamicSupervisor } from "../supervision/index.js";
+import { parseSessionConfig, type SessionConfig } from "./config.js";
+import {
+  err,
+  ok,
+  publish,
+  type Result,
+  SESSION_MANAGER_NAME,
+  SESSIONS_SUPERVISOR_NAME,
+  type SessionDeps,
+} from "./deps.js";
+import { MaxSessionsError, SessionNotFoundError, SessionStartError } from "./errors.js";
+import { assertSessionId, newSessionId, sessionKeys, sessionTopic } from "./session-id.js";
+import { type SessionInfo, sessionInfoFromJSON, sessionInfoToJSON } from "./session-info.js";
+import { SessionSupervisor } from "./session-supervisor.js";
+import { applyTransition, type SessionStatus } from "./status.js";
+
+export interface SessionManagerArgs {
+  deps: SessionDeps;
+  maxSessions: number;
+  /** How often idle sessions are looked for, in ms. */
+  idleSweepMs: number;
+}
+
+export type SessionManagerCall =
+  | { op: "create"; config: SessionConfig }
+  | { op: "terminate"; id: string }
+  | { op: "list" }
+  | { op: "get"; id: string };
+
+export type SessionManagerCast = { op: "activity"; id: string };
+
+export type SessionManagerInfo =
+  | DownMessage
+  | { type: "session_up"; id: string; pid: Pid }
+  | { type: "session_given_up"; id: string; reason: unknown }
+  | { type: "idle_sweep" };
+
+interface Entry {
+  info: SessionInfo;
+  config: SessionConfig;
+  supervisor: Pid | undefined;
+  monitor: Ref | undefined;
+  /** Runtime clock ms of the last message, for the idle timeout. */
+  lastActivity: number;
+}
+
+/**
+ * Creates, lists and terminates sessions. It only monitors the session supervisors (they live
+ * under the sessions DynamicSupervisor, never linked to it), so killing a session cannot touch
+ * the manager, and killing the manager cannot touch a session. What it knows is written to the
+ * store, from which a restarted manager rebuilds its table.
+ */
+export class SessionManager extends GenServer<
+  SessionManagerCall,
+  Result<unknown>,
+  SessionManagerCast,
+  SessionManagerInfo,
+  SessionManagerArgs
+> {
+  private deps!: SessionDeps;
+  private maxSessions = 0;
+  private idleSweepMs = 1000;
+  private readonly entries = new Map<string, Entry>();
+  private readonly byMonitor = new Map<number, string>();
+  private sweepArmed = false;
+
+  override async init(args: SessionManagerArgs): Promise<void> {
+    this.deps = args.deps;
+    this.maxSessions = args.maxSessions;
+    this.idleSweepMs = args.idleSweepMs;
+    await this.rebuild();
+    this.deps.registry.register(SESSION_MANAGER_NAME, this.self);
+    this.armSweep();
+  }
+
+  override async handleCall(message: SessionManagerCall): Promise<Result<unknown>> {
+    try {
+      switch (message?.op) {
+        case "create":
+          return ok(await this.create(message.config));
+        case "terminate":
+          await this.terminateSession(message.id);
+          return ok(undefined);
+        case "list":
+          return ok([...this.entries.values()].map((e) => e.info));
+        case "get":
+          assertSessionId(message.id);
+          return ok(this.entries.get(message.id)?.info);
+        default:
+          throw new TypeError(`unknown SessionManager request ${JSON.stringify(message)}`);
+      }
+    } catch (error) {
+      return err(error);
+    }
+  }
+
+  override async handleCast(message: SessionManagerCast): Promise<void> {
+    if (message?.op !== "activity") return;
+    const entry = this.entries.get(message.id);
+    if (!entry) return;
+    entry.lastActivity = this.runtime.clock.now();
+    if (entry.info.status === "idle") await this.transition(entry, "active");
+    this.armSweep();
+  }
+
+  override async handleInfo(message: SessionManagerInfo): Promise<void> {
+    if (isDownMessage(message)) return this.supervisorDown(message);
+    switch (message.type) {
+      case "session_up":
+        return this.supervisorUp(message.id, message.pid);
+      case "session_given_up":
+        return this.givenUp(message.id, message.reason);
+      case "idle_sweep":
+        return this.sweepIdle();
+    }
+  }
+
+  // ---- lifecycle -------------------------------------------------------------------------
+
+  private async create(input: SessionConfig): Promise<SessionInfo> {
+    const config = parseSessionConfig(input, { providers: this.deps.providers.names() });
+    if (this.entries.size >= this.maxSessions) throw new MaxSessionsError(this.maxSessions);
+    let id = newSessionId();
+    while (this.entries.has(id) || (await this.deps.store.getSession(id))) id = newSessionId();
+    const at = this.deps.now();
+    const entry: Entry = {
+      info: {
+        id,
+        name: config.name,
+        projectPath: config.projectPath,
+        status: "initializing",
+        previousStatus: undefined,
+        metadata: config.metadata,
+        llm: config.llm,
+        limits: config.limits,
+        createdAt: at,
+        updatedAt: at,
+        statusChangedAt: at,
+        restarts: 0,
+      },
+      config,
+      supervisor: undefined,
+      monitor: undefined,
+      lastActivity: this.runtime.clock.now(),
+    };
+    await this.persist(entry);
+    let pid: Pid | undefined;
+    try {
+      pid = await DynamicSupervisor.startChild(
+        this.runtime,
+        SESSIONS_SUPERVISOR_NAME,
+        SessionSupervisor.spec(id, config, this.deps),
+      );
+      if (!pid) throw new Error("the session supervisor ignored its start");
+    } catch (error) {
+      // Nothing of a session that failed to start may stay behind.
+      await this.deps.store.deleteSession(id);
+      this.deps.contextStore.clearSession(id);
+      throw new SessionStartError(
+        error instanceof Error && "reason" in error ? (error as { reason: unknown }).reason : error,
+      );
+    }
+    this.entries.set(id, entry);
+    this.watch(entry, pid);
+    publish(this.deps, { type: "session_created", sessionId: id, at: at.toISOString(), info: entry.info });
+    await this.transition(entry, "active");
+    this.armSweep();
+    return entry.info;
+  }
+
+  private async terminateSession(id: string): Promise<void> {
+    assertSessionId(id);
+    const entry = this.entries.get(id);
+    if (!entry) throw new SessionNotFoundError(id);
+    await this.transition(entry, "terminating");
+    const pid = entry.supervisor;
+    this.unwatch(entry);
+    if (pid && this.runtime.isAlive(pid)) {
+      await DynamicSupervisor.terminateChild(this.runtime, SESSIONS_SUPERVISOR_NAME, pid).catch(() => {
+        // It died between the check and the request: nothing left to stop.
+      });
+    }
+    this.deps.contextStore.clearSession(id);
+    await this.transition(entry, "terminated");
+    publish(this.deps, { type: "session_terminated", sessionId: id, at: this.deps.now().toISOString() });
+    this.entries.delete(id);
+    // Subscriptions end with the session; the store keeps its record for a later restore.
+    this.deps.pubsub.clearTopic(sessionTopic(id));
+  }
+
+  // ---- supervision of sessions -----------------------------------------------------------
+
+  private async supervisorDown(down: DownMessage): Promise<void> {
+    const id = this.byMonitor.get(down.ref.id);
+    if (id === undefined) return;
+    this.byMonitor.delete(down.ref.id);
+    const entry = this.entries.get(id);
+    if (!entry || !entry.supervisor?.equals(down.pid)) return;
+    entry.supervisor = undefined;
+    entry.monitor = undefined;
+    if (!isCleanExit(down.reason)) {
+      publish(this.deps, {
+        type: "session_crashed",
+        sessionId: id,
+        reason: serializeReason(down.reason),
+        at: this.deps.now().toISOString(),
+      });
+    }
+    if (entry.info.status === "active" || entry.info.status === "idle")
+      await this.transition(entry, "recovering");
+    // The replacement may have registered before this DOWN was handled.
+    const replacement = this.deps.registry.whereis(sessionKeys(id).supervisor);
+    if (replacement) await this.supervisorUp(id, replacement);
+  }
+
+  private async supervisorUp(id: string, pid: Pid): Promise<void> {
+    const entry = this.entries.get(id);
+    if (!entry) {
+      // A restart that raced with termination: the session is gone, so is its supervisor.
+      if (this.runtime.isAlive(pid))
+        await DynamicSupervisor.terminateChild(this.runtime, SESSIONS_SUPERVISOR_NAME, pid).catch(() => {});
+      return;
+    }
+    if (entry.supervisor?.equals(pid)) return;
+    this.watch(entry, pid);
+    if (entry.info.status === "recovering") {
+      entry.info = { ...entry.info, restarts: entry.info.restarts + 1 };
+      await this.transition(entry, "active");
+    }
+  }
+
+  private async givenUp(id: string, reason: unknown): Promise<void> {
+    const entry = this.entries.get(id);
+    if (!entry) return;
+    this.unwatch(entry);
+    if (entry.info.status === "active" || entry.info.status === "idle")
+      await this.transition(entry, "recovering");
+    if (entry.info.status === "recovering" || entry.info.status === "initializing") {
+      publish(this.deps, {
+        type: "session_crashed",
+        sessionId: id,
+        reason: serializeReason(reason),
+        at: this.deps.now().toISOString(),
+      });
+      await this.transition(entry, "failed");
+    }
+  }
+
+  private watch(entry: Entry, pid: Pid): void {
+    this.unwatch(entry);
+    entry.supervisor = pid;
+    entry.monitor = this.monitor(pid);
+    this.byMonitor.set(entry.monitor.id, entry.info.id);
+  }
+
+  private unwatch(entry: Entry): void {
+    if (entry.monitor) {
+      this.demonitor(entry.monitor);
+      this.byMonitor.delete(entry.monitor.id);
+    }
+    entry.monitor = undefined;
+    entry.supervisor = undefined;
+  }
+
+  // ---- idle timeout ----------------------------------------------------------------------
+
+  private armSweep(): void {
+    if (this.sweepArmed) return;
+    const needed = [...this.entries.values()].some(
+      (e) => e.info.status === "active" && e.config.limits.idleTimeoutMs > 0,
+    );
+    if (!needed) return;
+    this.sweepArmed = true;
+    this.sendAfter(this.idleSweepMs, { type: "idle_sweep" });
+  }
+
+  private async sweepIdle(): Promise<void> {
+    this.sweepArmed = false;
+    const now = this.runtime.clock.now();
+    for (const entry of this.entries.values()) {
+      const timeout = entry.config.limits.idleTimeoutMs;
+      if (entry.info.status === "active" && timeout > 0 && now - entry.lastActivity >= timeout) {
+        await this.transition(entry, "idle");
+      }
+    }
+    this.armSweep();
+  }
+
+  // ---- state -----------------------------------------------------------------------------
+
+  /** The only place a status changes: through the status machine, then stored, then announced. */
+  private async transition(entry: Entry, to: SessionStatus): Promise<void> {
+    const at = this.deps.now();
+    const next = applyTransition(entry.info, to, at);
+    entry.info = { ...entry.info, ...next, updatedAt: at };
+    await this.persist(entry);
+    publish(this.deps, {
+      type: "session_status",
+      sessionId: entry.info.id,
+      status: next.status,
+      previousStatus: next.previousStatus as SessionStatus,
+      at: at.toISOString(),
+    });
+  }
+
+  private persist(entry: Entry): Promise<void> {
+    return this.deps.store.putSession(entry.info.id, {
+      ...(sessionInfoToJSON(entry.info) as unknown as Record<string, StoredJson>),
+      config: JSON.parse(JSON.stringify(entry.config)) as StoredJson,
+    });
+  }
+
+  /**
+   * After a crash of the manager: the store says which sessions exist, the registry which
+   * supervisors are alive. A session whose supervisor is gone and not being restarted failed
+   * while nobody was watching.
+   */
+  private async rebuild(): Promise<void> {
+    const restarting = new Set(
+      (await DynamicSupervisor.whichChildren(this.runtime, SESSIONS_SUPERVISOR_NAME)).map((c) => c.id),
+    );
+    for (const stored of await this.deps.store.listSessions()) {
+      const { config, ...record } = stored.record as Record<string, unknown>;
+      const info = sessionInfoFromJSON(record);
+      if (info.status === "terminated") continue;
+      const entry: Entry = {
+        info,
+        config: parseSessionConfig(config),
+        supervisor: undefined,
+        monitor: undefined,
+        lastActivity: this.runtime.clock.now(),
+      };
+      this.entries.set(info.id, entry);
+      const pid = this.deps.registry.whereis(sessionKeys(info.id).supervisor);
+      if (pid) {
+        this.watch(entry, pid);
+        if (info.status === "recovering") entry.info = { ...entry.info, restarts: entry.info.restarts + 1 };
+        if (info.status === "recovering" || info.status === "initializing")
+          await this.transition(entry, "active");
+      } else if (info.status === "terminating") {
+        await this.transition(entry, "terminated");
+        this.entries.delete(info.id);
+      } else if (!restarting.has(info.id) && info.status !== "failed") {
+        if (info.status === "active" || info.status === "idle") await this.transition(entry, "recovering");
+        await this.transition(entry, "failed");
+      } else if (info.status === "active" || info.status === "idle") {
+        await this.transition(entry, "recovering");
+      }
+    }
+  }
+}

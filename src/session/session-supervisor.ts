@@ -1,0 +1,48 @@
+import type { Pid } from "../runtime/index.js";
+import { type ChildSpec, Supervisor, worker } from "../supervision/index.js";
+import type { SessionConfig } from "./config.js";
+import { type AgentArgs, ContextManager } from "./context-manager.js";
+import type { SessionDeps } from "./deps.js";
+import { LlmOrchestrator } from "./llm-orchestrator.js";
+import { sessionKeys } from "./session-id.js";
+
+/**
+ * One session's supervisor (one_for_one), registered as `session_supervisor:<id>`, owning the
+ * session's ContextManager and LLMOrchestrator. Its children register themselves under
+ * `context_manager:<id>` and `llm_orchestrator:<id>`.
+ */
+export class SessionSupervisor extends Supervisor {
+  constructor(
+    private readonly sessionId: string,
+    private readonly deps: SessionDeps,
+    config: SessionConfig,
+  ) {
+    const args: AgentArgs = { sessionId, config, deps };
+    super({
+      strategy: "one_for_one",
+      maxRestarts: 3,
+      period: 5000,
+      children: [
+        worker("context_manager", () => new ContextManager(), { args }),
+        worker("llm_orchestrator", () => new LlmOrchestrator(), { args }),
+      ],
+    });
+  }
+
+  override async init(): Promise<void> {
+    this.deps.registry.register(sessionKeys(this.sessionId).supervisor, this.self);
+    await super.init();
+  }
+
+  /** Permanent: a session supervisor that dies is restarted under its own restart budget. */
+  static spec(sessionId: string, config: SessionConfig, deps: SessionDeps): ChildSpec {
+    return {
+      id: sessionId,
+      type: "supervisor",
+      restart: "permanent",
+      shutdown: "infinity",
+      start: (ctx): Promise<Pid> =>
+        ctx.spawnLink(new SessionSupervisor(sessionId, deps, config), { trapExit: true }),
+    };
+  }
+}

@@ -1,0 +1,315 @@
+import type { Logger } from "pino";
+import { defaultProviders, type ProviderRegistry } from "../llm/index.js";
+import { PubSub, Registry, type Subscription } from "../registry/index.js";
+import { type Clock, InvalidArgumentError, NoProcError, type Pid, Runtime } from "../runtime/index.js";
+import { MemorySessionStore, type SessionStore } from "../store/index.js";
+import { DynamicSupervisor, type RestartBudget, Supervisor, worker } from "../supervision/index.js";
+import { parseSessionConfig, type SessionConfigInput } from "./config.js";
+import type { ConversationTurn, FileEntry } from "./context-state.js";
+import { ContextStore } from "./context-store.js";
+import {
+  type Result,
+  SESSION_MANAGER_NAME,
+  SESSIONS_SUPERVISOR_NAME,
+  type SessionDeps,
+  unwrap,
+} from "./deps.js";
+import { SessionNotFoundError, SessionUnavailableError } from "./errors.js";
+import type { SessionEvent, SessionEventListener } from "./events.js";
+import type { TurnReply } from "./llm-orchestrator.js";
+import { assertSessionId, GLOBAL_SESSION_TOPIC, sessionKeys, sessionTopic } from "./session-id.js";
+import type { SessionInfo } from "./session-info.js";
+import { SessionManager, type SessionManagerCall } from "./session-manager.js";
+
+export interface SessionSystemOptions {
+  /** Run inside an existing runtime (its name service must be free); by default a new one. */
+  runtime?: Runtime;
+  logger?: Logger;
+  clock?: Clock;
+  /** Where sessions outlive their processes (default: in memory). */
+  store?: SessionStore;
+  providers?: ProviderRegistry;
+  /** Creating more sessions than this is a MaxSessionsError (default 10,000). */
+  maxSessions?: number;
+  /** Each session's own restart budget; over it, the session goes to `failed` (default 3 in 5 s). */
+  sessionRestartBudget?: RestartBudget;
+  /** How often idle sessions are looked for, in ms (default 1000). */
+  idleSweepMs?: number;
+  /** Timeout of calls that wait for a model reply, in ms (default 60,000). */
+  turnTimeoutMs?: number;
+  now?: () => Date;
+}
+
+/**
+ * The session system of the seed, and its client API: a root supervisor (rest_for_one) over
+ * the sessions DynamicSupervisor and the SessionManager. Sessions live under the
+ * DynamicSupervisor; the manager only monitors them.
+ */
+export class SessionSystem {
+  readonly runtime: Runtime;
+  readonly registry: Registry;
+  readonly pubsub: PubSub;
+  readonly store: SessionStore;
+  readonly contextStore: ContextStore;
+  private readonly deps: SessionDeps;
+  private readonly ownsRuntime: boolean;
+  private readonly turnTimeoutMs: number;
+  private root: Pid | undefined;
+  private readonly cleanups: (() => void)[] = [];
+
+  private constructor(options: SessionSystemOptions) {
+    this.ownsRuntime = !options.runtime;
+    this.runtime = options.runtime ?? new Runtime({ logger: options.logger, clock: options.clock });
+    this.registry = new Registry(this.runtime, { keys: "unique", names: true });
+    this.pubsub = new PubSub(this.runtime);
+    this.store = options.store ?? new MemorySessionStore();
+    this.contextStore = new ContextStore();
+    this.turnTimeoutMs = options.turnTimeoutMs ?? 60_000;
+    this.deps = {
+      runtime: this.runtime,
+      registry: this.registry,
+      pubsub: this.pubsub,
+      store: this.store,
+      contextStore: this.contextStore,
+      providers: options.providers ?? defaultProviders(),
+      now: options.now ?? (() => new Date()),
+    };
+  }
+
+  static async start(options: SessionSystemOptions = {}): Promise<SessionSystem> {
+    const maxSessions = options.maxSessions ?? 10_000;
+    if (!(Number.isInteger(maxSessions) && maxSessions > 0)) {
+      throw new InvalidArgumentError("maxSessions", "must be a positive whole number");
+    }
+    const system = new SessionSystem(options);
+    await system.boot(
+      maxSessions,
+      options.sessionRestartBudget ?? { maxRestarts: 3, period: 5000 },
+      options.idleSweepMs ?? 1000,
+    );
+    return system;
+  }
+
+  private async boot(maxSessions: number, budget: RestartBudget, idleSweepMs: number): Promise<void> {
+    const { runtime, registry } = this;
+    // Tell the manager when a session supervisor comes (back) up or is given up on. It is
+    // addressed by name, so a restarted manager gets the news too.
+    const tellManager = (message: unknown) => {
+      if (registry.whereis(SESSION_MANAGER_NAME)) runtime.send(SESSION_MANAGER_NAME, message);
+    };
+    this.cleanups.push(
+      registry.on("register", (entry) => {
+        if (entry.key.startsWith("session_supervisor:")) {
+          tellManager({
+            type: "session_up",
+            id: entry.key.slice("session_supervisor:".length),
+            pid: entry.pid,
+          });
+        }
+      }),
+    );
+    this.root = await Supervisor.start(runtime, {
+      strategy: "rest_for_one",
+      maxRestarts: 10,
+      period: 5000,
+      children: [
+        {
+          id: SESSIONS_SUPERVISOR_NAME,
+          type: "supervisor",
+          shutdown: "infinity",
+          start: async (ctx) => {
+            const pid = await ctx.spawnLink(
+              new DynamicSupervisor({
+                // The shared budget only guards against a systemic failure; each session has its own.
+                maxRestarts: 1000,
+                period: 5000,
+                childRestartBudget: budget,
+                onEvent: (event) => {
+                  if (event.type === "child_given_up")
+                    tellManager({ type: "session_given_up", id: event.childId, reason: event.reason });
+                },
+              }),
+              { trapExit: true },
+            );
+            registry.register(SESSIONS_SUPERVISOR_NAME, pid);
+            return pid;
+          },
+        },
+        worker(SESSION_MANAGER_NAME, () => new SessionManager(), {
+          args: { deps: this.deps, maxSessions, idleSweepMs },
+        }),
+      ],
+    });
+  }
+
+  // ---- sessions --------------------------------------------------------------------------
+
+  /** Validates `config`, starts the session's tree, and resolves once it is `active`. */
+  async createSession(config: SessionConfigInput = {}): Promise<SessionInfo> {
+    const parsed = parseSessionConfig(config, { providers: this.deps.providers.names() });
+    return unwrap(await this.manager({ op: "create", config: parsed })) as SessionInfo;
+  }
+
+  /** Stops the session's processes and removes its cache entries and subscriptions. */
+  async terminateSession(id: string): Promise<void> {
+    assertSessionId(id);
+    unwrap(await this.manager({ op: "terminate", id }));
+  }
+
+  async listSessions(): Promise<SessionInfo[]> {
+    return unwrap(await this.manager({ op: "list" })) as SessionInfo[];
+  }
+
+  /** The session's info, or undefined if there is no such session. */
+  async getSession(id: string): Promise<SessionInfo | undefined> {
+    assertSessionId(id);
+    return unwrap(await this.manager({ op: "get", id })) as SessionInfo | undefined;
+  }
+
+  /**
+   * Sends a user message and resolves with the model's reply once the turn completes. A
+   * message sent during a turn waits its turn; a recovering session is waited for.
+   */
+  async sendMessage(id: string, text: string, options: { timeoutMs?: number } = {}): Promise<TurnReply> {
+    const pid = await this.availableAgent(id, "orchestrator", options.timeoutMs);
+    const result = (await this.runtime.call(
+      pid,
+      { op: "send", text },
+      options.timeoutMs ?? this.turnTimeoutMs,
+    )) as Result<TurnReply>;
+    return unwrap(result);
+  }
+
+  /** Adds a file to the session's active files; `content` goes to the session's context cache. */
+  async addFile(
+    id: string,
+    path: string,
+    options: { metadata?: Record<string, unknown>; content?: unknown } = {},
+  ): Promise<string[]> {
+    const pid = await this.availableAgent(id, "contextManager");
+    return unwrap((await this.runtime.call(pid, { op: "add_file", path, ...options })) as Result<string[]>);
+  }
+
+  async removeFile(id: string, path: string): Promise<boolean> {
+    const pid = await this.availableAgent(id, "contextManager");
+    return unwrap((await this.runtime.call(pid, { op: "remove_file", path })) as Result<boolean>);
+  }
+
+  async getHistory(id: string): Promise<ConversationTurn[]> {
+    const pid = await this.availableAgent(id, "contextManager");
+    return unwrap((await this.runtime.call(pid, { op: "history" })) as Result<ConversationTurn[]>);
+  }
+
+  async getFiles(id: string): Promise<{ active: string[]; index: FileEntry[] }> {
+    const pid = await this.availableAgent(id, "contextManager");
+    return unwrap(
+      (await this.runtime.call(pid, { op: "files" })) as Result<{ active: string[]; index: FileEntry[] }>,
+    );
+  }
+
+  // ---- lookups (the seed's helpers) ------------------------------------------------------
+
+  findSupervisor(id: string): Pid | undefined {
+    assertSessionId(id);
+    return this.registry.whereis(sessionKeys(id).supervisor);
+  }
+
+  getContextManagerPid(id: string): Pid | undefined {
+    assertSessionId(id);
+    return this.registry.whereis(sessionKeys(id).contextManager);
+  }
+
+  getLlmAgentPid(id: string): Pid | undefined {
+    assertSessionId(id);
+    return this.registry.whereis(sessionKeys(id).orchestrator);
+  }
+
+  managerPid(): Pid | undefined {
+    return this.registry.whereis(SESSION_MANAGER_NAME);
+  }
+
+  // ---- events ----------------------------------------------------------------------------
+
+  /** Events of one session only. The subscription ends when the session terminates. */
+  async subscribe(id: string, listener: SessionEventListener): Promise<Subscription> {
+    if (!(await this.getSession(id))) throw new SessionNotFoundError(id);
+    return this.pubsub.subscribe(sessionTopic(id), (message) => listener(message as SessionEvent));
+  }
+
+  subscribeAll(listener: SessionEventListener): Subscription {
+    return this.pubsub.subscribe(GLOBAL_SESSION_TOPIC, (message) => listener(message as SessionEvent));
+  }
+
+  unsubscribe(subscription: Subscription): void {
+    subscription.unsubscribe();
+  }
+
+  /** Stops every session and the system's processes (and the runtime, if the system made it). */
+  async stop(): Promise<void> {
+    for (const cleanup of this.cleanups.splice(0)) cleanup();
+    if (this.ownsRuntime) {
+      await this.runtime.shutdown();
+    } else if (this.root && this.runtime.isAlive(this.root)) {
+      const exited = this.runtime.whenExited(this.root);
+      this.runtime.exit(this.root, "shutdown");
+      await exited;
+    }
+    this.pubsub.close();
+    this.registry.close();
+  }
+
+  // ---- helpers ---------------------------------------------------------------------------
+
+  private async manager(request: SessionManagerCall): Promise<Result<unknown>> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return (await this.runtime.call(SESSION_MANAGER_NAME, request)) as Result<unknown>;
+      } catch (error) {
+        // While the manager restarts its name is briefly unregistered; wait a moment for it.
+        if (!(error instanceof NoProcError) || attempt >= 50) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+    }
+  }
+
+  /** The live pid of a session's agent, waiting out a recovery; typed errors otherwise. */
+  private async availableAgent(
+    id: string,
+    agent: "orchestrator" | "contextManager",
+    timeoutMs = 5000,
+  ): Promise<Pid> {
+    assertSessionId(id);
+    const key = sessionKeys(id)[agent];
+    const pid = this.registry.whereis(key);
+    if (pid) return pid;
+    const info = await this.getSession(id);
+    if (!info) throw new SessionNotFoundError(id);
+    if (
+      info.status !== "recovering" &&
+      info.status !== "initializing" &&
+      info.status !== "active" &&
+      info.status !== "idle"
+    ) {
+      throw new SessionUnavailableError(id, info.status);
+    }
+    return new Promise<Pid>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        stop();
+        reject(new SessionUnavailableError(id, "still recovering"));
+      }, timeoutMs);
+      const stop = this.registry.on("register", (entry) => {
+        if (entry.key !== key) return;
+        clearTimeout(timer);
+        stop();
+        resolve(entry.pid);
+      });
+      // It may have registered between the lookup and the listener.
+      const now = this.registry.whereis(key);
+      if (now) {
+        clearTimeout(timer);
+        stop();
+        resolve(now);
+      }
+    });
+  }
+}
