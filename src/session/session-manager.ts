@@ -206,7 +206,7 @@ export class SessionManager extends GenServer<
     if (id === undefined) return;
     this.byMonitor.delete(down.ref.id);
     const entry = this.entries.get(id);
-    if (!entry || !entry.supervisor?.equals(down.pid)) return;
+    if (!entry?.supervisor?.equals(down.pid)) return;
     entry.supervisor = undefined;
     entry.monitor = undefined;
     if (!isCleanExit(down.reason)) {

@@ -1,0 +1,48 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { parseSessionConfig } from "./config.js";
+import { SessionConfigError } from "./errors.js";
+
+function fieldOf(input: unknown, options?: { providers?: string[] }): string | undefined {
+  try {
+    parseSessionConfig(input, options);
+    return undefined;
+  } catch (error) {
+    assert.ok(error instanceof SessionConfigError);
+    return error.field;
+  }
+}
+
+describe("session config", () => {
+  it("fills defaults for an empty config", () => {
+    const config = parseSessionConfig({});
+    assert.equal(config.llm.provider, "offline");
+    assert.equal(config.limits.maxHistory, 100);
+    assert.deepEqual(config.metadata, {});
+  });
+
+  it("names the bad field in the error", () => {
+    assert.equal(fieldOf({ llm: { temperature: 3 } }), "llm.temperature");
+    assert.equal(fieldOf({ llm: { maxTokens: 0 } }), "llm.maxTokens");
+    assert.equal(fieldOf({ llm: { maxTokens: 1.5 } }), "llm.maxTokens");
+    assert.equal(fieldOf({ limits: { maxHistory: 0 } }), "limits.maxHistory");
+    assert.equal(fieldOf({ projectPath: "relative/path" }), "projectPath");
+    assert.equal(fieldOf({ name: "" }), "name");
+  });
+
+  it("rejects unknown keys so that a typo does not pass silently", () => {
+    assert.match(String(fieldOf({ llm: { temprature: 0.5 } })), /llm/);
+    assert.ok(fieldOf({ maxHistroy: 5 }));
+  });
+
+  it("rejects a provider that is not registered, naming the known ones", () => {
+    assert.throws(
+      () => parseSessionConfig({ llm: { provider: "gpt" } }, { providers: ["offline"] }),
+      /known: offline/,
+    );
+  });
+
+  it("rejects metadata that is not JSON", () => {
+    assert.equal(fieldOf({ metadata: { when: new Date() } }), "metadata.when");
+  });
+});

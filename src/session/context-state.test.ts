@@ -1,0 +1,84 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { estimateTokens } from "../llm/index.js";
+import { ContextState } from "./context-state.js";
+
+const at = new Date("2026-11-24T12:00:00.000Z");
+const limits = { maxHistory: 3, maxFiles: 2 };
+
+describe("ContextState", () => {
+  it("drops the oldest turns beyond maxHistory", () => {
+    const state = new ContextState(limits);
+    for (const text of ["a", "b", "c", "d"]) state.append("user", text, at);
+    assert.deepEqual(
+      state.history().map((t) => t.content),
+      ["b", "c", "d"],
+    );
+  });
+
+  it("keeps active files deduplicated, most recent first, bounded by maxFiles", () => {
+    const state = new ContextState(limits);
+    state.addFile("/a.ts");
+    state.addFile("/b.ts");
+    state.addFile("/a.ts");
+    assert.deepEqual(state.activeFiles(), ["/a.ts", "/b.ts"]);
+    assert.deepEqual(state.addFile("/c.ts").dropped, ["/b.ts"]);
+    assert.deepEqual(state.activeFiles(), ["/c.ts", "/a.ts"]);
+  });
+
+  it("merges file metadata and counts accesses in the index", () => {
+    const state = new ContextState(limits);
+    state.addFile("/a.ts", { lang: "ts" }, at);
+    state.addFile("/a.ts", { lines: 10 }, at);
+    const [entry] = state.fileIndex();
+    assert.deepEqual(entry?.metadata, { lang: "ts", lines: 10 });
+    assert.equal(entry?.accessCount, 2);
+    assert.equal(entry?.lastAccessed, at.toISOString());
+  });
+
+  it("rejects a malformed path", () => {
+    const state = new ContextState(limits);
+    assert.throws(() => state.addFile(""), /invalid path/);
+    assert.throws(() => state.addFile("a\0b"), /invalid path/);
+  });
+
+  it("builds a context within the token budget, newest turns kept, in order", () => {
+    const state = new ContextState({ maxHistory: 100, maxFiles: 10 });
+    for (let i = 0; i < 50; i++)
+      state.append(i % 2 ? "assistant" : "user", `message number ${i} `.repeat(10), at);
+    const built = state.buildContext({ systemPrompt: "be brief", tokenBudget: 300 });
+    assert.ok(built.tokens <= 300);
+    assert.equal(built.messages[0]?.content, "be brief");
+    assert.match(built.messages.at(-1)?.content ?? "", /message number 49/);
+    assert.ok(built.droppedTurns > 0);
+    const total = built.messages.reduce((sum, m) => sum + estimateTokens(m.content), 0);
+    assert.equal(total, built.tokens);
+  });
+
+  it("lists the active files for the model", () => {
+    const state = new ContextState(limits);
+    state.addFile("/src/a.ts", { lang: "ts" });
+    state.append("user", "hi", at);
+    const built = state.buildContext({ tokenBudget: 1000 });
+    assert.equal(built.messages[0]?.content, "Active files (most recent first):\n- /src/a.ts (lang=ts)");
+    assert.deepEqual(built.includedFiles, ["/src/a.ts"]);
+  });
+
+  it("always includes the newest user message, shortened when it alone is over budget", () => {
+    const state = new ContextState(limits);
+    state.append("user", "x".repeat(10_000), at);
+    const built = state.buildContext({ tokenBudget: 256 });
+    assert.equal(built.truncated, true);
+    assert.equal(built.messages.length, 1);
+    assert.ok(built.tokens <= 256);
+  });
+
+  it("restores from a snapshot to the same state", () => {
+    const state = new ContextState(limits);
+    state.append("user", "hello", at);
+    state.addFile("/a.ts", { k: 1 }, at);
+    const copy = ContextState.restore(JSON.parse(JSON.stringify(state.snapshot())), limits);
+    assert.deepEqual(copy.snapshot(), state.snapshot());
+    assert.equal(copy.append("user", "next", at).turn.id, "t2");
+  });
+});
