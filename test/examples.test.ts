@@ -28,7 +28,7 @@ describe("README", () => {
   });
 });
 
-describe("npm start (supervision demo)", () => {
+describe("npm run demo (supervision demo)", () => {
   it("restarts each crashed child, removes the flapping one and shuts down cleanly", () => {
     const { stdout, status } = runExample("examples/supervision-demo.ts");
     assert.equal(status, 0);
