@@ -17,6 +17,7 @@ class Terminal {
     });
     this.child.stdout.on("data", (chunk: Buffer) => {
       // Strip the terminal's escape sequences: what is left is what a person reads.
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: ESC is exactly what is matched here
       this.screen += chunk
         .toString("utf8")
         .replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "")

@@ -146,14 +146,20 @@ export class ChatApp {
 
   private kill(): void {
     const pid = this.current ? this.system.findSupervisor(this.current) : undefined;
-    if (!pid) return this.print("the current session has no running supervisor");
+    if (!pid) {
+      this.print("the current session has no running supervisor");
+      return;
+    }
     this.print(`killing supervisor ${pid} of session ${this.number(this.current)}`);
     this.system.runtime.exit(pid as Pid, "kill");
   }
 
   private crash(): void {
     const pid = this.current ? this.system.getLlmAgentPid(this.current) : undefined;
-    if (!pid) return this.print("the current session has no running orchestrator");
+    if (!pid) {
+      this.print("the current session has no running orchestrator");
+      return;
+    }
     this.print(`crashing LLM orchestrator ${pid}`);
     this.system.runtime.exit(pid, new Error("crashed on purpose from the chat"));
   }
