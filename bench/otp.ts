@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
+import { resolve } from "node:path";
 
 export interface OtpResult {
   available: boolean;
@@ -13,7 +13,8 @@ export interface OtpResult {
  * compared on the same machine under the same load. Says plainly when Elixir is missing.
  */
 export function runOtp(suites: string[]): OtpResult {
-  const script = fileURLToPath(new URL("./otp/bench.exs", import.meta.url));
+  // npm runs scripts from the package root; the bench itself runs compiled from .bench-out/.
+  const script = resolve(process.cwd(), "bench/otp/bench.exs");
   const probe = spawnSync("elixir", ["--version"], { encoding: "utf8" });
   if (probe.error || probe.status !== 0) {
     return {

@@ -1,10 +1,13 @@
 // Runs the benchmarks and prints one table per suite, beside Erlang/OTP's figures measured in
-// the same run (bench/otp/bench.exs). Usage: npm run bench [-- core]
+// the same run (bench/otp/bench.exs). Usage: npm run bench [-- core|sessions]
+// `npm run bench` compiles with tsc first: figures are for the JavaScript users run, not for a
+// development loader (tsx wraps every function expression, which costs time and memory).
 import { measureCore } from "./core.js";
 import { runOtp } from "./otp.js";
+import { measureSessions, measureShape } from "./sessions.js";
 import { type Figure, renderTable } from "./table.js";
 
-const ALL = ["core"];
+const ALL = ["core", "sessions"];
 const requested = process.argv.slice(2).filter((arg) => !arg.startsWith("-"));
 const suites = requested.length > 0 ? requested : ALL;
 for (const suite of suites) {
@@ -18,7 +21,7 @@ if (!(globalThis as { gc?: unknown }).gc) {
 }
 
 console.log(`sessionvisor benchmarks — node ${process.version}, ${new Date().toISOString()}`);
-const otp = runOtp(suites);
+const otp = runOtp(suites.map((suite) => (suite === "sessions" ? "session" : suite)));
 console.log(
   otp.available
     ? `Erlang/OTP column: ${otp.versions}, measured in this run`
@@ -89,4 +92,121 @@ if (suites.includes("core")) {
     },
   ];
   console.log(renderTable("core: processes, calls, registry, restarts", figures));
+}
+
+if (suites.includes("sessions")) {
+  const shape = await measureShape();
+  const full = await measureSessions();
+  const theirs = otp.suites.session ?? {};
+  const figures: Figure[] = [
+    {
+      name: "session shape created (DynSup → Sup → 2 agents, registered)",
+      unit: "/s",
+      ours: shape.createPerSec,
+      otp: theirs.sessionCreatePerSec,
+      higherIsBetter: true,
+      goal: { text: "≥ 5× OTP", met: (v, o) => o !== undefined && v >= 5 * o },
+    },
+    {
+      name: "heap per idle session shape",
+      unit: "B",
+      ours: shape.bytesPerSession,
+      otp: theirs.bytesPerSessionTotal,
+      higherIsBetter: false,
+      goal: { text: "≤ ½ OTP", met: (v, o) => o !== undefined && v <= o / 2 },
+    },
+    {
+      name: "call to llm_orchestrator:<id> by name, median",
+      unit: "µs",
+      ours: full.callMedianUs,
+      otp: theirs.sessionCallMedianUs,
+      higherIsBetter: false,
+    },
+    {
+      name: "call to llm_orchestrator:<id> by name, p99",
+      unit: "µs",
+      ours: full.callP99Us,
+      otp: theirs.sessionCallP99Us,
+      higherIsBetter: false,
+    },
+    {
+      name: "killed session supervisor → agents registered, median",
+      unit: "µs",
+      ours: full.killBackMedianUs,
+      otp: theirs.sessionKillBackMedianUs,
+      higherIsBetter: false,
+    },
+    {
+      name: "killed session supervisor → agents registered, p99",
+      unit: "µs",
+      ours: full.killBackP99Us,
+      otp: theirs.sessionKillBackP99Us,
+      higherIsBetter: false,
+    },
+    {
+      name: "stop 10,000 sessions",
+      unit: "ms",
+      ours: full.stop10kMs,
+      otp: theirs.stop10kSessionsMs,
+      higherIsBetter: false,
+    },
+    {
+      name: "full createSession (manager, store, events)",
+      unit: "/s",
+      ours: full.createPerSec,
+      otp: undefined,
+      higherIsBetter: true,
+    },
+    {
+      name: "full system heap per idle session",
+      unit: "B",
+      ours: full.bytesPerSession,
+      otp: undefined,
+      higherIsBetter: false,
+    },
+    {
+      name: "killed session → status active again, median",
+      unit: "µs",
+      ours: full.killActiveMedianUs,
+      otp: undefined,
+      higherIsBetter: false,
+    },
+    {
+      name: "sendMessage round trip (offline model), median",
+      unit: "µs",
+      ours: full.sendMedianUs,
+      otp: undefined,
+      higherIsBetter: false,
+    },
+    {
+      name: "sendMessage round trip (offline model), p99",
+      unit: "µs",
+      ours: full.sendP99Us,
+      otp: undefined,
+      higherIsBetter: false,
+    },
+    {
+      name: "10,000 live sessions: create time",
+      unit: "ms",
+      ours: full.create10kMs,
+      otp: undefined,
+      higherIsBetter: false,
+    },
+    {
+      name: "10,000 live sessions: heap",
+      unit: "MB",
+      ours: full.heap10kMb,
+      otp: undefined,
+      higherIsBetter: false,
+    },
+    {
+      name: "10,000 live sessions: RSS growth",
+      unit: "MB",
+      ours: full.rss10kMb,
+      otp: undefined,
+      higherIsBetter: false,
+    },
+  ];
+  console.log("");
+  console.log(renderTable("sessions: the seed's session shape, and the whole session system", figures));
 }

@@ -60,8 +60,15 @@ export type SessionConfigInput = z.input<typeof SessionConfigSchema>;
 export type LlmConfig = SessionConfig["llm"];
 export type SessionLimits = SessionConfig["limits"];
 
+// Configs this module produced, so that a layer handed one need not validate it again.
+const validated = new WeakSet<object>();
+
 /** Validates and fills defaults; the error names the first bad field (`llm.temperature`). */
 export function parseSessionConfig(input: unknown, options: { providers?: string[] } = {}): SessionConfig {
+  if (typeof input === "object" && input !== null && validated.has(input)) {
+    checkProvider(input as SessionConfig, options.providers);
+    return input as SessionConfig;
+  }
   const parsed = SessionConfigSchema.safeParse(input ?? {});
   if (!parsed.success) {
     throw new SessionConfigError(
@@ -72,13 +79,18 @@ export function parseSessionConfig(input: unknown, options: { providers?: string
     );
   }
   const config = parsed.data;
-  if (options.providers && !options.providers.includes(config.llm.provider)) {
+  checkProvider(config, options.providers);
+  validated.add(config);
+  return config;
+}
+
+function checkProvider(config: SessionConfig, providers: string[] | undefined): void {
+  if (providers && !providers.includes(config.llm.provider)) {
     throw new SessionConfigError([
       {
         field: "llm.provider",
-        message: `unknown provider ${JSON.stringify(config.llm.provider)}; known: ${options.providers.join(", ")}`,
+        message: `unknown provider ${JSON.stringify(config.llm.provider)}; known: ${providers.join(", ")}`,
       },
     ]);
   }
-  return config;
 }

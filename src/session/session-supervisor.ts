@@ -29,9 +29,10 @@ export class SessionSupervisor extends Supervisor {
     });
   }
 
+  /** Registered only once both agents run, so that a registered supervisor means a session that is up. */
   override async init(): Promise<void> {
-    this.deps.registry.register(sessionKeys(this.sessionId).supervisor, this.self);
     await super.init();
+    this.deps.registry.register(sessionKeys(this.sessionId).supervisor, this.self);
   }
 
   /** Permanent: a session supervisor that dies is restarted under its own restart budget. */

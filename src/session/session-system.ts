@@ -33,6 +33,11 @@ export interface SessionSystemOptions {
   maxSessions?: number;
   /** Each session's own restart budget; over it, the session goes to `failed` (default 3 in 5 s). */
   sessionRestartBudget?: RestartBudget;
+  /**
+   * The budget all sessions share. Exceeding it stops every session, so by default there is
+   * none: each session's own budget already contains a flapping session.
+   */
+  sharedRestartBudget?: RestartBudget;
   /** How often idle sessions are looked for, in ms (default 1000). */
   idleSweepMs?: number;
   /** Timeout of calls that wait for a model reply, in ms (default 60,000). */
@@ -85,12 +90,18 @@ export class SessionSystem {
     await system.boot(
       maxSessions,
       options.sessionRestartBudget ?? { maxRestarts: 3, period: 5000 },
+      options.sharedRestartBudget ?? { maxRestarts: Number.POSITIVE_INFINITY, period: 5000 },
       options.idleSweepMs ?? 1000,
     );
     return system;
   }
 
-  private async boot(maxSessions: number, budget: RestartBudget, idleSweepMs: number): Promise<void> {
+  private async boot(
+    maxSessions: number,
+    budget: RestartBudget,
+    shared: RestartBudget,
+    idleSweepMs: number,
+  ): Promise<void> {
     const { runtime, registry } = this;
     // Tell the manager when a session supervisor comes (back) up or is given up on. It is
     // addressed by name, so a restarted manager gets the news too.
@@ -120,9 +131,8 @@ export class SessionSystem {
           start: async (ctx) => {
             const pid = await ctx.spawnLink(
               new DynamicSupervisor({
-                // The shared budget only guards against a systemic failure; each session has its own.
-                maxRestarts: 1000,
-                period: 5000,
+                maxRestarts: shared.maxRestarts,
+                period: shared.period,
                 childRestartBudget: budget,
                 onEvent: (event) => {
                   if (event.type === "child_given_up")

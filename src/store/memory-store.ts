@@ -8,28 +8,29 @@ export class StoreClosedError extends SessionvisorError {
 }
 
 /**
- * The in-memory backend. Values are copied in and out, so a caller that mutates what it stored
- * or read cannot change the stored state — the same guarantee a real database gives.
+ * The in-memory backend. Values are kept serialized, as a database keeps them: a caller that
+ * mutates what it stored or read cannot change the stored state, and a JSON string takes a
+ * fraction of the memory of the object graph it came from.
  */
 export class MemorySessionStore implements SessionStore {
-  private readonly records = new Map<string, { [key: string]: StoredJson }>();
-  private readonly conversations = new Map<string, StoredJson>();
+  private readonly records = new Map<string, string>();
+  private readonly conversations = new Map<string, string>();
   private closed = false;
 
   async putSession(id: string, record: { [key: string]: StoredJson }): Promise<void> {
     this.open();
-    this.records.set(id, structuredClone(record));
+    this.records.set(id, JSON.stringify(record));
   }
 
   async getSession(id: string): Promise<StoredSession | undefined> {
     this.open();
     const record = this.records.get(id);
-    return record ? { id, record: structuredClone(record) } : undefined;
+    return record === undefined ? undefined : { id, record: JSON.parse(record) };
   }
 
   async listSessions(): Promise<StoredSession[]> {
     this.open();
-    return [...this.records].map(([id, record]) => ({ id, record: structuredClone(record) }));
+    return [...this.records].map(([id, record]) => ({ id, record: JSON.parse(record) }));
   }
 
   async deleteSession(id: string): Promise<void> {
@@ -40,13 +41,13 @@ export class MemorySessionStore implements SessionStore {
 
   async putConversation(id: string, conversation: StoredJson): Promise<void> {
     this.open();
-    this.conversations.set(id, structuredClone(conversation));
+    this.conversations.set(id, JSON.stringify(conversation));
   }
 
   async getConversation(id: string): Promise<StoredJson | undefined> {
     this.open();
     const conversation = this.conversations.get(id);
-    return conversation === undefined ? undefined : structuredClone(conversation);
+    return conversation === undefined ? undefined : JSON.parse(conversation);
   }
 
   async close(): Promise<void> {

@@ -44,8 +44,8 @@ export interface NormalizedChildSpec extends ChildSpec {
   significant: boolean;
 }
 
-const RESTARTS: readonly RestartType[] = ["permanent", "transient", "temporary"];
-const TYPES: readonly ChildType[] = ["worker", "supervisor"];
+const RESTARTS: ReadonlySet<string> = new Set<RestartType>(["permanent", "transient", "temporary"]);
+const TYPES: ReadonlySet<string> = new Set<ChildType>(["worker", "supervisor"]);
 
 export function normalizeChildSpec(spec: ChildSpec, idRequired = true): NormalizedChildSpec {
   if (typeof spec !== "object" || spec === null)
@@ -62,14 +62,14 @@ export function normalizeChildSpec(spec: ChildSpec, idRequired = true): Normaliz
   if (typeof spec.start !== "function")
     throw new InvalidArgumentError(`${where} start`, "must be a function");
   const restart = spec.restart ?? "permanent";
-  if (!RESTARTS.includes(restart)) {
+  if (!RESTARTS.has(restart)) {
     throw new InvalidArgumentError(
       `${where} restart`,
-      `must be one of ${RESTARTS.join(", ")}, got ${String(restart)}`,
+      `must be one of ${[...RESTARTS].join(", ")}, got ${String(restart)}`,
     );
   }
   const type = spec.type ?? "worker";
-  if (!TYPES.includes(type)) {
+  if (!TYPES.has(type)) {
     throw new InvalidArgumentError(`${where} type`, `must be worker or supervisor, got ${String(type)}`);
   }
   const shutdown = spec.shutdown ?? (type === "supervisor" ? "infinity" : 5000);
@@ -92,7 +92,7 @@ export function normalizeChildSpec(spec: ChildSpec, idRequired = true): Normaliz
       "only transient or temporary children may be significant",
     );
   }
-  return { ...spec, restart, shutdown, type, significant };
+  return { id: spec.id, start: spec.start, restart, shutdown, type, significant };
 }
 
 export interface WorkerOptions<Args> {

@@ -152,7 +152,10 @@ export class DynamicSupervisor extends SupervisorBase<
   private async handleRequest(message: DynamicSupervisorCall): Promise<unknown> {
     switch (message?.op) {
       case "start_child": {
-        const spec = normalizeChildSpec({ ...message.spec, id: message.spec?.id ?? "dynamic_child" }, false);
+        const spec = normalizeChildSpec(
+          message.spec?.id === undefined ? { ...message.spec, id: "dynamic_child" } : message.spec,
+          false,
+        );
         if (this.running.size + this.restarting.size >= this.maxChildren)
           throw new MaxChildrenError(this.maxChildren);
         const child: DynamicChild = {
@@ -282,6 +285,7 @@ export class DynamicSupervisor extends SupervisorBase<
     if (!("pid" in outcome)) return;
     child.pid = outcome.pid;
     this.running.set(outcome.pid.id, child);
+    if (!restarting && !this.reportsStarts) return;
     this.report(
       restarting
         ? {

@@ -5,7 +5,8 @@ import { type Clock, InvalidArgumentError } from "../runtime/index.js";
  * A restart exactly `period` ms old still counts, as in OTP's `Now - T =< Period`.
  */
 export class RestartIntensity {
-  private readonly times: number[] = [];
+  // Allocated on the first restart: most children never restart.
+  private times: number[] | undefined;
 
   constructor(
     readonly maxRestarts: number,
@@ -17,14 +18,13 @@ export class RestartIntensity {
 
   /** Records a restart; false when it goes over the budget. */
   record(): boolean {
+    if (this.maxRestarts === Number.POSITIVE_INFINITY) return true;
     const now = this.clock.now();
-    this.times.push(now);
-    while (this.times.length > 0 && now - (this.times[0] as number) > this.period) this.times.shift();
-    return this.times.length <= this.maxRestarts;
-  }
-
-  get recent(): number {
-    return this.times.length;
+    const times = this.times ?? [];
+    this.times = times;
+    times.push(now);
+    while (times.length > 0 && now - (times[0] as number) > this.period) times.shift();
+    return times.length <= this.maxRestarts;
   }
 }
 

@@ -109,6 +109,11 @@ export abstract class SupervisorBase<Call, Reply, Cast, Args> extends GenServer<
     return reason;
   }
 
+  /** Whether `report` would do anything for a routine start, so callers can skip building the event. */
+  protected get reportsStarts(): boolean {
+    return this.listener !== undefined;
+  }
+
   protected report(event: SupervisorEvent): void {
     if (event.type !== "child_started" && event.type !== "child_restarted") {
       const abnormal = event.type !== "child_exited" || !isCleanExit(event.reason);

@@ -115,12 +115,11 @@ export class Supervisor extends SupervisorBase<
     if (!Array.isArray(options.children))
       throw new InvalidArgumentError("children", "must be an array of child specs");
     this.initialSpecs = options.children.map((spec) => this.checkSpec(normalizeChildSpec(spec)));
-    const ids = new Set<string>();
-    for (const spec of this.initialSpecs) {
-      if (ids.has(spec.id))
+    this.initialSpecs.forEach((spec, i) => {
+      if (this.initialSpecs.findIndex((other) => other.id === spec.id) !== i) {
         throw new InvalidArgumentError("children", `duplicate child id ${JSON.stringify(spec.id)}`);
-      ids.add(spec.id);
-    }
+      }
+    });
     checkBudget(this.maxRestarts, this.period);
   }
 
@@ -338,6 +337,7 @@ export class Supervisor extends SupervisorBase<
     const outcome = await this.startChildProcess(child.spec, []);
     if (!("pid" in outcome)) return;
     child.pid = outcome.pid;
+    if (!restarting && !this.reportsStarts) return;
     this.report(
       restarting
         ? {

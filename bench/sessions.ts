@@ -1,0 +1,178 @@
+import { performance } from "node:perf_hooks";
+import {
+  ContextStore,
+  DynamicSupervisor,
+  defaultProviders,
+  MemorySessionStore,
+  type Pid,
+  PubSub,
+  parseSessionConfig,
+  Registry,
+  Runtime,
+  type SessionInfo,
+  SessionSystem,
+  silentLogger,
+} from "../src/index.js";
+import type { SessionDeps } from "../src/session/deps.js";
+import { newSessionId } from "../src/session/session-id.js";
+import { SessionSupervisor } from "../src/session/session-supervisor.js";
+import { heapAfterGc, latencyUs } from "./stats.js";
+
+export interface ShapeFigures {
+  createPerSec: number;
+  bytesPerSession: number | undefined;
+}
+
+/**
+ * The seed's session shape alone, as bench/otp/bench.exs builds it: a DynamicSupervisor over
+ * per-session supervisors, each with a ContextManager and an LLMOrchestrator, all three
+ * registered. No manager, no store records, no events: the like-for-like figure.
+ */
+export async function measureShape(n = 10_000): Promise<ShapeFigures> {
+  const runtime = new Runtime({ logger: silentLogger() });
+  const registry = new Registry(runtime, { keys: "unique", names: true });
+  const deps: SessionDeps = {
+    runtime,
+    registry,
+    pubsub: new PubSub(runtime),
+    store: new MemorySessionStore(),
+    contextStore: new ContextStore(),
+    providers: defaultProviders(),
+    now: () => new Date(),
+  };
+  const config = parseSessionConfig({});
+  const sessions = await DynamicSupervisor.start(runtime, { maxRestarts: Number.POSITIVE_INFINITY });
+  const start = () =>
+    DynamicSupervisor.startChild(runtime, sessions, SessionSupervisor.spec(newSessionId(), config, deps));
+  for (let i = 0; i < 1000; i++) await start();
+  const ids = Array.from({ length: n }, newSessionId);
+  const heapBefore = heapAfterGc();
+  const t0 = performance.now();
+  for (const id of ids)
+    await DynamicSupervisor.startChild(runtime, sessions, SessionSupervisor.spec(id, config, deps));
+  const elapsed = performance.now() - t0;
+  const heapAfter = heapAfterGc();
+  await runtime.shutdown();
+  return {
+    createPerSec: n / (elapsed / 1000),
+    bytesPerSession:
+      heapBefore === undefined || heapAfter === undefined ? undefined : (heapAfter - heapBefore) / n,
+  };
+}
+
+export interface SessionFigures {
+  createPerSec: number;
+  bytesPerSession: number | undefined;
+  callMedianUs: number;
+  callP99Us: number;
+  sendMedianUs: number;
+  sendP99Us: number;
+  killBackMedianUs: number;
+  killBackP99Us: number;
+  killActiveMedianUs: number;
+  create10kMs: number;
+  rss10kMb: number;
+  heap10kMb: number;
+  stop10kMs: number;
+}
+
+async function waitForKey(system: SessionSystem, key: string): Promise<number> {
+  return new Promise((resolve) => {
+    const stop = system.registry.on("register", (entry) => {
+      if (entry.key === key) {
+        stop();
+        resolve(performance.now());
+      }
+    });
+  });
+}
+
+export async function measureSessions(): Promise<SessionFigures> {
+  const system = await SessionSystem.start({
+    logger: silentLogger(),
+    maxSessions: 20_000,
+    idleSweepMs: 60_000,
+  });
+  // Warm up the create path.
+  for (let i = 0; i < 500; i++) await system.createSession();
+  for (const s of await system.listSessions()) await system.terminateSession(s.id);
+
+  const n = 10_000;
+  const heapBefore = heapAfterGc();
+  const rssBefore = process.memoryUsage().rss;
+  const sessions: SessionInfo[] = [];
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) sessions.push(await system.createSession());
+  const create10kMs = performance.now() - t0;
+  const heapAfter = heapAfterGc();
+  const memory = process.memoryUsage();
+
+  const target = sessions[0] as SessionInfo;
+  const orchestrator = `llm_orchestrator:${target.id}`;
+  for (let i = 0; i < 5000; i++) await system.runtime.call(orchestrator, { op: "status" });
+  const calls = new Float64Array(50_000);
+  for (let i = 0; i < calls.length; i++) {
+    const start = performance.now();
+    await system.runtime.call(orchestrator, { op: "status" });
+    calls[i] = performance.now() - start;
+  }
+  const call = latencyUs(calls);
+
+  for (let i = 0; i < 500; i++) await system.sendMessage(target.id, "echo warm");
+  const sends = new Float64Array(5000);
+  for (let i = 0; i < sends.length; i++) {
+    const s = sessions[i % 100] as SessionInfo;
+    const start = performance.now();
+    await system.sendMessage(s.id, "echo ping");
+    sends[i] = performance.now() - start;
+  }
+  const send = latencyUs(sends);
+
+  const back = new Float64Array(1000);
+  const active = new Float64Array(1000);
+  for (let i = 0; i < back.length + 100; i++) {
+    const s = sessions[200 + (i % 5000)] as SessionInfo;
+    const registered = waitForKey(system, `llm_orchestrator:${s.id}`);
+    const activeAgain = new Promise<number>((resolve) => {
+      const sub = system.subscribeAll((event) => {
+        if (event.sessionId === s.id && event.type === "session_status" && event.status === "active") {
+          sub.unsubscribe();
+          resolve(performance.now());
+        }
+      });
+    });
+    const start = performance.now();
+    system.runtime.exit(system.findSupervisor(s.id) as Pid, "kill");
+    const [up, act] = await Promise.all([registered, activeAgain]);
+    if (i >= 100) {
+      back[i - 100] = up - start;
+      active[i - 100] = act - start;
+    }
+  }
+  const killBack = latencyUs(back);
+  const killActive = latencyUs(active);
+
+  const stopStart = performance.now();
+  await system.stop();
+  const stop10kMs = performance.now() - stopStart;
+
+  return {
+    createPerSec: n / (create10kMs / 1000),
+    bytesPerSession:
+      heapBefore === undefined || heapAfter === undefined ? undefined : (heapAfter - heapBefore) / n,
+    callMedianUs: call.median,
+    callP99Us: call.p99,
+    sendMedianUs: send.median,
+    sendP99Us: send.p99,
+    killBackMedianUs: killBack.median,
+    killBackP99Us: killBack.p99,
+    killActiveMedianUs: killActive.median,
+    create10kMs,
+    rss10kMb: (memory.rss - rssBefore) / 1024 / 1024,
+    heap10kMb:
+      heapAfter === undefined || heapBefore === undefined
+        ? Number.NaN
+        : (heapAfter - heapBefore) / 1024 / 1024,
+    stop10kMs,
+  };
+}
