@@ -8,14 +8,36 @@ function runExample(path: string): { stdout: string; stderr: string; status: num
   return { stdout: run.stdout, stderr: run.stderr, status: run.status };
 }
 
+function readmeBlock(marker: string): string {
+  const readme = readFileSync("README.md", "utf8");
+  const head = `<!-- ${marker} -->\n\`\`\`ts\n`;
+  const start = readme.indexOf(head);
+  assert.ok(start >= 0, `the README has the ${marker} block`);
+  return readme.slice(start + head.length, readme.indexOf("```\n", start + head.length));
+}
+
 describe("README", () => {
-  it("shows examples/quickstart.ts verbatim as its usage example", () => {
-    const readme = readFileSync("README.md", "utf8");
-    const marker = "<!-- quickstart: examples/quickstart.ts -->\n```ts\n";
-    const start = readme.indexOf(marker);
-    assert.ok(start >= 0, "the README has the quickstart block");
-    const body = readme.slice(start + marker.length, readme.indexOf("```\n", start + marker.length));
-    assert.equal(body, readFileSync("examples/quickstart.ts", "utf8"));
+  it("shows examples/quickstart.ts verbatim as its runtime example", () => {
+    assert.equal(
+      readmeBlock("quickstart: examples/quickstart.ts"),
+      readFileSync("examples/quickstart.ts", "utf8"),
+    );
+  });
+
+  it("shows examples/sessions-quickstart.ts verbatim as its session example", () => {
+    assert.equal(
+      readmeBlock("sessions: examples/sessions-quickstart.ts"),
+      readFileSync("examples/sessions-quickstart.ts", "utf8"),
+    );
+  });
+
+  it("session example runs: it answers, survives a kill with its history, and terminates", () => {
+    const { stdout, status } = runExample("examples/sessions-quickstart.ts");
+    assert.equal(status, 0);
+    assert.match(stdout, /reply: hello from the session\n/);
+    assert.match(stdout, /recovering -> active\n/);
+    assert.match(stdout, /history after the kill: 2 turns\n/);
+    assert.match(stdout, /terminating -> terminated\n/);
   });
 
   it("quickstart runs and shows the counter restarted with fresh state", () => {

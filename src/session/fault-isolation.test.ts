@@ -57,6 +57,22 @@ describe("fault isolation between sessions", () => {
     assert.equal((await sys.listSessions()).length, 100);
   });
 
+  it("reports a recovered session active only once both of its agents are registered again", async () => {
+    const sys = await start();
+    const { id } = await sys.createSession();
+    const seenWhenActive: boolean[] = [];
+    sys.subscribeAll((event) => {
+      if (event.sessionId === id && event.type === "session_status" && event.status === "active") {
+        seenWhenActive.push(Boolean(sys.getContextManagerPid(id) && sys.getLlmAgentPid(id)));
+      }
+    });
+    const rec = recorder();
+    await sys.subscribe(id, rec.listener);
+    sys.runtime.exit(sys.findSupervisor(id) as Pid, "kill");
+    await rec.waitFor((e) => e.type === "session_status" && e.status === "active");
+    assert.deepEqual(seenWhenActive, [true]);
+  });
+
   it("a crashed ContextManager is restarted by the session's supervisor without leaving active or losing history", async () => {
     const sys = await start();
     const { id } = await sys.createSession();
