@@ -27,16 +27,4 @@ export function publish(deps: SessionDeps, event: SessionEvent): void {
   deps.pubsub.broadcast(sessionTopic(event.sessionId), event);
 }
 
-/** Replies of session processes: errors travel as values so that a bad request never crashes them. */
-export type Result<T> = { ok: true; value: T } | { ok: false; error: Error };
-
-export const ok = <T>(value: T): Result<T> => ({ ok: true, value });
-export const err = (error: unknown): Result<never> => ({
-  ok: false,
-  error: error instanceof Error ? error : new Error(String(error)),
-});
-
-export function unwrap<T>(result: Result<T>): T {
-  if (result.ok) return result.value;
-  throw result.error;
-}
+export { err, ok, type Result, unwrap } from "../runtime/index.js";

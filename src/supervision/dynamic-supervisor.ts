@@ -6,13 +6,13 @@ import {
   type Pid,
   type Runtime,
   type Target,
+  unwrap,
 } from "../runtime/index.js";
 import { type ChildSpec, type NormalizedChildSpec, normalizeChildSpec, shouldRestart } from "./child-spec.js";
-import { MaxChildrenError, type SupervisorResult, unwrap } from "./errors.js";
+import { MaxChildrenError } from "./errors.js";
 import type { SupervisorEventListener } from "./events.js";
 import { checkBudget, RestartIntensity } from "./restart-intensity.js";
-import type { ChildCounts, ChildInfo } from "./supervisor.js";
-import { SupervisorBase } from "./supervisor-base.js";
+import { type ChildCounts, type ChildInfo, SupervisorBase } from "./supervisor-base.js";
 
 export interface RestartBudget {
   maxRestarts: number;
@@ -54,14 +54,7 @@ type DynamicSupervisorCast = { op: "try_again"; child: DynamicChild };
  * OTP's DynamicSupervisor: one_for_one over children started on demand, stopped all at once
  * (concurrently) when it stops. Adds an optional restart budget per child.
  */
-export class DynamicSupervisor extends SupervisorBase<
-  DynamicSupervisorCall,
-  SupervisorResult<unknown>,
-  DynamicSupervisorCast,
-  void
-> {
-  private readonly maxRestarts: number;
-  private readonly period: number;
+export class DynamicSupervisor extends SupervisorBase<DynamicSupervisorCall, DynamicSupervisorCast, void> {
   private readonly maxChildren: number;
   private readonly extraArguments: unknown[];
   private readonly childBudget: RestartBudget | undefined;
@@ -71,9 +64,7 @@ export class DynamicSupervisor extends SupervisorBase<
   private readonly restarting = new Set<DynamicChild>();
 
   constructor(options: DynamicSupervisorOptions = {}) {
-    super(options.onEvent);
-    this.maxRestarts = options.maxRestarts ?? 3;
-    this.period = options.period ?? 5000;
+    super(options.onEvent, options.maxRestarts ?? 3, options.period ?? 5000);
     checkBudget(this.maxRestarts, this.period);
     this.maxChildren = options.maxChildren ?? Number.POSITIVE_INFINITY;
     if (
@@ -141,15 +132,7 @@ export class DynamicSupervisor extends SupervisorBase<
     this.intensity = new RestartIntensity(this.maxRestarts, this.period, this.runtime.clock);
   }
 
-  override async handleCall(message: DynamicSupervisorCall): Promise<SupervisorResult<unknown>> {
-    try {
-      return { ok: true, value: await this.handleRequest(message) };
-    } catch (error) {
-      return { ok: false, error: error as Error };
-    }
-  }
-
-  private async handleRequest(message: DynamicSupervisorCall): Promise<unknown> {
+  protected async handleRequest(message: DynamicSupervisorCall): Promise<unknown> {
     switch (message?.op) {
       case "start_child": {
         const spec = normalizeChildSpec(
@@ -178,19 +161,9 @@ export class DynamicSupervisor extends SupervisorBase<
         return undefined;
       }
       case "which_children":
-        return [...this.running.values(), ...this.restarting].map(
-          (c): ChildInfo => ({ id: c.spec.id, pid: c.pid, type: c.spec.type, restart: c.spec.restart }),
-        );
-      case "count_children": {
-        const counts: ChildCounts = { specs: 0, active: 0, supervisors: 0, workers: 0 };
-        for (const c of [...this.running.values(), ...this.restarting]) {
-          counts.specs++;
-          if (c.pid) counts.active++;
-          if (c.spec.type === "supervisor") counts.supervisors++;
-          else counts.workers++;
-        }
-        return counts;
-      }
+        return this.describeChildren([...this.running.values(), ...this.restarting]);
+      case "count_children":
+        return this.tally([...this.running.values(), ...this.restarting]);
       default:
         throw new InvalidArgumentError(
           "dynamic supervisor request",
@@ -250,14 +223,7 @@ export class DynamicSupervisor extends SupervisorBase<
 
   private async restart(child: DynamicChild, previousPid: Pid | undefined): Promise<void> {
     if (!(this.intensity as RestartIntensity).record()) {
-      this.report({
-        type: "intensity_exceeded",
-        supervisor: this.self,
-        childId: child.spec.id,
-        maxRestarts: this.maxRestarts,
-        period: this.period,
-      });
-      this.stop("shutdown");
+      this.giveUp(child.spec.id);
       return;
     }
     try {
@@ -285,17 +251,6 @@ export class DynamicSupervisor extends SupervisorBase<
     if (!("pid" in outcome)) return;
     child.pid = outcome.pid;
     this.running.set(outcome.pid.id, child);
-    if (!restarting && !this.reportsStarts) return;
-    this.report(
-      restarting
-        ? {
-            type: "child_restarted",
-            supervisor: this.self,
-            childId: child.spec.id,
-            pid: outcome.pid,
-            previousPid,
-          }
-        : { type: "child_started", supervisor: this.self, childId: child.spec.id, pid: outcome.pid },
-    );
+    this.reportStart(child.spec.id, outcome.pid, previousPid, restarting);
   }
 }

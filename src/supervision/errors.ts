@@ -1,4 +1,4 @@
-import { describeReason, type ExitReason, type Pid, SessionvisorError } from "../runtime/index.js";
+import { describeReason, type Pid, SessionvisorError } from "../runtime/index.js";
 
 /** A child's start function failed; a supervisor whose start fails this way names the child. */
 export class ChildStartError extends SessionvisorError {
@@ -62,13 +62,3 @@ export class MaxChildrenError extends SessionvisorError {
     this.maxChildren = maxChildren;
   }
 }
-
-/** Turned into an exception on the caller's side: supervisors answer with results, never throw. */
-export type SupervisorResult<T> = { ok: true; value: T } | { ok: false; error: Error };
-
-export function unwrap<T>(result: SupervisorResult<T>): T {
-  if (result.ok) return result.value;
-  throw result.error;
-}
-
-export type { ExitReason };

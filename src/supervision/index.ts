@@ -19,7 +19,6 @@ export {
   ChildRunningError,
   ChildStartError,
   MaxChildrenError,
-  type SupervisorResult,
 } from "./errors.js";
 export type { SupervisorEvent, SupervisorEventListener } from "./events.js";
 export {

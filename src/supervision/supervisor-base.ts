@@ -7,33 +7,106 @@ import {
   InitError,
   isCleanExit,
   type Pid,
+  type Result,
+  resultOf,
   type SpawnOptions,
   serializeReason,
   type TimerHandle,
 } from "../runtime/index.js";
-import type { NormalizedChildSpec, Shutdown, StartContext } from "./child-spec.js";
+import type { ChildType, NormalizedChildSpec, RestartType, Shutdown, StartContext } from "./child-spec.js";
 import { ChildStartError } from "./errors.js";
 import type { SupervisorEvent, SupervisorEventListener } from "./events.js";
 
 /** What starting a child gave: a pid, or nothing when its `init` returned `Ignore`. */
 export type StartOutcome = { pid: Pid } | { ignored: true };
 
+export interface ChildInfo {
+  id: string;
+  /** undefined when the child is not running (terminated, ignored, or between restarts). */
+  pid: Pid | undefined;
+  type: ChildType;
+  restart: RestartType;
+}
+
+export interface ChildCounts {
+  specs: number;
+  active: number;
+  supervisors: number;
+  workers: number;
+}
+
+/** What both supervisors know of a child. */
+export interface ChildRecord {
+  spec: NormalizedChildSpec;
+  pid: Pid | undefined;
+}
+
 /**
  * What both supervisors share: starting a child linked to this process, the OTP shutdown
  * procedure for one child, and reporting. Supervisors trap exits; a child's exit is an
  * `EXIT` message, handled in order with every other request.
  */
-export abstract class SupervisorBase<Call, Reply, Cast, Args> extends GenServer<
+export abstract class SupervisorBase<Call, Cast, Args> extends GenServer<
   Call,
-  Reply,
+  Result<unknown>,
   Cast,
   never,
   Args
 > {
   private startContext: StartContext | undefined;
 
-  constructor(private readonly listener: SupervisorEventListener | undefined) {
+  constructor(
+    private readonly listener: SupervisorEventListener | undefined,
+    protected readonly maxRestarts: number,
+    protected readonly period: number,
+  ) {
     super();
+  }
+
+  /** Supervisors answer every request with a result, so that a bad request never crashes them. */
+  override handleCall(message: Call): Promise<Result<unknown>> {
+    return resultOf(() => this.handleRequest(message));
+  }
+
+  protected abstract handleRequest(message: Call): Promise<unknown>;
+
+  protected describeChildren(children: Iterable<ChildRecord>): ChildInfo[] {
+    return [...children].map((c) => ({
+      id: c.spec.id,
+      pid: c.pid,
+      type: c.spec.type,
+      restart: c.spec.restart,
+    }));
+  }
+
+  protected tally(children: Iterable<ChildRecord>): ChildCounts {
+    const counts: ChildCounts = { specs: 0, active: 0, supervisors: 0, workers: 0 };
+    for (const c of children) {
+      counts.specs++;
+      if (c.pid) counts.active++;
+      if (c.spec.type === "supervisor") counts.supervisors++;
+      else counts.workers++;
+    }
+    return counts;
+  }
+
+  /** Over the restart intensity: as OTP, stop every child and exit `shutdown`. */
+  protected giveUp(childId: string): void {
+    this.report({
+      type: "intensity_exceeded",
+      supervisor: this.self,
+      childId,
+      maxRestarts: this.maxRestarts,
+      period: this.period,
+    });
+    this.stop("shutdown");
+  }
+
+  /** Start events are built only when someone listens: starting is the hot path. */
+  protected reportStart(childId: string, pid: Pid, previousPid: Pid | undefined, restarting: boolean): void {
+    if (restarting)
+      this.report({ type: "child_restarted", supervisor: this.self, childId, pid, previousPid });
+    else if (this.listener) this.report({ type: "child_started", supervisor: this.self, childId, pid });
   }
 
   protected get context(): StartContext {
@@ -107,11 +180,6 @@ export abstract class SupervisorBase<Call, Reply, Cast, Args> extends GenServer<
       shutdown === "brutal_kill" ? reason === "killed" : isCleanExit(reason) || reason === "noproc";
     if (!expected) this.report({ type: "shutdown_error", supervisor: this.self, childId, pid, reason });
     return reason;
-  }
-
-  /** Whether `report` would do anything for a routine start, so callers can skip building the event. */
-  protected get reportsStarts(): boolean {
-    return this.listener !== undefined;
   }
 
   protected report(event: SupervisorEvent): void {

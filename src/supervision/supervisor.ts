@@ -6,26 +6,22 @@ import {
   type Pid,
   type Runtime,
   type Target,
+  unwrap,
 } from "../runtime/index.js";
 import {
   type ChildSpec,
-  type ChildType,
   type NormalizedChildSpec,
   normalizeChildSpec,
   type RestartType,
   type Shutdown,
   shouldRestart,
 } from "./child-spec.js";
-import {
-  ChildAlreadyPresentError,
-  ChildNotFoundError,
-  ChildRunningError,
-  type SupervisorResult,
-  unwrap,
-} from "./errors.js";
+import { ChildAlreadyPresentError, ChildNotFoundError, ChildRunningError } from "./errors.js";
 import type { SupervisorEventListener } from "./events.js";
 import { checkBudget, RestartIntensity } from "./restart-intensity.js";
-import { SupervisorBase } from "./supervisor-base.js";
+import { type ChildCounts, type ChildInfo, type ChildRecord, SupervisorBase } from "./supervisor-base.js";
+
+export type { ChildCounts, ChildInfo };
 
 export type Strategy = "one_for_one" | "one_for_all" | "rest_for_one";
 export type AutoShutdown = "never" | "any_significant" | "all_significant";
@@ -41,25 +37,7 @@ export interface SupervisorOptions {
   onEvent?: SupervisorEventListener;
 }
 
-export interface ChildInfo {
-  id: string;
-  /** undefined when the child is not running (terminated, ignored, or between restarts). */
-  pid: Pid | undefined;
-  type: ChildType;
-  restart: RestartType;
-}
-
-export interface ChildCounts {
-  specs: number;
-  active: number;
-  supervisors: number;
-  workers: number;
-}
-
-interface Child {
-  spec: NormalizedChildSpec;
-  pid: Pid | undefined;
-}
+type Child = ChildRecord;
 
 export type SupervisorCall =
   | { op: "start_child"; spec: ChildSpec }
@@ -79,23 +57,16 @@ const AUTO_SHUTDOWNS: readonly AutoShutdown[] = ["never", "any_significant", "al
  * gives up (exits `shutdown`, stopping children in reverse order) when restarts exceed the
  * intensity, and lets its own parent decide what happens next.
  */
-export class Supervisor extends SupervisorBase<
-  SupervisorCall,
-  SupervisorResult<unknown>,
-  SupervisorCast,
-  void
-> {
+export class Supervisor extends SupervisorBase<SupervisorCall, SupervisorCast, void> {
   private readonly strategy: Strategy;
   private readonly autoShutdown: AutoShutdown;
-  private readonly maxRestarts: number;
-  private readonly period: number;
   private readonly initialSpecs: NormalizedChildSpec[];
   /** In start order. */
   private children: Child[] = [];
   private intensity: RestartIntensity | undefined;
 
   constructor(options: SupervisorOptions) {
-    super(options?.onEvent);
+    super(options?.onEvent, options?.maxRestarts ?? 3, options?.period ?? 5000);
     if (typeof options !== "object" || options === null) {
       throw new InvalidArgumentError("supervisor options", "must be an object");
     }
@@ -110,8 +81,6 @@ export class Supervisor extends SupervisorBase<
     if (!AUTO_SHUTDOWNS.includes(this.autoShutdown)) {
       throw new InvalidArgumentError("autoShutdown", `must be one of ${AUTO_SHUTDOWNS.join(", ")}`);
     }
-    this.maxRestarts = options.maxRestarts ?? 3;
-    this.period = options.period ?? 5000;
     if (!Array.isArray(options.children))
       throw new InvalidArgumentError("children", "must be an array of child specs");
     this.initialSpecs = options.children.map((spec) => this.checkSpec(normalizeChildSpec(spec)));
@@ -192,15 +161,7 @@ export class Supervisor extends SupervisorBase<
     }
   }
 
-  override async handleCall(message: SupervisorCall): Promise<SupervisorResult<unknown>> {
-    try {
-      return { ok: true, value: await this.handleRequest(message) };
-    } catch (error) {
-      return { ok: false, error: error as Error };
-    }
-  }
-
-  private async handleRequest(message: SupervisorCall): Promise<unknown> {
+  protected async handleRequest(message: SupervisorCall): Promise<unknown> {
     switch (message?.op) {
       case "start_child": {
         const spec = this.checkSpec(normalizeChildSpec(message.spec));
@@ -229,18 +190,9 @@ export class Supervisor extends SupervisorBase<
         return undefined;
       }
       case "which_children":
-        return this.children.map(
-          (c): ChildInfo => ({ id: c.spec.id, pid: c.pid, type: c.spec.type, restart: c.spec.restart }),
-        );
-      case "count_children": {
-        const counts: ChildCounts = { specs: this.children.length, active: 0, supervisors: 0, workers: 0 };
-        for (const c of this.children) {
-          if (c.pid) counts.active++;
-          if (c.spec.type === "supervisor") counts.supervisors++;
-          else counts.workers++;
-        }
-        return counts;
-      }
+        return this.describeChildren(this.children);
+      case "count_children":
+        return this.tally(this.children);
       default:
         throw new InvalidArgumentError("supervisor request", `unknown request ${JSON.stringify(message)}`);
     }
@@ -295,14 +247,7 @@ export class Supervisor extends SupervisorBase<
   /** Counts one restart against the intensity, then restarts by strategy; retries a failed start. */
   private async restart(child: Child, previousPid?: Pid): Promise<void> {
     if (!(this.intensity as RestartIntensity).record()) {
-      this.report({
-        type: "intensity_exceeded",
-        supervisor: this.self,
-        childId: child.spec.id,
-        maxRestarts: this.maxRestarts,
-        period: this.period,
-      });
-      this.stop("shutdown");
+      this.giveUp(child.spec.id);
       return;
     }
     const index = this.children.indexOf(child);
@@ -337,18 +282,7 @@ export class Supervisor extends SupervisorBase<
     const outcome = await this.startChildProcess(child.spec, []);
     if (!("pid" in outcome)) return;
     child.pid = outcome.pid;
-    if (!restarting && !this.reportsStarts) return;
-    this.report(
-      restarting
-        ? {
-            type: "child_restarted",
-            supervisor: this.self,
-            childId: child.spec.id,
-            pid: outcome.pid,
-            previousPid,
-          }
-        : { type: "child_started", supervisor: this.self, childId: child.spec.id, pid: outcome.pid },
-    );
+    this.reportStart(child.spec.id, outcome.pid, previousPid, restarting);
   }
 
   /** Stops `group` in reverse start order; temporary children leave the child list. */

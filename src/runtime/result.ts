@@ -1,0 +1,27 @@
+/**
+ * A reply that carries its failure as a value. Processes answer requests with it so that a bad
+ * request becomes an error for the caller instead of a crash of the process that got it.
+ */
+export type Result<T> = { ok: true; value: T } | { ok: false; error: Error };
+
+export const ok = <T>(value: T): Result<T> => ({ ok: true, value });
+
+export const err = (error: unknown): Result<never> => ({
+  ok: false,
+  error: error instanceof Error ? error : new Error(String(error)),
+});
+
+/** The value, or the error thrown on the caller's side. */
+export function unwrap<T>(result: Result<T>): T {
+  if (result.ok) return result.value;
+  throw result.error;
+}
+
+/** Runs `handle` and turns a throw into an error result. */
+export async function resultOf<T>(handle: () => Promise<T> | T): Promise<Result<T>> {
+  try {
+    return ok(await handle());
+  } catch (error) {
+    return err(error);
+  }
+}
