@@ -129,6 +129,35 @@ export class Runtime {
 
   /** Starts `server` as a process; resolves with its pid once `init` has returned. */
   spawn<S extends AnyServer>(server: S, options: SpawnOptions<ArgsOf<S>> = {}): Promise<Pid<S>> {
+    let linkTo: Proc | undefined;
+    if (options.link !== undefined) {
+      try {
+        linkTo = this.resolve(options.link);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      if (!linkTo || linkTo.state === "dead") return Promise.reject(new NoProcError(String(options.link)));
+    }
+    return this.spawnUnder(
+      server,
+      options.args,
+      options.parent ?? linkTo?.pid,
+      linkTo,
+      options.trapExit === true,
+    );
+  }
+
+  /**
+   * @internal `spawn` for a caller that already holds the process to link to (a supervisor
+   * starting its child): no option object to copy, no name to resolve.
+   */
+  spawnUnder<S extends AnyServer>(
+    server: S,
+    args: ArgsOf<S> | undefined,
+    parentPid: Pid | undefined,
+    linkTo: Proc | undefined,
+    trapExit: boolean,
+  ): Promise<Pid<S>> {
     if (this.stopped) return Promise.reject(new RuntimeStoppedError(this.node));
     if (!(server instanceof GenServer)) {
       return Promise.reject(
@@ -143,20 +172,16 @@ export class Runtime {
         ),
       );
     }
-    let linkTo: Proc | undefined;
-    if (options.link !== undefined) {
-      linkTo = this.resolve(options.link);
-      if (!linkTo || linkTo.state === "dead") return Promise.reject(new NoProcError(String(options.link)));
-    }
+    if (linkTo?.state === "dead") return Promise.reject(new NoProcError(String(linkTo.pid)));
     // Code outside any process is the parent of top-level processes (as the shell is in
     // Erlang), so that its `exit(pid, "shutdown")` stops a trapping server through terminate.
-    const parent = options.parent ?? linkTo?.pid ?? this.external;
+    const parent = parentPid ?? this.external;
     const proc = new Proc(new Pid(this.node, this.nextPid++), server, parent, this);
     server[PROC] = proc;
     this.table.set(proc.pid.id, proc);
-    if (options.trapExit) proc.trapExit = true;
+    if (trapExit) proc.trapExit = true;
     if (linkTo) this.linkProcs(proc, linkTo);
-    return proc.start(options.args, linkTo) as Promise<Pid<S>>;
+    return proc.start(args, linkTo) as Promise<Pid<S>>;
   }
 
   isAlive(target: Target): boolean {

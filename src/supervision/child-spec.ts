@@ -58,19 +58,20 @@ export function normalizeChildSpec(spec: ChildSpec, idRequired = true): Normaliz
       );
     }
   }
-  const where = `child ${JSON.stringify(spec.id)}`;
+  // Only built when something is wrong: this runs for every child start.
+  const where = () => `child ${JSON.stringify(spec.id)}`;
   if (typeof spec.start !== "function")
-    throw new InvalidArgumentError(`${where} start`, "must be a function");
+    throw new InvalidArgumentError(`${where()} start`, "must be a function");
   const restart = spec.restart ?? "permanent";
   if (!RESTARTS.has(restart)) {
     throw new InvalidArgumentError(
-      `${where} restart`,
+      `${where()} restart`,
       `must be one of ${[...RESTARTS].join(", ")}, got ${String(restart)}`,
     );
   }
   const type = spec.type ?? "worker";
   if (!TYPES.has(type)) {
-    throw new InvalidArgumentError(`${where} type`, `must be worker or supervisor, got ${String(type)}`);
+    throw new InvalidArgumentError(`${where()} type`, `must be worker or supervisor, got ${String(type)}`);
   }
   const shutdown = spec.shutdown ?? (type === "supervisor" ? "infinity" : 5000);
   if (
@@ -79,16 +80,16 @@ export function normalizeChildSpec(spec: ChildSpec, idRequired = true): Normaliz
     !(typeof shutdown === "number" && Number.isInteger(shutdown) && shutdown >= 0)
   ) {
     throw new InvalidArgumentError(
-      `${where} shutdown`,
+      `${where()} shutdown`,
       `must be a whole number of ms, "brutal_kill" or "infinity", got ${String(shutdown)}`,
     );
   }
   const significant = spec.significant ?? false;
   if (typeof significant !== "boolean")
-    throw new InvalidArgumentError(`${where} significant`, "must be a boolean");
+    throw new InvalidArgumentError(`${where()} significant`, "must be a boolean");
   if (significant && restart === "permanent") {
     throw new InvalidArgumentError(
-      `${where} significant`,
+      `${where()} significant`,
       "only transient or temporary children may be significant",
     );
   }

@@ -113,13 +113,14 @@ export abstract class SupervisorBase<Call, Cast, Args> extends GenServer<
     if (!this.startContext) {
       const supervisor = this.self;
       const runtime = this.runtime;
+      const proc = this.proc;
       this.startContext = {
         supervisor,
         runtime,
         spawnLink: <S extends AnyServer>(
           server: S,
           options: Omit<SpawnOptions<ArgsOf<S>>, "link" | "parent"> = {},
-        ) => runtime.spawn(server, { ...options, link: supervisor, parent: supervisor }),
+        ) => runtime.spawnUnder(server, options.args, supervisor, proc, options.trapExit === true),
       };
     }
     return this.startContext;
