@@ -1,2 +1,4 @@
-export { MemorySessionStore, StoreClosedError } from "./memory-store.js";
+export { StoreClosedError, StoreCorruptError, StoreVersionError } from "./errors.js";
+export { MemorySessionStore } from "./memory-store.js";
 export type { SessionStore, StoredJson, StoredSession } from "./session-store.js";
+export { SqliteSessionStore, type SqliteStoreOptions, STORE_SCHEMA_VERSION } from "./sqlite-store.js";

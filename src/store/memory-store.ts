@@ -1,11 +1,6 @@
-import { SessionvisorError } from "../runtime/index.js";
+import { StoreClosedError } from "./errors.js";
 import type { SessionStore, StoredJson, StoredSession } from "./session-store.js";
-
-export class StoreClosedError extends SessionvisorError {
-  constructor() {
-    super("store_closed", "the session store is closed");
-  }
-}
+import { assertStoreKey } from "./store-key.js";
 
 /**
  * The in-memory backend. Values are kept serialized, as a database keeps them: a caller that
@@ -18,12 +13,12 @@ export class MemorySessionStore implements SessionStore {
   private closed = false;
 
   async putSession(id: string, record: { [key: string]: StoredJson }): Promise<void> {
-    this.open();
+    this.open(id);
     this.records.set(id, JSON.stringify(record));
   }
 
   async getSession(id: string): Promise<StoredSession | undefined> {
-    this.open();
+    this.open(id);
     const record = this.records.get(id);
     return record === undefined ? undefined : { id, record: JSON.parse(record) };
   }
@@ -34,18 +29,24 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async deleteSession(id: string): Promise<void> {
-    this.open();
+    this.open(id);
     this.records.delete(id);
     this.conversations.delete(id);
   }
 
   async putConversation(id: string, conversation: StoredJson): Promise<void> {
-    this.open();
+    this.open(id);
     this.conversations.set(id, JSON.stringify(conversation));
   }
 
-  async getConversation(id: string): Promise<StoredJson | undefined> {
+  async putConversations(entries: [string, StoredJson][]): Promise<void> {
     this.open();
+    for (const [id] of entries) assertStoreKey(id);
+    for (const [id, conversation] of entries) this.conversations.set(id, JSON.stringify(conversation));
+  }
+
+  async getConversation(id: string): Promise<StoredJson | undefined> {
+    this.open(id);
     const conversation = this.conversations.get(id);
     return conversation === undefined ? undefined : JSON.parse(conversation);
   }
@@ -54,7 +55,8 @@ export class MemorySessionStore implements SessionStore {
     this.closed = true;
   }
 
-  private open(): void {
+  private open(id?: string): void {
     if (this.closed) throw new StoreClosedError();
+    if (id !== undefined) assertStoreKey(id);
   }
 }

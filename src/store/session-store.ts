@@ -21,5 +21,7 @@ export interface SessionStore {
   deleteSession(id: string): Promise<void>;
   putConversation(id: string, conversation: StoredJson): Promise<void>;
   getConversation(id: string): Promise<StoredJson | undefined>;
+  /** Writes many conversations at once (one commit where the backend has commits). */
+  putConversations(entries: [string, StoredJson][]): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,0 +1,166 @@
+import Database from "better-sqlite3";
+import { InvalidArgumentError } from "../runtime/index.js";
+import { StoreClosedError, StoreCorruptError, StoreVersionError } from "./errors.js";
+import type { SessionStore, StoredJson, StoredSession } from "./session-store.js";
+import { assertStoreKey } from "./store-key.js";
+
+type Migration = (db: Database.Database) => void;
+
+/** Schema version n is reached by running the first n migrations, each in its own transaction. */
+const MIGRATIONS: readonly Migration[] = [
+  (db) =>
+    db.exec(`
+      CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        record TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE TABLE conversations (
+        id TEXT PRIMARY KEY,
+        snapshot TEXT NOT NULL
+      ) STRICT;
+    `),
+];
+
+export const STORE_SCHEMA_VERSION = MIGRATIONS.length;
+
+export interface SqliteStoreOptions {
+  /** Refuse to create a missing file (default false: a new file is a new, empty store). */
+  mustExist?: boolean;
+}
+
+/**
+ * The embedded default store: one SQLite file in WAL mode. Lifecycle records commit with
+ * `synchronous=FULL` (they survive a power cut); conversation writes commit with
+ * `synchronous=NORMAL`, which in WAL mode survives the process being killed at any point and
+ * costs no fsync per turn. A damaged or foreign file is refused, never replaced.
+ */
+export class SqliteSessionStore implements SessionStore {
+  private closed = false;
+  private readonly statements;
+
+  private constructor(
+    readonly path: string,
+    private readonly lifecycle: Database.Database,
+    private readonly turns: Database.Database,
+  ) {
+    this.statements = {
+      putSession: lifecycle.prepare(
+        "INSERT INTO sessions (id, record, updated_at) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET record = excluded.record, updated_at = excluded.updated_at",
+      ),
+      getSession: lifecycle.prepare("SELECT record FROM sessions WHERE id = ?").pluck(),
+      listSessions: lifecycle.prepare("SELECT id, record FROM sessions ORDER BY rowid"),
+      deleteSession: lifecycle.prepare("DELETE FROM sessions WHERE id = ?"),
+      deleteConversation: lifecycle.prepare("DELETE FROM conversations WHERE id = ?"),
+      putConversation: turns.prepare(
+        "INSERT INTO conversations (id, snapshot) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET snapshot = excluded.snapshot",
+      ),
+      getConversation: turns.prepare("SELECT snapshot FROM conversations WHERE id = ?").pluck(),
+    };
+  }
+
+  static open(path: string, options: SqliteStoreOptions = {}): SqliteSessionStore {
+    if (typeof path !== "string" || path.length === 0 || path.includes("\0")) {
+      throw new InvalidArgumentError("store path", "must be a file path");
+    }
+    let lifecycle: Database.Database | undefined;
+    let turns: Database.Database | undefined;
+    try {
+      lifecycle = new Database(path, { fileMustExist: options.mustExist ?? false });
+      lifecycle.pragma("journal_mode = WAL");
+      lifecycle.pragma("synchronous = FULL");
+      lifecycle.pragma("busy_timeout = 5000");
+      migrate(lifecycle, path);
+      turns = new Database(path, { fileMustExist: true });
+      turns.pragma("synchronous = NORMAL");
+      turns.pragma("busy_timeout = 5000");
+      return new SqliteSessionStore(path, lifecycle, turns);
+    } catch (error) {
+      lifecycle?.close();
+      turns?.close();
+      if (error instanceof StoreVersionError || error instanceof StoreCorruptError) throw error;
+      throw new StoreCorruptError(path, error);
+    }
+  }
+
+  async putSession(id: string, record: { [key: string]: StoredJson }): Promise<void> {
+    this.check(id);
+    this.statements.putSession.run(id, JSON.stringify(record), Date.now());
+  }
+
+  async getSession(id: string): Promise<StoredSession | undefined> {
+    this.check(id);
+    const record = this.statements.getSession.get(id) as string | undefined;
+    return record === undefined ? undefined : { id, record: JSON.parse(record) };
+  }
+
+  async listSessions(): Promise<StoredSession[]> {
+    this.check();
+    return (this.statements.listSessions.all() as { id: string; record: string }[]).map((row) => ({
+      id: row.id,
+      record: JSON.parse(row.record),
+    }));
+  }
+
+  async deleteSession(id: string): Promise<void> {
+    this.check(id);
+    this.lifecycle.transaction(() => {
+      this.statements.deleteSession.run(id);
+      this.statements.deleteConversation.run(id);
+    })();
+  }
+
+  async putConversation(id: string, conversation: StoredJson): Promise<void> {
+    this.check(id);
+    this.statements.putConversation.run(id, JSON.stringify(conversation));
+  }
+
+  /** Writes many conversations in one transaction: one commit instead of one per session. */
+  async putConversations(entries: [string, StoredJson][]): Promise<void> {
+    this.check();
+    for (const [id] of entries) assertStoreKey(id);
+    this.turns.transaction(() => {
+      for (const [id, conversation] of entries)
+        this.statements.putConversation.run(id, JSON.stringify(conversation));
+    })();
+  }
+
+  async getConversation(id: string): Promise<StoredJson | undefined> {
+    this.check(id);
+    const snapshot = this.statements.getConversation.get(id) as string | undefined;
+    return snapshot === undefined ? undefined : JSON.parse(snapshot);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.turns.close();
+    this.lifecycle.close();
+  }
+
+  private check(id?: string): void {
+    if (this.closed) throw new StoreClosedError();
+    if (id !== undefined) assertStoreKey(id);
+  }
+}
+
+function migrate(db: Database.Database, path: string): void {
+  // Reading the schema is the first real read: a damaged file fails here.
+  const version = db.pragma("user_version", { simple: true }) as number;
+  const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all() as string[];
+  if (version > STORE_SCHEMA_VERSION) throw new StoreVersionError(path, version, STORE_SCHEMA_VERSION);
+  if (version === 0 && tables.length > 0) {
+    throw new StoreCorruptError(
+      path,
+      new Error(`it holds tables (${tables.join(", ")}) but is not a sessionvisor store`),
+    );
+  }
+  for (let next = version; next < STORE_SCHEMA_VERSION; next++) {
+    db.transaction(() => {
+      (MIGRATIONS[next] as Migration)(db);
+      db.pragma(`user_version = ${next + 1}`);
+    })();
+  }
+  const check = db.pragma("quick_check", { simple: true });
+  if (check !== "ok") throw new StoreCorruptError(path, new Error(String(check)));
+}

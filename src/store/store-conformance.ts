@@ -1,0 +1,99 @@
+import assert from "node:assert/strict";
+import { afterEach, describe, it } from "node:test";
+import { InvalidArgumentError } from "../runtime/index.js";
+import { StoreClosedError } from "./errors.js";
+import type { SessionStore } from "./session-store.js";
+
+/** The behaviour every SessionStore backend must show; each backend's test file runs it. */
+export function describeSessionStoreConformance(name: string, make: () => Promise<SessionStore>): void {
+  describe(`SessionStore conformance: ${name}`, () => {
+    let store: SessionStore | undefined;
+    const open = async () => {
+      store = await make();
+      return store;
+    };
+    afterEach(async () => {
+      await store?.close();
+      store = undefined;
+    });
+
+    it("returns the record and conversation that were stored", async () => {
+      const s = await open();
+      await s.putSession("s1", { status: "active", n: 1, nested: { a: [1, "x", null] } });
+      await s.putConversation("s1", { turns: [{ id: "t1" }] });
+      assert.deepEqual(await s.getSession("s1"), {
+        id: "s1",
+        record: { status: "active", n: 1, nested: { a: [1, "x", null] } },
+      });
+      assert.deepEqual(await s.getConversation("s1"), { turns: [{ id: "t1" }] });
+    });
+
+    it("replaces a record on a second put", async () => {
+      const s = await open();
+      await s.putSession("s1", { status: "active" });
+      await s.putSession("s1", { status: "idle" });
+      assert.equal((await s.getSession("s1"))?.record.status, "idle");
+      assert.equal((await s.listSessions()).length, 1);
+    });
+
+    it("answers undefined for what was never stored", async () => {
+      const s = await open();
+      assert.equal(await s.getSession("nobody"), undefined);
+      assert.equal(await s.getConversation("nobody"), undefined);
+    });
+
+    it("lists every session in the order they were first stored", async () => {
+      const s = await open();
+      for (const id of ["b", "a", "c"]) await s.putSession(id, { id });
+      await s.putSession("b", { id: "b", again: true });
+      assert.deepEqual(
+        (await s.listSessions()).map((x) => x.id),
+        ["b", "a", "c"],
+      );
+    });
+
+    it("deletes a session's record and conversation together", async () => {
+      const s = await open();
+      await s.putSession("s1", {});
+      await s.putConversation("s1", []);
+      await s.deleteSession("s1");
+      assert.equal(await s.getSession("s1"), undefined);
+      assert.equal(await s.getConversation("s1"), undefined);
+    });
+
+    it("writes a batch of conversations", async () => {
+      const s = await open();
+      await s.putConversations([
+        ["a", { n: 1 }],
+        ["b", { n: 2 }],
+      ]);
+      assert.deepEqual([await s.getConversation("a"), await s.getConversation("b")], [{ n: 1 }, { n: 2 }]);
+    });
+
+    it("is not changed by mutating a value after storing or reading it", async () => {
+      const s = await open();
+      const record = { status: "active" };
+      await s.putSession("s1", record);
+      record.status = "mutated";
+      const read = await s.getSession("s1");
+      if (read) read.record.status = "mutated too";
+      assert.equal((await s.getSession("s1"))?.record.status, "active");
+    });
+
+    it("refuses an id that is not a plain token before it reaches the backend", async () => {
+      const s = await open();
+      for (const bad of ["", "a/b", "x'; DROP TABLE sessions; --", "../etc/passwd", "a".repeat(129)]) {
+        await assert.rejects(s.putSession(bad, {}), InvalidArgumentError, bad);
+        await assert.rejects(s.getConversation(bad), InvalidArgumentError, bad);
+      }
+      assert.deepEqual(await s.listSessions(), []);
+    });
+
+    it("refuses every operation once closed", async () => {
+      const s = await open();
+      await s.close();
+      await assert.rejects(s.getSession("s1"), StoreClosedError);
+      await assert.rejects(s.listSessions(), StoreClosedError);
+    });
+  });
+}
