@@ -44,7 +44,12 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
     this.state = snapshot
       ? ContextState.restore(snapshot, this.config.limits)
       : new ContextState(this.config.limits);
+    const interrupted = snapshot ? this.state.interruptUnanswered() : undefined;
+    if (interrupted) await this.persist();
     this.deps.registry.register(sessionKeys(this.sessionId).contextManager, this.self);
+    // Reported, never silently dropped: the turn a crash cut short stays in the history, marked.
+    if (interrupted)
+      publish(this.deps, { type: "turn_interrupted", sessionId: this.sessionId, turn: interrupted });
   }
 
   override async handleCall(message: ContextManagerCall): Promise<Result<unknown>> {

@@ -97,12 +97,15 @@ export class ContextState {
     return { turn: { ...turn }, dropped };
   }
 
-  /** Marks a turn as cut short by a crash, so it is reported rather than silently lost. */
-  markInterrupted(turnId: string): boolean {
-    const turn = this.turns.find((t) => t.id === turnId);
-    if (!turn) return false;
-    turn.status = "interrupted";
-    return true;
+  /**
+   * After a crash: a user message with no reply after it was in flight when the session went
+   * down. It is marked `interrupted` (and returned) so it is reported rather than silently lost.
+   */
+  interruptUnanswered(): ConversationTurn | undefined {
+    const last = this.turns[this.turns.length - 1];
+    if (!last || last.role !== "user" || last.status !== "complete") return undefined;
+    last.status = "interrupted";
+    return { ...last };
   }
 
   history(): ConversationTurn[] {

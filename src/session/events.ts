@@ -16,6 +16,8 @@ export type SessionEvent =
   | { type: "session_crashed"; sessionId: string; reason: unknown; at: string }
   | { type: "session_terminated"; sessionId: string; at: string }
   | { type: "message_added"; sessionId: string; turn: ConversationTurn }
+  /** A turn a crash cut short, found when the session came back. */
+  | { type: "turn_interrupted"; sessionId: string; turn: ConversationTurn }
   | { type: "context_updated"; sessionId: string; files: string[] }
   | { type: "turn_started"; sessionId: string; turnId: string; queued: number }
   | { type: "llm_delta"; sessionId: string; turnId: string; text: string }

@@ -30,6 +30,11 @@ export interface SessionManagerArgs {
   maxSessions: number;
   /** How often idle sessions are looked for, in ms. */
   idleSweepMs: number;
+  /**
+   * Set by the system before its first manager starts, and cleared by that manager: only then
+   * do stored sessions without processes mean "the program restarted", to be started again.
+   */
+  boot: { restore: boolean };
 }
 
 export type SessionManagerCall =
@@ -79,7 +84,9 @@ export class SessionManager extends GenServer<
     this.deps = args.deps;
     this.maxSessions = args.maxSessions;
     this.idleSweepMs = args.idleSweepMs;
-    await this.rebuild();
+    const restore = args.boot.restore;
+    args.boot.restore = false;
+    await this.rebuild(restore);
     this.deps.registry.register(SESSION_MANAGER_NAME, this.self);
     this.armSweep();
   }
@@ -258,6 +265,33 @@ export class SessionManager extends GenServer<
     }
   }
 
+  /** Starts a stored session's processes again after a program restart; its status carries over. */
+  private async restart(entry: Entry): Promise<void> {
+    const id = entry.info.id;
+    try {
+      const pid = await DynamicSupervisor.startChild(
+        this.runtime,
+        SESSIONS_SUPERVISOR_NAME,
+        SessionSupervisor.spec(id, entry.config, this.deps),
+      );
+      if (!pid) throw new Error("the session supervisor ignored its start");
+      this.watch(entry, pid);
+      if (entry.info.status === "initializing" || entry.info.status === "recovering") {
+        await this.transition(entry, "active");
+      }
+    } catch (error) {
+      if (entry.info.status === "active" || entry.info.status === "idle")
+        await this.transition(entry, "recovering");
+      publish(this.deps, {
+        type: "session_crashed",
+        sessionId: id,
+        reason: serializeReason(error),
+        at: this.deps.now().toISOString(),
+      });
+      await this.transition(entry, "failed");
+    }
+  }
+
   private watch(entry: Entry, pid: Pid): void {
     this.unwatch(entry);
     entry.supervisor = pid;
@@ -327,7 +361,7 @@ export class SessionManager extends GenServer<
    * supervisors are alive. A session whose supervisor is gone and not being restarted failed
    * while nobody was watching.
    */
-  private async rebuild(): Promise<void> {
+  private async rebuild(restore: boolean): Promise<void> {
     const restarting = new Set(
       (await DynamicSupervisor.whichChildren(this.runtime, SESSIONS_SUPERVISOR_NAME)).map((c) => c.id),
     );
@@ -352,6 +386,8 @@ export class SessionManager extends GenServer<
       } else if (info.status === "terminating") {
         await this.transition(entry, "terminated");
         this.entries.delete(info.id);
+      } else if (restore && info.status !== "failed") {
+        await this.restart(entry);
       } else if (!restarting.has(info.id) && info.status !== "failed") {
         if (info.status === "active" || info.status === "idle") await this.transition(entry, "recovering");
         await this.transition(entry, "failed");

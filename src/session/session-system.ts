@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import { defaultProviders, type ProviderRegistry } from "../llm/index.js";
 import { PubSub, Registry, type Subscription } from "../registry/index.js";
 import { type Clock, InvalidArgumentError, NoProcError, type Pid, Runtime } from "../runtime/index.js";
-import { MemorySessionStore, type SessionStore } from "../store/index.js";
+import { MemorySessionStore, type SessionStore, SqliteSessionStore } from "../store/index.js";
 import { DynamicSupervisor, type RestartBudget, Supervisor, worker } from "../supervision/index.js";
 import { parseSessionConfig, type SessionConfigInput } from "./config.js";
 import type { ConversationTurn, FileEntry } from "./context-state.js";
@@ -26,8 +26,13 @@ export interface SessionSystemOptions {
   runtime?: Runtime;
   logger?: Logger;
   clock?: Clock;
-  /** Where sessions outlive their processes (default: in memory). */
+  /** Where sessions outlive their processes (default: in memory, or `storePath`). */
   store?: SessionStore;
+  /**
+   * An SQLite file to keep sessions in (created if missing). Sessions that were live when the
+   * program stopped — cleanly or not — are started again from it, with their conversation.
+   */
+  storePath?: string;
   providers?: ProviderRegistry;
   /** Creating more sessions than this is a MaxSessionsError (default 10,000). */
   maxSessions?: number;
@@ -58,6 +63,7 @@ export class SessionSystem {
   readonly contextStore: ContextStore;
   private readonly deps: SessionDeps;
   private readonly ownsRuntime: boolean;
+  private readonly ownsStore: boolean;
   private readonly turnTimeoutMs: number;
   private root: Pid | undefined;
   private readonly cleanups: (() => void)[] = [];
@@ -67,7 +73,13 @@ export class SessionSystem {
     this.runtime = options.runtime ?? new Runtime({ logger: options.logger, clock: options.clock });
     this.registry = new Registry(this.runtime, { keys: "unique", names: true });
     this.pubsub = new PubSub(this.runtime);
-    this.store = options.store ?? new MemorySessionStore();
+    if (options.store && options.storePath) {
+      throw new InvalidArgumentError("store", "give either store or storePath, not both");
+    }
+    this.ownsStore = !options.store;
+    this.store =
+      options.store ??
+      (options.storePath ? SqliteSessionStore.open(options.storePath) : new MemorySessionStore());
     this.contextStore = new ContextStore();
     this.turnTimeoutMs = options.turnTimeoutMs ?? 60_000;
     this.deps = {
@@ -146,7 +158,7 @@ export class SessionSystem {
           },
         },
         worker(SESSION_MANAGER_NAME, () => new SessionManager(), {
-          args: { deps: this.deps, maxSessions, idleSweepMs },
+          args: { deps: this.deps, maxSessions, idleSweepMs, boot: { restore: true } },
         }),
       ],
     });
@@ -266,6 +278,7 @@ export class SessionSystem {
     }
     this.pubsub.close();
     this.registry.close();
+    if (this.ownsStore) await this.store.close();
   }
 
   // ---- helpers ---------------------------------------------------------------------------
