@@ -31,6 +31,8 @@ export const LimitsSchema = z
     maxQueuedTurns: z.number().int().min(0).max(10_000).default(8),
     /** 0 means never idle. */
     idleTimeoutMs: z.number().int().min(0).default(300_000),
+    /** Stop the session's processes after this long without a message; 0 = never. */
+    hibernateAfterMs: z.number().int().min(0).default(0),
     contextTokenBudget: z.number().int().min(256).max(2_000_000).default(8000),
   })
   .strict();

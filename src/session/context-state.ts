@@ -103,7 +103,7 @@ export class ContextState {
    */
   interruptUnanswered(): ConversationTurn | undefined {
     const last = this.turns[this.turns.length - 1];
-    if (!last || last.role !== "user" || last.status !== "complete") return undefined;
+    if (last?.role !== "user" || last.status !== "complete") return undefined;
     last.status = "interrupted";
     return { ...last };
   }

@@ -15,6 +15,8 @@ export type SessionEvent =
     }
   | { type: "session_crashed"; sessionId: string; reason: unknown; at: string }
   | { type: "session_terminated"; sessionId: string; at: string }
+  | { type: "session_hibernated"; sessionId: string; at: string }
+  | { type: "session_woken"; sessionId: string; at: string }
   | { type: "message_added"; sessionId: string; turn: ConversationTurn }
   /** A turn a crash cut short, found when the session came back. */
   | { type: "turn_interrupted"; sessionId: string; turn: ConversationTurn }

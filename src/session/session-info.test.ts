@@ -27,6 +27,7 @@ const infoArb: fc.Arbitrary<SessionInfo> = fc
     updatedAt: date,
     statusChangedAt: date,
     restarts: fc.nat(),
+    hibernated: fc.boolean(),
   })
   .map((info) => ({ ...info }));
 

@@ -18,6 +18,8 @@ export interface SessionInfo {
   statusChangedAt: Date;
   /** How many times the session's processes were brought back after a crash. */
   restarts: number;
+  /** Its processes are stopped to free memory; the next message wakes it. */
+  hibernated: boolean;
 }
 
 const iso = z.iso.datetime({ offset: false });
@@ -37,6 +39,7 @@ const SessionInfoJsonSchema = z
     updatedAt: iso,
     statusChangedAt: iso,
     restarts: z.number().int().min(0),
+    hibernated: z.boolean().default(false),
   })
   .strict();
 
@@ -54,6 +57,7 @@ export function sessionInfoToJSON(info: SessionInfo): SessionInfoJson {
     updatedAt: info.updatedAt.toISOString(),
     statusChangedAt: info.statusChangedAt.toISOString(),
     restarts: info.restarts,
+    hibernated: info.hibernated,
   };
   if (info.name !== undefined) json.name = info.name;
   if (info.projectPath !== undefined) json.projectPath = info.projectPath;
@@ -82,5 +86,6 @@ export function sessionInfoFromJSON(input: unknown): SessionInfo {
     updatedAt: new Date(json.updatedAt),
     statusChangedAt: new Date(json.statusChangedAt),
     restarts: json.restarts,
+    hibernated: json.hibernated,
   };
 }

@@ -19,7 +19,12 @@ import {
   SESSIONS_SUPERVISOR_NAME,
   type SessionDeps,
 } from "./deps.js";
-import { MaxSessionsError, SessionNotFoundError, SessionStartError } from "./errors.js";
+import {
+  MaxSessionsError,
+  SessionNotFoundError,
+  SessionStartError,
+  SessionUnavailableError,
+} from "./errors.js";
 import { assertSessionId, newSessionId, sessionKeys, sessionTopic } from "./session-id.js";
 import { type SessionInfo, sessionInfoFromJSON, sessionInfoToJSON } from "./session-info.js";
 import { SessionSupervisor } from "./session-supervisor.js";
@@ -41,7 +46,9 @@ export type SessionManagerCall =
   | { op: "create"; config: SessionConfig }
   | { op: "terminate"; id: string }
   | { op: "list" }
-  | { op: "get"; id: string };
+  | { op: "get"; id: string }
+  | { op: "hibernate"; id: string }
+  | { op: "wake"; id: string };
 
 export type SessionManagerCast = { op: "activity"; id: string };
 
@@ -104,6 +111,12 @@ export class SessionManager extends GenServer<
         case "get":
           assertSessionId(message.id);
           return ok(this.entries.get(message.id)?.info);
+        case "hibernate":
+          await this.hibernate(this.entryOrThrow(message.id));
+          return ok(undefined);
+        case "wake":
+          await this.wake(this.entryOrThrow(message.id));
+          return ok(this.entries.get(message.id)?.info);
         default:
           throw new TypeError(`unknown SessionManager request ${JSON.stringify(message)}`);
       }
@@ -156,6 +169,7 @@ export class SessionManager extends GenServer<
         updatedAt: at,
         statusChangedAt: at,
         restarts: 0,
+        hibernated: false,
       },
       config,
       supervisor: undefined,
@@ -265,17 +279,64 @@ export class SessionManager extends GenServer<
     }
   }
 
+  private entryOrThrow(id: string): Entry {
+    assertSessionId(id);
+    const entry = this.entries.get(id);
+    if (!entry) throw new SessionNotFoundError(id);
+    return entry;
+  }
+
+  private async startProcesses(entry: Entry): Promise<void> {
+    const pid = await DynamicSupervisor.startChild(
+      this.runtime,
+      SESSIONS_SUPERVISOR_NAME,
+      SessionSupervisor.spec(entry.info.id, entry.config, this.deps),
+    );
+    if (!pid) throw new Error("the session supervisor ignored its start");
+    this.watch(entry, pid);
+  }
+
+  /** Stops an idle session's processes; its record, and its place in the list, stay. */
+  private async hibernate(entry: Entry): Promise<void> {
+    if (entry.info.hibernated) return;
+    if (entry.info.status === "active") await this.transition(entry, "idle");
+    if (entry.info.status !== "idle") throw new SessionUnavailableError(entry.info.id, entry.info.status);
+    const pid = entry.supervisor;
+    this.unwatch(entry);
+    if (pid && this.runtime.isAlive(pid)) {
+      await DynamicSupervisor.terminateChild(this.runtime, SESSIONS_SUPERVISOR_NAME, pid).catch(() => {});
+    }
+    this.deps.contextStore.clearSession(entry.info.id);
+    entry.info = { ...entry.info, hibernated: true, updatedAt: this.deps.now() };
+    await this.persist(entry);
+    publish(this.deps, {
+      type: "session_hibernated",
+      sessionId: entry.info.id,
+      at: this.deps.now().toISOString(),
+    });
+  }
+
+  /** Starts a hibernated session's processes again; they reload its conversation from the store. */
+  private async wake(entry: Entry): Promise<void> {
+    if (!entry.info.hibernated) return;
+    await this.startProcesses(entry);
+    entry.lastActivity = this.runtime.clock.now();
+    entry.info = { ...entry.info, hibernated: false, updatedAt: this.deps.now() };
+    publish(this.deps, {
+      type: "session_woken",
+      sessionId: entry.info.id,
+      at: this.deps.now().toISOString(),
+    });
+    if (entry.info.status === "idle") await this.transition(entry, "active");
+    else await this.persist(entry);
+    this.armSweep();
+  }
+
   /** Starts a stored session's processes again after a program restart; its status carries over. */
   private async restart(entry: Entry): Promise<void> {
     const id = entry.info.id;
     try {
-      const pid = await DynamicSupervisor.startChild(
-        this.runtime,
-        SESSIONS_SUPERVISOR_NAME,
-        SessionSupervisor.spec(id, entry.config, this.deps),
-      );
-      if (!pid) throw new Error("the session supervisor ignored its start");
-      this.watch(entry, pid);
+      await this.startProcesses(entry);
       if (entry.info.status === "initializing" || entry.info.status === "recovering") {
         await this.transition(entry, "active");
       }
@@ -312,21 +373,32 @@ export class SessionManager extends GenServer<
 
   private armSweep(): void {
     if (this.sweepArmed) return;
-    const needed = [...this.entries.values()].some(
-      (e) => e.info.status === "active" && e.config.limits.idleTimeoutMs > 0,
-    );
+    const needed = [...this.entries.values()].some((e) => this.mayTimeOut(e));
     if (!needed) return;
     this.sweepArmed = true;
     this.sendAfter(this.idleSweepMs, { type: "idle_sweep" });
   }
 
+  private mayTimeOut(entry: Entry): boolean {
+    const { status, hibernated } = entry.info;
+    const limits = entry.config.limits;
+    return (
+      (status === "active" && limits.idleTimeoutMs > 0) ||
+      (!hibernated && (status === "active" || status === "idle") && limits.hibernateAfterMs > 0)
+    );
+  }
+
   private async sweepIdle(): Promise<void> {
     this.sweepArmed = false;
     const now = this.runtime.clock.now();
-    for (const entry of this.entries.values()) {
-      const timeout = entry.config.limits.idleTimeoutMs;
-      if (entry.info.status === "active" && timeout > 0 && now - entry.lastActivity >= timeout) {
+    for (const entry of [...this.entries.values()]) {
+      const { idleTimeoutMs, hibernateAfterMs } = entry.config.limits;
+      const quiet = now - entry.lastActivity;
+      if (entry.info.status === "active" && idleTimeoutMs > 0 && quiet >= idleTimeoutMs) {
         await this.transition(entry, "idle");
+      }
+      if (!entry.info.hibernated && hibernateAfterMs > 0 && quiet >= hibernateAfterMs) {
+        if (entry.info.status === "active" || entry.info.status === "idle") await this.hibernate(entry);
       }
     }
     this.armSweep();
@@ -378,7 +450,9 @@ export class SessionManager extends GenServer<
       };
       this.entries.set(info.id, entry);
       const pid = this.deps.registry.whereis(sessionKeys(info.id).supervisor);
-      if (pid) {
+      if (info.hibernated && !pid) {
+        // Asleep on purpose: no processes are expected, and none are started at boot.
+      } else if (pid) {
         this.watch(entry, pid);
         if (info.status === "recovering") entry.info = { ...entry.info, restarts: entry.info.restarts + 1 };
         if (info.status === "recovering" || info.status === "initializing")

@@ -192,6 +192,18 @@ export class SessionSystem {
    * Sends a user message and resolves with the model's reply once the turn completes. A
    * message sent during a turn waits its turn; a recovering session is waited for.
    */
+  /** Stops an idle session's processes to free memory; it stays listed and wakes on use. */
+  async hibernateSession(id: string): Promise<void> {
+    assertSessionId(id);
+    unwrap(await this.manager({ op: "hibernate", id }));
+  }
+
+  /** Starts a hibernated session's processes again (sending it a message does this too). */
+  async wakeSession(id: string): Promise<SessionInfo> {
+    assertSessionId(id);
+    return unwrap(await this.manager({ op: "wake", id })) as SessionInfo;
+  }
+
   async sendMessage(id: string, text: string, options: { timeoutMs?: number } = {}): Promise<TurnReply> {
     const pid = await this.availableAgent(id, "orchestrator", options.timeoutMs);
     const result = (await this.runtime.call(
@@ -305,8 +317,13 @@ export class SessionSystem {
     const key = sessionKeys(id)[agent];
     const pid = this.registry.whereis(key);
     if (pid) return pid;
-    const info = await this.getSession(id);
+    let info = await this.getSession(id);
     if (!info) throw new SessionNotFoundError(id);
+    if (info.hibernated) {
+      info = await this.wakeSession(id);
+      const awake = this.registry.whereis(key);
+      if (awake) return awake;
+    }
     if (
       info.status !== "recovering" &&
       info.status !== "initializing" &&
