@@ -40,6 +40,16 @@ export class SessionConfigError extends SessionvisorError {
   }
 }
 
+/** An import or restore named a session that exists already (live, or kept after termination). */
+export class SessionExistsError extends SessionvisorError {
+  readonly sessionId: string;
+
+  constructor(sessionId: string) {
+    super("session_exists", `session ${sessionId} already exists`);
+    this.sessionId = sessionId;
+  }
+}
+
 export class MaxSessionsError extends SessionvisorError {
   readonly maxSessions: number;
 

@@ -12,6 +12,7 @@ export {
   InvalidTransitionError,
   MaxSessionsError,
   SessionConfigError,
+  SessionExistsError,
   SessionNotFoundError,
   SessionStartError,
   SessionUnavailableError,
@@ -26,6 +27,7 @@ export {
   sessionInfoFromJSON,
   sessionInfoToJSON,
 } from "./session-info.js";
+export type { SessionDocument } from "./session-manager.js";
 export { SessionSystem, type SessionSystemOptions } from "./session-system.js";
 export {
   applyTransition,

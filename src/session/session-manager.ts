@@ -1,6 +1,7 @@
 import {
   type DownMessage,
   GenServer,
+  InvalidArgumentError,
   isCleanExit,
   isDownMessage,
   type Pid,
@@ -10,6 +11,7 @@ import {
 import type { StoredJson } from "../store/index.js";
 import { DynamicSupervisor } from "../supervision/index.js";
 import { parseSessionConfig, type SessionConfig } from "./config.js";
+import { type ContextSnapshot, ContextState } from "./context-state.js";
 import {
   err,
   ok,
@@ -21,6 +23,7 @@ import {
 } from "./deps.js";
 import {
   MaxSessionsError,
+  SessionExistsError,
   SessionNotFoundError,
   SessionStartError,
   SessionUnavailableError,
@@ -40,6 +43,16 @@ export interface SessionManagerArgs {
    * do stored sessions without processes mean "the program restarted", to be started again.
    */
   boot: { restore: boolean };
+  /** How long a terminated session stays in the store, restorable, before it is purged (ms). */
+  retainTerminatedMs: number;
+}
+
+/** A session as `exportSession` writes it and `importSession` reads it. */
+export interface SessionDocument {
+  format: "sessionvisor.session";
+  version: 1;
+  session: Record<string, unknown>;
+  conversation?: unknown;
 }
 
 export type SessionManagerCall =
@@ -48,7 +61,9 @@ export type SessionManagerCall =
   | { op: "list" }
   | { op: "get"; id: string }
   | { op: "hibernate"; id: string }
-  | { op: "wake"; id: string };
+  | { op: "wake"; id: string }
+  | { op: "restore"; id: string }
+  | { op: "import"; document: SessionDocument };
 
 export type SessionManagerCast = { op: "activity"; id: string };
 
@@ -56,7 +71,8 @@ export type SessionManagerInfo =
   | DownMessage
   | { type: "session_up"; id: string; pid: Pid }
   | { type: "session_given_up"; id: string; reason: unknown }
-  | { type: "idle_sweep" };
+  | { type: "idle_sweep" }
+  | { type: "purge_sweep" };
 
 interface Entry {
   info: SessionInfo;
@@ -86,16 +102,22 @@ export class SessionManager extends GenServer<
   private readonly entries = new Map<string, Entry>();
   private readonly byMonitor = new Map<number, string>();
   private sweepArmed = false;
+  private retainTerminatedMs = 0;
+  /** Terminated sessions kept in the store, by id, with when they terminated (epoch ms). */
+  private readonly retained = new Map<string, number>();
+  private purgeArmed = false;
 
   override async init(args: SessionManagerArgs): Promise<void> {
     this.deps = args.deps;
     this.maxSessions = args.maxSessions;
     this.idleSweepMs = args.idleSweepMs;
+    this.retainTerminatedMs = args.retainTerminatedMs;
     const restore = args.boot.restore;
     args.boot.restore = false;
     await this.rebuild(restore);
     this.deps.registry.register(SESSION_MANAGER_NAME, this.self);
     this.armSweep();
+    this.armPurge();
   }
 
   override async handleCall(message: SessionManagerCall): Promise<Result<unknown>> {
@@ -117,6 +139,10 @@ export class SessionManager extends GenServer<
         case "wake":
           await this.wake(this.entryOrThrow(message.id));
           return ok(this.entries.get(message.id)?.info);
+        case "restore":
+          return ok(await this.restoreTerminated(message.id));
+        case "import":
+          return ok(await this.importDocument(message.document));
         default:
           throw new TypeError(`unknown SessionManager request ${JSON.stringify(message)}`);
       }
@@ -143,6 +169,8 @@ export class SessionManager extends GenServer<
         return this.givenUp(message.id, message.reason);
       case "idle_sweep":
         return this.sweepIdle();
+      case "purge_sweep":
+        return this.purge();
     }
   }
 
@@ -219,6 +247,100 @@ export class SessionManager extends GenServer<
     this.entries.delete(id);
     // Subscriptions end with the session; the store keeps its record for a later restore.
     this.deps.pubsub.clearTopic(sessionTopic(id));
+    this.retained.set(id, this.deps.now().getTime());
+    this.armPurge();
+  }
+
+  // ---- retention, restore, import --------------------------------------------------------
+
+  /** Brings a terminated session back under the same id, with its conversation. */
+  private async restoreTerminated(id: string): Promise<SessionInfo> {
+    assertSessionId(id);
+    if (this.entries.has(id)) throw new SessionExistsError(id);
+    const stored = await this.deps.store.getSession(id);
+    if (stored?.record.status !== "terminated") throw new SessionNotFoundError(id);
+    const { config, ...record } = stored.record as Record<string, unknown>;
+    const info = await this.revive(sessionInfoFromJSON(record), parseSessionConfig(config));
+    this.retained.delete(id);
+    return info;
+  }
+
+  /** Takes in a session exported elsewhere; refused if its id exists here in any form. */
+  private async importDocument(document: SessionDocument): Promise<SessionInfo> {
+    if (document?.format !== "sessionvisor.session" || document.version !== 1) {
+      throw new InvalidArgumentError("document", 'expected { format: "sessionvisor.session", version: 1 }');
+    }
+    const { config: rawConfig, ...record } = document.session ?? {};
+    const info = sessionInfoFromJSON(record);
+    assertSessionId(info.id);
+    const config = parseSessionConfig(rawConfig, { providers: this.deps.providers.names() });
+    if (this.entries.has(info.id) || (await this.deps.store.getSession(info.id)))
+      throw new SessionExistsError(info.id);
+    if (document.conversation !== undefined) {
+      // Validates the conversation before anything is written.
+      ContextState.restore(document.conversation as ContextSnapshot, config.limits);
+      await this.deps.store.putConversation(info.id, document.conversation as StoredJson);
+    }
+    return this.revive(info, config);
+  }
+
+  /** Starts a stored or imported session as a new lifecycle under its old id. */
+  private async revive(old: SessionInfo, config: SessionConfig): Promise<SessionInfo> {
+    if (this.entries.size >= this.maxSessions) throw new MaxSessionsError(this.maxSessions);
+    const at = this.deps.now();
+    const entry: Entry = {
+      info: {
+        ...old,
+        status: "initializing",
+        previousStatus: undefined,
+        hibernated: false,
+        updatedAt: at,
+        statusChangedAt: at,
+      },
+      config,
+      supervisor: undefined,
+      monitor: undefined,
+      lastActivity: this.runtime.clock.now(),
+    };
+    await this.persist(entry);
+    try {
+      await this.startProcesses(entry);
+    } catch (error) {
+      // Back to what was stored before: a failed restore changes nothing.
+      await this.deps.store.putSession(old.id, {
+        ...(sessionInfoToJSON(old) as unknown as Record<string, StoredJson>),
+        config: config as unknown as StoredJson,
+      });
+      throw new SessionStartError(error);
+    }
+    this.entries.set(old.id, entry);
+    publish(this.deps, {
+      type: "session_created",
+      sessionId: old.id,
+      at: at.toISOString(),
+      info: entry.info,
+    });
+    await this.transition(entry, "active");
+    this.armSweep();
+    return entry.info;
+  }
+
+  private armPurge(): void {
+    if (this.purgeArmed || this.retained.size === 0) return;
+    this.purgeArmed = true;
+    this.sendAfter(this.idleSweepMs, { type: "purge_sweep" });
+  }
+
+  /** Deletes terminated sessions kept longer than the retention time. */
+  private async purge(): Promise<void> {
+    this.purgeArmed = false;
+    const now = this.deps.now().getTime();
+    for (const [id, terminatedAt] of [...this.retained]) {
+      if (now - terminatedAt < this.retainTerminatedMs) continue;
+      await this.deps.store.deleteSession(id);
+      this.retained.delete(id);
+    }
+    this.armPurge();
   }
 
   // ---- supervision of sessions -----------------------------------------------------------
@@ -440,7 +562,10 @@ export class SessionManager extends GenServer<
     for (const stored of await this.deps.store.listSessions()) {
       const { config, ...record } = stored.record as Record<string, unknown>;
       const info = sessionInfoFromJSON(record);
-      if (info.status === "terminated") continue;
+      if (info.status === "terminated") {
+        this.retained.set(info.id, info.statusChangedAt.getTime());
+        continue;
+      }
       const entry: Entry = {
         info,
         config: parseSessionConfig(config),

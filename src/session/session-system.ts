@@ -19,7 +19,7 @@ import type { SessionEvent, SessionEventListener } from "./events.js";
 import type { TurnReply } from "./llm-orchestrator.js";
 import { assertSessionId, GLOBAL_SESSION_TOPIC, sessionKeys, sessionTopic } from "./session-id.js";
 import type { SessionInfo } from "./session-info.js";
-import { SessionManager, type SessionManagerCall } from "./session-manager.js";
+import { type SessionDocument, SessionManager, type SessionManagerCall } from "./session-manager.js";
 
 export interface SessionSystemOptions {
   /** Run inside an existing runtime (its name service must be free); by default a new one. */
@@ -43,6 +43,11 @@ export interface SessionSystemOptions {
    * none: each session's own budget already contains a flapping session.
    */
   sharedRestartBudget?: RestartBudget;
+  /**
+   * How long a terminated session stays in the store, restorable under its id with
+   * `restoreSession`, before it is purged (default 7 days).
+   */
+  retainTerminatedMs?: number;
   /** How often idle sessions are looked for, in ms (default 1000). */
   idleSweepMs?: number;
   /** Timeout of calls that wait for a model reply, in ms (default 60,000). */
@@ -98,22 +103,23 @@ export class SessionSystem {
     if (!(Number.isInteger(maxSessions) && maxSessions > 0)) {
       throw new InvalidArgumentError("maxSessions", "must be a positive whole number");
     }
+    const retainTerminatedMs = options.retainTerminatedMs ?? 7 * 24 * 3600 * 1000;
+    if (!(Number.isInteger(retainTerminatedMs) && retainTerminatedMs >= 0)) {
+      throw new InvalidArgumentError("retainTerminatedMs", "must be a whole number of ms >= 0");
+    }
     const system = new SessionSystem(options);
-    await system.boot(
-      maxSessions,
-      options.sessionRestartBudget ?? { maxRestarts: 3, period: 5000 },
-      options.sharedRestartBudget ?? { maxRestarts: Number.POSITIVE_INFINITY, period: 5000 },
-      options.idleSweepMs ?? 1000,
-    );
+    await system.boot(options, maxSessions, retainTerminatedMs);
     return system;
   }
 
   private async boot(
+    options: SessionSystemOptions,
     maxSessions: number,
-    budget: RestartBudget,
-    shared: RestartBudget,
-    idleSweepMs: number,
+    retainTerminatedMs: number,
   ): Promise<void> {
+    const budget = options.sessionRestartBudget ?? { maxRestarts: 3, period: 5000 };
+    const shared = options.sharedRestartBudget ?? { maxRestarts: Number.POSITIVE_INFINITY, period: 5000 };
+    const idleSweepMs = options.idleSweepMs ?? 1000;
     const { runtime, registry } = this;
     // Tell the manager when a session supervisor comes (back) up or is given up on. It is
     // addressed by name, so a restarted manager gets the news too.
@@ -158,7 +164,7 @@ export class SessionSystem {
           },
         },
         worker(SESSION_MANAGER_NAME, () => new SessionManager(), {
-          args: { deps: this.deps, maxSessions, idleSweepMs, boot: { restore: true } },
+          args: { deps: this.deps, maxSessions, idleSweepMs, boot: { restore: true }, retainTerminatedMs },
         }),
       ],
     });
@@ -192,6 +198,31 @@ export class SessionSystem {
    * Sends a user message and resolves with the model's reply once the turn completes. A
    * message sent during a turn waits its turn; a recovering session is waited for.
    */
+  /** Brings back a terminated session (kept for `retainTerminatedMs`) under the same id. */
+  async restoreSession(id: string): Promise<SessionInfo> {
+    assertSessionId(id);
+    return unwrap(await this.manager({ op: "restore", id })) as SessionInfo;
+  }
+
+  /** The session's record and conversation as one JSON document (live or kept after termination). */
+  async exportSession(id: string): Promise<SessionDocument> {
+    assertSessionId(id);
+    const stored = await this.store.getSession(id);
+    if (!stored) throw new SessionNotFoundError(id);
+    const conversation = await this.store.getConversation(id);
+    return {
+      format: "sessionvisor.session",
+      version: 1,
+      session: stored.record,
+      ...(conversation === undefined ? {} : { conversation }),
+    };
+  }
+
+  /** Starts a session from an exported document, under its original id. */
+  async importSession(document: SessionDocument): Promise<SessionInfo> {
+    return unwrap(await this.manager({ op: "import", document })) as SessionInfo;
+  }
+
   /** Stops an idle session's processes to free memory; it stays listed and wakes on use. */
   async hibernateSession(id: string): Promise<void> {
     assertSessionId(id);

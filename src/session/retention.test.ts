@@ -1,0 +1,95 @@
+import assert from "node:assert/strict";
+import { afterEach, describe, it } from "node:test";
+import { startSystem } from "../../test/support/sessions.js";
+import { ManualClock } from "../runtime/index.js";
+import { SessionExistsError, SessionNotFoundError } from "./errors.js";
+import type { SessionSystem } from "./session-system.js";
+
+const systems: SessionSystem[] = [];
+afterEach(async () => {
+  for (const sys of systems.splice(0)) await sys.stop();
+});
+
+async function start(options: Parameters<typeof startSystem>[0] = {}): Promise<SessionSystem> {
+  const sys = await startSystem(options);
+  systems.push(sys);
+  return sys;
+}
+
+describe("retention of terminated sessions", () => {
+  it("restores a terminated session under the same id with its conversation", async () => {
+    const sys = await start();
+    const { id } = await sys.createSession({ name: "again" });
+    await sys.sendMessage(id, "echo kept");
+    await sys.terminateSession(id);
+    const info = await sys.restoreSession(id);
+    assert.deepEqual([info.id, info.name, info.status], [id, "again", "active"]);
+    assert.deepEqual(
+      (await sys.getHistory(id)).map((t) => t.content),
+      ["echo kept", "kept"],
+    );
+    assert.equal((await sys.sendMessage(id, "echo back")).text, "back");
+  });
+
+  it("purges a terminated session after the retention time, and then it cannot be restored", async () => {
+    const clock = new ManualClock();
+    let wallClock = Date.parse("2026-11-24T12:00:00Z");
+    const sys = await start({
+      clock,
+      now: () => new Date(wallClock),
+      idleSweepMs: 100,
+      retainTerminatedMs: 60_000,
+    });
+    const { id } = await sys.createSession();
+    await sys.terminateSession(id);
+    wallClock += 59_000;
+    await clock.advance(200);
+    assert.ok(await sys.store.getSession(id), "still kept within the retention time");
+    wallClock += 2_000;
+    await clock.advance(200);
+    assert.equal(await sys.store.getSession(id), undefined);
+    await assert.rejects(sys.restoreSession(id), SessionNotFoundError);
+  });
+
+  it("refuses to restore a live session", async () => {
+    const sys = await start();
+    const { id } = await sys.createSession();
+    await assert.rejects(sys.restoreSession(id), SessionExistsError);
+  });
+});
+
+describe("export and import", () => {
+  it("moves a session with its conversation to another system under the same id", async () => {
+    const source = await start();
+    const { id } = await source.createSession({ name: "travelling", metadata: { ticket: 42 } });
+    await source.addFile(id, "/src/a.ts", { metadata: { lang: "ts" } });
+    await source.sendMessage(id, "echo pack me");
+    const document = JSON.parse(JSON.stringify(await source.exportSession(id)));
+
+    const target = await start();
+    const info = await target.importSession(document);
+    assert.deepEqual(
+      [info.id, info.name, info.metadata, info.status],
+      [id, "travelling", { ticket: 42 }, "active"],
+    );
+    assert.deepEqual(
+      (await target.getHistory(id)).map((t) => t.content),
+      ["echo pack me", "pack me"],
+    );
+    assert.deepEqual((await target.getFiles(id)).active, ["/src/a.ts"]);
+  });
+
+  it("refuses a document that is not a session export, storing nothing", async () => {
+    const sys = await start();
+    await assert.rejects(sys.importSession({ format: "something", version: 1 } as never), /invalid document/);
+    const bad = { format: "sessionvisor.session", version: 1, session: { id: "../etc" } } as never;
+    await assert.rejects(sys.importSession(bad));
+    assert.deepEqual(await sys.store.listSessions(), []);
+  });
+
+  it("refuses to import a session whose id exists already", async () => {
+    const sys = await start();
+    const { id } = await sys.createSession();
+    await assert.rejects(sys.importSession(await sys.exportSession(id)), SessionExistsError);
+  });
+});
