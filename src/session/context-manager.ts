@@ -35,12 +35,15 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
   private config!: SessionConfig;
   private deps!: SessionDeps;
   private state!: ContextState;
+  /** What the store holds: the state to fall back to when a write fails. */
+  private committed: ContextSnapshot | undefined;
 
   override async init(args: AgentArgs): Promise<void> {
     this.sessionId = args.sessionId;
     this.config = args.config;
     this.deps = args.deps;
     const snapshot = (await this.deps.store.getConversation(this.sessionId)) as ContextSnapshot | undefined;
+    this.committed = snapshot;
     this.state = snapshot
       ? ContextState.restore(snapshot, this.config.limits)
       : new ContextState(this.config.limits);
@@ -70,10 +73,11 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
       }
       case "add_file": {
         const { dropped } = this.state.addFile(message.path, message.metadata ?? {}, this.deps.now());
-        if (message.content !== undefined)
-          this.deps.contextStore.set(this.sessionId, message.path, message.content);
-        for (const path of dropped) this.deps.contextStore.delete(this.sessionId, path);
         await this.persist();
+        if (message.content !== undefined) {
+          this.deps.contextStore.set(this.sessionId, message.path, message.content);
+        }
+        for (const path of dropped) this.deps.contextStore.delete(this.sessionId, path);
         publish(this.deps, {
           type: "context_updated",
           sessionId: this.sessionId,
@@ -108,7 +112,20 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
     }
   }
 
-  private persist(): Promise<void> {
-    return this.deps.store.putConversation(this.sessionId, this.state.snapshot() as never);
+  /**
+   * Writes the state; if the write fails, the state goes back to what the store holds, so a
+   * failed write changes nothing and the caller gets the error.
+   */
+  private async persist(): Promise<void> {
+    const next = this.state.snapshot();
+    try {
+      await this.deps.store.putConversation(this.sessionId, next as never);
+      this.committed = next;
+    } catch (error) {
+      this.state = this.committed
+        ? ContextState.restore(this.committed, this.config.limits)
+        : new ContextState(this.config.limits);
+      throw error;
+    }
   }
 }

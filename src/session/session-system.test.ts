@@ -3,6 +3,7 @@ import { afterEach, describe, it } from "node:test";
 import { recorder, startSystem, statuses } from "../../test/support/sessions.js";
 import { defaultProviders, OfflineProvider } from "../llm/index.js";
 import { ManualClock } from "../runtime/index.js";
+import { MemorySessionStore } from "../store/index.js";
 import {
   InvalidSessionIdError,
   MaxSessionsError,
@@ -300,5 +301,36 @@ describe("SessionSystem: events and status", () => {
     const stored = await sys.store.getSession(id);
     assert.equal(stored?.record.status, "terminated");
     assert.equal(stored?.record.name, "kept");
+  });
+});
+
+describe("SessionSystem: failed writes", () => {
+  it("a store write that fails leaves the conversation as it was and the session working", async () => {
+    const store = new MemorySessionStore();
+    let failNext = false;
+    const flaky = new Proxy(store, {
+      get(target, property, receiver) {
+        if (property === "putConversation" && failNext) {
+          return async () => {
+            failNext = false;
+            throw new Error("disk full");
+          };
+        }
+        const value = Reflect.get(target, property, receiver);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const sys = await start({ store: flaky });
+    const { id } = await sys.createSession();
+    await sys.sendMessage(id, "echo one");
+    failNext = true;
+    await assert.rejects(sys.addFile(id, "/never.ts"), /disk full/);
+    assert.deepEqual((await sys.getFiles(id)).active, []);
+    assert.deepEqual(
+      (await sys.getHistory(id)).map((t) => t.content),
+      ["echo one", "one"],
+    );
+    assert.deepEqual(((await store.getConversation(id)) as { activeFiles: string[] }).activeFiles, []);
+    assert.equal((await sys.sendMessage(id, "echo two")).text, "two");
   });
 });
