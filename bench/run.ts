@@ -1,13 +1,14 @@
 // Runs the benchmarks and prints one table per suite, beside Erlang/OTP's figures measured in
-// the same run (bench/otp/bench.exs). Usage: npm run bench [-- core|sessions]
+// the same run (bench/otp/bench.exs). Usage: npm run bench [-- core|sessions|durability]
 // `npm run bench` compiles with tsc first: figures are for the JavaScript users run, not for a
 // development loader (tsx wraps every function expression, which costs time and memory).
 import { measureCore } from "./core.js";
+import { measureDurability } from "./durability.js";
 import { runOtp } from "./otp.js";
 import { measureSessions, measureShape } from "./sessions.js";
 import { type Figure, renderTable } from "./table.js";
 
-const ALL = ["core", "sessions"];
+const ALL = ["core", "sessions", "durability"];
 const requested = process.argv.slice(2).filter((arg) => !arg.startsWith("-"));
 const suites = requested.length > 0 ? requested : ALL;
 for (const suite of suites) {
@@ -21,7 +22,13 @@ if (!(globalThis as { gc?: unknown }).gc) {
 }
 
 console.log(`sessionvisor benchmarks — node ${process.version}, ${new Date().toISOString()}`);
-const otp = runOtp(suites.map((suite) => (suite === "sessions" ? "session" : suite)));
+const otpSuites = suites
+  .filter((suite) => suite !== "durability")
+  .map((s) => (s === "sessions" ? "session" : s));
+const otp =
+  otpSuites.length > 0
+    ? runOtp(otpSuites)
+    : { available: false, why: "no suite compares with OTP", suites: {} };
 console.log(
   otp.available
     ? `Erlang/OTP column: ${otp.versions}, measured in this run`
@@ -209,4 +216,101 @@ if (suites.includes("sessions")) {
   ];
   console.log("");
   console.log(renderTable("sessions: the seed's session shape, and the whole session system", figures));
+}
+
+if (suites.includes("durability")) {
+  const d = await measureDurability();
+  const figures: Figure[] = [
+    {
+      name: "turns persisted, one commit each (SQLite)",
+      unit: "/s",
+      ours: d.turnsPerSecSingle,
+      otp: undefined,
+      higherIsBetter: true,
+    },
+    {
+      name: "same writes, raw better-sqlite3 loop",
+      unit: "/s",
+      ours: d.rawPerSecSingle,
+      otp: undefined,
+      higherIsBetter: true,
+    },
+    {
+      name: "store overhead over the raw driver, single",
+      unit: "×",
+      ours: d.rawPerSecSingle / d.turnsPerSecSingle,
+      otp: undefined,
+      higherIsBetter: false,
+      goal: { text: "≤ 1.5×", met: (v) => v <= 1.5 },
+    },
+    {
+      name: "turns persisted, 100 per commit (SQLite)",
+      unit: "/s",
+      ours: d.turnsPerSecBatched,
+      otp: undefined,
+      higherIsBetter: true,
+    },
+    {
+      name: "same writes, raw better-sqlite3 transaction",
+      unit: "/s",
+      ours: d.rawPerSecBatched,
+      otp: undefined,
+      higherIsBetter: true,
+    },
+    {
+      name: "store overhead over the raw driver, batched",
+      unit: "×",
+      ours: d.rawPerSecBatched / d.turnsPerSecBatched,
+      otp: undefined,
+      higherIsBetter: false,
+      goal: { text: "≤ 1.5×", met: (v) => v <= 1.5 },
+    },
+    {
+      name: "recover 10,000 live sessions at start",
+      unit: "ms",
+      ours: d.recover10kMs,
+      otp: undefined,
+      higherIsBetter: false,
+      goal: { text: "< 2000 ms", met: (v) => v < 2000 },
+    },
+    {
+      name: "wake a hibernated session + first answer, median",
+      unit: "ms",
+      ours: d.wakeMedianMs,
+      otp: undefined,
+      higherIsBetter: false,
+      goal: { text: "< 5 ms", met: (v) => v < 5 },
+    },
+    {
+      name: "wake a hibernated session + first answer, p99",
+      unit: "ms",
+      ours: d.wakeP99Ms,
+      otp: undefined,
+      higherIsBetter: false,
+    },
+    {
+      name: "start on 100,000 sessions (1,000 awake)",
+      unit: "ms",
+      ours: d.boot100kMs,
+      otp: undefined,
+      higherIsBetter: false,
+    },
+    {
+      name: "heap with 100,000 sessions, 1,000 awake",
+      unit: "MB",
+      ours: d.heap100kMb,
+      otp: undefined,
+      higherIsBetter: false,
+    },
+    {
+      name: "process RSS with 100,000 sessions, 1,000 awake",
+      unit: "MB",
+      ours: d.rss100kMb,
+      otp: undefined,
+      higherIsBetter: false,
+      goal: { text: "< 1024 MB", met: (v) => v < 1024 },
+    },
+  ];
+  console.log("");
+  console.log(renderTable("durability: SQLite store, recovery, hibernation", figures));
 }

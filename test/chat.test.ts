@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 
 const hasScript = spawnSync("script", ["--version"]).status === 0;
@@ -74,5 +77,31 @@ describe("sessionvisor chat in a terminal", () => {
     term.type("echo first still here");
     await term.waitFor(/echo first still here\nfirst still here\n\[1\]> /);
     assert.equal(await term.quit(), 0);
+  });
+});
+
+describe("sessionvisor chat --store", () => {
+  it("brings the sessions and their conversation back on the next start", () => {
+    const dir = mkdtempSync(join(tmpdir(), "sessionvisor-chat-"));
+    try {
+      const store = join(dir, "chat.db");
+      const run = (input: string) =>
+        spawnSync(
+          process.execPath,
+          ["--import", "tsx", "src/cli/main.ts", "chat", "--delay", "0", "--store", store],
+          {
+            input,
+            encoding: "utf8",
+            timeout: 30_000,
+          },
+        );
+      assert.equal(run("echo remember me\n/quit\n").status, 0);
+      const second = run("/history\n/quit\n");
+      assert.equal(second.status, 0);
+      assert.match(second.stdout, /1 session\(s\) back from .*chat\.db/);
+      assert.match(second.stdout, /user: echo remember me\nassistant: remember me\n/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -9,6 +9,8 @@ export interface ChatOptions {
   output: Writable;
   /** Delay between streamed words of the offline model, so a person sees the stream. */
   streamDelayMs?: number;
+  /** An SQLite file: sessions survive the chat's exit and come back the next time. */
+  storePath?: string;
 }
 
 const HELP = `commands:
@@ -49,12 +51,19 @@ export class ChatApp {
     this.system = await SessionSystem.start({
       logger: silentLogger(),
       providers: defaultProviders({ chunkDelayMs: this.options.streamDelayMs ?? 15 }),
+      ...(this.options.storePath ? { storePath: this.options.storePath } : {}),
     });
     this.system.subscribeAll((event) => this.onEvent(event));
     this.print(
       "sessionvisor chat — each session is supervised; the model is the offline one. /help for commands.",
     );
-    await this.open("first");
+    this.sessions = await this.system.listSessions();
+    if (this.sessions.length > 0) {
+      this.current = this.sessions[0]?.id;
+      this.print(`${this.sessions.length} session(s) back from ${this.options.storePath}; /list shows them`);
+    } else {
+      await this.open("first");
+    }
     this.rl.on("SIGINT", () => this.rl.close());
     this.prompt();
     for await (const line of this.rl) {

@@ -19,8 +19,14 @@ program
     },
     15,
   )
-  .action(async (options: { delay: number }) => {
-    await new ChatApp({ input: process.stdin, output: process.stdout, streamDelayMs: options.delay }).run();
+  .option("--store <file>", "keep sessions in this SQLite file; they come back on the next start")
+  .action(async (options: { delay: number; store?: string }) => {
+    await new ChatApp({
+      input: process.stdin,
+      output: process.stdout,
+      streamDelayMs: options.delay,
+      ...(options.store ? { storePath: options.store } : {}),
+    }).run();
   });
 
 await program.parseAsync();
