@@ -29,12 +29,4 @@ export class Queue<T> {
     }
     return item;
   }
-
-  /** Removes and returns everything queued, oldest first. */
-  drain(): T[] {
-    const rest = this.items.slice(this.head) as T[];
-    this.items = [];
-    this.head = 0;
-    return rest;
-  }
 }

@@ -1,5 +1,4 @@
 import {
-  type ProviderRegistry,
   type SessionEvent,
   SessionSystem,
   type SessionSystemOptions,
@@ -46,5 +45,3 @@ export function recorder() {
 export function statuses(events: SessionEvent[], sessionId: string): string[] {
   return events.flatMap((e) => (e.type === "session_status" && e.sessionId === sessionId ? [e.status] : []));
 }
-
-export type { ProviderRegistry };
