@@ -1,19 +1,10 @@
 import assert from "node:assert/strict";
-import { afterEach, describe, it } from "node:test";
-import { recorder, startSystem, statuses } from "../../test/support/sessions.js";
+import { describe, it } from "node:test";
+import { recorder, statuses, systemsForTests } from "../../test/support/sessions.js";
 import type { Pid } from "../runtime/index.js";
 import type { SessionSystem } from "./session-system.js";
 
-let system: SessionSystem | undefined;
-afterEach(async () => {
-  await system?.stop();
-  system = undefined;
-});
-
-async function start(options: Parameters<typeof startSystem>[0] = {}): Promise<SessionSystem> {
-  system = await startSystem(options);
-  return system;
-}
+const start = systemsForTests();
 
 function pidsOf(sys: SessionSystem, id: string): string[] {
   return [sys.findSupervisor(id), sys.getContextManagerPid(id), sys.getLlmAgentPid(id)].map(String);

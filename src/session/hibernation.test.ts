@@ -2,24 +2,14 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, afterEach, describe, it } from "node:test";
-import { recorder, startSystem } from "../../test/support/sessions.js";
+import { after, describe, it } from "node:test";
+import { recorder, startSystem, systemsForTests } from "../../test/support/sessions.js";
 import { ManualClock } from "../runtime/index.js";
-import type { SessionSystem } from "./session-system.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sessionvisor-hibernate-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-let system: SessionSystem | undefined;
-afterEach(async () => {
-  await system?.stop();
-  system = undefined;
-});
-
-async function start(options: Parameters<typeof startSystem>[0] = {}): Promise<SessionSystem> {
-  system = await startSystem(options);
-  return system;
-}
+const start = systemsForTests();
 
 describe("hibernation", () => {
   it("stops a session's processes and keeps it listed as idle and hibernated", async () => {

@@ -1,20 +1,10 @@
 import assert from "node:assert/strict";
-import { afterEach, describe, it } from "node:test";
-import { startSystem } from "../../test/support/sessions.js";
+import { describe, it } from "node:test";
+import { systemsForTests } from "../../test/support/sessions.js";
 import { ManualClock } from "../runtime/index.js";
 import { SessionExistsError, SessionNotFoundError } from "./errors.js";
-import type { SessionSystem } from "./session-system.js";
 
-const systems: SessionSystem[] = [];
-afterEach(async () => {
-  for (const sys of systems.splice(0)) await sys.stop();
-});
-
-async function start(options: Parameters<typeof startSystem>[0] = {}): Promise<SessionSystem> {
-  const sys = await startSystem(options);
-  systems.push(sys);
-  return sys;
-}
+const start = systemsForTests();
 
 describe("retention of terminated sessions", () => {
   it("restores a terminated session under the same id with its conversation", async () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { afterEach, describe, it } from "node:test";
-import { recorder, startSystem, statuses } from "../../test/support/sessions.js";
+import { describe, it } from "node:test";
+import { recorder, statuses, systemsForTests } from "../../test/support/sessions.js";
 import { defaultProviders, OfflineProvider } from "../llm/index.js";
 import { ManualClock } from "../runtime/index.js";
 import { MemorySessionStore } from "../store/index.js";
@@ -13,18 +13,8 @@ import {
   TurnQueueFullError,
 } from "./errors.js";
 import { newSessionId } from "./session-id.js";
-import type { SessionSystem } from "./session-system.js";
 
-let system: SessionSystem | undefined;
-afterEach(async () => {
-  await system?.stop();
-  system = undefined;
-});
-
-async function start(options: Parameters<typeof startSystem>[0] = {}): Promise<SessionSystem> {
-  system = await startSystem(options);
-  return system;
-}
+const start = systemsForTests();
 
 describe("SessionSystem: sessions", () => {
   it("creates an active session with its supervisor and both agents registered under their keys", async () => {

@@ -1,9 +1,26 @@
+import { afterEach } from "node:test";
 import {
   type SessionEvent,
   SessionSystem,
   type SessionSystemOptions,
   silentLogger,
 } from "../../src/index.js";
+
+/**
+ * For a test file: a `start` that starts a session system with a silent logger, each one
+ * stopped after its test.
+ */
+export function systemsForTests(): (options?: SessionSystemOptions) => Promise<SessionSystem> {
+  const running: SessionSystem[] = [];
+  afterEach(async () => {
+    for (const system of running.splice(0)) await system.stop();
+  });
+  return async (options = {}) => {
+    const system = await startSystem(options);
+    running.push(system);
+    return system;
+  };
+}
 
 /** A session system with a silent logger, for tests. */
 export function startSystem(options: SessionSystemOptions = {}): Promise<SessionSystem> {
