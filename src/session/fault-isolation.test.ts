@@ -48,6 +48,21 @@ describe("fault isolation between sessions", () => {
     assert.equal((await sys.listSessions()).length, 100);
   });
 
+  it("crashes spread over many sessions never use up a budget they share", async () => {
+    const sys = await start();
+    const sessions = await Promise.all(Array.from({ length: 12 }, () => sys.createSession()));
+    const rec = recorder();
+    sys.subscribeAll(rec.listener);
+    for (const s of sessions) sys.runtime.exit(sys.findSupervisor(s.id) as Pid, "kill");
+    for (const s of sessions) {
+      await rec.waitFor((e) => e.sessionId === s.id && e.type === "session_status" && e.status === "active");
+    }
+    assert.deepEqual(
+      (await sys.listSessions()).map((s) => s.status),
+      sessions.map(() => "active"),
+    );
+  });
+
   it("reports a recovered session active only once both of its agents are registered again", async () => {
     const sys = await start();
     const { id } = await sys.createSession();
