@@ -1,3 +1,5 @@
+// The llm layer's public API. The conformance suite (provider-conformance.ts) is left out on
+// purpose: it imports node:test, which a program using sessionvisor should not load.
 export { OfflineProvider, type OfflineProviderOptions } from "./offline-provider.js";
 export {
   type Completion,
@@ -8,6 +10,7 @@ export {
   type LlmProvider,
   LlmProviderError,
   type LlmRequest,
+  type LlmStopReason,
   type LlmUsage,
   validateRequest,
 } from "./provider.js";

@@ -1,75 +1,138 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { InvalidArgumentError } from "../runtime/index.js";
 import { OfflineProvider } from "./offline-provider.js";
-import { complete, LlmProviderError } from "./provider.js";
+import { complete, LlmAbortedError, type LlmChunk, LlmProviderError, type LlmRequest } from "./provider.js";
 import { describeProviderConformance } from "./provider-conformance.js";
-import { defaultProviders, ProviderRegistry, UnknownProviderError } from "./provider-registry.js";
+import { estimateTokens } from "./tokens.js";
 
 describeProviderConformance("offline", () => new OfflineProvider(), { deterministic: true });
 
-const ask = (content: string, maxTokens?: number) => ({
+const ask = (content: string, extra: Partial<LlmRequest> = {}): LlmRequest => ({
   model: "offline-1",
-  messages: [{ role: "user" as const, content }],
-  maxTokens,
+  messages: [{ role: "user", content }],
+  ...extra,
 });
 
-describe("OfflineProvider", () => {
-  it("answers a message starting with 'echo ' with the rest verbatim", async () => {
-    assert.equal((await complete(new OfflineProvider(), ask("echo hello  world"))).text, "hello  world");
+async function deltasOf(provider: OfflineProvider, request: LlmRequest): Promise<string[]> {
+  const deltas: string[] = [];
+  for await (const chunk of provider.stream(request)) if (chunk.type === "delta") deltas.push(chunk.text);
+  return deltas;
+}
+
+describe("OfflineProvider: replies", () => {
+  it("streams the reply to 'echo <text>' one word per delta, adding up to the text verbatim", async () => {
+    assert.deepEqual(await deltasOf(new OfflineProvider(), ask("echo hello  big\nworld")), [
+      "hello  ",
+      "big\n",
+      "world",
+    ]);
   });
 
-  it("stops at maxTokens with stopReason max_tokens", async () => {
-    const result = await complete(new OfflineProvider(), ask("tell me a long story", 5));
-    assert.equal(result.stopReason, "max_tokens");
-    assert.ok(result.usage.outputTokens <= 5);
+  it("reports as outputTokens the token estimate of the text it streamed", async () => {
+    const result = await complete(new OfflineProvider(), ask("tell me about supervisors"));
+    assert.equal(result.usage.outputTokens, estimateTokens(result.text));
   });
 
-  it("counts the active files and earlier messages it was given", async () => {
-    const result = await complete(new OfflineProvider(), {
-      model: "offline-1",
+  it("reports as inputTokens the token estimates of the messages, summed", async () => {
+    const request: LlmRequest = {
+      model: "m",
       messages: [
-        { role: "system", content: "Active files (most recent first):\n- a.ts\n- b.ts" },
-        { role: "user", content: "first" },
-        { role: "assistant", content: "ok" },
-        { role: "user", content: "second" },
+        { role: "system", content: "x".repeat(10) },
+        { role: "user", content: "y".repeat(7) },
       ],
-    });
-    assert.match(result.text, /1 earlier message from you and 2 active files/);
-  });
-
-  it("streams one word at a time with a delay between words", async () => {
-    const started = Date.now();
-    const deltas: string[] = [];
-    for await (const chunk of new OfflineProvider({ chunkDelayMs: 5 }).stream(ask("echo a b c"))) {
-      if (chunk.type === "delta") deltas.push(chunk.text);
-    }
-    assert.deepEqual(deltas, ["a ", "b ", "c"]);
-    assert.ok(Date.now() - started >= 10);
-  });
-
-  it("fails with LlmProviderError when told to", async () => {
-    const provider = new OfflineProvider({ failOn: () => new Error("rate limited") });
-    await assert.rejects(
-      complete(provider, ask("hi")),
-      (e: unknown) => e instanceof LlmProviderError && /rate limited/.test(e.message),
-    );
+    };
+    const result = await complete(new OfflineProvider(), request);
+    assert.equal(result.usage.inputTokens, estimateTokens("x".repeat(10)) + estimateTokens("y".repeat(7)));
   });
 });
 
-describe("ProviderRegistry", () => {
-  it("creates the offline provider by default", () => {
-    assert.equal(defaultProviders().create({ provider: "offline", model: "m" }).name, "offline");
+describe("OfflineProvider: maxTokens", () => {
+  it("stops with max_tokens at the longest prefix of the reply that fits, mid-word if need be", async () => {
+    const full = (await complete(new OfflineProvider(), ask("repeat 10 abcdefghij"))).text;
+    const cut = await complete(new OfflineProvider(), ask("repeat 10 abcdefghij", { maxTokens: 4 }));
+    assert.equal(cut.stopReason, "max_tokens");
+    // Four tokens are 16 characters by estimateTokens: the first word, a space and half the second.
+    assert.equal(cut.text, "abcdefghij abcde");
+    assert.ok(full.startsWith(cut.text));
+    assert.equal(cut.usage.outputTokens, 4);
   });
 
-  it("names the known providers when asked for an unknown one", () => {
-    assert.throws(
-      () => defaultProviders().create({ provider: "gpt", model: "m" }),
-      (e: unknown) => e instanceof UnknownProviderError && /known: offline/.test(e.message),
+  it("ends with stopReason end when the reply fits maxTokens exactly", async () => {
+    const result = await complete(new OfflineProvider(), ask("echo abcdefgh", { maxTokens: 2 }));
+    assert.deepEqual([result.text, result.stopReason], ["abcdefgh", "end"]);
+  });
+});
+
+describe("OfflineProvider: pacing and abort", () => {
+  it("with chunkDelayMs, waits at least that long between deltas", async () => {
+    const arrivals: number[] = [];
+    for await (const chunk of new OfflineProvider({ chunkDelayMs: 20 }).stream(ask("echo a b c"))) {
+      if (chunk.type === "delta") arrivals.push(performance.now());
+    }
+    assert.equal(arrivals.length, 3);
+    for (let i = 1; i < arrivals.length; i++) {
+      // A timer may fire a fraction of a millisecond early by performance.now's reckoning.
+      assert.ok(arrivals[i]! - arrivals[i - 1]! >= 19, `gap ${i} was ${arrivals[i]! - arrivals[i - 1]!} ms`);
+    }
+  });
+
+  it("by default streams a whole reply before any timer gets to run", async () => {
+    let timerRan = false;
+    const timer = setTimeout(() => {
+      timerRan = true;
+    }, 0);
+    await complete(new OfflineProvider(), ask("repeat 50 word"));
+    clearTimeout(timer);
+    assert.equal(timerRan, false);
+  });
+
+  it("ends at once with LlmAbortedError when aborted during the delay between deltas", {
+    timeout: 5000,
+  }, async () => {
+    const controller = new AbortController();
+    const stream = new OfflineProvider({ chunkDelayMs: 60_000 })
+      .stream(ask("echo a b", { signal: controller.signal }))
+      [Symbol.asyncIterator]();
+    assert.deepEqual((await stream.next()).value, { type: "delta", text: "a " });
+    const started = performance.now();
+    const next = stream.next();
+    controller.abort();
+    await assert.rejects(next, LlmAbortedError);
+    assert.ok(performance.now() - started < 1000);
+  });
+
+  it("refuses a negative chunkDelayMs", () => {
+    assert.throws(() => new OfflineProvider({ chunkDelayMs: -1 }), InvalidArgumentError);
+  });
+});
+
+describe("OfflineProvider: failOn", () => {
+  it("fails only the requests failOn picks, with a non-retryable LlmProviderError and no delta", async () => {
+    const cause = new Error("upstream 503");
+    const provider = new OfflineProvider({
+      failOn: (request) => (request.messages.at(-1)?.content === "fail" ? cause : undefined),
+    });
+    const seen: LlmChunk[] = [];
+    const reading = (async () => {
+      for await (const chunk of provider.stream(ask("fail"))) seen.push(chunk);
+    })();
+    await assert.rejects(
+      reading,
+      (e: unknown) =>
+        e instanceof LlmProviderError &&
+        e.provider === "offline" &&
+        !e.retryable &&
+        e.cause === cause &&
+        /upstream 503/.test(e.message),
     );
+    assert.deepEqual(seen, []);
+    assert.equal((await complete(provider, ask("echo fine"))).text, "fine");
   });
 
-  it("refuses to register a name twice", () => {
-    const registry = new ProviderRegistry().register("mine", () => new OfflineProvider());
-    assert.throws(() => registry.register("mine", () => new OfflineProvider()), /already registered/);
+  it("throws an LlmProviderError from failOn as it is, so a test can make it retryable", async () => {
+    const rateLimited = new LlmProviderError("offline", "rate limited", { retryable: true });
+    const provider = new OfflineProvider({ failOn: () => rateLimited });
+    await assert.rejects(complete(provider, ask("hi")), (e: unknown) => e === rateLimited);
   });
 });

@@ -1,3 +1,6 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { InvalidArgumentError } from "../runtime/index.js";
+import { offlineAnswer } from "./offline-answer.js";
 import {
   LlmAbortedError,
   type LlmChunk,
@@ -9,16 +12,21 @@ import {
 import { estimateTokens } from "./tokens.js";
 
 export interface OfflineProviderOptions {
-  /** Delay between streamed words, so a person (or a test) can watch the stream. Default 0. */
+  /**
+   * Pause between streamed words, so a person (or a test) can watch the stream. Default 0:
+   * no timer at all, and a whole reply streams within one turn of the event loop.
+   */
   chunkDelayMs?: number;
-  /** Injects a provider failure for a request, for testing callers. */
+  /**
+   * Makes a request fail, for testing callers. An `LlmProviderError` is thrown as it is (so a
+   * test can choose `retryable`); any other error is wrapped in a non-retryable one.
+   */
   failOn?: (request: LlmRequest) => Error | undefined;
 }
 
 /**
- * The embedded default model: no network, and the same request always gets the same answer.
- * It acknowledges the last user message and says what context it was given, which is enough
- * to watch a session work; a message starting with "echo " is answered with the rest verbatim.
+ * The embedded default model: no network, and the same request always gets the same answer
+ * (see `offlineAnswer` for what it says). The reply streams one word per delta.
  */
 export class OfflineProvider implements LlmProvider {
   readonly name = "offline";
@@ -26,46 +34,82 @@ export class OfflineProvider implements LlmProvider {
   private readonly failOn: OfflineProviderOptions["failOn"];
 
   constructor(options: OfflineProviderOptions = {}) {
-    this.chunkDelayMs = options.chunkDelayMs ?? 0;
+    const delay = options.chunkDelayMs ?? 0;
+    if (!(Number.isFinite(delay) && delay >= 0))
+      throw new InvalidArgumentError("chunkDelayMs", "must be a non-negative number of milliseconds");
+    this.chunkDelayMs = delay;
     this.failOn = options.failOn;
   }
 
   async *stream(request: LlmRequest): AsyncGenerator<LlmChunk> {
     validateRequest(request);
+    const { signal } = request;
+    this.throwIfAborted(signal);
     const failure = this.failOn?.(request);
-    if (failure) throw new LlmProviderError(this.name, failure.message, false, failure);
-    const words = answer(request).match(/\S+\s*/g) ?? [];
-    const inputTokens = request.messages.reduce((sum, m) => sum + estimateTokens(m.content), 0);
-    let outputTokens = 0;
-    for (const word of words) {
-      if (request.signal?.aborted) throw new LlmAbortedError(this.name);
-      const tokens = estimateTokens(word);
-      if (request.maxTokens !== undefined && outputTokens + tokens > request.maxTokens) {
-        yield { type: "done", stopReason: "max_tokens", usage: { inputTokens, outputTokens } };
-        return;
-      }
-      if (this.chunkDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.chunkDelayMs));
-      if (request.signal?.aborted) throw new LlmAbortedError(this.name);
-      outputTokens += tokens;
-      yield { type: "delta", text: word };
+    if (failure) {
+      throw failure instanceof LlmProviderError
+        ? failure
+        : new LlmProviderError(this.name, failure.message, { cause: failure });
     }
-    yield { type: "done", stopReason: "end", usage: { inputTokens, outputTokens } };
+    const inputTokens = request.messages.reduce((sum, m) => sum + estimateTokens(m.content), 0);
+    const words = splitIntoWords(offlineAnswer(request.model, request.messages));
+    const { chunks, truncated } = fitToTokenBudget(words, request.maxTokens);
+    let text = "";
+    for (const [i, chunk] of chunks.entries()) {
+      if (i > 0 && this.chunkDelayMs > 0) await this.pause(signal);
+      this.throwIfAborted(signal);
+      text += chunk;
+      yield { type: "delta", text: chunk };
+    }
+    this.throwIfAborted(signal);
+    yield {
+      type: "done",
+      stopReason: truncated ? "max_tokens" : "end",
+      usage: { inputTokens, outputTokens: estimateTokens(text) },
+    };
+  }
+
+  private async pause(signal: AbortSignal | undefined): Promise<void> {
+    try {
+      // The signal cancels the timer too, so an abort ends the stream at once, not a delay later.
+      await sleep(this.chunkDelayMs, undefined, { signal });
+    } catch (error) {
+      this.throwIfAborted(signal);
+      throw error;
+    }
+  }
+
+  private throwIfAborted(signal: AbortSignal | undefined): void {
+    if (signal?.aborted) throw new LlmAbortedError(this.name, signal.reason);
   }
 }
 
-function answer(request: LlmRequest): string {
-  const users = request.messages.filter((m) => m.role === "user");
-  const last = users[users.length - 1]?.content.trim() ?? "";
-  if (last.startsWith("echo ")) return last.slice(5);
-  const earlier = users.length - 1;
-  const fileContext = request.messages.find(
-    (m) => m.role === "system" && m.content.startsWith("Active files"),
-  );
-  const files = fileContext ? fileContext.content.split("\n").length - 1 : 0;
-  const quoted = last.length > 80 ? `${last.slice(0, 77)}...` : last;
-  return (
-    `(offline ${request.model}) You said: "${quoted}". ` +
-    `I have ${earlier} earlier message${earlier === 1 ? "" : "s"} from you and ${files} active file${files === 1 ? "" : "s"} in context. ` +
-    "I run without a network, so this answer is deterministic."
-  );
+/** Word-sized pieces that join back to exactly `text`, whitespace included. */
+function splitIntoWords(text: string): string[] {
+  return text.match(/\s*\S+\s*|\s+/g) ?? [];
+}
+
+/**
+ * The longest run of words that fits `maxTokens`, cutting the last word short if need be, as
+ * a real model stops mid-word at its token limit.
+ */
+function fitToTokenBudget(
+  words: string[],
+  maxTokens: number | undefined,
+): { chunks: string[]; truncated: boolean } {
+  if (maxTokens === undefined) return { chunks: words, truncated: false };
+  const chunks: string[] = [];
+  let text = "";
+  for (const word of words) {
+    if (estimateTokens(text + word) <= maxTokens) {
+      chunks.push(word);
+      text += word;
+      continue;
+    }
+    let cut = word.length - 1;
+    while (cut > 0 && estimateTokens(text + word.slice(0, cut)) > maxTokens) cut--;
+    if (cut > 0) chunks.push(word.slice(0, cut));
+    return { chunks, truncated: true };
+  }
+  return { chunks, truncated: false };
 }

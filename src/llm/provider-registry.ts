@@ -1,9 +1,9 @@
 import { InvalidArgumentError, SessionvisorError } from "../runtime/index.js";
-import { OfflineProvider } from "./offline-provider.js";
+import { OfflineProvider, type OfflineProviderOptions } from "./offline-provider.js";
 import type { LlmProvider } from "./provider.js";
 
+/** What a factory is given: the model, plus whatever options its backend takes (baseUrl, apiKey...). */
 export interface ProviderConfig {
-  provider: string;
   model: string;
   [option: string]: unknown;
 }
@@ -12,25 +12,30 @@ export type ProviderFactory = (config: ProviderConfig) => LlmProvider;
 
 export class UnknownProviderError extends SessionvisorError {
   readonly provider: string;
+  readonly known: readonly string[];
 
-  constructor(provider: string, known: string[]) {
+  constructor(provider: string, known: readonly string[]) {
     super(
       "unknown_provider",
       `no LLM provider ${JSON.stringify(provider)}; known: ${known.join(", ") || "none"}`,
     );
     this.provider = provider;
+    this.known = known;
   }
 }
 
-const NAME = /^[a-z][a-z0-9_-]{0,63}$/;
+const PROVIDER_NAME = /^[a-z][a-z0-9_-]{0,63}$/;
 
 /** Provider names to factories: how a program plugs in its own model backend. */
 export class ProviderRegistry {
   private readonly factories = new Map<string, ProviderFactory>();
 
   register(name: string, factory: ProviderFactory): this {
-    if (typeof name !== "string" || !NAME.test(name)) {
-      throw new InvalidArgumentError("provider name", "must be lowercase letters, digits, '_' or '-'");
+    if (typeof name !== "string" || !PROVIDER_NAME.test(name)) {
+      throw new InvalidArgumentError(
+        "provider name",
+        `${JSON.stringify(name)} must be 1 to 64 lowercase letters, digits, '_' or '-', starting with a letter`,
+      );
     }
     if (typeof factory !== "function")
       throw new InvalidArgumentError("provider factory", "must be a function");
@@ -44,20 +49,31 @@ export class ProviderRegistry {
     return this.factories.has(name);
   }
 
+  /** In registration order. */
   names(): string[] {
     return [...this.factories.keys()];
   }
 
-  create(config: ProviderConfig): LlmProvider {
-    const factory = this.factories.get(config.provider);
-    if (!factory) throw new UnknownProviderError(config.provider, this.names());
-    return factory(config);
+  create(name: string, config: ProviderConfig): LlmProvider {
+    if (typeof config !== "object" || config === null)
+      throw new InvalidArgumentError("provider config", "must be an object");
+    if (typeof config.model !== "string" || config.model.length === 0)
+      throw new InvalidArgumentError("provider config.model", "must be a non-empty string");
+    const factory = typeof name === "string" ? this.factories.get(name) : undefined;
+    if (!factory) throw new UnknownProviderError(String(name), this.names());
+    const provider = factory(config);
+    // A plug-in's mistake shows up here, at session start, rather than at the first message.
+    if (typeof provider?.stream !== "function" || typeof provider.name !== "string") {
+      throw new InvalidArgumentError(
+        `provider ${name}`,
+        "its factory must return an LlmProvider (a name and a stream method)",
+      );
+    }
+    return provider;
   }
 }
 
-/** A registry with the offline provider, the embedded default. */
-export function defaultProviders(
-  offline: ConstructorParameters<typeof OfflineProvider>[0] = {},
-): ProviderRegistry {
+/** A registry with the offline provider, the embedded default, under the name `offline`. */
+export function defaultProviders(offline: OfflineProviderOptions = {}): ProviderRegistry {
   return new ProviderRegistry().register("offline", () => new OfflineProvider(offline));
 }

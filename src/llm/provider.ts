@@ -18,36 +18,48 @@ export interface LlmUsage {
   outputTokens: number;
 }
 
+export type LlmStopReason = "end" | "max_tokens";
+
 export type LlmChunk =
   | { type: "delta"; text: string }
-  | { type: "done"; stopReason: "end" | "max_tokens"; usage: LlmUsage };
+  | { type: "done"; stopReason: LlmStopReason; usage: LlmUsage };
 
-/** The port every model backend implements: stream deltas, then exactly one `done`. */
+/**
+ * The port every model backend implements. A stream yields deltas, then exactly one `done`,
+ * and nothing after it. Every failure, a malformed request included, is thrown from the
+ * iterator rather than from `stream()` itself, so a caller handles them all in one place.
+ * Once `request.signal` is aborted, the next chunk asked for is an `LlmAbortedError`.
+ */
 export interface LlmProvider {
   readonly name: string;
   stream(request: LlmRequest): AsyncIterable<LlmChunk>;
 }
 
-/** A provider failed; `retryable` says whether the same request may succeed later. */
+/** A provider failed; `retryable` says whether the same request may succeed later (rate limit, 5xx). */
 export class LlmProviderError extends SessionvisorError {
   readonly provider: string;
   readonly retryable: boolean;
 
-  constructor(provider: string, message: string, retryable = false, cause?: unknown) {
-    super("llm_provider_error", `${provider}: ${message}`, { cause });
+  constructor(provider: string, message: string, options: { retryable?: boolean; cause?: unknown } = {}) {
+    super("llm_provider_error", `LLM provider ${provider} failed: ${message}`, { cause: options.cause });
     this.provider = provider;
-    this.retryable = retryable;
+    this.retryable = options.retryable ?? false;
   }
 }
 
+/** The request's signal was aborted; the stream ended early on the caller's wish, not a fault. */
 export class LlmAbortedError extends SessionvisorError {
-  constructor(provider: string) {
-    super("llm_aborted", `${provider}: the request was aborted`);
+  readonly provider: string;
+
+  constructor(provider: string, reason?: unknown) {
+    super("llm_aborted", `LLM provider ${provider}: the request was aborted`, { cause: reason });
+    this.provider = provider;
   }
 }
 
-const ROLES = new Set(["system", "user", "assistant"]);
+const ROLES: ReadonlySet<string> = new Set(["system", "user", "assistant"]);
 
+/** Throws InvalidArgumentError naming the first bad field (`request.temperature`, `request.messages[2]`). */
 export function validateRequest(request: LlmRequest): void {
   if (typeof request !== "object" || request === null)
     throw new InvalidArgumentError("request", "must be an object");
@@ -58,28 +70,40 @@ export function validateRequest(request: LlmRequest): void {
     throw new InvalidArgumentError("request.messages", "must be a non-empty array");
   }
   request.messages.forEach((message, i) => {
-    if (!message || !ROLES.has(message.role) || typeof message.content !== "string") {
+    if (
+      typeof message !== "object" ||
+      message === null ||
+      !ROLES.has(message.role) ||
+      typeof message.content !== "string"
+    ) {
       throw new InvalidArgumentError(
         `request.messages[${i}]`,
-        "must have a role (system, user, assistant) and string content",
+        "must have a role (system, user or assistant) and string content",
       );
     }
   });
-  if (request.temperature !== undefined && !(request.temperature >= 0 && request.temperature <= 2)) {
-    throw new InvalidArgumentError("request.temperature", "must be between 0 and 2");
+  const { temperature, maxTokens, signal } = request;
+  if (
+    temperature !== undefined &&
+    !(typeof temperature === "number" && temperature >= 0 && temperature <= 2)
+  ) {
+    throw new InvalidArgumentError("request.temperature", "must be a number from 0 to 2");
   }
-  if (request.maxTokens !== undefined && !(Number.isInteger(request.maxTokens) && request.maxTokens > 0)) {
+  if (maxTokens !== undefined && !(Number.isInteger(maxTokens) && maxTokens > 0)) {
     throw new InvalidArgumentError("request.maxTokens", "must be a positive whole number");
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new InvalidArgumentError("request.signal", "must be an AbortSignal");
   }
 }
 
 export interface Completion {
   text: string;
-  stopReason: "end" | "max_tokens";
+  stopReason: LlmStopReason;
   usage: LlmUsage;
 }
 
-/** Drains a stream into one completion. */
+/** Drains a stream into one completion; for callers that do not show the reply as it arrives. */
 export async function complete(provider: LlmProvider, request: LlmRequest): Promise<Completion> {
   let text = "";
   for await (const chunk of provider.stream(request)) {

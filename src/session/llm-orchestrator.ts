@@ -38,7 +38,7 @@ export class LlmOrchestrator extends GenServer<
   override init(args: AgentArgs): void {
     this.args = args;
     const llm = args.config.llm;
-    this.provider = args.deps.providers.create({ ...llm, provider: llm.provider, model: llm.model });
+    this.provider = args.deps.providers.create(llm.provider, llm);
     args.deps.registry.register(sessionKeys(args.sessionId).orchestrator, this.self);
   }
 
