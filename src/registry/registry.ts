@@ -55,6 +55,8 @@ export class Registry<V = unknown> implements NameService {
   private readonly duplicate = new Map<string, RegistryEntry<V>[]>();
   /** Keys by pid id. Most processes hold one key, so a lone string avoids an array each. */
   private readonly byPid = new Map<number, string | string[]>();
+  /** Keys held by processes of other nodes (hosts), by pid text: they leave when their node says so. */
+  private readonly byRemotePid = new Map<string, string[]>();
   private readonly listeners: Listeners<V> = { register: new Set(), unregister: new Set() };
   private readonly logger: Logger;
   private readonly detach: (() => void)[] = [];
@@ -83,6 +85,42 @@ export class Registry<V = unknown> implements NameService {
     checkKey(key);
     this.checkLocal(pid);
     if (!this.runtime.isAlive(pid)) throw new NoProcError(String(pid));
+    this.insert(key, pid, value);
+  }
+
+  /**
+   * Mirrors a key held by a process of another node (a host), so that lookups and name
+   * resolution here find it. The node removes it again (`unregisterRemote`, `dropNode`).
+   */
+  registerRemote(key: string, pid: Pid, value?: V): void {
+    checkKey(key);
+    if (!pid || typeof pid !== "object" || pid.node === this.runtime.node) {
+      throw new InvalidArgumentError("pid", "must be a Pid of another node");
+    }
+    this.insert(key, pid, value);
+  }
+
+  /** Removes a mirrored key of a process of another node, as if that process had exited. */
+  unregisterRemote(key: string, pid: Pid, reason: ExitReason = "normal"): void {
+    for (const entry of this.removeEntries(key, pid)) {
+      this.unindexKey(entry.pid, key);
+      this.emit("unregister", { ...entry, cause: "exit", reason });
+    }
+  }
+
+  /** Removes every mirrored key of `node`'s processes: the node is gone. */
+  dropNode(node: string, reason: ExitReason): void {
+    for (const [text, keys] of [...this.byRemotePid]) {
+      if (!text.startsWith(`<${node}.`)) continue;
+      for (const key of [...keys]) {
+        const pid = this.lookup(key).find((entry) => entry.pid.toString() === text)?.pid;
+        if (pid) this.unregisterRemote(key, pid, reason);
+      }
+      this.byRemotePid.delete(text);
+    }
+  }
+
+  private insert(key: string, pid: Pid, value: V | undefined): void {
     const entry: RegistryEntry<V> = { key, pid, value: value as V };
     if (this.mode === "unique") {
       const holder = this.unique.get(key);
@@ -93,7 +131,7 @@ export class Registry<V = unknown> implements NameService {
       if (entries) entries.push(entry);
       else this.duplicate.set(key, [entry]);
     }
-    this.indexKey(pid.id, key);
+    this.indexKey(pid, key);
     this.emit("register", entry);
   }
 
@@ -102,7 +140,7 @@ export class Registry<V = unknown> implements NameService {
     checkKey(key);
     const removed = this.removeEntries(key, pid);
     for (const entry of removed) {
-      this.unindexKey(entry.pid.id, key);
+      this.unindexKey(entry.pid, key);
       this.emit("unregister", { ...entry, cause: "unregister" });
     }
     return removed.length > 0;
@@ -122,7 +160,8 @@ export class Registry<V = unknown> implements NameService {
 
   /** Every key `pid` is registered under. */
   keys(pid: Pid): string[] {
-    const keys = this.byPid.get(pid.id);
+    const keys =
+      pid.node === this.runtime.node ? this.byPid.get(pid.id) : this.byRemotePid.get(pid.toString());
     if (keys === undefined) return [];
     const all = typeof keys === "string" ? [keys] : [...keys];
     return all.filter((key) => this.holds(key, pid));
@@ -228,14 +267,31 @@ export class Registry<V = unknown> implements NameService {
     }
   }
 
-  private indexKey(pidId: number, key: string): void {
+  private indexKey(pid: Pid, key: string): void {
+    if (pid.node !== this.runtime.node) {
+      const text = pid.toString();
+      const held = this.byRemotePid.get(text);
+      if (held) held.push(key);
+      else this.byRemotePid.set(text, [key]);
+      return;
+    }
+    const pidId = pid.id;
     const keys = this.byPid.get(pidId);
     if (keys === undefined) this.byPid.set(pidId, key);
     else if (typeof keys === "string") this.byPid.set(pidId, [keys, key]);
     else keys.push(key);
   }
 
-  private unindexKey(pidId: number, key: string): void {
+  private unindexKey(pid: Pid, key: string): void {
+    if (pid.node !== this.runtime.node) {
+      const text = pid.toString();
+      const held = this.byRemotePid.get(text);
+      const index = held?.indexOf(key) ?? -1;
+      if (held && index >= 0) held.splice(index, 1);
+      if (held?.length === 0) this.byRemotePid.delete(text);
+      return;
+    }
+    const pidId = pid.id;
     const keys = this.byPid.get(pidId);
     if (keys === undefined) return;
     if (typeof keys === "string") {

@@ -37,6 +37,7 @@ export {
 export type { From } from "./pending-call.js";
 export { Pid, Ref } from "./pid.js";
 export type { ProcState } from "./process.js";
+export type { RemoteRoute, RemoteRouter } from "./remote.js";
 export { err, ok, type Result, resultOf, unwrap } from "./result.js";
 export {
   type ExitListener,

@@ -56,6 +56,8 @@ export class Proc implements ReplyHolder {
   current: PendingCall | undefined = undefined;
   deferred: Set<PendingCall> | undefined = undefined;
   links: Set<Proc> | undefined = undefined;
+  /** Links to processes of other nodes, by pid text. */
+  remoteLinks: Map<string, Pid> | undefined = undefined;
   watchers: Map<number, Watcher> | undefined = undefined;
   watching: Set<number> | undefined = undefined;
   timers: Set<TimerHandle> | undefined = undefined;

@@ -21,6 +21,7 @@ import { CallTimeouts, PendingCall } from "./pending-call.js";
 import { assertNodeName, Pid, Ref } from "./pid.js";
 import { Proc, type ProcState } from "./process.js";
 import { Queue } from "./queue.js";
+import type { RemoteRoute, RemoteRouter } from "./remote.js";
 
 /** A process addressed by pid or by a name registered in the runtime's name service. */
 export type Target = Pid | string;
@@ -86,6 +87,21 @@ export interface TimerRef {
 
 const EXTERNAL_ID = 0;
 
+/** Where an operation on a pid or name of another node goes; `route` is undefined when that node is gone. */
+interface Hop {
+  readonly route: RemoteRoute | undefined;
+  readonly to: Pid | string;
+}
+
+/** A monitor this runtime holds on a process of another node. */
+interface RemoteWatch {
+  readonly refId: number;
+  readonly watcher: Proc | undefined;
+  readonly callback: ((reason: ExitReason) => void) | undefined;
+  readonly target: Pid | string;
+  readonly node: string;
+}
+
 /**
  * A set of processes with their own pids, names, scheduler and clock. Runtimes share nothing:
  * two in one program never see each other's processes.
@@ -107,6 +123,10 @@ export class Runtime {
   private readonly reductions: number;
   private readonly sliceMs: number;
   private names: NameService | undefined;
+  private router: RemoteRouter | undefined;
+  private readonly remoteWatches = new Map<number, RemoteWatch>();
+  /** Local processes holding links to processes of each other node, for when that node goes down. */
+  private readonly remoteLinked = new Map<string, Set<Proc>>();
   private nextPid = EXTERNAL_ID + 1;
   private nextRef = 1;
   private drainPending = false;
@@ -184,13 +204,18 @@ export class Runtime {
     return proc.start(args, linkTo) as Promise<Pid<S>>;
   }
 
+  /** For a pid of another node: whether that node is connected (its process may still be gone). */
   isAlive(target: Target): boolean {
+    const hop = this.hop(target);
+    if (hop) return hop.route !== undefined && hop.to instanceof Pid;
     const proc = this.resolve(target);
     return proc !== undefined && proc.state !== "dead";
   }
 
   /** The live pid behind a pid or name, or undefined. */
   whereis(target: Target): Pid | undefined {
+    const hop = this.hop(target);
+    if (hop) return hop.route && hop.to instanceof Pid ? hop.to : undefined;
     const proc = this.resolve(target);
     return proc && proc.state !== "dead" ? proc.pid : undefined;
   }
@@ -253,6 +278,12 @@ export class Runtime {
     let proc: Proc | undefined;
     try {
       ms = timeoutMs === undefined ? this.defaultCallTimeout : checkTimeout(timeoutMs, "timeout");
+      const hop = this.hop(target);
+      if (hop) {
+        if (!hop.route) return Promise.reject(new NoProcError(String(target)));
+        if (caller && caller.state === "dead") return Promise.reject(new NoProcError(caller.pid.toString()));
+        return hop.route.call(caller?.pid, hop.to, message, ms);
+      }
       proc = this.resolve(target);
     } catch (error) {
       return Promise.reject(error);
@@ -276,6 +307,11 @@ export class Runtime {
   /** @internal */
   castFrom(sender: Proc | undefined, target: Target, message: unknown): void {
     if (sender?.state === "dead") return;
+    const hop = this.hop(target);
+    if (hop) {
+      hop.route?.cast(hop.to, message);
+      return;
+    }
     const proc = this.resolve(target);
     if (!proc || proc.state === "dead") return;
     proc.mailbox.push(CAST, message);
@@ -285,6 +321,11 @@ export class Runtime {
   /** @internal */
   sendFrom(sender: Proc | undefined, target: Target, message: unknown): void {
     if (sender?.state === "dead") return;
+    const hop = this.hop(target);
+    if (hop) {
+      hop.route?.send(sender?.pid ?? this.external, hop.to, message);
+      return;
+    }
     const proc = this.resolve(target);
     if (!proc) {
       if (typeof target === "string") throw new NoProcError(target);
@@ -360,6 +401,11 @@ export class Runtime {
   /** @internal */
   exitFrom(sender: Proc | undefined, target: Target, reason: ExitReason): void {
     if (sender?.state === "dead") return;
+    const hop = this.hop(target);
+    if (hop) {
+      hop.route?.exit(sender?.pid ?? this.external, hop.to, reason);
+      return;
+    }
     const proc = this.resolve(target);
     if (!proc) {
       if (typeof target === "string") throw new NoProcError(target);
@@ -458,23 +504,44 @@ export class Runtime {
         this.signal(other, pid, linkReason, true);
       }
     }
+    if (proc.remoteLinks) {
+      const remote = [...proc.remoteLinks.values()];
+      const linkReason = reason === "kill" ? "killed" : reason;
+      for (const other of remote) {
+        this.dropRemoteLink(proc, other);
+        this.router?.route(other.node)?.linkExit(pid, other, linkReason);
+      }
+    }
   }
 
   /** Links two processes (both must be alive). */
+  /** Links two processes (both must be alive); `b` may be a process of another node. */
   link(a: Target, b: Target): void {
     const pa = this.resolveLive(a);
+    const hop = this.hop(b);
+    if (hop) {
+      if (!hop.route || !(hop.to instanceof Pid)) throw new NoProcError(String(b));
+      this.linkRemote(pa, hop.route, hop.to);
+      return;
+    }
     const pb = this.resolveLive(b);
     this.linkProcs(pa, pb);
   }
 
   unlink(a: Target, b: Target): void {
     const pa = this.resolve(a);
-    const pb = this.resolve(b);
-    if (pa && pb) this.unlinkProcs(pa, pb);
+    if (pa) this.unlinkFrom(pa, b);
   }
 
   /** @internal As OTP: linking to a dead process sends this one an exit signal `noproc`. */
   linkFrom(proc: Proc, target: Target): void {
+    const hop = this.hop(target);
+    if (hop) {
+      if (!(hop.to instanceof Pid)) throw new NoProcError(String(target));
+      if (hop.route) this.linkRemote(proc, hop.route, hop.to);
+      else this.signal(proc, hop.to, "noproc", true);
+      return;
+    }
     const other = this.resolve(target);
     if (!other || other.state === "dead") {
       if (typeof target === "string" && !other) throw new NoProcError(target);
@@ -486,6 +553,14 @@ export class Runtime {
 
   /** @internal */
   unlinkFrom(proc: Proc, target: Target): void {
+    const hop = this.hop(target);
+    if (hop) {
+      if (hop.to instanceof Pid && proc.remoteLinks?.has(hop.to.toString())) {
+        this.dropRemoteLink(proc, hop.to);
+        hop.route?.unlink(proc.pid, hop.to);
+      }
+      return;
+    }
     const other = this.resolve(target);
     if (other) this.unlinkProcs(proc, other);
   }
@@ -516,6 +591,11 @@ export class Runtime {
   /** @internal */
   monitorFrom(watcher: Proc, target: Target): Ref {
     const ref = new Ref(this.node, this.nextRef++);
+    const hop = this.hop(target);
+    if (hop) {
+      this.monitorRemote(ref, hop, watcher, undefined);
+      return ref;
+    }
     const proc = this.resolve(target);
     if (!proc || proc.state === "dead") {
       const down: DownMessage = {
@@ -540,6 +620,11 @@ export class Runtime {
   watch(target: Target, callback: (reason: ExitReason) => void): Ref {
     if (typeof callback !== "function") throw new InvalidArgumentError("callback", "must be a function");
     const ref = new Ref(this.node, this.nextRef++);
+    const hop = this.hop(target);
+    if (hop) {
+      this.monitorRemote(ref, hop, undefined, callback);
+      return ref;
+    }
     const proc = this.resolve(target);
     if (!proc || proc.state === "dead") {
       queueMicrotask(() => this.runCallback(callback, "noproc", target));
@@ -569,6 +654,13 @@ export class Runtime {
   }
 
   private dropMonitor(refId: number): void {
+    const remote = this.remoteWatches.get(refId);
+    if (remote) {
+      this.remoteWatches.delete(refId);
+      remote.watcher?.watching?.delete(refId);
+      this.router?.route(remote.node)?.demonitor(new Ref(this.node, refId));
+      return;
+    }
     const target = this.monitorTargets.get(refId);
     if (!target) return;
     this.monitorTargets.delete(refId);
@@ -600,6 +692,159 @@ export class Runtime {
         { event: "watch_callback_failed", target: String(target), err: error },
         "exit watcher threw",
       );
+    }
+  }
+
+  // ---- other nodes -----------------------------------------------------------------------
+
+  /**
+   * Installs the router that carries operations on other nodes' pids (see `RemoteRouter`).
+   * One per runtime; the hosts layer installs it.
+   */
+  useRouter(router: RemoteRouter): () => void {
+    if (this.router && this.router !== router) {
+      throw new InvalidArgumentError("router", `runtime ${this.node} already has a router`);
+    }
+    this.router = router;
+    return () => {
+      if (this.router === router) this.router = undefined;
+    };
+  }
+
+  /** Undefined for a target of this node; else where to send it (a name unknown here may go to the parent). */
+  private hop(target: Target): Hop | undefined {
+    const router = this.router;
+    if (!router) return undefined;
+    if (target instanceof Pid) {
+      return target.node === this.node ? undefined : { route: router.route(target.node), to: target };
+    }
+    if (typeof target !== "string" || target.length === 0) return undefined;
+    const pid = this.names?.whereis(target);
+    if (pid) return pid.node === this.node ? undefined : { route: router.route(pid.node), to: pid };
+    return router.namesRoute ? { route: router.namesRoute, to: target } : undefined;
+  }
+
+  private linkRemote(proc: Proc, route: RemoteRoute, other: Pid): void {
+    if (proc.state === "dead") return;
+    const key = other.toString();
+    if (proc.remoteLinks?.has(key)) return;
+    this.addRemoteLink(proc, other);
+    route.link(proc.pid, other);
+  }
+
+  private addRemoteLink(proc: Proc, other: Pid): void {
+    if (!proc.remoteLinks) proc.remoteLinks = new Map();
+    proc.remoteLinks.set(other.toString(), other);
+    let linked = this.remoteLinked.get(other.node);
+    if (!linked) {
+      linked = new Set();
+      this.remoteLinked.set(other.node, linked);
+    }
+    linked.add(proc);
+  }
+
+  private dropRemoteLink(proc: Proc, other: Pid): void {
+    proc.remoteLinks?.delete(other.toString());
+    if (proc.remoteLinks?.size) {
+      for (const pid of proc.remoteLinks.values()) if (pid.node === other.node) return;
+    }
+    if (proc.remoteLinks?.size === 0) proc.remoteLinks = undefined;
+    const linked = this.remoteLinked.get(other.node);
+    linked?.delete(proc);
+    if (linked?.size === 0) this.remoteLinked.delete(other.node);
+  }
+
+  private monitorRemote(
+    ref: Ref,
+    hop: Hop,
+    watcher: Proc | undefined,
+    callback: ((reason: ExitReason) => void) | undefined,
+  ): void {
+    if (!hop.route) {
+      this.fireRemote({ refId: ref.id, watcher, callback, target: hop.to, node: "" }, "noproc");
+      return;
+    }
+    const node = hop.route.node;
+    this.remoteWatches.set(ref.id, { refId: ref.id, watcher, callback, target: hop.to, node });
+    if (watcher) {
+      if (!watcher.watching) watcher.watching = new Set();
+      watcher.watching.add(ref.id);
+    }
+    hop.route.monitor(ref, hop.to);
+  }
+
+  private fireRemote(w: RemoteWatch, reason: ExitReason): void {
+    const pid = w.target instanceof Pid ? w.target : this.external;
+    if (w.watcher) {
+      w.watcher.watching?.delete(w.refId);
+      const down: DownMessage = { type: "DOWN", ref: new Ref(this.node, w.refId), pid, reason };
+      this.deliverInfo(w.watcher, down);
+    } else if (w.callback) {
+      const callback = w.callback;
+      queueMicrotask(() => this.runCallback(callback, reason, w.target));
+    }
+  }
+
+  /** @internal Another node asks to link its process `remote` to our `local`. */
+  remoteLink(local: Pid, remote: Pid): void {
+    const proc = local.node === this.node ? this.table.get(local.id) : undefined;
+    if (!proc || proc.state === "dead") {
+      this.router?.route(remote.node)?.linkExit(local, remote, "noproc");
+      return;
+    }
+    this.addRemoteLink(proc, remote);
+  }
+
+  /** @internal */
+  remoteUnlink(local: Pid, remote: Pid): void {
+    const proc = local.node === this.node ? this.table.get(local.id) : undefined;
+    if (proc) this.dropRemoteLink(proc, remote);
+  }
+
+  /** @internal `from`, of another node, exited while linked to our `to`. */
+  remoteLinkExit(from: Pid, to: Pid, reason: ExitReason): void {
+    const proc = to.node === this.node ? this.table.get(to.id) : undefined;
+    // A link removed on this side (unlink) in the meantime means the signal is not for us.
+    if (!proc?.remoteLinks?.has(from.toString())) return;
+    this.dropRemoteLink(proc, from);
+    this.signal(proc, from, reason, true);
+  }
+
+  /** @internal An exit signal sent by `from` of another node, as `exit/2`. */
+  remoteExit(from: Pid, to: Target, reason: ExitReason): void {
+    const proc = this.resolve(to);
+    if (proc) this.signal(proc, from, reason, false);
+  }
+
+  /** @internal The other side reports the exit of a process this runtime monitors. */
+  remoteDown(ref: Ref, pid: Pid, reason: ExitReason): void {
+    if (ref.node !== this.node) return;
+    const w = this.remoteWatches.get(ref.id);
+    if (!w) return;
+    this.remoteWatches.delete(ref.id);
+    this.fireRemote({ ...w, target: pid }, reason);
+  }
+
+  /**
+   * @internal `node` is gone (its host died): every monitor on its processes fires and every
+   * link to them breaks with `reason`, which says how it died.
+   */
+  nodeDown(node: string, reason: ExitReason): void {
+    for (const w of [...this.remoteWatches.values()]) {
+      if (w.node !== node) continue;
+      this.remoteWatches.delete(w.refId);
+      this.fireRemote(w, reason);
+    }
+    const linked = this.remoteLinked.get(node);
+    if (!linked) return;
+    this.remoteLinked.delete(node);
+    for (const proc of [...linked]) {
+      for (const other of [...(proc.remoteLinks?.values() ?? [])]) {
+        if (other.node !== node) continue;
+        proc.remoteLinks?.delete(other.toString());
+        this.signal(proc, other, reason, true);
+      }
+      if (proc.remoteLinks?.size === 0) proc.remoteLinks = undefined;
     }
   }
 
