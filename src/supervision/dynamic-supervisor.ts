@@ -60,7 +60,8 @@ export class DynamicSupervisor extends SupervisorBase<DynamicSupervisorCall, Dyn
   private readonly childBudget: RestartBudget | undefined;
   private intensity: RestartIntensity | undefined;
   /** By pid id while running; children between restarts are only in `restarting`. */
-  private readonly running = new Map<number, DynamicChild>();
+  // Keyed by the pid's text: a child may run on another node (a host), where ids repeat.
+  private readonly running = new Map<string, DynamicChild>();
   private readonly restarting = new Set<DynamicChild>();
 
   constructor(options: DynamicSupervisorOptions = {}) {
@@ -152,11 +153,11 @@ export class DynamicSupervisor extends SupervisorBase<DynamicSupervisorCall, Dyn
         return child.pid;
       }
       case "terminate_child": {
-        const child = message.pid ? this.running.get(message.pid.id) : undefined;
+        const child = message.pid ? this.running.get(message.pid.toString()) : undefined;
         if (!child?.pid?.equals(message.pid)) {
           throw new InvalidArgumentError("pid", `${String(message.pid)} is not a child of this supervisor`);
         }
-        this.running.delete(child.pid.id);
+        this.running.delete(child.pid.toString());
         await this.shutdownChildProcess(child.spec.id, child.pid, child.spec.shutdown);
         return undefined;
       }
@@ -179,7 +180,7 @@ export class DynamicSupervisor extends SupervisorBase<DynamicSupervisorCall, Dyn
 
   override async handleInfo(message: unknown): Promise<void> {
     if (!isExitMessage(message)) return;
-    const child = this.running.get(message.from.id);
+    const child = this.running.get(message.from.toString());
     if (child?.pid?.equals(message.from)) await this.childExited(child, message);
   }
 
@@ -195,7 +196,7 @@ export class DynamicSupervisor extends SupervisorBase<DynamicSupervisorCall, Dyn
 
   private async childExited(child: DynamicChild, exit: ExitMessage): Promise<void> {
     const pid = child.pid as Pid;
-    this.running.delete(pid.id);
+    this.running.delete(pid.toString());
     child.pid = undefined;
     const restarting = shouldRestart(child.spec.restart, isCleanExit(exit.reason));
     this.report({
@@ -250,7 +251,7 @@ export class DynamicSupervisor extends SupervisorBase<DynamicSupervisorCall, Dyn
     const outcome = await this.startChildProcess(child.spec, this.extraArguments);
     if (!("pid" in outcome)) return;
     child.pid = outcome.pid;
-    this.running.set(outcome.pid.id, child);
+    this.running.set(outcome.pid.toString(), child);
     this.reportStart(child.spec.id, outcome.pid, previousPid, restarting);
   }
 }

@@ -1,0 +1,62 @@
+/**
+ * The messages a host and its parent exchange. Pids and refs travel as their text form;
+ * payloads and reasons travel encoded by `encodeTerm`.
+ */
+export type Frame =
+  // host → parent, once: the host's runtime is up
+  | { t: "ready"; node: string }
+  // parent → host: start the subtree's root; answered by `spawned`
+  | {
+      t: "spawn";
+      id: number;
+      label: string;
+      module: string;
+      export: string;
+      args: unknown;
+      parent: string;
+      trapExit: boolean;
+    }
+  | { t: "spawned"; id: number; ok: true; pid: string }
+  | { t: "spawned"; id: number; ok: false; error: unknown }
+  | {
+      t: "call";
+      id: number;
+      from: string | undefined;
+      to: string;
+      name: boolean;
+      message: unknown;
+      timeoutMs: number;
+    }
+  | { t: "reply"; id: number; ok: true; value: unknown }
+  | { t: "reply"; id: number; ok: false; error: unknown }
+  | { t: "cast"; to: string; name: boolean; message: unknown }
+  | { t: "send"; from: string; to: string; name: boolean; message: unknown }
+  | { t: "exit"; from: string; to: string; name: boolean; reason: unknown }
+  | { t: "link"; from: string; to: string }
+  | { t: "unlink"; from: string; to: string }
+  | { t: "link_exit"; from: string; to: string; reason: unknown }
+  | { t: "monitor"; ref: string; to: string; name: boolean }
+  | { t: "demonitor"; ref: string }
+  | { t: "down"; ref: string; pid: string; reason: unknown }
+  // host → parent: registry keys of the host's processes, mirrored in the parent's registry
+  | { t: "register"; key: string; pid: string }
+  | { t: "unregister"; key: string; pid: string; reason: unknown }
+  // host → parent: a request to a service the parent provides (its store, its event bus)
+  | { t: "service"; id: number; service: string; method: string; args: unknown }
+  | { t: "service_reply"; id: number; ok: true; value: unknown }
+  | { t: "service_reply"; id: number; ok: false; error: unknown }
+  // host → parent, periodically: alive, and how much memory it uses
+  | { t: "heartbeat"; memory: HostMemory }
+  // parent → host: stop every process and exit
+  | { t: "stop" };
+
+export interface HostMemory {
+  /** V8 heap in use by the host's isolate, in bytes. */
+  heapUsed: number;
+  /** The heap limit the host runs under, in bytes. */
+  heapLimit: number;
+  /** Memory held outside the V8 heap (Buffers, ArrayBuffers), in bytes. */
+  external: number;
+  /** Resident set of the whole OS process, in bytes (for a thread host, shared with its parent). */
+  rss: number;
+}

@@ -1,0 +1,407 @@
+import type { Registry } from "../registry/index.js";
+import { type ExitReason, InvalidArgumentError, Pid, type Runtime } from "../runtime/index.js";
+import type { Frame, HostMemory } from "./frames.js";
+import type { HostContext } from "./host-context.js";
+import type { HostDownError } from "./host-down.js";
+import { type LaunchedHost, launchHost } from "./launch.js";
+import { type HostKind, type HostLimits, type Isolation, resolveLimits } from "./limits.js";
+import { type ControlFrame, Peer } from "./peer.js";
+import { decodeTerm, encodeTerm } from "./term-codec.js";
+
+export interface HostsOptions {
+  /** Limits for hosts launched without their own (each field defaults as in DEFAULT_HOST_LIMITS). */
+  limits?: Partial<HostLimits>;
+  /**
+   * Hosts kept started and idle per kind and limits, so that a session (re)starting in a
+   * host does not wait for a thread or process to boot. 0 (the default) starts each on demand.
+   */
+  spares?: number;
+}
+
+/** What introspection shows of a host. */
+export interface HostInfo {
+  /** The host's node name: the first part of the pids of its processes. */
+  readonly id: string;
+  readonly kind: HostKind;
+  /** What runs in it (a session id, for a session); undefined for an idle spare. */
+  readonly label: string | undefined;
+  readonly osPid: number;
+  readonly threadId: number | undefined;
+  readonly startedAt: Date;
+  readonly limits: HostLimits;
+  readonly memoryLimitEnforced: boolean;
+  /** From the host's latest heartbeat. */
+  readonly memory: HostMemory | undefined;
+  /** The root process running in it, once spawned. */
+  readonly root: Pid | undefined;
+}
+
+/** Who is calling a service: the label (session id) and host of the subtree asking. */
+export interface ServiceCaller {
+  readonly label: string;
+  readonly hostId: string;
+  readonly isolation: Isolation;
+}
+
+/**
+ * Builds the object a subtree's `context.service(name)` reaches; called once per subtree and
+ * service. It should serve only what `caller` may touch (a session its own conversation).
+ */
+export type ServiceFactory = (caller: ServiceCaller) => object;
+
+export interface SpawnRootOptions {
+  kind: HostKind;
+  label: string;
+  /** A module that exports a HostedRootFactory (a path or file URL the host can import). */
+  module: string;
+  export: string;
+  args: unknown;
+  /** The process the root is linked to, and whose exit stops the host (a supervisor). */
+  parent: Pid;
+  trapExit: boolean;
+  limits?: Partial<HostLimits>;
+}
+
+interface HostRecord {
+  readonly launched: LaunchedHost;
+  readonly peer: Peer;
+  readonly limits: HostLimits;
+  label: string | undefined;
+  root: Pid | undefined;
+  stopping: boolean;
+  /** The spawn waiting for its answer. */
+  spawn: { resolve(pid: Pid): void; reject(error: unknown): void } | undefined;
+  readonly services: Map<string, object>;
+}
+
+/**
+ * The hosts of one runtime: worker threads and child processes that each run one subtree. It
+ * routes the runtime's operations on their pids to them, mirrors their registry keys into the
+ * registry, answers their service requests, and when one dies, exits every process in it (so
+ * links and monitors fire) with a reason that says how it died.
+ */
+export class Hosts {
+  readonly limits: HostLimits;
+  private readonly spareCount: number;
+  private readonly records = new Map<string, HostRecord>();
+  private readonly spares = new Map<string, Promise<HostRecord>[]>();
+  private readonly providers = new Map<string, ServiceFactory>();
+  private readonly detachRouter: () => void;
+  private nextHost = 1;
+  private stopped = false;
+
+  constructor(
+    private readonly runtime: Runtime,
+    private readonly registry: Registry,
+    options: HostsOptions = {},
+  ) {
+    this.limits = resolveLimits(options.limits);
+    const spares = options.spares ?? 0;
+    if (!Number.isInteger(spares) || spares < 0 || spares > 16) {
+      throw new InvalidArgumentError("spares", "must be a whole number from 0 to 16");
+    }
+    this.spareCount = spares;
+    this.detachRouter = runtime.useRouter({
+      route: (node) => {
+        const record = this.records.get(node);
+        return record && !record.peer.closed ? record.peer : undefined;
+      },
+      namesRoute: undefined,
+    });
+  }
+
+  /** Makes `name` a service that code in hosts reaches with `context.service(name)`. */
+  provide(name: string, factory: ServiceFactory): void {
+    if (typeof name !== "string" || name.length === 0)
+      throw new InvalidArgumentError("name", "must be a non-empty string");
+    if (typeof factory !== "function") throw new InvalidArgumentError("factory", "must be a function");
+    this.providers.set(name, factory);
+  }
+
+  /**
+   * Starts `options.module`'s root in a new host (or a spare), linked to `options.parent`, and
+   * resolves with the root's pid — a pid of the host's node, usable like any other.
+   */
+  async spawnRoot(options: SpawnRootOptions): Promise<Pid> {
+    const args = encodeTerm(options.args, "args");
+    const record = await this.take(options.kind, resolveLimits(options.limits, this.limits));
+    record.label = options.label;
+    // The root is linked to its parent once it runs; until then a parent that dies must still
+    // take the host with it, or the host would be an orphan.
+    const ownerWatch = this.runtime.watch(options.parent, () => {
+      if (!record.root) void this.stopHost(record);
+    });
+    try {
+      const pid = await new Promise<Pid>((resolve, reject) => {
+        record.spawn = { resolve, reject };
+        record.launched.post({
+          t: "spawn",
+          id: 1,
+          label: options.label,
+          module: options.module,
+          export: options.export,
+          args,
+          parent: options.parent.toString(),
+          trapExit: options.trapExit,
+        });
+      });
+      record.root = pid;
+      // One host, one root: when the root is gone the host has nothing left to do.
+      this.runtime.watch(pid, () => void this.stopHost(record));
+      return pid;
+    } catch (error) {
+      await this.stopHost(record);
+      throw error;
+    } finally {
+      this.runtime.demonitor(ownerWatch);
+    }
+  }
+
+  /**
+   * The context an inline subtree is built with: this runtime and registry, and services
+   * called directly (still through promises, so code runs unchanged in every mode).
+   */
+  inlineContext(label: string): HostContext {
+    const caller: ServiceCaller = { label, hostId: this.runtime.node, isolation: "inline" };
+    const services = new Map<string, object>();
+    return {
+      isolation: "inline",
+      hostId: this.runtime.node,
+      label,
+      runtime: this.runtime,
+      registry: this.registry,
+      logger: this.runtime.logger,
+      service: <T extends object>(name: string): T => {
+        let service = services.get(name);
+        if (!service) {
+          const factory = this.providers.get(name);
+          if (!factory)
+            throw new InvalidArgumentError("service", `no service ${JSON.stringify(name)} is provided`);
+          service = factory(caller);
+          services.set(name, service);
+        }
+        const target = service as Record<string, unknown>;
+        return new Proxy({} as T, {
+          get: (_t, method) =>
+            typeof method === "string" && method !== "then" && typeof target[method] === "function"
+              ? async (...args: unknown[]) =>
+                  (target[method] as (...a: unknown[]) => unknown).apply(target, args)
+              : undefined,
+        });
+      },
+    };
+  }
+
+  list(): HostInfo[] {
+    return [...this.records.values()].map((record) => this.info(record));
+  }
+
+  /** The host that runs `label` (a session id), if any. */
+  find(label: string): HostInfo | undefined {
+    for (const record of this.records.values())
+      if (record.label === label && !record.stopping) return this.info(record);
+    return undefined;
+  }
+
+  /** The host a pid lives in, if it lives in one. */
+  hostOf(pid: Pid): HostInfo | undefined {
+    const record = this.records.get(pid.node);
+    return record ? this.info(record) : undefined;
+  }
+
+  /** Kills a host now, as the watchdog would; its processes exit with `host_down` `killed`. */
+  kill(id: string): boolean {
+    const record = this.records.get(id);
+    if (!record) return false;
+    void record.launched.kill("killed", "killed by Hosts.kill");
+    return true;
+  }
+
+  /** Stops every host and spare; resolves when each thread and process is gone. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const spares = [...this.spares.values()].flat();
+    this.spares.clear();
+    const all = [...this.records.values()];
+    await Promise.all([
+      ...all.map((record) => this.stopHost(record)),
+      ...spares.map((spare) =>
+        spare.then(
+          (record) => this.stopHost(record),
+          () => undefined,
+        ),
+      ),
+    ]);
+    this.detachRouter();
+  }
+
+  private info(record: HostRecord): HostInfo {
+    const host = record.launched;
+    return {
+      id: host.node,
+      kind: host.kind,
+      label: record.label,
+      osPid: host.osPid,
+      threadId: host.threadId,
+      startedAt: host.startedAt,
+      limits: record.limits,
+      memoryLimitEnforced: host.memoryLimitEnforced,
+      memory: host.memory,
+      root: record.root,
+    };
+  }
+
+  private stopHost(record: HostRecord): Promise<void> {
+    record.stopping = true;
+    return record.launched.stop();
+  }
+
+  private async take(kind: HostKind, limits: HostLimits): Promise<HostRecord> {
+    if (this.stopped || this.runtime.isStopped) throw new InvalidArgumentError("hosts", "are stopped");
+    const key = `${kind}:${JSON.stringify(limits)}`;
+    const pool = this.spares.get(key) ?? [];
+    this.spares.set(key, pool);
+    let record: HostRecord | undefined;
+    while (pool.length > 0 && !record) {
+      const spare = await (pool.shift() as Promise<HostRecord>).catch(() => undefined);
+      if (spare && !spare.launched.dead) record = spare;
+    }
+    while (pool.length < this.spareCount) {
+      const spare = this.launch(kind, limits);
+      spare.catch(() => {});
+      pool.push(spare);
+    }
+    return record ?? this.launch(kind, limits);
+  }
+
+  private async launch(kind: HostKind, limits: HostLimits): Promise<HostRecord> {
+    const node = `${this.runtime.node.slice(0, 48)}-h${this.nextHost++}`;
+    let record: HostRecord | undefined;
+    const launched = await launchHost({
+      kind,
+      node,
+      parentNode: this.runtime.node,
+      limits,
+      onFrame: (frame) => record?.peer.receive(frame),
+      onDeath: (reason) => {
+        if (record) this.died(record, reason);
+      },
+    });
+    const peer = new Peer(
+      this.runtime,
+      node,
+      (frame) => launched.post(frame),
+      (frame) => {
+        if (record) this.control(record, frame);
+      },
+    );
+    record = {
+      launched,
+      peer,
+      limits,
+      label: undefined,
+      root: undefined,
+      stopping: false,
+      spawn: undefined,
+      services: new Map(),
+    };
+    this.records.set(node, record);
+    if (this.stopped) await this.stopHost(record);
+    return record;
+  }
+
+  /** Everything in the host exits with `reason`: keys go, calls fail, links and monitors fire. */
+  private died(record: HostRecord, reason: HostDownError): void {
+    const node = record.launched.node;
+    const exitReason: ExitReason = record.stopping ? "shutdown" : reason;
+    this.records.delete(node);
+    record.spawn?.reject(reason);
+    record.spawn = undefined;
+    this.registry.dropNode(node, exitReason);
+    record.peer.close(exitReason);
+    this.runtime.nodeDown(node, exitReason);
+    if (!record.stopping && record.label !== undefined) {
+      this.runtime.logger.warn({ event: "host_down", host: node, label: record.label, reason }, "host died");
+    }
+  }
+
+  private control(record: HostRecord, frame: ControlFrame): void {
+    switch (frame.t) {
+      case "spawned": {
+        const pending = record.spawn;
+        record.spawn = undefined;
+        if (frame.ok) pending?.resolve(Pid.parse(frame.pid));
+        else pending?.reject(decodeTerm(frame.error));
+        return;
+      }
+      case "register":
+        try {
+          this.registry.registerRemote(frame.key, Pid.parse(frame.pid));
+        } catch (error) {
+          this.runtime.logger.warn(
+            { event: "host_register_failed", key: frame.key, error },
+            "could not mirror a host's key",
+          );
+        }
+        return;
+      case "unregister":
+        this.registry.unregisterRemote(
+          frame.key,
+          Pid.parse(frame.pid),
+          decodeTerm(frame.reason) as ExitReason,
+        );
+        return;
+      case "service":
+        void this.serve(record, frame);
+        return;
+    }
+  }
+
+  private async serve(record: HostRecord, frame: Extract<Frame, { t: "service" }>): Promise<void> {
+    const reply = (ok: boolean, value: unknown) => {
+      try {
+        record.launched.post(
+          ok
+            ? { t: "service_reply", id: frame.id, ok: true, value: encodeTerm(value, "reply") }
+            : { t: "service_reply", id: frame.id, ok: false, error: encodeTerm(value, "error") },
+        );
+      } catch (error) {
+        record.launched.post({
+          t: "service_reply",
+          id: frame.id,
+          ok: false,
+          error: encodeTerm(error, "error"),
+        });
+      }
+    };
+    try {
+      let service = record.services.get(frame.service);
+      if (!service) {
+        const factory = this.providers.get(frame.service);
+        if (!factory)
+          throw new InvalidArgumentError(
+            "service",
+            `no service ${JSON.stringify(frame.service)} is provided`,
+          );
+        service = factory({
+          label: record.label ?? "",
+          hostId: record.launched.node,
+          isolation: record.launched.kind,
+        });
+        record.services.set(frame.service, service);
+      }
+      const method = (service as Record<string, unknown>)[frame.method];
+      if (typeof method !== "function") {
+        throw new InvalidArgumentError(
+          "method",
+          `service ${frame.service} has no method ${JSON.stringify(frame.method)}`,
+        );
+      }
+      const args = decodeTerm(frame.args);
+      if (!Array.isArray(args)) throw new InvalidArgumentError("args", "must be an array");
+      reply(true, await method.apply(service, args));
+    } catch (error) {
+      reply(false, error);
+    }
+  }
+}

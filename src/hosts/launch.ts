@@ -1,0 +1,361 @@
+/**
+ * Starts one host (a worker thread or a child process running `host-main`), watches it, and
+ * reports its death exactly once, with how it died. It knows nothing of runtimes: frames in,
+ * frames out. `Hosts` ties a launched host to the runtime and the registry.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { accessSync, constants } from "node:fs";
+import { delimiter, join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import { HostStartError } from "./errors.js";
+import type { Frame, HostMemory } from "./frames.js";
+import {
+  HOST_EXIT_OUT_OF_MEMORY,
+  HOST_EXIT_UNCAUGHT,
+  type HostDownCause,
+  type HostDownError,
+  hostDown,
+  soundsOutOfMemory,
+} from "./host-down.js";
+import type { HostBoot } from "./host-main.js";
+import type { HostKind, HostLimits } from "./limits.js";
+
+export interface LaunchOptions {
+  kind: HostKind;
+  node: string;
+  parentNode: string;
+  limits: HostLimits;
+  /** Every frame the host sends after `ready`. */
+  onFrame(frame: Frame): void;
+  /** Called once, when the host is found dead, hung or gone; not called for a failed start. */
+  onDeath(reason: HostDownError): void;
+}
+
+/** A running host, as its parent sees it. */
+export interface LaunchedHost {
+  readonly kind: HostKind;
+  readonly node: string;
+  /** The OS process the host runs in (for a thread host, the parent's own pid). */
+  readonly osPid: number;
+  /** The worker's thread id (thread hosts only). */
+  readonly threadId: number | undefined;
+  readonly startedAt: Date;
+  /** Whether the OS enforces `maxMemoryMb` on this host (process hosts, where prlimit exists). */
+  readonly memoryLimitEnforced: boolean;
+  /** From the latest heartbeat. */
+  readonly memory: HostMemory | undefined;
+  readonly dead: boolean;
+  /** Resolves when the thread or process is really gone (after `onDeath`, which may come first). */
+  readonly gone: Promise<void>;
+  post(frame: Frame): void;
+  /** Asks the host to stop its processes and exit; kills it after `limits.stopTimeoutMs`. */
+  stop(): Promise<void>;
+  /** Kills it now; its death is reported with `cause`. */
+  kill(cause: HostDownCause, message?: string): Promise<void>;
+}
+
+const SOURCE_MODE = import.meta.url.endsWith(".ts");
+const ENTRY = new URL(SOURCE_MODE ? "./host-main.ts" : "./host-main.js", import.meta.url);
+const STDERR_TAIL = 4096;
+const WASM_FLAG = "--disable-wasm-trap-handler";
+const WASM_FLAG_SUPPORTED = process.allowedNodeEnvironmentFlags.has(WASM_FLAG);
+
+/** How often a host beats, for a hang timeout: several beats fit in one timeout. */
+export function heartbeatInterval(hangTimeoutMs: number): number {
+  return Math.max(5, Math.min(1000, Math.floor(hangTimeoutMs / 5)));
+}
+
+export function launchHost(options: LaunchOptions): Promise<LaunchedHost> {
+  const boot: HostBoot = {
+    node: options.node,
+    parentNode: options.parentNode,
+    kind: options.kind,
+    heartbeatMs: heartbeatInterval(options.limits.hangTimeoutMs),
+    stopTimeoutMs: options.limits.stopTimeoutMs,
+  };
+  return options.kind === "thread"
+    ? new ThreadHost(options, boot).started
+    : new ProcessHost(options, boot).started;
+}
+
+/** What the two kinds of host share: readiness, the watchdog, and dying once. */
+abstract class HostBase implements LaunchedHost {
+  abstract readonly kind: HostKind;
+  abstract readonly osPid: number;
+  abstract readonly threadId: number | undefined;
+  abstract readonly memoryLimitEnforced: boolean;
+  readonly node: string;
+  readonly startedAt = new Date();
+  memory: HostMemory | undefined;
+  dead = false;
+  readonly started: Promise<LaunchedHost>;
+  readonly gone: Promise<void>;
+  protected ready = false;
+  /** Set when we kill the host, so its exit is reported as what we killed it for. */
+  protected killedFor: { cause: HostDownCause; message?: string } | undefined;
+  private stopping = false;
+  private lastSeen = performance.now();
+  private watchdog: NodeJS.Timeout | undefined;
+  private startTimer: NodeJS.Timeout | undefined;
+  private resolveStart!: (host: LaunchedHost) => void;
+  private rejectStart!: (error: unknown) => void;
+  private markGone!: () => void;
+
+  constructor(protected readonly options: LaunchOptions) {
+    this.node = options.node;
+    this.started = new Promise((resolve, reject) => {
+      this.resolveStart = resolve;
+      this.rejectStart = reject;
+    });
+    this.gone = new Promise((resolve) => {
+      this.markGone = resolve;
+    });
+    this.startTimer = setTimeout(() => {
+      this.failStart(`it did not become ready within ${options.limits.startTimeoutMs} ms`);
+      void this.forceKill();
+    }, options.limits.startTimeoutMs);
+  }
+
+  abstract post(frame: Frame): void;
+  protected abstract forceKill(): Promise<void>;
+
+  stop(): Promise<void> {
+    if (!this.dead && !this.stopping) {
+      this.stopping = true;
+      try {
+        this.post({ t: "stop" });
+      } catch {
+        void this.forceKill();
+      }
+      const timer = setTimeout(
+        () => void this.kill("exit", "did not stop in time"),
+        this.options.limits.stopTimeoutMs,
+      );
+      void this.gone.then(() => clearTimeout(timer));
+    }
+    return this.gone;
+  }
+
+  kill(cause: HostDownCause, message?: string): Promise<void> {
+    this.killedFor ??= { cause, message };
+    this.die(hostDown(this.node, this.kind, cause, message === undefined ? {} : { message }));
+    void this.forceKill();
+    return this.gone;
+  }
+
+  protected received(frame: Frame): void {
+    this.lastSeen = performance.now();
+    if (frame.t === "heartbeat") {
+      this.memory = frame.memory;
+      return;
+    }
+    if (frame.t === "ready" && !this.ready) {
+      this.ready = true;
+      clearTimeout(this.startTimer);
+      this.startWatchdog();
+      this.resolveStart(this);
+      return;
+    }
+    if (this.ready && !this.dead) this.options.onFrame(frame);
+  }
+
+  /** The thread or process is gone; `cause` is how it looks from outside. */
+  protected exited(cause: HostDownCause, detail: { code?: number; signal?: string; message?: string }): void {
+    if (!this.ready) this.failStart(`it exited before it was ready (${describe(cause, detail)})`);
+    const killed = this.killedFor;
+    const final = killed ? { ...detail, ...(killed.message ? { message: killed.message } : {}) } : detail;
+    this.die(hostDown(this.node, this.kind, killed?.cause ?? (this.stopping ? "exit" : cause), final));
+    this.markGone();
+  }
+
+  /** Reports the death once, however many ways it shows (a worker's `error` and `exit`, a watchdog and a signal). */
+  private die(reason: HostDownError): void {
+    if (this.dead) return;
+    this.dead = true;
+    clearInterval(this.watchdog);
+    clearTimeout(this.startTimer);
+    if (this.ready) this.options.onDeath(reason);
+  }
+
+  private failStart(problem: string): void {
+    if (this.ready) return;
+    this.dead = true;
+    clearTimeout(this.startTimer);
+    this.rejectStart(new HostStartError(this.kind, problem));
+  }
+
+  private startWatchdog(): void {
+    const { hangTimeoutMs } = this.options.limits;
+    const tick = Math.max(5, Math.min(100, Math.floor(hangTimeoutMs / 10)));
+    this.watchdog = setInterval(() => {
+      const silent = performance.now() - this.lastSeen;
+      if (silent > hangTimeoutMs) void this.kill("hang", `no heartbeat for ${Math.round(silent)} ms`);
+    }, tick);
+    this.watchdog.unref();
+  }
+}
+
+class ThreadHost extends HostBase {
+  readonly kind = "thread" as const;
+  readonly osPid = process.pid;
+  readonly threadId: number;
+  readonly memoryLimitEnforced = false;
+  private readonly worker: Worker;
+  private lastError: Error | undefined;
+
+  constructor(options: LaunchOptions, boot: HostBoot) {
+    super(options);
+    const workerOptions = {
+      workerData: boot,
+      resourceLimits: { maxOldGenerationSizeMb: options.limits.maxHeapMb },
+    };
+    // Under tsx (tests, `npm start`) a worker does not inherit the loader: it registers it itself.
+    this.worker = SOURCE_MODE
+      ? new Worker(
+          `const { register } = await import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))});
+           register();
+           await import(${JSON.stringify(ENTRY.href)});`,
+          { ...workerOptions, eval: true },
+        )
+      : new Worker(ENTRY, workerOptions);
+    this.threadId = this.worker.threadId;
+    this.worker.on("message", (frame: Frame) => this.received(frame));
+    // `error` comes first and `exit` always follows: the death is judged once, at `exit`.
+    this.worker.on("error", (error) => {
+      this.lastError = error;
+    });
+    this.worker.on("exit", (code) => this.exited(...this.judge(code)));
+  }
+
+  post(frame: Frame): void {
+    if (!this.dead) this.worker.postMessage(frame);
+  }
+
+  protected async forceKill(): Promise<void> {
+    await this.worker.terminate();
+  }
+
+  private judge(code: number): [HostDownCause, { code?: number; message?: string }] {
+    const error = this.lastError;
+    const message = error?.message;
+    if ((error as NodeJS.ErrnoException | undefined)?.code === "ERR_WORKER_OUT_OF_MEMORY") {
+      return ["out_of_memory", { message }];
+    }
+    if (code === HOST_EXIT_OUT_OF_MEMORY || (message && soundsOutOfMemory(message))) {
+      return ["out_of_memory", { code, ...(message ? { message } : {}) }];
+    }
+    if (error || code === HOST_EXIT_UNCAUGHT) return ["error", { code, ...(message ? { message } : {}) }];
+    return ["exit", { code }];
+  }
+}
+
+class ProcessHost extends HostBase {
+  readonly kind = "process" as const;
+  readonly threadId = undefined;
+  readonly memoryLimitEnforced: boolean;
+  private readonly child: ChildProcess;
+  private stderrTail = "";
+
+  constructor(options: LaunchOptions, boot: HostBoot) {
+    super(options);
+    const prlimit = findOnPath("prlimit");
+    this.memoryLimitEnforced = prlimit !== undefined;
+    const nodeArgs = [
+      // WebAssembly reserves ~10 GB of address space per memory for its guard pages, which an
+      // address-space limit forbids; without the trap handler it bounds-checks instead.
+      ...(prlimit && WASM_FLAG_SUPPORTED ? [WASM_FLAG] : []),
+      ...(SOURCE_MODE ? ["--import", import.meta.resolve("tsx")] : []),
+      `--max-old-space-size=${options.limits.maxHeapMb}`,
+      fileURLToPath(ENTRY),
+    ];
+    // prlimit sets RLIMIT_AS and execs node, so the limit is the kernel's, and child.pid is node's.
+    const [command, args] = prlimit
+      ? [prlimit, [`--as=${options.limits.maxMemoryMb * 1024 * 1024}`, "--", process.execPath, ...nodeArgs]]
+      : [process.execPath, nodeArgs];
+    this.child = spawn(command, args, {
+      stdio: ["ignore", "inherit", "pipe", "ipc"],
+      serialization: "advanced",
+      env: { ...process.env, SESSIONVISOR_HOST: JSON.stringify(boot) },
+    });
+    this.child.stderr?.on("data", (chunk: Buffer) => {
+      process.stderr.write(chunk);
+      this.stderrTail = (this.stderrTail + chunk.toString("utf8")).slice(-STDERR_TAIL);
+    });
+    this.child.on("message", (frame: Frame) => this.received(frame));
+    this.child.on("error", (error) => {
+      // Spawning failed (no such file) or a signal could not be sent; only the first matters.
+      if (this.child.pid === undefined) this.exited("error", { message: error.message });
+    });
+    // `close` and not `exit`: by then stderr is read, and it says whether memory ran out.
+    this.child.on("close", (code, signal) => this.exited(...this.judge(code, signal)));
+  }
+
+  get osPid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  post(frame: Frame): void {
+    if (!this.dead && this.child.connected) this.child.send(frame);
+  }
+
+  protected async forceKill(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
+  }
+
+  private judge(
+    code: number | null,
+    signal: NodeJS.Signals | null,
+  ): [HostDownCause, { code?: number; signal?: string; message?: string }] {
+    const lastWords = lastLine(this.stderrTail);
+    const message = lastWords ? { message: lastWords } : {};
+    if (code === HOST_EXIT_OUT_OF_MEMORY || soundsOutOfMemory(this.stderrTail)) {
+      return [
+        "out_of_memory",
+        { ...(code === null ? {} : { code }), ...(signal ? { signal } : {}), ...message },
+      ];
+    }
+    if (signal === "SIGKILL") return ["killed", { signal }];
+    if (signal) return ["signal", { signal, ...message }];
+    if (code === HOST_EXIT_UNCAUGHT) return ["error", { code, ...message }];
+    return ["exit", { code: code ?? 0 }];
+  }
+}
+
+function lastLine(text: string): string | undefined {
+  const lines = text.split("\n").map((line) => line.trim());
+  return lines.filter((line) => line.length > 0).at(-1);
+}
+
+function describe(
+  cause: HostDownCause,
+  detail: { code?: number; signal?: string; message?: string },
+): string {
+  return [
+    cause,
+    detail.code === undefined ? "" : `code ${detail.code}`,
+    detail.signal ?? "",
+    detail.message ?? "",
+  ]
+    .filter(Boolean)
+    .join(", ");
+}
+
+let prlimitPath: string | null | undefined;
+
+function findOnPath(program: string): string | undefined {
+  if (prlimitPath === undefined) {
+    prlimitPath = null;
+    if (process.platform === "linux") {
+      for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+        try {
+          accessSync(join(dir, program), constants.X_OK);
+          prlimitPath = join(dir, program);
+          break;
+        } catch {}
+      }
+    }
+  }
+  return prlimitPath ?? undefined;
+}
