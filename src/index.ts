@@ -1,5 +1,6 @@
 // The public API of sessionvisor. Everything a user may import is exported from here.
 
+export * from "./hosts/index.js";
 export * from "./llm/index.js";
 export * from "./registry/index.js";
 export * from "./runtime/index.js";

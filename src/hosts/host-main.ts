@@ -149,3 +149,4 @@ if (isMainThread) {
 }
 setInterval(() => post({ t: "heartbeat", memory: memory() }), boot.heartbeatMs);
 post({ t: "ready", node: boot.node });
+post({ t: "heartbeat", memory: memory() });

@@ -34,6 +34,8 @@ export interface HostInfo {
   readonly memory: HostMemory | undefined;
   /** The root process running in it, once spawned. */
   readonly root: Pid | undefined;
+  /** Being stopped: its root is gone, or the runtime is stopping. */
+  readonly stopping: boolean;
 }
 
 /** Who is calling a service: the label (session id) and host of the subtree asking. */
@@ -248,6 +250,7 @@ export class Hosts {
       memoryLimitEnforced: host.memoryLimitEnforced,
       memory: host.memory,
       root: record.root,
+      stopping: record.stopping,
     };
   }
 

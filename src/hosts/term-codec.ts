@@ -1,3 +1,4 @@
+import { NameTakenError } from "../registry/index.js";
 import {
   CallExitError,
   CallTimeoutError,
@@ -9,6 +10,13 @@ import {
   RuntimeStoppedError,
   SessionvisorError,
 } from "../runtime/index.js";
+import {
+  ChildAlreadyPresentError,
+  ChildNotFoundError,
+  ChildRunningError,
+  ChildStartError,
+  MaxChildrenError,
+} from "../supervision/index.js";
 import { HostStartError, UnsendableMessageError } from "./errors.js";
 import { HostDownError } from "./host-down.js";
 
@@ -49,6 +57,12 @@ for (const type of [
   UnsendableMessageError,
   HostStartError,
   HostDownError,
+  ChildStartError,
+  ChildNotFoundError,
+  ChildAlreadyPresentError,
+  ChildRunningError,
+  MaxChildrenError,
+  NameTakenError,
 ]) {
   registerRevivableError(type);
 }

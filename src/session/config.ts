@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { MIN_PROCESS_MEMORY_MB } from "../hosts/index.js";
 import { SessionConfigError } from "./errors.js";
 
 const jsonValue: z.ZodType<unknown> = z.lazy(() =>
@@ -34,6 +35,12 @@ export const LimitsSchema = z
     /** Stop the session's processes after this long without a message; 0 = never. */
     hibernateAfterMs: z.number().int().min(0).default(0),
     contextTokenBudget: z.number().int().min(256).max(2_000_000).default(8000),
+    /** Heap limit of the session's host, in MiB (thread and process isolation). */
+    maxHeapMb: z.number().int().min(16).max(65_536).optional(),
+    /** Address-space limit of the session's child process, in MiB (process isolation, enforced by the OS). */
+    maxMemoryMb: z.number().int().min(MIN_PROCESS_MEMORY_MB).max(1_048_576).optional(),
+    /** A host silent for this long is killed and reported hung, in ms (thread and process isolation). */
+    hangTimeoutMs: z.number().int().min(20).max(3_600_000).optional(),
   })
   .strict();
 
@@ -52,6 +59,8 @@ export const SessionConfigSchema = z
         `must serialize to at most ${MAX_METADATA_BYTES} bytes`,
       )
       .default({}),
+    /** Where the session's processes run; default the system's `isolation`. */
+    isolation: z.enum(["inline", "thread", "process"]).optional(),
     llm: LlmConfigSchema.default(LlmConfigSchema.parse({})),
     limits: LimitsSchema.default(LimitsSchema.parse({})),
   })

@@ -1,3 +1,4 @@
+import type { Hosts, Isolation } from "../hosts/index.js";
 import type { ProviderRegistry } from "../llm/index.js";
 import type { PubSub, Registry } from "../registry/index.js";
 import type { Runtime } from "../runtime/index.js";
@@ -16,6 +17,18 @@ export interface SessionDeps {
   providers: ProviderRegistry;
   /** Wall-clock time for timestamps (injectable for tests). */
   now: () => Date;
+  /** Where sessions run that are not inline; absent inside a host. */
+  hosting?: SessionHosting;
+  /** Inside a host: events go to the parent's bus through this, not to `pubsub`. */
+  emit?: (event: SessionEvent) => void;
+}
+
+export interface SessionHosting {
+  hosts: Hosts;
+  /** For sessions whose config names none. */
+  isolation: Isolation;
+  /** A module whose export builds the ProviderRegistry sessions in hosts use (default: the built-in providers). */
+  providers?: { module: string; export: string };
 }
 
 export const SESSION_MANAGER_NAME = "session_manager";
@@ -23,6 +36,10 @@ export const SESSIONS_SUPERVISOR_NAME = "sessions_supervisor";
 
 /** Sends an event to the global topic and to the session's own topic. */
 export function publish(deps: SessionDeps, event: SessionEvent): void {
+  if (deps.emit) {
+    deps.emit(event);
+    return;
+  }
   deps.pubsub.broadcast(GLOBAL_SESSION_TOPIC, event);
   deps.pubsub.broadcast(sessionTopic(event.sessionId), event);
 }

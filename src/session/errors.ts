@@ -1,4 +1,7 @@
+import { registerRevivableError } from "../hosts/index.js";
+import { LlmAbortedError, LlmProviderError, UnknownProviderError } from "../llm/index.js";
 import { SessionvisorError } from "../runtime/index.js";
+import { StoreClosedError, StoreCorruptError, StoreVersionError } from "../store/index.js";
 
 export class InvalidSessionIdError extends SessionvisorError {
   constructor(value: unknown) {
@@ -95,4 +98,25 @@ export class SessionStartError extends SessionvisorError {
       },
     );
   }
+}
+
+// Errors a hosted session's agents throw keep their class when they reach the caller.
+for (const type of [
+  InvalidSessionIdError,
+  SessionNotFoundError,
+  InvalidTransitionError,
+  SessionConfigError,
+  SessionExistsError,
+  MaxSessionsError,
+  SessionUnavailableError,
+  TurnQueueFullError,
+  SessionStartError,
+  LlmProviderError,
+  LlmAbortedError,
+  UnknownProviderError,
+  StoreCorruptError,
+  StoreVersionError,
+  StoreClosedError,
+]) {
+  registerRevivableError(type);
 }

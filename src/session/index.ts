@@ -28,7 +28,7 @@ export {
   sessionInfoToJSON,
 } from "./session-info.js";
 export type { SessionDocument } from "./session-manager.js";
-export { SessionSystem, type SessionSystemOptions } from "./session-system.js";
+export { type SessionHostInfo, SessionSystem, type SessionSystemOptions } from "./session-system.js";
 export {
   applyTransition,
   canTransition,

@@ -1,4 +1,14 @@
+import { isAbsolute } from "node:path";
+import { pathToFileURL } from "node:url";
 import type { Logger } from "pino";
+import {
+  checkIsolation,
+  type HostInfo,
+  type HostLimits,
+  type HostMemory,
+  Hosts,
+  type Isolation,
+} from "../hosts/index.js";
 import { defaultProviders, type ProviderRegistry } from "../llm/index.js";
 import { PubSub, Registry, type Subscription } from "../registry/index.js";
 import { type Clock, InvalidArgumentError, NoProcError, type Pid, Runtime } from "../runtime/index.js";
@@ -8,6 +18,7 @@ import { parseSessionConfig, type SessionConfigInput } from "./config.js";
 import type { ConversationTurn, FileEntry } from "./context-state.js";
 import { ContextStore } from "./context-store.js";
 import {
+  publish,
   type Result,
   SESSION_MANAGER_NAME,
   SESSIONS_SUPERVISOR_NAME,
@@ -16,6 +27,7 @@ import {
 } from "./deps.js";
 import { SessionNotFoundError, SessionUnavailableError } from "./errors.js";
 import type { SessionEvent, SessionEventListener } from "./events.js";
+import { SESSION_SERVICE, type SessionService } from "./hosted-session.js";
 import type { TurnReply } from "./llm-orchestrator.js";
 import { assertSessionId, GLOBAL_SESSION_TOPIC, sessionKeys, sessionTopic } from "./session-id.js";
 import type { SessionInfo } from "./session-info.js";
@@ -53,6 +65,33 @@ export interface SessionSystemOptions {
   /** Timeout of calls that wait for a model reply, in ms (default 60,000). */
   turnTimeoutMs?: number;
   now?: () => Date;
+  /**
+   * Where sessions run unless their config says otherwise: `inline` (default; this event
+   * loop), `thread` (a worker thread each) or `process` (a child process each).
+   */
+  isolation?: Isolation;
+  /** Limits of session hosts (heap, OS memory, hang timeout); a session's config may lower or raise each. */
+  hostLimits?: Partial<HostLimits>;
+  /** Idle hosts kept started per kind, so a session (re)starts without waiting for a boot (default 0). */
+  hostSpares?: number;
+  /**
+   * Providers cannot be copied into a host: a module that exports a function building the
+   * ProviderRegistry hosted sessions use. Default: the built-in providers.
+   */
+  hostProviders?: { module: string | URL; export: string };
+}
+
+/** Where one session runs, and what its host uses. */
+export interface SessionHostInfo {
+  readonly sessionId: string;
+  readonly isolation: Isolation;
+  /** The host's id (its node name); this runtime's node for an inline session. */
+  readonly hostId: string;
+  readonly osPid: number;
+  readonly threadId: number | undefined;
+  readonly memory: HostMemory | undefined;
+  readonly limits: HostLimits | undefined;
+  readonly startedAt: Date | undefined;
 }
 
 /**
@@ -66,6 +105,8 @@ export class SessionSystem {
   readonly pubsub: PubSub;
   readonly store: SessionStore;
   readonly contextStore: ContextStore;
+  /** The worker threads and child processes sessions run in. */
+  readonly hosts: Hosts;
   private readonly deps: SessionDeps;
   private readonly ownsRuntime: boolean;
   private readonly ownsStore: boolean;
@@ -87,6 +128,12 @@ export class SessionSystem {
       (options.storePath ? SqliteSessionStore.open(options.storePath) : new MemorySessionStore());
     this.contextStore = new ContextStore();
     this.turnTimeoutMs = options.turnTimeoutMs ?? 60_000;
+    const isolation = checkIsolation(options.isolation ?? "inline");
+    this.hosts = new Hosts(this.runtime, this.registry, {
+      ...(options.hostLimits ? { limits: options.hostLimits } : {}),
+      ...(options.hostSpares === undefined ? {} : { spares: options.hostSpares }),
+    });
+    const hostProviders = options.hostProviders ? checkProvidersModule(options.hostProviders) : undefined;
     this.deps = {
       runtime: this.runtime,
       registry: this.registry,
@@ -95,6 +142,34 @@ export class SessionSystem {
       contextStore: this.contextStore,
       providers: options.providers ?? defaultProviders(),
       now: options.now ?? (() => new Date()),
+      hosting: { hosts: this.hosts, isolation, ...(hostProviders ? { providers: hostProviders } : {}) },
+    };
+    this.hosts.provide(SESSION_SERVICE, (caller) => this.sessionService(caller.label));
+  }
+
+  /** A hosted session reaches its own conversation and topic, and nothing else. */
+  private sessionService(sessionId: string): SessionService {
+    const own = (id: unknown) => {
+      if (id !== sessionId) {
+        throw new InvalidArgumentError(
+          "session id",
+          `a session host for ${sessionId} may not touch ${String(id)}`,
+        );
+      }
+    };
+    return {
+      getConversation: async (id) => {
+        own(id);
+        return this.store.getConversation(id);
+      },
+      putConversation: async (id, conversation) => {
+        own(id);
+        await this.store.putConversation(id, conversation);
+      },
+      publish: async (event) => {
+        own(event?.sessionId);
+        publish(this.deps, event);
+      },
     };
   }
 
@@ -305,6 +380,43 @@ export class SessionSystem {
     return this.pubsub.subscribe(GLOBAL_SESSION_TOPIC, (message) => listener(message as SessionEvent));
   }
 
+  // ---- hosts -----------------------------------------------------------------------------
+
+  /** Where a running session runs: its isolation, host id, OS process and memory. */
+  sessionHost(id: string): SessionHostInfo | undefined {
+    assertSessionId(id);
+    const supervisor = this.findSupervisor(id);
+    if (!supervisor) return undefined;
+    const host = this.hosts.hostOf(supervisor);
+    if (host) {
+      return {
+        sessionId: id,
+        isolation: host.kind,
+        hostId: host.id,
+        osPid: host.osPid,
+        threadId: host.threadId,
+        memory: host.memory,
+        limits: host.limits,
+        startedAt: host.startedAt,
+      };
+    }
+    return {
+      sessionId: id,
+      isolation: "inline",
+      hostId: this.runtime.node,
+      osPid: process.pid,
+      threadId: undefined,
+      memory: undefined,
+      limits: undefined,
+      startedAt: undefined,
+    };
+  }
+
+  /** Every host (worker thread, child process, idle spare) with its label, limits and memory. */
+  listHosts(): HostInfo[] {
+    return this.hosts.list();
+  }
+
   unsubscribe(subscription: Subscription): void {
     subscription.unsubscribe();
   }
@@ -319,6 +431,8 @@ export class SessionSystem {
       this.runtime.exit(this.root, "shutdown");
       await exited;
     }
+    // Sessions stopped their hosts as they stopped; this ends any a kill left behind.
+    await this.hosts.stop();
     this.pubsub.close();
     this.registry.close();
     if (this.ownsStore) await this.store.close();
@@ -383,4 +497,22 @@ export class SessionSystem {
       }
     });
   }
+}
+
+function checkProvidersModule(source: { module: string | URL; export: string }): {
+  module: string;
+  export: string;
+} {
+  if (typeof source !== "object" || source === null || typeof source.export !== "string") {
+    throw new InvalidArgumentError("hostProviders", "must be { module, export }");
+  }
+  const { module } = source;
+  if (module instanceof URL) return { module: module.href, export: source.export };
+  if (typeof module !== "string" || module.length === 0) {
+    throw new InvalidArgumentError(
+      "hostProviders.module",
+      "must be a file path, a file URL or a package specifier",
+    );
+  }
+  return { module: isAbsolute(module) ? pathToFileURL(module).href : module, export: source.export };
 }

@@ -1,0 +1,76 @@
+/**
+ * A session whose supervision tree runs in a worker thread or a child process. The host builds
+ * the same SessionSupervisor as inline, with deps of its own: its runtime and registry (whose
+ * keys the parent mirrors), a file cache that dies with it, and the parent's store and event
+ * bus reached through the `session` service, which serves this session only.
+ */
+import type { HostContext } from "../hosts/index.js";
+import { defaultProviders, ProviderRegistry } from "../llm/index.js";
+import { PubSub } from "../registry/index.js";
+import { InvalidArgumentError } from "../runtime/index.js";
+import type { SessionStore, StoredJson } from "../store/index.js";
+import { parseSessionConfig, type SessionConfig } from "./config.js";
+import { ContextStore } from "./context-store.js";
+import type { SessionDeps } from "./deps.js";
+import type { SessionEvent } from "./events.js";
+import { assertSessionId } from "./session-id.js";
+import { SessionSupervisor } from "./session-supervisor.js";
+
+export interface HostedSessionArgs {
+  sessionId: string;
+  config: SessionConfig;
+  providers?: { module: string; export: string };
+}
+
+/** What a hosted session asks of its parent: its own conversation, and its events published. */
+export interface SessionService {
+  getConversation(id: string): Promise<StoredJson | undefined>;
+  putConversation(id: string, conversation: StoredJson): Promise<void>;
+  publish(event: SessionEvent): Promise<void>;
+}
+
+export const SESSION_SERVICE = "session";
+
+export async function hostedSessionRoot(context: HostContext, raw: unknown): Promise<SessionSupervisor> {
+  const args = raw as HostedSessionArgs;
+  assertSessionId(args?.sessionId);
+  const config = parseSessionConfig(args.config);
+  const parent = context.service<SessionService>(SESSION_SERVICE);
+  // The agents use only these two store methods; the rest of the store stays with the manager.
+  const store = {
+    getConversation: (id: string) => parent.getConversation(id),
+    putConversation: (id: string, conversation: StoredJson) => parent.putConversation(id, conversation),
+  } as unknown as SessionStore;
+  const deps: SessionDeps = {
+    runtime: context.runtime,
+    registry: context.registry,
+    pubsub: new PubSub(context.runtime),
+    store,
+    contextStore: new ContextStore(),
+    providers: await loadProviders(args.providers),
+    now: () => new Date(),
+    emit: (event) => {
+      parent.publish(event).catch((error: unknown) => {
+        context.logger.warn(
+          { event: "session_event_lost", type: event.type, error },
+          "could not publish an event",
+        );
+      });
+    },
+  };
+  return new SessionSupervisor(args.sessionId, deps, config);
+}
+
+async function loadProviders(source: HostedSessionArgs["providers"]): Promise<ProviderRegistry> {
+  if (!source) return defaultProviders();
+  const loaded = (await import(source.module)) as Record<string, unknown>;
+  const build = loaded[source.export];
+  const providers = typeof build === "function" ? await build() : undefined;
+  if (!(providers instanceof ProviderRegistry)) {
+    throw new InvalidArgumentError(
+      "hostProviders",
+      `${source.module} export ${JSON.stringify(source.export)} must be a function returning a ProviderRegistry`,
+    );
+  }
+  return providers;
+}

@@ -1,0 +1,295 @@
+// Hard isolation of sessions: each fault is injected into one session running in a worker
+// thread or a child process while 20 inline sessions and one hosted neighbour are called in a
+// loop. The faulty session comes back (or fails after its budget), the neighbours answer every
+// call and keep every turn, and the main process survives.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { isHostDown, type SessionEvent, type SessionSystem } from "../src/index.js";
+import { faultProviders } from "./fixtures/fault-provider.js";
+import { recorder, startSystem } from "./support/sessions.js";
+
+const FAULT_PROVIDERS = {
+  module: new URL("./fixtures/fault-provider.ts", import.meta.url),
+  export: "faultProviders",
+};
+
+// Neighbours keep every turn, so that a lost one shows.
+const NEIGHBOUR_LIMITS = { maxHistory: 100_000 };
+
+type Fault = "throw" | "reject_later" | "exit_1" | "loop" | "heap" | "buffers" | "sigkill";
+
+interface Neighbours {
+  stop(): Promise<{ calls: number; failures: unknown[] }>;
+}
+
+/** Calls every neighbour in turn until stopped; counts calls and keeps every failure. */
+function callInLoop(system: SessionSystem, ids: string[]): Neighbours {
+  let running = true;
+  let calls = 0;
+  const failures: unknown[] = [];
+  const loop = (async () => {
+    while (running) {
+      await Promise.all(
+        ids.map(async (id) => {
+          try {
+            const reply = await system.sendMessage(id, `n${calls}`);
+            if (!reply.text.startsWith("ok: ")) failures.push(new Error(`odd reply ${reply.text}`));
+          } catch (error) {
+            failures.push(error);
+          }
+        }),
+      );
+      calls++;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return { calls, failures };
+    },
+  };
+}
+
+async function historyLengths(system: SessionSystem, ids: string[]): Promise<Map<string, number>> {
+  return new Map(
+    await Promise.all(ids.map(async (id) => [id, (await system.getHistory(id)).length] as const)),
+  );
+}
+
+/** Each neighbour holds the turns it had plus a question and an answer per round of calls. */
+async function assertNothingLost(
+  system: SessionSystem,
+  before: Map<string, number>,
+  rounds: number,
+): Promise<void> {
+  for (const [id, length] of before) {
+    assert.equal((await system.getHistory(id)).length, length + rounds * 2, `no turn of ${id} was lost`);
+  }
+}
+
+async function until(test: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await test())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+function crashReason(events: SessionEvent[], id: string): string {
+  const crash = events.find((e) => e.type === "session_crashed" && e.sessionId === id);
+  return crash && crash.type === "session_crashed" ? JSON.stringify(crash.reason) : "(no crash event)";
+}
+
+for (const isolation of ["thread", "process"] as const) {
+  describe(`${isolation} isolation contains a session's faults`, () => {
+    let system: SessionSystem;
+    let neighbours: string[] = [];
+    const events = recorder();
+
+    before(async () => {
+      system = await startSystem({
+        providers: faultProviders(),
+        hostProviders: FAULT_PROVIDERS,
+        // Under tsx a child process needs about 2 GB of address space (its loader runs a thread).
+        hostLimits: { hangTimeoutMs: 400, maxHeapMb: 64, maxMemoryMb: 2048 },
+        sessionRestartBudget: { maxRestarts: 10, period: 5000 },
+      });
+      system.subscribeAll(events.listener);
+      const inline = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          system.createSession({ llm: { provider: "fault" }, limits: NEIGHBOUR_LIMITS }),
+        ),
+      );
+      const hosted = await system.createSession({
+        isolation,
+        llm: { provider: "fault" },
+        limits: NEIGHBOUR_LIMITS,
+      });
+      neighbours = [...inline.map((s) => s.id), hosted.id];
+    });
+
+    after(async () => {
+      await system.stop();
+    });
+
+    async function contain(fault: Fault, how: string, limits: Record<string, number> = {}): Promise<void> {
+      const victim = await system.createSession({ isolation, llm: { provider: "fault" }, limits });
+      await system.sendMessage(victim.id, "before the fault");
+      const firstHost = system.sessionHost(victim.id)?.hostId;
+      assert.ok(firstHost, "the victim runs in a host");
+      const before = await historyLengths(system, neighbours);
+      const loop = callInLoop(system, neighbours);
+      await system.sendMessage(victim.id, `FAULT:${fault}`).catch(() => {});
+      await events.waitFor((e) => e.type === "session_crashed" && e.sessionId === victim.id, 20_000);
+      await events.waitFor(
+        (e) =>
+          e.type === "session_status" &&
+          e.sessionId === victim.id &&
+          e.status === "active" &&
+          e.previousStatus === "recovering",
+        20_000,
+      );
+      const { calls, failures } = await loop.stop();
+
+      assert.match(crashReason(events.events, victim.id), new RegExp(`died: ${how}`));
+      assert.notEqual(system.sessionHost(victim.id)?.hostId, firstHost, "the session runs in a new host");
+      const history = await system.getHistory(victim.id);
+      assert.equal(history[0]?.content, "before the fault", "the victim's conversation survived");
+      assert.deepEqual(failures, [], "every neighbour answered every call");
+      assert.ok(calls > 0, "the neighbours were called while the fault played out");
+      await assertNothingLost(system, before, calls);
+      await system.terminateSession(victim.id);
+    }
+
+    it("restarts a session whose code throws from a timer, reported as an error", async () => {
+      await contain("throw", "error");
+    });
+
+    it("restarts a session whose code leaves a rejected promise unhandled, reported as an error", async () => {
+      await contain("reject_later", "error");
+    });
+
+    it("restarts a session whose code calls process.exit(1), reported as an exit", async () => {
+      await contain("exit_1", "exit");
+    });
+
+    it("kills a session stuck in an infinite loop when its heartbeats stop, reported as a hang", async () => {
+      await contain("loop", "hang");
+    });
+
+    it("restarts a session that exhausts its heap, reported as out of memory", async () => {
+      // A heap near its limit spends its time in GC and can miss heartbeats: a longer hang timeout.
+      await contain("heap", "out_of_memory", { hangTimeoutMs: 10_000 });
+    });
+
+    if (isolation === "process") {
+      it("stops a session that allocates Buffers without end at the OS memory limit, reported as out of memory", async () => {
+        // Zero-filling 2 GB of Buffers keeps the host busy past a short hang timeout.
+        await contain("buffers", "out_of_memory", { hangTimeoutMs: 10_000 });
+      });
+
+      it("restarts a session whose code SIGKILLs its own process, reported as killed", async () => {
+        await contain("sigkill", "killed");
+      });
+
+      it("restarts a session whose child process is killed with kill -9 from outside", async () => {
+        const victim = await system.createSession({ isolation, llm: { provider: "fault" } });
+        await system.sendMessage(victim.id, "before the kill");
+        const host = system.sessionHost(victim.id);
+        assert.ok(host && host.osPid !== process.pid);
+        const before = await historyLengths(system, neighbours);
+        const loop = callInLoop(system, neighbours);
+        process.kill(host.osPid, "SIGKILL");
+        await events.waitFor(
+          (e) =>
+            e.type === "session_status" &&
+            e.sessionId === victim.id &&
+            e.status === "active" &&
+            e.previousStatus === "recovering",
+          20_000,
+        );
+        const { calls, failures } = await loop.stop();
+        assert.match(crashReason(events.events, victim.id), /died: killed/);
+        assert.deepEqual(failures, []);
+        await assertNothingLost(system, before, calls);
+        assert.equal((await system.getHistory(victim.id))[0]?.content, "before the kill");
+        await system.terminateSession(victim.id);
+      });
+    }
+  });
+}
+
+describe("hosted sessions", () => {
+  it("go to failed when their host dies more often than the restart budget allows, and others keep answering", async () => {
+    const system = await startSystem({
+      isolation: "thread",
+      sessionRestartBudget: { maxRestarts: 2, period: 30_000 },
+    });
+    try {
+      const victim = await system.createSession();
+      const neighbour = await system.createSession();
+      for (let kill = 0; kill < 10; kill++) {
+        const host = system.sessionHost(victim.id)?.hostId;
+        if (!host) break;
+        system.hosts.kill(host);
+        await until(async () => {
+          const status = (await system.getSession(victim.id))?.status;
+          return (
+            status === "failed" || (status === "active" && system.sessionHost(victim.id)?.hostId !== host)
+          );
+        });
+      }
+      assert.equal((await system.getSession(victim.id))?.status, "failed");
+      assert.match((await system.sendMessage(neighbour.id, "still here")).text, /still here/);
+    } finally {
+      await system.stop();
+    }
+  });
+
+  it("report their host kind, host id, OS process and memory", async () => {
+    const system = await startSystem({ isolation: "thread", hostLimits: { hangTimeoutMs: 200 } });
+    try {
+      const session = await system.createSession();
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      const host = system.sessionHost(session.id);
+      assert.equal(host?.isolation, "thread");
+      assert.match(host?.hostId ?? "", /-h\d+$/);
+      assert.equal(host?.osPid, process.pid);
+      assert.ok((host?.memory?.heapUsed ?? 0) > 0, "memory comes from the host's heartbeats");
+      assert.equal(system.getLlmAgentPid(session.id)?.node, host?.hostId, "the agent's pid names the host");
+    } finally {
+      await system.stop();
+    }
+  });
+
+  it("override the system's default isolation per session", async () => {
+    const system = await startSystem({ isolation: "thread" });
+    try {
+      const inline = await system.createSession({ isolation: "inline" });
+      const threaded = await system.createSession();
+      assert.equal(system.sessionHost(inline.id)?.isolation, "inline");
+      assert.equal(system.sessionHost(threaded.id)?.isolation, "thread");
+    } finally {
+      await system.stop();
+    }
+  });
+
+  it("reject an unknown isolation with an error naming the field", async () => {
+    const system = await startSystem();
+    try {
+      await assert.rejects(system.createSession({ isolation: "vm" as never }), /isolation/);
+      assert.equal((await system.listSessions()).length, 0);
+    } finally {
+      await system.stop();
+    }
+  });
+
+  it("leave no worker or child process behind when the system stops", async () => {
+    const system = await startSystem({ hostSpares: 1 });
+    const a = await system.createSession({ isolation: "process" });
+    await system.createSession({ isolation: "thread" });
+    const osPid = system.sessionHost(a.id)?.osPid as number;
+    assert.ok(system.listHosts().length >= 2);
+    await system.stop();
+    assert.deepEqual(system.listHosts(), []);
+    assert.throws(() => process.kill(osPid, 0), { code: "ESRCH" });
+  });
+
+  it("a hosted session's crash reason is a HostDownError when seen through a monitor", async () => {
+    const system = await startSystem({ isolation: "thread" });
+    try {
+      const session = await system.createSession();
+      const supervisor = system.findSupervisor(session.id);
+      assert.ok(supervisor);
+      const exited = system.runtime.whenExited(supervisor);
+      system.hosts.kill(system.sessionHost(session.id)?.hostId as string);
+      const reason = await exited;
+      assert.ok(isHostDown(reason));
+      assert.equal(reason.how, "killed");
+    } finally {
+      await system.stop();
+    }
+  });
+});
