@@ -23,6 +23,8 @@ export interface HostBoot {
   kind: HostKind;
   heartbeatMs: number;
   stopTimeoutMs: number;
+  /** The parent's log level, so a quiet parent has quiet hosts. */
+  logLevel: string;
 }
 
 const boot: HostBoot = isMainThread ? JSON.parse(process.env.SESSIONVISOR_HOST ?? "null") : workerData;
@@ -35,6 +37,7 @@ const post: (frame: Frame) => void = isMainThread
   : (frame) => parentPort?.postMessage(frame);
 
 const logger = defaultLogger();
+logger.level = boot.logLevel;
 const runtime = new Runtime({ node: boot.node, logger });
 const registry = new Registry(runtime, { keys: "unique", names: true });
 

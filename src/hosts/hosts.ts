@@ -285,6 +285,7 @@ export class Hosts {
       node,
       parentNode: this.runtime.node,
       limits,
+      logLevel: this.runtime.logger.level,
       onFrame: (frame) => record?.peer.receive(frame),
       onDeath: (reason) => {
         if (record) this.died(record, reason);

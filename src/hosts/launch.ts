@@ -27,6 +27,7 @@ export interface LaunchOptions {
   node: string;
   parentNode: string;
   limits: HostLimits;
+  logLevel: string;
   /** Every frame the host sends after `ready`. */
   onFrame(frame: Frame): void;
   /** Called once, when the host is found dead, hung or gone; not called for a failed start. */
@@ -74,6 +75,7 @@ export function launchHost(options: LaunchOptions): Promise<LaunchedHost> {
     kind: options.kind,
     heartbeatMs: heartbeatInterval(options.limits.hangTimeoutMs),
     stopTimeoutMs: options.limits.stopTimeoutMs,
+    logLevel: options.logLevel,
   };
   return options.kind === "thread"
     ? new ThreadHost(options, boot).started

@@ -1,0 +1,241 @@
+// The hosts layer on its own: a probe server in a worker thread and in a child process,
+// reached from the main runtime exactly as a local process would be.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { Registry } from "../registry/index.js";
+import { CallExitError, GenServer, type Pid, Runtime, silentLogger } from "../runtime/index.js";
+import { DynamicSupervisor, type SupervisorEvent } from "../supervision/index.js";
+import { UnsendableMessageError } from "./errors.js";
+import { isHostDown } from "./host-down.js";
+import { hostedChild } from "./hosted-child.js";
+import { Hosts } from "./hosts.js";
+
+const PROBE = new URL("../../test/fixtures/hosted-probe.ts", import.meta.url);
+
+/** Collects what it is sent, for the tests of send and links. */
+class Inbox extends GenServer<"read", unknown[], never, unknown> {
+  private readonly got: unknown[] = [];
+  override init(): void {
+    this.trapExits();
+  }
+  override handleCall(): unknown[] {
+    return this.got;
+  }
+  override handleInfo(message: unknown): void {
+    this.got.push(message);
+  }
+}
+
+async function eventually<T>(read: () => Promise<T> | T, test: (value: T) => boolean, ms = 5000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await read();
+    if (test(value)) return value;
+    if (Date.now() > deadline) throw new Error(`not met within ${ms} ms: ${JSON.stringify(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+for (const kind of ["thread", "process"] as const) {
+  describe(`a ${kind} host`, () => {
+    let runtime: Runtime;
+    let registry: Registry;
+    let hosts: Hosts;
+    let supervisor: Pid;
+    const events: SupervisorEvent[] = [];
+    let probes = 0;
+
+    before(async () => {
+      runtime = new Runtime({ logger: silentLogger() });
+      registry = new Registry(runtime, { keys: "unique", names: true });
+      hosts = new Hosts(runtime, registry, { limits: { hangTimeoutMs: 300 } });
+      hosts.provide("clock", (caller) => ({ hello: (who: string) => `hello ${who} from ${caller.label}` }));
+      supervisor = await DynamicSupervisor.start(runtime, {
+        maxRestarts: 20,
+        period: 5000,
+        onEvent: (event) => events.push(event),
+      });
+    });
+
+    after(async () => {
+      await runtime.shutdown();
+      await hosts.stop();
+    });
+
+    async function startProbe(
+      restart: "permanent" | "temporary" = "temporary",
+    ): Promise<{ pid: Pid; name: string }> {
+      const name = `probe_${kind}_${++probes}`;
+      const spec = hostedChild(hosts, {
+        id: name,
+        isolation: kind,
+        module: PROBE,
+        args: { name },
+        type: "worker",
+        restart,
+      });
+      const pid = (await DynamicSupervisor.startChild(runtime, supervisor, spec)) as Pid;
+      return { pid, name };
+    }
+
+    it("runs the root in the host: its pid names the host's node", async () => {
+      const { pid } = await startProbe();
+      const where = (await runtime.call(pid, { op: "where" })) as { isolation: string; hostId: string };
+      assert.equal(where.isolation, kind);
+      assert.equal(where.hostId, pid.node);
+      assert.notEqual(pid.node, runtime.node);
+      assert.equal(hosts.hostOf(pid)?.kind, kind);
+    });
+
+    it("answers calls by pid and by a name registered inside the host", async () => {
+      const { pid, name } = await startProbe();
+      assert.equal(await runtime.call(pid, { op: "ping" }), "pong");
+      assert.equal(await runtime.call(name, { op: "ping" }), "pong");
+      assert.ok(registry.whereis(name)?.equals(pid), "the host's key is mirrored here");
+    });
+
+    it("delivers casts and sends in order", async () => {
+      const { pid } = await startProbe();
+      runtime.cast(pid, { op: "note", text: "one" });
+      runtime.cast(pid, { op: "note", text: "two" });
+      const where = (await runtime.call(pid, { op: "where" })) as { notes: unknown[] };
+      assert.deepEqual(where.notes, ["one", "two"]);
+    });
+
+    it("lets the hosted process call a process of the main runtime by name", async () => {
+      const { pid } = await startProbe();
+      const inbox = await runtime.spawn(new Inbox());
+      registry.register(`inbox_${kind}`, inbox);
+      assert.deepEqual(await runtime.call(pid, { op: "call", target: `inbox_${kind}`, message: "read" }), []);
+    });
+
+    it("reaches a service the parent provides, told which subtree is asking", async () => {
+      const { pid, name } = await startProbe();
+      assert.equal(
+        await runtime.call(pid, { op: "service", name: "clock", method: "hello", args: ["ann"] }),
+        `hello ann from ${name}`,
+      );
+    });
+
+    it("refuses a message with a function at once, naming where it was", async () => {
+      const { pid } = await startProbe();
+      await assert.rejects(
+        runtime.call(pid, { op: "echo", value: { nested: () => 1 } }),
+        (error: unknown) => {
+          assert.ok(error instanceof UnsendableMessageError);
+          assert.match(error.message, /message\.value\.nested is a function/);
+          return true;
+        },
+      );
+    });
+
+    it("fails a call whose reply cannot cross, instead of hanging", async () => {
+      const { pid } = await startProbe();
+      await assert.rejects(runtime.call(pid, { op: "reply_function" }), UnsendableMessageError);
+    });
+
+    it("stops a hosted process with an exit signal and reports its reason to a monitor", async () => {
+      const { pid } = await startProbe();
+      const exited = runtime.whenExited(pid);
+      runtime.exit(pid, "kill");
+      assert.equal(await exited, "killed");
+    });
+
+    it("fires links across the boundary when the host dies, with how it died", async () => {
+      const { pid } = await startProbe();
+      const inbox = await runtime.spawn(new Inbox());
+      runtime.link(inbox, pid);
+      hosts.kill(pid.node);
+      const got = await eventually(
+        () => runtime.call(inbox, "read"),
+        (messages) => messages.length > 0,
+      );
+      const exit = got[0] as { type: string; from: Pid; reason: unknown };
+      assert.equal(exit.type, "EXIT");
+      assert.ok(exit.from.equals(pid));
+      assert.ok(isHostDown(exit.reason) && exit.reason.how === "killed");
+    });
+
+    it("fails calls in flight when the host dies, with the host's death as the reason", async () => {
+      const { pid } = await startProbe();
+      await runtime.call(pid, { op: "fault", fault: "loop" });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await assert.rejects(runtime.call(pid, { op: "ping" }, 10_000), (error: unknown) => {
+        assert.ok(error instanceof CallExitError);
+        assert.ok(isHostDown(error.reason) && error.reason.how === "hang");
+        return true;
+      });
+    });
+
+    it("drops the host's registry keys when it dies", async () => {
+      const { pid, name } = await startProbe();
+      const exited = runtime.whenExited(pid);
+      hosts.kill(pid.node);
+      await exited;
+      assert.equal(registry.whereis(name), undefined);
+      assert.equal(hosts.hostOf(pid), undefined);
+    });
+
+    it("restarts a permanent root once per death, though a worker reports both error and exit", async () => {
+      const { pid, name } = await startProbe("permanent");
+      const restartsBefore = events.filter((e) => e.type === "child_restarted" && e.childId === name).length;
+      await runtime.call(pid, { op: "fault", fault: "throw" });
+      await eventually(
+        () => registry.whereis(name),
+        (now) => now !== undefined && !now.equals(pid),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const restarts = events.filter((e) => e.type === "child_restarted" && e.childId === name).length;
+      assert.equal(restarts - restartsBefore, 1);
+      const exit = events.find((e) => e.type === "child_exited" && e.childId === name);
+      assert.ok(exit?.type === "child_exited" && isHostDown(exit.reason) && exit.reason.how === "error");
+    });
+
+    it("keeps the main thread's timers running while the host loops forever", async () => {
+      const { pid } = await startProbe();
+      const exited = runtime.whenExited(pid);
+      await runtime.call(pid, { op: "fault", fault: "loop" });
+      let ticks = 0;
+      const timer = setInterval(() => ticks++, 10);
+      const reason = await exited;
+      clearInterval(timer);
+      assert.ok(isHostDown(reason) && reason.how === "hang");
+      assert.ok(ticks >= 10, `only ${ticks} ticks of a 10 ms timer during a 300 ms hang`);
+    });
+  });
+}
+
+describe("hosts", () => {
+  it("reject limits out of range, naming the field", () => {
+    const runtime = new Runtime({ logger: silentLogger() });
+    const registry = new Registry(runtime, { keys: "unique", names: true });
+    assert.throws(() => new Hosts(runtime, registry, { limits: { maxMemoryMb: 64 } }), /limits\.maxMemoryMb/);
+  });
+
+  it("reject an unknown isolation in a child spec", () => {
+    const runtime = new Runtime({ logger: silentLogger() });
+    const hosts = new Hosts(runtime, new Registry(runtime, { keys: "unique", names: true }));
+    assert.throws(
+      () => hostedChild(hosts, { id: "x", isolation: "vm" as never, module: PROBE }),
+      /isolation/,
+    );
+  });
+
+  it("runs the same child spec inline, in this runtime", async () => {
+    const runtime = new Runtime({ logger: silentLogger() });
+    const registry = new Registry(runtime, { keys: "unique", names: true });
+    const hosts = new Hosts(runtime, registry);
+    const supervisor = await DynamicSupervisor.start(runtime);
+    const spec = hostedChild(hosts, {
+      id: "inline",
+      isolation: "inline",
+      module: PROBE,
+      args: { name: "inline_probe" },
+      type: "worker",
+    });
+    const pid = (await DynamicSupervisor.startChild(runtime, supervisor, spec)) as Pid;
+    assert.equal(pid.node, runtime.node);
+    assert.equal(await runtime.call("inline_probe", { op: "ping" }), "pong");
+    await runtime.shutdown();
+  });
+});
