@@ -4,11 +4,12 @@
 // development loader (tsx wraps every function expression, which costs time and memory).
 import { measureCore } from "./core.js";
 import { measureDurability } from "./durability.js";
+import { HANG_TIMEOUT_MS, type IsolationFigures, measureBare, measureIsolation } from "./isolation.js";
 import { runOtp } from "./otp.js";
 import { measureSessions, measureShape } from "./sessions.js";
 import { type Figure, renderTable } from "./table.js";
 
-const ALL = ["core", "sessions", "durability"];
+const ALL = ["core", "sessions", "durability", "isolation"];
 const requested = process.argv.slice(2).filter((arg) => !arg.startsWith("-"));
 const suites = requested.length > 0 ? requested : ALL;
 for (const suite of suites) {
@@ -23,7 +24,7 @@ if (!(globalThis as { gc?: unknown }).gc) {
 
 console.log(`sessionvisor benchmarks — node ${process.version}, ${new Date().toISOString()}`);
 const otpSuites = suites
-  .filter((suite) => suite !== "durability")
+  .filter((suite) => suite !== "durability" && suite !== "isolation")
   .map((s) => (s === "sessions" ? "session" : s));
 const otp =
   otpSuites.length > 0
@@ -313,4 +314,87 @@ if (suites.includes("durability")) {
   ];
   console.log("");
   console.log(renderTable("durability: SQLite store, recovery, hibernation", figures));
+}
+
+if (suites.includes("isolation")) {
+  const bare = await measureBare();
+  const modes: IsolationFigures[] = [];
+  for (const mode of ["inline", "thread", "process"] as const) modes.push(await measureIsolation(mode));
+  // A warm spare host takes the boot out of a (re)start; it costs one idle host per kind.
+  modes.push(await measureIsolation("thread", 1), await measureIsolation("process", 1));
+  const [inline, thread, processHost, threadSpare] = modes as [
+    IsolationFigures,
+    IsolationFigures,
+    IsolationFigures,
+    IsolationFigures,
+  ];
+  const row = (name: string, unit: string, ours: number | undefined, goal?: Figure["goal"]): Figure => ({
+    name,
+    unit,
+    ours,
+    otp: undefined,
+    higherIsBetter: false,
+    ...(goal ? { goal } : {}),
+  });
+  const figures: Figure[] = [
+    row("bare new Worker → first message, median", "ms", bare.workerStartMedianMs),
+    row("bare node child (fork) → first message, median", "ms", bare.forkStartMedianMs),
+    row("bare idle Worker, RSS", "MB", bare.workerMemoryMb),
+    row("bare idle node child, RSS", "MB", bare.forkMemoryMb),
+  ];
+  for (const m of modes) {
+    figures.push(
+      row(`${m.label}: createSession, median`, "ms", m.startMedianMs),
+      row(`${m.label}: memory per idle session`, "MB", m.memoryPerSessionMb),
+      row(`${m.label}: sendMessage round trip, median`, "µs", m.sendMedianUs),
+      row(`${m.label}: sendMessage round trip, p99`, "µs", m.sendP99Us),
+      row(`${m.label}: host killed → session answering, median`, "ms", m.deathToAnswerMedianMs),
+    );
+    if (m.neighbourP99RunawayUs !== undefined && m.hangToAnswerMs !== undefined) {
+      figures.push(
+        row(`${m.label}: neighbour p99 while a session loops forever`, "µs", m.neighbourP99RunawayUs),
+        row(
+          `${m.label}: … over the neighbour p99 without a fault`,
+          "×",
+          m.neighbourP99RunawayUs / m.neighbourP99Us,
+          {
+            text: "≤ 2×",
+            met: (v) => v <= 2,
+          },
+        ),
+        row(
+          `${m.label}: loop starts → session answering (hang timeout ${HANG_TIMEOUT_MS} ms)`,
+          "ms",
+          m.hangToAnswerMs,
+          {
+            text: `≤ ${HANG_TIMEOUT_MS + 100} ms`,
+            met: (v) => v <= HANG_TIMEOUT_MS + 100,
+          },
+        ),
+      );
+    }
+  }
+  figures.push(
+    row("thread session start over a bare Worker", "×", thread.startMedianMs / bare.workerStartMedianMs, {
+      text: "≤ 1.5×",
+      met: (v) => v <= 1.5,
+    }),
+    row("thread session memory over a bare Worker", "×", thread.memoryPerSessionMb / bare.workerMemoryMb, {
+      text: "≤ 1.5×",
+      met: (v) => v <= 1.5,
+    }),
+    row(
+      "process session start over a bare node child",
+      "×",
+      processHost.startMedianMs / bare.forkStartMedianMs,
+    ),
+    row(
+      "process session memory over a bare node child",
+      "×",
+      processHost.memoryPerSessionMb / bare.forkMemoryMb,
+    ),
+    row("inline session start, for scale", "ms", inline.startMedianMs),
+  );
+  console.log("");
+  console.log(renderTable("isolation: sessions in worker threads and child processes", figures));
 }

@@ -1,0 +1,186 @@
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { performance } from "node:perf_hooks";
+import { Worker } from "node:worker_threads";
+import { type Isolation, SessionSystem, silentLogger } from "../src/index.js";
+import { runawayProviders } from "./runaway-provider.js";
+import { latencyUs, percentile } from "./stats.js";
+
+export interface IsolationFigures {
+  mode: Isolation;
+  label: string;
+  startMedianMs: number;
+  /** Memory one idle session adds: main-process RSS (inline, thread) or the child's RSS (process). */
+  memoryPerSessionMb: number;
+  sendMedianUs: number;
+  sendP99Us: number;
+  deathToAnswerMedianMs: number;
+  neighbourP99Us: number;
+  neighbourP99RunawayUs: number | undefined;
+  hangToAnswerMs: number | undefined;
+}
+
+export interface BareFigures {
+  workerStartMedianMs: number;
+  workerMemoryMb: number;
+  forkStartMedianMs: number;
+  forkMemoryMb: number;
+}
+
+export const HANG_TIMEOUT_MS = 1000;
+const SESSIONS = 8;
+
+const rssMb = () => process.memoryUsage().rss / 1048576;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Resident set of another process, from /proc (Linux). */
+function childRssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
+  return kb / 1024;
+}
+
+function median(values: number[]): number {
+  return percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
+}
+
+export async function measureIsolation(mode: Isolation, spares = 0): Promise<IsolationFigures> {
+  const system = await SessionSystem.start({
+    hostSpares: spares,
+    logger: silentLogger(),
+    isolation: mode,
+    providers: runawayProviders(),
+    hostProviders: { module: new URL("./runaway-provider.js", import.meta.url), export: "runawayProviders" },
+    hostLimits: { hangTimeoutMs: HANG_TIMEOUT_MS },
+    sessionRestartBudget: { maxRestarts: 100, period: 1000 },
+  });
+  try {
+    const config = { llm: { provider: "runaway" }, limits: { maxHistory: 100_000 } };
+    // Warm up: the first host loads and compiles the modules.
+    await system.terminateSession((await system.createSession(config)).id);
+    await sleep(200);
+    const rssBefore = rssMb();
+    const starts: number[] = [];
+    const ids: string[] = [];
+    for (let i = 0; i < SESSIONS; i++) {
+      const t0 = performance.now();
+      ids.push((await system.createSession(config)).id);
+      starts.push(performance.now() - t0);
+    }
+    await sleep(300);
+    const memoryPerSessionMb =
+      mode === "process"
+        ? median(ids.map((id) => childRssMb(system.sessionHost(id)?.osPid as number)))
+        : (rssMb() - rssBefore) / SESSIONS;
+
+    const [victim, neighbour] = ids as [string, string];
+    const sends = new Float64Array(500);
+    for (let i = 0; i < sends.length; i++) {
+      const t0 = performance.now();
+      await system.sendMessage(neighbour, `m${i}`);
+      sends[i] = performance.now() - t0;
+    }
+    const send = latencyUs(sends);
+
+    const deaths: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const id = ids[2 + i] as string;
+      const host = system.sessionHost(id);
+      const t0 = performance.now();
+      if (host && host.isolation !== "inline") system.hosts.kill(host.hostId);
+      else system.runtime.exit(system.findSupervisor(id) as never, "kill");
+      await answering(system, id, host?.hostId);
+      deaths.push(performance.now() - t0);
+    }
+
+    let neighbourP99RunawayUs: number | undefined;
+    let hangToAnswerMs: number | undefined;
+    if (mode !== "inline") {
+      const host = system.sessionHost(victim)?.hostId;
+      const t0 = performance.now();
+      await system.sendMessage(victim, "LOOP");
+      const during: number[] = [];
+      while (system.sessionHost(victim)?.hostId === host && performance.now() - t0 < 10 * HANG_TIMEOUT_MS) {
+        const t1 = performance.now();
+        await system.sendMessage(neighbour, "during");
+        during.push(performance.now() - t1);
+      }
+      await answering(system, victim, host);
+      hangToAnswerMs = performance.now() - t0;
+      neighbourP99RunawayUs = latencyUs(Float64Array.from(during)).p99;
+    }
+    return {
+      mode,
+      label: spares > 0 ? `${mode} + ${spares} spare` : mode,
+      startMedianMs: median(starts),
+      memoryPerSessionMb,
+      sendMedianUs: send.median,
+      sendP99Us: send.p99,
+      deathToAnswerMedianMs: median(deaths),
+      neighbourP99Us: send.p99,
+      neighbourP99RunawayUs,
+      hangToAnswerMs,
+    };
+  } finally {
+    await system.stop();
+  }
+}
+
+/** Resolves once the session answers from a host other than `oldHost`. */
+async function answering(system: SessionSystem, id: string, oldHost: string | undefined): Promise<void> {
+  for (;;) {
+    const host = system.sessionHost(id)?.hostId;
+    if (host !== undefined && (host !== oldHost || host === system.runtime.node)) {
+      try {
+        await system.sendMessage(id, "back?");
+        return;
+      } catch {}
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/** A bare Worker and a bare forked node: start until their first message, and idle memory. */
+export async function measureBare(): Promise<BareFigures> {
+  const workerStarts: number[] = [];
+  const workers: Worker[] = [];
+  await sleep(200);
+  const rssBefore = rssMb();
+  for (let i = 0; i < SESSIONS; i++) {
+    const t0 = performance.now();
+    const worker = new Worker(
+      "const { parentPort } = require('node:worker_threads'); parentPort.postMessage('up'); setInterval(() => {}, 1000);",
+      { eval: true },
+    );
+    await new Promise((resolve) => worker.once("message", resolve));
+    workerStarts.push(performance.now() - t0);
+    workers.push(worker);
+  }
+  await sleep(300);
+  const workerMemoryMb = (rssMb() - rssBefore) / SESSIONS;
+  await Promise.all(workers.map((w) => w.terminate()));
+
+  const forkStarts: number[] = [];
+  const forkRss: number[] = [];
+  for (let i = 0; i < SESSIONS; i++) {
+    const t0 = performance.now();
+    // What child_process.fork does, with the script inline: node plus an IPC channel.
+    const child = spawn(process.execPath, ["-e", "process.send('up'); setInterval(() => {}, 1000)"], {
+      stdio: ["ignore", "ignore", "inherit", "ipc"],
+    });
+    await new Promise((resolve) => child.once("message", resolve));
+    forkStarts.push(performance.now() - t0);
+    await sleep(100);
+    forkRss.push(childRssMb(child.pid as number));
+    child.kill("SIGKILL");
+  }
+  return {
+    workerStartMedianMs: median(workerStarts),
+    workerMemoryMb,
+    forkStartMedianMs: median(forkStarts),
+    forkMemoryMb: median(forkRss),
+  };
+}
