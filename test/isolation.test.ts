@@ -4,7 +4,7 @@
 // call and keep every turn, and the main process survives.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { isHostDown, type SessionEvent, type SessionSystem } from "../src/index.js";
+import { isHostDown, type SessionEvent, type SessionHostInfo, type SessionSystem } from "../src/index.js";
 import { faultProviders } from "./fixtures/fault-provider.js";
 import { recorder, startSystem } from "./support/sessions.js";
 
@@ -114,14 +114,21 @@ for (const isolation of ["thread", "process"] as const) {
       await system.stop();
     });
 
-    async function contain(fault: Fault, how: string, limits: Record<string, number> = {}): Promise<void> {
+    /** `fault` is injected by the session's own code, or done to its host from outside. */
+    async function contain(
+      fault: Fault | ((host: SessionHostInfo) => void),
+      how: string,
+      limits: Record<string, number> = {},
+    ): Promise<void> {
       const victim = await system.createSession({ isolation, llm: { provider: "fault" }, limits });
       await system.sendMessage(victim.id, "before the fault");
-      const firstHost = system.sessionHost(victim.id)?.hostId;
-      assert.ok(firstHost, "the victim runs in a host");
+      const host = system.sessionHost(victim.id);
+      const firstHost = host?.hostId;
+      assert.ok(host && firstHost !== system.runtime.node, "the victim runs in a host");
       const before = await historyLengths(system, neighbours);
       const loop = callInLoop(system, neighbours);
-      await system.sendMessage(victim.id, `FAULT:${fault}`).catch(() => {});
+      if (typeof fault === "function") fault(host);
+      else await system.sendMessage(victim.id, `FAULT:${fault}`).catch(() => {});
       await events.waitFor((e) => e.type === "session_crashed" && e.sessionId === victim.id, 20_000);
       await events.waitFor(
         (e) =>
@@ -175,27 +182,10 @@ for (const isolation of ["thread", "process"] as const) {
       });
 
       it("restarts a session whose child process is killed with kill -9 from outside", async () => {
-        const victim = await system.createSession({ isolation, llm: { provider: "fault" } });
-        await system.sendMessage(victim.id, "before the kill");
-        const host = system.sessionHost(victim.id);
-        assert.ok(host && host.osPid !== process.pid);
-        const before = await historyLengths(system, neighbours);
-        const loop = callInLoop(system, neighbours);
-        process.kill(host.osPid, "SIGKILL");
-        await events.waitFor(
-          (e) =>
-            e.type === "session_status" &&
-            e.sessionId === victim.id &&
-            e.status === "active" &&
-            e.previousStatus === "recovering",
-          20_000,
-        );
-        const { calls, failures } = await loop.stop();
-        assert.match(crashReason(events.events, victim.id), /died: killed/);
-        assert.deepEqual(failures, []);
-        await assertNothingLost(system, before, calls);
-        assert.equal((await system.getHistory(victim.id))[0]?.content, "before the kill");
-        await system.terminateSession(victim.id);
+        await contain((host) => {
+          assert.notEqual(host.osPid, process.pid);
+          process.kill(host.osPid, "SIGKILL");
+        }, "killed");
       });
     }
   });

@@ -14,7 +14,7 @@ import { loadRootFactory } from "./host-context.js";
 import { HOST_EXIT_OUT_OF_MEMORY, HOST_EXIT_UNCAUGHT, soundsOutOfMemory } from "./host-down.js";
 import type { HostKind } from "./limits.js";
 import { type ControlFrame, Peer } from "./peer.js";
-import { decodeTerm, encodeTerm } from "./term-codec.js";
+import { decodeTerm, encodeReason, encodeTerm } from "./term-codec.js";
 
 /** What the parent tells a host when it starts it. */
 export interface HostBoot {
@@ -86,7 +86,7 @@ registry.on("unregister", (entry) =>
     t: "unregister",
     key: entry.key,
     pid: entry.pid.toString(),
-    reason: safeReason(entry.reason),
+    reason: encodeReason(entry.reason),
   }),
 );
 
@@ -101,7 +101,7 @@ async function control(frame: ControlFrame): Promise<void> {
         runtime.link(pid, parentPid);
         post({ t: "spawned", id: frame.id, ok: true, pid: pid.toString() });
       } catch (error) {
-        post({ t: "spawned", id: frame.id, ok: false, error: safeReason(error) });
+        post({ t: "spawned", id: frame.id, ok: false, error: encodeReason(error) });
       }
       return;
     case "service_reply": {
@@ -114,14 +114,6 @@ async function control(frame: ControlFrame): Promise<void> {
     case "stop":
       await runtime.shutdown(boot.stopTimeoutMs);
       process.exit(0);
-  }
-}
-
-function safeReason(reason: unknown): unknown {
-  try {
-    return encodeTerm(reason, "reason");
-  } catch {
-    return String(reason);
   }
 }
 

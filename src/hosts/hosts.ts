@@ -6,7 +6,7 @@ import type { HostDownError } from "./host-down.js";
 import { type LaunchedHost, launchHost } from "./launch.js";
 import { type HostKind, type HostLimits, type Isolation, resolveLimits } from "./limits.js";
 import { type ControlFrame, Peer } from "./peer.js";
-import { decodeTerm, encodeTerm } from "./term-codec.js";
+import { decodeTerm, encodeOutcome, encodeTerm } from "./term-codec.js";
 
 export interface HostsOptions {
   /** Limits for hosts launched without their own (each field defaults as in DEFAULT_HOST_LIMITS). */
@@ -362,22 +362,8 @@ export class Hosts {
   }
 
   private async serve(record: HostRecord, frame: Extract<Frame, { t: "service" }>): Promise<void> {
-    const reply = (ok: boolean, value: unknown) => {
-      try {
-        record.launched.post(
-          ok
-            ? { t: "service_reply", id: frame.id, ok: true, value: encodeTerm(value, "reply") }
-            : { t: "service_reply", id: frame.id, ok: false, error: encodeTerm(value, "error") },
-        );
-      } catch (error) {
-        record.launched.post({
-          t: "service_reply",
-          id: frame.id,
-          ok: false,
-          error: encodeTerm(error, "error"),
-        });
-      }
-    };
+    const reply = (ok: boolean, value: unknown) =>
+      record.launched.post({ t: "service_reply", id: frame.id, ...encodeOutcome(ok, value) });
     try {
       let service = record.services.get(frame.service);
       if (!service) {

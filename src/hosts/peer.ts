@@ -10,7 +10,7 @@ import {
   type TimerHandle,
 } from "../runtime/index.js";
 import type { Frame } from "./frames.js";
-import { decodeTerm, encodeTerm } from "./term-codec.js";
+import { decodeTerm, encodeOutcome, encodeReason, encodeTerm } from "./term-codec.js";
 
 interface PendingRemoteCall {
   readonly target: string;
@@ -220,17 +220,7 @@ export class Peer implements RemoteRoute {
 
   private answerCall(frame: Extract<Frame, { t: "call" }>): void {
     const respond = (ok: boolean, value: unknown) => {
-      if (this.closedWith !== undefined) return;
-      try {
-        this.post(
-          ok
-            ? { t: "reply", id: frame.id, ok: true, value: encodeTerm(value, "reply") }
-            : { t: "reply", id: frame.id, ok: false, error: encodeTerm(value, "error") },
-        );
-      } catch (error) {
-        // The reply itself cannot travel: the caller gets that, not silence until its timeout.
-        this.post({ t: "reply", id: frame.id, ok: false, error: encodeTerm(error, "error") });
-      }
+      if (this.closedWith === undefined) this.post({ t: "reply", id: frame.id, ...encodeOutcome(ok, value) });
     };
     this.runtime.call(target(frame), decodeTerm(frame.message) as never, frame.timeoutMs).then(
       (value) => respond(true, value),
@@ -255,13 +245,4 @@ export class Peer implements RemoteRoute {
 
 function target(frame: { to: string; name: boolean }): Pid | string {
   return frame.name ? frame.to : Pid.parse(frame.to);
-}
-
-/** A reason that cannot travel still must: it goes as its description. */
-function encodeReason(reason: ExitReason): unknown {
-  try {
-    return encodeTerm(reason, "reason");
-  } catch {
-    return String(reason);
-  }
 }

@@ -151,6 +151,31 @@ function encodeError(error: Error, path: string): Tagged {
   return { [TAG]: "error", name: error.name, message: error.message, stack: error.stack, props };
 }
 
+/** A reason that cannot travel still must: it goes as its description. */
+export function encodeReason(reason: unknown): unknown {
+  try {
+    return encodeTerm(reason, "reason");
+  } catch {
+    return String(reason);
+  }
+}
+
+export type EncodedOutcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+/**
+ * An answer (a reply, a service result) ready to post. One that cannot travel becomes the
+ * error saying so: the asker gets that, not silence until its timeout.
+ */
+export function encodeOutcome(ok: boolean, value: unknown): EncodedOutcome {
+  try {
+    return ok
+      ? { ok: true, value: encodeTerm(value, "reply") }
+      : { ok: false, error: encodeTerm(value, "error") };
+  } catch (error) {
+    return { ok: false, error: encodeTerm(error, "error") };
+  }
+}
+
 export function decodeTerm(value: unknown): unknown {
   if (value === null || typeof value !== "object") return value;
   if (Array.isArray(value)) {

@@ -88,9 +88,11 @@ export interface TimerRef {
 const EXTERNAL_ID = 0;
 
 /** Where an operation on a pid or name of another node goes; `route` is undefined when that node is gone. */
-interface Hop {
-  readonly route: RemoteRoute | undefined;
-  readonly to: Pid | string;
+class Hop {
+  constructor(
+    readonly route: RemoteRoute | undefined,
+    readonly to: Pid | string,
+  ) {}
 }
 
 /** A monitor this runtime holds on a process of another node. */
@@ -207,16 +209,16 @@ export class Runtime {
   /** For a pid of another node: whether that node is connected (its process may still be gone). */
   isAlive(target: Target): boolean {
     const hop = this.hop(target);
-    if (hop) return hop.route !== undefined && hop.to instanceof Pid;
-    const proc = this.resolve(target);
+    if (hop instanceof Hop) return hop.route !== undefined && hop.to instanceof Pid;
+    const proc = this.resolve(hop);
     return proc !== undefined && proc.state !== "dead";
   }
 
   /** The live pid behind a pid or name, or undefined. */
   whereis(target: Target): Pid | undefined {
     const hop = this.hop(target);
-    if (hop) return hop.route && hop.to instanceof Pid ? hop.to : undefined;
-    const proc = this.resolve(target);
+    if (hop instanceof Hop) return hop.route && hop.to instanceof Pid ? hop.to : undefined;
+    const proc = this.resolve(hop);
     return proc && proc.state !== "dead" ? proc.pid : undefined;
   }
 
@@ -279,12 +281,12 @@ export class Runtime {
     try {
       ms = timeoutMs === undefined ? this.defaultCallTimeout : checkTimeout(timeoutMs, "timeout");
       const hop = this.hop(target);
-      if (hop) {
+      if (hop instanceof Hop) {
         if (!hop.route) return Promise.reject(new NoProcError(String(target)));
         if (caller && caller.state === "dead") return Promise.reject(new NoProcError(caller.pid.toString()));
         return hop.route.call(caller?.pid, hop.to, message, ms);
       }
-      proc = this.resolve(target);
+      proc = this.resolve(hop);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -308,11 +310,11 @@ export class Runtime {
   castFrom(sender: Proc | undefined, target: Target, message: unknown): void {
     if (sender?.state === "dead") return;
     const hop = this.hop(target);
-    if (hop) {
+    if (hop instanceof Hop) {
       hop.route?.cast(hop.to, message);
       return;
     }
-    const proc = this.resolve(target);
+    const proc = this.resolve(hop);
     if (!proc || proc.state === "dead") return;
     proc.mailbox.push(CAST, message);
     this.schedule(proc);
@@ -322,11 +324,11 @@ export class Runtime {
   sendFrom(sender: Proc | undefined, target: Target, message: unknown): void {
     if (sender?.state === "dead") return;
     const hop = this.hop(target);
-    if (hop) {
+    if (hop instanceof Hop) {
       hop.route?.send(sender?.pid ?? this.external, hop.to, message);
       return;
     }
-    const proc = this.resolve(target);
+    const proc = this.resolve(hop);
     if (!proc) {
       if (typeof target === "string") throw new NoProcError(target);
       return;
@@ -402,11 +404,11 @@ export class Runtime {
   exitFrom(sender: Proc | undefined, target: Target, reason: ExitReason): void {
     if (sender?.state === "dead") return;
     const hop = this.hop(target);
-    if (hop) {
+    if (hop instanceof Hop) {
       hop.route?.exit(sender?.pid ?? this.external, hop.to, reason);
       return;
     }
-    const proc = this.resolve(target);
+    const proc = this.resolve(hop);
     if (!proc) {
       if (typeof target === "string") throw new NoProcError(target);
       return;
@@ -514,17 +516,16 @@ export class Runtime {
     }
   }
 
-  /** Links two processes (both must be alive). */
   /** Links two processes (both must be alive); `b` may be a process of another node. */
   link(a: Target, b: Target): void {
     const pa = this.resolveLive(a);
     const hop = this.hop(b);
-    if (hop) {
+    if (hop instanceof Hop) {
       if (!hop.route || !(hop.to instanceof Pid)) throw new NoProcError(String(b));
       this.linkRemote(pa, hop.route, hop.to);
       return;
     }
-    const pb = this.resolveLive(b);
+    const pb = this.resolveLive(hop);
     this.linkProcs(pa, pb);
   }
 
@@ -536,13 +537,13 @@ export class Runtime {
   /** @internal As OTP: linking to a dead process sends this one an exit signal `noproc`. */
   linkFrom(proc: Proc, target: Target): void {
     const hop = this.hop(target);
-    if (hop) {
+    if (hop instanceof Hop) {
       if (!(hop.to instanceof Pid)) throw new NoProcError(String(target));
       if (hop.route) this.linkRemote(proc, hop.route, hop.to);
       else this.signal(proc, hop.to, "noproc", true);
       return;
     }
-    const other = this.resolve(target);
+    const other = this.resolve(hop);
     if (!other || other.state === "dead") {
       if (typeof target === "string" && !other) throw new NoProcError(target);
       this.signal(proc, other?.pid ?? (target as Pid), "noproc", true);
@@ -554,14 +555,14 @@ export class Runtime {
   /** @internal */
   unlinkFrom(proc: Proc, target: Target): void {
     const hop = this.hop(target);
-    if (hop) {
+    if (hop instanceof Hop) {
       if (hop.to instanceof Pid && proc.remoteLinks?.has(hop.to.toString())) {
         this.dropRemoteLink(proc, hop.to);
         hop.route?.unlink(proc.pid, hop.to);
       }
       return;
     }
-    const other = this.resolve(target);
+    const other = this.resolve(hop);
     if (other) this.unlinkProcs(proc, other);
   }
 
@@ -592,11 +593,11 @@ export class Runtime {
   monitorFrom(watcher: Proc, target: Target): Ref {
     const ref = new Ref(this.node, this.nextRef++);
     const hop = this.hop(target);
-    if (hop) {
+    if (hop instanceof Hop) {
       this.monitorRemote(ref, hop, watcher, undefined);
       return ref;
     }
-    const proc = this.resolve(target);
+    const proc = this.resolve(hop);
     if (!proc || proc.state === "dead") {
       const down: DownMessage = {
         type: "DOWN",
@@ -621,11 +622,11 @@ export class Runtime {
     if (typeof callback !== "function") throw new InvalidArgumentError("callback", "must be a function");
     const ref = new Ref(this.node, this.nextRef++);
     const hop = this.hop(target);
-    if (hop) {
+    if (hop instanceof Hop) {
       this.monitorRemote(ref, hop, undefined, callback);
       return ref;
     }
-    const proc = this.resolve(target);
+    const proc = this.resolve(hop);
     if (!proc || proc.state === "dead") {
       queueMicrotask(() => this.runCallback(callback, "noproc", target));
       return ref;
@@ -711,17 +712,21 @@ export class Runtime {
     };
   }
 
-  /** Undefined for a target of this node; else where to send it (a name unknown here may go to the parent). */
-  private hop(target: Target): Hop | undefined {
+  /**
+   * A Hop for a target of another node (a name unknown here may go to the parent); for one of
+   * this node, the target to resolve locally — a name already turned into its pid, so that the
+   * caller does not look it up a second time.
+   */
+  private hop(target: Target): Hop | Target {
     const router = this.router;
-    if (!router) return undefined;
+    if (!router) return target;
     if (target instanceof Pid) {
-      return target.node === this.node ? undefined : { route: router.route(target.node), to: target };
+      return target.node === this.node ? target : new Hop(router.route(target.node), target);
     }
-    if (typeof target !== "string" || target.length === 0) return undefined;
+    if (typeof target !== "string" || target.length === 0) return target;
     const pid = this.names?.whereis(target);
-    if (pid) return pid.node === this.node ? undefined : { route: router.route(pid.node), to: pid };
-    return router.namesRoute ? { route: router.namesRoute, to: target } : undefined;
+    if (pid) return pid.node === this.node ? pid : new Hop(router.route(pid.node), pid);
+    return router.namesRoute ? new Hop(router.namesRoute, target) : target;
   }
 
   private linkRemote(proc: Proc, route: RemoteRoute, other: Pid): void {
