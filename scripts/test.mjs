@@ -1,7 +1,13 @@
 // Runs node's built-in test runner over every *.test.ts under src/ and test/, through tsx.
 // Node 20's --test does not expand globs, so the files are found here. Extra arguments
 // (a file path, --test-name-pattern=...) are passed on.
-import { spawnSync } from "node:child_process";
+//
+// The run cannot hang: each test, and each test file as a whole, has a timeout
+// (TEST_TIMEOUT_MS, default 180 s: node applies one value to both, and a test may set a shorter
+// one itself); the runner exits when the tests are done even if a handle leaked
+// (--test-force-exit); test/support/leak-guard.mjs fails a file that leaves a child process or
+// worker thread behind; and the whole run is killed after TEST_RUN_TIMEOUT_MS (default 10 min).
+import { spawn } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 
@@ -21,6 +27,19 @@ function findTests(dir) {
   return found;
 }
 
+function positiveInteger(name, fallback) {
+  const text = process.env[name];
+  if (text === undefined || text === "") return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value <= 0) {
+    console.error(`${name} must be a positive whole number of ms, got ${JSON.stringify(text)}`);
+    process.exit(2);
+  }
+  return value;
+}
+
+const testTimeoutMs = positiveInteger("TEST_TIMEOUT_MS", 180_000);
+const runTimeoutMs = positiveInteger("TEST_RUN_TIMEOUT_MS", 600_000);
 const args = process.argv.slice(2);
 const explicit = args.filter((arg) => !arg.startsWith("-"));
 const options = args.filter((arg) => arg.startsWith("-"));
@@ -29,9 +48,43 @@ if (files.length === 0) {
   console.error("no *.test.ts files found under src/ or test/");
   process.exit(1);
 }
-const result = spawnSync(
+
+const runner = spawn(
   process.execPath,
-  ["--import", "tsx", "--test", "--test-reporter=spec", ...options, ...files],
-  { stdio: "inherit" },
+  [
+    // Failure locations point at the TypeScript source line, not tsx's output.
+    "--enable-source-maps",
+    "--import",
+    "tsx",
+    "--import",
+    "./test/support/leak-guard.mjs",
+    "--test",
+    "--test-reporter=spec",
+    `--test-timeout=${testTimeoutMs}`,
+    "--test-force-exit",
+    ...options,
+    ...files,
+  ],
+  // Its own process group, so that a run past its time is killed with everything it started.
+  { stdio: "inherit", detached: true },
 );
-process.exit(result.status ?? 1);
+
+const killRun = (why) => {
+  console.error(`\n${why}: killing the test run and everything it started.`);
+  try {
+    process.kill(-runner.pid, "SIGKILL");
+  } catch {
+    // Already gone.
+  }
+};
+const deadline = setTimeout(() => killRun(`the test run took longer than ${runTimeoutMs} ms`), runTimeoutMs);
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.on(signal, () => {
+    killRun(`interrupted by ${signal}`);
+    process.exit(130);
+  });
+}
+runner.on("exit", (code, signal) => {
+  clearTimeout(deadline);
+  process.exit(code ?? (signal ? 1 : 0));
+});
