@@ -191,8 +191,18 @@ abstract class HostBase implements LaunchedHost {
   private startWatchdog(): void {
     const { hangTimeoutMs } = this.options.limits;
     const tick = Math.max(5, Math.min(100, Math.floor(hangTimeoutMs / 10)));
+    let lastTick = performance.now();
+    let skipped = false;
     this.watchdog = setInterval(() => {
-      const silent = performance.now() - this.lastSeen;
+      const now = performance.now();
+      // A tick that comes late means this thread was stalled (a loaded machine, a long GC):
+      // heartbeats that arrived meanwhile still wait behind the timers in the event loop, so
+      // skip one verdict; the loop reads its messages before the next tick, late or not.
+      const stalled = now - lastTick > tick + Math.max(50, hangTimeoutMs / 4) && !skipped;
+      lastTick = now;
+      skipped = stalled;
+      if (stalled) return;
+      const silent = now - this.lastSeen;
       if (silent > hangTimeoutMs) void this.kill("hang", `no heartbeat for ${Math.round(silent)} ms`);
     }, tick);
     this.watchdog.unref();
