@@ -1,14 +1,15 @@
 import { registerRevivableError } from "../hosts/index.js";
 import { LlmAbortedError, LlmProviderError, UnknownProviderError } from "../llm/index.js";
 import { SessionvisorError } from "../runtime/index.js";
-import { StoreClosedError, StoreCorruptError, StoreVersionError } from "../store/index.js";
+import {
+  InvalidSessionIdError,
+  StoreClosedError,
+  StoreCorruptError,
+  StoreVersionError,
+} from "../store/index.js";
 
-export class InvalidSessionIdError extends SessionvisorError {
-  constructor(value: unknown) {
-    const shown = typeof value === "string" ? JSON.stringify(value.slice(0, 80)) : typeof value;
-    super("invalid_session_id", `invalid session id ${shown}: expected session_<uuid>`);
-  }
-}
+// It lives in the store layer, whose guard throws it too; the client API throws the same class.
+export { InvalidSessionIdError };
 
 export class SessionNotFoundError extends SessionvisorError {
   readonly sessionId: string;

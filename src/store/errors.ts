@@ -1,17 +1,51 @@
 import { SessionvisorError } from "../runtime/index.js";
 
-/** The store file is damaged or is not a sessionvisor store: refused rather than replaced. */
-export class StoreCorruptError extends SessionvisorError {
-  readonly path: string;
+/**
+ * An id that is not a session id. The store's guard and the client API throw this one class, so
+ * a caller matches one `code` whichever layer refused the id first.
+ */
+export class InvalidSessionIdError extends SessionvisorError {
+  constructor(value: unknown, expected = "session_<uuid>") {
+    const shown = typeof value === "string" ? JSON.stringify(value.slice(0, 80)) : typeof value;
+    super("invalid_session_id", `invalid session id ${shown}: expected ${expected}`);
+  }
+}
 
-  constructor(path: string, cause: unknown) {
+/** Which stored value of one session could not be read, and the first field that was wrong. */
+export interface CorruptEntry {
+  sessionId: string;
+  part: "record" | "conversation";
+  /** A dotted path such as `turns.3.role`; absent when the value is not JSON at all. */
+  field?: string;
+}
+
+/**
+ * What the store holds cannot be read: the whole file (damaged, or not a sessionvisor store), or
+ * one session's record or conversation. It is refused rather than replaced.
+ */
+export class StoreCorruptError extends SessionvisorError {
+  /** The store file, when the file itself is damaged. */
+  readonly path: string | undefined;
+  /** The session whose stored record or conversation cannot be read. */
+  readonly sessionId: string | undefined;
+  readonly part: CorruptEntry["part"] | undefined;
+  readonly field: string | undefined;
+
+  constructor(where: string | CorruptEntry, cause: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
     super(
       "store_corrupt",
-      `the session store ${path} cannot be read (${cause instanceof Error ? cause.message : String(cause)}); ` +
-        "it was left untouched: restore it from a backup or move it away to start afresh",
+      typeof where === "string"
+        ? `the session store ${where} cannot be read (${reason}); it was left untouched: ` +
+            "restore it from a backup or move it away to start afresh"
+        : `the stored ${where.part} of session ${where.sessionId} cannot be read ` +
+            `(${where.field ? `${where.field}: ` : ""}${reason}); it was left untouched in the store`,
       { cause },
     );
-    this.path = path;
+    this.path = typeof where === "string" ? where : undefined;
+    this.sessionId = typeof where === "string" ? undefined : where.sessionId;
+    this.part = typeof where === "string" ? undefined : where.part;
+    this.field = typeof where === "string" ? undefined : where.field;
   }
 }
 

@@ -1,4 +1,10 @@
-export { StoreClosedError, StoreCorruptError, StoreVersionError } from "./errors.js";
+export {
+  type CorruptEntry,
+  InvalidSessionIdError,
+  StoreClosedError,
+  StoreCorruptError,
+  StoreVersionError,
+} from "./errors.js";
 export { MemorySessionStore } from "./memory-store.js";
 export type { SessionStore, StoredJson, StoredSession } from "./session-store.js";
 export { SqliteSessionStore, type SqliteStoreOptions, STORE_SCHEMA_VERSION } from "./sqlite-store.js";

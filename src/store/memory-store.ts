@@ -1,6 +1,7 @@
 import { StoreClosedError } from "./errors.js";
 import type { SessionStore, StoredJson, StoredSession } from "./session-store.js";
 import { assertStoreKey } from "./store-key.js";
+import { parseStoredText } from "./stored-text.js";
 
 /**
  * The in-memory backend. Values are kept serialized, as a database keeps them: a caller that
@@ -20,12 +21,17 @@ export class MemorySessionStore implements SessionStore {
   async getSession(id: string): Promise<StoredSession | undefined> {
     this.open(id);
     const record = this.records.get(id);
-    return record === undefined ? undefined : { id, record: JSON.parse(record) };
+    return record === undefined
+      ? undefined
+      : { id, record: parseStoredText(record, { sessionId: id, part: "record" }) as StoredSession["record"] };
   }
 
   async listSessions(): Promise<StoredSession[]> {
     this.open();
-    return [...this.records].map(([id, record]) => ({ id, record: JSON.parse(record) }));
+    return [...this.records].map(([id, record]) => ({
+      id,
+      record: parseStoredText(record, { sessionId: id, part: "record" }) as StoredSession["record"],
+    }));
   }
 
   async deleteSession(id: string): Promise<void> {
@@ -48,7 +54,9 @@ export class MemorySessionStore implements SessionStore {
   async getConversation(id: string): Promise<StoredJson | undefined> {
     this.open(id);
     const conversation = this.conversations.get(id);
-    return conversation === undefined ? undefined : JSON.parse(conversation);
+    return conversation === undefined
+      ? undefined
+      : parseStoredText(conversation, { sessionId: id, part: "conversation" });
   }
 
   async close(): Promise<void> {

@@ -68,6 +68,22 @@ describe("SqliteSessionStore", () => {
     assert.throws(() => SqliteSessionStore.open(path), /not a sessionvisor store/);
   });
 
+  it("reports a stored record or conversation that is not JSON as StoreCorruptError naming the session", async () => {
+    const path = freshPath();
+    const store = SqliteSessionStore.open(path);
+    await store.putSession("s1", { status: "idle" });
+    await store.putConversation("s1", { turns: [] });
+    const db = new Database(path);
+    db.prepare("UPDATE sessions SET record = '{not json' WHERE id = 's1'").run();
+    db.prepare("UPDATE conversations SET snapshot = '' WHERE id = 's1'").run();
+    db.close();
+    const corrupt = (e: unknown) => e instanceof StoreCorruptError && e.sessionId === "s1";
+    await assert.rejects(store.getSession("s1"), corrupt);
+    await assert.rejects(store.listSessions(), corrupt);
+    await assert.rejects(store.getConversation("s1"), corrupt);
+    await store.close();
+  });
+
   it("refuses to create a missing file when told it must exist", () => {
     assert.throws(
       () => SqliteSessionStore.open(join(dir, "missing.db"), { mustExist: true }),

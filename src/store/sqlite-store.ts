@@ -3,6 +3,7 @@ import { InvalidArgumentError } from "../runtime/index.js";
 import { StoreClosedError, StoreCorruptError, StoreVersionError } from "./errors.js";
 import type { SessionStore, StoredJson, StoredSession } from "./session-store.js";
 import { assertStoreKey } from "./store-key.js";
+import { parseStoredText } from "./stored-text.js";
 
 type Migration = (db: Database.Database) => void;
 
@@ -91,14 +92,16 @@ export class SqliteSessionStore implements SessionStore {
   async getSession(id: string): Promise<StoredSession | undefined> {
     this.check(id);
     const record = this.statements.getSession.get(id) as string | undefined;
-    return record === undefined ? undefined : { id, record: JSON.parse(record) };
+    return record === undefined
+      ? undefined
+      : { id, record: parseStoredText(record, { sessionId: id, part: "record" }) as StoredSession["record"] };
   }
 
   async listSessions(): Promise<StoredSession[]> {
     this.check();
     return (this.statements.listSessions.all() as { id: string; record: string }[]).map((row) => ({
       id: row.id,
-      record: JSON.parse(row.record),
+      record: parseStoredText(row.record, { sessionId: row.id, part: "record" }) as StoredSession["record"],
     }));
   }
 
@@ -128,7 +131,9 @@ export class SqliteSessionStore implements SessionStore {
   async getConversation(id: string): Promise<StoredJson | undefined> {
     this.check(id);
     const snapshot = this.statements.getConversation.get(id) as string | undefined;
-    return snapshot === undefined ? undefined : JSON.parse(snapshot);
+    return snapshot === undefined
+      ? undefined
+      : parseStoredText(snapshot, { sessionId: id, part: "conversation" });
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
-import { InvalidArgumentError } from "../runtime/index.js";
-import { StoreClosedError } from "./errors.js";
+import { InvalidSessionIdError, StoreClosedError } from "./errors.js";
 import type { SessionStore } from "./session-store.js";
 
 /** The behaviour every SessionStore backend must show; each backend's test file runs it. */
@@ -80,11 +79,12 @@ export function describeSessionStoreConformance(name: string, make: () => Promis
       assert.equal((await s.getSession("s1"))?.record.status, "active");
     });
 
-    it("refuses an id that is not a plain token before it reaches the backend", async () => {
+    it("refuses an id that is not a plain token with the same InvalidSessionIdError as the client API", async () => {
       const s = await open();
       for (const bad of ["", "a/b", "x'; DROP TABLE sessions; --", "../etc/passwd", "a".repeat(129)]) {
-        await assert.rejects(s.putSession(bad, {}), InvalidArgumentError, bad);
-        await assert.rejects(s.getConversation(bad), InvalidArgumentError, bad);
+        await assert.rejects(s.putSession(bad, {}), InvalidSessionIdError, bad);
+        await assert.rejects(s.getConversation(bad), InvalidSessionIdError, bad);
+        await assert.rejects(s.putConversations([[bad, {}]]), InvalidSessionIdError, bad);
       }
       assert.deepEqual(await s.listSessions(), []);
     });
