@@ -35,6 +35,43 @@ describe("session config", () => {
     assert.ok(fieldOf({ maxHistroy: 5 }));
   });
 
+  it("names an unknown key itself as the field, not the object holding it", () => {
+    assert.equal(fieldOf({ maxHistroy: 5 }), "maxHistroy");
+    assert.equal(fieldOf({ llm: { temprature: 0.5 } }), "llm.temprature");
+  });
+
+  it("names the metadata key of a circular value, of a getter that throws and of a BigInt", () => {
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    const throwing = {
+      get secret(): string {
+        throw new Error("no");
+      },
+    };
+    assert.equal(fieldOf({ metadata: { nested: circular } }), "metadata.nested.self");
+    assert.equal(fieldOf({ metadata: throwing }), "metadata.secret");
+    assert.equal(fieldOf({ metadata: { n: 1n } }), "metadata.n");
+    assert.equal(fieldOf({ llm: throwing }), "llm.secret");
+  });
+
+  it("refuses a value that is not a config object as (config)", () => {
+    assert.equal(fieldOf(5), "(config)");
+    assert.equal(fieldOf("x"), "(config)");
+    assert.equal(
+      fieldOf(
+        new Proxy(
+          {},
+          {
+            ownKeys: () => {
+              throw new Error("trap");
+            },
+          },
+        ),
+      ),
+      "(config)",
+    );
+  });
+
   it("rejects a provider that is not registered, naming the known ones", () => {
     assert.throws(
       () => parseSessionConfig({ llm: { provider: "gpt" } }, { providers: ["offline"] }),

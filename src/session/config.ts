@@ -1,8 +1,11 @@
 import { z } from "zod";
 import { MIN_PROCESS_MEMORY_MB } from "../hosts/index.js";
 import { SessionConfigError } from "./errors.js";
+import { dataIssue, fieldIssues } from "./field-issues.js";
+import { toJsonData } from "./json-data.js";
 
-const jsonValue: z.ZodType<unknown> = z.lazy(() =>
+/** Any JSON value (what `toJsonData` produces; this checks it again where no copy was made). */
+export const jsonValue: z.ZodType<unknown> = z.lazy(() =>
   z.union([
     z.null(),
     z.boolean(),
@@ -13,7 +16,18 @@ const jsonValue: z.ZodType<unknown> = z.lazy(() =>
   ]),
 );
 
-const MAX_METADATA_BYTES = 64 * 1024;
+/** Most characters a session's (or a file's) metadata may take as JSON. */
+export const MAX_METADATA_LENGTH = 64 * 1024;
+/** Most characters a whole config may take as JSON; its fields have tighter limits of their own. */
+const MAX_CONFIG_LENGTH = 1024 * 1024;
+
+/** JSON metadata of at most MAX_METADATA_LENGTH characters. */
+export const MetadataSchema = z
+  .record(z.string(), jsonValue)
+  .refine(
+    (m) => JSON.stringify(m).length <= MAX_METADATA_LENGTH,
+    `must serialize to at most ${MAX_METADATA_LENGTH} characters of JSON`,
+  );
 
 export const LlmConfigSchema = z
   .object({
@@ -52,13 +66,7 @@ export const SessionConfigSchema = z
       .max(4096)
       .refine((p) => p.startsWith("/") && !p.includes("\0"), "must be an absolute path")
       .optional(),
-    metadata: z
-      .record(z.string(), jsonValue)
-      .refine(
-        (m) => JSON.stringify(m).length <= MAX_METADATA_BYTES,
-        `must serialize to at most ${MAX_METADATA_BYTES} bytes`,
-      )
-      .default({}),
+    metadata: MetadataSchema.default({}),
     /** Where the session's processes run; default the system's `isolation`. */
     isolation: z.enum(["inline", "thread", "process"]).optional(),
     llm: LlmConfigSchema.default(LlmConfigSchema.parse({})),
@@ -74,21 +82,20 @@ export type SessionLimits = SessionConfig["limits"];
 // Configs this module produced, so that a layer handed one need not validate it again.
 const validated = new WeakSet<object>();
 
-/** Validates and fills defaults; the error names the first bad field (`llm.temperature`). */
+/**
+ * Validates and fills defaults; the error names the first bad field (`llm.temperature`, or the
+ * unknown key itself). The input is first copied as JSON data, so a circular value, a getter
+ * that throws or a BigInt is a SessionConfigError naming its field too, never a TypeError.
+ */
 export function parseSessionConfig(input: unknown, options: { providers?: string[] } = {}): SessionConfig {
   if (typeof input === "object" && input !== null && validated.has(input)) {
     checkProvider(input as SessionConfig, options.providers);
     return input as SessionConfig;
   }
-  const parsed = SessionConfigSchema.safeParse(input ?? {});
-  if (!parsed.success) {
-    throw new SessionConfigError(
-      parsed.error.issues.map((issue) => ({
-        field: issue.path.length > 0 ? issue.path.join(".") : "(config)",
-        message: issue.message,
-      })),
-    );
-  }
+  const copied = toJsonData(input ?? {}, { maxLength: MAX_CONFIG_LENGTH });
+  if (!copied.ok) throw new SessionConfigError([dataIssue(copied.path, copied.message, "(config)")]);
+  const parsed = SessionConfigSchema.safeParse(copied.value);
+  if (!parsed.success) throw new SessionConfigError(fieldIssues(parsed.error, "(config)"));
   const config = parsed.data;
   checkProvider(config, options.providers);
   validated.add(config);
