@@ -14,7 +14,7 @@ export class InvalidSessionIdError extends SessionvisorError {
 /** Which stored value of one session could not be read, and the first field that was wrong. */
 export interface CorruptEntry {
   sessionId: string;
-  part: "record" | "conversation";
+  part: "record" | "conversation" | "events";
   /** A dotted path such as `turns.3.role`; absent when the value is not JSON at all. */
   field?: string;
 }

@@ -1,5 +1,6 @@
 import { StoreClosedError } from "./errors.js";
-import type { SessionStore, StoredJson, StoredSession } from "./session-store.js";
+import { assertEventSeq } from "./event-seq.js";
+import type { SessionStore, StoredEvent, StoredJson, StoredSession } from "./session-store.js";
 import { assertStoreKey } from "./store-key.js";
 import { parseStoredText } from "./stored-text.js";
 
@@ -11,6 +12,8 @@ import { parseStoredText } from "./stored-text.js";
 export class MemorySessionStore implements SessionStore {
   private readonly records = new Map<string, string>();
   private readonly conversations = new Map<string, string>();
+  /** Each session's event log, oldest first. */
+  private readonly events = new Map<string, { seq: number; event: string }[]>();
   private closed = false;
 
   async putSession(id: string, record: { [key: string]: StoredJson }): Promise<void> {
@@ -38,6 +41,7 @@ export class MemorySessionStore implements SessionStore {
     this.open(id);
     this.records.delete(id);
     this.conversations.delete(id);
+    this.events.delete(id);
   }
 
   async putConversation(id: string, conversation: StoredJson): Promise<void> {
@@ -57,6 +61,59 @@ export class MemorySessionStore implements SessionStore {
     return conversation === undefined
       ? undefined
       : parseStoredText(conversation, { sessionId: id, part: "conversation" });
+  }
+
+  async appendEvents(entries: StoredEvent[]): Promise<void> {
+    this.open();
+    for (const entry of entries) {
+      assertStoreKey(entry.sessionId);
+      assertEventSeq(entry.seq, "seq");
+    }
+    for (const { sessionId, seq, event } of entries) {
+      let log = this.events.get(sessionId);
+      if (!log) {
+        log = [];
+        this.events.set(sessionId, log);
+      }
+      const stored = { seq, event: JSON.stringify(event) };
+      const last = log.at(-1);
+      if (!last || last.seq < seq) {
+        log.push(stored);
+        continue;
+      }
+      // Out of order or a replacement: rare, so a sorted insert is good enough.
+      const at = log.findIndex((e) => e.seq >= seq);
+      log.splice(at, log[at]?.seq === seq ? 1 : 0, stored);
+    }
+  }
+
+  async readEvents(id: string, since: number): Promise<StoredEvent[]> {
+    this.open(id);
+    assertEventSeq(since, "since", 0);
+    return (this.events.get(id) ?? [])
+      .filter((e) => e.seq > since)
+      .map((e) => ({
+        sessionId: id,
+        seq: e.seq,
+        event: parseStoredText(e.event, { sessionId: id, part: "events" }),
+      }));
+  }
+
+  async trimEvents(id: string, keep: number): Promise<void> {
+    this.open(id);
+    assertEventSeq(keep, "keep", 0);
+    const log = this.events.get(id);
+    if (log && log.length > keep) log.splice(0, log.length - keep);
+  }
+
+  async lastEventSeqs(): Promise<[string, number][]> {
+    this.open();
+    const heads: [string, number][] = [];
+    for (const [id, log] of this.events) {
+      const last = log.at(-1);
+      if (last && this.records.has(id)) heads.push([id, last.seq]);
+    }
+    return heads;
   }
 
   async close(): Promise<void> {

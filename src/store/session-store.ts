@@ -7,6 +7,13 @@ export interface StoredSession {
   record: { [key: string]: StoredJson };
 }
 
+/** One entry of a session's event log: the event's number in its session, and the event. */
+export interface StoredEvent {
+  sessionId: string;
+  seq: number;
+  event: StoredJson;
+}
+
 /**
  * Where sessions keep what must outlive their processes. Owned by the session system, not by
  * any process — like an ETS table with an heir in OTP — so that a crashed SessionManager or
@@ -17,11 +24,23 @@ export interface SessionStore {
   putSession(id: string, record: { [key: string]: StoredJson }): Promise<void>;
   getSession(id: string): Promise<StoredSession | undefined>;
   listSessions(): Promise<StoredSession[]>;
-  /** Removes the record and the conversation. */
+  /** Removes the record, the conversation and the event log. */
   deleteSession(id: string): Promise<void>;
   putConversation(id: string, conversation: StoredJson): Promise<void>;
   getConversation(id: string): Promise<StoredJson | undefined>;
   /** Writes many conversations at once (one commit where the backend has commits). */
   putConversations(entries: [string, StoredJson][]): Promise<void>;
+  /**
+   * Adds entries to their sessions' event logs (one commit where the backend has commits). An
+   * entry whose session already has that `seq` replaces it. The shipped backends apply the
+   * write before they return the promise, so an event is kept before anyone is told of it.
+   */
+  appendEvents(entries: StoredEvent[]): Promise<void>;
+  /** One session's entries with a `seq` above `since`, oldest first. */
+  readEvents(id: string, since: number): Promise<StoredEvent[]>;
+  /** Deletes all but the newest `keep` entries of one session's event log. */
+  trimEvents(id: string, keep: number): Promise<void>;
+  /** The highest `seq` in the event log of every session that has a record and events. */
+  lastEventSeqs(): Promise<[string, number][]>;
   close(): Promise<void>;
 }

@@ -84,6 +84,35 @@ describe("SqliteSessionStore", () => {
     await store.close();
   });
 
+  it("opens a file written with schema version 1, keeps its sessions and adds the event log", async () => {
+    const path = freshPath();
+    // What sessionvisor wrote before the event log existed.
+    const old = new Database(path);
+    old.pragma("journal_mode = WAL");
+    old.exec(`
+      CREATE TABLE sessions (id TEXT PRIMARY KEY, record TEXT NOT NULL, updated_at INTEGER NOT NULL) STRICT;
+      CREATE TABLE conversations (id TEXT PRIMARY KEY, snapshot TEXT NOT NULL) STRICT;
+    `);
+    old.prepare("INSERT INTO sessions VALUES ('s1', '{\"status\":\"idle\"}', 0)").run();
+    old.prepare("INSERT INTO conversations VALUES ('s1', '{\"turns\":[\"hello\"]}')").run();
+    old.pragma("user_version = 1");
+    old.close();
+
+    const store = SqliteSessionStore.open(path);
+    try {
+      assert.deepEqual(await store.getSession("s1"), { id: "s1", record: { status: "idle" } });
+      assert.deepEqual(await store.getConversation("s1"), { turns: ["hello"] });
+      assert.deepEqual(await store.lastEventSeqs(), []);
+      await store.appendEvents([{ sessionId: "s1", seq: 1, event: { type: "session_woken" } }]);
+      assert.deepEqual(await store.lastEventSeqs(), [["s1", 1]]);
+    } finally {
+      await store.close();
+    }
+    const db = new Database(path, { readonly: true });
+    assert.equal(db.pragma("user_version", { simple: true }), 2);
+    db.close();
+  });
+
   it("refuses to create a missing file when told it must exist", () => {
     assert.throws(
       () => SqliteSessionStore.open(join(dir, "missing.db"), { mustExist: true }),

@@ -1,7 +1,8 @@
 import Database from "better-sqlite3";
 import { InvalidArgumentError } from "../runtime/index.js";
 import { StoreClosedError, StoreCorruptError, StoreVersionError } from "./errors.js";
-import type { SessionStore, StoredJson, StoredSession } from "./session-store.js";
+import { assertEventSeq } from "./event-seq.js";
+import type { SessionStore, StoredEvent, StoredJson, StoredSession } from "./session-store.js";
 import { assertStoreKey } from "./store-key.js";
 import { parseStoredText } from "./stored-text.js";
 
@@ -21,6 +22,16 @@ const MIGRATIONS: readonly Migration[] = [
         snapshot TEXT NOT NULL
       ) STRICT;
     `),
+  // 2: each session's event log, for subscribers that resume with `since`.
+  (db) =>
+    db.exec(`
+      CREATE TABLE session_events (
+        session_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        event TEXT NOT NULL,
+        PRIMARY KEY (session_id, seq)
+      ) STRICT, WITHOUT ROWID;
+    `),
 ];
 
 export const STORE_SCHEMA_VERSION = MIGRATIONS.length;
@@ -34,7 +45,8 @@ export interface SqliteStoreOptions {
  * The embedded default store: one SQLite file in WAL mode. Lifecycle records commit with
  * `synchronous=FULL` (they survive a power cut); conversation writes commit with
  * `synchronous=NORMAL`, which in WAL mode survives the process being killed at any point and
- * costs no fsync per turn. A damaged or foreign file is refused, never replaced.
+ * costs no fsync per turn; so do event log writes. A damaged or foreign file is refused, never
+ * replaced.
  */
 export class SqliteSessionStore implements SessionStore {
   private closed = false;
@@ -53,6 +65,20 @@ export class SqliteSessionStore implements SessionStore {
       listSessions: lifecycle.prepare("SELECT id, record FROM sessions ORDER BY rowid"),
       deleteSession: lifecycle.prepare("DELETE FROM sessions WHERE id = ?"),
       deleteConversation: lifecycle.prepare("DELETE FROM conversations WHERE id = ?"),
+      deleteEvents: lifecycle.prepare("DELETE FROM session_events WHERE session_id = ?"),
+      appendEvent: turns.prepare(
+        "INSERT OR REPLACE INTO session_events (session_id, seq, event) VALUES (?, ?, ?)",
+      ),
+      readEvents: turns.prepare(
+        "SELECT seq, event FROM session_events WHERE session_id = ? AND seq > ? ORDER BY seq",
+      ),
+      trimEvents: turns.prepare(
+        "DELETE FROM session_events WHERE session_id = ? AND seq <= (SELECT seq FROM session_events WHERE session_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+      ),
+      // One index seek per session, not a scan of every event.
+      lastEventSeqs: turns.prepare(
+        "SELECT id, seq FROM (SELECT id, (SELECT MAX(seq) FROM session_events WHERE session_id = sessions.id) AS seq FROM sessions) WHERE seq IS NOT NULL",
+      ),
       putConversation: turns.prepare(
         "INSERT INTO conversations (id, snapshot) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET snapshot = excluded.snapshot",
       ),
@@ -110,6 +136,7 @@ export class SqliteSessionStore implements SessionStore {
     this.lifecycle.transaction(() => {
       this.statements.deleteSession.run(id);
       this.statements.deleteConversation.run(id);
+      this.statements.deleteEvents.run(id);
     })();
   }
 
@@ -134,6 +161,47 @@ export class SqliteSessionStore implements SessionStore {
     return snapshot === undefined
       ? undefined
       : parseStoredText(snapshot, { sessionId: id, part: "conversation" });
+  }
+
+  /** One transaction for the batch; better-sqlite3 commits it before this returns its promise. */
+  async appendEvents(entries: StoredEvent[]): Promise<void> {
+    this.check();
+    for (const entry of entries) {
+      assertStoreKey(entry.sessionId);
+      assertEventSeq(entry.seq, "seq");
+    }
+    const rows = entries.map((e) => [e.sessionId, e.seq, JSON.stringify(e.event)] as const);
+    if (rows.length === 1) {
+      this.statements.appendEvent.run(...(rows[0] as (typeof rows)[0]));
+      return;
+    }
+    this.turns.transaction(() => {
+      for (const row of rows) this.statements.appendEvent.run(...row);
+    })();
+  }
+
+  async readEvents(id: string, since: number): Promise<StoredEvent[]> {
+    this.check(id);
+    assertEventSeq(since, "since", 0);
+    return (this.statements.readEvents.all(id, since) as { seq: number; event: string }[]).map((row) => ({
+      sessionId: id,
+      seq: row.seq,
+      event: parseStoredText(row.event, { sessionId: id, part: "events" }),
+    }));
+  }
+
+  async trimEvents(id: string, keep: number): Promise<void> {
+    this.check(id);
+    assertEventSeq(keep, "keep", 0);
+    this.statements.trimEvents.run(id, id, keep);
+  }
+
+  async lastEventSeqs(): Promise<[string, number][]> {
+    this.check();
+    return (this.statements.lastEventSeqs.all() as { id: string; seq: number }[]).map((row) => [
+      row.id,
+      row.seq,
+    ]);
   }
 
   async close(): Promise<void> {

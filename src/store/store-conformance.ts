@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
+import { InvalidArgumentError } from "../runtime/index.js";
 import { InvalidSessionIdError, StoreClosedError } from "./errors.js";
 import type { SessionStore } from "./session-store.js";
 
@@ -94,6 +95,86 @@ export function describeSessionStoreConformance(name: string, make: () => Promis
       await s.close();
       await assert.rejects(s.getSession("s1"), StoreClosedError);
       await assert.rejects(s.listSessions(), StoreClosedError);
+      await assert.rejects(s.readEvents("s1", 0), StoreClosedError);
+    });
+
+    describe("event log", () => {
+      const entry = (sessionId: string, seq: number) => ({ sessionId, seq, event: { type: "e", n: seq } });
+      const seqs = async (s: SessionStore, id: string, since = 0) =>
+        (await s.readEvents(id, since)).map((e) => e.seq);
+
+      it("keeps each session's events in order and reads those after a seq", async () => {
+        const s = await open();
+        await s.appendEvents([entry("a", 1), entry("b", 1), entry("a", 2)]);
+        await s.appendEvents([entry("a", 3)]);
+        assert.deepEqual(await s.readEvents("a", 1), [entry("a", 2), entry("a", 3)]);
+        assert.deepEqual(await seqs(s, "a"), [1, 2, 3]);
+        assert.deepEqual(await seqs(s, "b"), [1]);
+        assert.deepEqual(await seqs(s, "a", 3), []);
+        assert.deepEqual(await s.readEvents("nobody", 0), []);
+      });
+
+      it("replaces an event appended again under the same seq", async () => {
+        const s = await open();
+        await s.appendEvents([entry("a", 1), entry("a", 2)]);
+        await s.appendEvents([{ sessionId: "a", seq: 1, event: "again" }]);
+        assert.deepEqual(
+          (await s.readEvents("a", 0)).map((e) => e.event),
+          ["again", { type: "e", n: 2 }],
+        );
+      });
+
+      it("trims a session's log to its newest events and leaves other sessions' alone", async () => {
+        const s = await open();
+        await s.appendEvents([1, 2, 3, 4, 5].map((n) => entry("a", n)));
+        await s.appendEvents([1, 2, 3].map((n) => entry("b", n)));
+        await s.trimEvents("a", 2);
+        assert.deepEqual(await seqs(s, "a"), [4, 5]);
+        assert.deepEqual(await seqs(s, "b"), [1, 2, 3]);
+        await s.trimEvents("b", 10);
+        assert.deepEqual(await seqs(s, "b"), [1, 2, 3]);
+        await s.trimEvents("a", 0);
+        assert.deepEqual(await seqs(s, "a"), []);
+      });
+
+      it("deletes a session's events with the session", async () => {
+        const s = await open();
+        await s.putSession("a", {});
+        await s.appendEvents([entry("a", 1), entry("b", 1)]);
+        await s.deleteSession("a");
+        assert.deepEqual(await seqs(s, "a"), []);
+        assert.deepEqual(await seqs(s, "b"), [1]);
+      });
+
+      it("reports the last seq of every stored session that has events", async () => {
+        const s = await open();
+        for (const id of ["a", "b", "quiet"]) await s.putSession(id, {});
+        await s.appendEvents([entry("a", 1), entry("a", 2), entry("b", 7), entry("a", 3)]);
+        await s.trimEvents("a", 1);
+        assert.deepEqual(
+          (await s.lastEventSeqs()).sort(([x], [y]) => x.localeCompare(y)),
+          [
+            ["a", 3],
+            ["b", 7],
+          ],
+        );
+      });
+
+      it("refuses a bad session id, seq or count before it reaches the backend", async () => {
+        const s = await open();
+        await assert.rejects(s.appendEvents([entry("a/b", 1)]), InvalidSessionIdError);
+        await assert.rejects(s.readEvents("../x", 0), InvalidSessionIdError);
+        for (const bad of [0, -1, 1.5, Number.NaN, "1" as unknown as number]) {
+          await assert.rejects(
+            s.appendEvents([entry("a", 1), entry("a", bad)]),
+            InvalidArgumentError,
+            String(bad),
+          );
+        }
+        await assert.rejects(s.readEvents("a", -1), InvalidArgumentError);
+        await assert.rejects(s.trimEvents("a", 0.5), InvalidArgumentError);
+        assert.deepEqual(await seqs(s, "a"), [], "a batch with a bad entry writes nothing");
+      });
     });
   });
 }
