@@ -43,6 +43,12 @@ export interface SessionManagerArgs {
    * do stored sessions without processes mean "the program restarted", to be started again.
    */
   boot: { restore: boolean };
+  /**
+   * Sessions the sessions supervisor gave up on (their own restart budget is spent), filled by
+   * the system as it happens and emptied by the manager once each is stored as `failed`: a
+   * manager that was down when the news came still finds it here.
+   */
+  givenUp: Set<string>;
   /** How long a terminated session stays in the store, restorable, before it is purged (ms). */
   retainTerminatedMs: number;
 }
@@ -72,7 +78,17 @@ export type SessionManagerInfo =
   | { type: "session_up"; id: string; pid: Pid }
   | { type: "session_given_up"; id: string; reason: unknown }
   | { type: "idle_sweep" }
-  | { type: "purge_sweep" };
+  | { type: "purge_sweep" }
+  | { type: "start_again"; id: string }
+  | { type: "leftover_overdue"; id: string; pid: Pid };
+
+/**
+ * How long processes of a session's previous tree may take to stop before the session's new
+ * processes are started anyway, the old ones killed: they hold the session's names.
+ */
+const LEFTOVER_GRACE_MS = 10_000;
+/** A restart that keeps finding old processes in its way gives up after this many tries. */
+const MAX_START_TRIES = 5;
 
 interface Entry {
   info: SessionInfo;
@@ -106,15 +122,24 @@ export class SessionManager extends GenServer<
   /** Terminated sessions kept in the store, by id, with when they terminated (epoch ms). */
   private readonly retained = new Map<string, number>();
   private purgeArmed = false;
+  private givenUpIds: Set<string> = new Set();
+  /**
+   * Sessions whose processes the tree lost, to be started again by this manager (one
+   * `start_again` message each, so that calls are answered in between), with the tries so far.
+   */
+  private readonly toStart = new Map<string, number>();
+  /** Monitors of processes left from a session's previous tree, by ref id: whose start waits on them. */
+  private readonly leftovers = new Map<number, string>();
 
   override async init(args: SessionManagerArgs): Promise<void> {
     this.deps = args.deps;
     this.maxSessions = args.maxSessions;
     this.idleSweepMs = args.idleSweepMs;
     this.retainTerminatedMs = args.retainTerminatedMs;
-    const restore = args.boot.restore;
+    this.givenUpIds = args.givenUp;
+    const boot = args.boot.restore;
     args.boot.restore = false;
-    await this.rebuild(restore);
+    await this.rebuild(boot);
     this.deps.registry.register(SESSION_MANAGER_NAME, this.self);
     this.armSweep();
     this.armPurge();
@@ -161,7 +186,12 @@ export class SessionManager extends GenServer<
   }
 
   override async handleInfo(message: SessionManagerInfo): Promise<void> {
-    if (isDownMessage(message)) return this.supervisorDown(message);
+    if (isDownMessage(message)) {
+      const waiting = this.leftovers.get(message.ref.id);
+      if (waiting === undefined) return this.supervisorDown(message);
+      this.leftovers.delete(message.ref.id);
+      return this.startAgain(waiting);
+    }
     switch (message.type) {
       case "session_up":
         return this.supervisorUp(message.id, message.pid);
@@ -171,6 +201,10 @@ export class SessionManager extends GenServer<
         return this.sweepIdle();
       case "purge_sweep":
         return this.purge();
+      case "start_again":
+        return this.startAgain(message.id);
+      case "leftover_overdue":
+        return this.killLeftover(message.id, message.pid);
     }
   }
 
@@ -234,6 +268,7 @@ export class SessionManager extends GenServer<
     const entry = this.entries.get(id);
     if (!entry) throw new SessionNotFoundError(id);
     await this.transition(entry, "terminating");
+    this.toStart.delete(id);
     const pid = entry.supervisor;
     this.unwatch(entry);
     if (pid && this.runtime.isAlive(pid)) {
@@ -377,6 +412,11 @@ export class SessionManager extends GenServer<
       return;
     }
     if (entry.supervisor?.equals(pid)) return;
+    // Only this manager starts a session it is to start again: a supervisor registering for it
+    // meanwhile is left from its previous tree, and so is one no longer registered by the time
+    // this news is read.
+    if (this.toStart.has(id)) return;
+    if (!this.deps.registry.whereis(sessionKeys(id).supervisor)?.equals(pid)) return;
     this.watch(entry, pid);
     if (entry.info.status === "recovering") {
       entry.info = { ...entry.info, restarts: entry.info.restarts + 1 };
@@ -386,14 +426,20 @@ export class SessionManager extends GenServer<
 
   private async givenUp(id: string, reason: unknown): Promise<void> {
     const entry = this.entries.get(id);
-    if (!entry) return;
+    if (entry) await this.fail(entry, reason);
+    this.givenUpIds.delete(id);
+  }
+
+  /** Its own restart budget is spent: the session stays listed, without processes, as `failed`. */
+  private async fail(entry: Entry, reason: unknown): Promise<void> {
     this.unwatch(entry);
+    this.toStart.delete(entry.info.id);
     if (entry.info.status === "active" || entry.info.status === "idle")
       await this.transition(entry, "recovering");
     if (entry.info.status === "recovering" || entry.info.status === "initializing") {
       publish(this.deps, {
         type: "session_crashed",
-        sessionId: id,
+        sessionId: entry.info.id,
         reason: serializeReason(reason),
         at: this.deps.now().toISOString(),
       });
@@ -551,14 +597,18 @@ export class SessionManager extends GenServer<
   }
 
   /**
-   * After a crash of the manager: the store says which sessions exist, the registry which
-   * supervisors are alive. A session whose supervisor is gone and not being restarted failed
-   * while nobody was watching.
+   * At every start of the manager — program start, its own restart, or a restart of the tree
+   * above it. The store says which sessions exist; the sessions supervisor which of them it
+   * holds. Held sessions are watched again. The others lost their processes with the tree (or,
+   * at boot, never had any) and are started again — unless asleep, failed, or given up on while
+   * no manager was listening. At boot their status carries over and they are started before the
+   * system is handed out; otherwise a live session goes `recovering` and is started once this
+   * manager answers calls, after any processes of its previous tree have stopped.
    */
-  private async rebuild(restore: boolean): Promise<void> {
-    const restarting = new Set(
-      (await DynamicSupervisor.whichChildren(this.runtime, SESSIONS_SUPERVISOR_NAME)).map((c) => c.id),
-    );
+  private async rebuild(boot: boolean): Promise<void> {
+    const held = new Map<string, Pid | undefined>();
+    for (const child of await DynamicSupervisor.whichChildren(this.runtime, SESSIONS_SUPERVISOR_NAME))
+      held.set(child.id, child.pid);
     for (const stored of await this.deps.store.listSessions()) {
       const { config, ...record } = stored.record as Record<string, unknown>;
       const info = sessionInfoFromJSON(record);
@@ -574,25 +624,116 @@ export class SessionManager extends GenServer<
         lastActivity: this.runtime.clock.now(),
       };
       this.entries.set(info.id, entry);
-      const pid = this.deps.registry.whereis(sessionKeys(info.id).supervisor);
-      if (info.hibernated && !pid) {
-        // Asleep on purpose: no processes are expected, and none are started at boot.
-      } else if (pid) {
-        this.watch(entry, pid);
-        if (info.status === "recovering") entry.info = { ...entry.info, restarts: entry.info.restarts + 1 };
-        if (info.status === "recovering" || info.status === "initializing")
-          await this.transition(entry, "active");
-      } else if (info.status === "terminating") {
-        await this.transition(entry, "terminated");
-        this.entries.delete(info.id);
-      } else if (restore && info.status !== "failed") {
-        await this.restart(entry);
-      } else if (!restarting.has(info.id) && info.status !== "failed") {
-        if (info.status === "active" || info.status === "idle") await this.transition(entry, "recovering");
-        await this.transition(entry, "failed");
-      } else if (info.status === "active" || info.status === "idle") {
-        await this.transition(entry, "recovering");
-      }
+      if (held.has(info.id)) await this.adopt(entry, held.get(info.id));
+      else await this.recoverLost(entry, boot);
     }
+  }
+
+  /** A session the sessions supervisor holds: running (watched again) or between restarts. */
+  private async adopt(entry: Entry, pid: Pid | undefined): Promise<void> {
+    const { status } = entry.info;
+    if (status === "terminating") {
+      // The manager died while terminating it: finish the job.
+      if (pid)
+        await DynamicSupervisor.terminateChild(this.runtime, SESSIONS_SUPERVISOR_NAME, pid).catch(() => {});
+      return this.finishTermination(entry);
+    }
+    // Woken, but the manager died before it could say so.
+    if (entry.info.hibernated) entry.info = { ...entry.info, hibernated: false };
+    if (!pid) {
+      // Between restarts: the sessions supervisor announces it when it is up, or gives it up.
+      if (status === "active" || status === "idle") await this.transition(entry, "recovering");
+      return;
+    }
+    this.watch(entry, pid);
+    if (status === "recovering") entry.info = { ...entry.info, restarts: entry.info.restarts + 1 };
+    if (status === "recovering" || status === "initializing") await this.transition(entry, "active");
+    else await this.persist(entry);
+  }
+
+  /** A session that the sessions supervisor does not hold. */
+  private async recoverLost(entry: Entry, boot: boolean): Promise<void> {
+    const { id, status, hibernated } = entry.info;
+    if (status === "terminating") return this.finishTermination(entry);
+    // Asleep on purpose, or given up on: no processes are expected.
+    if (hibernated || status === "failed") return;
+    if (this.givenUpIds.has(id)) {
+      // Its own budget ran out while no manager was listening.
+      await this.fail(entry, "restart budget spent");
+      this.givenUpIds.delete(id);
+      return;
+    }
+    if (boot) return this.restart(entry);
+    if (status === "active" || status === "idle") await this.transition(entry, "recovering");
+    this.toStart.set(id, 0);
+    this.send(this.self, { type: "start_again", id } satisfies SessionManagerInfo);
+  }
+
+  private async finishTermination(entry: Entry): Promise<void> {
+    const id = entry.info.id;
+    this.deps.contextStore.clearSession(id);
+    await this.transition(entry, "terminated");
+    this.entries.delete(id);
+    this.deps.pubsub.clearTopic(sessionTopic(id));
+    this.retained.set(id, this.deps.now().getTime());
+  }
+
+  /**
+   * Starts a session whose processes a tree restart took, once nothing of its previous tree
+   * holds its names (else its new processes could not register: they would fail to start).
+   */
+  private async startAgain(id: string): Promise<void> {
+    const entry = this.entries.get(id);
+    const tries = this.toStart.get(id);
+    if (!entry || tries === undefined) return;
+    if (this.waitForLeftover(id)) return;
+    this.toStart.delete(id);
+    try {
+      await this.startProcesses(entry);
+    } catch (error) {
+      // A process of the old tree registered one of its names between the check and the start.
+      if (tries + 1 < MAX_START_TRIES && this.leftoverOf(id)) {
+        this.toStart.set(id, tries + 1);
+        this.waitForLeftover(id);
+        return;
+      }
+      return this.fail(entry, error);
+    }
+    if (entry.info.status === "recovering") {
+      entry.info = { ...entry.info, restarts: entry.info.restarts + 1 };
+      await this.transition(entry, "active");
+    } else if (entry.info.status === "initializing") {
+      await this.transition(entry, "active");
+    }
+    this.armSweep();
+  }
+
+  /** A live process, left from the session's previous tree, holding one of its names. */
+  private leftoverOf(id: string): Pid | undefined {
+    const keys = sessionKeys(id);
+    for (const key of [keys.supervisor, keys.contextManager, keys.orchestrator]) {
+      const pid = this.deps.registry.whereis(key);
+      if (pid && this.runtime.isAlive(pid)) return pid;
+    }
+    return undefined;
+  }
+
+  /** True if the session's start must wait for a leftover process to stop (it is monitored). */
+  private waitForLeftover(id: string): boolean {
+    const pid = this.leftoverOf(id);
+    if (!pid) return false;
+    this.leftovers.set(this.monitor(pid).id, id);
+    this.sendAfter(LEFTOVER_GRACE_MS, { type: "leftover_overdue", id, pid });
+    return true;
+  }
+
+  /** A leftover that outstays its grace is killed: the session it blocks matters more. */
+  private killLeftover(id: string, pid: Pid): void {
+    if (!this.toStart.has(id) || !this.runtime.isAlive(pid)) return;
+    this.runtime.logger.warn(
+      { event: "session_leftover_killed", sessionId: id, pid: pid.toString() },
+      `a process of session ${id}'s previous tree did not stop within ${LEFTOVER_GRACE_MS} ms: killed`,
+    );
+    this.exit(pid, "kill");
   }
 }

@@ -13,7 +13,13 @@ import { defaultProviders, type ProviderRegistry } from "../llm/index.js";
 import { PubSub, Registry, type Subscription } from "../registry/index.js";
 import { type Clock, InvalidArgumentError, NoProcError, type Pid, Runtime } from "../runtime/index.js";
 import { MemorySessionStore, type SessionStore, SqliteSessionStore } from "../store/index.js";
-import { DynamicSupervisor, type RestartBudget, Supervisor, worker } from "../supervision/index.js";
+import {
+  DynamicSupervisor,
+  type RestartBudget,
+  Supervisor,
+  type SupervisorOptions,
+  worker,
+} from "../supervision/index.js";
 import { parseSessionConfig, type SessionConfigInput } from "./config.js";
 import type { ConversationTurn, FileEntry } from "./context-state.js";
 import { ContextStore } from "./context-store.js";
@@ -79,7 +85,16 @@ export interface SessionSystemOptions {
    * ProviderRegistry hosted sessions use. Default: the built-in providers.
    */
   hostProviders?: { module: string | URL; export: string };
+  /**
+   * A Supervisor in `runtime` to run the system's root under, as its child `session_system`:
+   * when the root dies, that supervisor starts it again and the sessions come back from the
+   * store. Default: the root runs on its own.
+   */
+  supervisor?: Pid;
 }
+
+/** The root's child id under a `supervisor` given in the options. */
+export const SESSION_SYSTEM_CHILD_ID = "session_system";
 
 /** Where one session runs, and what its host uses. */
 export interface SessionHostInfo {
@@ -112,6 +127,8 @@ export class SessionSystem {
   private readonly ownsStore: boolean;
   private readonly turnTimeoutMs: number;
   private root: Pid | undefined;
+  /** The supervisor of ours the root runs under, when the options named one. */
+  private parent: Pid | undefined;
   private readonly cleanups: (() => void)[] = [];
 
   private constructor(options: SessionSystemOptions) {
@@ -119,6 +136,9 @@ export class SessionSystem {
     this.runtime = options.runtime ?? new Runtime({ logger: options.logger, clock: options.clock });
     this.registry = new Registry(this.runtime, { keys: "unique", names: true });
     this.pubsub = new PubSub(this.runtime);
+    if (options.supervisor && !options.runtime) {
+      throw new InvalidArgumentError("supervisor", "needs the runtime it runs in, as `runtime`");
+    }
     if (options.store && options.storePath) {
       throw new InvalidArgumentError("store", "give either store or storePath, not both");
     }
@@ -196,6 +216,9 @@ export class SessionSystem {
     const shared = options.sharedRestartBudget ?? { maxRestarts: Number.POSITIVE_INFINITY, period: 5000 };
     const idleSweepMs = options.idleSweepMs ?? 1000;
     const { runtime, registry } = this;
+    // Sessions the sessions supervisor gave up on, until a manager has marked them failed: a
+    // manager (re)starting after the news was sent knows them from here, not from its mailbox.
+    const givenUp = new Set<string>();
     // Tell the manager when a session supervisor comes (back) up or is given up on. It is
     // addressed by name, so a restarted manager gets the news too.
     const tellManager = (message: unknown) => {
@@ -212,7 +235,7 @@ export class SessionSystem {
         }
       }),
     );
-    this.root = await Supervisor.start(runtime, {
+    const tree: SupervisorOptions = {
       strategy: "rest_for_one",
       maxRestarts: 10,
       period: 5000,
@@ -222,14 +245,20 @@ export class SessionSystem {
           type: "supervisor",
           shutdown: "infinity",
           start: async (ctx) => {
+            // A root killed outright leaves its sessions supervisor stopping its sessions: the
+            // new one takes the name (and the sessions their names) once that is done.
+            const previous = registry.whereis(SESSIONS_SUPERVISOR_NAME);
+            if (previous) await runtime.whenExited(previous);
             const pid = await ctx.spawnLink(
               new DynamicSupervisor({
                 maxRestarts: shared.maxRestarts,
                 period: shared.period,
                 childRestartBudget: budget,
                 onEvent: (event) => {
-                  if (event.type === "child_given_up")
+                  if (event.type === "child_given_up") {
+                    givenUp.add(event.childId);
                     tellManager({ type: "session_given_up", id: event.childId, reason: event.reason });
+                  }
                 },
               }),
               { trapExit: true },
@@ -239,10 +268,27 @@ export class SessionSystem {
           },
         },
         worker(SESSION_MANAGER_NAME, () => new SessionManager(), {
-          args: { deps: this.deps, maxSessions, idleSweepMs, boot: { restore: true }, retainTerminatedMs },
+          args: {
+            deps: this.deps,
+            maxSessions,
+            idleSweepMs,
+            boot: { restore: true },
+            givenUp,
+            retainTerminatedMs,
+          },
         }),
       ],
-    });
+    };
+    if (options.supervisor) {
+      this.parent = options.supervisor;
+      this.root = await Supervisor.startChild(
+        runtime,
+        options.supervisor,
+        Supervisor.childSpec(SESSION_SYSTEM_CHILD_ID, tree),
+      );
+    } else {
+      this.root = await Supervisor.start(runtime, tree);
+    }
   }
 
   // ---- sessions --------------------------------------------------------------------------
@@ -426,6 +472,11 @@ export class SessionSystem {
     for (const cleanup of this.cleanups.splice(0)) cleanup();
     if (this.ownsRuntime) {
       await this.runtime.shutdown();
+    } else if (this.parent) {
+      // Terminated, not killed: its supervisor would start it again.
+      const parent = this.parent;
+      await Supervisor.terminateChild(this.runtime, parent, SESSION_SYSTEM_CHILD_ID).catch(() => {});
+      await Supervisor.deleteChild(this.runtime, parent, SESSION_SYSTEM_CHILD_ID).catch(() => {});
     } else if (this.root && this.runtime.isAlive(this.root)) {
       const exited = this.runtime.whenExited(this.root);
       this.runtime.exit(this.root, "shutdown");
