@@ -43,7 +43,10 @@ export interface RuntimeOptions {
   defaultCallTimeout?: number;
   /** Messages handled per process before the next runnable process gets a turn (default 200). */
   reductions?: number;
-  /** Longest stretch, in ms, the scheduler runs before yielding to timers and I/O (default 10). */
+  /**
+   * Longest stretch, in ms, processes run before the scheduler yields to timers and I/O
+   * (default 10). Counted across every drain of one event-loop turn, async handlers included.
+   */
   sliceMs?: number;
 }
 
@@ -86,6 +89,13 @@ export interface TimerRef {
 }
 
 const EXTERNAL_ID = 0;
+/**
+ * Process steps between two reads of the clock at first and at most (see `sliceUsedUp`). The
+ * most bounds how far a slice can overrun when cheap messages are suddenly followed by
+ * expensive ones; a read every 64 steps costs well under a nanosecond per message.
+ */
+const INITIAL_CHECK_EVERY = 1;
+const MAX_CHECK_EVERY = 64;
 
 /** Where an operation on a pid or name of another node goes; `route` is undefined when that node is gone. */
 class Hop {
@@ -132,6 +142,19 @@ export class Runtime {
   private nextPid = EXTERNAL_ID + 1;
   private nextRef = 1;
   private drainPending = false;
+  /**
+   * A time slice spans every drain from the first one after the event loop had a turn to the
+   * loop's next check phase (where `closeSlice` runs), so that drains chained through
+   * microtasks (an async handler's turns) count against one slice instead of each starting
+   * afresh.
+   */
+  private sliceOpen = false;
+  private sliceStart = 0;
+  /** Steps left before the clock is read; reading it per message would cost more than a cast. */
+  private stepsToCheck = 0;
+  /** Steps between clock reads, adapted so that the clock is read a few times per slice. */
+  private checkEvery = INITIAL_CHECK_EVERY;
+  private lastCheck = 0;
   private flushingExits = false;
   private stopped = false;
 
@@ -141,8 +164,8 @@ export class Runtime {
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? defaultLogger();
     this.defaultCallTimeout = checkTimeout(options.defaultCallTimeout ?? 5000, "defaultCallTimeout");
-    this.reductions = options.reductions ?? 200;
-    this.sliceMs = options.sliceMs ?? 10;
+    this.reductions = checkReductions(options.reductions ?? 200);
+    this.sliceMs = checkSlice(options.sliceMs ?? 10);
     this.external = new Pid(this.node, EXTERNAL_ID);
     this.timeouts = new CallTimeouts(this.clock);
   }
@@ -373,12 +396,12 @@ export class Runtime {
   }
 
   /**
-   * Runs queued processes on the microtask queue, each for at most `reductions` messages in a
-   * turn, and yields to the event loop after `sliceMs` so that timers and I/O are never starved.
+   * Runs queued processes, each for at most `reductions` messages in a turn, until the run
+   * queue is empty or the slice is used up; then the rest waits for the event loop's check
+   * phase (setImmediate), after timers and I/O had their turn.
    */
   private readonly drain = (): void => {
-    const started = performance.now();
-    let turns = 0;
+    if (!this.sliceOpen) this.openSlice();
     for (;;) {
       const proc = this.runQueue.shift();
       if (!proc) {
@@ -389,14 +412,46 @@ export class Runtime {
       for (let n = 0; n < this.reductions; n++) {
         if (proc.busy || proc.state !== "running" || proc.mailbox.length === 0) break;
         proc.step();
+        if (--this.stepsToCheck <= 0 && this.sliceUsedUp()) {
+          // drainPending stays true: whatever becomes runnable meanwhile waits in the queue.
+          this.schedule(proc);
+          setImmediate(this.drain);
+          return;
+        }
       }
       this.schedule(proc);
-      if ((++turns & 31) === 0 && performance.now() - started > this.sliceMs) {
-        setImmediate(this.drain);
-        return;
-      }
     }
   };
+
+  private openSlice(): void {
+    this.sliceOpen = true;
+    this.sliceStart = performance.now();
+    this.lastCheck = this.sliceStart;
+    this.stepsToCheck = this.checkEvery;
+    setImmediate(this.closeSlice);
+  }
+
+  /** Runs in the check phase: the event loop had its turn, so the next drain starts a new slice. */
+  private readonly closeSlice = (): void => {
+    this.sliceOpen = false;
+  };
+
+  /**
+   * Reads the clock, and sets how many steps to run before the next read from what the last
+   * ones cost, aiming at a read every eighth of a slice: a slice then overruns by about that
+   * much whether a message takes a microsecond or a millisecond, and the clock costs nothing
+   * noticeable per message. (The time since the last read may include other work between
+   * drains; that only makes the reads more frequent.)
+   */
+  private sliceUsedUp(): boolean {
+    const now = performance.now();
+    const perStep = (now - this.lastCheck) / this.checkEvery;
+    this.lastCheck = now;
+    const steps = perStep > 0 ? Math.floor(this.sliceMs / 8 / perStep) : MAX_CHECK_EVERY;
+    this.checkEvery = Math.max(1, Math.min(steps, MAX_CHECK_EVERY));
+    this.stepsToCheck = this.checkEvery;
+    return now - this.sliceStart >= this.sliceMs;
+  }
 
   // ---- exits, links, monitors ------------------------------------------------------------
 
@@ -920,6 +975,22 @@ export class Runtime {
   get isStopped(): boolean {
     return this.stopped;
   }
+}
+
+/** A turn of no message would requeue the process for ever. */
+function checkReductions(n: number): number {
+  if (!Number.isInteger(n) || n < 1) {
+    throw new InvalidArgumentError("reductions", `must be a positive integer, got ${String(n)}`);
+  }
+  return n;
+}
+
+/** An infinite slice would let one process freeze the event loop again. */
+function checkSlice(ms: number): number {
+  if (typeof ms !== "number" || !Number.isFinite(ms) || ms <= 0) {
+    throw new InvalidArgumentError("sliceMs", `must be a positive, finite number of ms, got ${String(ms)}`);
+  }
+  return ms;
 }
 
 function checkTimeout(ms: number, what: string): number {
