@@ -41,7 +41,10 @@ export async function measureShape(n = 10_000): Promise<ShapeFigures> {
     now: () => new Date(),
   };
   const config = parseSessionConfig({});
-  const sessions = await DynamicSupervisor.start(runtime, { maxRestarts: Number.POSITIVE_INFINITY });
+  const sessions = await DynamicSupervisor.start(runtime, {
+    maxRestarts: null,
+    childRestartBudget: { maxRestarts: 3, period: 5000 },
+  });
   const start = () =>
     DynamicSupervisor.startChild(runtime, sessions, SessionSupervisor.spec(newSessionId(), config, deps));
   for (let i = 0; i < 1000; i++) await start();

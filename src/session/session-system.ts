@@ -213,7 +213,7 @@ export class SessionSystem {
     retainTerminatedMs: number,
   ): Promise<void> {
     const budget = options.sessionRestartBudget ?? { maxRestarts: 3, period: 5000 };
-    const shared = options.sharedRestartBudget ?? { maxRestarts: Number.POSITIVE_INFINITY, period: 5000 };
+    const shared = options.sharedRestartBudget ?? { maxRestarts: null, period: 5000 };
     const idleSweepMs = options.idleSweepMs ?? 1000;
     const { runtime, registry } = this;
     // Sessions the sessions supervisor gave up on, until a manager has marked them failed: a

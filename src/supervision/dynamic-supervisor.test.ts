@@ -4,7 +4,7 @@ import { Echo } from "../../test/support/servers.js";
 import { probe } from "../../test/support/supervision.js";
 import { InvalidArgumentError, type Pid, Runtime, silentLogger } from "../runtime/index.js";
 import { type ChildSpec, worker } from "./child-spec.js";
-import { DynamicSupervisor } from "./dynamic-supervisor.js";
+import { DynamicSupervisor, type DynamicSupervisorOptions } from "./dynamic-supervisor.js";
 import { MaxChildrenError } from "./errors.js";
 import type { SupervisorEvent } from "./events.js";
 
@@ -26,6 +26,36 @@ async function liveChildren(sup: Pid): Promise<string[]> {
   return (await DynamicSupervisor.whichChildren(rt, sup)).map((c) => String(c.pid));
 }
 
+interface Flaky {
+  broken: boolean;
+  starts: number;
+}
+
+/**
+ * A child that starts the first time, then fails every later start while `state.broken`, after
+ * a timer: a call sent while it is retried is handled between two tries.
+ */
+function flaky(id: string, state: Flaky): ChildSpec {
+  return {
+    id,
+    start: async (ctx) => {
+      state.starts++;
+      if (state.starts > 1 && state.broken) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        throw new Error(`${id} cannot start`);
+      }
+      return ctx.spawnLink(new Echo());
+    },
+  };
+}
+
+/** Two calls in a row: whatever retry was queued before the first has been handled by the second. */
+async function settled(sup: Pid) {
+  await DynamicSupervisor.whichChildren(rt, sup);
+  await DynamicSupervisor.whichChildren(rt, sup);
+  return DynamicSupervisor.whichChildren(rt, sup);
+}
+
 describe("DynamicSupervisor", () => {
   it("starts children on demand and lists them", async () => {
     const sup = await DynamicSupervisor.start(rt);
@@ -35,6 +65,7 @@ describe("DynamicSupervisor", () => {
     assert.deepEqual(await DynamicSupervisor.countChildren(rt, sup), {
       specs: 2,
       active: 2,
+      restarting: 0,
       supervisors: 0,
       workers: 2,
     });
@@ -142,8 +173,99 @@ describe("DynamicSupervisor", () => {
     await assert.rejects(DynamicSupervisor.start(rt, { maxChildren: -1 }), InvalidArgumentError);
     await assert.rejects(
       DynamicSupervisor.start(rt, { childRestartBudget: { maxRestarts: 1, period: -1 } }),
-      /childRestartBudget period/,
+      /childRestartBudget\.period/,
     );
+  });
+
+  it("rejects a shared or per-child restart budget that is infinite, NaN, negative or fractional, naming the option", {
+    timeout: 10_000,
+  }, async () => {
+    const inf = Number.POSITIVE_INFINITY;
+    const bad: [DynamicSupervisorOptions, string][] = [
+      [{ maxRestarts: inf }, "maxRestarts"],
+      [{ maxRestarts: Number.NaN }, "maxRestarts"],
+      [{ maxRestarts: -1 }, "maxRestarts"],
+      [{ maxRestarts: 0.5 }, "maxRestarts"],
+      [{ period: inf }, "period"],
+      [{ period: 2.5 }, "period"],
+      [{ period: 0 }, "period"],
+      [{ childRestartBudget: { maxRestarts: inf, period: 5000 } }, "childRestartBudget.maxRestarts"],
+      [{ childRestartBudget: { maxRestarts: Number.NaN, period: 5000 } }, "childRestartBudget.maxRestarts"],
+      [{ childRestartBudget: { maxRestarts: -2, period: 5000 } }, "childRestartBudget.maxRestarts"],
+      [{ childRestartBudget: { maxRestarts: 2, period: inf } }, "childRestartBudget.period"],
+      [{ childRestartBudget: { maxRestarts: 2, period: 0.5 } }, "childRestartBudget.period"],
+      [{ childRestartBudget: null as never }, "childRestartBudget"],
+    ];
+    for (const [options, option] of bad) {
+      await assert.rejects(
+        DynamicSupervisor.start(rt, options),
+        (e: unknown) => e instanceof InvalidArgumentError && e.argument === option,
+        option,
+      );
+      assert.throws(
+        () => DynamicSupervisor.childSpec("d", options),
+        (e: unknown) => e instanceof InvalidArgumentError && e.argument === option,
+      );
+    }
+    assert.equal(rt.processCount, 0);
+  });
+
+  it("maxRestarts null means no shared budget, and is refused without a per-child budget", {
+    timeout: 10_000,
+  }, async () => {
+    await assert.rejects(
+      DynamicSupervisor.start(rt, { maxRestarts: null }),
+      (e: unknown) => e instanceof InvalidArgumentError && e.argument === "maxRestarts",
+    );
+    const sup = await DynamicSupervisor.start(rt, {
+      maxRestarts: null,
+      childRestartBudget: { maxRestarts: 2, period: 60_000 },
+    });
+    // Three children crashing twice each: six restarts, far over the default shared 3 in 5 s.
+    for (const name of ["a", "b", "c"]) await DynamicSupervisor.startChild(rt, sup, probe(name, journal));
+    for (let round = 0; round < 2; round++) {
+      for (const child of await DynamicSupervisor.whichChildren(rt, sup)) await crashChild(child.pid as Pid);
+    }
+    assert.equal(rt.isAlive(sup), true);
+    assert.equal((await liveChildren(sup)).length, 3);
+  });
+
+  it("lists a child whose restart keeps failing as restarting, with its last pid, and counts it", {
+    timeout: 10_000,
+  }, async () => {
+    const flap: Flaky = { broken: true, starts: 0 };
+    const sup = await DynamicSupervisor.start(rt, { maxRestarts: 1000, period: 60_000 });
+    const first = (await DynamicSupervisor.startChild(rt, sup, flaky("f", flap))) as Pid;
+    await crashChild(first);
+    const [listed] = await DynamicSupervisor.whichChildren(rt, sup);
+    assert.equal(listed?.status, "restarting");
+    assert.equal(listed?.pid, undefined);
+    assert.equal(String(listed?.lastPid), String(first));
+    assert.deepEqual(await DynamicSupervisor.countChildren(rt, sup), {
+      specs: 1,
+      active: 0,
+      restarting: 1,
+      supervisors: 0,
+      workers: 1,
+    });
+  });
+
+  it("terminateChild by its last pid stops a child stuck restarting", { timeout: 10_000 }, async () => {
+    const flap: Flaky = { broken: true, starts: 0 };
+    const sup = await DynamicSupervisor.start(rt, { maxRestarts: 1000, period: 60_000 });
+    const steady = (await DynamicSupervisor.startChild(rt, sup, probe("steady", journal))) as Pid;
+    const first = (await DynamicSupervisor.startChild(rt, sup, flaky("f", flap))) as Pid;
+    await crashChild(first);
+    await DynamicSupervisor.terminateChild(rt, sup, first);
+    const startsAtTerminate = flap.starts;
+    flap.broken = false;
+    assert.deepEqual(
+      (await settled(sup)).map((c) => String(c.pid)),
+      [String(steady)],
+    );
+    assert.equal(flap.starts, startsAtTerminate, "no start was tried after terminateChild");
+    await assert.rejects(DynamicSupervisor.terminateChild(rt, sup, first), InvalidArgumentError);
+    assert.equal(rt.isAlive(sup), true);
   });
 
   it("rejects a malformed child spec without disturbing running children", async () => {

@@ -8,20 +8,31 @@ import {
   type Target,
   unwrap,
 } from "../runtime/index.js";
-import { type ChildSpec, type NormalizedChildSpec, normalizeChildSpec, shouldRestart } from "./child-spec.js";
+import { type ChildSpec, normalizeChildSpec, shouldRestart } from "./child-spec.js";
 import { MaxChildrenError } from "./errors.js";
 import type { SupervisorEventListener } from "./events.js";
-import { checkBudget, RestartIntensity } from "./restart-intensity.js";
-import { type ChildCounts, type ChildInfo, SupervisorBase } from "./supervisor-base.js";
+import { checkBudget, checkPeriod, RestartIntensity } from "./restart-intensity.js";
+import {
+  type ChildCounts,
+  type ChildInfo,
+  type ChildRecord,
+  type PendingRetry,
+  SupervisorBase,
+} from "./supervisor-base.js";
 
+/** At most `maxRestarts` restarts (a whole number) within `period` ms (a whole number > 0). */
 export interface RestartBudget {
   maxRestarts: number;
   period: number;
 }
 
 export interface DynamicSupervisorOptions {
-  /** Shared by all children, as OTP (default 3 in 5000 ms). */
-  maxRestarts?: number;
+  /**
+   * The budget shared by all children, as OTP (default 3 in 5000 ms); finite, as OTP.
+   * `null`: no shared budget. Only with `childRestartBudget`, which then bounds every child's
+   * retries on its own (a child that cannot start would otherwise be retried forever).
+   */
+  maxRestarts?: number | null;
   period?: number;
   /** Starting more children than this is a MaxChildrenError (default unlimited). */
   maxChildren?: number;
@@ -36,9 +47,7 @@ export interface DynamicSupervisorOptions {
   onEvent?: SupervisorEventListener;
 }
 
-interface DynamicChild {
-  spec: NormalizedChildSpec;
-  pid: Pid | undefined;
+interface DynamicChild extends ChildRecord {
   budget: RestartIntensity | undefined;
 }
 
@@ -48,7 +57,7 @@ export type DynamicSupervisorCall =
   | { op: "which_children" }
   | { op: "count_children" };
 
-type DynamicSupervisorCast = { op: "try_again"; child: DynamicChild };
+type DynamicSupervisorCast = { op: "try_again"; child: DynamicChild; retry: PendingRetry };
 
 /**
  * OTP's DynamicSupervisor: one_for_one over children started on demand, stopped all at once
@@ -58,15 +67,39 @@ export class DynamicSupervisor extends SupervisorBase<DynamicSupervisorCall, Dyn
   private readonly maxChildren: number;
   private readonly extraArguments: unknown[];
   private readonly childBudget: RestartBudget | undefined;
+  /** null: no shared budget. */
+  private readonly maxRestarts: number | null;
+  private readonly period: number;
   private intensity: RestartIntensity | undefined;
-  /** By pid id while running; children between restarts are only in `restarting`. */
   // Keyed by the pid's text: a child may run on another node (a host), where ids repeat.
+  /** By pid while running. */
   private readonly running = new Map<string, DynamicChild>();
-  private readonly restarting = new Set<DynamicChild>();
+  /**
+   * Children whose restart failed and is being retried, by their last pid: as in Elixir, that
+   * pid still names the child, so `terminateChild(lastPid)` can stop the retries.
+   */
+  private readonly restarting = new Map<string, DynamicChild>();
 
   constructor(options: DynamicSupervisorOptions = {}) {
-    super(options.onEvent, options.maxRestarts ?? 3, options.period ?? 5000);
-    checkBudget(this.maxRestarts, this.period);
+    if (typeof options !== "object" || options === null)
+      throw new InvalidArgumentError("dynamic supervisor options", "must be an object");
+    super(options.onEvent);
+    this.childBudget = options.childRestartBudget;
+    if (this.childBudget !== undefined) {
+      if (typeof this.childBudget !== "object" || this.childBudget === null)
+        throw new InvalidArgumentError("childRestartBudget", "must be { maxRestarts, period }");
+      checkBudget(this.childBudget.maxRestarts, this.childBudget.period, "childRestartBudget.");
+    }
+    this.maxRestarts = options.maxRestarts === undefined ? 3 : options.maxRestarts;
+    this.period = options.period ?? 5000;
+    if (this.maxRestarts !== null) checkBudget(this.maxRestarts, this.period);
+    else if (this.childBudget) checkPeriod(this.period);
+    else {
+      throw new InvalidArgumentError(
+        "maxRestarts",
+        "null (no shared budget) needs a childRestartBudget: without either, a child whose start keeps failing would be retried forever",
+      );
+    }
     this.maxChildren = options.maxChildren ?? Number.POSITIVE_INFINITY;
     if (
       !(
@@ -82,9 +115,6 @@ export class DynamicSupervisor extends SupervisorBase<DynamicSupervisorCall, Dyn
     this.extraArguments = options.extraArguments ?? [];
     if (!Array.isArray(this.extraArguments))
       throw new InvalidArgumentError("extraArguments", "must be an array");
-    this.childBudget = options.childRestartBudget;
-    if (this.childBudget)
-      checkBudget(this.childBudget.maxRestarts, this.childBudget.period, "childRestartBudget");
   }
 
   static start(
@@ -101,7 +131,9 @@ export class DynamicSupervisor extends SupervisorBase<DynamicSupervisorCall, Dyn
     return runtime.spawn(supervisor, { ...spawn, trapExit: true });
   }
 
+  /** A child spec for a nested DynamicSupervisor; the options are checked here, as `start` does. */
   static childSpec(id: string, options: DynamicSupervisorOptions = {}): ChildSpec {
+    new DynamicSupervisor(options);
     return {
       id,
       type: "supervisor",
@@ -116,6 +148,10 @@ export class DynamicSupervisor extends SupervisorBase<DynamicSupervisorCall, Dyn
       | undefined;
   }
 
+  /**
+   * Stops the child running as `pid`; a child being restarted (`status: "restarting"`) is named
+   * by its last pid (`lastPid` in `whichChildren`), and stopping it cancels its retries.
+   */
   static async terminateChild(runtime: Runtime, supervisor: Target, pid: Pid): Promise<void> {
     unwrap(await runtime.call<DynamicSupervisor>(supervisor, { op: "terminate_child", pid }));
   }
@@ -130,7 +166,8 @@ export class DynamicSupervisor extends SupervisorBase<DynamicSupervisorCall, Dyn
 
   override init(): void {
     this.trapExits(true);
-    this.intensity = new RestartIntensity(this.maxRestarts, this.period, this.runtime.clock);
+    if (this.maxRestarts !== null)
+      this.intensity = new RestartIntensity(this.maxRestarts, this.period, this.runtime.clock);
   }
 
   protected async handleRequest(message: DynamicSupervisorCall): Promise<unknown> {
@@ -145,6 +182,7 @@ export class DynamicSupervisor extends SupervisorBase<DynamicSupervisorCall, Dyn
         const child: DynamicChild = {
           spec,
           pid: undefined,
+          retry: undefined,
           budget: this.childBudget
             ? new RestartIntensity(this.childBudget.maxRestarts, this.childBudget.period, this.runtime.clock)
             : undefined,
@@ -153,18 +191,26 @@ export class DynamicSupervisor extends SupervisorBase<DynamicSupervisorCall, Dyn
         return child.pid;
       }
       case "terminate_child": {
-        const child = message.pid ? this.running.get(message.pid.toString()) : undefined;
-        if (!child?.pid?.equals(message.pid)) {
-          throw new InvalidArgumentError("pid", `${String(message.pid)} is not a child of this supervisor`);
+        const key = message.pid ? message.pid.toString() : "";
+        const child = this.running.get(key);
+        if (child?.pid?.equals(message.pid)) {
+          this.running.delete(key);
+          await this.shutdownChildProcess(child.spec.id, child.pid, child.spec.shutdown);
+          return undefined;
         }
-        this.running.delete(child.pid.toString());
-        await this.shutdownChildProcess(child.spec.id, child.pid, child.spec.shutdown);
-        return undefined;
+        const stuck = this.restarting.get(key);
+        if (stuck?.retry?.lastPid?.equals(message.pid)) {
+          // Nothing runs; cancelling the queued retry is the whole of stopping it.
+          this.restarting.delete(key);
+          stuck.retry = undefined;
+          return undefined;
+        }
+        throw new InvalidArgumentError("pid", `${String(message.pid)} is not a child of this supervisor`);
       }
       case "which_children":
-        return this.describeChildren([...this.running.values(), ...this.restarting]);
+        return this.describeChildren([...this.running.values(), ...this.restarting.values()]);
       case "count_children":
-        return this.tally([...this.running.values(), ...this.restarting]);
+        return this.tally([...this.running.values(), ...this.restarting.values()]);
       default:
         throw new InvalidArgumentError(
           "dynamic supervisor request",
@@ -174,8 +220,10 @@ export class DynamicSupervisor extends SupervisorBase<DynamicSupervisorCall, Dyn
   }
 
   override async handleCast(message: DynamicSupervisorCast): Promise<void> {
-    if (message.op === "try_again" && this.restarting.has(message.child))
-      await this.restart(message.child, undefined);
+    const { child, retry } = message;
+    // Stale when the child was terminated since the try was queued.
+    if (message.op === "try_again" && child.retry === retry && retry.lastPid)
+      await this.restart(child, retry.lastPid);
   }
 
   override async handleInfo(message: unknown): Promise<void> {
@@ -188,6 +236,7 @@ export class DynamicSupervisor extends SupervisorBase<DynamicSupervisorCall, Dyn
   override async terminate(): Promise<void> {
     const children = [...this.running.values()];
     this.running.clear();
+    for (const child of this.restarting.values()) child.retry = undefined;
     this.restarting.clear();
     await Promise.all(
       children.map((c) => (c.pid ? this.shutdownChildProcess(c.spec.id, c.pid, c.spec.shutdown) : undefined)),
@@ -218,37 +267,52 @@ export class DynamicSupervisor extends SupervisorBase<DynamicSupervisorCall, Dyn
       });
       return;
     }
-    this.restarting.add(child);
     await this.restart(child, pid);
   }
 
-  private async restart(child: DynamicChild, previousPid: Pid | undefined): Promise<void> {
-    if (!(this.intensity as RestartIntensity).record()) {
-      this.giveUp(child.spec.id);
+  /**
+   * Counts a restart against the shared budget and starts the child again. A failed start
+   * counts against the child's own budget too, leaves it `restarting` under `previousPid`, and
+   * queues the next try in the mailbox (as OTP), so that calls are answered between tries.
+   */
+  private async restart(child: DynamicChild, previousPid: Pid): Promise<void> {
+    if (this.intensity && !this.intensity.record()) {
+      this.giveUp(child.spec.id, this.intensity);
       return;
     }
     try {
       await this.startOne(child, previousPid, true);
-      this.restarting.delete(child);
     } catch (error) {
       this.report({ type: "restart_failed", supervisor: this.self, childId: child.spec.id, reason: error });
       if (child.budget && !child.budget.record()) {
-        this.restarting.delete(child);
+        this.stopRetrying(child);
         this.report({
           type: "child_given_up",
           supervisor: this.self,
           childId: child.spec.id,
-          pid: previousPid ?? this.self,
+          pid: previousPid,
           reason: error as Error,
         });
         return;
       }
-      this.cast(this.self, { op: "try_again", child } satisfies DynamicSupervisorCast);
+      const retry: PendingRetry = { lastPid: previousPid };
+      child.retry = retry;
+      this.restarting.set(previousPid.toString(), child);
+      this.cast(this.self, { op: "try_again", child, retry } satisfies DynamicSupervisorCast);
     }
+  }
+
+  private stopRetrying(child: DynamicChild): void {
+    const lastPid = child.retry?.lastPid;
+    if (lastPid && this.restarting.get(lastPid.toString()) === child)
+      this.restarting.delete(lastPid.toString());
+    child.retry = undefined;
   }
 
   private async startOne(child: DynamicChild, previousPid?: Pid, restarting = false): Promise<void> {
     const outcome = await this.startChildProcess(child.spec, this.extraArguments);
+    // Started or ignored (then dropped, as OTP), the child is no longer restarting.
+    this.stopRetrying(child);
     if (!("pid" in outcome)) return;
     child.pid = outcome.pid;
     this.running.set(outcome.pid.toString(), child);

@@ -1,20 +1,18 @@
-import { describeReason, type Pid, SessionvisorError } from "../runtime/index.js";
+import { type ExitReason, InitError, type Pid, SessionvisorError } from "../runtime/index.js";
 
-/** A child's start function failed; a supervisor whose start fails this way names the child. */
-export class ChildStartError extends SessionvisorError {
+/**
+ * A child's start function failed. `reason` is why (the child's own error, unwrapped);
+ * `Supervisor.start` rejects with this error itself when one of its children fails to start.
+ * It is an InitError (the start of the child named `child "<id>"` failed), so code that
+ * catches InitError around a start keeps working; its `code` is `child_start_failed`.
+ */
+export class ChildStartError extends InitError {
+  override readonly code: string = "child_start_failed";
   readonly childId: string;
-  readonly reason: unknown;
 
   constructor(childId: string, reason: unknown) {
-    super(
-      "child_start_failed",
-      `child ${JSON.stringify(childId)} failed to start: ${describeReason(reason)}`,
-      {
-        cause: reason instanceof Error ? reason : undefined,
-      },
-    );
+    super(`child ${JSON.stringify(childId)}`, reason as ExitReason);
     this.childId = childId;
-    this.reason = reason;
   }
 }
 
@@ -50,6 +48,19 @@ export class ChildRunningError extends SessionvisorError {
 
   constructor(childId: string) {
     super("running", `child ${JSON.stringify(childId)} is running; terminate it first`);
+    this.childId = childId;
+  }
+}
+
+/** `restartChild` or `deleteChild` on a child whose restart failed and is being retried (OTP's `restarting`). */
+export class ChildRestartingError extends SessionvisorError {
+  readonly childId: string;
+
+  constructor(childId: string) {
+    super(
+      "restarting",
+      `child ${JSON.stringify(childId)} is restarting (its restart failed and is being retried); terminate it first`,
+    );
     this.childId = childId;
   }
 }

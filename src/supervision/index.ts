@@ -16,6 +16,7 @@ export {
 export {
   ChildAlreadyPresentError,
   ChildNotFoundError,
+  ChildRestartingError,
   ChildRunningError,
   ChildStartError,
   MaxChildrenError,
@@ -25,6 +26,7 @@ export {
   type AutoShutdown,
   type ChildCounts,
   type ChildInfo,
+  type ChildStatus,
   type Strategy,
   Supervisor,
   type SupervisorCall,

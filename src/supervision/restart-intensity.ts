@@ -18,7 +18,6 @@ export class RestartIntensity {
 
   /** Records a restart; false when it goes over the budget. */
   record(): boolean {
-    if (this.maxRestarts === Number.POSITIVE_INFINITY) return true;
     const now = this.clock.now();
     const times = this.times ?? [];
     this.times = times;
@@ -28,14 +27,26 @@ export class RestartIntensity {
   }
 }
 
-export function checkBudget(maxRestarts: number, period: number, what = "restart intensity"): void {
-  if (!(maxRestarts === Number.POSITIVE_INFINITY || (Number.isInteger(maxRestarts) && maxRestarts >= 0))) {
+/**
+ * As OTP, a budget is finite: a child whose start fails at once is retried until the budget
+ * runs out, so an unbounded one (Infinity) would retry it forever. `option` prefixes the names
+ * in the error (`childRestartBudget.` names the option a caller wrote).
+ */
+export function checkBudget(maxRestarts: unknown, period: unknown, option = ""): void {
+  if (!(Number.isInteger(maxRestarts) && (maxRestarts as number) >= 0)) {
     throw new InvalidArgumentError(
-      `${what} maxRestarts`,
-      `must be a whole number >= 0, got ${String(maxRestarts)}`,
+      `${option}maxRestarts`,
+      `must be a whole number >= 0 (a restart budget must be finite), got ${String(maxRestarts)}`,
     );
   }
-  if (typeof period !== "number" || !(period > 0)) {
-    throw new InvalidArgumentError(`${what} period`, `must be a number of ms > 0, got ${String(period)}`);
+  checkPeriod(period, option);
+}
+
+export function checkPeriod(period: unknown, option = ""): void {
+  if (!(Number.isInteger(period) && (period as number) > 0)) {
+    throw new InvalidArgumentError(
+      `${option}period`,
+      `must be a whole number of ms > 0 (a restart budget must be finite), got ${String(period)}`,
+    );
   }
 }

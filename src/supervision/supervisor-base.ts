@@ -16,29 +16,56 @@ import {
 import type { ChildType, NormalizedChildSpec, RestartType, Shutdown, StartContext } from "./child-spec.js";
 import { ChildStartError } from "./errors.js";
 import type { SupervisorEvent, SupervisorEventListener } from "./events.js";
+import type { RestartIntensity } from "./restart-intensity.js";
 
 /** What starting a child gave: a pid, or nothing when its `init` returned `Ignore`. */
 export type StartOutcome = { pid: Pid } | { ignored: true };
 
+/**
+ * `restarting`: its restart failed and is being retried (OTP's `restarting` in place of a pid);
+ * `stopped`: terminated, ignored, or a transient child that exited cleanly.
+ */
+export type ChildStatus = "running" | "restarting" | "stopped";
+
 export interface ChildInfo {
   id: string;
-  /** undefined when the child is not running (terminated, ignored, or between restarts). */
+  /** The running process; undefined unless `status` is `running`. */
   pid: Pid | undefined;
+  status: ChildStatus;
+  /**
+   * While restarting: the pid the child last ran as, when it had one. A DynamicSupervisor's
+   * `terminateChild` takes it to stop the retries.
+   */
+  lastPid?: Pid;
   type: ChildType;
   restart: RestartType;
 }
 
 export interface ChildCounts {
   specs: number;
+  /** Running children. */
   active: number;
+  /** Children whose restart failed and is being retried (in `specs`, not in `active`). */
+  restarting: number;
   supervisors: number;
   workers: number;
+}
+
+/**
+ * A failed restart waiting for its retry, which is queued in the mailbox (as OTP's
+ * `try_again_restart`) so that calls get in between tries. The queued retry carries this
+ * object and runs only if the child still holds it: clearing it cancels the retry.
+ */
+export interface PendingRetry {
+  readonly lastPid: Pid | undefined;
 }
 
 /** What both supervisors know of a child. */
 export interface ChildRecord {
   spec: NormalizedChildSpec;
   pid: Pid | undefined;
+  /** Set while the child is `restarting`. */
+  retry: PendingRetry | undefined;
 }
 
 /**
@@ -55,11 +82,7 @@ export abstract class SupervisorBase<Call, Cast, Args> extends GenServer<
 > {
   private startContext: StartContext | undefined;
 
-  constructor(
-    private readonly listener: SupervisorEventListener | undefined,
-    protected readonly maxRestarts: number,
-    protected readonly period: number,
-  ) {
+  constructor(private readonly listener: SupervisorEventListener | undefined) {
     super();
   }
 
@@ -71,19 +94,25 @@ export abstract class SupervisorBase<Call, Cast, Args> extends GenServer<
   protected abstract handleRequest(message: Call): Promise<unknown>;
 
   protected describeChildren(children: Iterable<ChildRecord>): ChildInfo[] {
-    return [...children].map((c) => ({
-      id: c.spec.id,
-      pid: c.pid,
-      type: c.spec.type,
-      restart: c.spec.restart,
-    }));
+    return [...children].map((c) => {
+      const info: ChildInfo = {
+        id: c.spec.id,
+        pid: c.pid,
+        status: c.pid ? "running" : c.retry ? "restarting" : "stopped",
+        type: c.spec.type,
+        restart: c.spec.restart,
+      };
+      if (c.retry?.lastPid) info.lastPid = c.retry.lastPid;
+      return info;
+    });
   }
 
   protected tally(children: Iterable<ChildRecord>): ChildCounts {
-    const counts: ChildCounts = { specs: 0, active: 0, supervisors: 0, workers: 0 };
+    const counts: ChildCounts = { specs: 0, active: 0, restarting: 0, supervisors: 0, workers: 0 };
     for (const c of children) {
       counts.specs++;
       if (c.pid) counts.active++;
+      else if (c.retry) counts.restarting++;
       if (c.spec.type === "supervisor") counts.supervisors++;
       else counts.workers++;
     }
@@ -91,13 +120,13 @@ export abstract class SupervisorBase<Call, Cast, Args> extends GenServer<
   }
 
   /** Over the restart intensity: as OTP, stop every child and exit `shutdown`. */
-  protected giveUp(childId: string): void {
+  protected giveUp(childId: string, intensity: RestartIntensity): void {
     this.report({
       type: "intensity_exceeded",
       supervisor: this.self,
       childId,
-      maxRestarts: this.maxRestarts,
-      period: this.period,
+      maxRestarts: intensity.maxRestarts,
+      period: intensity.period,
     });
     this.stop("shutdown");
   }
@@ -136,7 +165,10 @@ export abstract class SupervisorBase<Call, Cast, Args> extends GenServer<
       pid = await spec.start(this.context, ...extra);
     } catch (error) {
       if (error instanceof InitError && error.reason === "ignore") return { ignored: true };
-      throw new ChildStartError(spec.id, error instanceof InitError ? error.reason : error);
+      // A plain InitError only says the child's init failed; its reason says why. A
+      // ChildStartError from a nested supervisor's start is kept whole: it names the grandchild.
+      const plainInitError = error instanceof InitError && !(error instanceof ChildStartError);
+      throw new ChildStartError(spec.id, plainInitError ? error.reason : error);
     }
     if (!pid || typeof pid !== "object" || typeof pid.toString !== "function" || !("node" in pid)) {
       throw new ChildStartError(spec.id, new TypeError("the start function did not resolve with a pid"));

@@ -3,7 +3,8 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { Echo } from "../../test/support/servers.js";
 import { type ExitReason, ManualClock, type Pid, Runtime, silentLogger } from "../runtime/index.js";
-import { type RestartType, worker } from "./child-spec.js";
+import type { ChildSpec, RestartType } from "./child-spec.js";
+import { ChildNotFoundError } from "./errors.js";
 import { type Strategy, Supervisor } from "./supervisor.js";
 
 /**
@@ -26,35 +27,80 @@ interface Model {
   children: ModelChild[];
 }
 
-function modelExit(model: Model, id: string, clean: boolean, now: number): void {
+/** What an exit leads to when one child's next start fails once. */
+interface Failure {
+  /** The child whose next start fails. */
+  failing: string | undefined;
+  /** Whether `terminateChild` is called on it while it is restarting (before the retry). */
+  terminateWhileRestarting: boolean;
+}
+
+/** Returns the id of a child terminated while restarting, if the scenario did that. */
+function modelExit(
+  model: Model,
+  id: string,
+  clean: boolean,
+  now: number,
+  failure: Failure,
+): string | undefined {
   const child = model.children.find((c) => c.id === id);
-  if (!model.alive || !child?.running) return;
+  if (!model.alive || !child?.running) return undefined;
   child.running = false;
   const restart = child.restart === "permanent" || (child.restart === "transient" && !clean);
   if (!restart) {
     if (child.restart === "temporary") model.children = model.children.filter((c) => c !== child);
-    return;
+    return undefined;
   }
-  model.restarts = [...model.restarts, now].filter((t) => now - t <= model.period);
-  if (model.restarts.length > model.maxRestarts) {
-    model.alive = false;
-    return;
+  return modelRestart(model, child, now, failure);
+}
+
+/**
+ * OTP's restart: count it, stop the group (temporary siblings leave), start the group in
+ * order. A start that fails leaves that child restarting, the members after it stopped, and
+ * the restart is tried again from it (counted again) unless it is terminated first.
+ */
+function modelRestart(model: Model, child: ModelChild, now: number, failure: Failure): string | undefined {
+  let from = child;
+  let failing = failure.failing;
+  for (;;) {
+    model.restarts = [...model.restarts, now].filter((t) => now - t <= model.period);
+    if (model.restarts.length > model.maxRestarts) {
+      model.alive = false;
+      return undefined;
+    }
+    const index = model.children.indexOf(from);
+    const group =
+      model.strategy === "one_for_one"
+        ? [from]
+        : model.strategy === "one_for_all"
+          ? model.children
+          : model.children.slice(index);
+    // Temporary siblings taken down with the failed child are not restarted but removed.
+    const removedTemporaries = new Set(group.filter((c) => c !== from && c.restart === "temporary"));
+    model.children = model.children.filter((c) => !removedTemporaries.has(c));
+    const members = group.filter((c) => !removedTemporaries.has(c));
+    for (const member of members) member.running = false;
+    let failed: ModelChild | undefined;
+    for (const member of members) {
+      if (member.id === failing) {
+        failing = undefined;
+        failed = member;
+        break;
+      }
+      member.running = true;
+      member.generation++;
+    }
+    if (!failed) return undefined;
+    if (failure.terminateWhileRestarting) return failed.id;
+    from = failed;
   }
-  const index = model.children.indexOf(child);
-  const group =
-    model.strategy === "one_for_one"
-      ? [child]
-      : model.strategy === "one_for_all"
-        ? model.children
-        : model.children.slice(index);
-  // Temporary siblings taken down with the failed child are not restarted but removed.
-  const removedTemporaries = new Set(group.filter((c) => c !== child && c.restart === "temporary"));
-  model.children = model.children.filter((c) => !removedTemporaries.has(c));
-  for (const member of group) {
-    if (removedTemporaries.has(member)) continue;
-    member.running = true;
-    member.generation++;
-  }
+}
+
+function modelTerminate(model: Model, id: string): void {
+  const child = model.children.find((c) => c.id === id);
+  if (!child) return;
+  child.running = false;
+  if (child.restart === "temporary") model.children = model.children.filter((c) => c !== child);
 }
 
 const reasonArb = fc.constantFrom<"normal" | "shutdown" | "crash">("normal", "shutdown", "crash");
@@ -69,13 +115,28 @@ const scenarioArb = fc.record({
   }),
   events: fc.array(
     fc.record({
+      kind: fc.constantFrom<"exit" | "terminate">("exit", "exit", "exit", "terminate"),
       child: fc.nat({ max: 3 }),
       reason: reasonArb,
       advance: fc.constantFrom(0, 0, 200, 900, 2500),
+      /** This child's next start (in the restart the exit causes) fails once. */
+      failStartOf: fc.option(fc.nat({ max: 3 }), { freq: 2 }),
+      terminateWhileRestarting: fc.boolean(),
     }),
     { minLength: 1, maxLength: 14 },
   ),
 });
+
+/** Fails (rather than hangs) when the supervisor does not exit when the model says it does. */
+async function exitedWithin(rt: Runtime, pid: Pid, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<"late">((resolve) => {
+    timer = setTimeout(() => resolve("late"), ms);
+  });
+  const first = await Promise.race([rt.whenExited(pid), late]);
+  clearTimeout(timer);
+  assert.notEqual(first, "late", "the supervisor gave up, as the model says");
+}
 
 async function exitChild(rt: Runtime, pid: Pid, reason: "normal" | "shutdown" | "crash"): Promise<void> {
   const exited = rt.whenExited(pid);
@@ -87,18 +148,46 @@ async function exitChild(rt: Runtime, pid: Pid, reason: "normal" | "shutdown" | 
   await exited;
 }
 
+/**
+ * The start of the child named `failing.id` fails once, when `failing.gate` opens: the test can
+ * queue a call while the supervisor waits in that start, to be handled once the child is
+ * restarting and before its retry.
+ */
+interface FailingStart {
+  id: string | undefined;
+  gate: Promise<void>;
+}
+
+function childSpecs(ids: string[], restarts: RestartType[], failing: FailingStart): ChildSpec[] {
+  return ids.map((id, i) => ({
+    id,
+    restart: restarts[i],
+    start: async (ctx) => {
+      if (failing.id === id) {
+        failing.id = undefined;
+        await failing.gate;
+        throw new Error(`${id} refused to start`);
+      }
+      return ctx.spawnLink(new Echo());
+    },
+  }));
+}
+
 describe("Supervisor against a model of OTP's rules", () => {
-  it("restarts exactly the children OTP would and gives up exactly when OTP would", async () => {
+  it("restarts exactly the children OTP would and gives up exactly when OTP would", {
+    timeout: 120_000,
+  }, async () => {
     await fc.assert(
       fc.asyncProperty(scenarioArb, async (scenario) => {
         const clock = new ManualClock();
         const rt = new Runtime({ logger: silentLogger(), clock });
         const ids = scenario.restarts.map((_, i) => `c${i}`);
+        const failing: FailingStart = { id: undefined, gate: Promise.resolve() };
         const sup = await Supervisor.start(rt, {
           strategy: scenario.strategy,
           maxRestarts: scenario.maxRestarts,
           period: scenario.period,
-          children: ids.map((id, i) => worker(id, () => new Echo(), { restart: scenario.restarts[i] })),
+          children: childSpecs(ids, scenario.restarts, failing),
         });
         const model: Model = {
           strategy: scenario.strategy,
@@ -119,16 +208,43 @@ describe("Supervisor against a model of OTP's rules", () => {
             await clock.advance(event.advance);
             const id = `c${event.child}`;
             const generations = new Map(model.children.map((c) => [c.id, c.generation]));
-            const pid = (await Supervisor.whichChildren(rt, sup)).find((c) => c.id === id)?.pid;
-            if (!pid) continue;
-            await exitChild(rt, pid, event.reason);
-            modelExit(model, id, event.reason !== "crash", clock.now());
+            if (event.kind === "terminate") {
+              if (model.children.some((c) => c.id === id)) await Supervisor.terminateChild(rt, sup, id);
+              else await assert.rejects(Supervisor.terminateChild(rt, sup, id), ChildNotFoundError);
+              modelTerminate(model, id);
+            } else {
+              const pid = (await Supervisor.whichChildren(rt, sup)).find((c) => c.id === id)?.pid;
+              if (!pid) continue;
+              const failure: Failure = {
+                failing: event.failStartOf === null ? undefined : `c${event.failStartOf}`,
+                terminateWhileRestarting: event.terminateWhileRestarting,
+              };
+              let openGate = () => {};
+              failing.gate = new Promise<void>((resolve) => {
+                openGate = resolve;
+              });
+              failing.id = failure.failing;
+              await exitChild(rt, pid, event.reason);
+              const stuck = modelExit(model, id, event.reason !== "crash", clock.now(), failure);
+              // Queued while the supervisor waits in the failing start: handled once the child
+              // is restarting, before the retry the failure queues.
+              const terminated = stuck === undefined ? undefined : Supervisor.terminateChild(rt, sup, stuck);
+              openGate();
+              await terminated;
+              if (model.alive) {
+                // Past the exit, the failed start and the retry it queued.
+                await Supervisor.whichChildren(rt, sup);
+                await Supervisor.whichChildren(rt, sup);
+              }
+            }
             if (!model.alive) {
-              await rt.whenExited(sup);
+              await exitedWithin(rt, sup, 2000);
               assert.equal(rt.isAlive(sup), false, "the supervisor gave up");
               assert.equal(rt.processCount, 0, "and took every child with it");
               return;
             }
+            // Only now: the supervisor may handle the exit after the test went on.
+            failing.id = undefined;
             const now = await Supervisor.whichChildren(rt, sup);
             assert.deepEqual(
               now.map((c) => c.id),
@@ -140,6 +256,7 @@ describe("Supervisor against a model of OTP's rules", () => {
               const before = pids.get(child.id);
               const after = actual?.pid?.toString();
               assert.equal(after !== undefined, child.running, `${child.id} running`);
+              assert.equal(actual?.status, child.running ? "running" : "stopped", `${child.id} status`);
               const restarted = child.generation !== generations.get(child.id);
               if (child.running) assert.equal(after !== before, restarted, `${child.id} restarted`);
             }

@@ -5,21 +5,23 @@ import { Counter, Echo } from "../../test/support/servers.js";
 import { childPid, pidsOf, probe } from "../../test/support/supervision.js";
 import {
   GenServer,
+  Ignore,
   InitError,
   InvalidArgumentError,
   type Pid,
   Runtime,
   silentLogger,
 } from "../runtime/index.js";
-import { worker } from "./child-spec.js";
+import { type ChildSpec, worker } from "./child-spec.js";
 import {
   ChildAlreadyPresentError,
   ChildNotFoundError,
+  ChildRestartingError,
   ChildRunningError,
   ChildStartError,
 } from "./errors.js";
 import type { SupervisorEvent } from "./events.js";
-import { Supervisor } from "./supervisor.js";
+import { Supervisor, type SupervisorOptions } from "./supervisor.js";
 
 let rt: Runtime;
 let journal: string[];
@@ -34,6 +36,37 @@ afterEach(async () => {
 async function crash(sup: Pid, id: string): Promise<void> {
   const pid = await childPid(rt, sup, id);
   await assert.rejects(rt.call(pid, { op: "crash", message: `crash ${id}` }));
+}
+
+interface Flaky {
+  broken: boolean;
+  starts: number;
+}
+
+/**
+ * A child that starts the first time, then fails every later start while `state.broken`.
+ * Each failure comes after a timer, so a supervisor retrying it is busy in a start most of the
+ * time and a call sent meanwhile is handled between two tries, while the child is `restarting`.
+ */
+function flaky(id: string, state: Flaky): ChildSpec {
+  return {
+    id,
+    start: async (ctx) => {
+      state.starts++;
+      if (state.starts > 1 && state.broken) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        throw new Error(`${id} cannot start`);
+      }
+      return ctx.spawnLink(new Echo());
+    },
+  };
+}
+
+/** Two calls in a row: whatever retry was queued before the first has been handled by the second. */
+async function settled(sup: Pid) {
+  await Supervisor.whichChildren(rt, sup);
+  await Supervisor.whichChildren(rt, sup);
+  return Supervisor.whichChildren(rt, sup);
 }
 
 describe("Supervisor start and stop", () => {
@@ -70,14 +103,98 @@ describe("Supervisor start and stop", () => {
           probe("c", journal),
         ],
       }),
-      (error: unknown) =>
-        error instanceof InitError &&
-        error.reason instanceof ChildStartError &&
-        error.reason.childId === "db" &&
-        /child "db" failed to start: Error: no database/.test(error.message),
+      ChildStartError,
     );
     assert.deepEqual(journal, ["start a", "start b", "stop b", "stopped b", "stop a", "stopped a"]);
     assert.equal(rt.processCount, before);
+  });
+
+  it("rejects a failed start with the ChildStartError itself, naming the child and its reason, still an InitError", {
+    timeout: 10_000,
+  }, async () => {
+    class Broken extends GenServer {
+      override init(): void {
+        throw new Error("no database");
+      }
+    }
+    await assert.rejects(
+      Supervisor.start(rt, { children: [probe("a", journal), worker("db", () => new Broken())] }),
+      (error: unknown) =>
+        error instanceof ChildStartError &&
+        error instanceof InitError &&
+        error.code === "child_start_failed" &&
+        error.childId === "db" &&
+        error.reason instanceof Error &&
+        error.reason.message === "no database" &&
+        /child "db" failed to start: Error: no database/.test(error.message),
+    );
+  });
+
+  it("a nested supervisor that fails to start names both children", { timeout: 10_000 }, async () => {
+    class Broken extends GenServer {
+      override init(): void {
+        throw new Error("no database");
+      }
+    }
+    await assert.rejects(
+      Supervisor.start(rt, {
+        children: [Supervisor.childSpec("inner", { children: [worker("db", () => new Broken())] })],
+      }),
+      (error: unknown) =>
+        error instanceof ChildStartError &&
+        error.childId === "inner" &&
+        error.reason instanceof ChildStartError &&
+        error.reason.childId === "db" &&
+        /child "inner" failed to start: .*child "db" failed to start: Error: no database/.test(error.message),
+    );
+  });
+
+  it("drops a temporary child whose start returns Ignore at start-up, as startChild does", {
+    timeout: 10_000,
+  }, async () => {
+    class Ignores extends GenServer {
+      override init(): typeof Ignore {
+        return Ignore;
+      }
+    }
+    const sup = await Supervisor.start(rt, {
+      children: [worker("t", () => new Ignores(), { restart: "temporary" }), probe("a", journal)],
+    });
+    const { specs, active } = await Supervisor.countChildren(rt, sup);
+    assert.deepEqual({ specs, active }, { specs: 1, active: 1 });
+    assert.deepEqual(
+      (await Supervisor.whichChildren(rt, sup)).map((c) => c.id),
+      ["a"],
+    );
+  });
+
+  it("rejects a restart budget that is infinite, NaN, negative or fractional, naming the option, before starting any child", {
+    timeout: 10_000,
+  }, async () => {
+    const bad: [Partial<SupervisorOptions>, string][] = [
+      [{ maxRestarts: Number.POSITIVE_INFINITY }, "maxRestarts"],
+      [{ maxRestarts: Number.NaN }, "maxRestarts"],
+      [{ maxRestarts: -1 }, "maxRestarts"],
+      [{ maxRestarts: 1.5 }, "maxRestarts"],
+      [{ maxRestarts: "3" as never }, "maxRestarts"],
+      [{ period: Number.POSITIVE_INFINITY }, "period"],
+      [{ period: Number.NaN }, "period"],
+      [{ period: 0 }, "period"],
+      [{ period: -5 }, "period"],
+      [{ period: 0.5 }, "period"],
+    ];
+    for (const [options, option] of bad) {
+      await assert.rejects(
+        Supervisor.start(rt, { ...options, children: [probe("a", journal)] }),
+        (e: unknown) => e instanceof InvalidArgumentError && e.argument === option,
+        String(Object.values(options)[0]),
+      );
+      assert.throws(
+        () => Supervisor.childSpec("inner", { ...options, children: [probe("a", journal)] }),
+        (e: unknown) => e instanceof InvalidArgumentError && e.argument === option,
+      );
+    }
+    assert.deepEqual(journal, []);
   });
 
   it("rejects invalid options before starting anything", async () => {
@@ -268,6 +385,138 @@ describe("Supervisor restart intensity", () => {
   });
 });
 
+describe("Supervisor child stuck restarting", () => {
+  it("lists a child whose restart keeps failing as restarting, and counts it as not active", {
+    timeout: 10_000,
+  }, async () => {
+    const flap: Flaky = { broken: true, starts: 0 };
+    const sup = await Supervisor.start(rt, {
+      maxRestarts: 1000,
+      period: 60_000,
+      children: [probe("a", journal), flaky("f", flap)],
+    });
+    await crash(sup, "f");
+    const listed = await Supervisor.whichChildren(rt, sup);
+    assert.deepEqual(
+      listed.map((c) => [c.id, c.status, c.pid === undefined]),
+      [
+        ["a", "running", false],
+        ["f", "restarting", true],
+      ],
+    );
+    assert.deepEqual(await Supervisor.countChildren(rt, sup), {
+      specs: 2,
+      active: 1,
+      restarting: 1,
+      supervisors: 0,
+      workers: 2,
+    });
+  });
+
+  it("terminateChild stops the retries of a child stuck restarting (one_for_one)", {
+    timeout: 10_000,
+  }, async () => {
+    const flap: Flaky = { broken: true, starts: 0 };
+    const sup = await Supervisor.start(rt, {
+      maxRestarts: 1000,
+      period: 60_000,
+      children: [probe("a", journal), flaky("f", flap)],
+    });
+    await crash(sup, "f");
+    await Supervisor.terminateChild(rt, sup, "f");
+    const startsAtTerminate = flap.starts;
+    flap.broken = false;
+    const after = await settled(sup);
+    assert.deepEqual(
+      after.map((c) => [c.id, c.status, c.pid === undefined]),
+      [
+        ["a", "running", false],
+        ["f", "stopped", true],
+      ],
+    );
+    assert.equal(flap.starts, startsAtTerminate, "no start was tried after terminateChild");
+    assert.ok(await Supervisor.restartChild(rt, sup, "f"), "and it can be restarted by hand");
+  });
+
+  it("terminateChild on a child stuck restarting keeps it and the children after it stopped (rest_for_one)", {
+    timeout: 10_000,
+  }, async () => {
+    const flap: Flaky = { broken: true, starts: 0 };
+    const sup = await Supervisor.start(rt, {
+      strategy: "rest_for_one",
+      maxRestarts: 1000,
+      period: 60_000,
+      children: [probe("a", journal), flaky("f", flap), probe("c", journal)],
+    });
+    const a = await childPid(rt, sup, "a");
+    await crash(sup, "f");
+    await Supervisor.terminateChild(rt, sup, "f");
+    const startsAtTerminate = flap.starts;
+    flap.broken = false;
+    const after = await settled(sup);
+    assert.deepEqual(
+      after.map((c) => [c.id, c.status, c.pid === undefined]),
+      [
+        ["a", "running", false],
+        ["f", "stopped", true],
+        ["c", "stopped", true],
+      ],
+    );
+    assert.equal(String(after[0]?.pid), String(a), "a was not touched");
+    assert.equal(flap.starts, startsAtTerminate);
+  });
+
+  it("terminateChild on a child stuck restarting stops its retries under one_for_all; those started before it keep running", {
+    timeout: 10_000,
+  }, async () => {
+    const flap: Flaky = { broken: true, starts: 0 };
+    const sup = await Supervisor.start(rt, {
+      strategy: "one_for_all",
+      maxRestarts: 1000,
+      period: 60_000,
+      children: [probe("a", journal), flaky("f", flap), probe("c", journal)],
+    });
+    await crash(sup, "f");
+    await Supervisor.terminateChild(rt, sup, "f");
+    const startsAtTerminate = flap.starts;
+    const a = await childPid(rt, sup, "a");
+    flap.broken = false;
+    const after = await settled(sup);
+    // As OTP: the restart stopped at f, so c (after it) was never started again.
+    assert.deepEqual(
+      after.map((c) => [c.id, c.status, c.pid === undefined]),
+      [
+        ["a", "running", false],
+        ["f", "stopped", true],
+        ["c", "stopped", true],
+      ],
+    );
+    assert.equal(String(after[0]?.pid), String(a), "no retry restarted the group");
+    assert.equal(flap.starts, startsAtTerminate);
+  });
+
+  it("deleteChild and restartChild refuse a child stuck restarting with ChildRestartingError", {
+    timeout: 10_000,
+  }, async () => {
+    const flap: Flaky = { broken: true, starts: 0 };
+    const sup = await Supervisor.start(rt, {
+      maxRestarts: 1000,
+      period: 60_000,
+      children: [flaky("f", flap)],
+    });
+    await crash(sup, "f");
+    await assert.rejects(
+      Supervisor.deleteChild(rt, sup, "f"),
+      (e: unknown) => e instanceof ChildRestartingError && e.code === "restarting" && e.childId === "f",
+    );
+    await assert.rejects(Supervisor.restartChild(rt, sup, "f"), ChildRestartingError);
+    assert.deepEqual(
+      (await Supervisor.whichChildren(rt, sup)).map((c) => c.id),
+      ["f"],
+    );
+  });
+});
+
 describe("Supervisor shutdown of children", () => {
   it("kills a child that ignores shutdown after its timeout, and reports it", async () => {
     const logs = captureLogs();
@@ -365,6 +614,7 @@ describe("Supervisor child management", () => {
     assert.deepEqual(await Supervisor.countChildren(rt, sup), {
       specs: 3,
       active: 2,
+      restarting: 0,
       supervisors: 1,
       workers: 2,
     });

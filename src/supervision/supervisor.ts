@@ -1,5 +1,6 @@
 import {
   type ExitMessage,
+  InitError,
   InvalidArgumentError,
   isCleanExit,
   isExitMessage,
@@ -16,21 +17,37 @@ import {
   type Shutdown,
   shouldRestart,
 } from "./child-spec.js";
-import { ChildAlreadyPresentError, ChildNotFoundError, ChildRunningError } from "./errors.js";
+import {
+  ChildAlreadyPresentError,
+  ChildNotFoundError,
+  ChildRestartingError,
+  ChildRunningError,
+  ChildStartError,
+} from "./errors.js";
 import type { SupervisorEventListener } from "./events.js";
 import { checkBudget, RestartIntensity } from "./restart-intensity.js";
-import { type ChildCounts, type ChildInfo, type ChildRecord, SupervisorBase } from "./supervisor-base.js";
+import {
+  type ChildCounts,
+  type ChildInfo,
+  type ChildRecord,
+  type ChildStatus,
+  type PendingRetry,
+  SupervisorBase,
+} from "./supervisor-base.js";
 
-export type { ChildCounts, ChildInfo };
+export type { ChildCounts, ChildInfo, ChildStatus };
 
 export type Strategy = "one_for_one" | "one_for_all" | "rest_for_one";
 export type AutoShutdown = "never" | "any_significant" | "all_significant";
 
 export interface SupervisorOptions {
   strategy?: Strategy;
-  /** More than this many restarts within `period` ms stops the supervisor (default 3). */
+  /**
+   * More than this many restarts within `period` ms stops the supervisor (default 3). A whole
+   * number: as OTP, an unbounded budget (Infinity) is refused.
+   */
   maxRestarts?: number;
-  /** Default 5000 ms. */
+  /** A whole number of ms > 0 (default 5000). */
   period?: number;
   autoShutdown?: AutoShutdown;
   children: ChildSpec[];
@@ -47,7 +64,7 @@ export type SupervisorCall =
   | { op: "which_children" }
   | { op: "count_children" };
 
-type SupervisorCast = { op: "try_again"; id: string };
+type SupervisorCast = { op: "try_again"; child: Child; retry: PendingRetry };
 
 const STRATEGIES: readonly Strategy[] = ["one_for_one", "one_for_all", "rest_for_one"];
 const AUTO_SHUTDOWNS: readonly AutoShutdown[] = ["never", "any_significant", "all_significant"];
@@ -61,15 +78,20 @@ export class Supervisor extends SupervisorBase<SupervisorCall, SupervisorCast, v
   private readonly strategy: Strategy;
   private readonly autoShutdown: AutoShutdown;
   private readonly initialSpecs: NormalizedChildSpec[];
+  private readonly maxRestarts: number;
+  private readonly period: number;
   /** In start order. */
   private children: Child[] = [];
   private intensity: RestartIntensity | undefined;
 
   constructor(options: SupervisorOptions) {
-    super(options?.onEvent, options?.maxRestarts ?? 3, options?.period ?? 5000);
     if (typeof options !== "object" || options === null) {
       throw new InvalidArgumentError("supervisor options", "must be an object");
     }
+    super(options.onEvent);
+    this.maxRestarts = options.maxRestarts ?? 3;
+    this.period = options.period ?? 5000;
+    checkBudget(this.maxRestarts, this.period);
     this.strategy = options.strategy ?? "one_for_one";
     if (!STRATEGIES.includes(this.strategy)) {
       throw new InvalidArgumentError(
@@ -89,30 +111,38 @@ export class Supervisor extends SupervisorBase<SupervisorCall, SupervisorCast, v
         throw new InvalidArgumentError("children", `duplicate child id ${JSON.stringify(spec.id)}`);
       }
     });
-    checkBudget(this.maxRestarts, this.period);
   }
 
-  /** Starts a supervisor as a top-level process (or linked to `link`). */
-  static start(
+  /**
+   * Starts a supervisor as a top-level process (or linked to `link`). Options are checked
+   * before anything starts. If a child fails to start, those started are stopped in reverse
+   * order and this rejects with that child's ChildStartError.
+   */
+  static async start(
     runtime: Runtime,
     options: SupervisorOptions,
     spawn: { link?: Target; parent?: Pid } = {},
   ): Promise<Pid<Supervisor>> {
-    let supervisor: Supervisor;
+    const supervisor = new Supervisor(options);
     try {
-      supervisor = new Supervisor(options);
+      return await runtime.spawn(supervisor, { ...spawn, trapExit: true });
     } catch (error) {
-      return Promise.reject(error);
+      // The runtime wraps what `init` threw in an InitError; the ChildStartError inside is the
+      // whole story, so the caller gets it without unwrapping.
+      throw error instanceof InitError && error.reason instanceof ChildStartError ? error.reason : error;
     }
-    return runtime.spawn(supervisor, { ...spawn, trapExit: true });
   }
 
-  /** A child spec that runs a nested supervisor (shutdown `infinity`, as OTP). */
+  /**
+   * A child spec that runs a nested supervisor (shutdown `infinity`, as OTP). The options are
+   * checked here, so a bad one fails where the spec is written, not at the child's first start.
+   */
   static childSpec(
     id: string,
     options: SupervisorOptions,
     child: { restart?: RestartType; shutdown?: Shutdown; significant?: boolean } = {},
   ): ChildSpec {
+    new Supervisor(options);
     return {
       id,
       type: "supervisor",
@@ -149,7 +179,7 @@ export class Supervisor extends SupervisorBase<SupervisorCall, SupervisorCast, v
     this.trapExits(true);
     this.intensity = new RestartIntensity(this.maxRestarts, this.period, this.runtime.clock);
     for (const spec of this.initialSpecs) {
-      const child: Child = { spec, pid: undefined };
+      const child: Child = { spec, pid: undefined, retry: undefined };
       try {
         await this.startOne(child);
       } catch (error) {
@@ -157,7 +187,8 @@ export class Supervisor extends SupervisorBase<SupervisorCall, SupervisorCast, v
         await this.terminateChildren(this.children);
         throw error;
       }
-      this.children.push(child);
+      // As OTP (and startChild): a temporary child that returned Ignore is not kept.
+      if (child.pid || spec.restart !== "temporary") this.children.push(child);
     }
   }
 
@@ -167,25 +198,24 @@ export class Supervisor extends SupervisorBase<SupervisorCall, SupervisorCast, v
         const spec = this.checkSpec(normalizeChildSpec(message.spec));
         const existing = this.find(spec.id);
         if (existing) throw new ChildAlreadyPresentError(spec.id, existing.pid);
-        const child: Child = { spec, pid: undefined };
+        const child: Child = { spec, pid: undefined, retry: undefined };
         await this.startOne(child);
         if (child.pid || spec.restart !== "temporary") this.children.push(child);
         return child.pid;
       }
       case "terminate_child": {
+        // A restarting child's queued retry is cancelled: it stays stopped, as in OTP.
         const child = this.findOrThrow(message.id);
         await this.terminateChildren([child]);
         return undefined;
       }
       case "restart_child": {
-        const child = this.findOrThrow(message.id);
-        if (child.pid) throw new ChildRunningError(child.spec.id);
+        const child = this.stoppedOrThrow(message.id);
         await this.startOne(child);
         return child.pid;
       }
       case "delete_child": {
-        const child = this.findOrThrow(message.id);
-        if (child.pid) throw new ChildRunningError(child.spec.id);
+        const child = this.stoppedOrThrow(message.id);
         this.children = this.children.filter((c) => c !== child);
         return undefined;
       }
@@ -200,8 +230,9 @@ export class Supervisor extends SupervisorBase<SupervisorCall, SupervisorCast, v
 
   override async handleCast(message: SupervisorCast): Promise<void> {
     if (message.op !== "try_again") return;
-    const child = this.find(message.id);
-    if (child && !child.pid) await this.restart(child);
+    const { child, retry } = message;
+    // Stale when the child was terminated, deleted or restarted since the try was queued.
+    if (child.retry === retry && this.children.includes(child)) await this.restart(child, retry.lastPid);
   }
 
   override async handleInfo(message: unknown): Promise<void> {
@@ -239,15 +270,21 @@ export class Supervisor extends SupervisorBase<SupervisorCall, SupervisorCast, v
 
   private significantExitEndsUs(): boolean {
     if (this.autoShutdown === "any_significant") return true;
+    // As OTP, a significant child being restarted still counts as there.
     if (this.autoShutdown === "all_significant")
-      return !this.children.some((c) => c.spec.significant && c.pid);
+      return !this.children.some((c) => c.spec.significant && (c.pid || c.retry));
     return false;
   }
 
-  /** Counts one restart against the intensity, then restarts by strategy; retries a failed start. */
-  private async restart(child: Child, previousPid?: Pid): Promise<void> {
-    if (!(this.intensity as RestartIntensity).record()) {
-      this.giveUp(child.spec.id);
+  /**
+   * Counts one restart against the intensity, then restarts by strategy. A start that fails
+   * leaves that child `restarting` and queues a retry of the restart from it (as OTP, the
+   * children after it in the group stay stopped until then).
+   */
+  private async restart(child: Child, previousPid: Pid | undefined): Promise<void> {
+    const intensity = this.intensity as RestartIntensity;
+    if (!intensity.record()) {
+      this.giveUp(child.spec.id, intensity);
       return;
     }
     const index = this.children.indexOf(child);
@@ -272,7 +309,9 @@ export class Supervisor extends SupervisorBase<SupervisorCall, SupervisorCast, v
           reason: error,
         });
         // As OTP: try again through the mailbox, counting against the intensity each time.
-        this.cast(this.self, { op: "try_again", id: member.spec.id } satisfies SupervisorCast);
+        const retry: PendingRetry = { lastPid: member === child ? previousPid : undefined };
+        member.retry = retry;
+        this.cast(this.self, { op: "try_again", child: member, retry } satisfies SupervisorCast);
         return;
       }
     }
@@ -280,14 +319,20 @@ export class Supervisor extends SupervisorBase<SupervisorCall, SupervisorCast, v
 
   private async startOne(child: Child, previousPid?: Pid, restarting = false): Promise<void> {
     const outcome = await this.startChildProcess(child.spec, []);
+    // Started or ignored, the child is no longer restarting (OTP leaves an ignored one stopped).
+    child.retry = undefined;
     if (!("pid" in outcome)) return;
     child.pid = outcome.pid;
     this.reportStart(child.spec.id, outcome.pid, previousPid, restarting);
   }
 
-  /** Stops `group` in reverse start order; temporary children leave the child list. */
+  /**
+   * Stops `group` in reverse start order, cancelling the retries of restarting ones; temporary
+   * children leave the child list.
+   */
   private async terminateChildren(group: Child[]): Promise<void> {
     for (const child of [...group].reverse()) {
+      child.retry = undefined;
       const pid = child.pid;
       if (pid) {
         child.pid = undefined;
@@ -314,6 +359,14 @@ export class Supervisor extends SupervisorBase<SupervisorCall, SupervisorCast, v
   private findOrThrow(id: string): Child {
     const child = this.find(id);
     if (!child) throw new ChildNotFoundError(String(id));
+    return child;
+  }
+
+  /** As OTP, `restart_child` and `delete_child` answer `running` or `restarting` otherwise. */
+  private stoppedOrThrow(id: string): Child {
+    const child = this.findOrThrow(id);
+    if (child.pid) throw new ChildRunningError(child.spec.id);
+    if (child.retry) throw new ChildRestartingError(child.spec.id);
     return child;
   }
 }
