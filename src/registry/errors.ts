@@ -11,3 +11,15 @@ export class NameTakenError extends SessionvisorError {
     this.holder = holder;
   }
 }
+
+/** An operation that the registry's key mode does not support (Elixir raises ArgumentError). */
+export class UnsupportedKeyModeError extends SessionvisorError {
+  readonly operation: string;
+  readonly mode: string;
+
+  constructor(operation: string, mode: string, why: string) {
+    super("unsupported_key_mode", `Registry.${operation} is not supported for ${mode} registries: ${why}`);
+    this.operation = operation;
+    this.mode = mode;
+  }
+}

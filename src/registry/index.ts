@@ -1,4 +1,4 @@
-export { NameTakenError } from "./errors.js";
+export { NameTakenError, UnsupportedKeyModeError } from "./errors.js";
 export { PubSub, type Subscription, type TopicCallback } from "./pubsub.js";
 export {
   type KeyMode,

@@ -92,6 +92,17 @@ describe("PubSub", () => {
     assert.deepEqual(await drained(server), ["once"]);
   });
 
+  it("unsubscribes one process and keeps delivering to the others", async () => {
+    const pubsub = new PubSub(rt);
+    const [stays, leaves] = [new Echo(), new Echo()];
+    pubsub.subscribe("t", await rt.spawn(stays));
+    const subscription = pubsub.subscribe("t", await rt.spawn(leaves));
+    subscription.unsubscribe();
+    pubsub.broadcast("t", "after");
+    assert.deepEqual(await drained(stays), ["after"]);
+    assert.deepEqual(await drained(leaves), []);
+  });
+
   it("clears every subscriber of a topic", async () => {
     const pubsub = new PubSub(rt);
     pubsub.subscribe("t", await rt.spawn(new Echo()));

@@ -58,10 +58,13 @@ export class PubSub {
     return this.registry.unregister(topic, pid);
   }
 
-  /** Removes every subscriber of `topic` (when what it is about is gone). */
+  /**
+   * Removes every subscriber of `topic` (when what it is about is gone): each subscribed
+   * process in turn, since the registry removes only one owner's entries at a time.
+   */
   clearTopic(topic: string): void {
     checkKey(topic, "topic");
-    this.registry.unregister(topic);
+    for (const entry of this.registry.lookup(topic)) this.registry.unregister(topic, entry.pid);
     this.callbacks.delete(topic);
   }
 

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, it } from "node:test";
 import { captureLogs } from "../../test/support/logs.js";
 import { Counter, Echo } from "../../test/support/servers.js";
 import { InvalidArgumentError, NoProcError, Pid, Runtime, silentLogger } from "../runtime/index.js";
-import { NameTakenError } from "./errors.js";
+import { NameTakenError, UnsupportedKeyModeError } from "./errors.js";
 import { Registry, type UnregisterEvent } from "./registry.js";
 
 let rt: Runtime;
@@ -70,7 +70,7 @@ describe("Registry with unique keys", () => {
     registry.register("a", pid);
     registry.register("b", pid);
     assert.deepEqual(registry.keys(pid).sort(), ["a", "b"]);
-    registry.unregister("a");
+    registry.unregister("a", pid);
     assert.deepEqual(registry.keys(pid), ["b"]);
   });
 
@@ -121,6 +121,27 @@ describe("Registry with unique keys", () => {
     assert.throws(() => registry.register(42 as never, live), InvalidArgumentError);
   });
 
+  it("leaves a key alone when a process other than its holder unregisters it", async () => {
+    const registry = new Registry(rt, { keys: "unique" });
+    const holder = await rt.spawn(new Counter());
+    const other = await rt.spawn(new Counter());
+    registry.register("k", holder);
+    assert.equal(registry.unregister("k", other), false);
+    assert.ok(registry.whereis("k")?.equals(holder));
+  });
+
+  it("updates only the value its holder asks to update", async () => {
+    const registry = new Registry<number>(rt, { keys: "unique" });
+    const holder = await rt.spawn(new Counter());
+    const other = await rt.spawn(new Counter());
+    registry.register("k", holder, 1);
+    assert.equal(
+      registry.updateValue("k", other, (v) => v + 1),
+      false,
+    );
+    assert.equal(registry.lookup("k")[0]?.value, 1);
+  });
+
   it("refuses a pid of another runtime", async () => {
     const registry = new Registry(rt, { keys: "unique" });
     assert.throws(() => registry.register("k", new Pid("elsewhere", 1)), /another runtime/);
@@ -156,6 +177,46 @@ describe("Registry with duplicate keys", () => {
     );
   });
 
+  it("removes only the unregistering process's entries under a key, as Elixir", async () => {
+    const registry = new Registry<string>(rt, { keys: "duplicate" });
+    const a = await rt.spawn(new Counter());
+    const b = await rt.spawn(new Counter());
+    registry.register("group", a, "a1");
+    registry.register("group", b, "b1");
+    registry.register("group", a, "a2");
+    assert.equal(registry.unregister("group", a), true);
+    assert.deepEqual(
+      registry.lookup("group").map((e) => [String(e.pid), e.value]),
+      [[String(b), "b1"]],
+    );
+    assert.deepEqual(registry.keys(a), []);
+    assert.deepEqual(registry.keys(b), ["group"]);
+  });
+
+  it("refuses an unregister that does not say whose entries to remove", async () => {
+    for (const keys of ["unique", "duplicate"] as const) {
+      const registry = new Registry(rt, { keys });
+      const pid = await rt.spawn(new Counter());
+      registry.register("k", pid);
+      assert.throws(() => (registry.unregister as (key: string) => boolean)("k"), InvalidArgumentError, keys);
+      assert.equal(registry.countKey("k"), 1, keys);
+    }
+  });
+
+  it("refuses updateValue with UnsupportedKeyModeError, as Elixir raises", async () => {
+    const registry = new Registry<number>(rt, { keys: "duplicate" });
+    const pid = await rt.spawn(new Counter());
+    registry.register("group", pid, 1);
+    assert.throws(
+      () => registry.updateValue("group", pid, (v) => v + 1),
+      (e: unknown) =>
+        e instanceof UnsupportedKeyModeError &&
+        e.code === "unsupported_key_mode" &&
+        /updateValue.*duplicate/.test(e.message),
+    );
+    assert.equal(registry.lookup("group")[0]?.value, 1);
+  });
+
   it("cannot serve as a name service", () => {
     assert.throws(() => new Registry(rt, { keys: "duplicate", names: true }), InvalidArgumentError);
   });
@@ -171,7 +232,7 @@ describe("Registry listeners", () => {
     const b = await rt.spawn(new Counter());
     registry.register("a", a);
     registry.register("b", b);
-    registry.unregister("a");
+    registry.unregister("a", a);
     rt.exit(b, "kill");
     assert.deepEqual(seen, ["register a", "register b", "unregister a unregister", "unregister b exit"]);
   });

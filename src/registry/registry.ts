@@ -7,7 +7,7 @@ import {
   type Pid,
   type Runtime,
 } from "../runtime/index.js";
-import { NameTakenError } from "./errors.js";
+import { NameTakenError, UnsupportedKeyModeError } from "./errors.js";
 
 export type KeyMode = "unique" | "duplicate";
 
@@ -39,6 +39,16 @@ export function checkKey(key: unknown, what = "key"): asserts key is string {
     throw new InvalidArgumentError(
       what,
       `must be a non-empty string of at most ${MAX_KEY_LENGTH} characters`,
+    );
+  }
+}
+
+/** The process whose entries an operation acts on (Elixir's `self()`). */
+function checkOwner(pid: unknown): asserts pid is Pid {
+  if (!pid || typeof pid !== "object" || typeof (pid as Pid).equals !== "function") {
+    throw new InvalidArgumentError(
+      "pid",
+      "must be the Pid whose entries to act on (as Elixir acts for self())",
     );
   }
 }
@@ -135,9 +145,15 @@ export class Registry<V = unknown> implements NameService {
     this.emit("register", entry);
   }
 
-  /** Removes `pid`'s entries under `key` (unique: whoever holds it, when pid is omitted). */
-  unregister(key: string, pid?: Pid): boolean {
+  /**
+   * Removes `pid`'s entries under `key`, as Elixir's `Registry.unregister/2` does for the
+   * calling process: another process's entries under the same key stay (on a unique registry,
+   * a key held by another process stays). The owner is explicit because code outside any
+   * process uses the registry too. Returns whether anything was removed.
+   */
+  unregister(key: string, pid: Pid): boolean {
     checkKey(key);
+    checkOwner(pid);
     const removed = this.removeEntries(key, pid);
     for (const entry of removed) {
       this.unindexKey(entry.pid, key);
@@ -197,17 +213,25 @@ export class Registry<V = unknown> implements NameService {
     return out;
   }
 
-  /** Replaces the value `pid` holds under `key`; false when it holds nothing there. */
+  /**
+   * Replaces the value `pid` holds under `key`; false when it holds nothing there. Unique
+   * registries only, as Elixir's `Registry.update_value/3`: under a duplicate key one process
+   * may hold several entries, and which one to update would be a guess.
+   */
   updateValue(key: string, pid: Pid, update: (value: V) => V): boolean {
-    const entries = this.mode === "unique" ? [this.unique.get(key)] : (this.duplicate.get(key) ?? []);
-    let updated = false;
-    for (const entry of entries) {
-      if (entry?.pid.equals(pid)) {
-        entry.value = update(entry.value);
-        updated = true;
-      }
+    if (this.mode !== "unique") {
+      throw new UnsupportedKeyModeError(
+        "updateValue",
+        this.mode,
+        "a process may hold several entries under one key; unregister and register again",
+      );
     }
-    return updated;
+    checkKey(key);
+    checkOwner(pid);
+    const entry = this.unique.get(key);
+    if (!entry?.pid.equals(pid)) return false;
+    entry.value = update(entry.value);
+    return true;
   }
 
   /** Calls `fn` with the entries under `key`; how OTP builds pub/sub on a duplicate registry. */
@@ -241,17 +265,18 @@ export class Registry<V = unknown> implements NameService {
     return this.duplicate.get(key)?.some((entry) => entry.pid.equals(pid)) ?? false;
   }
 
-  private removeEntries(key: string, pid: Pid | undefined): RegistryEntry<V>[] {
+  private removeEntries(key: string, pid: Pid): RegistryEntry<V>[] {
     if (this.mode === "unique") {
       const entry = this.unique.get(key);
-      if (!entry || (pid && !entry.pid.equals(pid))) return [];
+      if (!entry?.pid.equals(pid)) return [];
       this.unique.delete(key);
       return [entry];
     }
     const entries = this.duplicate.get(key);
     if (!entries) return [];
-    const kept = pid ? entries.filter((entry) => !entry.pid.equals(pid)) : [];
-    const removed = pid ? entries.filter((entry) => entry.pid.equals(pid)) : entries;
+    const kept = entries.filter((entry) => !entry.pid.equals(pid));
+    if (kept.length === entries.length) return [];
+    const removed = entries.filter((entry) => entry.pid.equals(pid));
     if (kept.length > 0) this.duplicate.set(key, kept);
     else this.duplicate.delete(key);
     return removed;
