@@ -6,7 +6,10 @@ import { complete, LlmAbortedError, type LlmChunk, LlmProviderError, type LlmReq
 import { describeProviderConformance } from "./provider-conformance.js";
 import { estimateTokens } from "./tokens.js";
 
-describeProviderConformance("offline", () => new OfflineProvider(), { deterministic: true });
+describeProviderConformance("offline", () => new OfflineProvider(), {
+  deterministic: true,
+  makeStalledProvider: () => new OfflineProvider({ chunkDelayMs: 10_000 }),
+});
 
 const ask = (content: string, extra: Partial<LlmRequest> = {}): LlmRequest => ({
   model: "offline-1",

@@ -8,12 +8,36 @@ export interface ProviderConformanceOptions {
   deterministic?: boolean;
   /** The model to ask for; a remote backend needs one it serves. */
   model?: string;
+  /**
+   * The same backend made to pause (for a second or more) before a chunk, as a slow or silent
+   * model does: the case "aborting the signal ends the stream promptly" aborts while a read
+   * waits on it. Without one, that case uses `makeProvider` and checks only what it can.
+   */
+  makeStalledProvider?: () => LlmProvider;
 }
+
+/** How soon after its signal is aborted a waiting read must end. */
+export const ABORT_PROMPTLY_MS = 1000;
+/** A read that takes longer than this is taken to be waiting on the model. */
+const WAITING_MS = 50;
 
 async function collect(chunks: AsyncIterable<LlmChunk>): Promise<LlmChunk[]> {
   const seen: LlmChunk[] = [];
   for await (const chunk of chunks) seen.push(chunk);
   return seen;
+}
+
+/** `promise`, or `value` if `ms` pass first (the timer is cleared either way). */
+async function orAfter<T, U>(promise: Promise<T>, ms: number, value: U): Promise<T | U> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<U>((resolve) => (timer = setTimeout(() => resolve(value), ms))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 const textOf = (chunks: LlmChunk[]) => chunks.map((c) => (c.type === "delta" ? c.text : "")).join("");
@@ -82,6 +106,54 @@ export function describeProviderConformance(
       })();
       await assert.rejects(reading, LlmAbortedError);
       assert.deepEqual(afterAbort, []);
+    });
+
+    it("aborting the signal ends the stream promptly, even while a read waits on the model", async () => {
+      const controller = new AbortController();
+      const provider = (options.makeStalledProvider ?? makeProvider)();
+      const chunks = provider.stream({ ...request, signal: controller.signal })[Symbol.asyncIterator]();
+      try {
+        // Read until a chunk is slow to come, then abort while that read waits.
+        let waiting: Promise<IteratorResult<LlmChunk>> | undefined;
+        for (;;) {
+          const next = chunks.next();
+          const settled = await orAfter(
+            next.then(
+              (result) => ({ result }),
+              (error: unknown) => ({ error }),
+            ),
+            WAITING_MS,
+            undefined,
+          );
+          if (settled === undefined) {
+            waiting = next;
+            break;
+          }
+          if ("error" in settled) throw settled.error;
+          if (settled.result.done) break;
+        }
+        if (!waiting) {
+          assert.equal(options.makeStalledProvider, undefined, "the stalled provider never paused");
+          return;
+        }
+        // Observed at once, so that a rejection before the timing check is not unhandled.
+        const outcome = waiting.then(
+          () => "a chunk",
+          (error: unknown) => error,
+        );
+        const abortedAt = performance.now();
+        controller.abort();
+        const ended = await orAfter(outcome, ABORT_PROMPTLY_MS * 5, "still waiting");
+        const tookMs = performance.now() - abortedAt;
+        assert.ok(ended instanceof LlmAbortedError, `the waiting read ended with ${String(ended)}`);
+        assert.ok(
+          tookMs < ABORT_PROMPTLY_MS,
+          `the waiting read ended ${Math.round(tookMs)} ms after the abort`,
+        );
+      } finally {
+        controller.abort();
+        void Promise.resolve(chunks.return?.()).catch(() => {});
+      }
     });
 
     it("reports a malformed request from the iterator as InvalidArgumentError naming the field", async () => {
