@@ -7,8 +7,10 @@ import {
   type ConversationTurn,
   type FileEntry,
   type TurnRole,
+  type TurnStatus,
 } from "./context-state.js";
 import { err, ok, publish, type Result, type SessionDeps } from "./deps.js";
+import { TurnInterruptedError } from "./errors.js";
 import { sessionKeys } from "./session-id.js";
 
 export interface AgentArgs {
@@ -19,6 +21,10 @@ export interface AgentArgs {
 
 export type ContextManagerCall =
   | { op: "append"; role: TurnRole; content: string; status?: ConversationTurn["status"] }
+  /** Ends a user turn waiting for its reply (see ContextState.endTurn); `timeoutMs` for the event. */
+  | { op: "end_turn"; turnId: string; status: TurnStatus; reply: string; timeoutMs?: number }
+  /** Marks every user turn left without a reply `interrupted` (a restarted orchestrator asks). */
+  | { op: "interrupt_unanswered" }
   | { op: "add_file"; path: string; metadata?: Record<string, unknown>; content?: unknown }
   | { op: "remove_file"; path: string }
   | { op: "build_context" }
@@ -47,12 +53,16 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
     this.state = snapshot
       ? ContextState.restore(snapshot, this.config.limits)
       : new ContextState(this.config.limits);
-    const interrupted = snapshot ? this.state.interruptUnanswered() : undefined;
-    if (interrupted) await this.persist();
+    const interrupted = this.state.interruptUnanswered();
+    if (interrupted.length > 0) await this.persist();
     this.deps.registry.register(sessionKeys(this.sessionId).contextManager, this.self);
-    // Reported, never silently dropped: the turn a crash cut short stays in the history, marked.
-    if (interrupted)
-      publish(this.deps, { type: "turn_interrupted", sessionId: this.sessionId, turn: interrupted });
+    // Reported, never silently dropped: a turn a crash cut short stays in the history, marked.
+    this.reportInterrupted(interrupted);
+  }
+
+  private reportInterrupted(turns: ConversationTurn[]): void {
+    for (const turn of turns)
+      publish(this.deps, { type: "turn_interrupted", sessionId: this.sessionId, turn });
   }
 
   override async handleCall(message: ContextManagerCall): Promise<Result<unknown>> {
@@ -70,6 +80,14 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
         await this.persist();
         publish(this.deps, { type: "message_added", sessionId: this.sessionId, turn });
         return turn;
+      }
+      case "end_turn":
+        return this.endTurn(message);
+      case "interrupt_unanswered": {
+        const interrupted = this.state.interruptUnanswered();
+        if (interrupted.length > 0) await this.persist();
+        this.reportInterrupted(interrupted);
+        return interrupted;
       }
       case "add_file": {
         const { dropped } = this.state.addFile(message.path, message.metadata ?? {}, this.deps.now());
@@ -110,6 +128,30 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
       default:
         throw new TypeError(`unknown ContextManager request ${JSON.stringify(message)}`);
     }
+  }
+
+  private async endTurn(message: Extract<ContextManagerCall, { op: "end_turn" }>): Promise<ConversationTurn> {
+    const { turnId, status } = message;
+    const ended = this.state.endTurn(turnId, status, message.reply, this.deps.now());
+    if (!ended.ended) {
+      // Someone ended it first (a restart marked it interrupted): a reply must not follow it.
+      if (status === "complete") {
+        throw new TurnInterruptedError(
+          this.sessionId,
+          turnId,
+          "its context manager restarted before the reply was recorded",
+        );
+      }
+      return ended.turn as ConversationTurn;
+    }
+    await this.persist();
+    const { sessionId } = this;
+    if (ended.reply) publish(this.deps, { type: "message_added", sessionId, turn: ended.reply });
+    const turn = ended.turn as ConversationTurn;
+    if (status === "interrupted") this.reportInterrupted([turn]);
+    if (status === "timed_out")
+      publish(this.deps, { type: "turn_timed_out", sessionId, turn, timeoutMs: message.timeoutMs ?? 0 });
+    return turn;
   }
 
   /**

@@ -4,14 +4,28 @@ import { assertFilePath } from "./file-path.js";
 
 export type TurnRole = "user" | "assistant" | "system";
 
+/**
+ * How a turn ended, the one list of them (a schema that reads turns derives its enum from it):
+ * - `complete`: a user turn that has its reply (or is still waiting for it), or a reply;
+ * - `interrupted`: a process it depended on died (orchestrator, context manager, session,
+ *   host, program) before the reply was recorded;
+ * - `timed_out`: the turn's deadline passed; the provider's request was aborted;
+ * - `failed`: the provider failed (or broke its contract).
+ * A reply cut short is kept, with the status of its user turn.
+ */
+export const TURN_STATUSES = ["complete", "interrupted", "timed_out", "failed"] as const;
+export type TurnStatus = (typeof TURN_STATUSES)[number];
+
+/** How a turn that got no (whole) reply ended. */
+export type TurnEnding = Exclude<TurnStatus, "complete">;
+
 export interface ConversationTurn {
   id: string;
   role: TurnRole;
   content: string;
   /** ISO-8601. */
   at: string;
-  /** `interrupted`: the session crashed before the turn completed. */
-  status: "complete" | "interrupted";
+  status: TurnStatus;
 }
 
 export interface FileEntry {
@@ -98,14 +112,56 @@ export class ContextState {
   }
 
   /**
-   * After a crash: a user message with no reply after it was in flight when the session went
-   * down. It is marked `interrupted` (and returned) so it is reported rather than silently lost.
+   * After a crash: every user turn still `complete` with no reply after it (before the next
+   * user turn) was in flight when a process went down. Each is marked `interrupted`, and
+   * returned, so that it is reported rather than silently lost.
    */
-  interruptUnanswered(): ConversationTurn | undefined {
-    const last = this.turns[this.turns.length - 1];
-    if (last?.role !== "user" || last.status !== "complete") return undefined;
-    last.status = "interrupted";
-    return { ...last };
+  interruptUnanswered(): ConversationTurn[] {
+    const marked: ConversationTurn[] = [];
+    this.turns.forEach((turn, i) => {
+      if (turn.role === "user" && turn.status === "complete" && !this.answered(i)) {
+        turn.status = "interrupted";
+        marked.push({ ...turn });
+      }
+    });
+    return marked;
+  }
+
+  /**
+   * Ends the user turn `turnId`, still waiting for its reply: `complete` adds `reply` as the
+   * assistant's turn; any other ending marks the user turn so, and keeps a reply cut short
+   * (if any) with the same status. A turn that ended already (for example marked interrupted
+   * by a restart in between) is left as it is: `ended` is false.
+   */
+  endTurn(
+    turnId: string,
+    status: TurnStatus,
+    reply: string,
+    at: Date,
+  ): { ended: boolean; turn: ConversationTurn | undefined; reply: ConversationTurn | undefined } {
+    if (!(TURN_STATUSES as readonly string[]).includes(status)) {
+      throw new InvalidArgumentError("status", `must be one of ${TURN_STATUSES.join(", ")}`);
+    }
+    const i = this.turns.findIndex((t) => t.id === turnId);
+    const user = this.turns[i];
+    if (user?.role !== "user" || user.status !== "complete" || this.answered(i)) {
+      return { ended: false, turn: user ? { ...user } : undefined, reply: undefined };
+    }
+    user.status = status;
+    const marked = { ...user };
+    if (status !== "complete" && reply.length === 0) return { ended: true, turn: marked, reply: undefined };
+    const { turn } = this.append("assistant", reply, at, status);
+    return { ended: true, turn: marked, reply: turn };
+  }
+
+  /** Whether the user turn at `index` has a reply: an assistant turn before the next user turn. */
+  private answered(index: number): boolean {
+    for (let j = index + 1; j < this.turns.length; j++) {
+      const role = (this.turns[j] as ConversationTurn).role;
+      if (role === "assistant") return true;
+      if (role === "user") return false;
+    }
+    return false;
   }
 
   history(): ConversationTurn[] {

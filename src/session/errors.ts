@@ -101,6 +101,51 @@ export class SessionStartError extends SessionvisorError {
   }
 }
 
+/**
+ * A turn ended without a reply because a process it depended on died (its orchestrator, its
+ * context manager, its session supervisor or host, the program). The turn is kept in the
+ * history, marked `interrupted`. `turnId` is undefined when the message died before it was
+ * recorded, or when the caller could not learn its id.
+ */
+export class TurnInterruptedError extends SessionvisorError {
+  readonly sessionId: string;
+  readonly turnId: string | undefined;
+
+  constructor(sessionId: string, turnId: string | undefined, why: string, options?: ErrorOptions) {
+    super(
+      "turn_interrupted",
+      `session ${sessionId}: ${turnId ? `turn ${turnId}` : "the message's turn"} was interrupted: ${why}`,
+      options,
+    );
+    this.sessionId = sessionId;
+    this.turnId = turnId;
+  }
+}
+
+/**
+ * A turn did not end within its deadline (the system's `turnTimeoutMs`, or the call's
+ * `timeoutMs`). The provider's request was aborted and the turn is kept, marked `timed_out`,
+ * with what the model had said so far. `turnId` is undefined for a message that timed out
+ * while it waited for the turn before it (it was never recorded).
+ */
+export class TurnTimedOutError extends SessionvisorError {
+  readonly sessionId: string;
+  readonly turnId: string | undefined;
+  readonly timeoutMs: number;
+
+  constructor(sessionId: string, turnId: string | undefined, timeoutMs: number) {
+    super(
+      "turn_timed_out",
+      turnId
+        ? `session ${sessionId}: turn ${turnId} got no complete reply within ${timeoutMs} ms`
+        : `session ${sessionId}: the message waited ${timeoutMs} ms without its turn being answered`,
+    );
+    this.sessionId = sessionId;
+    this.turnId = turnId;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
 // Errors a hosted session's agents throw keep their class when they reach the caller.
 for (const type of [
   InvalidSessionIdError,
@@ -112,6 +157,8 @@ for (const type of [
   SessionUnavailableError,
   TurnQueueFullError,
   SessionStartError,
+  TurnInterruptedError,
+  TurnTimedOutError,
   LlmProviderError,
   LlmAbortedError,
   UnknownProviderError,

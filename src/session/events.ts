@@ -18,8 +18,10 @@ export type SessionEvent =
   | { type: "session_hibernated"; sessionId: string; at: string }
   | { type: "session_woken"; sessionId: string; at: string }
   | { type: "message_added"; sessionId: string; turn: ConversationTurn }
-  /** A turn a crash cut short, found when the session came back. */
+  /** A user turn left without a reply because a process died; it stays in the history, marked. */
   | { type: "turn_interrupted"; sessionId: string; turn: ConversationTurn }
+  /** A user turn whose deadline passed: the provider's request was aborted, the turn marked. */
+  | { type: "turn_timed_out"; sessionId: string; turn: ConversationTurn; timeoutMs: number }
   | { type: "context_updated"; sessionId: string; files: string[] }
   | { type: "turn_started"; sessionId: string; turnId: string; queued: number }
   | { type: "llm_delta"; sessionId: string; turnId: string; text: string }

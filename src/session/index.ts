@@ -5,7 +5,13 @@ export {
   type SessionConfigInput,
   type SessionLimits,
 } from "./config.js";
-export type { BuiltContext, ConversationTurn, FileEntry } from "./context-state.js";
+export {
+  type BuiltContext,
+  type ConversationTurn,
+  type FileEntry,
+  TURN_STATUSES,
+  type TurnStatus,
+} from "./context-state.js";
 export { ContextStore } from "./context-store.js";
 export {
   InvalidSessionIdError,
@@ -16,7 +22,9 @@ export {
   SessionNotFoundError,
   SessionStartError,
   SessionUnavailableError,
+  TurnInterruptedError,
   TurnQueueFullError,
+  TurnTimedOutError,
 } from "./errors.js";
 export type { SessionEvent, SessionEventListener } from "./events.js";
 export type { TurnReply } from "./llm-orchestrator.js";

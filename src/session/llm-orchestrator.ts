@@ -1,9 +1,19 @@
-import type { LlmProvider, LlmUsage } from "../llm/index.js";
-import { type From, GenServer, InvalidArgumentError, NoReply } from "../runtime/index.js";
-import type { AgentArgs } from "./context-manager.js";
-import type { BuiltContext, ConversationTurn } from "./context-state.js";
+import { type LlmProvider, LlmProviderError, type LlmUsage } from "../llm/index.js";
+import {
+  CallExitError,
+  CallTimeoutError,
+  type From,
+  GenServer,
+  InvalidArgumentError,
+  NoProcError,
+  NoReply,
+  SessionvisorError,
+  type TimerRef,
+} from "../runtime/index.js";
+import type { AgentArgs, ContextManagerCall } from "./context-manager.js";
+import type { BuiltContext, ConversationTurn, TurnEnding } from "./context-state.js";
 import { err, ok, publish, type Result, SESSION_MANAGER_NAME, unwrap } from "./deps.js";
-import { TurnQueueFullError } from "./errors.js";
+import { TurnInterruptedError, TurnQueueFullError, TurnTimedOutError } from "./errors.js";
 import { sessionKeys } from "./session-id.js";
 
 export interface TurnReply {
@@ -13,40 +23,94 @@ export interface TurnReply {
   stopReason: string;
 }
 
-export type OrchestratorCall = { op: "send"; text: string } | { op: "status" };
-type TurnFinished = { type: "turn_finished"; from: From<Result<unknown>>; result: Result<TurnReply> };
+/**
+ * `timeoutMs`: the message's deadline, counted from its arrival, its wait in the queue included
+ * (default DEFAULT_TURN_TIMEOUT_MS; Infinity for none).
+ */
+export type OrchestratorCall = { op: "send"; text: string; timeoutMs?: number } | { op: "status" };
 
 export const MAX_MESSAGE_LENGTH = 100_000;
+export const DEFAULT_TURN_TIMEOUT_MS = 60_000;
+/**
+ * How much longer than a turn's deadline its caller waits for the orchestrator's answer: long
+ * enough for the orchestrator to abort the provider, record the ending and reply, so that the
+ * caller gets the typed error rather than a call timeout.
+ */
+export const TURN_REPLY_GRACE_MS = 5000;
+/** How long recording a turn's ending may take once the turn has gone wrong. */
+const ENDING_CALL_TIMEOUT_MS = 2000;
+/** Node's timers fire at once beyond this; a longer deadline is no deadline. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** How long a caller of `send` with this deadline waits for the answer. */
+export function callTimeoutFor(turnTimeoutMs: number): number {
+  return turnTimeoutMs + TURN_REPLY_GRACE_MS;
+}
+
+interface WaitingMessage {
+  from: From<Result<unknown>>;
+  text: string;
+  timeoutMs: number;
+  /** On the runtime's clock. */
+  deadline: number;
+  /** While it waits in the queue: when it gives up waiting. */
+  timer?: TimerRef;
+}
+
+interface Turn extends WaitingMessage {
+  controller: AbortController;
+  /** Known once the user's message is recorded. */
+  turnId?: string;
+}
+
+type OrchestratorInfo =
+  | { type: "turn_finished"; turn: Turn; result: Result<TurnReply> }
+  | { type: "turn_deadline"; turn: Turn }
+  | { type: "queue_deadline"; message: WaitingMessage };
 
 /**
  * Runs a session's conversation turns, one at a time: a message that arrives during a turn
  * waits in a bounded queue. The model call runs outside the mailbox so that the orchestrator
  * keeps answering (and refusing when the queue is full) while a reply streams in.
+ *
+ * Every turn ends honestly: with its reply (`complete`), or recorded as `timed_out` (its
+ * deadline passed: the provider's request is aborted, whether or not the provider honours the
+ * signal), `failed` (the provider failed) or `interrupted` (a process died), and the caller gets
+ * a typed error saying which.
  */
 export class LlmOrchestrator extends GenServer<
   OrchestratorCall,
   Result<unknown>,
   never,
-  TurnFinished,
+  OrchestratorInfo,
   AgentArgs
 > {
   private args!: AgentArgs;
   private provider!: LlmProvider;
-  private inFlight = false;
-  private readonly queue: { from: From<Result<unknown>>; text: string }[] = [];
+  private current: Turn | undefined;
+  private readonly queue: WaitingMessage[] = [];
 
-  override init(args: AgentArgs): void {
+  override async init(args: AgentArgs): Promise<void> {
     this.args = args;
     const llm = args.config.llm;
     this.provider = args.deps.providers.create(llm.provider, llm);
+    await this.endLeftoverTurns();
     args.deps.registry.register(sessionKeys(args.sessionId).orchestrator, this.self);
+    // A turn in flight when this process dies stops asking the model (and paying for it).
+    void this.runtime.whenExited(this.self).then(() => {
+      const turn = this.current;
+      turn?.controller.abort(
+        new TurnInterruptedError(args.sessionId, turn.turnId, "its orchestrator exited"),
+      );
+    });
   }
 
   override handleCall(
     message: OrchestratorCall,
     from: From<Result<unknown>>,
   ): Result<unknown> | typeof NoReply {
-    if (message?.op === "status") return ok({ inFlight: this.inFlight, queued: this.queue.length });
+    if (message?.op === "status")
+      return ok({ inFlight: this.current !== undefined, queued: this.queue.length });
     if (message?.op !== "send")
       return err(new TypeError(`unknown LLMOrchestrator request ${JSON.stringify(message)}`));
     const text = message.text;
@@ -58,85 +122,261 @@ export class LlmOrchestrator extends GenServer<
         ),
       );
     }
+    const timeoutMs = message.timeoutMs ?? DEFAULT_TURN_TIMEOUT_MS;
+    if (typeof timeoutMs !== "number" || !(timeoutMs > 0)) {
+      return err(new InvalidArgumentError("timeoutMs", "must be a positive number of ms, or Infinity"));
+    }
     this.cast(SESSION_MANAGER_NAME, { op: "activity", id: this.args.sessionId });
-    if (this.inFlight) {
-      const max = this.args.config.limits.maxQueuedTurns;
-      if (this.queue.length >= max) return err(new TurnQueueFullError(this.args.sessionId, max));
-      this.queue.push({ from, text });
+    const waiting: WaitingMessage = { from, text, timeoutMs, deadline: this.runtime.clock.now() + timeoutMs };
+    if (!this.current) {
+      this.startTurn(waiting);
       return NoReply;
     }
-    this.startTurn(from, text);
+    const max = this.args.config.limits.maxQueuedTurns;
+    if (this.queue.length >= max) return err(new TurnQueueFullError(this.args.sessionId, max));
+    this.queue.push(waiting);
+    if (timeoutMs <= MAX_TIMER_MS)
+      waiting.timer = this.sendAfter(timeoutMs, { type: "queue_deadline", message: waiting });
     return NoReply;
   }
 
-  override handleInfo(message: TurnFinished): void {
-    if (message?.type !== "turn_finished") return;
-    message.from.reply(message.result);
-    this.inFlight = false;
-    const next = this.queue.shift();
-    if (next) this.startTurn(next.from, next.text);
+  override handleInfo(message: OrchestratorInfo): void {
+    switch (message?.type) {
+      case "turn_finished": {
+        const { turn } = message;
+        if (turn !== this.current) return;
+        this.current = undefined;
+        turn.from.reply(message.result);
+        this.startNext();
+        return;
+      }
+      case "turn_deadline": {
+        const { turn } = message;
+        if (turn !== this.current || turn.controller.signal.aborted) return;
+        turn.controller.abort(new TurnTimedOutError(this.args.sessionId, turn.turnId, turn.timeoutMs));
+        return;
+      }
+      case "queue_deadline": {
+        const i = this.queue.indexOf(message.message);
+        if (i < 0) return;
+        this.queue.splice(i, 1);
+        message.message.from.reply(err(this.timedOutWaiting(message.message)));
+        return;
+      }
+    }
   }
 
-  private startTurn(from: From<Result<unknown>>, text: string): void {
-    this.inFlight = true;
-    void this.runTurn(text).then((result) => this.send(this.self, { type: "turn_finished", from, result }));
-  }
-
-  /** Never throws: every failure becomes an error result for the caller and an llm_error event. */
-  private async runTurn(text: string): Promise<Result<TurnReply>> {
-    const { sessionId, deps, config } = this.args;
-    const contextManager = sessionKeys(sessionId).contextManager;
-    let turnId = "";
+  /** A turn a previous orchestrator left without a reply is marked before this one takes messages. */
+  private async endLeftoverTurns(): Promise<void> {
     try {
-      const userTurn = unwrap(
-        (await this.call(contextManager, {
-          op: "append",
-          role: "user",
-          content: text,
-        })) as Result<ConversationTurn>,
+      await this.context({ op: "interrupt_unanswered" }, undefined);
+    } catch (error) {
+      // A context manager that cannot be reached is restarting, and marks them as it loads; any
+      // turn still unmarked is marked at the next load, as the message after it shows it unanswered.
+      this.runtime.logger.warn(
+        { event: "turns_not_marked", sessionId: this.args.sessionId, error },
+        "could not mark the turns a previous orchestrator left unanswered",
       );
-      turnId = userTurn.id;
+    }
+  }
+
+  private startNext(): void {
+    for (let next = this.queue.shift(); next; next = this.queue.shift()) {
+      if (next.timer) this.cancelTimer(next.timer);
+      if (this.startTurn(next)) return;
+    }
+  }
+
+  /** Starts the message's turn, or answers it with a timeout if its deadline has passed already. */
+  private startTurn(message: WaitingMessage): boolean {
+    const remaining = message.deadline - this.runtime.clock.now();
+    if (remaining <= 0) {
+      message.from.reply(err(this.timedOutWaiting(message)));
+      return false;
+    }
+    const turn: Turn = { ...message, controller: new AbortController() };
+    this.current = turn;
+    const timer =
+      remaining <= MAX_TIMER_MS ? this.sendAfter(remaining, { type: "turn_deadline", turn }) : undefined;
+    void this.runTurn(turn).then((result) => {
+      if (timer) this.cancelTimer(timer);
+      this.send(this.self, { type: "turn_finished", turn, result });
+    });
+    return true;
+  }
+
+  private timedOutWaiting(message: WaitingMessage): TurnTimedOutError {
+    return new TurnTimedOutError(this.args.sessionId, undefined, message.timeoutMs);
+  }
+
+  /** Never throws: every failure becomes an error result for the caller and an ending recorded. */
+  private async runTurn(turn: Turn): Promise<Result<TurnReply>> {
+    const { sessionId, deps, config } = this.args;
+    const { signal } = turn.controller;
+    let reply = "";
+    try {
+      const userTurn = (await this.context(
+        { op: "append", role: "user", content: turn.text },
+        undefined,
+      )) as ConversationTurn;
+      turn.turnId = userTurn.id;
+      const turnId = userTurn.id;
       publish(deps, { type: "turn_started", sessionId, turnId, queued: this.queue.length });
-      const context = unwrap(
-        (await this.call(contextManager, { op: "build_context" })) as Result<BuiltContext>,
-      );
-      let reply = "";
+      signal.throwIfAborted();
+      const context = (await this.context({ op: "build_context" }, turnId)) as BuiltContext;
+      signal.throwIfAborted();
       let usage: LlmUsage = { inputTokens: 0, outputTokens: 0 };
       let stopReason = "end";
-      for await (const chunk of this.provider.stream({
-        model: config.llm.model,
-        messages: context.messages,
-        temperature: config.llm.temperature,
-        maxTokens: config.llm.maxTokens,
-      })) {
-        if (!this.runtime.isAlive(this.self)) throw new Error("the orchestrator exited during the turn");
-        if (chunk.type === "delta") {
-          reply += chunk.text;
-          publish(deps, { type: "llm_delta", sessionId, turnId, text: chunk.text });
-        } else {
-          usage = chunk.usage;
-          stopReason = chunk.stopReason;
+      const chunks = this.provider
+        .stream({
+          model: config.llm.model,
+          messages: context.messages,
+          temperature: config.llm.temperature,
+          maxTokens: config.llm.maxTokens,
+          signal,
+        })
+        [Symbol.asyncIterator]();
+      try {
+        for (;;) {
+          // Raced with the signal: a provider that ignores it cannot hold the turn past its deadline.
+          const next = await unlessAborted(chunks.next(), signal);
+          if (next.done) break;
+          const chunk = next.value;
+          if (chunk.type === "delta") {
+            reply += chunk.text;
+            publish(deps, { type: "llm_delta", sessionId, turnId, text: chunk.text });
+          } else {
+            usage = chunk.usage;
+            stopReason = chunk.stopReason;
+            break;
+          }
         }
+      } finally {
+        close(chunks);
       }
-      unwrap(
-        (await this.call(contextManager, {
-          op: "append",
-          role: "assistant",
-          content: reply,
-        })) as Result<unknown>,
-      );
+      signal.throwIfAborted();
+      // Not raced with the deadline: once asked, the context manager records the reply anyway.
+      await this.context({ op: "end_turn", turnId, status: "complete", reply }, turnId);
       publish(deps, { type: "llm_done", sessionId, turnId, text: reply, usage, stopReason });
       return ok({ turnId, text: reply, usage, stopReason });
     } catch (error) {
-      if (this.runtime.isAlive(this.self)) {
-        publish(deps, {
-          type: "llm_error",
+      return err(await this.endBadly(turn, reply, error));
+    }
+  }
+
+  /** Records how a turn that got no whole reply ended; returns the error for its caller. */
+  private async endBadly(turn: Turn, reply: string, error: unknown): Promise<Error> {
+    const { sessionId, deps } = this.args;
+    const { turnId } = turn;
+    const { signal } = turn.controller;
+    const reason: unknown = signal.aborted ? signal.reason : undefined;
+    // Dead: nobody to answer, and the next orchestrator (or context manager) marks the turn.
+    if (!this.runtime.isAlive(this.self) || reason instanceof TurnInterruptedError) {
+      return new TurnInterruptedError(sessionId, turnId, "its orchestrator exited");
+    }
+    let ending: TurnEnding;
+    let failure: Error;
+    if (reason instanceof TurnTimedOutError) {
+      ending = "timed_out";
+      failure = new TurnTimedOutError(sessionId, turnId, turn.timeoutMs);
+    } else if (error instanceof TurnInterruptedError) {
+      ending = "interrupted";
+      failure =
+        error.turnId === turnId
+          ? error
+          : new TurnInterruptedError(sessionId, turnId, error.message, { cause: error });
+    } else {
+      ending = "failed";
+      failure = this.asTyped(error);
+    }
+    publish(deps, { type: "llm_error", sessionId, turnId: turnId ?? "", error: failure.message });
+    if (turnId) {
+      try {
+        await this.context(
+          { op: "end_turn", turnId, status: ending, reply, timeoutMs: turn.timeoutMs },
+          turnId,
+          ENDING_CALL_TIMEOUT_MS,
+        );
+      } catch (recording) {
+        // The context manager is gone or failing: one that restarts marks the turn interrupted.
+        this.runtime.logger.warn(
+          { event: "turn_ending_not_recorded", sessionId, turnId, ending, error: recording },
+          `could not record turn ${turnId} as ${ending}`,
+        );
+      }
+    }
+    return failure;
+  }
+
+  /** A provider's own error class is kept if it is one of ours; anything else is a provider failure. */
+  private asTyped(error: unknown): Error {
+    if (error instanceof SessionvisorError) return error;
+    const message = error instanceof Error ? error.message : String(error);
+    return new LlmProviderError(this.provider.name, message, { cause: error });
+  }
+
+  /**
+   * A call to the session's context manager. Its death, or its silence, interrupts the turn:
+   * the reply can no longer be recorded.
+   */
+  private async context(
+    message: ContextManagerCall,
+    turnId: string | undefined,
+    timeoutMs?: number,
+  ): Promise<unknown> {
+    const { sessionId } = this.args;
+    let result: Result<unknown>;
+    try {
+      result = (await this.call(
+        sessionKeys(sessionId).contextManager,
+        message,
+        timeoutMs,
+      )) as Result<unknown>;
+    } catch (error) {
+      if (
+        error instanceof NoProcError ||
+        error instanceof CallExitError ||
+        error instanceof CallTimeoutError
+      ) {
+        throw new TurnInterruptedError(
           sessionId,
           turnId,
-          error: error instanceof Error ? error.message : String(error),
-        });
+          `its context manager did not answer (${error.message})`,
+          {
+            cause: error,
+          },
+        );
       }
-      return err(error);
+      throw error;
     }
+    return unwrap(result);
+  }
+}
+
+/** `promise`, unless `signal` is aborted first: then its reason. */
+function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    Promise.resolve(promise).then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** Lets a stream release what it holds, without waiting for a provider that may never finish. */
+function close(chunks: AsyncIterator<unknown>): void {
+  try {
+    Promise.resolve(chunks.return?.()).catch(() => {});
+  } catch {
+    // A broken iterator has nothing more to release.
   }
 }

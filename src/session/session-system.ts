@@ -38,6 +38,7 @@ import type { TurnReply } from "./llm-orchestrator.js";
 import { assertSessionId, GLOBAL_SESSION_TOPIC, sessionKeys, sessionTopic } from "./session-id.js";
 import type { SessionInfo } from "./session-info.js";
 import { type SessionDocument, SessionManager, type SessionManagerCall } from "./session-manager.js";
+import { sendTurn } from "./turn-call.js";
 
 export interface SessionSystemOptions {
   /** Run inside an existing runtime (its name service must be free); by default a new one. */
@@ -68,7 +69,11 @@ export interface SessionSystemOptions {
   retainTerminatedMs?: number;
   /** How often idle sessions are looked for, in ms (default 1000). */
   idleSweepMs?: number;
-  /** Timeout of calls that wait for a model reply, in ms (default 60,000). */
+  /**
+   * Each turn's deadline, in ms, from the message's arrival (default 60,000): past it the
+   * provider's request is aborted, the turn is stored `timed_out` and the caller gets a
+   * TurnTimedOutError. A `sendMessage` may give its own `timeoutMs`.
+   */
   turnTimeoutMs?: number;
   now?: () => Date;
   /**
@@ -356,14 +361,14 @@ export class SessionSystem {
     return unwrap(await this.manager({ op: "wake", id })) as SessionInfo;
   }
 
+  /**
+   * `timeoutMs` (default the system's `turnTimeoutMs`) is the turn's deadline, its wait behind
+   * earlier messages included: past it the turn ends `timed_out` with a TurnTimedOutError.
+   */
   async sendMessage(id: string, text: string, options: { timeoutMs?: number } = {}): Promise<TurnReply> {
     const pid = await this.availableAgent(id, "orchestrator", options.timeoutMs);
-    const result = (await this.runtime.call(
-      pid,
-      { op: "send", text },
-      options.timeoutMs ?? this.turnTimeoutMs,
-    )) as Result<TurnReply>;
-    return unwrap(result);
+    const timeoutMs = options.timeoutMs ?? this.turnTimeoutMs;
+    return sendTurn(this.runtime, pid, { sessionId: id, text, timeoutMs }, () => this.getSession(id));
   }
 
   /** Adds a file to the session's active files; `content` goes to the session's context cache. */
