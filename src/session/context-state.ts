@@ -1,8 +1,15 @@
+import { z } from "zod";
 import { estimateTokens, type LlmMessage } from "../llm/index.js";
 import { InvalidArgumentError } from "../runtime/index.js";
-import { assertFilePath } from "./file-path.js";
+import { StoreCorruptError } from "../store/index.js";
+import { MAX_METADATA_LENGTH, MetadataSchema } from "./config.js";
+import { fieldIssues } from "./field-issues.js";
+import { assertFilePath, MAX_PATH_LENGTH } from "./file-path.js";
+import { formatJsonPath, toJsonData } from "./json-data.js";
 
-export type TurnRole = "user" | "assistant" | "system";
+/** Who a turn is from, the one list of roles (the conversation schema derives its enum from it). */
+export const TURN_ROLES = ["user", "assistant", "system"] as const;
+export type TurnRole = (typeof TURN_ROLES)[number];
 
 /**
  * How a turn ended, the one list of them (a schema that reads turns derives its enum from it):
@@ -63,6 +70,100 @@ export interface BuiltContext {
 
 const MAX_CONTENT = 1_000_000;
 
+// ---- the conversation schema -------------------------------------------------------------
+// One schema reads a conversation back from the store (ContextState.restore) and checks one
+// that is imported (the session document), so that nothing a session cannot work with gets in.
+
+const TURN_ID = /^t[1-9][0-9]{0,15}$/;
+const isoTimestamp = z.iso.datetime();
+const FilePathSchema = z
+  .string()
+  .min(1)
+  .max(MAX_PATH_LENGTH)
+  .refine((path) => !path.includes("\0"), "must not contain NUL");
+
+export const ConversationTurnSchema = z
+  .object({
+    id: z.string().regex(TURN_ID, "must be t<n>, n a whole number from 1"),
+    role: z.enum(TURN_ROLES),
+    content: z.string().max(MAX_CONTENT),
+    at: isoTimestamp,
+    status: z.enum(TURN_STATUSES),
+  })
+  .strict();
+
+export const FileEntrySchema = z
+  .object({
+    path: FilePathSchema,
+    metadata: MetadataSchema,
+    lastAccessed: isoTimestamp,
+    accessCount: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  })
+  .strict();
+
+/**
+ * A stored conversation, with what must hold between its parts: turn ids unique and below
+ * `nextTurn` (the next id is never one in use), active files unique and each in the file index.
+ */
+export const ContextSnapshotSchema = z
+  .object({
+    version: z.literal(1),
+    nextTurn: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+    turns: z.array(ConversationTurnSchema).max(100_000),
+    activeFiles: z.array(FilePathSchema).max(10_000),
+    fileIndex: z.array(FileEntrySchema),
+  })
+  .strict()
+  .superRefine((snapshot, ctx) => {
+    const ids = new Set<string>();
+    snapshot.turns.forEach((turn, i) => {
+      if (ids.has(turn.id))
+        ctx.addIssue({ code: "custom", path: ["turns", i, "id"], message: "is not unique" });
+      ids.add(turn.id);
+      if (Number(turn.id.slice(1)) >= snapshot.nextTurn) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["turns", i, "id"],
+          message: `must be below nextTurn (${snapshot.nextTurn}), or a later turn would reuse it`,
+        });
+      }
+    });
+    const indexed = new Set<string>();
+    snapshot.fileIndex.forEach((entry, i) => {
+      if (indexed.has(entry.path))
+        ctx.addIssue({ code: "custom", path: ["fileIndex", i, "path"], message: "is not unique" });
+      indexed.add(entry.path);
+    });
+    const active = new Set<string>();
+    snapshot.activeFiles.forEach((path, i) => {
+      if (active.has(path))
+        ctx.addIssue({ code: "custom", path: ["activeFiles", i], message: "is not unique" });
+      active.add(path);
+      if (!indexed.has(path))
+        ctx.addIssue({ code: "custom", path: ["activeFiles", i], message: "has no entry in fileIndex" });
+    });
+  });
+
+// The schema and the types above describe one thing: a field added to one but not the other
+// fails to compile here, instead of being refused (or dropped) when a conversation is read.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+export const conversationSchemaMatchesTypes: [
+  Same<z.output<typeof ConversationTurnSchema>, ConversationTurn>,
+  Same<z.output<typeof FileEntrySchema>, FileEntry>,
+  Same<z.output<typeof ContextSnapshotSchema>, ContextSnapshot>,
+] = [true, true, true];
+
+/** Reads a stored conversation; what cannot be read is a StoreCorruptError naming the field. */
+export function readContextSnapshot(input: unknown, sessionId: string): ContextSnapshot {
+  const parsed = ContextSnapshotSchema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const [first] = fieldIssues(parsed.error, "(conversation)");
+  throw new StoreCorruptError(
+    { sessionId, part: "conversation", field: first?.field ?? "(conversation)" },
+    first?.message ?? "is invalid",
+  );
+}
+
 /**
  * A session's conversation and working set, without any process around it: history bounded
  * by `maxHistory`, active files bounded by `maxFiles`, and a file index that outlives both.
@@ -75,8 +176,12 @@ export class ContextState {
 
   constructor(private readonly limits: ContextLimits) {}
 
-  static restore(snapshot: ContextSnapshot, limits: ContextLimits): ContextState {
-    if (snapshot?.version !== 1) throw new InvalidArgumentError("context snapshot", "unknown version");
+  /**
+   * The state a stored conversation describes, checked against the conversation schema: one
+   * that cannot be read is a StoreCorruptError naming `sessionId` and the field.
+   */
+  static restore(stored: unknown, limits: ContextLimits, sessionId = "(unknown)"): ContextState {
+    const snapshot = readContextSnapshot(stored, sessionId);
     const state = new ContextState(limits);
     state.nextTurn = snapshot.nextTurn;
     state.turns = snapshot.turns.slice(-limits.maxHistory).map((turn) => ({ ...turn }));
@@ -178,15 +283,25 @@ export class ContextState {
     at: Date = new Date(),
   ): { dropped: string[] } {
     assertFilePath(path);
-    if (typeof metadata !== "object" || metadata === null || Array.isArray(metadata)) {
+    const added = toJsonData(metadata, { maxLength: MAX_METADATA_LENGTH });
+    if (!added.ok) throw new InvalidArgumentError(formatJsonPath(["metadata", ...added.path]), added.message);
+    if (typeof added.value !== "object" || added.value === null || Array.isArray(added.value)) {
       throw new InvalidArgumentError("metadata", "must be an object");
+    }
+    const known = this.index.get(path);
+    const merged = { ...(known?.metadata ?? {}), ...added.value };
+    // The limit holds for what the index keeps, so metadata added a key at a time stays bounded.
+    if (JSON.stringify(merged).length > MAX_METADATA_LENGTH) {
+      throw new InvalidArgumentError(
+        "metadata",
+        `with what ${path} has already, must serialize to at most ${MAX_METADATA_LENGTH} characters of JSON`,
+      );
     }
     this.files = [path, ...this.files.filter((p) => p !== path)];
     const dropped = this.files.splice(this.limits.maxFiles);
-    const known = this.index.get(path);
     this.index.set(path, {
       path,
-      metadata: { ...(known?.metadata ?? {}), ...metadata },
+      metadata: merged,
       lastAccessed: at.toISOString(),
       accessCount: (known?.accessCount ?? 0) + 1,
     });

@@ -44,6 +44,22 @@ export class SessionConfigError extends SessionvisorError {
   }
 }
 
+/**
+ * A session document given to `importSession` is not one a session can run from. `field` is the
+ * first bad field as a path from the document's root (`conversation.turns.0.role`).
+ */
+export class InvalidSessionDocumentError extends SessionvisorError {
+  readonly field: string;
+  readonly issues: { field: string; message: string }[];
+
+  constructor(issues: { field: string; message: string }[]) {
+    const first = issues[0] ?? { field: "(document)", message: "is invalid" };
+    super("invalid_session_document", `invalid session document: ${first.field}: ${first.message}`);
+    this.field = first.field;
+    this.issues = issues;
+  }
+}
+
 /** An import or restore named a session that exists already (live, or kept after termination). */
 export class SessionExistsError extends SessionvisorError {
   readonly sessionId: string;
@@ -152,6 +168,7 @@ for (const type of [
   SessionNotFoundError,
   InvalidTransitionError,
   SessionConfigError,
+  InvalidSessionDocumentError,
   SessionExistsError,
   MaxSessionsError,
   SessionUnavailableError,

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { systemsForTests } from "../../test/support/sessions.js";
 import { ManualClock } from "../runtime/index.js";
-import { SessionExistsError, SessionNotFoundError } from "./errors.js";
+import { InvalidSessionDocumentError, SessionExistsError, SessionNotFoundError } from "./errors.js";
 
 const start = systemsForTests();
 
@@ -71,7 +71,10 @@ describe("export and import", () => {
 
   it("refuses a document that is not a session export, storing nothing", async () => {
     const sys = await start();
-    await assert.rejects(sys.importSession({ format: "something", version: 1 } as never), /invalid document/);
+    await assert.rejects(
+      sys.importSession({ format: "something", version: 1 } as never),
+      (e: unknown) => e instanceof InvalidSessionDocumentError && e.field === "format",
+    );
     const bad = { format: "sessionvisor.session", version: 1, session: { id: "../etc" } } as never;
     await assert.rejects(sys.importSession(bad));
     assert.deepEqual(await sys.store.listSessions(), []);

@@ -1,6 +1,14 @@
 import { z } from "zod";
-import { LimitsSchema, LlmConfigSchema, type SessionConfig } from "./config.js";
+import {
+  LimitsSchema,
+  LlmConfigSchema,
+  MetadataSchema,
+  type SessionConfig,
+  SessionConfigSchema,
+} from "./config.js";
 import { SessionConfigError } from "./errors.js";
+import { fieldIssues } from "./field-issues.js";
+import { isSessionId } from "./session-id.js";
 import { SESSION_STATUSES, type SessionStatus } from "./status.js";
 
 /** What the client API reports about a session. */
@@ -25,14 +33,14 @@ export interface SessionInfo {
 const iso = z.iso.datetime({ offset: false });
 const status = z.enum(SESSION_STATUSES as [SessionStatus, ...SessionStatus[]]);
 
-const SessionInfoJsonSchema = z
+export const SessionInfoJsonSchema = z
   .object({
-    id: z.string(),
+    id: z.string().refine(isSessionId, "must be session_<uuid>"),
     name: z.string().optional(),
     projectPath: z.string().optional(),
     status,
     previousStatus: status.optional(),
-    metadata: z.record(z.string(), z.unknown()),
+    metadata: MetadataSchema,
     llm: LlmConfigSchema,
     limits: LimitsSchema,
     createdAt: iso,
@@ -44,6 +52,9 @@ const SessionInfoJsonSchema = z
   .strict();
 
 export type SessionInfoJson = z.input<typeof SessionInfoJsonSchema>;
+
+/** A session as the store keeps it and a session document carries it: its info and its config. */
+export const SessionRecordSchema = SessionInfoJsonSchema.extend({ config: SessionConfigSchema });
 
 /** JSON with string keys and ISO-8601 timestamps; optional fields are left out, not null. */
 export function sessionInfoToJSON(info: SessionInfo): SessionInfoJson {
@@ -67,12 +78,12 @@ export function sessionInfoToJSON(info: SessionInfo): SessionInfoJson {
 
 export function sessionInfoFromJSON(input: unknown): SessionInfo {
   const parsed = SessionInfoJsonSchema.safeParse(input);
-  if (!parsed.success) {
-    throw new SessionConfigError(
-      parsed.error.issues.map((i) => ({ field: i.path.join(".") || "(record)", message: i.message })),
-    );
-  }
-  const json = parsed.data;
+  if (!parsed.success) throw new SessionConfigError(fieldIssues(parsed.error, "(record)"));
+  return sessionInfoFromParsed(parsed.data);
+}
+
+/** The info of JSON that SessionInfoJsonSchema (or SessionRecordSchema) has parsed. */
+export function sessionInfoFromParsed(json: z.output<typeof SessionInfoJsonSchema>): SessionInfo {
   return {
     id: json.id,
     name: json.name,

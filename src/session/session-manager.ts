@@ -1,7 +1,6 @@
 import {
   type DownMessage,
   GenServer,
-  InvalidArgumentError,
   isCleanExit,
   isDownMessage,
   type Pid,
@@ -11,7 +10,6 @@ import {
 import type { StoredJson } from "../store/index.js";
 import { DynamicSupervisor } from "../supervision/index.js";
 import { parseSessionConfig, type SessionConfig } from "./config.js";
-import { type ContextSnapshot, ContextState } from "./context-state.js";
 import {
   err,
   ok,
@@ -28,10 +26,12 @@ import {
   SessionStartError,
   SessionUnavailableError,
 } from "./errors.js";
+import { parseSessionDocument } from "./session-document.js";
 import { assertSessionId, newSessionId, sessionKeys, sessionTopic } from "./session-id.js";
-import { type SessionInfo, sessionInfoFromJSON, sessionInfoToJSON } from "./session-info.js";
+import { type SessionInfo, sessionInfoToJSON } from "./session-info.js";
 import { SessionSupervisor } from "./session-supervisor.js";
 import { applyTransition, type SessionStatus } from "./status.js";
+import { readStoredSession } from "./stored-session.js";
 
 export interface SessionManagerArgs {
   deps: SessionDeps;
@@ -69,7 +69,8 @@ export type SessionManagerCall =
   | { op: "hibernate"; id: string }
   | { op: "wake"; id: string }
   | { op: "restore"; id: string }
-  | { op: "import"; document: SessionDocument };
+  /** A document as parseSessionDocument returns it (checked again here if it is not one). */
+  | { op: "import"; document: unknown };
 
 export type SessionManagerCast = { op: "activity"; id: string };
 
@@ -294,29 +295,31 @@ export class SessionManager extends GenServer<
     if (this.entries.has(id)) throw new SessionExistsError(id);
     const stored = await this.deps.store.getSession(id);
     if (stored?.record.status !== "terminated") throw new SessionNotFoundError(id);
-    const { config, ...record } = stored.record as Record<string, unknown>;
-    const info = await this.revive(sessionInfoFromJSON(record), parseSessionConfig(config));
+    const { info: old, config } = readStoredSession(stored);
+    const info = await this.revive(old, config);
     this.retained.delete(id);
     return info;
   }
 
-  /** Takes in a session exported elsewhere; refused if its id exists here in any form. */
-  private async importDocument(document: SessionDocument): Promise<SessionInfo> {
-    if (document?.format !== "sessionvisor.session" || document.version !== 1) {
-      throw new InvalidArgumentError("document", 'expected { format: "sessionvisor.session", version: 1 }');
-    }
-    const { config: rawConfig, ...record } = document.session ?? {};
-    const info = sessionInfoFromJSON(record);
-    assertSessionId(info.id);
-    const config = parseSessionConfig(rawConfig, { providers: this.deps.providers.names() });
+  /**
+   * Takes in a session exported elsewhere; refused if its id exists here in any form. The
+   * document is checked whole before anything is written, and an import that fails after that
+   * takes back what it wrote: a refused import leaves no trace in the store.
+   */
+  private async importDocument(document: unknown): Promise<SessionInfo> {
+    const { info, config, conversation } = parseSessionDocument(document, {
+      providers: this.deps.providers.names(),
+    });
     if (this.entries.has(info.id) || (await this.deps.store.getSession(info.id)))
       throw new SessionExistsError(info.id);
-    if (document.conversation !== undefined) {
-      // Validates the conversation before anything is written.
-      ContextState.restore(document.conversation as ContextSnapshot, config.limits);
-      await this.deps.store.putConversation(info.id, document.conversation as StoredJson);
+    if (this.entries.size >= this.maxSessions) throw new MaxSessionsError(this.maxSessions);
+    try {
+      if (conversation) await this.deps.store.putConversation(info.id, conversation as unknown as StoredJson);
+      return await this.revive(info, config);
+    } catch (error) {
+      if (!this.entries.has(info.id)) await this.deps.store.deleteSession(info.id).catch(() => {});
+      throw error;
     }
-    return this.revive(info, config);
   }
 
   /** Starts a stored or imported session as a new lifecycle under its old id. */
@@ -610,15 +613,14 @@ export class SessionManager extends GenServer<
     for (const child of await DynamicSupervisor.whichChildren(this.runtime, SESSIONS_SUPERVISOR_NAME))
       held.set(child.id, child.pid);
     for (const stored of await this.deps.store.listSessions()) {
-      const { config, ...record } = stored.record as Record<string, unknown>;
-      const info = sessionInfoFromJSON(record);
+      const { info, config } = readStoredSession(stored);
       if (info.status === "terminated") {
         this.retained.set(info.id, info.statusChangedAt.getTime());
         continue;
       }
       const entry: Entry = {
         info,
-        config: parseSessionConfig(config),
+        config,
         supervisor: undefined,
         monitor: undefined,
         lastActivity: this.runtime.clock.now(),

@@ -20,6 +20,14 @@ import {
   type SupervisorOptions,
   worker,
 } from "../supervision/index.js";
+import {
+  checkAddFileArguments,
+  checkFilePath,
+  checkListener,
+  checkSendArguments,
+  checkSubscription,
+  copyOptions,
+} from "./api-arguments.js";
 import { parseSessionConfig, type SessionConfigInput } from "./config.js";
 import type { ConversationTurn, FileEntry } from "./context-state.js";
 import { ContextStore } from "./context-store.js";
@@ -35,6 +43,7 @@ import { SessionNotFoundError, SessionUnavailableError } from "./errors.js";
 import type { SessionEvent, SessionEventListener } from "./events.js";
 import { SESSION_SERVICE, type SessionService } from "./hosted-session.js";
 import type { TurnReply } from "./llm-orchestrator.js";
+import { parseSessionDocument } from "./session-document.js";
 import { assertSessionId, GLOBAL_SESSION_TOPIC, sessionKeys, sessionTopic } from "./session-id.js";
 import type { SessionInfo } from "./session-info.js";
 import { type SessionDocument, SessionManager, type SessionManagerCall } from "./session-manager.js";
@@ -198,7 +207,8 @@ export class SessionSystem {
     };
   }
 
-  static async start(options: SessionSystemOptions = {}): Promise<SessionSystem> {
+  static async start(given: SessionSystemOptions = {}): Promise<SessionSystem> {
+    const options = copyOptions(given);
     const maxSessions = options.maxSessions ?? 10_000;
     if (!(Number.isInteger(maxSessions) && maxSessions > 0)) {
       throw new InvalidArgumentError("maxSessions", "must be a positive whole number");
@@ -346,7 +356,9 @@ export class SessionSystem {
 
   /** Starts a session from an exported document, under its original id. */
   async importSession(document: SessionDocument): Promise<SessionInfo> {
-    return unwrap(await this.manager({ op: "import", document })) as SessionInfo;
+    // Checked whole here, before the manager writes anything (InvalidSessionDocumentError).
+    const session = parseSessionDocument(document, { providers: this.deps.providers.names() });
+    return unwrap(await this.manager({ op: "import", document: session })) as SessionInfo;
   }
 
   /** Stops an idle session's processes to free memory; it stays listed and wakes on use. */
@@ -365,7 +377,9 @@ export class SessionSystem {
    * `timeoutMs` (default the system's `turnTimeoutMs`) is the turn's deadline, its wait behind
    * earlier messages included: past it the turn ends `timed_out` with a TurnTimedOutError.
    */
-  async sendMessage(id: string, text: string, options: { timeoutMs?: number } = {}): Promise<TurnReply> {
+  async sendMessage(id: string, text: string, given: { timeoutMs?: number } = {}): Promise<TurnReply> {
+    assertSessionId(id);
+    const options = checkSendArguments(text, given);
     const pid = await this.availableAgent(id, "orchestrator", options.timeoutMs);
     const timeoutMs = options.timeoutMs ?? this.turnTimeoutMs;
     return sendTurn(this.runtime, pid, { sessionId: id, text, timeoutMs }, () => this.getSession(id));
@@ -377,11 +391,15 @@ export class SessionSystem {
     path: string,
     options: { metadata?: Record<string, unknown>; content?: unknown } = {},
   ): Promise<string[]> {
+    assertSessionId(id);
+    const checked = checkAddFileArguments(path, options);
     const pid = await this.availableAgent(id, "contextManager");
-    return unwrap((await this.runtime.call(pid, { op: "add_file", path, ...options })) as Result<string[]>);
+    return unwrap((await this.runtime.call(pid, { op: "add_file", ...checked })) as Result<string[]>);
   }
 
   async removeFile(id: string, path: string): Promise<boolean> {
+    assertSessionId(id);
+    checkFilePath(path);
     const pid = await this.availableAgent(id, "contextManager");
     return unwrap((await this.runtime.call(pid, { op: "remove_file", path })) as Result<boolean>);
   }
@@ -428,6 +446,7 @@ export class SessionSystem {
   }
 
   subscribeAll(listener: SessionEventListener): Subscription {
+    checkListener(listener);
     return this.pubsub.subscribe(GLOBAL_SESSION_TOPIC, (message) => listener(message as SessionEvent));
   }
 
@@ -469,6 +488,7 @@ export class SessionSystem {
   }
 
   unsubscribe(subscription: Subscription): void {
+    checkSubscription(subscription);
     subscription.unsubscribe();
   }
 
