@@ -51,7 +51,7 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
     const snapshot = (await this.deps.store.getConversation(this.sessionId)) as ContextSnapshot | undefined;
     this.committed = snapshot;
     this.state = snapshot
-      ? ContextState.restore(snapshot, this.config.limits)
+      ? ContextState.restore(snapshot, this.config.limits, this.sessionId)
       : new ContextState(this.config.limits);
     const interrupted = this.state.interruptUnanswered();
     if (interrupted.length > 0) await this.persist();
@@ -165,7 +165,7 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
       this.committed = next;
     } catch (error) {
       this.state = this.committed
-        ? ContextState.restore(this.committed, this.config.limits)
+        ? ContextState.restore(this.committed, this.config.limits, this.sessionId)
         : new ContextState(this.config.limits);
       throw error;
     }

@@ -55,3 +55,27 @@ describe("stored session records", () => {
     assert.throws(() => readStoredSession({ id: other, record: stored.record }), corrupt(other, "id"));
   });
 });
+
+describe("stored conversations", () => {
+  it(
+    "a stored conversation that breaks the schema keeps the session from starting, as StoreCorruptError naming it",
+    T,
+    async () => {
+      const sys = await start();
+      const { id } = await sys.createSession();
+      await sys.sendMessage(id, "echo hi");
+      await sys.hibernateSession(id);
+      const broken = { version: 1, nextTurn: 3, turns: [{}], activeFiles: [], fileIndex: [] };
+      await sys.store.putConversation(id, broken);
+      const error = await sys.wakeSession(id).catch((e: unknown) => e);
+      let cause: unknown = error;
+      while (cause && !(cause instanceof StoreCorruptError)) {
+        const next = cause as { reason?: unknown; cause?: unknown };
+        cause = next.reason ?? next.cause;
+      }
+      assert.ok(cause instanceof StoreCorruptError, `no StoreCorruptError in ${String(error)}`);
+      assert.deepEqual([cause.sessionId, cause.part, cause.field], [id, "conversation", "turns.0.id"]);
+      assert.deepEqual(await sys.store.getConversation(id), broken, "the stored conversation was changed");
+    },
+  );
+});
