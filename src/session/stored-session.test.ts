@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { systemsForTests } from "../../test/support/sessions.js";
-import { StoreCorruptError } from "../store/index.js";
+import { MemorySessionStore, StoreCorruptError } from "../store/index.js";
 import { newSessionId } from "./session-id.js";
 import { readStoredSession } from "./stored-session.js";
 
@@ -31,6 +31,29 @@ describe("stored session records", () => {
       await sys.store.putSession(id, record);
       await assert.rejects(sys.restoreSession(id), corrupt(id, "restarts"));
       assert.deepEqual((await sys.store.getSession(id))?.record, record, "the record was changed");
+    },
+  );
+
+  it(
+    "a record that cannot be read refuses the start of the system with StoreCorruptError, and stays as it is",
+    T,
+    async () => {
+      const store = new MemorySessionStore();
+      const first = await start({ store });
+      const { id } = await first.createSession();
+      await first.stop();
+      const stored = await store.getSession(id);
+      assert.ok(stored);
+      const record = { ...stored.record, status: "asleep" };
+      await store.putSession(id, record);
+      const error = await start({ store }).catch((e: unknown) => e);
+      const reason = (error as { reason?: unknown }).reason;
+      assert.ok(
+        reason instanceof StoreCorruptError,
+        `expected a StoreCorruptError as the reason of ${String(error)}`,
+      );
+      assert.deepEqual([reason.sessionId, reason.field], [id, "status"]);
+      assert.deepEqual((await store.getSession(id))?.record, record);
     },
   );
 
