@@ -396,18 +396,16 @@ export class Runtime {
   }
 
   /**
-   * Runs queued processes, each for at most `reductions` messages in a turn, until the run
-   * queue is empty or the slice is used up; then the rest waits for the event loop's check
-   * phase (setImmediate), after timers and I/O had their turn.
+   * Gives each process in the run queue one turn of at most `reductions` messages (a round),
+   * then lets pending promise callbacks run before the next round (queueMicrotask), so that a
+   * process with an async handler, which can take its next message only once its handler's
+   * promise settles, gets a turn each round as a sync one does. Once the slice is used up, the
+   * rest waits for the event loop's check phase (setImmediate), after timers and I/O.
    */
   private readonly drain = (): void => {
     if (!this.sliceOpen) this.openSlice();
-    for (;;) {
-      const proc = this.runQueue.shift();
-      if (!proc) {
-        this.drainPending = false;
-        return;
-      }
+    for (let round = this.runQueue.length; round > 0; round--) {
+      const proc = this.runQueue.shift() as Proc;
       proc.queued = false;
       for (let n = 0; n < this.reductions; n++) {
         if (proc.busy || proc.state !== "running" || proc.mailbox.length === 0) break;
@@ -421,6 +419,16 @@ export class Runtime {
       }
       this.schedule(proc);
     }
+    if (this.runQueue.length > 0) queueMicrotask(this.nextRound);
+    else this.drainPending = false;
+  };
+
+  /**
+   * Two microtask hops, not one: an async handler that awaited nothing slow settles in two
+   * (its own continuation, then the step's `then`), and so is back in the queue for the round.
+   */
+  private readonly nextRound = (): void => {
+    queueMicrotask(this.drain);
   };
 
   private openSlice(): void {

@@ -172,6 +172,20 @@ describe("Scheduler fairness: one process cannot freeze the event loop", () => {
     }
   });
 
+  it("gives a process with an async handler a turn each round among sync flooders", TEST, async () => {
+    const sync = await flood("sync", 10, 0);
+    const [async] = await flood("async");
+    const before = { sync: sync[0]?.handled ?? 0, async: async?.handled ?? 0 };
+    await lateness(SAMPLE_MS);
+    // A sync flooder's turn is `reductions` (200) messages; an async one takes one per turn.
+    const syncTurns = ((sync[0]?.handled ?? 0) - before.sync) / 200;
+    const asyncTurns = (async?.handled ?? 0) - before.async;
+    assert.ok(
+      asyncTurns * 2 >= syncTurns,
+      `the async process had ${asyncTurns} turns while a sync one had ${syncTurns.toFixed(0)}`,
+    );
+  });
+
   it("runs setImmediate callbacks within a slice and a margin during a flood", TEST, async () => {
     await flood("sync");
     await flood("async");
