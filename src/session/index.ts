@@ -1,5 +1,7 @@
+export { MAX_FILE_CONTENT_LENGTH, MAX_TIMEOUT_MS } from "./api-arguments.js";
 export {
   type LlmConfig,
+  MAX_METADATA_LENGTH,
   parseSessionConfig,
   type SessionConfig,
   type SessionConfigInput,
@@ -9,11 +11,14 @@ export {
   type BuiltContext,
   type ConversationTurn,
   type FileEntry,
+  TURN_ROLES,
   TURN_STATUSES,
+  type TurnRole,
   type TurnStatus,
 } from "./context-state.js";
 export { ContextStore } from "./context-store.js";
 export {
+  InvalidSessionDocumentError,
   InvalidSessionIdError,
   InvalidTransitionError,
   MaxSessionsError,
@@ -28,6 +33,7 @@ export {
 } from "./errors.js";
 export type { SessionEvent, SessionEventListener } from "./events.js";
 export type { TurnReply } from "./llm-orchestrator.js";
+export { MAX_DOCUMENT_LENGTH } from "./session-document.js";
 export { GLOBAL_SESSION_TOPIC, isSessionId, sessionKeys, sessionTopic } from "./session-id.js";
 export {
   type SessionInfo,
