@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import {
+  DynamicSupervisor,
   MemorySessionStore,
   type Pid,
   Runtime,
@@ -351,6 +352,36 @@ describe("whole-tree recovery", () => {
   );
 
   it(
+    "a session its sessions supervisor is restarting when the manager rebuilds is left to that restart, not started twice",
+    TEST,
+    async () => {
+      const store = new HeldBackReads();
+      const sys = await start({ store });
+      const [restarting, other] = await sessionsWithConversation(sys, 2);
+      const id = (restarting as Made).id;
+      const rec = recorder();
+      sys.subscribeAll(rec.listener);
+      // The session's restart is held in its first try, which will fail: the sessions supervisor
+      // then keeps it as restarting and tries again through its mailbox.
+      const released = store.holdNextRead(new Error("the disk hiccupped"));
+      sys.runtime.exit(sys.findSupervisor(id) as Pid, "kill");
+      await store.readHeld;
+      await kill(sys, "session_manager");
+      // The new manager's question for the sessions supervisor's children waits behind that try.
+      const tree = sys.registry.whereis("sessions_supervisor") as Pid;
+      await until(() => (sys.runtime.info(tree)?.mailboxLength ?? 0) > 0);
+      released();
+      await allActiveAgain(rec, [id]);
+
+      const counts = await DynamicSupervisor.countChildren(sys.runtime, tree);
+      assert.deepEqual([counts.specs, counts.active], [2, 2], "each session has one supervisor");
+      assert.deepEqual(statuses(rec.events, id), ["recovering", "active"]);
+      assert.equal((await sys.getSession((other as Made).id))?.status, "active");
+      await assertServing(sys, [restarting as Made, other as Made], "after a restart the manager left alone");
+    },
+  );
+
+  it(
     "chaos: sessions_supervisor, then session_manager, then both are killed, and after each every session serves its whole history",
     TEST,
     async () => {
@@ -388,7 +419,11 @@ class HeldBackReads extends MemorySessionStore {
   /** Resolves when the held-back read has begun. */
   readHeld: Promise<void> = Promise.resolve();
 
-  holdNextRead(): () => void {
+  private failure: Error | undefined;
+
+  /** Holds the next read until the returned function is called; then it fails with `failure`, if given. */
+  holdNextRead(failure?: Error): () => void {
+    this.failure = failure;
     let release!: () => void;
     this.hold = new Promise((resolve) => {
       release = resolve;
@@ -403,10 +438,21 @@ class HeldBackReads extends MemorySessionStore {
     const hold = this.hold;
     this.hold = undefined;
     if (hold) {
+      const failure = this.failure;
+      this.failure = undefined;
       this.held?.();
       await hold;
+      if (failure) throw failure;
     }
     return super.getConversation(id);
+  }
+}
+
+async function until(condition: () => boolean, ms = SETTLE_MS): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    assert.ok(Date.now() < deadline, "the condition did not come true in time");
+    await new Promise((resolve) => setTimeout(resolve, 1));
   }
 }
 

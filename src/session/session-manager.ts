@@ -6,6 +6,7 @@ import {
   type Pid,
   type Ref,
   serializeReason,
+  type TimerRef,
 } from "../runtime/index.js";
 import type { StoredJson } from "../store/index.js";
 import { DynamicSupervisor } from "../supervision/index.js";
@@ -129,8 +130,11 @@ export class SessionManager extends GenServer<
    * `start_again` message each, so that calls are answered in between), with the tries so far.
    */
   private readonly toStart = new Map<string, number>();
-  /** Monitors of processes left from a session's previous tree, by ref id: whose start waits on them. */
-  private readonly leftovers = new Map<number, string>();
+  /**
+   * Monitors of processes left from a session's previous tree, by ref id: whose start waits on
+   * them, and the timer that kills them if they take too long to stop.
+   */
+  private readonly leftovers = new Map<number, { id: string; overdue: TimerRef }>();
 
   override async init(args: SessionManagerArgs): Promise<void> {
     this.deps = args.deps;
@@ -142,6 +146,7 @@ export class SessionManager extends GenServer<
     args.boot.restore = false;
     await this.rebuild(boot);
     this.deps.registry.register(SESSION_MANAGER_NAME, this.self);
+    await this.catchUp();
     this.armSweep();
     this.armPurge();
   }
@@ -191,7 +196,8 @@ export class SessionManager extends GenServer<
       const waiting = this.leftovers.get(message.ref.id);
       if (waiting === undefined) return this.supervisorDown(message);
       this.leftovers.delete(message.ref.id);
-      return this.startAgain(waiting);
+      this.cancelTimer(waiting.overdue);
+      return this.startAgain(waiting.id);
     }
     switch (message.type) {
       case "session_up":
@@ -325,6 +331,8 @@ export class SessionManager extends GenServer<
   /** Starts a stored or imported session as a new lifecycle under its old id. */
   private async revive(old: SessionInfo, config: SessionConfig): Promise<SessionInfo> {
     if (this.entries.size >= this.maxSessions) throw new MaxSessionsError(this.maxSessions);
+    // A new lifecycle: an old give-up (stored as failed before the news was cleared) is over.
+    this.givenUpIds.delete(old.id);
     const at = this.deps.now();
     const entry: Entry = {
       info: {
@@ -631,6 +639,23 @@ export class SessionManager extends GenServer<
     }
   }
 
+  /**
+   * News the sessions supervisor sent while this manager was starting, so not yet registered
+   * to hear it, is lost: a session given up on, or a restart that finished. Looked up instead.
+   */
+  private async catchUp(): Promise<void> {
+    for (const entry of [...this.entries.values()]) {
+      const id = entry.info.id;
+      if (this.givenUpIds.has(id)) {
+        await this.givenUp(id, "restart budget spent");
+        continue;
+      }
+      if (entry.supervisor || this.toStart.has(id) || entry.info.status !== "recovering") continue;
+      const pid = this.deps.registry.whereis(sessionKeys(id).supervisor);
+      if (pid) await this.supervisorUp(id, pid);
+    }
+  }
+
   /** A session the sessions supervisor holds: running (watched again) or between restarts. */
   private async adopt(entry: Entry, pid: Pid | undefined): Promise<void> {
     const { status } = entry.info;
@@ -724,8 +749,8 @@ export class SessionManager extends GenServer<
   private waitForLeftover(id: string): boolean {
     const pid = this.leftoverOf(id);
     if (!pid) return false;
-    this.leftovers.set(this.monitor(pid).id, id);
-    this.sendAfter(LEFTOVER_GRACE_MS, { type: "leftover_overdue", id, pid });
+    const overdue = this.sendAfter(LEFTOVER_GRACE_MS, { type: "leftover_overdue", id, pid });
+    this.leftovers.set(this.monitor(pid).id, { id, overdue });
     return true;
   }
 
