@@ -1,10 +1,11 @@
 import type { Hosts, Isolation } from "../hosts/index.js";
 import type { ProviderRegistry } from "../llm/index.js";
 import type { PubSub, Registry } from "../registry/index.js";
-import type { Runtime } from "../runtime/index.js";
+import { InvalidArgumentError, type Runtime } from "../runtime/index.js";
 import type { SessionStore } from "../store/index.js";
 import type { ContextStore } from "./context-store.js";
-import type { SessionEvent } from "./events.js";
+import type { EventLog } from "./event-log.js";
+import type { SessionEventInput } from "./events.js";
 import { GLOBAL_SESSION_TOPIC, sessionTopic } from "./session-id.js";
 
 /** What every session process needs, handed down from the SessionSystem that owns it all. */
@@ -19,8 +20,10 @@ export interface SessionDeps {
   now: () => Date;
   /** Where sessions run that are not inline; absent inside a host. */
   hosting?: SessionHosting;
+  /** Numbers and keeps events; in the main process only (a host's events are numbered there). */
+  eventLog?: EventLog;
   /** Inside a host: events go to the parent's bus through this, not to `pubsub`. */
-  emit?: (event: SessionEvent) => void;
+  emit?: (event: SessionEventInput) => void;
 }
 
 export interface SessionHosting {
@@ -34,12 +37,18 @@ export interface SessionHosting {
 export const SESSION_MANAGER_NAME = "session_manager";
 export const SESSIONS_SUPERVISOR_NAME = "sessions_supervisor";
 
-/** Sends an event to the global topic and to the session's own topic. */
-export function publish(deps: SessionDeps, event: SessionEvent): void {
+/**
+ * Numbers an event, keeps it if it is durable, and sends it to the global topic and to the
+ * session's own topic. In a host, hands it to the parent, which does all that.
+ */
+export function publish(deps: SessionDeps, input: SessionEventInput): void {
   if (deps.emit) {
-    deps.emit(event);
+    deps.emit(input);
     return;
   }
+  if (!deps.eventLog)
+    throw new InvalidArgumentError("deps", "publishing needs the session system's event log");
+  const event = deps.eventLog.record(input);
   deps.pubsub.broadcast(GLOBAL_SESSION_TOPIC, event);
   deps.pubsub.broadcast(sessionTopic(event.sessionId), event);
 }

@@ -3,8 +3,11 @@ import type { ConversationTurn } from "./context-state.js";
 import type { SessionInfo } from "./session-info.js";
 import type { SessionStatus } from "./status.js";
 
-/** Every event goes to the global topic and to the session's own topic. */
-export type SessionEvent =
+/**
+ * An event as its publisher builds it. Publishing numbers it (see `SessionEvent.seq`) and sends
+ * it to the global topic and to the session's own topic.
+ */
+export type SessionEventInput =
   | { type: "session_created"; sessionId: string; at: string; info: SessionInfo }
   | {
       type: "session_status";
@@ -27,5 +30,14 @@ export type SessionEvent =
   | { type: "llm_delta"; sessionId: string; turnId: string; text: string }
   | { type: "llm_done"; sessionId: string; turnId: string; text: string; usage: LlmUsage; stopReason: string }
   | { type: "llm_error"; sessionId: string; turnId: string; error: string };
+
+/**
+ * An event as subscribers get it. `seq` numbers one session's events: each durable event (every
+ * type but `llm_delta`) takes the next number, 1, 2, 3, ..., which it keeps in the session's
+ * event log and across program restarts, so `subscribe(id, listener, { since: seq })` resumes
+ * after it. An `llm_delta` is not kept and takes no number of its own: it carries the `seq` of
+ * the durable event before it, so resuming from it misses only other deltas.
+ */
+export type SessionEvent = SessionEventInput & { seq: number };
 
 export type SessionEventListener = (event: SessionEvent) => void;

@@ -12,7 +12,7 @@ import type { SessionStore, StoredJson } from "../store/index.js";
 import { parseSessionConfig, type SessionConfig } from "./config.js";
 import { ContextStore } from "./context-store.js";
 import type { SessionDeps } from "./deps.js";
-import type { SessionEvent } from "./events.js";
+import type { SessionEventInput } from "./events.js";
 import { assertSessionId } from "./session-id.js";
 import { SessionSupervisor } from "./session-supervisor.js";
 
@@ -26,7 +26,8 @@ export interface HostedSessionArgs {
 export interface SessionService {
   getConversation(id: string): Promise<StoredJson | undefined>;
   putConversation(id: string, conversation: StoredJson): Promise<void>;
-  publish(event: SessionEvent): Promise<void>;
+  /** The parent numbers the event (any `seq` sent along is replaced). */
+  publish(event: SessionEventInput): Promise<void>;
 }
 
 export const SESSION_SERVICE = "session";

@@ -384,6 +384,7 @@ export class SessionManager extends GenServer<
     for (const [id, terminatedAt] of [...this.retained]) {
       if (now - terminatedAt < this.retainTerminatedMs) continue;
       await this.deps.store.deleteSession(id);
+      this.deps.eventLog?.forget(id);
       this.retained.delete(id);
     }
     this.armPurge();

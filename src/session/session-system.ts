@@ -27,6 +27,7 @@ import {
   checkSendArguments,
   checkSubscription,
   copyOptions,
+  optionOf,
 } from "./api-arguments.js";
 import { parseSessionConfig, type SessionConfigInput } from "./config.js";
 import type { ConversationTurn, FileEntry } from "./context-state.js";
@@ -40,6 +41,8 @@ import {
   unwrap,
 } from "./deps.js";
 import { SessionNotFoundError, SessionUnavailableError } from "./errors.js";
+import { DEFAULT_RETAINED_EVENTS, EventLog } from "./event-log.js";
+import { subscribeWithReplay } from "./event-replay.js";
 import type { SessionEvent, SessionEventListener } from "./events.js";
 import { SESSION_SERVICE, type SessionService } from "./hosted-session.js";
 import type { TurnReply } from "./llm-orchestrator.js";
@@ -100,6 +103,17 @@ export interface SessionSystemOptions {
    */
   hostProviders?: { module: string | URL; export: string };
   /**
+   * How many of each session's newest durable events are kept for `subscribe(id, listener,
+   * { since })` to replay (default 100). Kept in the store, so they outlive a program restart.
+   */
+  retainEvents?: number;
+  /**
+   * Called with every session's events from the very start, as `subscribeAll` listeners: they
+   * see what happens while the system boots, such as the `turn_interrupted` of a turn the last
+   * run of the program was killed in. They stay subscribed until `stop`.
+   */
+  listeners?: SessionEventListener[];
+  /**
    * A Supervisor in `runtime` to run the system's root under, as its child `session_system`:
    * when the root dies, that supervisor starts it again and the sessions come back from the
    * store. Default: the root runs on its own.
@@ -134,6 +148,8 @@ export class SessionSystem {
   readonly pubsub: PubSub;
   readonly store: SessionStore;
   readonly contextStore: ContextStore;
+  /** Numbers every session's events and keeps the durable ones for replay. */
+  readonly eventLog: EventLog;
   /** The worker threads and child processes sessions run in. */
   readonly hosts: Hosts;
   private readonly deps: SessionDeps;
@@ -161,6 +177,7 @@ export class SessionSystem {
       options.store ??
       (options.storePath ? SqliteSessionStore.open(options.storePath) : new MemorySessionStore());
     this.contextStore = new ContextStore();
+    this.eventLog = new EventLog(this.store, this.runtime.logger, options.retainEvents);
     this.turnTimeoutMs = options.turnTimeoutMs ?? 60_000;
     const isolation = checkIsolation(options.isolation ?? "inline");
     this.hosts = new Hosts(this.runtime, this.registry, {
@@ -174,6 +191,7 @@ export class SessionSystem {
       pubsub: this.pubsub,
       store: this.store,
       contextStore: this.contextStore,
+      eventLog: this.eventLog,
       providers: options.providers ?? defaultProviders(),
       now: options.now ?? (() => new Date()),
       hosting: { hosts: this.hosts, isolation, ...(hostProviders ? { providers: hostProviders } : {}) },
@@ -217,6 +235,14 @@ export class SessionSystem {
     if (!(Number.isInteger(retainTerminatedMs) && retainTerminatedMs >= 0)) {
       throw new InvalidArgumentError("retainTerminatedMs", "must be a whole number of ms >= 0");
     }
+    const retainEvents = options.retainEvents ?? DEFAULT_RETAINED_EVENTS;
+    if (!(Number.isSafeInteger(retainEvents) && retainEvents > 0)) {
+      throw new InvalidArgumentError("retainEvents", "must be a positive whole number");
+    }
+    const { listeners = [] } = options;
+    if (!(Array.isArray(listeners) && listeners.every((l) => typeof l === "function"))) {
+      throw new InvalidArgumentError("listeners", "must be an array of functions");
+    }
     const system = new SessionSystem(options);
     await system.boot(options, maxSessions, retainTerminatedMs);
     return system;
@@ -231,6 +257,9 @@ export class SessionSystem {
     const shared = options.sharedRestartBudget ?? { maxRestarts: null, period: 5000 };
     const idleSweepMs = options.idleSweepMs ?? 1000;
     const { runtime, registry } = this;
+    for (const listener of options.listeners ?? []) this.subscribeAll(listener);
+    // Numbering goes on from where the store's logs stopped, before any session publishes.
+    await this.eventLog.load();
     // Sessions the sessions supervisor gave up on, until a manager has marked them failed: a
     // manager (re)starting after the news was sent knows them from here, not from its mailbox.
     const givenUp = new Set<string>();
@@ -439,10 +468,28 @@ export class SessionSystem {
 
   // ---- events ----------------------------------------------------------------------------
 
-  /** Events of one session only. The subscription ends when the session terminates. */
-  async subscribe(id: string, listener: SessionEventListener): Promise<Subscription> {
-    if (!(await this.getSession(id))) throw new SessionNotFoundError(id);
-    return this.pubsub.subscribe(sessionTopic(id), (message) => listener(message as SessionEvent));
+  /**
+   * Events of one session only. The session need not exist yet: subscribing to an id and then
+   * creating, importing or restoring it delivers its `session_created`. With `since`, first
+   * the session's durable events numbered above it (see `SessionEvent.seq`; `since: 0` for all
+   * that are kept), then live ones, with none missed or repeated between the two; the promise
+   * resolves once the replay is delivered. The subscription ends when the session terminates.
+   */
+  async subscribe(
+    id: string,
+    listener: SessionEventListener,
+    options: { since?: number } = {},
+  ): Promise<Subscription> {
+    assertSessionId(id);
+    if (typeof listener !== "function") throw new InvalidArgumentError("listener", "must be a function");
+    const since = optionOf(options, "since") as number | undefined;
+    if (since === undefined) {
+      return this.pubsub.subscribe(sessionTopic(id), (message) => listener(message as SessionEvent));
+    }
+    if (!(Number.isSafeInteger(since) && since >= 0)) {
+      throw new InvalidArgumentError("since", "must be a whole number >= 0 (the seq of an event)");
+    }
+    return subscribeWithReplay(this.pubsub, this.eventLog, this.runtime.logger, id, listener, since);
   }
 
   subscribeAll(listener: SessionEventListener): Subscription {
