@@ -3,7 +3,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { systemsForTests } from "../../test/support/sessions.js";
-import { InvalidSessionDocumentError, MaxSessionsError, SessionExistsError } from "./errors.js";
+import { defaultProviders, OfflineProvider } from "../llm/index.js";
+import {
+  InvalidSessionDocumentError,
+  MaxSessionsError,
+  SessionExistsError,
+  SessionStartError,
+} from "./errors.js";
 import type { SessionDocument } from "./session-manager.js";
 import type { SessionSystem } from "./session-system.js";
 
@@ -203,6 +209,23 @@ describe("importSession validation", () => {
     const { id, document } = await exportedAndForgotten(sys);
     await sys.createSession({ name: "the only one allowed" });
     await assert.rejects(sys.importSession(document as never), MaxSessionsError);
+    await assertNothingStored(sys, id);
+  });
+
+  it("leaves nothing in the store when the imported session's processes fail to start", T, async () => {
+    let failing = false;
+    const providers = defaultProviders().register("flaky", () => {
+      if (failing) throw new Error("no API key");
+      return new OfflineProvider();
+    });
+    const sys = await start({ providers });
+    const { id } = await sys.createSession({ llm: { provider: "flaky" } });
+    await sys.sendMessage(id, "echo hello");
+    const document = JSON.parse(JSON.stringify(await sys.exportSession(id)));
+    await sys.terminateSession(id);
+    await sys.store.deleteSession(id);
+    failing = true;
+    await assert.rejects(sys.importSession(document), SessionStartError);
     await assertNothingStored(sys, id);
   });
 
