@@ -7,6 +7,13 @@ import { sessionInfoFromJSON, sessionInfoToJSON } from "./session-info.js";
 export const DEFAULT_RETAINED_EVENTS = 100;
 
 /**
+ * At most this many numbered events wait to be written at any time. After a crash each
+ * session's numbering starts this far past what its log holds, so that no number a listener
+ * may have seen is given to another event.
+ */
+export const MAX_UNWRITTEN_EVENTS = 64;
+
+/**
  * Whether an event is written to its session's log, and so can be replayed. A streamed reply's
  * `llm_delta`s are not: they come many per turn, and the reply they make up is kept whole by the
  * `message_added` and `llm_done` that end the turn. Every other type, including ones added later,
@@ -19,38 +26,51 @@ export function isDurableEvent(event: { type: string }): boolean {
 /**
  * Numbers each session's events and keeps the durable ones in the store, for subscribers that
  * resume with `since`. The only place a `seq` is given: the main process's `publish`, which
- * hosted sessions reach through the `session` service. A durable event is handed to the store
- * before anyone is told of it, so a number a subscriber has seen is never given again, even
- * after the program is killed (the shipped stores commit within the call).
+ * hosted sessions reach through the `session` service.
+ *
+ * Listeners are told of an event at once; the store gets it with the other events published
+ * in the same turn of the event loop (or the same `MAX_UNWRITTEN_EVENTS`), in one commit that
+ * also trims the logs to their newest `retain` events: a commit per event would cost more than
+ * the turn that published it. A crash can lose those unwritten events from the log (never from
+ * the conversation), but not their numbers: they are never given again.
  */
 export class EventLog {
   /** The last durable `seq` of every session that has one. */
   private readonly heads = new Map<string, number>();
-  /** Appends and trims the store has not finished yet: reads wait for them. */
+  /** Where a session unknown to `heads` starts: past any number a crash may have lost. */
+  private floor = 0;
+  private unwritten: StoredEvent[] = [];
+  private writeScheduled = false;
+  /** Appends the store has not finished yet: reads wait for them. */
   private readonly writes = new Set<Promise<void>>();
-  private readonly trimEvery: number;
 
   constructor(
     private readonly store: SessionStore,
     private readonly logger: Logger,
     /** How many of each session's newest durable events replay can return. */
     readonly retain = DEFAULT_RETAINED_EVENTS,
-  ) {
-    // Trimming in steps keeps it off the path of most events; reads never see the surplus.
-    this.trimEvery = Math.max(1, Math.ceil(retain / 4));
-  }
+  ) {}
 
   /** Learns where each stored session's numbering stopped; before any event is published. */
-  async load(): Promise<void> {
-    for (const [id, seq] of await this.store.lastEventSeqs()) this.heads.set(id, seq);
+  async open(): Promise<void> {
+    const closedCleanly = await this.store.openEventLog();
+    this.floor = closedCleanly ? 0 : MAX_UNWRITTEN_EVENTS;
+    for (const [id, seq] of await this.store.lastEventSeqs()) this.heads.set(id, seq + this.floor);
+  }
+
+  /** Writes what is still unwritten and marks the log closed, so the next open skips nothing. */
+  async close(): Promise<void> {
+    this.write();
+    await this.settled();
+    await this.store.closeEventLog();
   }
 
   /** The seq of the session's last durable event (0 before its first). */
   head(sessionId: string): number {
-    return this.heads.get(sessionId) ?? 0;
+    return this.heads.get(sessionId) ?? this.floor;
   }
 
-  /** Gives the event its number and, if durable, hands it to the store. */
+  /** Gives the event its number and, if durable, queues it for the store. */
   record(input: SessionEventInput): SessionEvent {
     const id = input.sessionId;
     const head = this.head(id);
@@ -58,8 +78,12 @@ export class EventLog {
     const seq = head + 1;
     this.heads.set(id, seq);
     const event = { ...input, seq } as SessionEvent;
-    this.track(this.store.appendEvents([{ sessionId: id, seq, event: toStored(event) }]), event);
-    if (seq % this.trimEvery === 0) this.track(this.store.trimEvents(id, this.retain), event);
+    this.unwritten.push({ sessionId: id, seq, event: toStored(event) });
+    if (this.unwritten.length >= MAX_UNWRITTEN_EVENTS) this.write();
+    else if (!this.writeScheduled) {
+      this.writeScheduled = true;
+      setImmediate(() => this.write());
+    }
     return event;
   }
 
@@ -67,24 +91,41 @@ export class EventLog {
   async read(sessionId: string, since: number, upTo = this.head(sessionId)): Promise<SessionEvent[]> {
     const from = Math.max(since, upTo - this.retain);
     if (from >= upTo) return [];
-    await Promise.allSettled([...this.writes]);
+    this.write();
+    await this.settled();
     const stored = await this.store.readEvents(sessionId, from);
     return stored.filter((entry) => entry.seq <= upTo).map(fromStored);
   }
 
-  /** Drops a purged session's numbering; the store deleted its log with the session. */
+  /** Drops a purged session's numbering and unwritten events; the store deleted its log with it. */
   forget(sessionId: string): void {
     this.heads.delete(sessionId);
+    if (this.unwritten.some((entry) => entry.sessionId === sessionId))
+      this.unwritten = this.unwritten.filter((entry) => entry.sessionId !== sessionId);
   }
 
-  private track(write: Promise<void>, event: SessionEvent): void {
+  private write(): void {
+    this.writeScheduled = false;
+    const batch = this.unwritten;
+    if (batch.length === 0) return;
+    this.unwritten = [];
+    this.track(this.store.appendEvents(batch, this.retain), batch);
+  }
+
+  /** Waits for the writes begun so far; later ones are not waited for, so a busy log cannot starve a read. */
+  private async settled(): Promise<void> {
+    await Promise.allSettled([...this.writes]);
+  }
+
+  private track(write: Promise<void>, batch: StoredEvent[]): void {
     this.writes.add(write);
     write
       .catch((error: unknown) => {
-        // The event was still delivered live; only a later replay will miss it.
+        // Listeners were told already; only a later replay will miss these.
+        const first = batch[0] as StoredEvent;
         this.logger.warn(
-          { event: "session_event_not_kept", sessionId: event.sessionId, seq: event.seq, err: error },
-          `event ${event.seq} of ${event.sessionId} could not be written to its log`,
+          { event: "session_events_not_kept", count: batch.length, err: error },
+          `${batch.length} event(s) from ${first.sessionId} #${first.seq} on could not be written to the event log`,
         );
       })
       .finally(() => this.writes.delete(write));

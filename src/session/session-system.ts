@@ -259,7 +259,7 @@ export class SessionSystem {
     const { runtime, registry } = this;
     for (const listener of options.listeners ?? []) this.subscribeAll(listener);
     // Numbering goes on from where the store's logs stopped, before any session publishes.
-    await this.eventLog.load();
+    await this.eventLog.open();
     // Sessions the sessions supervisor gave up on, until a manager has marked them failed: a
     // manager (re)starting after the news was sent knows them from here, not from its mailbox.
     const givenUp = new Set<string>();
@@ -558,6 +558,13 @@ export class SessionSystem {
     await this.hosts.stop();
     this.pubsub.close();
     this.registry.close();
+    await this.eventLog.close().catch((error: unknown) => {
+      // The next start then numbers events as after a crash: with a gap, never a repeat.
+      this.runtime.logger.warn(
+        { event: "event_log_not_closed", err: error },
+        "could not close the event log",
+      );
+    });
     if (this.ownsStore) await this.store.close();
   }
 

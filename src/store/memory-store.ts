@@ -14,6 +14,7 @@ export class MemorySessionStore implements SessionStore {
   private readonly conversations = new Map<string, string>();
   /** Each session's event log, oldest first. */
   private readonly events = new Map<string, { seq: number; event: string }[]>();
+  private eventLogOpen = false;
   private closed = false;
 
   async putSession(id: string, record: { [key: string]: StoredJson }): Promise<void> {
@@ -63,12 +64,13 @@ export class MemorySessionStore implements SessionStore {
       : parseStoredText(conversation, { sessionId: id, part: "conversation" });
   }
 
-  async appendEvents(entries: StoredEvent[]): Promise<void> {
+  async appendEvents(entries: StoredEvent[], keep?: number): Promise<void> {
     this.open();
     for (const entry of entries) {
       assertStoreKey(entry.sessionId);
       assertEventSeq(entry.seq, "seq");
     }
+    if (keep !== undefined) assertEventSeq(keep, "keep", 0);
     for (const { sessionId, seq, event } of entries) {
       let log = this.events.get(sessionId);
       if (!log) {
@@ -85,6 +87,11 @@ export class MemorySessionStore implements SessionStore {
       const at = log.findIndex((e) => e.seq >= seq);
       log.splice(at, log[at]?.seq === seq ? 1 : 0, stored);
     }
+    if (keep === undefined) return;
+    for (const id of new Set(entries.map((e) => e.sessionId))) {
+      const log = this.events.get(id) as { seq: number }[];
+      if (log.length > keep) log.splice(0, log.length - keep);
+    }
   }
 
   async readEvents(id: string, since: number): Promise<StoredEvent[]> {
@@ -99,13 +106,6 @@ export class MemorySessionStore implements SessionStore {
       }));
   }
 
-  async trimEvents(id: string, keep: number): Promise<void> {
-    this.open(id);
-    assertEventSeq(keep, "keep", 0);
-    const log = this.events.get(id);
-    if (log && log.length > keep) log.splice(0, log.length - keep);
-  }
-
   async lastEventSeqs(): Promise<[string, number][]> {
     this.open();
     const heads: [string, number][] = [];
@@ -114,6 +114,18 @@ export class MemorySessionStore implements SessionStore {
       if (last && this.records.has(id)) heads.push([id, last.seq]);
     }
     return heads;
+  }
+
+  async openEventLog(): Promise<boolean> {
+    this.open();
+    const closedBefore = !this.eventLogOpen;
+    this.eventLogOpen = true;
+    return closedBefore;
+  }
+
+  async closeEventLog(): Promise<void> {
+    this.open();
+    this.eventLogOpen = false;
   }
 
   async close(): Promise<void> {

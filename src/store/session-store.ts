@@ -31,16 +31,22 @@ export interface SessionStore {
   /** Writes many conversations at once (one commit where the backend has commits). */
   putConversations(entries: [string, StoredJson][]): Promise<void>;
   /**
-   * Adds entries to their sessions' event logs (one commit where the backend has commits). An
-   * entry whose session already has that `seq` replaces it. The shipped backends apply the
-   * write before they return the promise, so an event is kept before anyone is told of it.
+   * Adds entries to their sessions' event logs; an entry whose session already has that `seq`
+   * replaces it. With `keep`, then deletes all but the newest `keep` entries of each session
+   * the batch wrote to. All in one commit where the backend has commits.
    */
-  appendEvents(entries: StoredEvent[]): Promise<void>;
+  appendEvents(entries: StoredEvent[], keep?: number): Promise<void>;
   /** One session's entries with a `seq` above `since`, oldest first. */
   readEvents(id: string, since: number): Promise<StoredEvent[]>;
-  /** Deletes all but the newest `keep` entries of one session's event log. */
-  trimEvents(id: string, keep: number): Promise<void>;
   /** The highest `seq` in the event log of every session that has a record and events. */
   lastEventSeqs(): Promise<[string, number][]>;
+  /**
+   * Marks the event log in use, durably, and answers whether its previous user closed it with
+   * `closeEventLog` (false after a crash: events may have been numbered and never appended).
+   * A store whose event log was never opened answers true.
+   */
+  openEventLog(): Promise<boolean>;
+  /** Marks the event log closed: every event numbered was appended. */
+  closeEventLog(): Promise<void>;
   close(): Promise<void>;
 }

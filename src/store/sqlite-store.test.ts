@@ -113,6 +113,21 @@ describe("SqliteSessionStore", () => {
     db.close();
   });
 
+  it("remembers across reopening the file whether the event log was closed", async () => {
+    const path = freshPath();
+    const first = SqliteSessionStore.open(path);
+    assert.equal(await first.openEventLog(), true);
+    // Closed without closeEventLog: what a killed program leaves.
+    await first.close();
+    const second = SqliteSessionStore.open(path);
+    assert.equal(await second.openEventLog(), false);
+    await second.closeEventLog();
+    await second.close();
+    const third = SqliteSessionStore.open(path);
+    assert.equal(await third.openEventLog(), true);
+    await third.close();
+  });
+
   it("refuses to create a missing file when told it must exist", () => {
     assert.throws(
       () => SqliteSessionStore.open(join(dir, "missing.db"), { mustExist: true }),

@@ -22,7 +22,8 @@ const MIGRATIONS: readonly Migration[] = [
         snapshot TEXT NOT NULL
       ) STRICT;
     `),
-  // 2: each session's event log, for subscribers that resume with `since`.
+  // 2: each session's event log, for subscribers that resume with `since`, and whether the
+  // log's last user closed it.
   (db) =>
     db.exec(`
       CREATE TABLE session_events (
@@ -31,6 +32,10 @@ const MIGRATIONS: readonly Migration[] = [
         event TEXT NOT NULL,
         PRIMARY KEY (session_id, seq)
       ) STRICT, WITHOUT ROWID;
+      CREATE TABLE store_state (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      ) STRICT;
     `),
 ];
 
@@ -74,6 +79,10 @@ export class SqliteSessionStore implements SessionStore {
       ),
       trimEvents: turns.prepare(
         "DELETE FROM session_events WHERE session_id = ? AND seq <= (SELECT seq FROM session_events WHERE session_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+      ),
+      getState: lifecycle.prepare("SELECT value FROM store_state WHERE key = ?").pluck(),
+      putState: lifecycle.prepare(
+        "INSERT INTO store_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
       ),
       // One index seek per session, not a scan of every event.
       lastEventSeqs: turns.prepare(
@@ -163,20 +172,19 @@ export class SqliteSessionStore implements SessionStore {
       : parseStoredText(snapshot, { sessionId: id, part: "conversation" });
   }
 
-  /** One transaction for the batch; better-sqlite3 commits it before this returns its promise. */
-  async appendEvents(entries: StoredEvent[]): Promise<void> {
+  /** One transaction for the batch and its trims; better-sqlite3 commits it before this returns. */
+  async appendEvents(entries: StoredEvent[], keep?: number): Promise<void> {
     this.check();
     for (const entry of entries) {
       assertStoreKey(entry.sessionId);
       assertEventSeq(entry.seq, "seq");
     }
+    if (keep !== undefined) assertEventSeq(keep, "keep", 0);
     const rows = entries.map((e) => [e.sessionId, e.seq, JSON.stringify(e.event)] as const);
-    if (rows.length === 1) {
-      this.statements.appendEvent.run(...(rows[0] as (typeof rows)[0]));
-      return;
-    }
     this.turns.transaction(() => {
       for (const row of rows) this.statements.appendEvent.run(...row);
+      if (keep === undefined) return;
+      for (const id of new Set(entries.map((e) => e.sessionId))) this.statements.trimEvents.run(id, id, keep);
     })();
   }
 
@@ -190,18 +198,25 @@ export class SqliteSessionStore implements SessionStore {
     }));
   }
 
-  async trimEvents(id: string, keep: number): Promise<void> {
-    this.check(id);
-    assertEventSeq(keep, "keep", 0);
-    this.statements.trimEvents.run(id, id, keep);
-  }
-
   async lastEventSeqs(): Promise<[string, number][]> {
     this.check();
     return (this.statements.lastEventSeqs.all() as { id: string; seq: number }[]).map((row) => [
       row.id,
       row.seq,
     ]);
+  }
+
+  /** The mark commits with the lifecycle records' `synchronous=FULL`: it survives a power cut. */
+  async openEventLog(): Promise<boolean> {
+    this.check();
+    const before = this.statements.getState.get("event_log") as string | undefined;
+    this.statements.putState.run("event_log", "open");
+    return before !== "open";
+  }
+
+  async closeEventLog(): Promise<void> {
+    this.check();
+    this.statements.putState.run("event_log", "closed");
   }
 
   async close(): Promise<void> {

@@ -124,16 +124,16 @@ export function describeSessionStoreConformance(name: string, make: () => Promis
         );
       });
 
-      it("trims a session's log to its newest events and leaves other sessions' alone", async () => {
+      it("trims the logs a batch wrote to, to their newest events, and leaves other logs alone", async () => {
         const s = await open();
-        await s.appendEvents([1, 2, 3, 4, 5].map((n) => entry("a", n)));
         await s.appendEvents([1, 2, 3].map((n) => entry("b", n)));
-        await s.trimEvents("a", 2);
+        await s.appendEvents([1, 2, 3, 4].map((n) => entry("a", n)));
+        await s.appendEvents([entry("a", 5)], 2);
         assert.deepEqual(await seqs(s, "a"), [4, 5]);
         assert.deepEqual(await seqs(s, "b"), [1, 2, 3]);
-        await s.trimEvents("b", 10);
-        assert.deepEqual(await seqs(s, "b"), [1, 2, 3]);
-        await s.trimEvents("a", 0);
+        await s.appendEvents([entry("b", 4)], 10);
+        assert.deepEqual(await seqs(s, "b"), [1, 2, 3, 4]);
+        await s.appendEvents([entry("a", 6)], 0);
         assert.deepEqual(await seqs(s, "a"), []);
       });
 
@@ -149,8 +149,7 @@ export function describeSessionStoreConformance(name: string, make: () => Promis
       it("reports the last seq of every stored session that has events", async () => {
         const s = await open();
         for (const id of ["a", "b", "quiet"]) await s.putSession(id, {});
-        await s.appendEvents([entry("a", 1), entry("a", 2), entry("b", 7), entry("a", 3)]);
-        await s.trimEvents("a", 1);
+        await s.appendEvents([entry("a", 1), entry("a", 2), entry("b", 7), entry("a", 3)], 1);
         assert.deepEqual(
           (await s.lastEventSeqs()).sort(([x], [y]) => x.localeCompare(y)),
           [
@@ -158,6 +157,14 @@ export function describeSessionStoreConformance(name: string, make: () => Promis
             ["b", 7],
           ],
         );
+      });
+
+      it("tells whether the event log was closed since it was last opened", async () => {
+        const s = await open();
+        assert.equal(await s.openEventLog(), true, "never opened");
+        assert.equal(await s.openEventLog(), false, "opened and not closed, as after a crash");
+        await s.closeEventLog();
+        assert.equal(await s.openEventLog(), true);
       });
 
       it("refuses a bad session id, seq or count before it reaches the backend", async () => {
@@ -172,7 +179,7 @@ export function describeSessionStoreConformance(name: string, make: () => Promis
           );
         }
         await assert.rejects(s.readEvents("a", -1), InvalidArgumentError);
-        await assert.rejects(s.trimEvents("a", 0.5), InvalidArgumentError);
+        await assert.rejects(s.appendEvents([entry("a", 1)], 0.5), InvalidArgumentError);
         assert.deepEqual(await seqs(s, "a"), [], "a batch with a bad entry writes nothing");
       });
     });
