@@ -34,9 +34,10 @@ export type SessionEventInput =
 /**
  * An event as subscribers get it. `seq` numbers one session's events: each durable event (every
  * type but `llm_delta`) takes the next number, 1, 2, 3, ..., which it keeps in the session's
- * event log and across program restarts, so `subscribe(id, listener, { since: seq })` resumes
- * after it. An `llm_delta` is not kept and takes no number of its own: it carries the `seq` of
- * the durable event before it, so resuming from it misses only other deltas.
+ * event log and across program restarts (after a crash numbering skips ahead, never back), so
+ * `subscribe(id, listener, { since: seq })` resumes after it. An `llm_delta` is not kept and
+ * takes no number of its own: it carries the `seq` of the durable event before it, so resuming
+ * from it misses only other deltas.
  */
 export type SessionEvent = SessionEventInput & { seq: number };
 
