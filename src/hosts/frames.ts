@@ -3,8 +3,9 @@
  * payloads and reasons travel encoded by `encodeTerm`.
  */
 export type Frame =
-  // host → parent, once: the host's runtime is up
-  | { t: "ready"; node: string }
+  // host → parent, once: the host's runtime is up; `tid` is its OS thread (Linux), whose
+  // children the parent reaps when it kills a thread host
+  | { t: "ready"; node: string; tid?: number }
   // parent → host: start the subtree's root; answered by `spawned`
   | {
       t: "spawn";
@@ -48,7 +49,13 @@ export type Frame =
   // host → parent, periodically: alive, and how much memory it uses
   | { t: "heartbeat"; memory: HostMemory }
   // parent → host: stop every process and exit
-  | { t: "stop" };
+  | { t: "stop" }
+  // host → parent, last: an uncaught error (or a full heap) ends the host; `words` names it
+  | { t: "fatal"; how: "error" | "out_of_memory"; words: string }
+  // parent → host: the parent has handled this many of the host's frames in all (flow control)
+  | { t: "ack"; handled: number }
+  // host → parent, last: the host has more in flight than its budget; the parent stops it
+  | { t: "flood"; frames: number; bytes: number; budget: number };
 
 export interface HostMemory {
   /** V8 heap in use by the host's isolate, in bytes. */

@@ -8,12 +8,20 @@ import { getHeapStatistics } from "node:v8";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { Registry } from "../registry/index.js";
 import { defaultLogger, Pid, Runtime } from "../runtime/index.js";
+import { floodWords, frameBytes, SendWindow } from "./flow-control.js";
 import type { Frame, HostMemory } from "./frames.js";
 import type { HostContext } from "./host-context.js";
 import { loadRootFactory } from "./host-context.js";
-import { HOST_EXIT_OUT_OF_MEMORY, HOST_EXIT_UNCAUGHT, soundsOutOfMemory } from "./host-down.js";
+import {
+  HOST_EXIT_FLOOD,
+  HOST_EXIT_OUT_OF_MEMORY,
+  HOST_EXIT_UNCAUGHT,
+  lastWords,
+  soundsOutOfMemory,
+} from "./host-down.js";
 import type { HostKind } from "./limits.js";
 import { type ControlFrame, Peer } from "./peer.js";
+import { childrenReaped, currentOsThreadId, killDescendants, killProcessGroup } from "./reap.js";
 import { decodeTerm, encodeReason, encodeTerm } from "./term-codec.js";
 
 /** What the parent tells a host when it starts it. */
@@ -23,6 +31,8 @@ export interface HostBoot {
   kind: HostKind;
   heartbeatMs: number;
   stopTimeoutMs: number;
+  /** How many bytes of frames may be in flight towards the parent (`maxInFlightMb`). */
+  maxInFlightBytes: number;
   /** The parent's log level, so a quiet parent has quiet hosts. */
   logLevel: string;
 }
@@ -30,11 +40,45 @@ export interface HostBoot {
 const boot: HostBoot = isMainThread ? JSON.parse(process.env.SESSIONVISOR_HOST ?? "null") : workerData;
 if (!boot || typeof boot.node !== "string") throw new Error("host-main runs only as a sessionvisor host");
 
-const post: (frame: Frame) => void = isMainThread
-  ? (frame) => {
-      if (process.connected) process.send?.(frame);
+/** This host's OS thread (Linux): the programs a thread host's code starts are its children. */
+const tid = currentOsThreadId();
+/** How long a host waits for its last words to be written before it exits anyway. */
+const LAST_WORDS_TIMEOUT_MS = 1000;
+/** How long a stopping thread host lets its loop reap the programs it killed. */
+const REAP_WAIT_MS = 500;
+
+/** Puts a frame on the channel, outside flow control; `sent` runs once it is written. */
+const postRaw: (frame: Frame, sent?: () => void) => void = isMainThread
+  ? (frame, sent) => {
+      if (process.connected) process.send?.(frame, undefined, {}, () => sent?.());
+      else sent?.();
     }
-  : (frame) => parentPort?.postMessage(frame);
+  : (frame, sent) => {
+      parentPort?.postMessage(frame);
+      sent?.();
+    };
+
+const window = new SendWindow(boot.maxInFlightBytes);
+let flooded = false;
+
+/**
+ * Every frame to the parent goes here. Past the in-flight budget the host says so and exits: its
+ * parent drops what it had not handled yet, and reports a flood.
+ */
+function post(frame: Frame): void {
+  if (flooded) return;
+  const size = frameBytes(frame);
+  if (!window.admits(size)) {
+    flooded = true;
+    const report = { frames: window.frames, bytes: window.bytes, budget: window.budgetBytes };
+    postRaw({ t: "flood", ...report });
+    // A process's channel does not drain while its code loops: the exit code and stderr say it.
+    if (isMainThread) writeSync(2, `sessionvisor host ${boot.node}: flood: ${floodWords(report)}\n`);
+    process.exit(HOST_EXIT_FLOOD);
+  }
+  window.sent(size);
+  postRaw(frame);
+}
 
 const logger = defaultLogger();
 logger.level = boot.logLevel;
@@ -111,8 +155,16 @@ async function control(frame: ControlFrame): Promise<void> {
       else pending?.reject(decodeTerm(frame.error));
       return;
     }
+    case "ack":
+      window.acked(frame.handled);
+      return;
     case "stop":
       await runtime.shutdown(boot.stopTimeoutMs);
+      // A thread's programs are reaped by its own event loop: kill them while it still runs.
+      if (!isMainThread && tid !== undefined) {
+        killDescendants(process.pid, tid);
+        await childrenReaped(process.pid, tid, REAP_WAIT_MS);
+      }
       process.exit(0);
   }
 }
@@ -128,20 +180,57 @@ function memory(): HostMemory {
   };
 }
 
+let dying = false;
+
+/**
+ * An uncaught error or unhandled rejection ends the host. Its last words go to the parent over
+ * the channel, so the parent names the error whatever the mode; a process host also writes
+ * them to stderr, which the parent reads when the channel is gone.
+ */
+function die(error: unknown): void {
+  if (dying) return;
+  dying = true;
+  const words = lastWords(error);
+  const stack = error instanceof Error && error.stack ? error.stack : words;
+  const outOfMemory = soundsOutOfMemory(stack);
+  const code = outOfMemory ? HOST_EXIT_OUT_OF_MEMORY : HOST_EXIT_UNCAUGHT;
+  if (isMainThread) {
+    const frames = stack.split("\n").filter((line) => /^\s+at /.test(line));
+    writeSync(2, `sessionvisor host ${boot.node}: uncaught ${[words, ...frames].join("\n")}\n`);
+  }
+  const exit = () => process.exit(code);
+  // A channel that does not drain (the parent stalled) must not keep a dead host alive.
+  setTimeout(exit, LAST_WORDS_TIMEOUT_MS);
+  postRaw({ t: "fatal", how: outOfMemory ? "out_of_memory" : "error", words }, exit);
+}
+
+/**
+ * Programs the host's code started go with the host. A thread kills what its own OS thread
+ * forked (the parent kills them when it terminates the thread, which skips this); a process
+ * kills its descendants, and its process group catches any the parent's kill would miss.
+ */
+function reapPrograms(): void {
+  if (isMainThread) killDescendants(process.pid);
+  // Without its thread's id a thread cannot tell its programs from the rest of the process's.
+  else if (tid !== undefined) killDescendants(process.pid, tid);
+}
+
+process.on("uncaughtException", die);
+process.on("exit", reapPrograms);
+
 const onFrame = (frame: Frame) => parent.receive(frame);
 if (isMainThread) {
   process.on("message", onFrame);
-  // A host never outlives its parent: no orphan processes, whatever killed the parent.
-  process.on("disconnect", () => process.exit(0));
-  // Its own exit code, so the parent tells an uncaught error from session code's process.exit(1).
-  process.on("uncaughtException", (error) => {
-    const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
-    writeSync(2, `sessionvisor host ${boot.node}: uncaught ${text}\n`);
-    process.exit(soundsOutOfMemory(text) ? HOST_EXIT_OUT_OF_MEMORY : HOST_EXIT_UNCAUGHT);
+  // A host never outlives its parent: no orphan processes, whatever killed the parent. It
+  // takes its process group with it: its programs, and itself.
+  process.on("disconnect", () => {
+    reapPrograms();
+    killProcessGroup(process.pid);
+    process.exit(0);
   });
 } else {
   parentPort?.on("message", onFrame);
 }
 setInterval(() => post({ t: "heartbeat", memory: memory() }), boot.heartbeatMs);
-post({ t: "ready", node: boot.node });
+post({ t: "ready", node: boot.node, ...(tid === undefined ? {} : { tid }) });
 post({ t: "heartbeat", memory: memory() });

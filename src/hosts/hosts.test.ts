@@ -11,6 +11,7 @@ import { hostedChild } from "./hosted-child.js";
 import { Hosts } from "./hosts.js";
 
 const PROBE = new URL("../../test/fixtures/hosted-probe.ts", import.meta.url);
+const HUNG_SOON = { hangTimeoutMs: 1000 };
 
 /** Collects what it is sent, for the tests of send and links. */
 class Inbox extends GenServer<"read", unknown[], never, unknown> {
@@ -37,7 +38,7 @@ async function eventually<T>(read: () => Promise<T> | T, test: (value: T) => boo
 }
 
 for (const kind of ["thread", "process"] as const) {
-  describe(`a ${kind} host`, () => {
+  describe(`a ${kind} host`, { timeout: 120_000 }, () => {
     let runtime: Runtime;
     let registry: Registry;
     let hosts: Hosts;
@@ -48,7 +49,8 @@ for (const kind of ["thread", "process"] as const) {
     before(async () => {
       runtime = new Runtime({ logger: silentLogger() });
       registry = new Registry(runtime, { keys: "unique", names: true });
-      hosts = new Hosts(runtime, registry, { limits: { hangTimeoutMs: 300 } });
+      // Healthy hosts get a hang timeout a loaded machine cannot trip; hosts meant to hang, less.
+      hosts = new Hosts(runtime, registry, { limits: { hangTimeoutMs: 5000 } });
       hosts.provide("clock", (caller) => ({ hello: (who: string) => `hello ${who} from ${caller.label}` }));
       supervisor = await DynamicSupervisor.start(runtime, {
         maxRestarts: 20,
@@ -64,6 +66,7 @@ for (const kind of ["thread", "process"] as const) {
 
     async function startProbe(
       restart: "permanent" | "temporary" = "temporary",
+      limits?: { hangTimeoutMs: number },
     ): Promise<{ pid: Pid; name: string }> {
       const name = `probe_${kind}_${++probes}`;
       const spec = hostedChild(hosts, {
@@ -73,6 +76,7 @@ for (const kind of ["thread", "process"] as const) {
         args: { name },
         type: "worker",
         restart,
+        ...(limits ? { limits } : {}),
       });
       const pid = (await DynamicSupervisor.startChild(runtime, supervisor, spec)) as Pid;
       return { pid, name };
@@ -157,7 +161,7 @@ for (const kind of ["thread", "process"] as const) {
     });
 
     it("fails calls in flight when the host dies, with the host's death as the reason", async () => {
-      const { pid } = await startProbe();
+      const { pid } = await startProbe("temporary", HUNG_SOON);
       await runtime.call(pid, { op: "fault", fault: "loop" });
       await new Promise((resolve) => setTimeout(resolve, 50));
       await assert.rejects(runtime.call(pid, { op: "ping" }, 10_000), (error: unknown) => {
@@ -191,8 +195,28 @@ for (const kind of ["thread", "process"] as const) {
       assert.ok(exit?.type === "child_exited" && isHostDown(exit.reason) && exit.reason.how === "error");
     });
 
-    it("keeps the main thread's timers running while the host loops forever", async () => {
+    it("names the error's class and message when the host dies of an uncaught error", async () => {
       const { pid } = await startProbe();
+      const exited = runtime.whenExited(pid);
+      await runtime.call(pid, { op: "fault", fault: "throw_typed" });
+      const reason = await exited;
+      assert.ok(isHostDown(reason), `a host death, not ${String(reason)}`);
+      assert.equal(reason.how, "error");
+      assert.equal(reason.detail, "ProbeFault: a typed boom from a timer");
+      assert.match(reason.message, /died: error \(.*ProbeFault: a typed boom from a timer\)$/);
+    });
+
+    it("names the rejected error when the host dies of an unhandled rejection", async () => {
+      const { pid } = await startProbe();
+      const exited = runtime.whenExited(pid);
+      await runtime.call(pid, { op: "fault", fault: "reject_later" });
+      const reason = await exited;
+      assert.ok(isHostDown(reason) && reason.how === "error", String(reason));
+      assert.equal(reason.detail, "Error: a floating rejection");
+    });
+
+    it("keeps the main thread's timers running while the host loops forever", async () => {
+      const { pid } = await startProbe("temporary", HUNG_SOON);
       const exited = runtime.whenExited(pid);
       await runtime.call(pid, { op: "fault", fault: "loop" });
       let ticks = 0;
@@ -200,10 +224,38 @@ for (const kind of ["thread", "process"] as const) {
       const reason = await exited;
       clearInterval(timer);
       assert.ok(isHostDown(reason) && reason.how === "hang");
-      assert.ok(ticks >= 10, `only ${ticks} ticks of a 10 ms timer during a 300 ms hang`);
+      assert.ok(ticks >= 10, `only ${ticks} ticks of a 10 ms timer during a 1000 ms hang`);
     });
   });
 }
+
+describe("a process host aborted", { timeout: 60_000 }, () => {
+  it("by std::bad_alloc is reported as out of memory, not as a signal", async (t) => {
+    const runtime = new Runtime({ logger: silentLogger() });
+    const registry = new Registry(runtime, { keys: "unique", names: true });
+    const hosts = new Hosts(runtime, registry, { limits: { hangTimeoutMs: 3000 } });
+    t.after(async () => {
+      await runtime.shutdown();
+      await hosts.stop();
+    });
+    const supervisor = await DynamicSupervisor.start(runtime, { maxRestarts: 3, period: 5000 });
+    const spec = hostedChild(hosts, {
+      id: "aborted",
+      isolation: "process",
+      module: PROBE,
+      args: { name: "aborted_probe" },
+      type: "worker",
+      restart: "temporary",
+    });
+    const pid = (await DynamicSupervisor.startChild(runtime, supervisor, spec)) as Pid;
+    const exited = runtime.whenExited(pid);
+    await runtime.call(pid, { op: "fault", fault: "abort_bad_alloc" });
+    const reason = await exited;
+    assert.ok(isHostDown(reason), String(reason));
+    assert.equal(reason.how, "out_of_memory");
+    assert.equal(reason.signal, "SIGABRT");
+  });
+});
 
 describe("hosts", () => {
   it("reject limits out of range, naming the field", () => {

@@ -88,6 +88,8 @@ export class Hosts {
   private readonly records = new Map<string, HostRecord>();
   private readonly spares = new Map<string, Promise<HostRecord>[]>();
   private readonly providers = new Map<string, ServiceFactory>();
+  /** Hosts that died or were killed, until their thread or process is really gone. */
+  private readonly exiting = new Map<LaunchedHost, HostLimits>();
   private readonly detachRouter: () => void;
   private nextHost = 1;
   private stopped = false;
@@ -219,22 +221,47 @@ export class Hosts {
     return true;
   }
 
-  /** Stops every host and spare; resolves when each thread and process is gone. */
+  /**
+   * Stops every host and spare; resolves when each thread and process is gone — or, for one
+   * that is not gone `stopTimeoutMs` after it was killed (a thread blocked in native code
+   * ignores `terminate`), once that bound has passed, logging it as `host_not_exited`.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     const spares = [...this.spares.values()].flat();
     this.spares.clear();
-    const all = [...this.records.values()];
-    await Promise.all([
-      ...all.map((record) => this.stopHost(record)),
-      ...spares.map((spare) =>
-        spare.then(
-          (record) => this.stopHost(record),
-          () => undefined,
-        ),
-      ),
-    ]);
+    // A spare still starting is waited for (its start is bounded), then stopped like the rest.
+    await Promise.all(spares.map((spare) => spare.catch(() => undefined)));
+    const waits = [...this.records.values()].map((record) => {
+      void this.stopHost(record);
+      return this.awaitGone(record.launched, record.limits.stopTimeoutMs + exitGraceMs(record.limits));
+    });
+    for (const [host, limits] of this.exiting) waits.push(this.awaitGone(host, exitGraceMs(limits)));
+    await Promise.all(waits);
     this.detachRouter();
+  }
+
+  private async awaitGone(host: LaunchedHost, boundMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const gone = await Promise.race([
+      host.gone.then(() => true),
+      new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), boundMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!gone) {
+      this.runtime.logger.error(
+        {
+          event: "host_not_exited",
+          host: host.node,
+          kind: host.kind,
+          osPid: host.osPid,
+          threadId: host.threadId,
+        },
+        `a ${host.kind} host did not exit within ${boundMs} ms of being stopped`,
+      );
+    }
   }
 
   private info(record: HostRecord): HostInfo {
@@ -295,9 +322,7 @@ export class Hosts {
       this.runtime,
       node,
       (frame) => launched.post(frame),
-      (frame) => {
-        if (record) this.control(record, frame);
-      },
+      (frame) => (record ? this.control(record, frame) : undefined),
     );
     record = {
       launched,
@@ -317,6 +342,8 @@ export class Hosts {
   /** Everything in the host exits with `reason`: keys go, calls fail, links and monitors fire. */
   private died(record: HostRecord, reason: HostDownError): void {
     const node = record.launched.node;
+    this.exiting.set(record.launched, record.limits);
+    void record.launched.gone.then(() => this.exiting.delete(record.launched));
     const exitReason: ExitReason = record.stopping ? "shutdown" : reason;
     this.records.delete(node);
     record.spawn?.reject(reason);
@@ -329,7 +356,8 @@ export class Hosts {
     }
   }
 
-  private control(record: HostRecord, frame: ControlFrame): void {
+  /** A service request's handling goes on after it returns: its promise says when it ends. */
+  private control(record: HostRecord, frame: ControlFrame): undefined | Promise<void> {
     switch (frame.t) {
       case "spawned": {
         const pending = record.spawn;
@@ -356,9 +384,9 @@ export class Hosts {
         );
         return;
       case "service":
-        void this.serve(record, frame);
-        return;
+        return this.serve(record, frame);
     }
+    return undefined;
   }
 
   private async serve(record: HostRecord, frame: Extract<Frame, { t: "service" }>): Promise<void> {
@@ -394,4 +422,9 @@ export class Hosts {
       reply(false, error);
     }
   }
+}
+
+/** How long a killed host may take to be gone: terminating a thread, reaping a process. */
+function exitGraceMs(limits: HostLimits): number {
+  return Math.max(1000, limits.stopTimeoutMs);
 }

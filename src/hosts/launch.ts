@@ -10,17 +10,21 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { HostStartError } from "./errors.js";
+import { floodWords, Inbound } from "./flow-control.js";
 import type { Frame, HostMemory } from "./frames.js";
 import {
+  HOST_EXIT_FLOOD,
   HOST_EXIT_OUT_OF_MEMORY,
   HOST_EXIT_UNCAUGHT,
   type HostDownCause,
   type HostDownError,
   hostDown,
+  lastWords,
   soundsOutOfMemory,
 } from "./host-down.js";
 import type { HostBoot } from "./host-main.js";
 import type { HostKind, HostLimits } from "./limits.js";
+import { childrenReaped, killDescendants, killProcessGroup } from "./reap.js";
 
 export interface LaunchOptions {
   kind: HostKind;
@@ -28,8 +32,11 @@ export interface LaunchOptions {
   parentNode: string;
   limits: HostLimits;
   logLevel: string;
-  /** Every frame the host sends after `ready`. */
-  onFrame(frame: Frame): void;
+  /**
+   * Every frame the host sends after `ready`. A promise means its handling goes on (a call to
+   * answer, a service request): the frame counts against the host's in-flight budget until then.
+   */
+  onFrame(frame: Frame): undefined | Promise<unknown>;
   /** Called once, when the host is found dead, hung or gone; not called for a failed start. */
   onDeath(reason: HostDownError): void;
 }
@@ -60,6 +67,10 @@ export interface LaunchedHost {
 const SOURCE_MODE = import.meta.url.endsWith(".ts");
 const ENTRY = new URL(SOURCE_MODE ? "./host-main.ts" : "./host-main.js", import.meta.url);
 const STDERR_TAIL = 4096;
+const MIB = 1024 * 1024;
+const FLOOD_WORDS = "it sent more than its limit (maxInFlightMb) that its parent had not handled yet";
+/** How long a killed thread host's loop is given to reap the programs killed with it. */
+const REAP_WAIT_MS = 200;
 const WASM_FLAG = "--disable-wasm-trap-handler";
 const WASM_FLAG_SUPPORTED = process.allowedNodeEnvironmentFlags.has(WASM_FLAG);
 
@@ -75,6 +86,7 @@ export function launchHost(options: LaunchOptions): Promise<LaunchedHost> {
     kind: options.kind,
     heartbeatMs: heartbeatInterval(options.limits.hangTimeoutMs),
     stopTimeoutMs: options.limits.stopTimeoutMs,
+    maxInFlightBytes: options.limits.maxInFlightMb * MIB,
     logLevel: options.logLevel,
   };
   return options.kind === "thread"
@@ -97,6 +109,11 @@ abstract class HostBase implements LaunchedHost {
   protected ready = false;
   /** Set when we kill the host, so its exit is reported as what we killed it for. */
   protected killedFor: { cause: HostDownCause; message?: string } | undefined;
+  /** What the host said of the error that ended it, if it could say it (`fatal`). */
+  protected fatal: Extract<Frame, { t: "fatal" }> | undefined;
+  /** The host's OS thread, from its `ready` (Linux). */
+  protected osThreadId: number | undefined;
+  private readonly inbound: Inbound;
   private stopping = false;
   private lastSeen = performance.now();
   private watchdog: NodeJS.Timeout | undefined;
@@ -114,6 +131,16 @@ abstract class HostBase implements LaunchedHost {
     this.gone = new Promise((resolve) => {
       this.markGone = resolve;
     });
+    this.inbound = new Inbound(
+      options.limits.maxInFlightMb * MIB,
+      (frame) => this.handle(frame),
+      (handled) => this.post({ t: "ack", handled }),
+      (waitingBytes) =>
+        void this.kill(
+          "flood",
+          `${(waitingBytes / MIB).toFixed(1)} MB of its frames were waiting for the parent, over its limit of ${options.limits.maxInFlightMb} MB (maxInFlightMb)`,
+        ),
+    );
     this.startTimer = setTimeout(() => {
       this.failStart(`it did not become ready within ${options.limits.startTimeoutMs} ms`);
       void this.forceKill();
@@ -121,7 +148,11 @@ abstract class HostBase implements LaunchedHost {
   }
 
   abstract post(frame: Frame): void;
-  protected abstract forceKill(): Promise<void>;
+  /**
+   * Ends the thread or process now. `promptly`: at once, with no grace for tidying up — the
+   * parent may itself be stuck handling the host's frames, and only a synchronous kill stops them.
+   */
+  protected abstract forceKill(promptly?: boolean): Promise<void>;
 
   stop(): Promise<void> {
     if (!this.dead && !this.stopping) {
@@ -143,28 +174,44 @@ abstract class HostBase implements LaunchedHost {
   kill(cause: HostDownCause, message?: string): Promise<void> {
     this.killedFor ??= { cause, message };
     this.die(hostDown(this.node, this.kind, cause, message === undefined ? {} : { message }));
-    void this.forceKill();
+    void this.forceKill(cause === "flood");
     return this.gone;
   }
 
+  /** A frame arrived: it is queued, in order, and handled in the parent's own time. */
   protected received(frame: Frame): void {
+    if (this.dead) return;
     this.lastSeen = performance.now();
-    if (frame.t === "heartbeat") {
-      this.memory = frame.memory;
-      return;
+    // Last words are kept at once: the host's exit may be judged before its queue is handled.
+    if (frame.t === "fatal") this.fatal = frame;
+    // A host over its budget is stopped at once; what it sent and we did not handle is dropped.
+    else if (frame.t === "flood") void this.kill("flood", floodWords(frame));
+    else this.inbound.push(frame);
+  }
+
+  private handle(frame: Frame): undefined | Promise<unknown> {
+    switch (frame.t) {
+      case "heartbeat":
+        this.memory = frame.memory;
+        return undefined;
+      case "ready":
+        if (this.ready) return undefined;
+        this.ready = true;
+        this.osThreadId = frame.tid;
+        clearTimeout(this.startTimer);
+        this.startWatchdog();
+        this.resolveStart(this);
+        return undefined;
+      default:
+        return this.ready && !this.dead ? this.options.onFrame(frame) : undefined;
     }
-    if (frame.t === "ready" && !this.ready) {
-      this.ready = true;
-      clearTimeout(this.startTimer);
-      this.startWatchdog();
-      this.resolveStart(this);
-      return;
-    }
-    if (this.ready && !this.dead) this.options.onFrame(frame);
   }
 
   /** The thread or process is gone; `cause` is how it looks from outside. */
   protected exited(cause: HostDownCause, detail: { code?: number; signal?: string; message?: string }): void {
+    // What a host said before it ended by itself still counts (a reply, a key dropped); a
+    // flood's backlog does not.
+    if (!this.dead && cause !== "flood") this.inbound.flush();
     if (!this.ready) this.failStart(`it exited before it was ready (${describe(cause, detail)})`);
     const killed = this.killedFor;
     const final = killed ? { ...detail, ...(killed.message ? { message: killed.message } : {}) } : detail;
@@ -176,6 +223,7 @@ abstract class HostBase implements LaunchedHost {
   private die(reason: HostDownError): void {
     if (this.dead) return;
     this.dead = true;
+    this.inbound.close();
     clearInterval(this.watchdog);
     clearTimeout(this.startTimer);
     if (this.ready) this.options.onDeath(reason);
@@ -245,20 +293,38 @@ class ThreadHost extends HostBase {
     if (!this.dead) this.worker.postMessage(frame);
   }
 
-  protected async forceKill(): Promise<void> {
+  /**
+   * Terminating a worker does not interrupt a thread blocked in native code — `execSync` waits
+   * for its program (and for whatever holds the program's pipes) — so the programs the thread
+   * started are killed first, while they are still known as its children.
+   */
+  protected async forceKill(promptly = false): Promise<void> {
+    if (this.osThreadId !== undefined) {
+      killDescendants(process.pid, this.osThreadId);
+      // A thread whose loop still runs reaps them; one that is stuck leaves zombies.
+      if (!promptly) await childrenReaped(process.pid, this.osThreadId, REAP_WAIT_MS);
+    }
     await this.worker.terminate();
   }
 
   private judge(code: number): [HostDownCause, { code?: number; message?: string }] {
     const error = this.lastError;
-    const message = error?.message;
+    const fatal = this.fatal;
     if ((error as NodeJS.ErrnoException | undefined)?.code === "ERR_WORKER_OUT_OF_MEMORY") {
-      return ["out_of_memory", { message }];
+      return ["out_of_memory", { message: error?.message as string }];
     }
-    if (code === HOST_EXIT_OUT_OF_MEMORY || (message && soundsOutOfMemory(message))) {
-      return ["out_of_memory", { code, ...(message ? { message } : {}) }];
+    // An error the host could not report itself (one thrown before its handlers were set).
+    const words = fatal?.words ?? (error ? lastWords(error) : undefined);
+    const message = words === undefined ? {} : { message: words };
+    if (
+      fatal?.how === "out_of_memory" ||
+      code === HOST_EXIT_OUT_OF_MEMORY ||
+      (words && soundsOutOfMemory(words))
+    ) {
+      return ["out_of_memory", { code, ...message }];
     }
-    if (error || code === HOST_EXIT_UNCAUGHT) return ["error", { code, ...(message ? { message } : {}) }];
+    if (fatal || error || code === HOST_EXIT_UNCAUGHT) return ["error", { code, ...message }];
+    if (code === HOST_EXIT_FLOOD) return ["flood", { code, message: FLOOD_WORDS }];
     return ["exit", { code }];
   }
 }
@@ -290,12 +356,27 @@ class ProcessHost extends HostBase {
       stdio: ["ignore", "inherit", "pipe", "ipc"],
       serialization: "advanced",
       env: { ...process.env, SESSIONVISOR_HOST: JSON.stringify(boot) },
+      // A process group of its own (prlimit execs node, so its pid leads it): one signal to the
+      // group reaches every program the host's code started, wherever they were re-parented.
+      detached: true,
     });
+    const pid = this.child.pid;
+    if (pid !== undefined) {
+      livingProcessHosts.add(pid);
+      killGroupsWhenThisProcessExits();
+    }
     this.child.stderr?.on("data", (chunk: Buffer) => {
       process.stderr.write(chunk);
       this.stderrTail = (this.stderrTail + chunk.toString("utf8")).slice(-STDERR_TAIL);
     });
     this.child.on("message", (frame: Frame) => this.received(frame));
+    // The host is gone; what it started may not be. Its group goes too (`close` can wait for
+    // them: a program that inherited the host's stderr holds the pipe open).
+    this.child.on("exit", () => {
+      if (pid === undefined) return;
+      livingProcessHosts.delete(pid);
+      killProcessGroup(pid);
+    });
     this.child.on("error", (error) => {
       // Spawning failed (no such file) or a signal could not be sent; only the first matters.
       if (this.child.pid === undefined) this.exited("error", { message: error.message });
@@ -312,17 +393,28 @@ class ProcessHost extends HostBase {
     if (!this.dead && this.child.connected) this.child.send(frame);
   }
 
+  /** The host, its process group, and any of its descendants that left the group (`setsid`). */
   protected async forceKill(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
+    const pid = this.child.pid;
+    if (pid === undefined || this.child.exitCode !== null || this.child.signalCode !== null) return;
+    killDescendants(pid);
+    killProcessGroup(pid);
+    this.child.kill("SIGKILL");
   }
 
   private judge(
     code: number | null,
     signal: NodeJS.Signals | null,
   ): [HostDownCause, { code?: number; signal?: string; message?: string }] {
-    const lastWords = lastLine(this.stderrTail);
-    const message = lastWords ? { message: lastWords } : {};
-    if (code === HOST_EXIT_OUT_OF_MEMORY || soundsOutOfMemory(this.stderrTail)) {
+    // The host's own words over the channel; else what it wrote to stderr before dying.
+    const words =
+      this.fatal?.words ?? markedLine(this.stderrTail, this.node, "uncaught ") ?? lastLine(this.stderrTail);
+    const message = words ? { message: words } : {};
+    if (
+      this.fatal?.how === "out_of_memory" ||
+      code === HOST_EXIT_OUT_OF_MEMORY ||
+      soundsOutOfMemory(this.stderrTail)
+    ) {
       return [
         "out_of_memory",
         { ...(code === null ? {} : { code }), ...(signal ? { signal } : {}), ...message },
@@ -330,9 +422,40 @@ class ProcessHost extends HostBase {
     }
     if (signal === "SIGKILL") return ["killed", { signal }];
     if (signal) return ["signal", { signal, ...message }];
-    if (code === HOST_EXIT_UNCAUGHT) return ["error", { code, ...message }];
+    if (this.fatal || code === HOST_EXIT_UNCAUGHT) return ["error", { code: code ?? 0, ...message }];
+    if (code === HOST_EXIT_FLOOD) {
+      return ["flood", { code, message: markedLine(this.stderrTail, this.node, "flood: ") ?? FLOOD_WORDS }];
+    }
     return ["exit", { code: code ?? 0 }];
   }
+}
+
+/** Process hosts alive now, by pid: their groups are killed if this process exits first. */
+const livingProcessHosts = new Set<number>();
+let exitHookInstalled = false;
+
+/**
+ * A process that exits normally (or by `process.exit`) takes its hosts' groups with it. One
+ * killed by a signal cannot; its hosts see their channel close and kill their own groups.
+ */
+function killGroupsWhenThisProcessExits(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on("exit", () => {
+    for (const pid of livingProcessHosts) {
+      killDescendants(pid);
+      killProcessGroup(pid);
+    }
+  });
+}
+
+/** The words of the line a host writes to stderr as it dies (`uncaught …`, `flood: …`). */
+function markedLine(stderr: string, node: string, kind: string): string | undefined {
+  const marker = `sessionvisor host ${node}: ${kind}`;
+  const at = stderr.lastIndexOf(marker);
+  if (at < 0) return undefined;
+  const end = stderr.indexOf("\n", at);
+  return stderr.slice(at + marker.length, end < 0 ? undefined : end).trim() || undefined;
 }
 
 function lastLine(text: string): string | undefined {

@@ -17,6 +17,11 @@ export interface HostLimits {
   startTimeoutMs: number;
   /** How long a stopping host may take to stop its processes before it is killed, in ms. */
   stopTimeoutMs: number;
+  /**
+   * How much a host may have sent that its parent has not handled yet, in MiB (each frame counts
+   * its payload plus a fixed cost). A host past it is stopped as a `flood`.
+   */
+  maxInFlightMb: number;
 }
 
 export const DEFAULT_HOST_LIMITS: Readonly<HostLimits> = Object.freeze({
@@ -25,6 +30,7 @@ export const DEFAULT_HOST_LIMITS: Readonly<HostLimits> = Object.freeze({
   hangTimeoutMs: 5000,
   startTimeoutMs: 15_000,
   stopTimeoutMs: 5000,
+  maxInFlightMb: 16,
 });
 
 /** V8 and Node reserve address space up front: below this a child process cannot start. */
@@ -36,6 +42,7 @@ const RANGES: Record<keyof HostLimits, [number, number]> = {
   hangTimeoutMs: [20, 3_600_000],
   startTimeoutMs: [100, 600_000],
   stopTimeoutMs: [0, 600_000],
+  maxInFlightMb: [1, 65_536],
 };
 
 export function checkIsolation(value: unknown, what = "isolation"): Isolation {

@@ -55,7 +55,7 @@ export class Peer implements RemoteRoute {
     private readonly runtime: Runtime,
     readonly node: string,
     private readonly post: (frame: Frame) => void,
-    private readonly onControl: (frame: ControlFrame) => void,
+    private readonly onControl: (frame: ControlFrame) => undefined | Promise<unknown>,
   ) {}
 
   get closed(): boolean {
@@ -140,12 +140,15 @@ export class Peer implements RemoteRoute {
 
   // ---- incoming --------------------------------------------------------------------------
 
-  receive(frame: Frame): void {
+  /**
+   * Plays one frame into this runtime. For a call, resolves once it is answered; a control
+   * frame returns what its owner's handler returns.
+   */
+  receive(frame: Frame): undefined | Promise<unknown> {
     const runtime = this.runtime;
     switch (frame.t) {
       case "call":
-        this.answerCall(frame);
-        return;
+        return this.answerCall(frame);
       case "reply": {
         const pending = this.calls.get(frame.id);
         if (!pending) return; // it timed out already
@@ -198,7 +201,7 @@ export class Peer implements RemoteRoute {
         );
         return;
       default:
-        this.onControl(frame);
+        return this.onControl(frame);
     }
   }
 
@@ -218,11 +221,11 @@ export class Peer implements RemoteRoute {
     this.watchedForThem.clear();
   }
 
-  private answerCall(frame: Extract<Frame, { t: "call" }>): void {
+  private answerCall(frame: Extract<Frame, { t: "call" }>): Promise<void> {
     const respond = (ok: boolean, value: unknown) => {
       if (this.closedWith === undefined) this.post({ t: "reply", id: frame.id, ...encodeOutcome(ok, value) });
     };
-    this.runtime.call(target(frame), decodeTerm(frame.message) as never, frame.timeoutMs).then(
+    return this.runtime.call(target(frame), decodeTerm(frame.message) as never, frame.timeoutMs).then(
       (value) => respond(true, value),
       (error) => respond(false, error),
     );
