@@ -286,3 +286,123 @@ describe("hosted sessions", () => {
     }
   });
 });
+
+// Misuse of the parent by a session's own code: `rogue` (test/fixtures/rogue-provider.ts) floods
+// it with events, or blocks its host in a program.
+const ROGUE_PROVIDERS = {
+  module: new URL("./fixtures/rogue-provider.ts", import.meta.url),
+  export: "rogueProviders",
+};
+
+// A session whose code sends its parent messages in a loop (a provider streaming deltas for ever,
+// each one an event published through the parent) is stopped at its in-flight budget.
+for (const isolation of ["thread", "process"] as const) {
+  describe(`a ${isolation} session that floods its parent`, { timeout: 120_000 }, () => {
+    it("is stopped as a flood and restarted, while the parent's memory stays bounded and neighbours answer", async (t) => {
+      const system = await startSystem({
+        providers: (await import("./fixtures/rogue-provider.js")).rogueProviders(),
+        hostProviders: ROGUE_PROVIDERS,
+        hostLimits: { hangTimeoutMs: 5000, maxMemoryMb: 2048 },
+        sessionRestartBudget: { maxRestarts: 10, period: 5000 },
+      });
+      t.after(() => system.stop());
+      const events = recorder();
+      // Every delta of the flood is an event too: keep only the ones the test waits for.
+      system.subscribeAll((event) => {
+        if (event.type === "session_crashed" || event.type === "session_status") events.listener(event);
+      });
+      const config = { llm: { provider: "rogue" }, limits: NEIGHBOUR_LIMITS };
+      const inline = await Promise.all(Array.from({ length: 5 }, () => system.createSession(config)));
+      const hosted = await system.createSession({ ...config, isolation });
+      const neighbours = [...inline.map((s) => s.id), hosted.id];
+      const victim = await system.createSession({ ...config, isolation });
+      await system.sendMessage(victim.id, "before the flood");
+      const firstHost = system.sessionHost(victim.id)?.hostId;
+
+      const rssBefore = process.memoryUsage().rss;
+      let rssPeak = rssBefore;
+      const sampler = setInterval(() => {
+        rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+        // Without a bound this would take the machine down: stop the victim, and fail below.
+        if (rssPeak - rssBefore > 1200 * 1024 * 1024 && firstHost) system.hosts.kill(firstHost);
+      }, 10);
+      t.after(() => clearInterval(sampler));
+      const loop = callInLoop(system, neighbours);
+      void system.sendMessage(victim.id, "FLOOD").catch(() => {});
+      await events.waitFor((e) => e.type === "session_crashed" && e.sessionId === victim.id, 30_000);
+      await events.waitFor(
+        (e) =>
+          e.type === "session_status" &&
+          e.sessionId === victim.id &&
+          e.status === "active" &&
+          e.previousStatus === "recovering",
+        30_000,
+      );
+      const { calls, failures } = await loop.stop();
+      clearInterval(sampler);
+
+      assert.match(crashReason(events.events, victim.id), /died: flood/);
+      const growthMb = (rssPeak - rssBefore) / (1024 * 1024);
+      t.diagnostic(`the parent grew by ${growthMb.toFixed(0)} MB during the flood`);
+      assert.ok(growthMb < 600, `the parent grew by ${growthMb.toFixed(0)} MB`);
+      assert.deepEqual(failures, [], "every neighbour answered every call");
+      assert.ok(calls > 0, "the neighbours were called during the flood");
+      assert.notEqual(system.sessionHost(victim.id)?.hostId, firstHost, "the session runs in a new host");
+      assert.equal((await system.getHistory(victim.id))[0]?.content, "before the flood");
+      assert.match((await system.sendMessage(victim.id, "after")).text, /^ok: after/);
+    });
+  });
+}
+
+// A session blocked in `execSync("sleep …")` is restarted as hung; the program dies with its
+// host, and nothing the session started outlives `system.stop()`.
+for (const isolation of ["thread", "process"] as const) {
+  describe(`a ${isolation} session blocked in a program`, { timeout: 120_000 }, () => {
+    it("is restarted as hung, and its program is gone when the system has stopped", async (t) => {
+      const { mkdtempSync, readFileSync, rmSync } = await import("node:fs");
+      const { tmpdir } = await import("node:os");
+      const { join } = await import("node:path");
+      const dir = mkdtempSync(join(tmpdir(), "sessionvisor-exec-"));
+      const pidFile = join(dir, "sleep.pid");
+      let sleepPid: number | undefined;
+      t.after(() => {
+        rmSync(dir, { recursive: true, force: true });
+        try {
+          if (sleepPid) process.kill(sleepPid, "SIGKILL");
+        } catch {}
+      });
+      const system = await startSystem({
+        providers: (await import("./fixtures/rogue-provider.js")).rogueProviders(),
+        hostProviders: ROGUE_PROVIDERS,
+        hostLimits: { hangTimeoutMs: 5000, maxMemoryMb: 2048 },
+      });
+      let stopped = false;
+      t.after(async () => {
+        if (!stopped) await system.stop();
+      });
+      const events = recorder();
+      system.subscribeAll(events.listener);
+      // The victim is meant to hang: a short hang timeout of its own.
+      const victim = await system.createSession({
+        isolation,
+        llm: { provider: "rogue" },
+        limits: { hangTimeoutMs: 1000 },
+      });
+      await system.sendMessage(victim.id, `EXEC_SLEEP:${pidFile}`);
+      await until(async () => readFileSync(pidFile, { flag: "a+" }).toString().trim().length > 0);
+      sleepPid = Number(readFileSync(pidFile, "utf8").trim());
+      await events.waitFor((e) => e.type === "session_crashed" && e.sessionId === victim.id, 20_000);
+      assert.match(crashReason(events.events, victim.id), /died: hang/);
+      await system.stop();
+      stopped = true;
+      await until(async () => {
+        try {
+          process.kill(sleepPid as number, 0);
+          return false;
+        } catch (error) {
+          return (error as NodeJS.ErrnoException).code === "ESRCH";
+        }
+      }, 2000);
+    });
+  });
+}
