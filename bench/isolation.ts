@@ -2,7 +2,8 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { Worker } from "node:worker_threads";
-import { type Isolation, SessionSystem, silentLogger } from "../src/index.js";
+import { type HostKind, type Isolation, SessionSystem, silentLogger } from "../src/index.js";
+import { floodingProviders } from "./flood-provider.js";
 import { runawayProviders } from "./runaway-provider.js";
 import { latencyUs, percentile } from "./stats.js";
 
@@ -20,6 +21,19 @@ export interface IsolationFigures {
   hangToAnswerMs: number | undefined;
 }
 
+/** A session that floods its parent with events, beside a neighbour of the same kind. */
+export interface FloodFigures {
+  mode: HostKind;
+  /** The neighbour's `sendMessage` p99 with no fault anywhere. */
+  neighbourP99Us: number;
+  /** The neighbour's `sendMessage` p99 while the other session floods, until it is stopped. */
+  neighbourP99FloodUs: number;
+  /** From the flooding prompt to the flooding session answering again from a new host, median. */
+  floodToAnswerMs: number;
+  /** How much the main process's RSS grew at its peak during the flood. */
+  parentRssGrowthMb: number;
+}
+
 export interface BareFigures {
   workerStartMedianMs: number;
   workerMemoryMb: number;
@@ -28,6 +42,7 @@ export interface BareFigures {
 }
 
 export const HANG_TIMEOUT_MS = 1000;
+const FLOODS = 5;
 const SESSIONS = 8;
 
 const rssMb = () => process.memoryUsage().rss / 1048576;
@@ -101,7 +116,8 @@ export async function measureIsolation(mode: Isolation, spares = 0): Promise<Iso
     if (mode !== "inline") {
       const host = system.sessionHost(victim)?.hostId;
       const t0 = performance.now();
-      await system.sendMessage(victim, "LOOP");
+      // The host may hang before the reply is out: the turn is then interrupted, which is fine.
+      void system.sendMessage(victim, "LOOP").catch(() => {});
       const during: number[] = [];
       while (system.sessionHost(victim)?.hostId === host && performance.now() - t0 < 10 * HANG_TIMEOUT_MS) {
         const t1 = performance.now();
@@ -183,4 +199,63 @@ export async function measureBare(): Promise<BareFigures> {
     forkStartMedianMs: median(forkStarts),
     forkMemoryMb: median(forkRss),
   };
+}
+
+/**
+ * A session streams events to its parent in a loop that never yields, until its host passes its
+ * in-flight budget (`maxInFlightMb`, default) and is stopped as a flood; meanwhile a neighbour of
+ * the same kind is called in a loop.
+ */
+export async function measureFlood(mode: HostKind): Promise<FloodFigures> {
+  const system = await SessionSystem.start({
+    logger: silentLogger(),
+    isolation: mode,
+    providers: floodingProviders(),
+    hostProviders: { module: new URL("./flood-provider.js", import.meta.url), export: "floodingProviders" },
+    hostLimits: { hangTimeoutMs: HANG_TIMEOUT_MS },
+    sessionRestartBudget: { maxRestarts: 100, period: 1000 },
+  });
+  try {
+    const config = { llm: { provider: "flood" }, limits: { maxHistory: 100_000 } };
+    await system.terminateSession((await system.createSession(config)).id);
+    const victim = (await system.createSession(config)).id;
+    const neighbour = (await system.createSession(config)).id;
+    await sleep(300);
+    const sends = new Float64Array(500);
+    for (let i = 0; i < sends.length; i++) {
+      const t0 = performance.now();
+      await system.sendMessage(neighbour, `m${i}`);
+      sends[i] = performance.now() - t0;
+    }
+    // A flood is stopped within a second: several, for enough samples of the neighbour.
+    const during: number[] = [];
+    const toAnswer: number[] = [];
+    const rssBefore = process.memoryUsage().rss;
+    let rssPeak = rssBefore;
+    const sampler = setInterval(() => {
+      rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+    }, 5);
+    for (let flood = 0; flood < FLOODS; flood++) {
+      const host = system.sessionHost(victim)?.hostId;
+      const t0 = performance.now();
+      void system.sendMessage(victim, "FLOOD").catch(() => {});
+      while (system.sessionHost(victim)?.hostId === host && performance.now() - t0 < 10 * HANG_TIMEOUT_MS) {
+        const t1 = performance.now();
+        await system.sendMessage(neighbour, "during");
+        during.push(performance.now() - t1);
+      }
+      await answering(system, victim, host);
+      toAnswer.push(performance.now() - t0);
+    }
+    clearInterval(sampler);
+    return {
+      mode,
+      neighbourP99Us: latencyUs(sends).p99,
+      neighbourP99FloodUs: latencyUs(Float64Array.from(during)).p99,
+      floodToAnswerMs: median(toAnswer),
+      parentRssGrowthMb: (rssPeak - rssBefore) / 1048576,
+    };
+  } finally {
+    await system.stop();
+  }
 }

@@ -111,7 +111,7 @@ for (const kind of ["thread", "process"] as const) {
 
     it("may send a burst within its budget, and the same burst is a flood over a smaller one", async (t) => {
       const system = probeSystem(t, kind);
-      // 2,000 casts of 1 KB: about 3 MB as the budget counts them (payload plus a cost per frame).
+      // 2,000 casts of 1 KB: about 10 MB as the budget counts them (payload plus 4 KiB a frame).
       const burst = { op: "burst", count: 2000, size: 1024 } as const;
       const within = await system.start();
       assert.equal(await system.runtime.call(within, burst), "sent");

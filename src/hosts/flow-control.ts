@@ -13,7 +13,7 @@ import type { Frame } from "./frames.js";
  * objects it is decoded into, and a turn of the parent's loop. It bounds a flood of tiny frames,
  * whose handling costs more than their bytes say.
  */
-export const FRAME_COST_BYTES = 512;
+export const FRAME_COST_BYTES = 4096;
 
 /** The parent acknowledges at least this often, even within one turn of its event loop. */
 const ACK_EVERY_FRAMES = 512;
@@ -93,7 +93,7 @@ export class SendWindow {
 }
 
 /** How long the parent handles one host's frames before it lets the rest of its work run. */
-const SLICE_MS = 2;
+const SLICE_MS = 1;
 
 /**
  * The parent's side: a host's frames, handled in order and in slices of `SLICE_MS`, so that a
