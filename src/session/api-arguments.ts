@@ -4,7 +4,7 @@ import { InvalidArgumentError } from "../runtime/index.js";
 import { MAX_METADATA_LENGTH } from "./config.js";
 import { assertFilePath } from "./file-path.js";
 import { formatJsonPath, type JsonData, type JsonPath, toJsonData } from "./json-data.js";
-import { MAX_MESSAGE_LENGTH } from "./llm-orchestrator.js";
+import { MAX_MESSAGE_LENGTH, TURN_REPLY_GRACE_MS } from "./llm-orchestrator.js";
 
 /** Most characters a file's `content` (kept in the session's context cache) may take as JSON (1 MiB). */
 export const MAX_FILE_CONTENT_LENGTH = 1024 * 1024;
@@ -49,13 +49,19 @@ export function checkSendArguments(text: unknown, options: unknown): { timeoutMs
   checkOptions(options, "options");
   const timeoutMs = read(options, "timeoutMs");
   if (timeoutMs === undefined) return {};
-  if (typeof timeoutMs !== "number" || !(timeoutMs > 0 && timeoutMs <= MAX_TIMEOUT_MS)) {
-    throw new InvalidArgumentError(
-      "options.timeoutMs",
-      `must be a number of ms above 0 and at most ${MAX_TIMEOUT_MS}`,
-    );
+  return { timeoutMs: checkTurnTimeout(timeoutMs, "options.timeoutMs") };
+}
+
+/**
+ * A turn's deadline. The caller waits `TURN_REPLY_GRACE_MS` past it, and that wait too must fit
+ * a Node timer (a longer one would fire at once).
+ */
+export function checkTurnTimeout(value: unknown, name: string): number {
+  const max = MAX_TIMEOUT_MS - TURN_REPLY_GRACE_MS;
+  if (typeof value !== "number" || !(value > 0 && value <= max)) {
+    throw new InvalidArgumentError(name, `must be a number of ms above 0 and at most ${max}`);
   }
-  return { timeoutMs };
+  return value;
 }
 
 /**

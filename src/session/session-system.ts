@@ -8,6 +8,7 @@ import {
   type HostMemory,
   Hosts,
   type Isolation,
+  resolveLimits,
 } from "../hosts/index.js";
 import { defaultProviders, type ProviderRegistry } from "../llm/index.js";
 import { PubSub, Registry, type Subscription } from "../registry/index.js";
@@ -20,12 +21,14 @@ import {
   type SupervisorOptions,
   worker,
 } from "../supervision/index.js";
+import { checkBudget } from "../supervision/restart-intensity.js";
 import {
   checkAddFileArguments,
   checkFilePath,
   checkListener,
   checkSendArguments,
   checkSubscription,
+  checkTurnTimeout,
   copyOptions,
   optionOf,
 } from "./api-arguments.js";
@@ -162,29 +165,44 @@ export class SessionSystem {
   private readonly cleanups: (() => void)[] = [];
 
   private constructor(options: SessionSystemOptions) {
-    this.ownsRuntime = !options.runtime;
-    this.runtime = options.runtime ?? new Runtime({ logger: options.logger, clock: options.clock });
-    this.registry = new Registry(this.runtime, { keys: "unique", names: true });
-    this.pubsub = new PubSub(this.runtime);
+    // Every option is checked before anything is taken (the runtime's name service and router,
+    // a store file), so that a refused start leaves nothing behind.
     if (options.supervisor && !options.runtime) {
       throw new InvalidArgumentError("supervisor", "needs the runtime it runs in, as `runtime`");
     }
     if (options.store && options.storePath) {
       throw new InvalidArgumentError("store", "give either store or storePath, not both");
     }
+    const isolation = checkIsolation(options.isolation ?? "inline");
+    const hostProviders = options.hostProviders ? checkProvidersModule(options.hostProviders) : undefined;
+    if (options.hostLimits !== undefined) resolveLimits(options.hostLimits);
+    this.turnTimeoutMs = checkTurnTimeout(options.turnTimeoutMs ?? 60_000, "turnTimeoutMs");
+    checkBudget(
+      options.sessionRestartBudget?.maxRestarts ?? 0,
+      options.sessionRestartBudget?.period ?? 1,
+      "sessionRestartBudget.",
+    );
+    if (options.sharedRestartBudget) {
+      checkBudget(
+        options.sharedRestartBudget.maxRestarts,
+        options.sharedRestartBudget.period,
+        "sharedRestartBudget.",
+      );
+    }
+    this.ownsRuntime = !options.runtime;
+    this.runtime = options.runtime ?? new Runtime({ logger: options.logger, clock: options.clock });
     this.ownsStore = !options.store;
     this.store =
       options.store ??
       (options.storePath ? SqliteSessionStore.open(options.storePath) : new MemorySessionStore());
+    this.registry = new Registry(this.runtime, { keys: "unique", names: true });
+    this.pubsub = new PubSub(this.runtime);
     this.contextStore = new ContextStore();
     this.eventLog = new EventLog(this.store, this.runtime.logger, options.retainEvents);
-    this.turnTimeoutMs = options.turnTimeoutMs ?? 60_000;
-    const isolation = checkIsolation(options.isolation ?? "inline");
     this.hosts = new Hosts(this.runtime, this.registry, {
       ...(options.hostLimits ? { limits: options.hostLimits } : {}),
       ...(options.hostSpares === undefined ? {} : { spares: options.hostSpares }),
     });
-    const hostProviders = options.hostProviders ? checkProvidersModule(options.hostProviders) : undefined;
     this.deps = {
       runtime: this.runtime,
       registry: this.registry,
@@ -244,7 +262,14 @@ export class SessionSystem {
       throw new InvalidArgumentError("listeners", "must be an array of functions");
     }
     const system = new SessionSystem(options);
-    await system.boot(options, maxSessions, retainTerminatedMs);
+    try {
+      await system.boot(options, maxSessions, retainTerminatedMs);
+    } catch (error) {
+      // Whatever booted is stopped, the store closed and the runtime's names freed: a refused
+      // start can be tried again, on the same runtime or the same file.
+      await system.stop().catch(() => {});
+      throw error;
+    }
     return system;
   }
 
