@@ -4,7 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { recorder, startSystem, systemsForTests } from "../../test/support/sessions.js";
+import { defaultProviders, OfflineProvider } from "../llm/index.js";
 import { ManualClock } from "../runtime/index.js";
+import { SessionStartError } from "./errors.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sessionvisor-hibernate-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -90,5 +92,23 @@ describe("hibernation", () => {
     sys.runtime.exit(sys.findSupervisor(id) as never, "kill");
     await rec.waitFor((e) => e.type === "session_status" && e.status === "failed");
     await assert.rejects(sys.hibernateSession(id), /failed and cannot take messages/);
+  });
+
+  it("rejects a wake whose processes cannot start with a SessionStartError, and stays asleep", async () => {
+    let made = 0;
+    const providers = defaultProviders().register("once", () => {
+      if (made++ > 0) throw new Error("the model is gone");
+      return new OfflineProvider();
+    });
+    const sys = await start({ providers });
+    const { id } = await sys.createSession({ llm: { provider: "once" } });
+    await sys.hibernateSession(id);
+    await assert.rejects(sys.wakeSession(id), (error: unknown) => {
+      assert.ok(error instanceof SessionStartError, String(error));
+      assert.match(error.message, /the model is gone/);
+      return true;
+    });
+    const info = await sys.getSession(id);
+    assert.deepEqual([info?.status, info?.hibernated], ["idle", true]);
   });
 });

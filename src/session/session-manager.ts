@@ -499,7 +499,12 @@ export class SessionManager extends GenServer<
   /** Starts a hibernated session's processes again; they reload its conversation from the store. */
   private async wake(entry: Entry): Promise<void> {
     if (!entry.info.hibernated) return;
-    await this.startProcesses(entry);
+    try {
+      await this.startProcesses(entry);
+    } catch (error) {
+      // Still asleep, as stored: the caller learns why in the session's terms.
+      throw new SessionStartError(error);
+    }
     entry.lastActivity = this.runtime.clock.now();
     entry.info = { ...entry.info, hibernated: false, updatedAt: this.deps.now() };
     publish(this.deps, {
