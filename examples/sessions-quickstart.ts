@@ -14,7 +14,13 @@ const reply = await system.sendMessage(session.id, "echo hello from the session"
 console.log("reply:", reply.text);
 
 // Kill the session's supervisor: it comes back with the same id and its conversation.
+const back = new Promise((resolve) =>
+  system.subscribe(session.id, (event) => {
+    if (event.type === "session_status" && event.status === "active") resolve(event);
+  }),
+);
 system.runtime.exit(system.findSupervisor(session.id)!, "kill");
+await back;
 console.log("history after the kill:", (await system.getHistory(session.id)).length, "turns");
 
 await system.terminateSession(session.id);
