@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { UnsupportedKeyModeError } from "../registry/index.js";
 import { CallTimeoutError, Pid, Ref } from "../runtime/index.js";
+import { ChildRestartingError } from "../supervision/index.js";
 import { UnsendableMessageError } from "./errors.js";
 import { HostDownError } from "./host-down.js";
 import { decodeTerm, encodeTerm, registerRevivableError } from "./term-codec.js";
@@ -27,6 +29,14 @@ describe("term codec", () => {
 
   it("keeps runtime errors such as CallTimeoutError", () => {
     assert.ok(across(new CallTimeoutError("<n.1>", 50)) instanceof CallTimeoutError);
+  });
+
+  it("keeps a supervisor's ChildRestartingError and the registry's UnsupportedKeyModeError", () => {
+    const restarting = across(new ChildRestartingError("db"));
+    assert.ok(restarting instanceof ChildRestartingError);
+    assert.equal(restarting.childId, "db");
+    const mode = across(new UnsupportedKeyModeError("updateValue", "duplicate", "many owners"));
+    assert.ok(mode instanceof UnsupportedKeyModeError);
   });
 
   it("revives an error class registered by the program", () => {

@@ -1,4 +1,4 @@
-import { NameTakenError } from "../registry/index.js";
+import { NameTakenError, UnsupportedKeyModeError } from "../registry/index.js";
 import {
   CallExitError,
   CallTimeoutError,
@@ -13,6 +13,7 @@ import {
 import {
   ChildAlreadyPresentError,
   ChildNotFoundError,
+  ChildRestartingError,
   ChildRunningError,
   ChildStartError,
   MaxChildrenError,
@@ -61,8 +62,10 @@ for (const type of [
   ChildNotFoundError,
   ChildAlreadyPresentError,
   ChildRunningError,
+  ChildRestartingError,
   MaxChildrenError,
   NameTakenError,
+  UnsupportedKeyModeError,
 ]) {
   registerRevivableError(type);
 }
