@@ -7,6 +7,7 @@
 // one itself); the runner exits when the tests are done even if a handle leaked
 // (--test-force-exit); test/support/leak-guard.mjs fails a file that leaves a child process or
 // worker thread behind; and the whole run is killed after TEST_RUN_TIMEOUT_MS (default 10 min).
+// TEST_CONCURRENCY sets how many files run at once (default 2).
 import { spawn } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -32,13 +33,16 @@ function positiveInteger(name, fallback) {
   if (text === undefined || text === "") return fallback;
   const value = Number(text);
   if (!Number.isInteger(value) || value <= 0) {
-    console.error(`${name} must be a positive whole number of ms, got ${JSON.stringify(text)}`);
+    console.error(`${name} must be a positive whole number, got ${JSON.stringify(text)}`);
     process.exit(2);
   }
   return value;
 }
 
 const testTimeoutMs = positiveInteger("TEST_TIMEOUT_MS", 180_000);
+// Node's default on 2 cores is one file at a time; most of the suite waits on timers, hosts and
+// child processes, so two files at a time halve the run on such a machine.
+const concurrency = positiveInteger("TEST_CONCURRENCY", 2);
 const runTimeoutMs = positiveInteger("TEST_RUN_TIMEOUT_MS", 600_000);
 const args = process.argv.slice(2);
 const explicit = args.filter((arg) => !arg.startsWith("-"));
@@ -61,6 +65,7 @@ const runner = spawn(
     "--test",
     "--test-reporter=spec",
     `--test-timeout=${testTimeoutMs}`,
+    `--test-concurrency=${concurrency}`,
     "--test-force-exit",
     ...options,
     ...files,
