@@ -237,6 +237,18 @@ describe("hosted sessions", () => {
     }
   });
 
+  it("take the host limits a session's config gives, its flood budget included", async () => {
+    const system = await startSystem({ isolation: "thread" });
+    try {
+      const session = await system.createSession({ limits: { maxInFlightMb: 3, hangTimeoutMs: 7000 } });
+      const limits = system.sessionHost(session.id)?.limits;
+      assert.equal(limits?.maxInFlightMb, 3);
+      assert.equal(limits?.hangTimeoutMs, 7000);
+    } finally {
+      await system.stop();
+    }
+  });
+
   it("override the system's default isolation per session", async () => {
     const system = await startSystem({ isolation: "thread" });
     try {

@@ -55,6 +55,8 @@ export const LimitsSchema = z
     maxMemoryMb: z.number().int().min(MIN_PROCESS_MEMORY_MB).max(1_048_576).optional(),
     /** A host silent for this long is killed and reported hung, in ms (thread and process isolation). */
     hangTimeoutMs: z.number().int().min(20).max(3_600_000).optional(),
+    /** What the session's host may send its parent before the parent handled it, in MiB; past it the host is stopped as a flood. */
+    maxInFlightMb: z.number().int().min(1).max(65_536).optional(),
   })
   .strict();
 

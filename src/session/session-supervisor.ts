@@ -53,9 +53,11 @@ export class SessionSupervisor extends Supervisor {
     if (isolation !== "inline") {
       if (!hosting)
         throw new InvalidArgumentError("isolation", `${isolation} needs a session system with hosts`);
-      const { maxHeapMb, maxMemoryMb, hangTimeoutMs } = config.limits;
+      const { maxHeapMb, maxMemoryMb, hangTimeoutMs, maxInFlightMb } = config.limits;
       const limits = Object.fromEntries(
-        Object.entries({ maxHeapMb, maxMemoryMb, hangTimeoutMs }).filter(([, v]) => v !== undefined),
+        Object.entries({ maxHeapMb, maxMemoryMb, hangTimeoutMs, maxInFlightMb }).filter(
+          ([, v]) => v !== undefined,
+        ),
       );
       const args: HostedSessionArgs = {
         sessionId,
