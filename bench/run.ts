@@ -4,7 +4,13 @@
 // development loader (tsx wraps every function expression, which costs time and memory).
 import { measureCore } from "./core.js";
 import { measureDurability } from "./durability.js";
-import { HANG_TIMEOUT_MS, type IsolationFigures, measureBare, measureIsolation } from "./isolation.js";
+import {
+  HANG_TIMEOUT_MS,
+  type IsolationFigures,
+  measureBare,
+  measureFlood,
+  measureIsolation,
+} from "./isolation.js";
 import { runOtp } from "./otp.js";
 import { measureSessions, measureShape } from "./sessions.js";
 import { type Figure, renderTable } from "./table.js";
@@ -373,6 +379,21 @@ if (suites.includes("isolation")) {
         ),
       );
     }
+  }
+  // A session sending its parent messages in a loop is stopped at its in-flight budget.
+  for (const mode of ["thread", "process"] as const) {
+    const flood = await measureFlood(mode);
+    figures.push(
+      row(`${mode}: neighbour p99 while a session floods its parent`, "µs", flood.neighbourP99FloodUs),
+      row(
+        `${mode}: … over the neighbour p99 without a fault`,
+        "×",
+        flood.neighbourP99FloodUs / flood.neighbourP99Us,
+        { text: "≤ 2×", met: (v) => v <= 2 },
+      ),
+      row(`${mode}: flood starts → session answering, median`, "ms", flood.floodToAnswerMs),
+      row(`${mode}: main process RSS growth during floods`, "MB", flood.parentRssGrowthMb),
+    );
   }
   figures.push(
     row("thread session start over a bare Worker", "×", thread.startMedianMs / bare.workerStartMedianMs, {
