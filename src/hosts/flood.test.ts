@@ -2,57 +2,14 @@
 // `maxInFlightMb` in flight, before it can grow the parent without bound; its neighbours keep
 // answering meanwhile.
 import assert from "node:assert/strict";
-import { describe, it, type TestContext } from "node:test";
-import { Registry } from "../registry/index.js";
-import { type Pid, Runtime, silentLogger } from "../runtime/index.js";
-import { DynamicSupervisor } from "../supervision/index.js";
+import { describe, it } from "node:test";
+import { probeSystem } from "../../test/support/hosts.js";
+import type { Pid, Runtime } from "../runtime/index.js";
 import { isHostDown } from "./host-down.js";
-import { hostedChild } from "./hosted-child.js";
-import { Hosts } from "./hosts.js";
-import type { HostKind, HostLimits } from "./limits.js";
 
-const PROBE = new URL("../../test/fixtures/hosted-probe.ts", import.meta.url);
 const MB = 1024 * 1024;
 /** Far above what a bounded flood costs (the default budget is tens of MB); far below an unbounded one. */
 const RSS_GROWTH_BOUND_MB = 600;
-
-interface ProbeSystem {
-  runtime: Runtime;
-  hosts: Hosts;
-  start(limits?: Partial<HostLimits>): Promise<Pid>;
-}
-
-/** A runtime and hosts of its own, all stopped after the test even when it fails. */
-function probeSystem(t: TestContext, kind: HostKind): ProbeSystem {
-  const runtime = new Runtime({ logger: silentLogger() });
-  const registry = new Registry(runtime, { keys: "unique", names: true });
-  // Healthy hosts get a hang timeout a loaded machine cannot trip.
-  const hosts = new Hosts(runtime, registry, { limits: { hangTimeoutMs: 5000 } });
-  let supervisor: Promise<Pid> | undefined;
-  let probes = 0;
-  t.after(async () => {
-    await runtime.shutdown();
-    await hosts.stop();
-  });
-  return {
-    runtime,
-    hosts,
-    async start(limits) {
-      supervisor ??= DynamicSupervisor.start(runtime, { maxRestarts: 3, period: 5000 });
-      const name = `flood_${kind}_${++probes}`;
-      const spec = hostedChild(hosts, {
-        id: name,
-        isolation: kind,
-        module: PROBE,
-        args: { name },
-        type: "worker",
-        restart: "temporary",
-        ...(limits ? { limits } : {}),
-      });
-      return (await DynamicSupervisor.startChild(runtime, await supervisor, spec)) as Pid;
-    },
-  };
-}
 
 /** Pings `pid` until stopped; counts the answers and keeps every failure. */
 function pingInLoop(runtime: Runtime, pid: Pid) {

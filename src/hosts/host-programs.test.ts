@@ -6,19 +6,12 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } fr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
+import { HEALTHY_HOST_LIMITS, probeSystem } from "../../test/support/hosts.js";
 import { captureLogs } from "../../test/support/logs.js";
-import { Registry } from "../registry/index.js";
-import { type Pid, Runtime, silentLogger } from "../runtime/index.js";
-import { DynamicSupervisor } from "../supervision/index.js";
 import { isHostDown } from "./host-down.js";
-import { hostedChild } from "./hosted-child.js";
-import { Hosts } from "./hosts.js";
-import type { HostKind, HostLimits } from "./limits.js";
 
-const PROBE = new URL("../../test/fixtures/hosted-probe.ts", import.meta.url);
 const OWNER = new URL("../../test/fixtures/host-owner.ts", import.meta.url);
 // Healthy hosts get a hang timeout a loaded machine cannot trip; a host meant to hang, a short one.
-const HEALTHY = { hangTimeoutMs: 5000 };
 const HUNG_SOON = { hangTimeoutMs: 1000 };
 
 /** Whether `pid` is a process at all: ESRCH once it is dead and reaped. */
@@ -53,48 +46,6 @@ function reapAfter(t: TestContext, pid: () => number | undefined): void {
 
 function threadAlive(tid: number): boolean {
   return existsSync(`/proc/${process.pid}/task/${tid}`);
-}
-
-interface ProbeSystem {
-  runtime: Runtime;
-  hosts: Hosts;
-  start(limits?: Partial<HostLimits>): Promise<Pid>;
-}
-
-/** A runtime and hosts of its own, reaped after the test even when it fails. */
-function probeSystem(
-  t: TestContext,
-  kind: HostKind,
-  limits: Partial<HostLimits> = HEALTHY,
-  logger = silentLogger(),
-): ProbeSystem {
-  const runtime = new Runtime({ logger });
-  const registry = new Registry(runtime, { keys: "unique", names: true });
-  const hosts = new Hosts(runtime, registry, { limits });
-  let supervisor: Promise<Pid> | undefined;
-  let probes = 0;
-  t.after(async () => {
-    await runtime.shutdown();
-    await hosts.stop();
-  });
-  return {
-    runtime,
-    hosts,
-    async start(probeLimits) {
-      supervisor ??= DynamicSupervisor.start(runtime, { maxRestarts: 3, period: 5000 });
-      const name = `programs_${kind}_${++probes}`;
-      const spec = hostedChild(hosts, {
-        id: name,
-        isolation: kind,
-        module: PROBE,
-        args: { name },
-        type: "worker",
-        restart: "temporary",
-        ...(probeLimits ? { limits: probeLimits } : {}),
-      });
-      return (await DynamicSupervisor.startChild(runtime, await supervisor, spec)) as Pid;
-    },
-  };
 }
 
 function scratchDir(t: TestContext): string {
@@ -185,7 +136,7 @@ describe("Hosts.stop()", { timeout: 60_000 }, () => {
       rmSync(dir, { recursive: true, force: true });
     });
     const logs = captureLogs();
-    const system = probeSystem(t, "thread", { ...HEALTHY, stopTimeoutMs: 300 }, logs.logger);
+    const system = probeSystem(t, "thread", { ...HEALTHY_HOST_LIMITS, stopTimeoutMs: 300 }, logs.logger);
     const probe = await system.start();
     await system.runtime.call(probe, { op: "block_on_fifo", path: fifo });
     await new Promise((resolve) => setTimeout(resolve, 100));

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { Echo } from "../../test/support/servers.js";
-import { probe } from "../../test/support/supervision.js";
+import { type Flaky, flaky, probe } from "../../test/support/supervision.js";
 import { InvalidArgumentError, type Pid, Runtime, silentLogger } from "../runtime/index.js";
 import { type ChildSpec, worker } from "./child-spec.js";
 import { DynamicSupervisor, type DynamicSupervisorOptions } from "./dynamic-supervisor.js";
@@ -24,29 +24,6 @@ async function crashChild(pid: Pid): Promise<void> {
 
 async function liveChildren(sup: Pid): Promise<string[]> {
   return (await DynamicSupervisor.whichChildren(rt, sup)).map((c) => String(c.pid));
-}
-
-interface Flaky {
-  broken: boolean;
-  starts: number;
-}
-
-/**
- * A child that starts the first time, then fails every later start while `state.broken`, after
- * a timer: a call sent while it is retried is handled between two tries.
- */
-function flaky(id: string, state: Flaky): ChildSpec {
-  return {
-    id,
-    start: async (ctx) => {
-      state.starts++;
-      if (state.starts > 1 && state.broken) {
-        await new Promise((resolve) => setTimeout(resolve, 5));
-        throw new Error(`${id} cannot start`);
-      }
-      return ctx.spawnLink(new Echo());
-    },
-  };
 }
 
 /** Two calls in a row: whatever retry was queued before the first has been handled by the second. */

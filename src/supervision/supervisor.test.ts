@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { captureLogs } from "../../test/support/logs.js";
 import { Counter, Echo } from "../../test/support/servers.js";
-import { childPid, pidsOf, probe } from "../../test/support/supervision.js";
+import { childPid, type Flaky, flaky, pidsOf, probe } from "../../test/support/supervision.js";
 import {
   GenServer,
   Ignore,
@@ -12,7 +12,7 @@ import {
   Runtime,
   silentLogger,
 } from "../runtime/index.js";
-import { type ChildSpec, worker } from "./child-spec.js";
+import { worker } from "./child-spec.js";
 import {
   ChildAlreadyPresentError,
   ChildNotFoundError,
@@ -36,30 +36,6 @@ afterEach(async () => {
 async function crash(sup: Pid, id: string): Promise<void> {
   const pid = await childPid(rt, sup, id);
   await assert.rejects(rt.call(pid, { op: "crash", message: `crash ${id}` }));
-}
-
-interface Flaky {
-  broken: boolean;
-  starts: number;
-}
-
-/**
- * A child that starts the first time, then fails every later start while `state.broken`.
- * Each failure comes after a timer, so a supervisor retrying it is busy in a start most of the
- * time and a call sent meanwhile is handled between two tries, while the child is `restarting`.
- */
-function flaky(id: string, state: Flaky): ChildSpec {
-  return {
-    id,
-    start: async (ctx) => {
-      state.starts++;
-      if (state.starts > 1 && state.broken) {
-        await new Promise((resolve) => setTimeout(resolve, 5));
-        throw new Error(`${id} cannot start`);
-      }
-      return ctx.spawnLink(new Echo());
-    },
-  };
 }
 
 /** Two calls in a row: whatever retry was queued before the first has been handled by the second. */

@@ -6,7 +6,7 @@ import {
   Supervisor,
   worker,
 } from "../../src/supervision/index.js";
-import { Probe } from "./servers.js";
+import { Echo, Probe } from "./servers.js";
 
 export { silentLogger };
 
@@ -40,4 +40,29 @@ export async function childPid(rt: Runtime, sup: Pid, id: string): Promise<Pid> 
   const child = (await Supervisor.whichChildren(rt, sup)).find((c) => c.id === id);
   if (!child?.pid) throw new Error(`child ${id} is not running`);
   return child.pid;
+}
+
+/** How often a `flaky` child has been started, and whether its later starts fail. */
+export interface Flaky {
+  broken: boolean;
+  starts: number;
+}
+
+/**
+ * A child that starts the first time, then fails every later start while `state.broken`.
+ * Each failure comes after a timer, so a supervisor retrying it is busy in a start most of the
+ * time and a call sent meanwhile is handled between two tries, while the child is `restarting`.
+ */
+export function flaky(id: string, state: Flaky): ChildSpec {
+  return {
+    id,
+    start: async (ctx) => {
+      state.starts++;
+      if (state.starts > 1 && state.broken) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        throw new Error(`${id} cannot start`);
+      }
+      return ctx.spawnLink(new Echo());
+    },
+  };
 }
