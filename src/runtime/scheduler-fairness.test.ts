@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { stat } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { afterEach, beforeEach, describe, it } from "node:test";
+import { runningLateness } from "../../test/support/lateness.js";
 import { InvalidArgumentError } from "./errors.js";
 import { GenServer } from "./gen-server.js";
 import { silentLogger } from "./logger.js";
@@ -11,7 +12,8 @@ import { Runtime } from "./runtime.js";
 /**
  * The scheduler promises that no process, whatever its handlers do, keeps timers and I/O
  * waiting for much more than one time slice (`sliceMs`, 10 ms by default). The bound below
- * is that slice plus a margin wide enough for a heavily loaded 2-core machine; before the
+ * is that slice plus a margin, on lateness counted while this process ran (`runningLateness`), so
+ * that it holds on a heavily loaded 2-core machine; before the
  * scheduler counted its slice across microtask drains, an async flood delayed a timer until
  * the flood ended (HARD_STOP_MS here) and a sync one by ~180 ms.
  */
@@ -79,20 +81,11 @@ async function flood(kind: "sync" | "async", count = 1, workUs = 25): Promise<Fl
   return started;
 }
 
-/** Waits for `ms` on the event loop and says how much later than asked the callback ran. */
-function lateness(
-  ms: number,
-  arm: (done: () => void) => void = (done) => setTimeout(done, ms),
-): Promise<number> {
-  const armed = performance.now();
-  return new Promise((resolve) => arm(() => resolve(performance.now() - armed - ms)));
-}
-
 /** The worst lateness of back-to-back 20 ms timers over SAMPLE_MS. */
 async function worstTimerLateness(): Promise<number> {
   const end = performance.now() + SAMPLE_MS;
   let worst = 0;
-  while (performance.now() < end) worst = Math.max(worst, await lateness(20));
+  while (performance.now() < end) worst = Math.max(worst, await runningLateness(20));
   return worst;
 }
 
@@ -158,7 +151,7 @@ describe("Scheduler fairness: one process cannot freeze the event loop", () => {
     const sync = await flood("sync", 20, 0);
     const async = await flood("async", 20);
     const before = [...handledCounts(sync), ...handledCounts(async)];
-    await lateness(SAMPLE_MS);
+    await runningLateness(SAMPLE_MS);
     const progress = [...handledCounts(sync), ...handledCounts(async)].map((n, i) => n - (before[i] ?? 0));
     for (const [kind, slice] of [
       ["sync", progress.slice(0, 20)],
@@ -176,7 +169,7 @@ describe("Scheduler fairness: one process cannot freeze the event loop", () => {
     const sync = await flood("sync", 10, 0);
     const [async] = await flood("async");
     const before = { sync: sync[0]?.handled ?? 0, async: async?.handled ?? 0 };
-    await lateness(SAMPLE_MS);
+    await runningLateness(SAMPLE_MS);
     // A sync flooder's turn is `reductions` (200) messages; an async one takes one per turn.
     const syncTurns = ((sync[0]?.handled ?? 0) - before.sync) / 200;
     const asyncTurns = (async?.handled ?? 0) - before.async;
@@ -191,7 +184,8 @@ describe("Scheduler fairness: one process cannot freeze the event loop", () => {
     await flood("async");
     let worst = 0;
     const end = performance.now() + SAMPLE_MS;
-    while (performance.now() < end) worst = Math.max(worst, await lateness(0, (done) => setImmediate(done)));
+    while (performance.now() < end)
+      worst = Math.max(worst, await runningLateness(0, (done) => setImmediate(done)));
     assert.ok(worst < LATE_BOUND_MS, `an immediate ran ${worst.toFixed(1)} ms late`);
   });
 
@@ -201,7 +195,7 @@ describe("Scheduler fairness: one process cannot freeze the event loop", () => {
     let worst = 0;
     const end = performance.now() + SAMPLE_MS;
     while (performance.now() < end) {
-      worst = Math.max(worst, await lateness(0, (done) => stat(".", () => done())));
+      worst = Math.max(worst, await runningLateness(0, (done) => stat(".", () => done())));
     }
     assert.ok(worst < LATE_BOUND_MS, `an fs.stat callback ran ${worst.toFixed(1)} ms late`);
   });
