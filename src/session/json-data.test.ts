@@ -23,6 +23,13 @@ describe("toJsonData", () => {
     );
   });
 
+  it("copies -0 as 0, as a JSON round trip does", () => {
+    const result = toJsonData({ zero: -0, list: [-0] }, roomy);
+    assert.ok(result.ok);
+    assert.ok(Object.is((result.value as { zero: number }).zero, 0));
+    assert.ok(Object.is((result.value as { list: number[] }).list[0], 0));
+  });
+
   it("keeps nothing of the caller's value", () => {
     const original = { list: [1, { a: "x" }] };
     const result = toJsonData(original, roomy);

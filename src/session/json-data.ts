@@ -69,7 +69,8 @@ class Copier {
       case "number":
         if (!Number.isFinite(value)) throw new Refused(path, `${value} is not a JSON number`);
         this.count(JSON.stringify(value).length, path);
-        return value;
+        // As JSON has it: -0 is written, and read back, as 0.
+        return value === 0 ? 0 : value;
       case "boolean":
         this.count(value ? 4 : 5, path);
         return value;
