@@ -236,10 +236,11 @@ export class LlmOrchestrator extends GenServer<
           signal,
         })
         [Symbol.asyncIterator]();
+      // Raced with the signal: a provider that ignores it cannot hold the turn past its deadline.
+      const reads = new AbortableReads(signal);
       try {
         for (;;) {
-          // Raced with the signal: a provider that ignores it cannot hold the turn past its deadline.
-          const next = await unlessAborted(chunks.next(), signal);
+          const next = await reads.read(chunks.next());
           if (next.done) break;
           const chunk = next.value;
           if (chunk.type === "delta") {
@@ -252,6 +253,7 @@ export class LlmOrchestrator extends GenServer<
           }
         }
       } finally {
+        reads.close();
         close(chunks);
       }
       signal.throwIfAborted();
@@ -353,23 +355,32 @@ export class LlmOrchestrator extends GenServer<
   }
 }
 
-/** `promise`, unless `signal` is aborted first: then its reason. */
-function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    Promise.resolve(promise).then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
+/**
+ * Reads that end with the signal's reason once it is aborted. The signal is listened to once
+ * per stream rather than once per read: adding and removing an abort listener for every chunk
+ * cost more than handling the chunk.
+ */
+class AbortableReads {
+  private rejectPending: ((reason: unknown) => void) | undefined = undefined;
+  private readonly onAbort = () => this.rejectPending?.(this.signal.reason);
+
+  constructor(private readonly signal: AbortSignal) {
+    signal.addEventListener("abort", this.onAbort, { once: true });
+  }
+
+  /** `promise`, unless the signal is aborted first: then its reason. */
+  read<T>(promise: Promise<T>): Promise<T> {
+    if (this.signal.aborted) return Promise.reject(this.signal.reason);
+    return new Promise<T>((resolve, reject) => {
+      this.rejectPending = reject;
+      Promise.resolve(promise).then(resolve, reject);
+    });
+  }
+
+  close(): void {
+    this.rejectPending = undefined;
+    this.signal.removeEventListener("abort", this.onAbort);
+  }
 }
 
 /** Lets a stream release what it holds, without waiting for a provider that may never finish. */
