@@ -164,7 +164,7 @@ export class ChatApp {
   }
 
   private crash(): void {
-    const pid = this.current ? this.system.getLlmAgentPid(this.current) : undefined;
+    const pid = this.current ? this.system.getOrchestratorPid(this.current) : undefined;
     if (!pid) {
       this.print("the current session has no running orchestrator");
       return;

@@ -7,7 +7,7 @@ import type { SessionSystem } from "./session-system.js";
 const start = systemsForTests();
 
 function pidsOf(sys: SessionSystem, id: string): string[] {
-  return [sys.findSupervisor(id), sys.getContextManagerPid(id), sys.getLlmAgentPid(id)].map(String);
+  return [sys.findSupervisor(id), sys.getContextManagerPid(id), sys.getOrchestratorPid(id)].map(String);
 }
 
 describe("fault isolation between sessions", () => {
@@ -69,7 +69,7 @@ describe("fault isolation between sessions", () => {
     const seenWhenActive: boolean[] = [];
     sys.subscribeAll((event) => {
       if (event.sessionId === id && event.type === "session_status" && event.status === "active") {
-        seenWhenActive.push(Boolean(sys.getContextManagerPid(id) && sys.getLlmAgentPid(id)));
+        seenWhenActive.push(Boolean(sys.getContextManagerPid(id) && sys.getOrchestratorPid(id)));
       }
     });
     const rec = recorder();
@@ -102,10 +102,10 @@ describe("fault isolation between sessions", () => {
   it("a crashed LLMOrchestrator is restarted and the session keeps answering", async () => {
     const sys = await start();
     const { id } = await sys.createSession();
-    const old = sys.getLlmAgentPid(id) as Pid;
+    const old = sys.getOrchestratorPid(id) as Pid;
     sys.runtime.exit(old, new Error("orchestrator blew up"));
     assert.equal((await sys.sendMessage(id, "echo still answering")).text, "still answering");
-    assert.notEqual(String(sys.getLlmAgentPid(id)), String(old));
+    assert.notEqual(String(sys.getOrchestratorPid(id)), String(old));
     assert.equal((await sys.getSession(id))?.status, "active");
   });
 

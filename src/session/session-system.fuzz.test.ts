@@ -141,6 +141,7 @@ function publicCalls(a: Shapes): Record<string, fc.Arbitrary<unknown>[]> {
     getFiles: [a.id],
     findSupervisor: [a.id],
     getContextManagerPid: [a.id],
+    getOrchestratorPid: [a.id],
     getLlmAgentPid: [a.id],
     managerPid: [],
     subscribe: [a.id, a.listener, a.options],

@@ -27,7 +27,13 @@ describe("SessionSystem: sessions", () => {
     }
     assert.ok(sys.findSupervisor(info.id)?.equals(sys.registry.whereis(`session_supervisor:${info.id}`)));
     assert.ok(sys.getContextManagerPid(info.id));
-    assert.ok(sys.getLlmAgentPid(info.id));
+    assert.ok(sys.getOrchestratorPid(info.id)?.equals(sys.registry.whereis(`llm_orchestrator:${info.id}`)));
+  });
+
+  it("keeps getLlmAgentPid as an alias of getOrchestratorPid", async () => {
+    const sys = await start();
+    const { id } = await sys.createSession();
+    assert.ok(sys.getLlmAgentPid(id)?.equals(sys.getOrchestratorPid(id)));
   });
 
   it("makes the context manager and orchestrator children of the session's supervisor", async () => {
@@ -35,7 +41,7 @@ describe("SessionSystem: sessions", () => {
     const { id } = await sys.createSession();
     const supervisor = sys.findSupervisor(id);
     assert.ok(sys.runtime.info(sys.getContextManagerPid(id) as never)?.parent.equals(supervisor));
-    assert.ok(sys.runtime.info(sys.getLlmAgentPid(id) as never)?.parent.equals(supervisor));
+    assert.ok(sys.runtime.info(sys.getOrchestratorPid(id) as never)?.parent.equals(supervisor));
   });
 
   it("never links a session supervisor to the manager", async () => {
@@ -263,7 +269,7 @@ describe("SessionSystem: events and status", () => {
     await sys.addFile(id, "/a.ts", { content: "cached" });
     const rec = recorder();
     await sys.subscribe(id, rec.listener);
-    const processes = [sys.findSupervisor(id), sys.getContextManagerPid(id), sys.getLlmAgentPid(id)];
+    const processes = [sys.findSupervisor(id), sys.getContextManagerPid(id), sys.getOrchestratorPid(id)];
     await sys.terminateSession(id);
     assert.deepEqual(
       rec.events.map((e) => (e.type === "session_status" ? e.status : e.type)),

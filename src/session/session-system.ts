@@ -482,9 +482,18 @@ export class SessionSystem {
     return this.registry.whereis(sessionKeys(id).contextManager);
   }
 
-  getLlmAgentPid(id: string): Pid | undefined {
+  /** The live pid of the session's LLMOrchestrator (`llm_orchestrator:<id>`), or undefined. */
+  getOrchestratorPid(id: string): Pid | undefined {
     assertSessionId(id);
     return this.registry.whereis(sessionKeys(id).orchestrator);
+  }
+
+  /**
+   * @deprecated Use `getOrchestratorPid`: the agent is the LLMOrchestrator everywhere else (its
+   * class, its key `llm_orchestrator:<id>`, its events). Kept as an alias; see CHANGELOG.md.
+   */
+  getLlmAgentPid(id: string): Pid | undefined {
+    return this.getOrchestratorPid(id);
   }
 
   managerPid(): Pid | undefined {

@@ -95,7 +95,7 @@ describe("a process that dies mid-turn leaves the turn interrupted", () => {
       const rec = recorder();
       await sys.subscribe(id, rec.listener);
       const { reply } = await sendAndWaitForDelta(sys, id, SLOW_REPLY);
-      sys.runtime.exit(sys.getLlmAgentPid(id) as Pid, "kill");
+      sys.runtime.exit(sys.getOrchestratorPid(id) as Pid, "kill");
       await reply.catch(() => {});
       const event = await rec.waitFor((e) => e.type === "turn_interrupted", 10_000);
       assert.equal(event.type === "turn_interrupted" && event.turn.content, SLOW_REPLY);
@@ -115,7 +115,7 @@ describe("a process that dies mid-turn leaves the turn interrupted", () => {
       const sys = await start({ providers: slowProviders() });
       const { id } = await sys.createSession();
       const { reply } = await sendAndWaitForDelta(sys, id, SLOW_REPLY);
-      sys.runtime.exit(sys.getLlmAgentPid(id) as Pid, "kill");
+      sys.runtime.exit(sys.getOrchestratorPid(id) as Pid, "kill");
       await assert.rejects(
         reply,
         hasCode("turn_interrupted", (e) => e.name === "TurnInterruptedError" && e.sessionId === id),
@@ -169,7 +169,7 @@ describe("a process that dies mid-turn leaves the turn interrupted", () => {
     const sys = await start({ providers });
     const { id } = await sys.createSession({ llm: { provider: "watched" } });
     const { reply } = await sendAndWaitForDelta(sys, id, "hello");
-    sys.runtime.exit(sys.getLlmAgentPid(id) as Pid, "kill");
+    sys.runtime.exit(sys.getOrchestratorPid(id) as Pid, "kill");
     await reply.catch(() => {});
     await until(async () => aborted);
   });
@@ -184,7 +184,7 @@ describe("a process that dies mid-turn leaves the turn interrupted", () => {
       const queued = sys.sendMessage(id, "echo queued");
       queued.catch(() => {});
       await until(async () => {
-        const status = (await sys.runtime.call(sys.getLlmAgentPid(id) as Pid, { op: "status" })) as {
+        const status = (await sys.runtime.call(sys.getOrchestratorPid(id) as Pid, { op: "status" })) as {
           value?: { queued: number };
         };
         return status.value?.queued === 1;
