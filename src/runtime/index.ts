@@ -1,3 +1,4 @@
+export { AlreadyStartedError } from "./already-started-error.js";
 export { type Clock, ManualClock, settle, systemClock, type TimerHandle } from "./clock.js";
 export {
   CallExitError,

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import type { Logger } from "pino";
+import { AlreadyStartedError } from "./already-started-error.js";
 import { type Clock, systemClock, type TimerHandle } from "./clock.js";
 import { reportExit } from "./crash-report.js";
 import { CallExitError, InvalidArgumentError, NoProcError, RuntimeStoppedError } from "./errors.js";
@@ -30,6 +31,12 @@ export type Target = Pid | string;
 export interface NameService {
   whereis(name: string): Pid | undefined;
   namesOf(pid: Pid): readonly string[];
+  /**
+   * Gives `name` to `pid` (a spawn's `name`); throws when it is taken or malformed. The service
+   * drops a process's names the moment it exits (an `onExit` listener), which is what releases
+   * the name of a process whose `init` failed. A service without it cannot name at spawn.
+   */
+  register?(name: string, pid: Pid): void;
 }
 
 export type ExitListener = (pid: Pid, reason: ExitReason) => void;
@@ -62,6 +69,12 @@ export interface SpawnOptions<Args = unknown> {
   parent?: Pid;
   /** Trap exits from the start, before `init` runs. */
   trapExit?: boolean;
+  /**
+   * Registers the process under this name before `init` runs, as OTP's `gen:start` with a name:
+   * a name already held fails the spawn with AlreadyStartedError and nothing starts; a failed
+   * (or ignored) `init` releases it. Needs a name service (a Registry with `names: true`).
+   */
+  name?: string;
 }
 
 export interface ProcessInfo {
@@ -189,6 +202,7 @@ export class Runtime {
       options.parent ?? linkTo?.pid,
       linkTo,
       options.trapExit === true,
+      options.name,
     );
   }
 
@@ -202,6 +216,7 @@ export class Runtime {
     parentPid: Pid | undefined,
     linkTo: Proc | undefined,
     trapExit: boolean,
+    name?: string,
   ): Promise<Pid<S>> {
     if (this.stopped) return Promise.reject(new RuntimeStoppedError(this.node));
     if (!(server instanceof GenServer)) {
@@ -218,15 +233,45 @@ export class Runtime {
       );
     }
     if (linkTo?.state === "dead") return Promise.reject(new NoProcError(String(linkTo.pid)));
+    if (name !== undefined) {
+      const refused = this.checkFreeName(name);
+      if (refused) return Promise.reject(refused);
+    }
     // Code outside any process is the parent of top-level processes (as the shell is in
     // Erlang), so that its `exit(pid, "shutdown")` stops a trapping server through terminate.
     const parent = parentPid ?? this.external;
     const proc = new Proc(new Pid(this.node, this.nextPid++), server, parent, this);
     server[PROC] = proc;
     this.table.set(proc.pid.id, proc);
+    if (name !== undefined) {
+      try {
+        // Checked free just above, with nothing run in between: this only refuses what the
+        // service itself finds malformed (a registry's key length, say).
+        (this.names as Required<NameService>).register(name, proc.pid);
+      } catch (error) {
+        this.table.delete(proc.pid.id);
+        server[PROC] = undefined;
+        return Promise.reject(error);
+      }
+    }
     if (trapExit) proc.trapExit = true;
     if (linkTo) this.linkProcs(proc, linkTo);
     return proc.start(args, linkTo) as Promise<Pid<S>>;
+  }
+
+  /** Why a spawn cannot take `name`: malformed, no name service, or held (OTP's already_started). */
+  private checkFreeName(name: string): Error | undefined {
+    if (typeof name !== "string" || name.length === 0) {
+      return new InvalidArgumentError("name", "must be a non-empty string");
+    }
+    if (!this.names?.register) {
+      return new InvalidArgumentError(
+        "name",
+        `runtime ${this.node} has no name service to register ${JSON.stringify(name)} in (install a Registry with names: true)`,
+      );
+    }
+    const holder = this.names.whereis(name);
+    return holder ? new AlreadyStartedError(name, holder) : undefined;
   }
 
   /** For a pid of another node: whether that node is connected (its process may still be gone). */

@@ -98,6 +98,11 @@ export function normalizeChildSpec(spec: ChildSpec, idRequired = true): Normaliz
 
 export interface WorkerOptions<Args> {
   args?: Args;
+  /**
+   * Registers each process the child runs as under this name before its `init` runs (see
+   * `SpawnOptions.name`): a restart registers the new process under it again.
+   */
+  name?: string;
   restart?: RestartType;
   shutdown?: Shutdown;
   significant?: boolean;
@@ -111,13 +116,27 @@ export function worker<S extends AnyServer>(
   make: () => S,
   options: WorkerOptions<ArgsOf<S>> = {},
 ): ChildSpec {
-  const { args, trapExit, ...rest } = options;
+  const { args, trapExit, name, ...rest } = options;
+  checkName(name);
+  const spawn = { args: args as ArgsOf<S>, trapExit: trapExit ?? false, ...namedAs(name) };
   return {
     id,
     type: "worker",
     ...rest,
-    start: (ctx) => ctx.spawnLink(make(), { args: args as ArgsOf<S>, trapExit: trapExit ?? false }),
+    start: (ctx) => ctx.spawnLink(make(), spawn),
   };
+}
+
+/** A start's optional `name`, checked where the options are given rather than at the first start. */
+export function checkName(name: unknown): asserts name is string | undefined {
+  if (name !== undefined && (typeof name !== "string" || name.length === 0)) {
+    throw new InvalidArgumentError("name", `must be a non-empty string, got ${JSON.stringify(name)}`);
+  }
+}
+
+/** The spawn options that register a process under `name`, if it has one. */
+export function namedAs(name: string | undefined): { name?: string } {
+  return name === undefined ? {} : { name };
 }
 
 /** Whether a child with this restart type is restarted after exiting with `reason`. */

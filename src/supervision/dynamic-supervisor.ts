@@ -8,7 +8,7 @@ import {
   type Target,
   unwrap,
 } from "../runtime/index.js";
-import { type ChildSpec, normalizeChildSpec, shouldRestart } from "./child-spec.js";
+import { type ChildSpec, checkName, namedAs, normalizeChildSpec, shouldRestart } from "./child-spec.js";
 import { MaxChildrenError } from "./errors.js";
 import type { SupervisorEventListener } from "./events.js";
 import { checkBudget, checkPeriod, RestartIntensity } from "./restart-intensity.js";
@@ -45,6 +45,11 @@ export interface DynamicSupervisorOptions {
    */
   childRestartBudget?: RestartBudget;
   onEvent?: SupervisorEventListener;
+  /**
+   * Registers the supervisor under this name before its `init` runs: a name already held fails
+   * the start with AlreadyStartedError.
+   */
+  name?: string;
 }
 
 interface DynamicChild extends ChildRecord {
@@ -84,6 +89,7 @@ export class DynamicSupervisor extends SupervisorBase<DynamicSupervisorCall, Dyn
     if (typeof options !== "object" || options === null)
       throw new InvalidArgumentError("dynamic supervisor options", "must be an object");
     super(options.onEvent);
+    checkName(options.name);
     this.childBudget = options.childRestartBudget;
     if (this.childBudget !== undefined) {
       if (typeof this.childBudget !== "object" || this.childBudget === null)
@@ -128,7 +134,7 @@ export class DynamicSupervisor extends SupervisorBase<DynamicSupervisorCall, Dyn
     } catch (error) {
       return Promise.reject(error);
     }
-    return runtime.spawn(supervisor, { ...spawn, trapExit: true });
+    return runtime.spawn(supervisor, { ...spawn, trapExit: true, ...namedAs(options.name) });
   }
 
   /** A child spec for a nested DynamicSupervisor; the options are checked here, as `start` does. */
@@ -137,7 +143,8 @@ export class DynamicSupervisor extends SupervisorBase<DynamicSupervisorCall, Dyn
     return {
       id,
       type: "supervisor",
-      start: (ctx) => ctx.spawnLink(new DynamicSupervisor(options), { trapExit: true }),
+      start: (ctx) =>
+        ctx.spawnLink(new DynamicSupervisor(options), { trapExit: true, ...namedAs(options.name) }),
     };
   }
 

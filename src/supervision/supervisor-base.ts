@@ -149,7 +149,8 @@ export abstract class SupervisorBase<Call, Cast, Args> extends GenServer<
         spawnLink: <S extends AnyServer>(
           server: S,
           options: Omit<SpawnOptions<ArgsOf<S>>, "link" | "parent"> = {},
-        ) => runtime.spawnUnder(server, options.args, supervisor, proc, options.trapExit === true),
+        ) =>
+          runtime.spawnUnder(server, options.args, supervisor, proc, options.trapExit === true, options.name),
       };
     }
     return this.startContext;

@@ -11,7 +11,9 @@ import {
 } from "../runtime/index.js";
 import {
   type ChildSpec,
+  checkName,
   type NormalizedChildSpec,
+  namedAs,
   normalizeChildSpec,
   type RestartType,
   type Shutdown,
@@ -52,6 +54,11 @@ export interface SupervisorOptions {
   autoShutdown?: AutoShutdown;
   children: ChildSpec[];
   onEvent?: SupervisorEventListener;
+  /**
+   * Registers the supervisor under this name before any child starts (OTP's `{local, Name}`):
+   * a name already held fails the start with AlreadyStartedError and starts no child.
+   */
+  name?: string;
 }
 
 type Child = ChildRecord;
@@ -89,6 +96,7 @@ export class Supervisor extends SupervisorBase<SupervisorCall, SupervisorCast, v
       throw new InvalidArgumentError("supervisor options", "must be an object");
     }
     super(options.onEvent);
+    checkName(options.name);
     this.maxRestarts = options.maxRestarts ?? 3;
     this.period = options.period ?? 5000;
     checkBudget(this.maxRestarts, this.period);
@@ -125,7 +133,7 @@ export class Supervisor extends SupervisorBase<SupervisorCall, SupervisorCast, v
   ): Promise<Pid<Supervisor>> {
     const supervisor = new Supervisor(options);
     try {
-      return await runtime.spawn(supervisor, { ...spawn, trapExit: true });
+      return await runtime.spawn(supervisor, { ...spawn, trapExit: true, ...namedAs(options.name) });
     } catch (error) {
       // The runtime wraps what `init` threw in an InitError; the ChildStartError inside is the
       // whole story, so the caller gets it without unwrapping.
@@ -147,7 +155,7 @@ export class Supervisor extends SupervisorBase<SupervisorCall, SupervisorCast, v
       id,
       type: "supervisor",
       ...child,
-      start: (ctx) => ctx.spawnLink(new Supervisor(options), { trapExit: true }),
+      start: (ctx) => ctx.spawnLink(new Supervisor(options), { trapExit: true, ...namedAs(options.name) }),
     };
   }
 
