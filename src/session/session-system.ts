@@ -315,10 +315,11 @@ export class SessionSystem {
           shutdown: "infinity",
           start: async (ctx) => {
             // A root killed outright leaves its sessions supervisor stopping its sessions: the
-            // new one takes the name (and the sessions their names) once that is done.
+            // new one takes the name (and the sessions their names) once that is done. Named at
+            // spawn, so a name still taken fails the start instead of leaving an unnamed one running.
             const previous = registry.whereis(SESSIONS_SUPERVISOR_NAME);
             if (previous) await runtime.whenExited(previous);
-            const pid = await ctx.spawnLink(
+            return ctx.spawnLink(
               new DynamicSupervisor({
                 maxRestarts: shared.maxRestarts,
                 period: shared.period,
@@ -330,10 +331,8 @@ export class SessionSystem {
                   }
                 },
               }),
-              { trapExit: true },
+              { trapExit: true, name: SESSIONS_SUPERVISOR_NAME },
             );
-            registry.register(SESSIONS_SUPERVISOR_NAME, pid);
-            return pid;
           },
         },
         worker(SESSION_MANAGER_NAME, () => new SessionManager(), {
