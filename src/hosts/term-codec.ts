@@ -1,25 +1,9 @@
-import { NameTakenError, UnsupportedKeyModeError } from "../registry/index.js";
-import {
-  CallExitError,
-  CallTimeoutError,
-  InitError,
-  InvalidArgumentError,
-  NoProcError,
-  Pid,
-  Ref,
-  RuntimeStoppedError,
-  SessionvisorError,
-} from "../runtime/index.js";
-import {
-  ChildAlreadyPresentError,
-  ChildNotFoundError,
-  ChildRestartingError,
-  ChildRunningError,
-  ChildStartError,
-  MaxChildrenError,
-} from "../supervision/index.js";
-import { HostStartError, UnsendableMessageError } from "./errors.js";
-import { HostDownError } from "./host-down.js";
+import { registerRevivableError, revivableErrorClass } from "../errors.js";
+import { Pid, Ref } from "../runtime/index.js";
+import { UnsendableMessageError } from "./errors.js";
+
+// Each layer registers its own error classes (in its errors.ts, at load); this is the public name.
+export { registerRevivableError };
 
 /**
  * What crosses a host boundary is a structured clone, which keeps plain data, Dates, Maps,
@@ -34,41 +18,6 @@ type Tagged =
   | { [TAG]: "pid"; text: string }
   | { [TAG]: "ref"; text: string }
   | { [TAG]: "error"; name: string; message: string; stack?: string; props: Record<string, unknown> };
-
-const revivable = new Map<string, { prototype: object }>();
-
-/** Lets errors of this class keep their class (and `instanceof`) when they cross a host boundary. */
-export function registerRevivableError(type: { prototype: object; name: string }): void {
-  revivable.set(type.name, type);
-}
-
-for (const type of [
-  Error,
-  TypeError,
-  RangeError,
-  SyntaxError,
-  ReferenceError,
-  SessionvisorError,
-  InvalidArgumentError,
-  NoProcError,
-  CallTimeoutError,
-  CallExitError,
-  InitError,
-  RuntimeStoppedError,
-  UnsendableMessageError,
-  HostStartError,
-  HostDownError,
-  ChildStartError,
-  ChildNotFoundError,
-  ChildAlreadyPresentError,
-  ChildRunningError,
-  ChildRestartingError,
-  MaxChildrenError,
-  NameTakenError,
-  UnsupportedKeyModeError,
-]) {
-  registerRevivableError(type);
-}
 
 const CLONEABLE = new Set<unknown>([Date.prototype, RegExp.prototype, ArrayBuffer.prototype]);
 
@@ -216,7 +165,7 @@ export function decodeTerm(value: unknown): unknown {
 }
 
 function decodeError(tagged: Extract<Tagged, { [TAG]: "error" }>): Error {
-  const type = revivable.get(tagged.name);
+  const type = revivableErrorClass(tagged.name);
   const error: Error = type ? Object.create(type.prototype) : new Error(tagged.message);
   Object.defineProperty(error, "message", { value: tagged.message, writable: true, configurable: true });
   if (!type || error.name !== tagged.name) {

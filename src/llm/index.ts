@@ -1,14 +1,13 @@
 // The llm layer's public API. The conformance suite (provider-conformance.ts) is left out on
 // purpose: it imports node:test, which a program using sessionvisor should not load.
+export { LlmAbortedError, LlmProviderError, UnknownProviderError } from "./errors.js";
 export { OfflineProvider, type OfflineProviderOptions } from "./offline-provider.js";
 export {
   type Completion,
   complete,
-  LlmAbortedError,
   type LlmChunk,
   type LlmMessage,
   type LlmProvider,
-  LlmProviderError,
   type LlmRequest,
   type LlmStopReason,
   type LlmUsage,
@@ -19,6 +18,5 @@ export {
   type ProviderConfig,
   type ProviderFactory,
   ProviderRegistry,
-  UnknownProviderError,
 } from "./provider-registry.js";
 export { estimateTokens } from "./tokens.js";

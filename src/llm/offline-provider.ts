@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { InvalidArgumentError } from "../runtime/index.js";
+import { InvalidArgumentError } from "../errors.js";
 import { offlineAnswer } from "./offline-answer.js";
 import {
   LlmAbortedError,

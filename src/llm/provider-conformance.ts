@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { InvalidArgumentError } from "../runtime/index.js";
+import { InvalidArgumentError } from "../errors.js";
 import { LlmAbortedError, type LlmChunk, type LlmProvider, type LlmRequest } from "./provider.js";
 
 export interface ProviderConformanceOptions {

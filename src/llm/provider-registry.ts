@@ -1,6 +1,9 @@
-import { InvalidArgumentError, SessionvisorError } from "../runtime/index.js";
+import { InvalidArgumentError } from "../errors.js";
+import { UnknownProviderError } from "./errors.js";
 import { OfflineProvider, type OfflineProviderOptions } from "./offline-provider.js";
 import type { LlmProvider } from "./provider.js";
+
+export { UnknownProviderError };
 
 /** What a factory is given: the model, plus whatever options its backend takes (baseUrl, apiKey...). */
 export interface ProviderConfig {
@@ -9,20 +12,6 @@ export interface ProviderConfig {
 }
 
 export type ProviderFactory = (config: ProviderConfig) => LlmProvider;
-
-export class UnknownProviderError extends SessionvisorError {
-  readonly provider: string;
-  readonly known: readonly string[];
-
-  constructor(provider: string, known: readonly string[]) {
-    super(
-      "unknown_provider",
-      `no LLM provider ${JSON.stringify(provider)}; known: ${known.join(", ") || "none"}`,
-    );
-    this.provider = provider;
-    this.known = known;
-  }
-}
 
 const PROVIDER_NAME = /^[a-z][a-z0-9_-]{0,63}$/;
 

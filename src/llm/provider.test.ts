@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { InvalidArgumentError } from "../runtime/index.js";
+import { InvalidArgumentError } from "../errors.js";
 import {
   complete,
   type LlmChunk,

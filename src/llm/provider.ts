@@ -1,4 +1,7 @@
-import { InvalidArgumentError, SessionvisorError } from "../runtime/index.js";
+import { InvalidArgumentError } from "../errors.js";
+import { LlmAbortedError, LlmProviderError } from "./errors.js";
+
+export { LlmAbortedError, LlmProviderError };
 
 export interface LlmMessage {
   role: "system" | "user" | "assistant";
@@ -33,28 +36,6 @@ export type LlmChunk =
 export interface LlmProvider {
   readonly name: string;
   stream(request: LlmRequest): AsyncIterable<LlmChunk>;
-}
-
-/** A provider failed; `retryable` says whether the same request may succeed later (rate limit, 5xx). */
-export class LlmProviderError extends SessionvisorError {
-  readonly provider: string;
-  readonly retryable: boolean;
-
-  constructor(provider: string, message: string, options: { retryable?: boolean; cause?: unknown } = {}) {
-    super("llm_provider_error", `LLM provider ${provider} failed: ${message}`, { cause: options.cause });
-    this.provider = provider;
-    this.retryable = options.retryable ?? false;
-  }
-}
-
-/** The request's signal was aborted; the stream ended early on the caller's wish, not a fault. */
-export class LlmAbortedError extends SessionvisorError {
-  readonly provider: string;
-
-  constructor(provider: string, reason?: unknown) {
-    super("llm_aborted", `LLM provider ${provider}: the request was aborted`, { cause: reason });
-    this.provider = provider;
-  }
 }
 
 const ROLES: ReadonlySet<string> = new Set(["system", "user", "assistant"]);

@@ -1,3 +1,4 @@
+import { registerRevivableError } from "../errors.js";
 import { type Pid, SessionvisorError } from "../runtime/index.js";
 
 /** A unique key is already held by a live process. */
@@ -22,4 +23,9 @@ export class UnsupportedKeyModeError extends SessionvisorError {
     this.operation = operation;
     this.mode = mode;
   }
+}
+
+// A registry's refusals keep their class when the caller is on another host.
+for (const type of [NameTakenError, UnsupportedKeyModeError]) {
+  registerRevivableError(type);
 }

@@ -1,25 +1,8 @@
+import { InvalidArgumentError, registerRevivableError, SessionvisorError } from "../errors.js";
 import { describeReason, type ExitReason } from "./exit-reason.js";
 
-/** Base class of every error sessionvisor throws; `code` is stable for programs to match on. */
-export class SessionvisorError extends Error {
-  readonly code: string;
-
-  constructor(code: string, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.code = code;
-    this.name = new.target.name;
-  }
-}
-
-/** A public entry point was given something malformed. */
-export class InvalidArgumentError extends SessionvisorError {
-  readonly argument: string;
-
-  constructor(argument: string, problem: string) {
-    super("invalid_argument", `invalid ${argument}: ${problem}`);
-    this.argument = argument;
-  }
-}
+// They live at the bottom of the layering (src/errors.ts); the runtime publishes them as it always has.
+export { InvalidArgumentError, SessionvisorError };
 
 /** The target is not alive: it never existed, has exited, or the name is not registered. */
 export class NoProcError extends SessionvisorError {
@@ -76,4 +59,9 @@ export class RuntimeStoppedError extends SessionvisorError {
   constructor(node: string) {
     super("runtime_stopped", `runtime ${node} is stopped`);
   }
+}
+
+// Errors the runtime's processes throw keep their class when they reach a caller on another host.
+for (const type of [NoProcError, CallTimeoutError, CallExitError, InitError, RuntimeStoppedError]) {
+  registerRevivableError(type);
 }

@@ -1,12 +1,5 @@
-import { registerRevivableError } from "../hosts/index.js";
-import { LlmAbortedError, LlmProviderError, UnknownProviderError } from "../llm/index.js";
-import { SessionvisorError } from "../runtime/index.js";
-import {
-  InvalidSessionIdError,
-  StoreClosedError,
-  StoreCorruptError,
-  StoreVersionError,
-} from "../store/index.js";
+import { registerRevivableError, SessionvisorError } from "../errors.js";
+import { InvalidSessionIdError } from "../store/index.js";
 
 // It lives in the store layer, whose guard throws it too; the client API throws the same class.
 export { InvalidSessionIdError };
@@ -162,9 +155,9 @@ export class TurnTimedOutError extends SessionvisorError {
   }
 }
 
-// Errors a hosted session's agents throw keep their class when they reach the caller.
+// Errors a hosted session's agents throw keep their class when they reach the caller. (The llm
+// and store layers register theirs, and InvalidSessionIdError, in their own errors modules.)
 for (const type of [
-  InvalidSessionIdError,
   SessionNotFoundError,
   InvalidTransitionError,
   SessionConfigError,
@@ -176,12 +169,6 @@ for (const type of [
   SessionStartError,
   TurnInterruptedError,
   TurnTimedOutError,
-  LlmProviderError,
-  LlmAbortedError,
-  UnknownProviderError,
-  StoreCorruptError,
-  StoreVersionError,
-  StoreClosedError,
 ]) {
   registerRevivableError(type);
 }

@@ -1,4 +1,4 @@
-import { SessionvisorError } from "../runtime/index.js";
+import { registerRevivableError, SessionvisorError } from "../errors.js";
 
 /**
  * An id that is not a session id. The store's guard and the client API throw this one class, so
@@ -68,4 +68,9 @@ export class StoreClosedError extends SessionvisorError {
   constructor() {
     super("store_closed", "the session store is closed");
   }
+}
+
+// A store's errors keep their class when a hosted session's agents throw them to a caller.
+for (const type of [InvalidSessionIdError, StoreCorruptError, StoreVersionError, StoreClosedError]) {
+  registerRevivableError(type);
 }

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from "../runtime/index.js";
+import { InvalidArgumentError } from "../errors.js";
 
 /** An event number, or a count of them: a whole number from `min` up, safe as a JS number. */
 export function assertEventSeq(value: unknown, name: string, min = 1): asserts value is number {

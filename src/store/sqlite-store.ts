@@ -1,5 +1,5 @@
 import Database from "better-sqlite3";
-import { InvalidArgumentError } from "../runtime/index.js";
+import { InvalidArgumentError } from "../errors.js";
 import { StoreClosedError, StoreCorruptError, StoreVersionError } from "./errors.js";
 import { assertEventSeq } from "./event-seq.js";
 import type { SessionStore, StoredEvent, StoredJson, StoredSession } from "./session-store.js";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
-import { InvalidArgumentError } from "../runtime/index.js";
+import { InvalidArgumentError } from "../errors.js";
 import { InvalidSessionIdError, StoreClosedError } from "./errors.js";
 import type { SessionStore } from "./session-store.js";
 

@@ -1,3 +1,4 @@
+import { registerRevivableError } from "../errors.js";
 import { type ExitReason, InitError, type Pid, SessionvisorError } from "../runtime/index.js";
 
 /**
@@ -72,4 +73,16 @@ export class MaxChildrenError extends SessionvisorError {
     super("max_children", `the supervisor already has its maximum of ${maxChildren} children`);
     this.maxChildren = maxChildren;
   }
+}
+
+// A supervisor's answers keep their class when the caller is on another host.
+for (const type of [
+  ChildStartError,
+  ChildNotFoundError,
+  ChildAlreadyPresentError,
+  ChildRunningError,
+  ChildRestartingError,
+  MaxChildrenError,
+]) {
+  registerRevivableError(type);
 }
