@@ -1,4 +1,4 @@
-import { SessionvisorError } from "./errors.js";
+import { registerRevivableError, SessionvisorError } from "../errors.js";
 import type { Pid } from "./pid.js";
 
 /**
@@ -16,3 +16,6 @@ export class AlreadyStartedError extends SessionvisorError {
     this.holder = holder;
   }
 }
+
+// A start refused inside a host reaches its caller in the parent as this class.
+registerRevivableError(AlreadyStartedError);
