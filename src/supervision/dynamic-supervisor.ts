@@ -6,16 +6,15 @@ import {
   type Pid,
   type Runtime,
   type Target,
-  unwrap,
 } from "../runtime/index.js";
 import { type ChildSpec, checkName, namedAs, normalizeChildSpec, shouldRestart } from "./child-spec.js";
 import { MaxChildrenError } from "./errors.js";
 import type { SupervisorEventListener } from "./events.js";
+import { type Reply, type Request, requester } from "./requests.js";
 import { checkBudget, checkPeriod, RestartIntensity } from "./restart-intensity.js";
 import {
-  type ChildCounts,
-  type ChildInfo,
   type ChildRecord,
+  type ChildRequests,
   type PendingRetry,
   SupervisorBase,
 } from "./supervisor-base.js";
@@ -56,11 +55,15 @@ interface DynamicChild extends ChildRecord {
   budget: RestartIntensity | undefined;
 }
 
-export type DynamicSupervisorCall =
-  | { op: "start_child"; spec: ChildSpec }
-  | { op: "terminate_child"; pid: Pid }
-  | { op: "which_children" }
-  | { op: "count_children" };
+/** What a DynamicSupervisor answers, by request. */
+export type DynamicSupervisorRequests = ChildRequests & {
+  terminate_child: { request: { pid: Pid }; reply: undefined };
+};
+
+/** A request to a DynamicSupervisor, as sent. */
+export type DynamicSupervisorCall = Request<DynamicSupervisorRequests>;
+
+const askDynamicSupervisor = requester<DynamicSupervisorRequests>();
 
 type DynamicSupervisorCast = { op: "try_again"; child: DynamicChild; retry: PendingRetry };
 
@@ -68,7 +71,11 @@ type DynamicSupervisorCast = { op: "try_again"; child: DynamicChild; retry: Pend
  * OTP's DynamicSupervisor: one_for_one over children started on demand, stopped all at once
  * (concurrently) when it stops. Adds an optional restart budget per child.
  */
-export class DynamicSupervisor extends SupervisorBase<DynamicSupervisorCall, DynamicSupervisorCast, void> {
+export class DynamicSupervisor extends SupervisorBase<
+  DynamicSupervisorRequests,
+  DynamicSupervisorCast,
+  void
+> {
   private readonly maxChildren: number;
   private readonly extraArguments: unknown[];
   private readonly childBudget: RestartBudget | undefined;
@@ -148,27 +155,14 @@ export class DynamicSupervisor extends SupervisorBase<DynamicSupervisorCall, Dyn
     };
   }
 
-  /** Starts a child; resolves with its pid, or undefined if its init returned `Ignore`. */
-  static async startChild(runtime: Runtime, supervisor: Target, spec: ChildSpec): Promise<Pid | undefined> {
-    return unwrap(await runtime.call<DynamicSupervisor>(supervisor, { op: "start_child", spec })) as
-      | Pid
-      | undefined;
-  }
+  // startChild, whichChildren and countChildren are SupervisorBase's.
 
   /**
    * Stops the child running as `pid`; a child being restarted (`status: "restarting"`) is named
    * by its last pid (`lastPid` in `whichChildren`), and stopping it cancels its retries.
    */
-  static async terminateChild(runtime: Runtime, supervisor: Target, pid: Pid): Promise<void> {
-    unwrap(await runtime.call<DynamicSupervisor>(supervisor, { op: "terminate_child", pid }));
-  }
-
-  static async whichChildren(runtime: Runtime, supervisor: Target): Promise<ChildInfo[]> {
-    return unwrap(await runtime.call<DynamicSupervisor>(supervisor, { op: "which_children" })) as ChildInfo[];
-  }
-
-  static async countChildren(runtime: Runtime, supervisor: Target): Promise<ChildCounts> {
-    return unwrap(await runtime.call<DynamicSupervisor>(supervisor, { op: "count_children" })) as ChildCounts;
+  static terminateChild(runtime: Runtime, supervisor: Target, pid: Pid): Promise<void> {
+    return askDynamicSupervisor(runtime, supervisor, { op: "terminate_child", pid });
   }
 
   override init(): void {
@@ -177,7 +171,7 @@ export class DynamicSupervisor extends SupervisorBase<DynamicSupervisorCall, Dyn
       this.intensity = new RestartIntensity(this.maxRestarts, this.period, this.runtime.clock);
   }
 
-  protected async handleRequest(message: DynamicSupervisorCall): Promise<unknown> {
+  protected async handleRequest(message: DynamicSupervisorCall): Promise<Reply<DynamicSupervisorRequests>> {
     switch (message?.op) {
       case "start_child": {
         const spec = normalizeChildSpec(
@@ -236,7 +230,7 @@ export class DynamicSupervisor extends SupervisorBase<DynamicSupervisorCall, Dyn
   override async handleInfo(message: unknown): Promise<void> {
     if (!isExitMessage(message)) return;
     const child = this.running.get(message.from.toString());
-    if (child?.pid?.equals(message.from)) await this.childExited(child, message);
+    if (child?.pid?.equals(message.from)) await this.childExited(child, child.pid, message);
   }
 
   /** As OTP's DynamicSupervisor, children stop concurrently. */
@@ -250,8 +244,7 @@ export class DynamicSupervisor extends SupervisorBase<DynamicSupervisorCall, Dyn
     );
   }
 
-  private async childExited(child: DynamicChild, exit: ExitMessage): Promise<void> {
-    const pid = child.pid as Pid;
+  private async childExited(child: DynamicChild, pid: Pid, exit: ExitMessage): Promise<void> {
     this.running.delete(pid.toString());
     child.pid = undefined;
     const restarting = shouldRestart(child.spec.restart, isCleanExit(exit.reason));

@@ -7,15 +7,24 @@ import {
   InitError,
   isCleanExit,
   type Pid,
-  type Result,
+  type Runtime,
   resultOf,
   type SpawnOptions,
   serializeReason,
+  type Target,
   type TimerHandle,
 } from "../runtime/index.js";
-import type { ChildType, NormalizedChildSpec, RestartType, Shutdown, StartContext } from "./child-spec.js";
+import type {
+  ChildSpec,
+  ChildType,
+  NormalizedChildSpec,
+  RestartType,
+  Shutdown,
+  StartContext,
+} from "./child-spec.js";
 import { ChildStartError } from "./errors.js";
 import type { SupervisorEvent, SupervisorEventListener } from "./events.js";
+import { type Reply, type ReplyResult, type Request, type RequestMap, requester } from "./requests.js";
 import type { RestartIntensity } from "./restart-intensity.js";
 
 /** What starting a child gave: a pid, or nothing when its `init` returned `Ignore`. */
@@ -68,14 +77,25 @@ export interface ChildRecord {
   retry: PendingRetry | undefined;
 }
 
+/** The requests both supervisors answer alike (each adds its own `terminate_child`). */
+export type ChildRequests = {
+  /** Resolves with the child's pid, or undefined if its init returned `Ignore`. */
+  start_child: { request: { spec: ChildSpec }; reply: Pid | undefined };
+  which_children: { request: object; reply: ChildInfo[] };
+  count_children: { request: object; reply: ChildCounts };
+};
+
+const askSupervisor = requester<ChildRequests>();
+
 /**
  * What both supervisors share: starting a child linked to this process, the OTP shutdown
- * procedure for one child, and reporting. Supervisors trap exits; a child's exit is an
- * `EXIT` message, handled in order with every other request.
+ * procedure for one child, reporting, and the client helpers for the requests they share.
+ * Supervisors trap exits; a child's exit is an `EXIT` message, handled in order with every
+ * other request.
  */
-export abstract class SupervisorBase<Call, Cast, Args> extends GenServer<
-  Call,
-  Result<unknown>,
+export abstract class SupervisorBase<R extends RequestMap, Cast, Args> extends GenServer<
+  Request<R>,
+  ReplyResult<R>,
   Cast,
   never,
   Args
@@ -86,12 +106,25 @@ export abstract class SupervisorBase<Call, Cast, Args> extends GenServer<
     super();
   }
 
+  /** Starts a child; resolves with its pid, or undefined if its init returned `Ignore`. */
+  static startChild(runtime: Runtime, supervisor: Target, spec: ChildSpec): Promise<Pid | undefined> {
+    return askSupervisor(runtime, supervisor, { op: "start_child", spec });
+  }
+
+  static whichChildren(runtime: Runtime, supervisor: Target): Promise<ChildInfo[]> {
+    return askSupervisor(runtime, supervisor, { op: "which_children" });
+  }
+
+  static countChildren(runtime: Runtime, supervisor: Target): Promise<ChildCounts> {
+    return askSupervisor(runtime, supervisor, { op: "count_children" });
+  }
+
   /** Supervisors answer every request with a result, so that a bad request never crashes them. */
-  override handleCall(message: Call): Promise<Result<unknown>> {
+  override handleCall(message: Request<R>): Promise<ReplyResult<R>> {
     return resultOf(() => this.handleRequest(message));
   }
 
-  protected abstract handleRequest(message: Call): Promise<unknown>;
+  protected abstract handleRequest(message: Request<R>): Promise<Reply<R>>;
 
   protected describeChildren(children: Iterable<ChildRecord>): ChildInfo[] {
     return [...children].map((c) => {

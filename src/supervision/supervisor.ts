@@ -7,7 +7,6 @@ import {
   type Pid,
   type Runtime,
   type Target,
-  unwrap,
 } from "../runtime/index.js";
 import {
   type ChildSpec,
@@ -27,11 +26,13 @@ import {
   ChildStartError,
 } from "./errors.js";
 import type { SupervisorEventListener } from "./events.js";
+import { type Reply, type Request, requester } from "./requests.js";
 import { checkBudget, RestartIntensity } from "./restart-intensity.js";
 import {
   type ChildCounts,
   type ChildInfo,
   type ChildRecord,
+  type ChildRequests,
   type ChildStatus,
   type PendingRetry,
   SupervisorBase,
@@ -63,13 +64,18 @@ export interface SupervisorOptions {
 
 type Child = ChildRecord;
 
-export type SupervisorCall =
-  | { op: "start_child"; spec: ChildSpec }
-  | { op: "terminate_child"; id: string }
-  | { op: "restart_child"; id: string }
-  | { op: "delete_child"; id: string }
-  | { op: "which_children" }
-  | { op: "count_children" };
+/** What a Supervisor answers, by request. */
+export type SupervisorRequests = ChildRequests & {
+  terminate_child: { request: { id: string }; reply: undefined };
+  /** Resolves with the child's new pid, or undefined if its init returned `Ignore`. */
+  restart_child: { request: { id: string }; reply: Pid | undefined };
+  delete_child: { request: { id: string }; reply: undefined };
+};
+
+/** A request to a Supervisor, as sent. */
+export type SupervisorCall = Request<SupervisorRequests>;
+
+const askSupervisor = requester<SupervisorRequests>();
 
 type SupervisorCast = { op: "try_again"; child: Child; retry: PendingRetry };
 
@@ -81,7 +87,7 @@ const AUTO_SHUTDOWNS: readonly AutoShutdown[] = ["never", "any_significant", "al
  * gives up (exits `shutdown`, stopping children in reverse order) when restarts exceed the
  * intensity, and lets its own parent decide what happens next.
  */
-export class Supervisor extends SupervisorBase<SupervisorCall, SupervisorCast, void> {
+export class Supervisor extends SupervisorBase<SupervisorRequests, SupervisorCast, void> {
   private readonly strategy: Strategy;
   private readonly autoShutdown: AutoShutdown;
   private readonly initialSpecs: NormalizedChildSpec[];
@@ -89,7 +95,8 @@ export class Supervisor extends SupervisorBase<SupervisorCall, SupervisorCast, v
   private readonly period: number;
   /** In start order. */
   private children: Child[] = [];
-  private intensity: RestartIntensity | undefined;
+  /** Set by `init`, before any child starts. */
+  private intensity!: RestartIntensity;
 
   constructor(options: SupervisorOptions) {
     if (typeof options !== "object" || options === null) {
@@ -159,28 +166,18 @@ export class Supervisor extends SupervisorBase<SupervisorCall, SupervisorCast, v
     };
   }
 
-  static async startChild(runtime: Runtime, supervisor: Target, spec: ChildSpec): Promise<Pid | undefined> {
-    return unwrap(await runtime.call<Supervisor>(supervisor, { op: "start_child", spec })) as Pid | undefined;
+  // startChild, whichChildren and countChildren are SupervisorBase's.
+
+  static terminateChild(runtime: Runtime, supervisor: Target, id: string): Promise<void> {
+    return askSupervisor(runtime, supervisor, { op: "terminate_child", id });
   }
 
-  static async terminateChild(runtime: Runtime, supervisor: Target, id: string): Promise<void> {
-    unwrap(await runtime.call<Supervisor>(supervisor, { op: "terminate_child", id }));
+  static restartChild(runtime: Runtime, supervisor: Target, id: string): Promise<Pid | undefined> {
+    return askSupervisor(runtime, supervisor, { op: "restart_child", id });
   }
 
-  static async restartChild(runtime: Runtime, supervisor: Target, id: string): Promise<Pid | undefined> {
-    return unwrap(await runtime.call<Supervisor>(supervisor, { op: "restart_child", id })) as Pid | undefined;
-  }
-
-  static async deleteChild(runtime: Runtime, supervisor: Target, id: string): Promise<void> {
-    unwrap(await runtime.call<Supervisor>(supervisor, { op: "delete_child", id }));
-  }
-
-  static async whichChildren(runtime: Runtime, supervisor: Target): Promise<ChildInfo[]> {
-    return unwrap(await runtime.call<Supervisor>(supervisor, { op: "which_children" })) as ChildInfo[];
-  }
-
-  static async countChildren(runtime: Runtime, supervisor: Target): Promise<ChildCounts> {
-    return unwrap(await runtime.call<Supervisor>(supervisor, { op: "count_children" })) as ChildCounts;
+  static deleteChild(runtime: Runtime, supervisor: Target, id: string): Promise<void> {
+    return askSupervisor(runtime, supervisor, { op: "delete_child", id });
   }
 
   override async init(): Promise<void> {
@@ -200,7 +197,7 @@ export class Supervisor extends SupervisorBase<SupervisorCall, SupervisorCast, v
     }
   }
 
-  protected async handleRequest(message: SupervisorCall): Promise<unknown> {
+  protected async handleRequest(message: SupervisorCall): Promise<Reply<SupervisorRequests>> {
     switch (message?.op) {
       case "start_child": {
         const spec = this.checkSpec(normalizeChildSpec(message.spec));
@@ -246,15 +243,14 @@ export class Supervisor extends SupervisorBase<SupervisorCall, SupervisorCast, v
   override async handleInfo(message: unknown): Promise<void> {
     if (!isExitMessage(message)) return;
     const child = this.children.find((c) => c.pid?.equals(message.from));
-    if (child) await this.childExited(child, message);
+    if (child?.pid) await this.childExited(child, child.pid, message);
   }
 
   override async terminate(): Promise<void> {
     await this.terminateChildren(this.children);
   }
 
-  private async childExited(child: Child, exit: ExitMessage): Promise<void> {
-    const pid = child.pid as Pid;
+  private async childExited(child: Child, pid: Pid, exit: ExitMessage): Promise<void> {
     child.pid = undefined;
     const restarting = shouldRestart(child.spec.restart, isCleanExit(exit.reason));
     this.report({
@@ -290,7 +286,7 @@ export class Supervisor extends SupervisorBase<SupervisorCall, SupervisorCast, v
    * children after it in the group stay stopped until then).
    */
   private async restart(child: Child, previousPid: Pid | undefined): Promise<void> {
-    const intensity = this.intensity as RestartIntensity;
+    const intensity = this.intensity;
     if (!intensity.record()) {
       this.giveUp(child.spec.id, intensity);
       return;

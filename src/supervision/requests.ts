@@ -1,0 +1,49 @@
+import { type Result, type Target, unwrap } from "../runtime/index.js";
+
+/**
+ * A server's protocol: for each request name (`op`), what the request carries and what its
+ * reply is. The message on the wire is a plain object, `{ op, ...request }`, so it crosses a host
+ * boundary as before; the map exists only in the types.
+ */
+export type RequestMap = { [op: string]: { request: object; reply: unknown } };
+
+/** The message for request `K` of `R` (by default any of them, as a union). */
+export type Request<R extends RequestMap, K extends keyof R = keyof R> = K extends keyof R
+  ? { op: K } & R[K]["request"]
+  : never;
+
+/** What request `K` of `R` answers (by default any of them, as a union). */
+export type Reply<R extends RequestMap, K extends keyof R = keyof R> = R[K]["reply"];
+
+/** Servers that speak a RequestMap answer with a Result, so that a bad request never crashes them. */
+export type ReplyResult<R extends RequestMap> = Result<Reply<R>>;
+
+/** Who sends the call: a Runtime, or a process acting as itself. */
+export interface Caller {
+  call(target: Target, message: unknown, timeoutMs?: number): Promise<unknown>;
+}
+
+/** A typed request to a server speaking `R`: resolves with the reply, or throws the error it sent. */
+export type Requester<R extends RequestMap> = <K extends keyof R & string>(
+  caller: Caller,
+  target: Target,
+  message: { op: K } & R[K]["request"],
+  timeoutMs?: number,
+) => Promise<R[K]["reply"]>;
+
+/**
+ * The one request helper for a protocol, made once per protocol (`const ask = requester<R>()`):
+ * the reply's type follows from the message's `op`, so call sites need no casts.
+ */
+export function requester<R extends RequestMap>(): Requester<R> {
+  return async <K extends keyof R & string>(
+    caller: Caller,
+    target: Target,
+    message: { op: K } & R[K]["request"],
+    timeoutMs?: number,
+  ): Promise<R[K]["reply"]> => {
+    // The one place the reply's type is taken on trust: the server declares it in its map.
+    const result = (await caller.call(target, message, timeoutMs)) as Result<R[K]["reply"]>;
+    return unwrap(result);
+  };
+}
