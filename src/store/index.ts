@@ -1,3 +1,4 @@
+export type { ConversationChange } from "./conversation-change.js";
 export {
   type CorruptEntry,
   InvalidSessionIdError,

@@ -1,8 +1,45 @@
+import {
+  assertConversationChange,
+  type ConversationChange,
+  joinConversation,
+  missingTurn,
+  notTurnByTurn,
+  splitConversation,
+  turnIdOf,
+} from "./conversation-change.js";
 import { StoreClosedError } from "./errors.js";
 import { assertEventSeq } from "./event-seq.js";
 import type { SessionStore, StoredEvent, StoredJson, StoredSession } from "./session-store.js";
 import { assertStoreKey } from "./store-key.js";
 import { parseStoredText } from "./stored-text.js";
+
+/** One conversation: its head and its turns, each serialized on its own (`turns` undefined: kept whole). */
+interface StoredConversation {
+  head: string;
+  /** By seq, oldest first (a Map keeps insertion order, and seqs only grow). */
+  turns: Map<number, { id: string | undefined; text: string }> | undefined;
+  /** Each turn id's seq (the newest, should several turns share an id). */
+  seqs: Map<string, number>;
+  nextSeq: number;
+}
+
+function storeConversation(conversation: StoredJson): StoredConversation {
+  const { head, turns } = splitConversation(conversation);
+  const stored: StoredConversation = {
+    head: JSON.stringify(head),
+    turns: turns ? new Map() : undefined,
+    seqs: new Map(),
+    nextSeq: 1,
+  };
+  for (const turn of turns ?? []) appendTurn(stored, { id: turnIdOf(turn), text: JSON.stringify(turn) });
+  return stored;
+}
+
+function appendTurn(conversation: StoredConversation, turn: { id: string | undefined; text: string }): void {
+  const seq = conversation.nextSeq++;
+  conversation.turns?.set(seq, turn);
+  if (turn.id !== undefined) conversation.seqs.set(turn.id, seq);
+}
 
 /**
  * The in-memory backend. Values are kept serialized, as a database keeps them: a caller that
@@ -11,7 +48,7 @@ import { parseStoredText } from "./stored-text.js";
  */
 export class MemorySessionStore implements SessionStore {
   private readonly records = new Map<string, string>();
-  private readonly conversations = new Map<string, string>();
+  private readonly conversations = new Map<string, StoredConversation>();
   /** Each session's event log, oldest first. */
   private readonly events = new Map<string, { seq: number; event: string }[]>();
   private eventLogOpen = false;
@@ -47,21 +84,64 @@ export class MemorySessionStore implements SessionStore {
 
   async putConversation(id: string, conversation: StoredJson): Promise<void> {
     this.open(id);
-    this.conversations.set(id, JSON.stringify(conversation));
+    this.conversations.set(id, storeConversation(conversation));
   }
 
   async putConversations(entries: [string, StoredJson][]): Promise<void> {
     this.open();
     for (const [id] of entries) assertStoreKey(id);
-    for (const [id, conversation] of entries) this.conversations.set(id, JSON.stringify(conversation));
+    for (const [id, conversation] of entries) this.conversations.set(id, storeConversation(conversation));
   }
 
   async getConversation(id: string): Promise<StoredJson | undefined> {
     this.open(id);
     const conversation = this.conversations.get(id);
-    return conversation === undefined
-      ? undefined
-      : parseStoredText(conversation, { sessionId: id, part: "conversation" });
+    if (conversation === undefined) return undefined;
+    const entry = { sessionId: id, part: "conversation" } as const;
+    if (!conversation.turns) return parseStoredText(conversation.head, entry);
+    const turns = Array.from(conversation.turns.values(), (turn) => turn.text).join(",");
+    return joinConversation(conversation.head, turns, entry);
+  }
+
+  /** Checks the whole change first, then applies it: nothing is half done. */
+  async changeConversation(id: string, change: ConversationChange): Promise<void> {
+    this.open(id);
+    assertConversationChange(change);
+    const conversation = this.conversations.get(id) ?? storeConversation({ turns: [] });
+    const { turns, seqs } = conversation;
+    if (!turns) throw notTurnByTurn(id);
+    const replaced = (change.replace ?? []).map((turn) => {
+      const turnId = turnIdOf(turn) as string;
+      const seq = seqs.get(turnId);
+      if (seq === undefined) throw missingTurn("replace", turnId, id);
+      return [seq, { id: turnId, text: JSON.stringify(turn) }] as const;
+    });
+    const appended = (change.append ?? []).map((turn) => ({
+      id: turnIdOf(turn),
+      text: JSON.stringify(turn),
+    }));
+    const { keepFrom } = change;
+    if (keepFrom !== undefined && !seqs.has(keepFrom) && !appended.some((t) => t.id === keepFrom))
+      throw missingTurn("keepFrom", keepFrom, id);
+    const entry = { sessionId: id, part: "conversation" } as const;
+    const head =
+      change.set === undefined
+        ? conversation.head
+        : JSON.stringify({ ...(parseStoredText(conversation.head, entry) as object), ...change.set });
+
+    for (const [seq, turn] of replaced) turns.set(seq, turn);
+    for (const turn of appended) appendTurn(conversation, turn);
+    if (keepFrom !== undefined) {
+      const first = seqs.get(keepFrom) as number;
+      // Oldest first: stops at the first turn kept, so the cost is the number dropped.
+      for (const [seq, turn] of turns) {
+        if (seq >= first) break;
+        turns.delete(seq);
+        if (turn.id !== undefined && seqs.get(turn.id) === seq) seqs.delete(turn.id);
+      }
+    }
+    conversation.head = head;
+    this.conversations.set(id, conversation);
   }
 
   async appendEvents(entries: StoredEvent[], keep?: number): Promise<void> {

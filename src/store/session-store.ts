@@ -1,3 +1,5 @@
+import type { ConversationChange } from "./conversation-change.js";
+
 /** A JSON value as stored: what survives a process crash, and later a program restart. */
 export type StoredJson = null | boolean | number | string | StoredJson[] | { [key: string]: StoredJson };
 
@@ -26,8 +28,21 @@ export interface SessionStore {
   listSessions(): Promise<StoredSession[]>;
   /** Removes the record, the conversation and the event log. */
   deleteSession(id: string): Promise<void>;
+  /**
+   * Replaces the whole conversation (an import, a test): O(its size). A conversation that is an
+   * object with a `turns` list is kept turn by turn, so that `changeConversation` can follow.
+   */
   putConversation(id: string, conversation: StoredJson): Promise<void>;
+  /** The conversation as it was put and changed since, in one read. */
   getConversation(id: string): Promise<StoredJson | undefined>;
+  /**
+   * Applies one change to a conversation (turns added, replaced, trimmed; head fields set) in
+   * one commit where the backend has commits: after a crash the store holds the conversation
+   * before the change or after it, never half of it. Costs the size of the change, not of the
+   * history. A change naming a turn that is not stored is refused and writes nothing; so is a
+   * change to a conversation that is not an object with a `turns` list.
+   */
+  changeConversation(id: string, change: ConversationChange): Promise<void>;
   /** Writes many conversations at once (one commit where the backend has commits). */
   putConversations(entries: [string, StoredJson][]): Promise<void>;
   /**

@@ -1,5 +1,14 @@
 import Database from "better-sqlite3";
 import { InvalidArgumentError } from "../errors.js";
+import {
+  assertConversationChange,
+  type ConversationChange,
+  joinConversation,
+  missingTurn,
+  notTurnByTurn,
+  splitConversation,
+  turnIdOf,
+} from "./conversation-change.js";
 import { StoreClosedError, StoreCorruptError, StoreVersionError } from "./errors.js";
 import { assertEventSeq } from "./event-seq.js";
 import type { SessionStore, StoredEvent, StoredJson, StoredSession } from "./session-store.js";
@@ -37,6 +46,41 @@ const MIGRATIONS: readonly Migration[] = [
         value TEXT NOT NULL
       ) STRICT;
     `),
+  // 3: conversations turn by turn, so that a turn costs the same at any history length: the
+  // head (everything but the turns) stays in `conversations`, each turn is a row of its own.
+  (db) => {
+    db.exec(`
+      ALTER TABLE conversations RENAME COLUMN snapshot TO head;
+      ALTER TABLE conversations ADD COLUMN turn_by_turn INTEGER NOT NULL DEFAULT 0;
+      CREATE TABLE conversation_turns (
+        session_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        turn_id TEXT,
+        turn TEXT NOT NULL,
+        PRIMARY KEY (session_id, seq)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX conversation_turn_ids ON conversation_turns (session_id, turn_id, seq);
+    `);
+    const split = db.prepare("UPDATE conversations SET head = ?, turn_by_turn = 1 WHERE id = ?");
+    const insert = db.prepare(
+      "INSERT INTO conversation_turns (session_id, seq, turn_id, turn) VALUES (?, ?, ?, ?)",
+    );
+    const rows = db.prepare("SELECT id, head FROM conversations").all() as { id: string; head: string }[];
+    for (const { id, head } of rows) {
+      let conversation: StoredJson;
+      try {
+        conversation = JSON.parse(head) as StoredJson;
+      } catch {
+        continue; // Kept whole, as it was: reading it still reports it damaged.
+      }
+      const parts = splitConversation(conversation);
+      if (!parts.turns) continue;
+      split.run(JSON.stringify(parts.head), id);
+      parts.turns.forEach((turn, i) => {
+        insert.run(id, i + 1, turnIdOf(turn) ?? null, JSON.stringify(turn));
+      });
+    }
+  },
 ];
 
 export const STORE_SCHEMA_VERSION = MIGRATIONS.length;
@@ -70,6 +114,7 @@ export class SqliteSessionStore implements SessionStore {
       listSessions: lifecycle.prepare("SELECT id, record FROM sessions ORDER BY rowid"),
       deleteSession: lifecycle.prepare("DELETE FROM sessions WHERE id = ?"),
       deleteConversation: lifecycle.prepare("DELETE FROM conversations WHERE id = ?"),
+      deleteTurns: lifecycle.prepare("DELETE FROM conversation_turns WHERE session_id = ?"),
       deleteEvents: lifecycle.prepare("DELETE FROM session_events WHERE session_id = ?"),
       appendEvent: turns.prepare(
         "INSERT OR REPLACE INTO session_events (session_id, seq, event) VALUES (?, ?, ?)",
@@ -88,10 +133,25 @@ export class SqliteSessionStore implements SessionStore {
       lastEventSeqs: turns.prepare(
         "SELECT id, seq FROM (SELECT id, (SELECT MAX(seq) FROM session_events WHERE session_id = sessions.id) AS seq FROM sessions) WHERE seq IS NOT NULL",
       ),
-      putConversation: turns.prepare(
-        "INSERT INTO conversations (id, snapshot) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET snapshot = excluded.snapshot",
+      putHead: turns.prepare(
+        "INSERT INTO conversations (id, head, turn_by_turn) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET head = excluded.head, turn_by_turn = excluded.turn_by_turn",
       ),
-      getConversation: turns.prepare("SELECT snapshot FROM conversations WHERE id = ?").pluck(),
+      getHead: turns.prepare("SELECT head, turn_by_turn FROM conversations WHERE id = ?"),
+      clearTurns: turns.prepare("DELETE FROM conversation_turns WHERE session_id = ?"),
+      insertTurn: turns.prepare(
+        "INSERT INTO conversation_turns (session_id, seq, turn_id, turn) VALUES (?, ?, ?, ?)",
+      ),
+      // Index seeks: the cost of a change does not grow with the history.
+      lastTurnSeq: turns.prepare("SELECT MAX(seq) FROM conversation_turns WHERE session_id = ?").pluck(),
+      turnSeq: turns
+        .prepare("SELECT MAX(seq) FROM conversation_turns WHERE session_id = ? AND turn_id = ?")
+        .pluck(),
+      replaceTurn: turns.prepare("UPDATE conversation_turns SET turn = ? WHERE session_id = ? AND seq = ?"),
+      dropTurnsBefore: turns.prepare("DELETE FROM conversation_turns WHERE session_id = ? AND seq < ?"),
+      // One query: the head and every turn's text joined in order, parsed as one list.
+      getConversation: turns.prepare(
+        "SELECT head, turn_by_turn, (SELECT group_concat(turn, ',' ORDER BY seq) FROM conversation_turns WHERE session_id = @id) AS turns FROM conversations WHERE id = @id",
+      ),
     };
   }
 
@@ -145,13 +205,52 @@ export class SqliteSessionStore implements SessionStore {
     this.lifecycle.transaction(() => {
       this.statements.deleteSession.run(id);
       this.statements.deleteConversation.run(id);
+      this.statements.deleteTurns.run(id);
       this.statements.deleteEvents.run(id);
     })();
   }
 
   async putConversation(id: string, conversation: StoredJson): Promise<void> {
     this.check(id);
-    this.statements.putConversation.run(id, JSON.stringify(conversation));
+    this.turns.transaction(() => this.writeConversation(id, conversation))();
+  }
+
+  private writeConversation(id: string, conversation: StoredJson): void {
+    const { head, turns } = splitConversation(conversation);
+    this.statements.clearTurns.run(id);
+    this.statements.putHead.run(id, JSON.stringify(head), turns ? 1 : 0);
+    turns?.forEach((turn, i) => {
+      this.statements.insertTurn.run(id, i + 1, turnIdOf(turn) ?? null, JSON.stringify(turn));
+    });
+  }
+
+  /** One transaction: a failed check or write inside it rolls the whole change back. */
+  async changeConversation(id: string, change: ConversationChange): Promise<void> {
+    this.check(id);
+    assertConversationChange(change);
+    const s = this.statements;
+    const entry = { sessionId: id, part: "conversation" } as const;
+    this.turns.transaction(() => {
+      const row = s.getHead.get(id) as { head: string; turn_by_turn: number } | undefined;
+      if (row && row.turn_by_turn !== 1) throw notTurnByTurn(id);
+      for (const turn of change.replace ?? []) {
+        const turnId = turnIdOf(turn) as string;
+        const seq = s.turnSeq.get(id, turnId) as number | null;
+        if (seq === null) throw missingTurn("replace", turnId, id);
+        s.replaceTurn.run(JSON.stringify(turn), id, seq);
+      }
+      let seq = (s.lastTurnSeq.get(id) as number | null) ?? 0;
+      for (const turn of change.append ?? [])
+        s.insertTurn.run(id, ++seq, turnIdOf(turn) ?? null, JSON.stringify(turn));
+      if (change.keepFrom !== undefined) {
+        const first = s.turnSeq.get(id, change.keepFrom) as number | null;
+        if (first === null) throw missingTurn("keepFrom", change.keepFrom, id);
+        s.dropTurnsBefore.run(id, first);
+      }
+      if (row && change.set === undefined) return;
+      const head = row ? (parseStoredText(row.head, entry) as object) : {};
+      s.putHead.run(id, JSON.stringify({ ...head, ...change.set }), 1);
+    })();
   }
 
   /** Writes many conversations in one transaction: one commit instead of one per session. */
@@ -159,17 +258,20 @@ export class SqliteSessionStore implements SessionStore {
     this.check();
     for (const [id] of entries) assertStoreKey(id);
     this.turns.transaction(() => {
-      for (const [id, conversation] of entries)
-        this.statements.putConversation.run(id, JSON.stringify(conversation));
+      for (const [id, conversation] of entries) this.writeConversation(id, conversation);
     })();
   }
 
   async getConversation(id: string): Promise<StoredJson | undefined> {
     this.check(id);
-    const snapshot = this.statements.getConversation.get(id) as string | undefined;
-    return snapshot === undefined
-      ? undefined
-      : parseStoredText(snapshot, { sessionId: id, part: "conversation" });
+    const row = this.statements.getConversation.get({ id }) as
+      | { head: string; turn_by_turn: number; turns: string | null }
+      | undefined;
+    if (row === undefined) return undefined;
+    const entry = { sessionId: id, part: "conversation" } as const;
+    return row.turn_by_turn === 1
+      ? joinConversation(row.head, row.turns ?? undefined, entry)
+      : parseStoredText(row.head, entry);
   }
 
   /** One transaction for the batch and its trims; better-sqlite3 commits it before this returns. */

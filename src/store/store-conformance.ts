@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
 import { InvalidArgumentError } from "../errors.js";
+import type { ConversationChange } from "./conversation-change.js";
 import { InvalidSessionIdError, StoreClosedError } from "./errors.js";
 import type { SessionStore } from "./session-store.js";
 
@@ -70,6 +71,110 @@ export function describeSessionStoreConformance(name: string, make: () => Promis
       assert.deepEqual([await s.getConversation("a"), await s.getConversation("b")], [{ n: 1 }, { n: 2 }]);
     });
 
+    describe("conversations turn by turn", () => {
+      const turn = (n: number, status = "complete") => ({ id: `t${n}`, content: `c${n}`, status });
+      const head = { version: 1, nextTurn: 3, files: ["a"] };
+
+      it("appends turns, replaces one by its id and sets head fields, leaving the rest as it was", async () => {
+        const s = await open();
+        await s.putConversation("s1", { ...head, turns: [turn(1), turn(2)] });
+        await s.changeConversation("s1", { append: [turn(3)], set: { nextTurn: 4 } });
+        await s.changeConversation("s1", { replace: [turn(2, "interrupted")], append: [turn(4)] });
+        assert.deepEqual(await s.getConversation("s1"), {
+          version: 1,
+          nextTurn: 4,
+          files: ["a"],
+          turns: [turn(1), turn(2, "interrupted"), turn(3), turn(4)],
+        });
+      });
+
+      it("keeps the order the turns were put in, whatever their ids, and appends after the last", async () => {
+        const s = await open();
+        await s.putConversation("s1", { turns: [turn(7), turn(2), "not a turn"] });
+        await s.changeConversation("s1", { append: [turn(8)], replace: [turn(7, "failed")] });
+        assert.deepEqual(await s.getConversation("s1"), {
+          turns: [turn(7, "failed"), turn(2), "not a turn", turn(8)],
+        });
+      });
+
+      it("starts a conversation not stored yet from a change", async () => {
+        const s = await open();
+        await s.changeConversation("s1", { append: [turn(1)], set: head });
+        assert.deepEqual(await s.getConversation("s1"), { ...head, turns: [turn(1)] });
+        await s.changeConversation("s2", { append: [turn(1)] });
+        assert.deepEqual(await s.getConversation("s2"), { turns: [turn(1)] });
+      });
+
+      it("trims the turns older than keepFrom, even when it names a turn appended by the same change", async () => {
+        const s = await open();
+        await s.putConversation("s1", { turns: [1, 2, 3, 4].map((n) => turn(n)) });
+        await s.changeConversation("s1", { keepFrom: "t3" });
+        assert.deepEqual(await s.getConversation("s1"), { turns: [turn(3), turn(4)] });
+        await s.changeConversation("s1", {
+          replace: [turn(4, "timed_out")],
+          append: [turn(5)],
+          keepFrom: "t5",
+        });
+        assert.deepEqual(await s.getConversation("s1"), { turns: [turn(5)] });
+        await s.changeConversation("s1", { append: [turn(6)] });
+        assert.deepEqual(await s.getConversation("s1"), { turns: [turn(5), turn(6)] });
+      });
+
+      it("writes nothing of a change that names a turn not stored", async () => {
+        const s = await open();
+        const before = { ...head, turns: [turn(1), turn(2)] };
+        await s.putConversation("s1", before);
+        const bad: ConversationChange[] = [
+          { replace: [turn(1, "failed")], append: [turn(3)], set: { nextTurn: 9 }, keepFrom: "t9" },
+          { replace: [turn(1, "failed"), turn(9)], append: [turn(3)], set: { nextTurn: 9 } },
+          { replace: [turn(2, "failed")], append: [turn(3)], keepFrom: "t1", set: { turns: [] } },
+        ];
+        for (const change of bad) {
+          await assert.rejects(s.changeConversation("s1", change), InvalidArgumentError);
+          assert.deepEqual(await s.getConversation("s1"), before, JSON.stringify(change));
+        }
+      });
+
+      it("refuses to change a conversation that is not an object with turns, and leaves it whole", async () => {
+        const s = await open();
+        for (const whole of [[1, 2], { turns: "none" }, "text"]) {
+          await s.putConversation("s1", whole);
+          await assert.rejects(s.changeConversation("s1", { append: [turn(1)] }), InvalidArgumentError);
+          assert.deepEqual(await s.getConversation("s1"), whole);
+        }
+      });
+
+      it("replaces the turns of a changed conversation on a whole put, and changes follow the put", async () => {
+        const s = await open();
+        await s.putConversation("s1", { turns: [turn(1), turn(2)] });
+        await s.changeConversation("s1", { append: [turn(3)] });
+        await s.putConversations([["s1", { turns: [turn(5)] }]]);
+        await s.changeConversation("s1", { append: [turn(6)] });
+        assert.deepEqual(await s.getConversation("s1"), { turns: [turn(5), turn(6)] });
+      });
+
+      it("deletes a session's turns with the session, and only that session's", async () => {
+        const s = await open();
+        for (const id of ["a", "b"]) {
+          await s.putSession(id, {});
+          await s.changeConversation(id, { append: [turn(1)] });
+        }
+        await s.deleteSession("a");
+        assert.equal(await s.getConversation("a"), undefined);
+        await s.changeConversation("a", { append: [turn(2)] });
+        assert.deepEqual(await s.getConversation("a"), { turns: [turn(2)] });
+        assert.deepEqual(await s.getConversation("b"), { turns: [turn(1)] });
+      });
+
+      it("is not changed by mutating a change after it was applied", async () => {
+        const s = await open();
+        const added = turn(1);
+        await s.changeConversation("s1", { append: [added] });
+        added.status = "mutated";
+        assert.deepEqual(await s.getConversation("s1"), { turns: [turn(1)] });
+      });
+    });
+
     it("is not changed by mutating a value after storing or reading it", async () => {
       const s = await open();
       const record = { status: "active" };
@@ -86,6 +191,7 @@ export function describeSessionStoreConformance(name: string, make: () => Promis
         await assert.rejects(s.putSession(bad, {}), InvalidSessionIdError, bad);
         await assert.rejects(s.getConversation(bad), InvalidSessionIdError, bad);
         await assert.rejects(s.putConversations([[bad, {}]]), InvalidSessionIdError, bad);
+        await assert.rejects(s.changeConversation(bad, { append: [] }), InvalidSessionIdError, bad);
       }
       assert.deepEqual(await s.listSessions(), []);
     });
