@@ -10,9 +10,11 @@ import {
   SessionvisorError,
   type TimerRef,
 } from "../runtime/index.js";
-import type { AgentArgs, ContextManagerCall } from "./context-manager.js";
-import type { BuiltContext, ConversationTurn, TurnEnding } from "./context-state.js";
-import { err, ok, publish, type Result, SESSION_MANAGER_NAME, unwrap } from "./deps.js";
+import { type Caller, type ReplyResult, type Request, requester } from "../supervision/index.js";
+import type { AgentArgs } from "./context-manager.js";
+import type { ContextManagerRequests } from "./context-requests.js";
+import type { TurnEnding } from "./context-state.js";
+import { err, ok, publish, type Result, SESSION_MANAGER_NAME } from "./deps.js";
 import { TurnInterruptedError, TurnQueueFullError, TurnTimedOutError } from "./errors.js";
 import { sessionKeys } from "./session-id.js";
 
@@ -27,7 +29,17 @@ export interface TurnReply {
  * `timeoutMs`: the message's deadline, counted from its arrival, its wait in the queue included
  * (default DEFAULT_TURN_TIMEOUT_MS; Infinity for none).
  */
-export type OrchestratorCall = { op: "send"; text: string; timeoutMs?: number } | { op: "status" };
+export type OrchestratorRequests = {
+  send: { request: { text: string; timeoutMs?: number }; reply: TurnReply };
+  status: { request: object; reply: { inFlight: boolean; queued: number } };
+};
+
+/** A request to the orchestrator, as sent. */
+export type OrchestratorCall = Request<OrchestratorRequests>;
+
+type OrchestratorReply = ReplyResult<OrchestratorRequests>;
+
+const askContextManager = requester<ContextManagerRequests>();
 
 export const MAX_MESSAGE_LENGTH = 100_000;
 export const DEFAULT_TURN_TIMEOUT_MS = 60_000;
@@ -48,7 +60,7 @@ export function callTimeoutFor(turnTimeoutMs: number): number {
 }
 
 interface WaitingMessage {
-  from: From<Result<unknown>>;
+  from: From<OrchestratorReply>;
   text: string;
   timeoutMs: number;
   /** On the runtime's clock. */
@@ -80,7 +92,7 @@ type OrchestratorInfo =
  */
 export class LlmOrchestrator extends GenServer<
   OrchestratorCall,
-  Result<unknown>,
+  OrchestratorReply,
   never,
   OrchestratorInfo,
   AgentArgs
@@ -105,10 +117,7 @@ export class LlmOrchestrator extends GenServer<
     });
   }
 
-  override handleCall(
-    message: OrchestratorCall,
-    from: From<Result<unknown>>,
-  ): Result<unknown> | typeof NoReply {
+  override handleCall(message: OrchestratorCall, from: From<OrchestratorReply>): OrchestratorReply | NoReply {
     if (message?.op === "status")
       return ok({ inFlight: this.current !== undefined, queued: this.queue.length });
     if (message?.op !== "send")
@@ -215,15 +224,12 @@ export class LlmOrchestrator extends GenServer<
     const { signal } = turn.controller;
     let reply = "";
     try {
-      const userTurn = (await this.context(
-        { op: "append", role: "user", content: turn.text },
-        undefined,
-      )) as ConversationTurn;
+      const userTurn = await this.context({ op: "append", role: "user", content: turn.text }, undefined);
       turn.turnId = userTurn.id;
       const turnId = userTurn.id;
       publish(deps, { type: "turn_started", sessionId, turnId, queued: this.queue.length });
       signal.throwIfAborted();
-      const context = (await this.context({ op: "build_context" }, turnId)) as BuiltContext;
+      const context = await this.context({ op: "build_context" }, turnId);
       signal.throwIfAborted();
       let usage: LlmUsage = { inputTokens: 0, outputTokens: 0 };
       let stopReason = "end";
@@ -321,37 +327,58 @@ export class LlmOrchestrator extends GenServer<
    * A call to the session's context manager. Its death, or its silence, interrupts the turn:
    * the reply can no longer be recorded.
    */
-  private async context(
-    message: ContextManagerCall,
+  private async context<K extends keyof ContextManagerRequests & string>(
+    message: { op: K } & ContextManagerRequests[K]["request"],
     turnId: string | undefined,
     timeoutMs?: number,
-  ): Promise<unknown> {
+  ): Promise<ContextManagerRequests[K]["reply"]> {
     const { sessionId } = this.args;
-    let result: Result<unknown>;
     try {
-      result = (await this.call(
+      return await askContextManager(
+        this.contextCalls,
         sessionKeys(sessionId).contextManager,
         message,
         timeoutMs,
-      )) as Result<unknown>;
+      );
     } catch (error) {
-      if (
-        error instanceof NoProcError ||
-        error instanceof CallExitError ||
-        error instanceof CallTimeoutError
-      ) {
-        throw new TurnInterruptedError(
-          sessionId,
-          turnId,
-          `its context manager did not answer (${error.message})`,
-          {
-            cause: error,
-          },
-        );
-      }
-      throw error;
+      if (!(error instanceof Unanswered)) throw error;
+      const cause = error.cause;
+      throw new TurnInterruptedError(
+        sessionId,
+        turnId,
+        `its context manager did not answer (${cause.message})`,
+        {
+          cause,
+        },
+      );
     }
-    return unwrap(result);
+  }
+
+  /**
+   * Calls as this process. A call that got no answer is marked Unanswered, apart from an answer
+   * that is an error (which the turn reports as it is, even when it is of the same class).
+   */
+  private readonly contextCalls: Caller = {
+    call: async (target, message, timeoutMs) => {
+      try {
+        return await this.call(target, message, timeoutMs);
+      } catch (error) {
+        if (
+          error instanceof NoProcError ||
+          error instanceof CallExitError ||
+          error instanceof CallTimeoutError
+        )
+          throw new Unanswered(error);
+        throw error;
+      }
+    },
+  };
+}
+
+/** Inside the orchestrator only: the context manager did not answer (it is gone, or silent). */
+class Unanswered extends Error {
+  constructor(override readonly cause: NoProcError | CallExitError | CallTimeoutError) {
+    super(cause.message);
   }
 }
 

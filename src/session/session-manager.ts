@@ -9,13 +9,12 @@ import {
   type TimerRef,
 } from "../runtime/index.js";
 import type { StoredJson } from "../store/index.js";
-import { DynamicSupervisor } from "../supervision/index.js";
+import { DynamicSupervisor, type ReplyResult, type Request } from "../supervision/index.js";
 import { parseSessionConfig, type SessionConfig } from "./config.js";
 import {
   err,
   ok,
   publish,
-  type Result,
   SESSION_MANAGER_NAME,
   SESSIONS_SUPERVISOR_NAME,
   type SessionDeps,
@@ -62,16 +61,22 @@ export interface SessionDocument {
   conversation?: unknown;
 }
 
-export type SessionManagerCall =
-  | { op: "create"; config: SessionConfig }
-  | { op: "terminate"; id: string }
-  | { op: "list" }
-  | { op: "get"; id: string }
-  | { op: "hibernate"; id: string }
-  | { op: "wake"; id: string }
-  | { op: "restore"; id: string }
+/** What the SessionManager answers, by request. */
+export type SessionManagerRequests = {
+  create: { request: { config: SessionConfig }; reply: SessionInfo };
+  terminate: { request: { id: string }; reply: undefined };
+  list: { request: object; reply: SessionInfo[] };
+  /** Undefined when there is no such session. */
+  get: { request: { id: string }; reply: SessionInfo | undefined };
+  hibernate: { request: { id: string }; reply: undefined };
+  wake: { request: { id: string }; reply: SessionInfo };
+  restore: { request: { id: string }; reply: SessionInfo };
   /** A document as parseSessionDocument returns it (checked again here if it is not one). */
-  | { op: "import"; document: unknown };
+  import: { request: { document: unknown }; reply: SessionInfo };
+};
+
+/** A request to the SessionManager, as sent. */
+export type SessionManagerCall = Request<SessionManagerRequests>;
 
 export type SessionManagerCast = { op: "activity"; id: string };
 
@@ -109,7 +114,7 @@ interface Entry {
  */
 export class SessionManager extends GenServer<
   SessionManagerCall,
-  Result<unknown>,
+  ReplyResult<SessionManagerRequests>,
   SessionManagerCast,
   SessionManagerInfo,
   SessionManagerArgs
@@ -151,7 +156,7 @@ export class SessionManager extends GenServer<
     this.armPurge();
   }
 
-  override async handleCall(message: SessionManagerCall): Promise<Result<unknown>> {
+  override async handleCall(message: SessionManagerCall): Promise<ReplyResult<SessionManagerRequests>> {
     try {
       switch (message?.op) {
         case "create":
@@ -167,9 +172,11 @@ export class SessionManager extends GenServer<
         case "hibernate":
           await this.hibernate(this.entryOrThrow(message.id));
           return ok(undefined);
-        case "wake":
-          await this.wake(this.entryOrThrow(message.id));
-          return ok(this.entries.get(message.id)?.info);
+        case "wake": {
+          const entry = this.entryOrThrow(message.id);
+          await this.wake(entry);
+          return ok(entry.info);
+        }
         case "restore":
           return ok(await this.restoreTerminated(message.id));
         case "import":

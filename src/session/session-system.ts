@@ -15,8 +15,10 @@ import { PubSub, Registry, type Subscription } from "../registry/index.js";
 import { type Clock, InvalidArgumentError, NoProcError, type Pid, Runtime } from "../runtime/index.js";
 import { MemorySessionStore, type SessionStore, SqliteSessionStore } from "../store/index.js";
 import {
+  type Caller,
   DynamicSupervisor,
   type RestartBudget,
+  requester,
   Supervisor,
   type SupervisorOptions,
   worker,
@@ -33,16 +35,10 @@ import {
   optionOf,
 } from "./api-arguments.js";
 import { parseSessionConfig, type SessionConfigInput } from "./config.js";
+import type { ContextManagerRequests } from "./context-requests.js";
 import type { ConversationTurn, FileEntry } from "./context-state.js";
 import { ContextStore } from "./context-store.js";
-import {
-  publish,
-  type Result,
-  SESSION_MANAGER_NAME,
-  SESSIONS_SUPERVISOR_NAME,
-  type SessionDeps,
-  unwrap,
-} from "./deps.js";
+import { publish, SESSION_MANAGER_NAME, SESSIONS_SUPERVISOR_NAME, type SessionDeps } from "./deps.js";
 import { SessionNotFoundError, SessionUnavailableError } from "./errors.js";
 import { DEFAULT_RETAINED_EVENTS, EventLog } from "./event-log.js";
 import { subscribeWithReplay } from "./event-replay.js";
@@ -52,8 +48,11 @@ import type { TurnReply } from "./llm-orchestrator.js";
 import { parseSessionDocument } from "./session-document.js";
 import { assertSessionId, GLOBAL_SESSION_TOPIC, sessionKeys, sessionTopic } from "./session-id.js";
 import type { SessionInfo } from "./session-info.js";
-import { type SessionDocument, SessionManager, type SessionManagerCall } from "./session-manager.js";
+import { type SessionDocument, SessionManager, type SessionManagerRequests } from "./session-manager.js";
 import { sendTurn } from "./turn-call.js";
+
+const askManager = requester<SessionManagerRequests>();
+const askContextManager = requester<ContextManagerRequests>();
 
 export interface SessionSystemOptions {
   /** Run inside an existing runtime (its name service must be free); by default a new one. */
@@ -364,23 +363,23 @@ export class SessionSystem {
   /** Validates `config`, starts the session's tree, and resolves once it is `active`. */
   async createSession(config: SessionConfigInput = {}): Promise<SessionInfo> {
     const parsed = parseSessionConfig(config, { providers: this.deps.providers.names() });
-    return unwrap(await this.manager({ op: "create", config: parsed })) as SessionInfo;
+    return this.manager({ op: "create", config: parsed });
   }
 
   /** Stops the session's processes and removes its cache entries and subscriptions. */
   async terminateSession(id: string): Promise<void> {
     assertSessionId(id);
-    unwrap(await this.manager({ op: "terminate", id }));
+    await this.manager({ op: "terminate", id });
   }
 
   async listSessions(): Promise<SessionInfo[]> {
-    return unwrap(await this.manager({ op: "list" })) as SessionInfo[];
+    return this.manager({ op: "list" });
   }
 
   /** The session's info, or undefined if there is no such session. */
   async getSession(id: string): Promise<SessionInfo | undefined> {
     assertSessionId(id);
-    return unwrap(await this.manager({ op: "get", id })) as SessionInfo | undefined;
+    return this.manager({ op: "get", id });
   }
 
   /**
@@ -390,7 +389,7 @@ export class SessionSystem {
   /** Brings back a terminated session (kept for `retainTerminatedMs`) under the same id. */
   async restoreSession(id: string): Promise<SessionInfo> {
     assertSessionId(id);
-    return unwrap(await this.manager({ op: "restore", id })) as SessionInfo;
+    return this.manager({ op: "restore", id });
   }
 
   /** The session's record and conversation as one JSON document (live or kept after termination). */
@@ -411,19 +410,19 @@ export class SessionSystem {
   async importSession(document: SessionDocument): Promise<SessionInfo> {
     // Checked whole here, before the manager writes anything (InvalidSessionDocumentError).
     const session = parseSessionDocument(document, { providers: this.deps.providers.names() });
-    return unwrap(await this.manager({ op: "import", document: session })) as SessionInfo;
+    return this.manager({ op: "import", document: session });
   }
 
   /** Stops an idle session's processes to free memory; it stays listed and wakes on use. */
   async hibernateSession(id: string): Promise<void> {
     assertSessionId(id);
-    unwrap(await this.manager({ op: "hibernate", id }));
+    await this.manager({ op: "hibernate", id });
   }
 
   /** Starts a hibernated session's processes again (sending it a message does this too). */
   async wakeSession(id: string): Promise<SessionInfo> {
     assertSessionId(id);
-    return unwrap(await this.manager({ op: "wake", id })) as SessionInfo;
+    return this.manager({ op: "wake", id });
   }
 
   /**
@@ -447,26 +446,24 @@ export class SessionSystem {
     assertSessionId(id);
     const checked = checkAddFileArguments(path, options);
     const pid = await this.availableAgent(id, "contextManager");
-    return unwrap((await this.runtime.call(pid, { op: "add_file", ...checked })) as Result<string[]>);
+    return askContextManager(this.runtime, pid, { op: "add_file", ...checked });
   }
 
   async removeFile(id: string, path: string): Promise<boolean> {
     assertSessionId(id);
     checkFilePath(path);
     const pid = await this.availableAgent(id, "contextManager");
-    return unwrap((await this.runtime.call(pid, { op: "remove_file", path })) as Result<boolean>);
+    return askContextManager(this.runtime, pid, { op: "remove_file", path });
   }
 
   async getHistory(id: string): Promise<ConversationTurn[]> {
     const pid = await this.availableAgent(id, "contextManager");
-    return unwrap((await this.runtime.call(pid, { op: "history" })) as Result<ConversationTurn[]>);
+    return askContextManager(this.runtime, pid, { op: "history" });
   }
 
   async getFiles(id: string): Promise<{ active: string[]; index: FileEntry[] }> {
     const pid = await this.availableAgent(id, "contextManager");
-    return unwrap(
-      (await this.runtime.call(pid, { op: "files" })) as Result<{ active: string[]; index: FileEntry[] }>,
-    );
+    return askContextManager(this.runtime, pid, { op: "files" });
   }
 
   // ---- lookups (the seed's helpers) ------------------------------------------------------
@@ -603,17 +600,26 @@ export class SessionSystem {
 
   // ---- helpers ---------------------------------------------------------------------------
 
-  private async manager(request: SessionManagerCall): Promise<Result<unknown>> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return (await this.runtime.call(SESSION_MANAGER_NAME, request)) as Result<unknown>;
-      } catch (error) {
-        // While the manager restarts its name is briefly unregistered; wait a moment for it.
-        if (!(error instanceof NoProcError) || attempt >= 50) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 2));
-      }
-    }
+  private manager<K extends keyof SessionManagerRequests & string>(
+    request: { op: K } & SessionManagerRequests[K]["request"],
+  ): Promise<SessionManagerRequests[K]["reply"]> {
+    return askManager(this.managerCalls, SESSION_MANAGER_NAME, request);
   }
+
+  /** Calls to the manager; only a missing manager is waited for, never a reply that is an error. */
+  private readonly managerCalls: Caller = {
+    call: async (target, message, timeoutMs) => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await this.runtime.call(target, message, timeoutMs);
+        } catch (error) {
+          // While the manager restarts its name is briefly unregistered; wait a moment for it.
+          if (!(error instanceof NoProcError) || attempt >= 50) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 2));
+        }
+      }
+    },
+  };
 
   /** The live pid of a session's agent, waiting out a recovery; typed errors otherwise. */
   private async availableAgent(

@@ -11,6 +11,7 @@ export {
   DynamicSupervisor,
   type DynamicSupervisorCall,
   type DynamicSupervisorOptions,
+  type DynamicSupervisorRequests,
   type RestartBudget,
 } from "./dynamic-supervisor.js";
 export {
@@ -23,6 +24,15 @@ export {
 } from "./errors.js";
 export type { SupervisorEvent, SupervisorEventListener } from "./events.js";
 export {
+  type Caller,
+  type Reply,
+  type ReplyResult,
+  type Request,
+  type Requester,
+  type RequestMap,
+  requester,
+} from "./requests.js";
+export {
   type AutoShutdown,
   type ChildCounts,
   type ChildInfo,
@@ -31,4 +41,6 @@ export {
   Supervisor,
   type SupervisorCall,
   type SupervisorOptions,
+  type SupervisorRequests,
 } from "./supervisor.js";
+export type { ChildRequests } from "./supervisor-base.js";
