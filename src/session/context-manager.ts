@@ -1,4 +1,5 @@
 import { GenServer } from "../runtime/index.js";
+import type { ConversationChange, StoredJson } from "../store/index.js";
 import type { SessionConfig } from "./config.js";
 import {
   type BuiltContext,
@@ -34,27 +35,32 @@ export type ContextManagerCall =
 /**
  * One session's conversation and working set. Every change is written to the store before it
  * is acknowledged, so a restarted ContextManager (after its own crash or its session's) comes
- * back with the conversation intact.
+ * back with the conversation intact. A change is written as what it changed (the turns added or
+ * marked, the oldest dropped, the small fields beside them), one store commit per request, so a
+ * turn costs the same however long the history.
  */
 export class ContextManager extends GenServer<ContextManagerCall, Result<unknown>, never, never, AgentArgs> {
   private sessionId = "";
   private config!: SessionConfig;
   private deps!: SessionDeps;
   private state!: ContextState;
-  /** What the store holds: the state to fall back to when a write fails. */
-  private committed: ContextSnapshot | undefined;
+  /** Whether the store holds a conversation: until it does, a change writes every field. */
+  private stored = false;
+  /** The store holds turns older than the history keeps (its limit was lowered): drop them. */
+  private trimPending = false;
+  /**
+   * A write failed: the state may be ahead of the store (or, when the failure came after the
+   * commit, behind nothing). It is read again from the store, the truth, before the next request.
+   */
+  private stale = false;
 
   override async init(args: AgentArgs): Promise<void> {
     this.sessionId = args.sessionId;
     this.config = args.config;
     this.deps = args.deps;
-    const snapshot = (await this.deps.store.getConversation(this.sessionId)) as ContextSnapshot | undefined;
-    this.committed = snapshot;
-    this.state = snapshot
-      ? ContextState.restore(snapshot, this.config.limits, this.sessionId)
-      : new ContextState(this.config.limits);
+    await this.load();
     const interrupted = this.state.interruptUnanswered();
-    if (interrupted.length > 0) await this.persist();
+    if (interrupted.length > 0) await this.write({ replace: interrupted as unknown as StoredJson[] });
     this.deps.registry.register(sessionKeys(this.sessionId).contextManager, this.self);
     // Reported, never silently dropped: a turn a crash cut short stays in the history, marked.
     this.reportInterrupted(interrupted);
@@ -65,8 +71,19 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
       publish(this.deps, { type: "turn_interrupted", sessionId: this.sessionId, turn });
   }
 
+  private async load(): Promise<void> {
+    const snapshot = (await this.deps.store.getConversation(this.sessionId)) as ContextSnapshot | undefined;
+    this.state = snapshot
+      ? ContextState.restore(snapshot, this.config.limits, this.sessionId)
+      : new ContextState(this.config.limits);
+    this.stored = snapshot !== undefined;
+    this.trimPending = snapshot !== undefined && snapshot.turns.length > this.state.turnCount();
+    this.stale = false;
+  }
+
   override async handleCall(message: ContextManagerCall): Promise<Result<unknown>> {
     try {
+      if (this.stale) await this.load();
       return ok(await this.handle(message));
     } catch (error) {
       return err(error);
@@ -76,8 +93,13 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
   private async handle(message: ContextManagerCall): Promise<unknown> {
     switch (message?.op) {
       case "append": {
-        const { turn } = this.state.append(message.role, message.content, this.deps.now(), message.status);
-        await this.persist();
+        const { turn, dropped } = this.state.append(
+          message.role,
+          message.content,
+          this.deps.now(),
+          message.status,
+        );
+        await this.write(this.turnsAdded([turn], dropped));
         publish(this.deps, { type: "message_added", sessionId: this.sessionId, turn });
         return turn;
       }
@@ -85,13 +107,13 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
         return this.endTurn(message);
       case "interrupt_unanswered": {
         const interrupted = this.state.interruptUnanswered();
-        if (interrupted.length > 0) await this.persist();
+        if (interrupted.length > 0) await this.write({ replace: interrupted as unknown as StoredJson[] });
         this.reportInterrupted(interrupted);
         return interrupted;
       }
       case "add_file": {
         const { dropped } = this.state.addFile(message.path, message.metadata ?? {}, this.deps.now());
-        await this.persist();
+        await this.write({ set: this.state.fileFields() as unknown as ConversationChange["set"] });
         if (message.content !== undefined) {
           this.deps.contextStore.set(this.sessionId, message.path, message.content);
         }
@@ -107,7 +129,7 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
         const removed = this.state.removeFile(message.path);
         this.deps.contextStore.delete(this.sessionId, message.path);
         if (removed) {
-          await this.persist();
+          await this.write({ set: { activeFiles: this.state.activeFiles() } });
           publish(this.deps, {
             type: "context_updated",
             sessionId: this.sessionId,
@@ -144,7 +166,8 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
       }
       return ended.turn as ConversationTurn;
     }
-    await this.persist();
+    const change = ended.reply ? this.turnsAdded([ended.reply], ended.dropped) : {};
+    await this.write({ ...change, replace: [ended.turn as unknown as StoredJson] });
     const { sessionId } = this;
     if (ended.reply) publish(this.deps, { type: "message_added", sessionId, turn: ended.reply });
     const turn = ended.turn as ConversationTurn;
@@ -154,19 +177,31 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
     return turn;
   }
 
+  /** The change that adds `turns`, with the oldest turns dropped from the history dropped from the store. */
+  private turnsAdded(turns: ConversationTurn[], dropped: number): ConversationChange {
+    const keepFrom = dropped > 0 || this.trimPending ? this.state.oldestTurnId() : undefined;
+    return {
+      append: turns as unknown as StoredJson[],
+      set: this.state.turnFields(),
+      ...(keepFrom === undefined ? {} : { keepFrom }),
+    };
+  }
+
   /**
-   * Writes the state; if the write fails, the state goes back to what the store holds, so a
-   * failed write changes nothing and the caller gets the error.
+   * Writes one change, in one store commit. A conversation not stored yet is written with all
+   * its fields. If the write fails, the caller gets the error and the state is read again from
+   * the store before the next request: a failed write changes nothing that is acknowledged.
    */
-  private async persist(): Promise<void> {
-    const next = this.state.snapshot();
+  private async write(change: ConversationChange): Promise<void> {
+    const whole = this.stored
+      ? change
+      : { ...change, set: { ...this.state.turnFields(), ...this.state.fileFields(), ...change.set } };
     try {
-      await this.deps.store.putConversation(this.sessionId, next as never);
-      this.committed = next;
+      await this.deps.store.changeConversation(this.sessionId, whole as ConversationChange);
+      this.stored = true;
+      if (change.keepFrom !== undefined) this.trimPending = false;
     } catch (error) {
-      this.state = this.committed
-        ? ContextState.restore(this.committed, this.config.limits, this.sessionId)
-        : new ContextState(this.config.limits);
+      this.stale = true;
       throw error;
     }
   }

@@ -191,6 +191,25 @@ export class ContextState {
     return state;
   }
 
+  /** The conversation's fields beside the turns that a new turn changes (the store's small head). */
+  turnFields(): Pick<ContextSnapshot, "version" | "nextTurn"> {
+    return { version: 1, nextTurn: this.nextTurn };
+  }
+
+  /** The conversation's fields beside the turns that a file change changes. */
+  fileFields(): Pick<ContextSnapshot, "activeFiles" | "fileIndex"> {
+    return { activeFiles: this.activeFiles(), fileIndex: this.fileIndex() };
+  }
+
+  /** The id of the oldest turn the history keeps: the store drops every turn before it. */
+  oldestTurnId(): string | undefined {
+    return this.turns[0]?.id;
+  }
+
+  turnCount(): number {
+    return this.turns.length;
+  }
+
   snapshot(): ContextSnapshot {
     return {
       version: 1,
@@ -243,20 +262,27 @@ export class ContextState {
     status: TurnStatus,
     reply: string,
     at: Date,
-  ): { ended: boolean; turn: ConversationTurn | undefined; reply: ConversationTurn | undefined } {
+  ): {
+    ended: boolean;
+    turn: ConversationTurn | undefined;
+    reply: ConversationTurn | undefined;
+    /** How many of the oldest turns the reply pushed out of the history. */
+    dropped: number;
+  } {
     if (!(TURN_STATUSES as readonly string[]).includes(status)) {
       throw new InvalidArgumentError("status", `must be one of ${TURN_STATUSES.join(", ")}`);
     }
     const i = this.turns.findIndex((t) => t.id === turnId);
     const user = this.turns[i];
     if (user?.role !== "user" || user.status !== "complete" || this.answered(i)) {
-      return { ended: false, turn: user ? { ...user } : undefined, reply: undefined };
+      return { ended: false, turn: user ? { ...user } : undefined, reply: undefined, dropped: 0 };
     }
     user.status = status;
     const marked = { ...user };
-    if (status !== "complete" && reply.length === 0) return { ended: true, turn: marked, reply: undefined };
-    const { turn } = this.append("assistant", reply, at, status);
-    return { ended: true, turn: marked, reply: turn };
+    if (status !== "complete" && reply.length === 0)
+      return { ended: true, turn: marked, reply: undefined, dropped: 0 };
+    const { turn, dropped } = this.append("assistant", reply, at, status);
+    return { ended: true, turn: marked, reply: turn, dropped };
   }
 
   /** Whether the user turn at `index` has a reply: an assistant turn before the next user turn. */

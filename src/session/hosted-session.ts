@@ -8,7 +8,7 @@ import type { HostContext } from "../hosts/index.js";
 import { defaultProviders, ProviderRegistry } from "../llm/index.js";
 import { PubSub } from "../registry/index.js";
 import { InvalidArgumentError } from "../runtime/index.js";
-import type { SessionStore, StoredJson } from "../store/index.js";
+import type { ConversationChange, SessionStore, StoredJson } from "../store/index.js";
 import { parseSessionConfig, type SessionConfig } from "./config.js";
 import { ContextStore } from "./context-store.js";
 import type { SessionDeps } from "./deps.js";
@@ -26,6 +26,8 @@ export interface HostedSessionArgs {
 export interface SessionService {
   getConversation(id: string): Promise<StoredJson | undefined>;
   putConversation(id: string, conversation: StoredJson): Promise<void>;
+  /** One change to its conversation, one commit in the parent's store (see SessionStore). */
+  changeConversation(id: string, change: ConversationChange): Promise<void>;
   /** The parent numbers the event (any `seq` sent along is replaced). */
   publish(event: SessionEventInput): Promise<void>;
 }
@@ -37,10 +39,11 @@ export async function hostedSessionRoot(context: HostContext, raw: unknown): Pro
   assertSessionId(args?.sessionId);
   const config = parseSessionConfig(args.config);
   const parent = context.service<SessionService>(SESSION_SERVICE);
-  // The agents use only these two store methods; the rest of the store stays with the manager.
+  // The agents use only these store methods; the rest of the store stays with the manager.
   const store = {
     getConversation: (id: string) => parent.getConversation(id),
     putConversation: (id: string, conversation: StoredJson) => parent.putConversation(id, conversation),
+    changeConversation: (id: string, change: ConversationChange) => parent.changeConversation(id, change),
   } as unknown as SessionStore;
   const deps: SessionDeps = {
     runtime: context.runtime,

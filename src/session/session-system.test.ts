@@ -302,7 +302,7 @@ describe("SessionSystem: failed writes", () => {
     let failNext = false;
     const flaky = new Proxy(store, {
       get(target, property, receiver) {
-        if (property === "putConversation" && failNext) {
+        if (property === "changeConversation" && failNext) {
           return async () => {
             failNext = false;
             throw new Error("disk full");

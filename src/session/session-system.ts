@@ -235,6 +235,10 @@ export class SessionSystem {
         own(id);
         await this.store.putConversation(id, conversation);
       },
+      changeConversation: async (id, change) => {
+        own(id);
+        await this.store.changeConversation(id, change);
+      },
       publish: async (event) => {
         own(event?.sessionId);
         publish(this.deps, event);

@@ -1,0 +1,104 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { systemsForTests } from "../../test/support/sessions.js";
+import { type ConversationChange, MemorySessionStore, type StoredJson } from "../store/index.js";
+
+const start = systemsForTests();
+const T = { timeout: 20_000 };
+
+/** A memory store that records every conversation write, and can fail the next change after committing it. */
+class RecordingStore extends MemorySessionStore {
+  readonly changes: ConversationChange[] = [];
+  puts = 0;
+  failAfterCommit = false;
+
+  override async changeConversation(id: string, change: ConversationChange): Promise<void> {
+    this.changes.push(structuredClone(change));
+    await super.changeConversation(id, change);
+    if (this.failAfterCommit) {
+      this.failAfterCommit = false;
+      throw new Error("connection lost after the commit");
+    }
+  }
+
+  override async putConversation(id: string, conversation: StoredJson): Promise<void> {
+    this.puts++;
+    await super.putConversation(id, conversation);
+  }
+}
+
+const turns = (conversation: StoredJson | undefined) =>
+  (conversation as { turns: { content: string }[] }).turns.map((t) => t.content);
+
+describe("conversation writes", () => {
+  it("a turn writes only what it changed, however long the history", T, async () => {
+    const store = new RecordingStore();
+    const sys = await start({ store });
+    const { id } = await sys.createSession({ limits: { maxHistory: 1000 } });
+    for (let i = 0; i < 30; i++) await sys.sendMessage(id, `echo ${i}`);
+    store.changes.length = 0;
+    await sys.sendMessage(id, "echo last");
+    assert.equal(store.puts, 0, "a whole conversation was written");
+    const [user, reply, ...more] = store.changes;
+    assert.deepEqual(more, [], "one write for the user's turn, one for its end");
+    assert.deepEqual(
+      user?.append?.map((t) => (t as { content: string }).content),
+      ["echo last"],
+    );
+    assert.deepEqual(user?.set, { version: 1, nextTurn: 62 });
+    assert.deepEqual(
+      reply?.replace?.map((t) => (t as { content: string }).content),
+      ["echo last"],
+    );
+    assert.deepEqual(
+      reply?.append?.map((t) => (t as { content: string }).content),
+      ["last"],
+    );
+    assert.equal(turns(await store.getConversation(id)).length, 62);
+  });
+
+  it("the oldest turns pushed out of the history are dropped from the store too", T, async () => {
+    const store = new RecordingStore();
+    const sys = await start({ store });
+    const { id } = await sys.createSession({ limits: { maxHistory: 3 } });
+    for (const word of ["a", "b", "c"]) await sys.sendMessage(id, `echo ${word}`);
+    assert.deepEqual(turns(await store.getConversation(id)), ["b", "echo c", "c"]);
+    assert.deepEqual(
+      (await sys.getHistory(id)).map((t) => t.content),
+      turns(await store.getConversation(id)),
+    );
+  });
+
+  it("a history limit lowered on import drops the older stored turns at the next turn", T, async () => {
+    const first = await start();
+    const { id } = await first.createSession({ limits: { maxHistory: 100 } });
+    for (const word of ["a", "b", "c"]) await first.sendMessage(id, `echo ${word}`);
+    const document = await first.exportSession(id);
+    const session = document.session as {
+      limits: { maxHistory: number };
+      config: { limits: { maxHistory: number } };
+    };
+    session.limits.maxHistory = 2;
+    session.config.limits.maxHistory = 2;
+    await first.stop();
+    const store = new RecordingStore();
+    const second = await start({ store });
+    await second.importSession(document);
+    assert.equal(turns(await store.getConversation(id)).length, 6, "the import keeps what it was given");
+    await second.sendMessage(id, "echo d");
+    assert.deepEqual(turns(await store.getConversation(id)), ["echo d", "d"]);
+  });
+
+  it("a write that fails after its commit leaves the conversation as the store holds it", T, async () => {
+    const store = new RecordingStore();
+    const sys = await start({ store });
+    const { id } = await sys.createSession();
+    await sys.sendMessage(id, "echo one");
+    store.failAfterCommit = true;
+    await assert.rejects(sys.addFile(id, "/kept.ts"), /after the commit/);
+    // The store is the truth: the file it committed is there, not rolled back in memory only.
+    assert.deepEqual((await sys.getFiles(id)).active, ["/kept.ts"]);
+    assert.equal((await sys.sendMessage(id, "echo two")).text, "two");
+    assert.deepEqual(turns(await store.getConversation(id)), ["echo one", "one", "echo two", "two"]);
+  });
+});
