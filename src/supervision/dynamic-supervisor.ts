@@ -291,7 +291,8 @@ export class DynamicSupervisor extends SupervisorBase<
           supervisor: this.self,
           childId: child.spec.id,
           pid: previousPid,
-          reason: error as Error,
+          // Always an Error (startChildProcess throws ChildStartError); the guard keeps the type honest.
+          reason: error instanceof Error ? error : String(error),
         });
         return;
       }
