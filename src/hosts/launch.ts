@@ -108,7 +108,7 @@ abstract class HostBase implements LaunchedHost {
   readonly gone: Promise<void>;
   protected ready = false;
   /** Set when we kill the host, so its exit is reported as what we killed it for. */
-  protected killedFor: { cause: HostDownCause; message?: string } | undefined;
+  protected killedFor: { cause: HostDownCause; message?: string | undefined } | undefined;
   /** What the host said of the error that ended it, if it could say it (`fatal`). */
   protected fatal: Extract<Frame, { t: "fatal" }> | undefined;
   /** The host's OS thread, from its `ready` (Linux). */

@@ -44,8 +44,8 @@ export type ExitListener = (pid: Pid, reason: ExitReason) => void;
 export interface RuntimeOptions {
   /** This runtime's node name, the first part of every pid (`<node.id>`). Random by default. */
   node?: string;
-  clock?: Clock;
-  logger?: Logger;
+  clock?: Clock | undefined;
+  logger?: Logger | undefined;
   /** Timeout of `call` when none is given, in ms (default 5000, as OTP). */
   defaultCallTimeout?: number;
   /** Messages handled per process before the next runnable process gets a turn (default 200). */

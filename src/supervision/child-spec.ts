@@ -29,7 +29,7 @@ export interface ChildSpec {
   id: string;
   /** Starts the child linked to the supervisor (use `ctx.spawnLink`) and resolves with its pid. */
   start: (ctx: StartContext, ...extraArguments: unknown[]) => Promise<Pid>;
-  restart?: RestartType;
+  restart?: RestartType | undefined;
   /** Default: 5000 for workers, `infinity` for supervisors (as OTP). */
   shutdown?: Shutdown;
   type?: ChildType;

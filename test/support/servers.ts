@@ -95,7 +95,7 @@ export class Probe extends GenServer<
   unknown,
   never,
   never,
-  { name: string; journal: string[]; trap?: boolean; slowStopMs?: number; hang?: boolean }
+  { name: string; journal: string[]; trap?: boolean; slowStopMs?: number | undefined; hang?: boolean | undefined }
 > {
   private name = "";
   private journal: string[] = [];
