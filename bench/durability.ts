@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import Database from "better-sqlite3";
 import {
+  MemorySessionStore,
   parseSessionConfig,
   type SessionInfo,
   SessionSystem,
@@ -12,7 +13,9 @@ import {
   silentLogger,
 } from "../src/index.js";
 import { newSessionId } from "../src/session/session-id.js";
+import type { SessionStore, StoredJson } from "../src/store/index.js";
 import { heapAfterGc, latencyUs } from "./stats.js";
+import type { Figure } from "./table.js";
 
 export interface DurabilityFigures {
   turnsPerSecSingle: number;
@@ -25,22 +28,37 @@ export interface DurabilityFigures {
   boot100kMs: number;
   heap100kMb: number | undefined;
   rss100kMb: number;
+  /** Median µs of one turn appended (as the ContextManager writes it) at 10 and at 1,000 turns. */
+  appendSqlite: TurnAppendCost;
+  appendMemory: TurnAppendCost;
+}
+
+export interface TurnAppendCost {
+  at10Us: number;
+  at1000Us: number;
+  /** The whole-snapshot rewrite that a turn cost before schema version 3, at 1,000 turns. */
+  wholeAt1000Us: number;
 }
 
 const config = parseSessionConfig({});
+
+/** Turn `n` (from 1) of a conversation, as the ContextManager stores it. */
+function turn(n: number) {
+  return {
+    id: `t${n}`,
+    role: n % 2 ? "user" : "assistant",
+    content: `message ${n - 1}: ${"some words of a coding conversation ".repeat(4)}`,
+    at: "2026-11-24T12:00:00.000Z",
+    status: "complete",
+  };
+}
 
 /** A conversation of `turns` turns, as the ContextManager stores it. */
 function conversation(turns: number) {
   return {
     version: 1,
     nextTurn: turns + 1,
-    turns: Array.from({ length: turns }, (_, i) => ({
-      id: `t${i + 1}`,
-      role: i % 2 ? "assistant" : "user",
-      content: `message ${i}: ${"some words of a coding conversation ".repeat(4)}`,
-      at: "2026-11-24T12:00:00.000Z",
-      status: "complete",
-    })),
+    turns: Array.from({ length: turns }, (_, i) => turn(i + 1)),
     activeFiles: ["/repo/src/app.ts"],
     fileIndex: [
       { path: "/repo/src/app.ts", metadata: {}, lastAccessed: "2026-11-24T12:00:00.000Z", accessCount: 1 },
@@ -73,8 +91,13 @@ function seed(path: string, count: number, awake: number): string[] {
   SqliteSessionStore.open(path).close();
   const db = new Database(path);
   const putSession = db.prepare("INSERT INTO sessions (id, record, updated_at) VALUES (?, ?, ?)");
-  const putConversation = db.prepare("INSERT INTO conversations (id, snapshot) VALUES (?, ?)");
-  const snapshot = JSON.stringify(conversation(4));
+  const putHead = db.prepare("INSERT INTO conversations (id, head, turn_by_turn) VALUES (?, ?, 1)");
+  const putTurn = db.prepare(
+    "INSERT INTO conversation_turns (session_id, seq, turn_id, turn) VALUES (?, ?, ?, ?)",
+  );
+  const { turns, ...head } = conversation(4);
+  const headText = JSON.stringify(head);
+  const turnTexts = turns.map((t) => [t.id, JSON.stringify(t)] as const);
   const ids: string[] = [];
   db.transaction(() => {
     for (let i = 0; i < count; i++) {
@@ -82,40 +105,77 @@ function seed(path: string, count: number, awake: number): string[] {
       ids.push(id);
       const asleep = i >= awake;
       putSession.run(id, record(id, asleep ? "idle" : "active", asleep), Date.now());
-      putConversation.run(id, snapshot);
+      putHead.run(id, headText);
+      turnTexts.forEach(([turnId, text], i) => {
+        putTurn.run(id, i + 1, turnId, text);
+      });
     }
   })();
   db.close();
   return ids;
 }
 
+/**
+ * Ours against the raw driver doing the same SQL by hand: a turn appended in one commit (the
+ * turn's row and the head's `nextTurn`), and whole 20-turn conversations written 100 per commit.
+ */
 async function turnRates(dir: string) {
   const snapshot = conversation(20);
   const ours = SqliteSessionStore.open(join(dir, "ours.db"));
   const raw = new Database(join(dir, "raw.db"));
   raw.pragma("journal_mode = WAL");
   raw.pragma("synchronous = NORMAL");
-  raw.exec("CREATE TABLE conversations (id TEXT PRIMARY KEY, snapshot TEXT NOT NULL) STRICT");
-  const upsert = raw.prepare(
-    "INSERT INTO conversations (id, snapshot) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET snapshot = excluded.snapshot",
+  raw.exec(`
+    CREATE TABLE conversations (id TEXT PRIMARY KEY, head TEXT NOT NULL) STRICT;
+    CREATE TABLE conversation_turns (
+      session_id TEXT NOT NULL, seq INTEGER NOT NULL, turn_id TEXT, turn TEXT NOT NULL,
+      PRIMARY KEY (session_id, seq)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX conversation_turn_ids ON conversation_turns (session_id, turn_id, seq);
+  `);
+  const putHead = raw.prepare(
+    "INSERT INTO conversations (id, head) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET head = excluded.head",
   );
+  const clearTurns = raw.prepare("DELETE FROM conversation_turns WHERE session_id = ?");
+  const putTurn = raw.prepare(
+    "INSERT INTO conversation_turns (session_id, seq, turn_id, turn) VALUES (?, ?, ?, ?)",
+  );
+  const writeWhole = (id: string) => {
+    const { turns, ...head } = snapshot;
+    clearTurns.run(id);
+    putHead.run(id, JSON.stringify(head));
+    turns.forEach((t, i) => {
+      putTurn.run(id, i + 1, t.id, JSON.stringify(t));
+    });
+  };
   const ids = Array.from({ length: 100 }, newSessionId);
+  await ours.putConversations(ids.map((id) => [id, snapshot]));
+  raw.transaction(() => ids.forEach(writeWhole))();
   const n = 5000;
-  // Both sides serialize the same object: the comparison is of everything around the driver.
+  // Both sides serialize the same objects: the comparison is of everything around the driver.
   let t0 = performance.now();
-  for (let i = 0; i < n; i++) await ours.putConversation(ids[i % 100] as string, snapshot);
+  for (let i = 0; i < n; i++) {
+    const next = 21 + Math.floor(i / 100);
+    await ours.changeConversation(ids[i % 100] as string, {
+      append: [turn(next)],
+      set: { version: 1, nextTurn: next + 1 },
+    });
+  }
   const turnsPerSecSingle = n / ((performance.now() - t0) / 1000);
+  const { turns: _, ...head } = snapshot;
+  const append = raw.transaction((id: string, next: number) => {
+    putTurn.run(id, next, `t${next}`, JSON.stringify(turn(next)));
+    putHead.run(id, JSON.stringify({ ...head, nextTurn: next + 1 }));
+  });
   t0 = performance.now();
-  for (let i = 0; i < n; i++) upsert.run(ids[i % 100], JSON.stringify(snapshot));
+  for (let i = 0; i < n; i++) append(ids[i % 100] as string, 21 + Math.floor(i / 100));
   const rawPerSecSingle = n / ((performance.now() - t0) / 1000);
 
   const batches = 100;
   t0 = performance.now();
   for (let b = 0; b < batches; b++) await ours.putConversations(ids.map((id) => [id, snapshot]));
   const turnsPerSecBatched = (batches * ids.length) / ((performance.now() - t0) / 1000);
-  const batch = raw.transaction(() => {
-    for (const id of ids) upsert.run(id, JSON.stringify(snapshot));
-  });
+  const batch = raw.transaction(() => ids.forEach(writeWhole));
   t0 = performance.now();
   for (let b = 0; b < batches; b++) batch();
   const rawPerSecBatched = (batches * ids.length) / ((performance.now() - t0) / 1000);
@@ -124,10 +184,103 @@ async function turnRates(dir: string) {
   return { turnsPerSecSingle, rawPerSecSingle, turnsPerSecBatched, rawPerSecBatched };
 }
 
+/**
+ * One turn appended as the ContextManager writes it (the turn, and `nextTurn` beside it), to
+ * sessions of 10 and of 1,000 turns (maxHistory above both, nothing trimmed) in the same store,
+ * interleaved so that both sides see the same file and the same checkpoints.
+ */
+async function turnAppendCost(store: SessionStore): Promise<TurnAppendCost> {
+  const sessions = 100;
+  const appends = 20;
+  const short = Array.from({ length: sessions }, newSessionId);
+  const long = Array.from({ length: sessions }, newSessionId);
+  await store.putConversations([
+    ...short.map((id) => [id, conversation(10)] as [string, StoredJson]),
+    ...long.map((id) => [id, conversation(1000)] as [string, StoredJson]),
+  ]);
+  const at10 = new Float64Array(sessions * appends);
+  const at1000 = new Float64Array(sessions * appends);
+  const append = async (id: string, next: number) => {
+    const started = performance.now();
+    await store.changeConversation(id, { append: [turn(next)], set: { version: 1, nextTurn: next + 1 } });
+    return performance.now() - started;
+  };
+  for (let round = 0; round < appends; round++) {
+    for (let i = 0; i < sessions; i++) {
+      const k = round * sessions + i;
+      // Which side goes first alternates, so neither always follows the other's commit.
+      if (k % 2) {
+        at10[k] = await append(short[i] as string, 11 + round);
+        at1000[k] = await append(long[i] as string, 1001 + round);
+      } else {
+        at1000[k] = await append(long[i] as string, 1001 + round);
+        at10[k] = await append(short[i] as string, 11 + round);
+      }
+    }
+  }
+  const whole = new Float64Array(200);
+  const snapshot = conversation(1000) as unknown as StoredJson;
+  for (let i = 0; i < whole.length; i++) {
+    const started = performance.now();
+    await store.putConversation(long[i % sessions] as string, snapshot);
+    whole[i] = performance.now() - started;
+  }
+  return {
+    at10Us: latencyUs(at10).median,
+    at1000Us: latencyUs(at1000).median,
+    wholeAt1000Us: latencyUs(whole).median,
+  };
+}
+
+/** The rows for turn appends, for the durability table. */
+export function turnAppendFigures(d: DurabilityFigures): Figure[] {
+  return [
+    ["SQLite", d.appendSqlite],
+    ["memory", d.appendMemory],
+  ].flatMap(([backend, cost]) => {
+    const c = cost as TurnAppendCost;
+    return [
+      {
+        name: `${backend} turn append at 10 turns, median`,
+        unit: "µs",
+        ours: c.at10Us,
+        otp: undefined,
+        higherIsBetter: false,
+      },
+      {
+        name: `${backend} turn append at 1,000 turns, median`,
+        unit: "µs",
+        ours: c.at1000Us,
+        otp: undefined,
+        higherIsBetter: false,
+      },
+      {
+        name: `${backend} turn append at 1,000 turns / at 10 turns`,
+        unit: "×",
+        ours: c.at1000Us / c.at10Us,
+        otp: undefined,
+        higherIsBetter: false,
+        goal: { text: "≤ 1.2×", met: (v: number) => v <= 1.2 },
+      },
+      {
+        name: `${backend} whole conversation rewrite at 1,000 turns (before v3), median`,
+        unit: "µs",
+        ours: c.wholeAt1000Us,
+        otp: undefined,
+        higherIsBetter: false,
+      },
+    ] satisfies Figure[];
+  });
+}
+
 export async function measureDurability(): Promise<DurabilityFigures> {
   const dir = mkdtempSync(join(tmpdir(), "sessionvisor-bench-"));
   try {
     const rates = await turnRates(dir);
+    const sqlite = SqliteSessionStore.open(join(dir, "appends.db"));
+    const appendSqlite = await turnAppendCost(sqlite);
+    await sqlite.close();
+    const appendMemory = await turnAppendCost(new MemorySessionStore());
 
     // 10,000 sessions that were live when the program stopped: all started again at boot.
     const tenK = join(dir, "10k.db");
@@ -171,6 +324,8 @@ export async function measureDurability(): Promise<DurabilityFigures> {
     await big.stop();
     return {
       ...rates,
+      appendSqlite,
+      appendMemory,
       recover10kMs,
       wakeMedianMs: wake.median / 1000,
       wakeP99Ms: wake.p99 / 1000,

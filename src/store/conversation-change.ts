@@ -14,11 +14,14 @@ type JsonObject = { [key: string]: StoredJson };
  * together. A conversation not stored yet starts as `{ turns: [] }`.
  */
 export interface ConversationChange {
-  /** Turns that replace the stored turn with the same `id` (a status that changed). */
+  /** Turns that replace the stored turn with the same `id` (the newest, should several share it). */
   replace?: StoredJson[];
   /** Turns added after the newest stored one, in order. */
   append?: StoredJson[];
-  /** Deletes every turn older than the one with this `id`: the oldest, trimmed past a limit. */
+  /**
+   * Deletes every turn older than the (oldest) one with this `id`: the oldest turns, trimmed
+   * past a limit.
+   */
   keepFrom?: string;
   /** Fields of the head to set, each replacing what is stored under its name (never `turns`). */
   set?: JsonObject;

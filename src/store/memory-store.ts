@@ -13,32 +13,42 @@ import type { SessionStore, StoredEvent, StoredJson, StoredSession } from "./ses
 import { assertStoreKey } from "./store-key.js";
 import { parseStoredText } from "./stored-text.js";
 
-/** One conversation: its head and its turns, each serialized on its own (`turns` undefined: kept whole). */
+type StoredTurn = { id: string | undefined; text: string };
+
+/**
+ * One conversation: its head and its turns, each serialized on its own (`turns` undefined:
+ * kept whole). Turns before `first` were dropped; the array is compacted once they are the
+ * larger part, so dropping costs the number dropped. An array, not a Map by seq: appending to
+ * a long Map costs measurably more (its hash table leaves the cache), appending to an array not.
+ */
 interface StoredConversation {
   head: string;
-  /** By seq, oldest first (a Map keeps insertion order, and seqs only grow). */
-  turns: Map<number, { id: string | undefined; text: string }> | undefined;
-  /** Each turn id's seq (the newest, should several turns share an id). */
-  seqs: Map<string, number>;
-  nextSeq: number;
+  turns: StoredTurn[] | undefined;
+  first: number;
 }
 
 function storeConversation(conversation: StoredJson): StoredConversation {
   const { head, turns } = splitConversation(conversation);
-  const stored: StoredConversation = {
+  return {
     head: JSON.stringify(head),
-    turns: turns ? new Map() : undefined,
-    seqs: new Map(),
-    nextSeq: 1,
+    turns: turns?.map((turn) => ({ id: turnIdOf(turn), text: JSON.stringify(turn) })),
+    first: 0,
   };
-  for (const turn of turns ?? []) appendTurn(stored, { id: turnIdOf(turn), text: JSON.stringify(turn) });
-  return stored;
 }
 
-function appendTurn(conversation: StoredConversation, turn: { id: string | undefined; text: string }): void {
-  const seq = conversation.nextSeq++;
-  conversation.turns?.set(seq, turn);
-  if (turn.id !== undefined) conversation.seqs.set(turn.id, seq);
+/** The newest turn with this id: a change replaces the newest turns, so the scan is short. */
+function newestIndexOf(conversation: StoredConversation, id: string): number {
+  const turns = conversation.turns as StoredTurn[];
+  for (let i = turns.length - 1; i >= conversation.first; i--)
+    if ((turns[i] as StoredTurn).id === id) return i;
+  return -1;
+}
+
+/** The oldest turn with this id: the history drops its oldest turns, so the scan is short. */
+function oldestIndexOf(conversation: StoredConversation, id: string): number {
+  const turns = conversation.turns as StoredTurn[];
+  for (let i = conversation.first; i < turns.length; i++) if ((turns[i] as StoredTurn).id === id) return i;
+  return -1;
 }
 
 /**
@@ -99,7 +109,10 @@ export class MemorySessionStore implements SessionStore {
     if (conversation === undefined) return undefined;
     const entry = { sessionId: id, part: "conversation" } as const;
     if (!conversation.turns) return parseStoredText(conversation.head, entry);
-    const turns = Array.from(conversation.turns.values(), (turn) => turn.text).join(",");
+    const turns = conversation.turns
+      .slice(conversation.first)
+      .map((turn) => turn.text)
+      .join(",");
     return joinConversation(conversation.head, turns, entry);
   }
 
@@ -108,36 +121,39 @@ export class MemorySessionStore implements SessionStore {
     this.open(id);
     assertConversationChange(change);
     const conversation = this.conversations.get(id) ?? storeConversation({ turns: [] });
-    const { turns, seqs } = conversation;
+    const { turns } = conversation;
     if (!turns) throw notTurnByTurn(id);
     const replaced = (change.replace ?? []).map((turn) => {
       const turnId = turnIdOf(turn) as string;
-      const seq = seqs.get(turnId);
-      if (seq === undefined) throw missingTurn("replace", turnId, id);
-      return [seq, { id: turnId, text: JSON.stringify(turn) }] as const;
+      const at = newestIndexOf(conversation, turnId);
+      if (at < 0) throw missingTurn("replace", turnId, id);
+      return [at, { id: turnId, text: JSON.stringify(turn) }] as const;
     });
     const appended = (change.append ?? []).map((turn) => ({
       id: turnIdOf(turn),
       text: JSON.stringify(turn),
     }));
     const { keepFrom } = change;
-    if (keepFrom !== undefined && !seqs.has(keepFrom) && !appended.some((t) => t.id === keepFrom))
-      throw missingTurn("keepFrom", keepFrom, id);
+    let keepAt = keepFrom === undefined ? -1 : oldestIndexOf(conversation, keepFrom);
+    if (keepFrom !== undefined && keepAt < 0) {
+      const inAppended = appended.findIndex((t) => t.id === keepFrom);
+      if (inAppended < 0) throw missingTurn("keepFrom", keepFrom, id);
+      keepAt = turns.length + inAppended;
+    }
     const entry = { sessionId: id, part: "conversation" } as const;
     const head =
       change.set === undefined
         ? conversation.head
         : JSON.stringify({ ...(parseStoredText(conversation.head, entry) as object), ...change.set });
 
-    for (const [seq, turn] of replaced) turns.set(seq, turn);
-    for (const turn of appended) appendTurn(conversation, turn);
-    if (keepFrom !== undefined) {
-      const first = seqs.get(keepFrom) as number;
-      // Oldest first: stops at the first turn kept, so the cost is the number dropped.
-      for (const [seq, turn] of turns) {
-        if (seq >= first) break;
-        turns.delete(seq);
-        if (turn.id !== undefined && seqs.get(turn.id) === seq) seqs.delete(turn.id);
+    for (const [at, turn] of replaced) turns[at] = turn;
+    turns.push(...appended);
+    if (keepAt > conversation.first) {
+      conversation.first = keepAt;
+      // Compacted once the dropped turns outnumber the kept: amortized, the cost of dropping.
+      if (keepAt > turns.length - keepAt) {
+        turns.splice(0, keepAt);
+        conversation.first = 0;
       }
     }
     conversation.head = head;

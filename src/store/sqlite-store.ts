@@ -146,6 +146,9 @@ export class SqliteSessionStore implements SessionStore {
       turnSeq: turns
         .prepare("SELECT MAX(seq) FROM conversation_turns WHERE session_id = ? AND turn_id = ?")
         .pluck(),
+      oldestTurnSeq: turns
+        .prepare("SELECT MIN(seq) FROM conversation_turns WHERE session_id = ? AND turn_id = ?")
+        .pluck(),
       replaceTurn: turns.prepare("UPDATE conversation_turns SET turn = ? WHERE session_id = ? AND seq = ?"),
       dropTurnsBefore: turns.prepare("DELETE FROM conversation_turns WHERE session_id = ? AND seq < ?"),
       // One query: the head and every turn's text joined in order, parsed as one list.
@@ -243,7 +246,7 @@ export class SqliteSessionStore implements SessionStore {
       for (const turn of change.append ?? [])
         s.insertTurn.run(id, ++seq, turnIdOf(turn) ?? null, JSON.stringify(turn));
       if (change.keepFrom !== undefined) {
-        const first = s.turnSeq.get(id, change.keepFrom) as number | null;
+        const first = s.oldestTurnSeq.get(id, change.keepFrom) as number | null;
         if (first === null) throw missingTurn("keepFrom", change.keepFrom, id);
         s.dropTurnsBefore.run(id, first);
       }
