@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { systemsForTests } from "../../test/support/sessions.js";
+import { InvalidArgumentError } from "../errors.js";
 import { type ConversationChange, MemorySessionStore, type StoredJson } from "../store/index.js";
+import type { SessionService } from "./hosted-session.js";
 
 const start = systemsForTests();
 const T = { timeout: 20_000 };
@@ -100,5 +102,27 @@ describe("conversation writes", () => {
     assert.deepEqual((await sys.getFiles(id)).active, ["/kept.ts"]);
     assert.equal((await sys.sendMessage(id, "echo two")).text, "two");
     assert.deepEqual(turns(await store.getConversation(id)), ["echo one", "one", "echo two", "two"]);
+  });
+
+  it("a session in a worker thread writes its turns as changes, through the session service", T, async () => {
+    const store = new RecordingStore();
+    const sys = await start({ store, isolation: "thread" });
+    const { id } = await sys.createSession();
+    await sys.sendMessage(id, "echo hosted");
+    assert.equal(store.puts, 0);
+    assert.equal(store.changes.length, 2);
+    assert.deepEqual(turns(await store.getConversation(id)), ["echo hosted", "hosted"]);
+  });
+
+  it("the session service refuses a change to any conversation but its own session's", T, async () => {
+    const sys = await start();
+    const { id } = await sys.createSession();
+    const other = await sys.createSession();
+    const service = (sys as unknown as { sessionService(id: string): SessionService }).sessionService(id);
+    await assert.rejects(
+      service.changeConversation(other.id, { append: [{ id: "t99" }] }),
+      InvalidArgumentError,
+    );
+    assert.equal(turns((await sys.store.getConversation(other.id)) ?? { turns: [] }).length, 0);
   });
 });
