@@ -49,8 +49,9 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
   /** The store holds turns older than the history keeps (its limit was lowered): drop them. */
   private trimPending = false;
   /**
-   * A write failed: the state may be ahead of the store (or, when the failure came after the
-   * commit, behind nothing). It is read again from the store, the truth, before the next request.
+   * A write failed: the state may hold a change the store refused, or (when only the answer was
+   * lost, as across a host boundary) the store may hold it. Either way the state is read again
+   * from the store, the truth, before the next request.
    */
   private stale = false;
 
@@ -60,7 +61,7 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
     this.deps = args.deps;
     await this.load();
     const interrupted = this.state.interruptUnanswered();
-    if (interrupted.length > 0) await this.write({ replace: interrupted as unknown as StoredJson[] });
+    if (interrupted.length > 0) await this.write({ replace: asStored(interrupted) });
     this.deps.registry.register(sessionKeys(this.sessionId).contextManager, this.self);
     // Reported, never silently dropped: a turn a crash cut short stays in the history, marked.
     this.reportInterrupted(interrupted);
@@ -107,7 +108,7 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
         return this.endTurn(message);
       case "interrupt_unanswered": {
         const interrupted = this.state.interruptUnanswered();
-        if (interrupted.length > 0) await this.write({ replace: interrupted as unknown as StoredJson[] });
+        if (interrupted.length > 0) await this.write({ replace: asStored(interrupted) });
         this.reportInterrupted(interrupted);
         return interrupted;
       }
@@ -167,7 +168,7 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
       return ended.turn as ConversationTurn;
     }
     const change = ended.reply ? this.turnsAdded([ended.reply], ended.dropped) : {};
-    await this.write({ ...change, replace: [ended.turn as unknown as StoredJson] });
+    await this.write({ ...change, replace: asStored([ended.turn as ConversationTurn]) });
     const { sessionId } = this;
     if (ended.reply) publish(this.deps, { type: "message_added", sessionId, turn: ended.reply });
     const turn = ended.turn as ConversationTurn;
@@ -181,7 +182,7 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
   private turnsAdded(turns: ConversationTurn[], dropped: number): ConversationChange {
     const keepFrom = dropped > 0 || this.trimPending ? this.state.oldestTurnId() : undefined;
     return {
-      append: turns as unknown as StoredJson[],
+      append: asStored(turns),
       set: this.state.turnFields(),
       ...(keepFrom === undefined ? {} : { keepFrom }),
     };
@@ -205,4 +206,9 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
       throw error;
     }
   }
+}
+
+/** Turns are plain JSON; their interface only lacks the index signature StoredJson asks for. */
+function asStored(turns: ConversationTurn[]): StoredJson[] {
+  return turns as unknown as StoredJson[];
 }
