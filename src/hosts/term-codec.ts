@@ -17,7 +17,13 @@ const TAG = "$sessionvisor";
 type Tagged =
   | { [TAG]: "pid"; text: string }
   | { [TAG]: "ref"; text: string }
-  | { [TAG]: "error"; name: string; message: string; stack?: string | undefined; props: Record<string, unknown> };
+  | {
+      [TAG]: "error";
+      name: string;
+      message: string;
+      stack?: string | undefined;
+      props: Record<string, unknown>;
+    };
 
 const CLONEABLE = new Set<unknown>([Date.prototype, RegExp.prototype, ArrayBuffer.prototype]);
 

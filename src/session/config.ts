@@ -89,7 +89,10 @@ const validated = new WeakSet<object>();
  * unknown key itself). The input is first copied as JSON data, so a circular value, a getter
  * that throws or a BigInt is a SessionConfigError naming its field too, never a TypeError.
  */
-export function parseSessionConfig(input: unknown, options: { providers?: string[] | undefined } = {}): SessionConfig {
+export function parseSessionConfig(
+  input: unknown,
+  options: { providers?: string[] | undefined } = {},
+): SessionConfig {
   if (typeof input === "object" && input !== null && validated.has(input)) {
     checkProvider(input as SessionConfig, options.providers);
     return input as SessionConfig;

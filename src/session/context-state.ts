@@ -354,7 +354,7 @@ export class ContextState {
    * many of the most recent turns as fit, oldest first. The newest user message is always in,
    * shortened if it alone is over budget.
    */
-  buildContext(options: { systemPrompt?: string; tokenBudget: number }): BuiltContext {
+  buildContext(options: { systemPrompt?: string | undefined; tokenBudget: number }): BuiltContext {
     const budget = options.tokenBudget;
     if (!(Number.isInteger(budget) && budget > 0))
       throw new InvalidArgumentError("tokenBudget", "must be a positive whole number");

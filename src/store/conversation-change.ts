@@ -24,7 +24,7 @@ export interface ConversationChange {
    */
   keepFrom?: string;
   /** Fields of the head to set, each replacing what is stored under its name (never `turns`). */
-  set?: JsonObject;
+  set?: JsonObject | undefined;
 }
 
 /** The `id` that finds a turn, if it has one. */
