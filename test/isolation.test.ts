@@ -231,7 +231,11 @@ describe("hosted sessions", () => {
       assert.match(host?.hostId ?? "", /-h\d+$/);
       assert.equal(host?.osPid, process.pid);
       assert.ok((host?.memory?.heapUsed ?? 0) > 0, "memory comes from the host's heartbeats");
-      assert.equal(system.getOrchestratorPid(session.id)?.node, host?.hostId, "the agent's pid names the host");
+      assert.equal(
+        system.getOrchestratorPid(session.id)?.node,
+        host?.hostId,
+        "the agent's pid names the host",
+      );
     } finally {
       await system.stop();
     }

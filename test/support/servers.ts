@@ -95,7 +95,13 @@ export class Probe extends GenServer<
   unknown,
   never,
   never,
-  { name: string; journal: string[]; trap?: boolean; slowStopMs?: number | undefined; hang?: boolean | undefined }
+  {
+    name: string;
+    journal: string[];
+    trap?: boolean;
+    slowStopMs?: number | undefined;
+    hang?: boolean | undefined;
+  }
 > {
   private name = "";
   private journal: string[] = [];
