@@ -77,6 +77,19 @@ async function until(test: () => Promise<boolean>, ms = 10_000): Promise<void> {
   }
 }
 
+/** Waits for the session's crash to be reported and for it to be active again after recovering. */
+async function crashedAndBack(events: ReturnType<typeof recorder>, id: string, ms: number): Promise<void> {
+  await events.waitFor((e) => e.type === "session_crashed" && e.sessionId === id, ms);
+  await events.waitFor(
+    (e) =>
+      e.type === "session_status" &&
+      e.sessionId === id &&
+      e.status === "active" &&
+      e.previousStatus === "recovering",
+    ms,
+  );
+}
+
 function crashReason(events: SessionEvent[], id: string): string {
   const crash = events.find((e) => e.type === "session_crashed" && e.sessionId === id);
   return crash && crash.type === "session_crashed" ? JSON.stringify(crash.reason) : "(no crash event)";
@@ -131,15 +144,7 @@ for (const isolation of ["thread", "process"] as const) {
       const loop = callInLoop(system, neighbours);
       if (typeof fault === "function") fault(host);
       else await system.sendMessage(victim.id, `FAULT:${fault}`).catch(() => {});
-      await events.waitFor((e) => e.type === "session_crashed" && e.sessionId === victim.id, 20_000);
-      await events.waitFor(
-        (e) =>
-          e.type === "session_status" &&
-          e.sessionId === victim.id &&
-          e.status === "active" &&
-          e.previousStatus === "recovering",
-        20_000,
-      );
+      await crashedAndBack(events, victim.id, 20_000);
       const { calls, failures } = await loop.stop();
 
       assert.match(crashReason(events.events, victim.id), new RegExp(`died: ${how}`));
@@ -345,15 +350,7 @@ for (const isolation of ["thread", "process"] as const) {
       t.after(() => clearInterval(sampler));
       const loop = callInLoop(system, neighbours);
       void system.sendMessage(victim.id, "FLOOD").catch(() => {});
-      await events.waitFor((e) => e.type === "session_crashed" && e.sessionId === victim.id, 30_000);
-      await events.waitFor(
-        (e) =>
-          e.type === "session_status" &&
-          e.sessionId === victim.id &&
-          e.status === "active" &&
-          e.previousStatus === "recovering",
-        30_000,
-      );
+      await crashedAndBack(events, victim.id, 30_000);
       const { calls, failures } = await loop.stop();
       clearInterval(sampler);
 
