@@ -15,7 +15,7 @@ import {
 } from "../src/index.js";
 import type { SessionDeps } from "../src/session/deps.js";
 import { newSessionId } from "../src/session/session-id.js";
-import { SessionSupervisor } from "../src/session/session-supervisor.js";
+import { sessionChildSpec } from "../src/session/session-placement.js";
 import { heapAfterGc, latencyUs } from "./stats.js";
 
 export interface ShapeFigures {
@@ -46,13 +46,13 @@ export async function measureShape(n = 10_000): Promise<ShapeFigures> {
     childRestartBudget: { maxRestarts: 3, period: 5000 },
   });
   const start = () =>
-    DynamicSupervisor.startChild(runtime, sessions, SessionSupervisor.spec(newSessionId(), config, deps));
+    DynamicSupervisor.startChild(runtime, sessions, sessionChildSpec(newSessionId(), config, deps));
   for (let i = 0; i < 1000; i++) await start();
   const ids = Array.from({ length: n }, newSessionId);
   const heapBefore = heapAfterGc();
   const t0 = performance.now();
   for (const id of ids)
-    await DynamicSupervisor.startChild(runtime, sessions, SessionSupervisor.spec(id, config, deps));
+    await DynamicSupervisor.startChild(runtime, sessions, sessionChildSpec(id, config, deps));
   const elapsed = performance.now() - t0;
   const heapAfter = heapAfterGc();
   await runtime.shutdown();
@@ -79,6 +79,13 @@ export interface SessionFigures {
   stop10kMs: number;
 }
 
+/**
+ * The message each measured turn sends, the same as bench/otp/bench.exs sends: the offline
+ * model echoes its nine words, streamed as nine deltas.
+ */
+export const TURN_MESSAGE = "echo the quick brown fox jumps over the lazy dog";
+const TURN_REPLY = TURN_MESSAGE.slice("echo ".length);
+
 async function waitForKey(system: SessionSystem, key: string): Promise<number> {
   return new Promise((resolve) => {
     const stop = system.registry.on("register", (entry) => {
@@ -95,6 +102,11 @@ export async function measureSessions(): Promise<SessionFigures> {
     logger: silentLogger(),
     maxSessions: 20_000,
     idleSweepMs: 60_000,
+  });
+  // One global subscriber, as OTP's side has one: every event reaches a listener.
+  let heard = 0;
+  const subscriber = system.subscribeAll(() => {
+    heard++;
   });
   // Warm up the create path.
   for (let i = 0; i < 500; i++) await system.createSession();
@@ -126,10 +138,13 @@ export async function measureSessions(): Promise<SessionFigures> {
   for (let i = 0; i < sends.length; i++) {
     const s = sessions[i % 100] as SessionInfo;
     const start = performance.now();
-    await system.sendMessage(s.id, "echo ping");
+    const reply = await system.sendMessage(s.id, TURN_MESSAGE);
     sends[i] = performance.now() - start;
+    if (reply.text !== TURN_REPLY) throw new Error(`unexpected reply ${JSON.stringify(reply.text)}`);
   }
   const send = latencyUs(sends);
+  subscriber.unsubscribe();
+  if (heard === 0) throw new Error("the global subscriber heard nothing");
 
   const back = new Float64Array(1000);
   const active = new Float64Array(1000);
