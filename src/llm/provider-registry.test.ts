@@ -70,9 +70,9 @@ describe("ProviderRegistry", () => {
 });
 
 describe("defaultProviders", () => {
-  it("has the offline provider, under the name offline", () => {
+  it("has the offline provider first, then the AI SDK backends", () => {
     const registry = defaultProviders();
-    assert.deepEqual(registry.names(), ["offline"]);
+    assert.deepEqual(registry.names(), ["offline", "openai-compatible", "openai", "anthropic"]);
     assert.equal(registry.create("offline", { model: "m" }).name, "offline");
   });
 

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from "../errors.js";
+import { type ModelBackendOptions, registerModelBackends } from "./ai-sdk-backends.js";
 import { UnknownProviderError } from "./errors.js";
 import { OfflineProvider, type OfflineProviderOptions } from "./offline-provider.js";
 import type { LlmProvider } from "./provider.js";
@@ -62,7 +63,15 @@ export class ProviderRegistry {
   }
 }
 
-/** A registry with the offline provider, the embedded default, under the name `offline`. */
-export function defaultProviders(offline: OfflineProviderOptions = {}): ProviderRegistry {
-  return new ProviderRegistry().register("offline", () => new OfflineProvider(offline));
+/**
+ * A registry with the offline provider, the embedded default, under the name `offline`, and the
+ * remote backends `openai-compatible`, `openai` and `anthropic` (API keys from `backends.apiKeys`
+ * or the environment; see registerModelBackends).
+ */
+export function defaultProviders(
+  offline: OfflineProviderOptions = {},
+  backends: ModelBackendOptions = {},
+): ProviderRegistry {
+  const registry = new ProviderRegistry().register("offline", () => new OfflineProvider(offline));
+  return registerModelBackends(registry, backends);
 }

@@ -30,6 +30,15 @@ describe("session config", () => {
     assert.equal(fieldOf({ name: "" }), "name");
   });
 
+  it("takes an http or https baseURL for the model backend and names a bad one", () => {
+    assert.equal(
+      parseSessionConfig({ llm: { baseURL: "http://127.0.0.1:11434/v1" } }).llm.baseURL,
+      "http://127.0.0.1:11434/v1",
+    );
+    assert.equal(fieldOf({ llm: { baseURL: "file:///etc/passwd" } }), "llm.baseURL");
+    assert.equal(fieldOf({ llm: { baseURL: "not a url" } }), "llm.baseURL");
+  });
+
   it("rejects unknown keys so that a typo does not pass silently", () => {
     assert.match(String(fieldOf({ llm: { temprature: 0.5 } })), /llm/);
     assert.ok(fieldOf({ maxHistroy: 5 }));

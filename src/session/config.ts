@@ -33,6 +33,11 @@ export const LlmConfigSchema = z
   .object({
     provider: z.string().min(1).default("offline"),
     model: z.string().min(1).max(200).default("offline-1"),
+    /** The backend's address, where it is not the provider's own (OpenAI-compatible servers need one). */
+    baseURL: z
+      .url({ protocol: /^https?$/ })
+      .max(2048)
+      .optional(),
     temperature: z.number().min(0).max(2).default(0.2),
     maxTokens: z.number().int().positive().max(200_000).default(1024),
     systemPrompt: z.string().max(100_000).optional(),

@@ -1,0 +1,126 @@
+import { InvalidArgumentError } from "../errors.js";
+import { AiSdkProvider } from "./ai-sdk-provider.js";
+import { LlmProviderError } from "./errors.js";
+import type { ProviderConfig, ProviderRegistry } from "./provider-registry.js";
+
+/** The remote backends sessionvisor ships, each an adapter over the Vercel AI SDK. */
+export const MODEL_BACKENDS = ["openai-compatible", "openai", "anthropic"] as const;
+export type ModelBackend = (typeof MODEL_BACKENDS)[number];
+
+/** The environment variable each backend reads its API key from. */
+export const API_KEY_VARIABLES: Readonly<Record<ModelBackend, string>> = {
+  "openai-compatible": "OPENAI_COMPATIBLE_API_KEY",
+  openai: "OPENAI_API_KEY",
+  anthropic: "ANTHROPIC_API_KEY",
+};
+
+export interface ModelBackendOptions {
+  /** Where API keys are read from; default `process.env`. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Keys given by the program (from its own config file, say); they win over `env`. */
+  apiKeys?: Partial<Record<ModelBackend, string>>;
+  /** Retries of a request that failed with 429 or 5xx before its first token; default 2. */
+  maxRetries?: number;
+}
+
+/**
+ * Registers the AI SDK backends under their names, so a session's `llm.provider` can pick one.
+ * A session's config names the model and, where it differs from the backend's default, the
+ * `baseURL`; the API key never is part of it (it would be stored with the session): it comes
+ * from `options.apiKeys` or the environment, read when a session starts.
+ */
+export function registerModelBackends(
+  registry: ProviderRegistry,
+  options: ModelBackendOptions = {},
+): ProviderRegistry {
+  for (const backend of MODEL_BACKENDS) {
+    registry.register(backend, (config) => createBackend(backend, config, options));
+  }
+  return registry;
+}
+
+function createBackend(backend: ModelBackend, config: ProviderConfig, options: ModelBackendOptions) {
+  if ("apiKey" in config) {
+    throw new InvalidArgumentError(
+      "llm.apiKey",
+      `an API key is not part of a session's config (it would be stored with it); set ${API_KEY_VARIABLES[backend]} or pass apiKeys when registering the backends`,
+    );
+  }
+  const baseURL = baseUrlOf(config);
+  const apiKey = options.apiKeys?.[backend] ?? (options.env ?? process.env)[API_KEY_VARIABLES[backend]];
+  const settings = { maxRetries: options.maxRetries ?? 2 };
+  switch (backend) {
+    case "openai-compatible": {
+      if (baseURL === undefined) {
+        throw new InvalidArgumentError(
+          "llm.baseURL",
+          "the openai-compatible backend needs the server's address (Ollama: http://127.0.0.1:11434/v1)",
+        );
+      }
+      return new AiSdkProvider(
+        backend,
+        async (model) => {
+          const { createOpenAICompatible } = await import("@ai-sdk/openai-compatible");
+          return createOpenAICompatible({
+            name: backend,
+            baseURL,
+            includeUsage: true,
+            ...(apiKey ? { apiKey } : {}),
+          }).chatModel(model);
+        },
+        settings,
+      );
+    }
+    case "openai":
+      return new AiSdkProvider(
+        backend,
+        async (model) => {
+          const { createOpenAI } = await import("@ai-sdk/openai");
+          return createOpenAI({ apiKey: requireKey(backend, apiKey), ...(baseURL ? { baseURL } : {}) }).chat(
+            model,
+          );
+        },
+        settings,
+      );
+    case "anthropic":
+      return new AiSdkProvider(
+        backend,
+        async (model) => {
+          const { createAnthropic } = await import("@ai-sdk/anthropic");
+          return createAnthropic({ apiKey: requireKey(backend, apiKey), ...(baseURL ? { baseURL } : {}) })(
+            model,
+          );
+        },
+        settings,
+      );
+  }
+}
+
+function baseUrlOf(config: ProviderConfig): string | undefined {
+  const value = config.baseURL;
+  if (value === undefined) return undefined;
+  let url: URL | undefined;
+  try {
+    url = typeof value === "string" ? new URL(value) : undefined;
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
+    throw new InvalidArgumentError("llm.baseURL", "must be an http or https URL");
+  }
+  return value as string;
+}
+
+/**
+ * Checked at each request rather than at the session's start: a session restored on a machine
+ * without the key still starts, and each turn fails with this error until the key is set.
+ */
+function requireKey(backend: ModelBackend, key: string | undefined): string {
+  if (!key) {
+    throw new LlmProviderError(
+      backend,
+      `no API key: set ${API_KEY_VARIABLES[backend]} or pass apiKeys to registerModelBackends`,
+    );
+  }
+  return key;
+}
