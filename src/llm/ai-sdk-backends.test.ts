@@ -16,7 +16,13 @@ after(() => server.close());
 const KEYS = { "openai-compatible": "sk-compat-test", openai: "sk-openai-test", anthropic: "sk-ant-test" };
 
 function backends(maxRetries = 0) {
-  return registerModelBackends(new ProviderRegistry(), { apiKeys: KEYS, env: {}, maxRetries });
+  return registerModelBackends(new ProviderRegistry(), {
+    apiKeys: KEYS,
+    env: {},
+    maxRetries,
+    initialDelayMs: 5,
+    maxDelayMs: 2000,
+  });
 }
 
 const provider = (backend: ModelBackend, mode = "ok", maxRetries = 0) =>
@@ -95,6 +101,41 @@ for (const backend of ["openai-compatible", "openai", "anthropic"] as const) {
         complete(provider(backend, "fail"), request),
         (e: unknown) => e instanceof LlmProviderError && !e.retryable && /HTTP 401/.test(e.message),
       );
+    });
+
+    it("retries 5xx answers with backoff until one succeeds", async () => {
+      server.failNext({ status: 503 }, { status: 502 });
+      const before = server.requests.length;
+      const done = await complete(provider(backend, "fail", 2), request);
+      assert.equal(done.text, server.reply);
+      assert.equal(server.requests.length - before, 3);
+    });
+
+    it("gives up after maxRetries retries with the last failure", async () => {
+      server.failNext({ status: 503 }, { status: 503 }, { status: 500 });
+      const before = server.requests.length;
+      await assert.rejects(
+        complete(provider(backend, "fail", 2), request),
+        (e: unknown) => e instanceof LlmProviderError && /HTTP 500/.test(e.message),
+      );
+      assert.equal(server.requests.length - before, 3);
+    });
+
+    it("does not wait when retry-after asks for longer than maxDelayMs, and fails at once", async () => {
+      server.failNext({ status: 429, headers: { "retry-after": "120" } });
+      const before = server.requests.length;
+      await assert.rejects(complete(provider(backend, "fail", 2), request), LlmProviderError);
+      assert.equal(server.requests.length - before, 1);
+    });
+
+    it("ends a retry's wait with LlmAbortedError when the signal is aborted", async () => {
+      server.failNext({ status: 429, headers: { "retry-after": "1.5" } });
+      const controller = new AbortController();
+      const reading = complete(provider(backend, "fail", 2), { ...request, signal: controller.signal });
+      setTimeout(() => controller.abort(), 100);
+      const startedAt = performance.now();
+      await assert.rejects(reading, LlmAbortedError);
+      assert.ok(performance.now() - startedAt < 1400, "the wait was cut short");
     });
 
     it("retries a 429 after its retry-after and then answers", async () => {

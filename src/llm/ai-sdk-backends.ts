@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from "../errors.js";
-import { AiSdkProvider } from "./ai-sdk-provider.js";
+import { AiSdkProvider, type AiSdkProviderOptions } from "./ai-sdk-provider.js";
 import { LlmProviderError } from "./errors.js";
 import type { ProviderConfig, ProviderRegistry } from "./provider-registry.js";
 
@@ -14,13 +14,12 @@ export const API_KEY_VARIABLES: Readonly<Record<ModelBackend, string>> = {
   anthropic: "ANTHROPIC_API_KEY",
 };
 
-export interface ModelBackendOptions {
+/** Retries (`maxRetries`, `initialDelayMs`, `maxDelayMs`) as AiSdkProviderOptions documents them. */
+export interface ModelBackendOptions extends AiSdkProviderOptions {
   /** Where API keys are read from; default `process.env`. */
   env?: Readonly<Record<string, string | undefined>>;
   /** Keys given by the program (from its own config file, say); they win over `env`. */
   apiKeys?: Partial<Record<ModelBackend, string>>;
-  /** Retries of a request that failed with 429 or 5xx before its first token; default 2. */
-  maxRetries?: number;
 }
 
 /**
@@ -48,7 +47,7 @@ function createBackend(backend: ModelBackend, config: ProviderConfig, options: M
   }
   const baseURL = baseUrlOf(config);
   const apiKey = options.apiKeys?.[backend] ?? (options.env ?? process.env)[API_KEY_VARIABLES[backend]];
-  const settings = { maxRetries: options.maxRetries ?? 2 };
+  const { env: _env, apiKeys: _keys, ...settings } = options;
   switch (backend) {
     case "openai-compatible": {
       if (baseURL === undefined) {

@@ -13,10 +13,19 @@ export type ModelFactory = (modelId: string) => LanguageModel | Promise<Language
 
 export interface AiSdkProviderOptions {
   /**
-   * Retries of a request that failed before its first token with a 429 or a 5xx, by the AI SDK
-   * (exponential backoff, honouring `retry-after`). Default 2; 0 turns them off.
+   * Retries of a request that failed before its first chunk with an error the backend calls
+   * retryable (429, 408, 409, 5xx, a dropped connection). Default 2; 0 turns them off. A reply
+   * that had begun is never retried: its text has reached the caller.
    */
   maxRetries?: number;
+  /** The first backoff; each retry doubles it, with jitter (a random 50–100 % of it). Default 500 ms. */
+  initialDelayMs?: number;
+  /**
+   * The longest wait before a retry. A `retry-after` asking for more gives up at once, with the
+   * error, rather than hold the turn. Default 30 s. The request's signal (a turn's deadline)
+   * cuts any wait short.
+   */
+  maxDelayMs?: number;
 }
 
 /**
@@ -29,17 +38,63 @@ export class AiSdkProvider implements LlmProvider {
   readonly name: string;
   private readonly makeModel: ModelFactory;
   private readonly maxRetries: number;
+  private readonly initialDelayMs: number;
+  private readonly maxDelayMs: number;
 
   constructor(name: string, makeModel: ModelFactory, options: AiSdkProviderOptions = {}) {
     this.name = name;
     this.makeModel = makeModel;
     this.maxRetries = options.maxRetries ?? 2;
+    this.initialDelayMs = options.initialDelayMs ?? 500;
+    this.maxDelayMs = options.maxDelayMs ?? 30_000;
   }
 
   async *stream(request: LlmRequest): AsyncIterable<LlmChunk> {
     validateRequest(request);
     const { signal } = request;
-    if (signal?.aborted) throw new LlmAbortedError(this.name, signal.reason);
+    for (let attempt = 0; ; attempt++) {
+      if (signal?.aborted) throw new LlmAbortedError(this.name, signal.reason);
+      let begun = false;
+      try {
+        for await (const chunk of this.attempt(request)) {
+          begun = true;
+          yield chunk;
+        }
+        return;
+      } catch (error) {
+        if (begun || attempt >= this.maxRetries || !(error instanceof LlmProviderError) || !error.retryable)
+          throw error;
+        const delay = this.delayBefore(attempt, error.cause);
+        if (delay === undefined) throw error;
+        await this.wait(delay, signal);
+      }
+    }
+  }
+
+  /** Backoff with jitter, or the server's `retry-after`; undefined when that asks too long a wait. */
+  private delayBefore(attempt: number, cause: unknown): number | undefined {
+    const asked = retryAfterMs(cause);
+    if (asked !== undefined) return asked <= this.maxDelayMs ? asked : undefined;
+    const backoff = Math.min(this.maxDelayMs, this.initialDelayMs * 2 ** attempt);
+    return backoff * (0.5 + Math.random() / 2);
+  }
+
+  private wait(ms: number, signal: AbortSignal | undefined): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const aborted = () => {
+        clearTimeout(timer);
+        reject(new LlmAbortedError(this.name, signal?.reason));
+      };
+      const timer = setTimeout(() => {
+        signal?.removeEventListener("abort", aborted);
+        resolve();
+      }, ms);
+      signal?.addEventListener("abort", aborted, { once: true });
+    });
+  }
+
+  private async *attempt(request: LlmRequest): AsyncIterable<LlmChunk> {
+    const { signal } = request;
     const { streamText } = await import("ai");
     const system = request.messages
       .filter((m) => m.role === "system")
@@ -54,7 +109,8 @@ export class AiSdkProvider implements LlmProvider {
       ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
       ...(request.maxTokens !== undefined ? { maxOutputTokens: request.maxTokens } : {}),
       ...(signal ? { abortSignal: signal } : {}),
-      maxRetries: this.maxRetries,
+      // Retried here instead, where jitter, the wait's limit and the signal are ours to set.
+      maxRetries: 0,
       // Failures reach the caller as the stream's error part; the SDK's default prints them.
       onError: () => {},
     });
@@ -102,6 +158,21 @@ function stopReasonOf(reason: string): LlmStopReason {
 function lastAttempt(error: unknown): unknown {
   const errors = (error as { errors?: unknown[] } | undefined)?.errors;
   return Array.isArray(errors) && errors.length > 0 ? errors.at(-1) : error;
+}
+
+/** `retry-after-ms`, or `retry-after` in seconds or as a date, from an APICallError's headers. */
+function retryAfterMs(error: unknown): number | undefined {
+  const headers = (lastAttempt(error) as { responseHeaders?: Record<string, string> } | undefined)
+    ?.responseHeaders;
+  if (!headers) return undefined;
+  const ms = Number.parseFloat(headers["retry-after-ms"] ?? "");
+  if (Number.isFinite(ms) && ms >= 0) return ms;
+  const after = headers["retry-after"];
+  if (after === undefined) return undefined;
+  const seconds = Number.parseFloat(after);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  const at = Date.parse(after);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
 
 function isRetryable(error: unknown): boolean {
