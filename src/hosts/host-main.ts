@@ -120,9 +120,14 @@ function contextFor(label: string): HostContext {
   };
 }
 
-const parent = new Peer(runtime, boot.parentNode, post, (frame) => void control(frame));
 // Every other node is reached through the parent, and so is every name not registered here.
-runtime.useRouter({ route: () => (parent.closed ? undefined : parent), namesRoute: parent });
+const inbound = runtime.useRouter({
+  route: () => (parent.closed ? undefined : parent),
+  get namesRoute() {
+    return parent;
+  },
+});
+const parent = new Peer(runtime, inbound, boot.parentNode, post, (frame) => void control(frame));
 
 registry.on("register", (entry) => post({ t: "register", key: entry.key, pid: entry.pid.toString() }));
 registry.on("unregister", (entry) =>

@@ -1,5 +1,11 @@
 import type { Registry } from "../registry/index.js";
-import { type ExitReason, InvalidArgumentError, Pid, type Runtime } from "../runtime/index.js";
+import {
+  type ExitReason,
+  type InboundEndpoint,
+  InvalidArgumentError,
+  Pid,
+  type Runtime,
+} from "../runtime/index.js";
 import type { Frame, HostMemory } from "./frames.js";
 import type { HostContext } from "./host-context.js";
 import type { HostDownError } from "./host-down.js";
@@ -90,7 +96,7 @@ export class Hosts {
   private readonly providers = new Map<string, ServiceFactory>();
   /** Hosts that died or were killed, until their thread or process is really gone. */
   private readonly exiting = new Map<LaunchedHost, HostLimits>();
-  private readonly detachRouter: () => void;
+  private readonly inbound: InboundEndpoint;
   private nextHost = 1;
   private stopped = false;
 
@@ -105,7 +111,7 @@ export class Hosts {
       throw new InvalidArgumentError("spares", "must be a whole number from 0 to 16");
     }
     this.spareCount = spares;
-    this.detachRouter = runtime.useRouter({
+    this.inbound = runtime.useRouter({
       route: (node) => {
         const record = this.records.get(node);
         return record && !record.peer.closed ? record.peer : undefined;
@@ -238,7 +244,7 @@ export class Hosts {
     });
     for (const [host, limits] of this.exiting) waits.push(this.awaitGone(host, exitGraceMs(limits)));
     await Promise.all(waits);
-    this.detachRouter();
+    this.inbound.detach();
   }
 
   private async awaitGone(host: LaunchedHost, boundMs: number): Promise<void> {
@@ -320,6 +326,7 @@ export class Hosts {
     });
     const peer = new Peer(
       this.runtime,
+      this.inbound,
       node,
       (frame) => launched.post(frame),
       (frame) => (record ? this.control(record, frame) : undefined),
@@ -350,7 +357,7 @@ export class Hosts {
     record.spawn = undefined;
     this.registry.dropNode(node, exitReason);
     record.peer.close(exitReason);
-    this.runtime.nodeDown(node, exitReason);
+    this.inbound.nodeDown(node, exitReason);
     if (!record.stopping && record.label !== undefined) {
       this.runtime.logger.warn({ event: "host_down", host: node, label: record.label, reason }, "host died");
     }

@@ -2,6 +2,7 @@ import {
   CallExitError,
   CallTimeoutError,
   type ExitReason,
+  type InboundEndpoint,
   NoProcError,
   Pid,
   Ref,
@@ -53,6 +54,7 @@ export class Peer implements RemoteRoute {
 
   constructor(
     private readonly runtime: Runtime,
+    private readonly inbound: InboundEndpoint,
     readonly node: string,
     private readonly post: (frame: Frame) => void,
     private readonly onControl: (frame: ControlFrame) => undefined | Promise<unknown>,
@@ -169,16 +171,16 @@ export class Peer implements RemoteRoute {
         }
         return;
       case "exit":
-        runtime.remoteExit(Pid.parse(frame.from), target(frame), decodeTerm(frame.reason) as ExitReason);
+        this.inbound.exit(Pid.parse(frame.from), target(frame), decodeTerm(frame.reason) as ExitReason);
         return;
       case "link":
-        runtime.remoteLink(Pid.parse(frame.to), Pid.parse(frame.from));
+        this.inbound.link(Pid.parse(frame.to), Pid.parse(frame.from));
         return;
       case "unlink":
-        runtime.remoteUnlink(Pid.parse(frame.to), Pid.parse(frame.from));
+        this.inbound.unlink(Pid.parse(frame.to), Pid.parse(frame.from));
         return;
       case "link_exit":
-        runtime.remoteLinkExit(
+        this.inbound.linkExit(
           Pid.parse(frame.from),
           Pid.parse(frame.to),
           decodeTerm(frame.reason) as ExitReason,
@@ -194,11 +196,7 @@ export class Peer implements RemoteRoute {
         return;
       }
       case "down":
-        runtime.remoteDown(
-          Ref.parse(frame.ref),
-          Pid.parse(frame.pid),
-          decodeTerm(frame.reason) as ExitReason,
-        );
+        this.inbound.down(Ref.parse(frame.ref), Pid.parse(frame.pid), decodeTerm(frame.reason) as ExitReason);
         return;
       default:
         return this.onControl(frame);
@@ -207,7 +205,7 @@ export class Peer implements RemoteRoute {
 
   /**
    * The other node is gone: calls waiting on it fail with `reason`, and the watches this side
-   * kept for it are dropped. Links and monitors are the runtime's to fire (`nodeDown`).
+   * kept for it are dropped. Links and monitors are the runtime's to fire (the endpoint's `nodeDown`).
    */
   close(reason: ExitReason): void {
     if (this.closedWith !== undefined) return;

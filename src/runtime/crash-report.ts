@@ -1,12 +1,20 @@
+import type { Logger } from "pino";
 import { describeReason, type ExitReason, isCleanExit, serializeReason } from "./exit-reason.js";
+import type { Pid } from "./pid.js";
 import type { Proc } from "./process.js";
-import type { Runtime } from "./runtime.js";
+
+/** What a crash report reads of the node the process ran on. */
+export interface ReportingNode {
+  readonly logger: Logger;
+  readonly external: Pid;
+  namesOf(pid: Pid): readonly string[];
+}
 
 /**
  * Logs one structured record for an abnormal exit, as OTP's crash report: which process, under
  * which names, under which supervisor, and why. Clean exits (`normal`, `shutdown`) stay quiet.
  */
-export function reportExit(runtime: Runtime, proc: Proc, reason: ExitReason): void {
+export function reportExit(runtime: ReportingNode, proc: Proc, reason: ExitReason): void {
   if (isCleanExit(reason) || !runtime.logger.isLevelEnabled("error")) return;
   const pid = proc.pid.toString();
   const parent = proc.parent.id === runtime.external.id ? undefined : proc.parent;

@@ -4,9 +4,10 @@ import { Counter, Echo, eventually } from "../../test/support/servers.js";
 import { ManualClock } from "./clock.js";
 import { CallExitError, InitError } from "./errors.js";
 import type { ExitReason } from "./exit-reason.js";
-import { GenServer, Ignore, NoReply } from "./gen-server.js";
+import { GenServer } from "./gen-server.js";
 import { silentLogger } from "./logger.js";
 import type { From } from "./pending-call.js";
+import { Ignore, NoReply } from "./replies.js";
 import { Runtime } from "./runtime.js";
 
 let rt: Runtime;

@@ -1,5 +1,6 @@
 export { AlreadyStartedError } from "./already-started-error.js";
 export { type Clock, ManualClock, settle, systemClock, type TimerHandle } from "./clock.js";
+export type { InboundEndpoint } from "./distribution.js";
 export {
   CallExitError,
   CallTimeoutError,
@@ -16,17 +17,7 @@ export {
   isShutdownReason,
   serializeReason,
 } from "./exit-reason.js";
-export {
-  type AnyServer,
-  type ArgsOf,
-  type CallOf,
-  type CastOf,
-  GenServer,
-  Ignore,
-  type InfoOf,
-  NoReply,
-  type ReplyOf,
-} from "./gen-server.js";
+export { GenServer } from "./gen-server.js";
 export { defaultLogger, silentLogger } from "./logger.js";
 export {
   type DownMessage,
@@ -39,6 +30,7 @@ export type { From } from "./pending-call.js";
 export { Pid, Ref } from "./pid.js";
 export type { ProcState } from "./process.js";
 export type { RemoteRoute, RemoteRouter } from "./remote.js";
+export { Ignore, NoReply } from "./replies.js";
 export { err, ok, type Result, resultOf, unwrap } from "./result.js";
 export {
   type ExitListener,
@@ -50,3 +42,5 @@ export {
   type Target,
   type TimerRef,
 } from "./runtime.js";
+export type { ProcessScope } from "./scope.js";
+export type { AnyServer, ArgsOf, CallOf, CastOf, InfoOf, ReplyOf } from "./server-types.js";

@@ -3,9 +3,10 @@ import { afterEach, beforeEach, describe, it } from "node:test";
 import { TestNames } from "../../test/support/names.js";
 import { AlreadyStartedError } from "./already-started-error.js";
 import { InitError, InvalidArgumentError } from "./errors.js";
-import { GenServer, Ignore } from "./gen-server.js";
+import { GenServer } from "./gen-server.js";
 import { silentLogger } from "./logger.js";
 import type { Pid } from "./pid.js";
+import { Ignore } from "./replies.js";
 import { Runtime } from "./runtime.js";
 
 /** Counts its inits; answers `whereis` of its own name from inside init. */

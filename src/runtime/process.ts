@@ -1,12 +1,13 @@
+import type { Logger } from "pino";
 import type { TimerHandle } from "./clock.js";
 import { InitError } from "./errors.js";
 import type { ExitReason } from "./exit-reason.js";
-import { type AnyServer, Ignore, NoReply } from "./gen-server.js";
 import { CAST, Mailbox, type MailboxTag } from "./mailbox.js";
 import { isExitMessage } from "./messages.js";
 import type { PendingCall, ReplyHolder } from "./pending-call.js";
 import type { Pid } from "./pid.js";
-import type { Runtime } from "./runtime.js";
+import { Ignore, NoReply } from "./replies.js";
+import type { AnyServer } from "./server-types.js";
 
 /** starting: in `init`; running: taking messages; exiting: in `terminate`; dead: gone. */
 export type ProcState = "starting" | "running" | "exiting" | "dead";
@@ -16,6 +17,16 @@ export interface Watcher {
   readonly refId: number;
   readonly watcher: Proc | undefined;
   readonly callback: ((reason: ExitReason) => void) | undefined;
+}
+
+/** What a process needs of the node it runs on: to be scheduled, to exit, to drop a link. */
+export interface KernelPort {
+  readonly logger: Logger;
+  /** Queues `proc` to run if it has mail and can take it. */
+  schedule(proc: Proc): void;
+  /** Ends `proc` at once with `reason` (no `terminate` callback). */
+  terminate(proc: Proc, reason: ExitReason, quiet: boolean): void;
+  unlinkProcs(a: Proc, b: Proc): void;
 }
 
 export class UnexpectedMessageError extends Error {
@@ -68,7 +79,7 @@ export class Proc implements ReplyHolder {
     readonly pid: Pid,
     readonly server: AnyServer,
     readonly parent: Pid,
-    readonly runtime: Runtime,
+    readonly kernel: KernelPort,
   ) {}
 
   get behaviour(): string {
@@ -104,7 +115,7 @@ export class Proc implements ReplyHolder {
     this.state = "running";
     this.busy = false;
     if (this.stopReason !== undefined) this.beginStop(this.stopReason);
-    else this.runtime.schedule(this);
+    else this.kernel.schedule(this);
     return this.pid;
   }
 
@@ -115,8 +126,8 @@ export class Proc implements ReplyHolder {
   private failInit(reason: unknown, linkedTo: Proc | undefined, exitWith: unknown = reason): InitError {
     if (this.state === "dead")
       return new InitError(this.behaviour, this.exitReason ?? (reason as ExitReason));
-    if (linkedTo) this.runtime.unlinkProcs(this, linkedTo);
-    this.runtime.terminate(this, exitWith as ExitReason, false);
+    if (linkedTo) this.kernel.unlinkProcs(this, linkedTo);
+    this.kernel.terminate(this, exitWith as ExitReason, false);
     return new InitError(this.behaviour, reason as ExitReason);
   }
 
@@ -139,7 +150,7 @@ export class Proc implements ReplyHolder {
           if (this.state !== "running") return;
           this.busy = false;
           this.complete(tag, value);
-          this.runtime.schedule(this);
+          this.kernel.schedule(this);
         },
         (error) => {
           if (this.state !== "running") return;
@@ -169,7 +180,7 @@ export class Proc implements ReplyHolder {
       return undefined;
     }
     if (!server.handleInfo) {
-      this.runtime.logger.warn(
+      this.kernel.logger.warn(
         { event: "unexpected_message", process: this.pid.toString(), behaviour: this.behaviour },
         `${this.behaviour} ${this.pid} has no handleInfo; message dropped`,
       );
@@ -211,16 +222,16 @@ export class Proc implements ReplyHolder {
     try {
       result = this.server.terminate?.(reason);
     } catch (error) {
-      this.runtime.terminate(this, error as ExitReason, false);
+      this.kernel.terminate(this, error as ExitReason, false);
       return;
     }
     if (isThenable(result)) {
       result.then(
-        () => this.runtime.terminate(this, reason, false),
-        (error) => this.runtime.terminate(this, error as ExitReason, false),
+        () => this.kernel.terminate(this, reason, false),
+        (error) => this.kernel.terminate(this, error as ExitReason, false),
       );
     } else {
-      this.runtime.terminate(this, reason, false);
+      this.kernel.terminate(this, reason, false);
     }
   }
 }

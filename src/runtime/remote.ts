@@ -5,7 +5,7 @@ import type { Pid, Ref } from "./pid.js";
  * How a runtime reaches the processes of another node: a host (worker thread or child
  * process) or, later, a cluster peer. The runtime hands every operation on a pid whose node is
  * not its own to the route for that node; the route carries it over and plays the other side's
- * answer back through the runtime's `remote*` entry points.
+ * answer back through the InboundEndpoint that `Runtime.useRouter` returned.
  */
 export interface RemoteRoute {
   /** The node this route leads to. */
@@ -21,7 +21,7 @@ export interface RemoteRoute {
   unlink(local: Pid, remote: Pid): void;
   /** `from` exited while linked to `to`: the link signal. */
   linkExit(from: Pid, to: Pid, reason: ExitReason): void;
-  /** Asks the other side to report `target`'s exit as `remoteDown(ref, …)`. */
+  /** Asks the other side to report `target`'s exit (its endpoint's `down(ref, …)`). */
   monitor(ref: Ref, target: Pid | string): void;
   demonitor(ref: Ref): void;
 }

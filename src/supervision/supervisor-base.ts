@@ -173,17 +173,14 @@ export abstract class SupervisorBase<R extends RequestMap, Cast, Args> extends G
 
   protected get context(): StartContext {
     if (!this.startContext) {
-      const supervisor = this.self;
-      const runtime = this.runtime;
-      const proc = this.proc;
+      const scope = this.scope;
       this.startContext = {
-        supervisor,
-        runtime,
+        supervisor: scope.self,
+        runtime: scope.runtime,
         spawnLink: <S extends AnyServer>(
           server: S,
           options: Omit<SpawnOptions<ArgsOf<S>>, "link" | "parent"> = {},
-        ) =>
-          runtime.spawnUnder(server, options.args, supervisor, proc, options.trapExit === true, options.name),
+        ) => scope.spawnLink(server, options),
       };
     }
     return this.startContext;
