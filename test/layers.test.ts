@@ -88,3 +88,50 @@ describe("layers", () => {
     ]);
   });
 });
+
+/** Every import cycle among `files` (imports leaving them ignored), once each, from its first file in name order. */
+function cyclesAmong(files: { path: string; text: string }[]): string[] {
+  const paths = new Set(files.map((f) => f.path));
+  const graph = new Map(
+    files.map(({ path, text }) => [path, importsOf(path, text).filter((t) => paths.has(t))]),
+  );
+  const found = new Set<string>();
+  const done = new Set<string>();
+  const walk = (path: string[]): void => {
+    const here = path[path.length - 1] as string;
+    for (const next of graph.get(here) ?? []) {
+      const at = path.indexOf(next);
+      if (at >= 0) {
+        const cycle = path.slice(at).map((p) => relative(SRC, p));
+        const first = cycle.indexOf([...cycle].sort()[0] as string);
+        const turned = [...cycle.slice(first), ...cycle.slice(0, first)];
+        found.add([...turned, turned[0]].join(" -> "));
+      } else if (!done.has(next)) {
+        walk([...path, next]);
+      }
+    }
+    done.add(here);
+  };
+  for (const path of [...paths].sort()) if (!done.has(path)) walk([path]);
+  return [...found].sort();
+}
+
+describe("import cycles", () => {
+  for (const layer of ["runtime", "supervision"]) {
+    it(`has none among src/${layer} modules, type-only imports included`, () => {
+      const files = sourceFiles(join(SRC, layer)).map((path) => ({ path, text: readFileSync(path, "utf8") }));
+      assert.ok(files.length > 8, `found only ${files.length} modules in src/${layer}`);
+      assert.deepEqual(cyclesAmong(files), []);
+    });
+  }
+
+  it("catches a cycle through a type-only import and a re-export", () => {
+    const fake = [
+      { path: join(SRC, "runtime", "a.ts"), text: 'import { b } from "./b.js";' },
+      { path: join(SRC, "runtime", "b.ts"), text: 'import type { C } from "./c.js";' },
+      { path: join(SRC, "runtime", "c.ts"), text: 'export { a } from "./a.js";' },
+      { path: join(SRC, "runtime", "d.ts"), text: 'import { a } from "./a.js";' },
+    ];
+    assert.deepEqual(cyclesAmong(fake), ["runtime/a.ts -> runtime/b.ts -> runtime/c.ts -> runtime/a.ts"]);
+  });
+});
