@@ -7,3 +7,4 @@ export * from "./runtime/index.js";
 export * from "./session/index.js";
 export * from "./store/index.js";
 export * from "./supervision/index.js";
+export * from "./tools/index.js";
