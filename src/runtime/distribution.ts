@@ -3,7 +3,7 @@ import type { ExitReason } from "./exit-reason.js";
 import type { DownMessage } from "./messages.js";
 import { Pid, Ref } from "./pid.js";
 import type { Proc } from "./process.js";
-import type { RemoteRoute, RemoteRouter } from "./remote.js";
+import type { InboundEndpoint, RemoteRoute, RemoteRouter } from "./remote.js";
 import type { Target } from "./target.js";
 
 /** What distribution needs of the local node: its processes, and how to signal them. */
@@ -19,29 +19,6 @@ export interface LocalNode {
   signal(proc: Proc, from: Pid, reason: ExitReason, viaLink: boolean): void;
   deliverInfo(proc: Proc, message: unknown): void;
   runCallback(callback: (reason: ExitReason) => void, reason: ExitReason, target: Target): void;
-}
-
-/**
- * What a router's other side plays into this node: the entry points a connection (a host's
- * peer, later a cluster's) calls when a frame arrives, returned by `Runtime.useRouter`.
- */
-export interface InboundEndpoint {
-  /** Another node asks to link its process `remote` to our `local`. */
-  link(local: Pid, remote: Pid): void;
-  unlink(local: Pid, remote: Pid): void;
-  /** `from`, of another node, exited while linked to our `to`. */
-  linkExit(from: Pid, to: Pid, reason: ExitReason): void;
-  /** An exit signal sent by `from` of another node, as `exit/2`. */
-  exit(from: Pid, to: Target, reason: ExitReason): void;
-  /** The other side reports the exit of a process this node monitors. */
-  down(ref: Ref, pid: Pid, reason: ExitReason): void;
-  /**
-   * `node` is gone (its host died): every monitor on its processes fires and every link to
-   * them breaks with `reason`, which says how it died.
-   */
-  nodeDown(node: string, reason: ExitReason): void;
-  /** Uninstalls the router: its nodes' pids are dead from now on; other routers go on. */
-  detach(): void;
 }
 
 /** Where an operation on a pid or name of another node goes; `route` is undefined when that node is gone. */

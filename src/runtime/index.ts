@@ -1,6 +1,5 @@
 export { AlreadyStartedError } from "./already-started-error.js";
 export { type Clock, ManualClock, settle, systemClock, type TimerHandle } from "./clock.js";
-export type { InboundEndpoint } from "./distribution.js";
 export {
   CallExitError,
   CallTimeoutError,
@@ -28,8 +27,8 @@ export {
 } from "./messages.js";
 export type { From } from "./pending-call.js";
 export { Pid, Ref } from "./pid.js";
-export type { ProcState } from "./process.js";
-export type { RemoteRoute, RemoteRouter } from "./remote.js";
+export type { ProcState } from "./process-info.js";
+export type { InboundEndpoint, RemoteRoute, RemoteRouter } from "./remote.js";
 export { Ignore, NoReply } from "./replies.js";
 export { err, ok, type Result, resultOf, unwrap } from "./result.js";
 export {

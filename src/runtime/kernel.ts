@@ -2,40 +2,21 @@ import type { Logger } from "pino";
 import { AlreadyStartedError } from "./already-started-error.js";
 import type { Clock, TimerHandle } from "./clock.js";
 import { reportExit } from "./crash-report.js";
-import { Distribution, Hop, type InboundEndpoint, type LocalNode } from "./distribution.js";
+import { Distribution, Hop, type LocalNode } from "./distribution.js";
 import { CallExitError, InvalidArgumentError, NoProcError, RuntimeStoppedError } from "./errors.js";
 import type { ExitReason } from "./exit-reason.js";
 import { CAST, INFO } from "./mailbox.js";
 import type { DownMessage, ExitMessage } from "./messages.js";
 import { CallTimeouts, PendingCall } from "./pending-call.js";
 import { Pid, Ref } from "./pid.js";
-import { type KernelPort, Proc, type ProcState } from "./process.js";
+import { type KernelPort, Proc } from "./process.js";
+import type { ExitListener, ProcessInfo } from "./process-info.js";
 import { Queue } from "./queue.js";
-import type { RemoteRouter } from "./remote.js";
+import type { InboundEndpoint, RemoteRouter } from "./remote.js";
 import { Scheduler } from "./scheduler.js";
 import { type ProcessScope, SCOPE, type TimerRef } from "./scope.js";
 import type { AnyServer } from "./server-types.js";
 import type { NameService, SpawnOptions, Target } from "./target.js";
-
-export type ExitListener = (pid: Pid, reason: ExitReason) => void;
-
-export interface ProcessInfo {
-  pid: Pid;
-  behaviour: string;
-  status: ProcState;
-  busy: boolean;
-  mailboxLength: number;
-  messagesHandled: number;
-  trapExit: boolean;
-  /** The supervisor or spawner; `runtime.external` for a top-level process. */
-  parent: Pid;
-  links: Pid[];
-  /** Processes (or callbacks, as undefined) monitoring this one. */
-  monitoredBy: (Pid | undefined)[];
-  /** Number of monitors this process holds on others. */
-  monitors: number;
-  names: readonly string[];
-}
 
 export interface KernelConfig {
   readonly node: string;

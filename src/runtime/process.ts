@@ -6,11 +6,9 @@ import { CAST, Mailbox, type MailboxTag } from "./mailbox.js";
 import { isExitMessage } from "./messages.js";
 import type { PendingCall, ReplyHolder } from "./pending-call.js";
 import type { Pid } from "./pid.js";
+import type { ProcState } from "./process-info.js";
 import { Ignore, NoReply } from "./replies.js";
 import type { AnyServer } from "./server-types.js";
-
-/** starting: in `init`; running: taking messages; exiting: in `terminate`; dead: gone. */
-export type ProcState = "starting" | "running" | "exiting" | "dead";
 
 /** A monitor on a process: either another process (gets a DOWN message) or a callback. */
 export interface Watcher {

@@ -35,3 +35,26 @@ export interface RemoteRouter {
    */
   readonly namesRoute: RemoteRoute | undefined;
 }
+
+/**
+ * What a router's other side plays into this node: the entry points a connection (a host's
+ * peer, later a cluster's) calls when a frame arrives, returned by `Runtime.useRouter`.
+ */
+export interface InboundEndpoint {
+  /** Another node asks to link its process `remote` to our `local`. */
+  link(local: Pid, remote: Pid): void;
+  unlink(local: Pid, remote: Pid): void;
+  /** `from`, of another node, exited while linked to our `to`. */
+  linkExit(from: Pid, to: Pid, reason: ExitReason): void;
+  /** An exit signal sent by `from` of another node, as `exit/2`. */
+  exit(from: Pid, to: Pid | string, reason: ExitReason): void;
+  /** The other side reports the exit of a process this node monitors. */
+  down(ref: Ref, pid: Pid, reason: ExitReason): void;
+  /**
+   * `node` is gone (its host died): every monitor on its processes fires and every link to
+   * them breaks with `reason`, which says how it died.
+   */
+  nodeDown(node: string, reason: ExitReason): void;
+  /** Uninstalls the router: its nodes' pids are dead from now on; other routers go on. */
+  detach(): void;
+}

@@ -1,14 +1,14 @@
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { type Clock, systemClock } from "./clock.js";
-import type { InboundEndpoint } from "./distribution.js";
 import { InvalidArgumentError } from "./errors.js";
 import type { ExitReason } from "./exit-reason.js";
-import { checkTimeout, type ExitListener, Kernel, type ProcessInfo } from "./kernel.js";
+import { checkTimeout, Kernel } from "./kernel.js";
 import { defaultLogger } from "./logger.js";
 import { assertNodeName, type Pid, type Ref } from "./pid.js";
+import type { ExitListener, ProcessInfo } from "./process-info.js";
 import { ProcScope } from "./process-scope.js";
-import type { RemoteRouter } from "./remote.js";
+import type { InboundEndpoint, RemoteRouter } from "./remote.js";
 import type { TimerRef } from "./scope.js";
 import type { AnyServer, ArgsOf, CallOf, CastOf, ReplyOf } from "./server-types.js";
 import type { NameService, SpawnOptions, Target } from "./target.js";
@@ -218,6 +218,6 @@ function checkSlice(ms: number): number {
   return ms;
 }
 
-export type { ExitListener, ProcessInfo } from "./kernel.js";
+export type { ExitListener, ProcessInfo } from "./process-info.js";
 export type { TimerRef } from "./scope.js";
 export type { NameService, SpawnOptions, Target } from "./target.js";
