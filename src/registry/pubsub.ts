@@ -14,9 +14,18 @@ export interface Subscription {
  * in `handleInfo` and is dropped when it exits; a callback subscriber is called in place. A
  * subscriber that throws is logged and never stops delivery to the others.
  */
+/**
+ * A topic's callbacks, and the list a broadcast walks: made again only after a change, so a
+ * broadcast allocates nothing, and a callback (un)subscribing during one changes the next.
+ */
+interface Callbacks {
+  set: Set<TopicCallback>;
+  list: TopicCallback[] | undefined;
+}
+
 export class PubSub {
   private readonly registry: Registry<undefined>;
-  private readonly callbacks = new Map<string, Set<TopicCallback>>();
+  private readonly callbacks = new Map<string, Callbacks>();
   private readonly logger: Logger;
 
   constructor(
@@ -30,19 +39,22 @@ export class PubSub {
   subscribe(topic: string, subscriber: Pid | TopicCallback): Subscription {
     checkKey(topic, "topic");
     if (typeof subscriber === "function") {
-      let set = this.callbacks.get(topic);
-      if (!set) {
-        set = new Set();
-        this.callbacks.set(topic, set);
+      let callbacks = this.callbacks.get(topic);
+      if (!callbacks) {
+        callbacks = { set: new Set(), list: undefined };
+        this.callbacks.set(topic, callbacks);
       }
+      const held = callbacks;
       // Each subscription gets its own wrapper, so subscribing one callback twice is two subscriptions.
       const wrapper: TopicCallback = (message, t) => subscriber(message, t);
-      set.add(wrapper);
+      held.set.add(wrapper);
+      held.list = undefined;
       return {
         topic,
         unsubscribe: () => {
-          set.delete(wrapper);
-          if (set.size === 0 && this.callbacks.get(topic) === set) this.callbacks.delete(topic);
+          if (!held.set.delete(wrapper)) return;
+          held.list = undefined;
+          if (held.set.size === 0 && this.callbacks.get(topic) === held) this.callbacks.delete(topic);
         },
       };
     }
@@ -72,13 +84,17 @@ export class PubSub {
   broadcast(topic: string, message: unknown): number {
     checkKey(topic, "topic");
     let reached = 0;
-    for (const entry of this.registry.lookup(topic)) {
-      this.runtime.send(entry.pid, message);
-      reached++;
+    // Most topics have no process subscriber: skip the lookup's copy of nothing.
+    if (this.registry.countKey(topic) > 0) {
+      for (const entry of this.registry.lookup(topic)) {
+        this.runtime.send(entry.pid, message);
+        reached++;
+      }
     }
     const callbacks = this.callbacks.get(topic);
     if (callbacks) {
-      for (const callback of [...callbacks]) {
+      callbacks.list ??= [...callbacks.set];
+      for (const callback of callbacks.list) {
         try {
           callback(message, topic);
           reached++;
@@ -94,7 +110,7 @@ export class PubSub {
   }
 
   subscriberCount(topic: string): number {
-    return this.registry.countKey(topic) + (this.callbacks.get(topic)?.size ?? 0);
+    return this.registry.countKey(topic) + (this.callbacks.get(topic)?.set.size ?? 0);
   }
 
   topics(): string[] {

@@ -170,6 +170,13 @@ export function readContextSnapshot(input: unknown, sessionId: string): ContextS
  */
 export class ContextState {
   private turns: ConversationTurn[] = [];
+  /**
+   * Beside each turn, what the model is shown of it (frozen, as it is handed out) and its
+   * token estimate: a turn's role and content never change, so every context is built from
+   * them without a new message per turn per request.
+   */
+  private messages: Readonly<LlmMessage>[] = [];
+  private costs: number[] = [];
   private files: string[] = [];
   private readonly index = new Map<string, FileEntry>();
   private nextTurn = 1;
@@ -185,6 +192,8 @@ export class ContextState {
     const state = new ContextState(limits);
     state.nextTurn = snapshot.nextTurn;
     state.turns = snapshot.turns.slice(-limits.maxHistory).map((turn) => ({ ...turn }));
+    state.messages = state.turns.map(messageOf);
+    state.costs = state.messages.map((m) => estimateTokens(m.content));
     state.files = snapshot.activeFiles.slice(0, limits.maxFiles);
     for (const entry of snapshot.fileIndex)
       state.index.set(entry.path, { ...entry, metadata: { ...entry.metadata } });
@@ -230,8 +239,14 @@ export class ContextState {
     }
     const turn: ConversationTurn = { id: `t${this.nextTurn++}`, role, content, at: at.toISOString(), status };
     this.turns.push(turn);
+    this.messages.push(messageOf(turn));
+    this.costs.push(estimateTokens(content));
     const dropped = Math.max(0, this.turns.length - this.limits.maxHistory);
-    if (dropped > 0) this.turns.splice(0, dropped);
+    if (dropped > 0) {
+      this.turns.splice(0, dropped);
+      this.messages.splice(0, dropped);
+      this.costs.splice(0, dropped);
+    }
     return { turn: { ...turn }, dropped };
   }
 
@@ -272,7 +287,9 @@ export class ContextState {
     if (!(TURN_STATUSES as readonly string[]).includes(status)) {
       throw new InvalidArgumentError("status", `must be one of ${TURN_STATUSES.join(", ")}`);
     }
-    const i = this.turns.findIndex((t) => t.id === turnId);
+    // The turn being ended is nearly always the newest user turn: look from the end.
+    let i = this.turns.length - 1;
+    while (i >= 0 && (this.turns[i] as ConversationTurn).id !== turnId) i--;
     const user = this.turns[i];
     if (user?.role !== "user" || user.status !== "complete" || this.answered(i)) {
       return { ended: false, turn: user ? { ...user } : undefined, reply: undefined, dropped: 0 };
@@ -384,36 +401,39 @@ export class ContextState {
         used += estimateTokens(content);
       }
     }
-    const newestUser = findLastIndex(this.turns, (t) => t.role === "user");
-    const tail: LlmMessage[] = [];
-    let truncated = false;
-    let included = 0;
-    for (let i = this.turns.length - 1; i >= 0; i--) {
-      const turn = this.turns[i] as ConversationTurn;
-      const cost = estimateTokens(turn.content);
+    // The newest turns that fit, from `start` on; if not even the newest fits and it is the
+    // newest user message, it goes in shortened, alone.
+    const count = this.turns.length;
+    let start = count;
+    let shortened: LlmMessage | undefined;
+    for (let i = count - 1; i >= 0; i--) {
+      const cost = this.costs[i] as number;
       if (used + cost <= budget) {
-        tail.push({ role: turn.role, content: turn.content });
         used += cost;
-        included++;
+        start = i;
         continue;
       }
-      if (i === newestUser && included === 0) {
+      if (start === count && i === findLastIndex(this.turns, (t) => t.role === "user")) {
+        const turn = this.turns[i] as ConversationTurn;
         const content = truncateToTokens(turn.content, Math.max(1, budget - used));
-        tail.push({ role: turn.role, content });
+        shortened = { role: turn.role, content };
         used += estimateTokens(content);
-        included++;
-        truncated = true;
       }
       break;
     }
+    const tail = shortened ? [shortened] : this.messages.slice(start);
     return {
-      messages: [...head, ...tail.reverse()],
+      messages: head.length === 0 ? tail : [...head, ...tail],
       tokens: used,
-      droppedTurns: this.turns.length - included,
+      droppedTurns: shortened ? count - 1 : start,
       includedFiles,
-      truncated,
+      truncated: shortened !== undefined,
     };
   }
+}
+
+function messageOf(turn: ConversationTurn): Readonly<LlmMessage> {
+  return Object.freeze({ role: turn.role, content: turn.content });
 }
 
 function truncateToTokens(text: string, tokens: number): string {

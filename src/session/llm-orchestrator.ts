@@ -10,11 +10,11 @@ import {
   SessionvisorError,
   type TimerRef,
 } from "../runtime/index.js";
-import { type Caller, type ReplyResult, type Request, requester } from "../supervision/index.js";
-import type { AgentArgs } from "./context-manager.js";
+import type { ReplyResult, Request } from "../supervision/index.js";
+import type { AgentArgs, ContextManagerCall } from "./context-manager.js";
 import type { ContextManagerRequests } from "./context-requests.js";
 import type { TurnEnding } from "./context-state.js";
-import { err, ok, publish, type Result, SESSION_MANAGER_NAME } from "./deps.js";
+import { err, ok, publish, type Result, SESSION_MANAGER_NAME, unwrap } from "./deps.js";
 import { TurnInterruptedError, TurnQueueFullError, TurnTimedOutError } from "./errors.js";
 import { sessionKeys } from "./session-id.js";
 
@@ -38,8 +38,6 @@ export type OrchestratorRequests = {
 export type OrchestratorCall = Request<OrchestratorRequests>;
 
 type OrchestratorReply = ReplyResult<OrchestratorRequests>;
-
-const askContextManager = requester<ContextManagerRequests>();
 
 export const MAX_MESSAGE_LENGTH = 100_000;
 export const DEFAULT_TURN_TIMEOUT_MS = 60_000;
@@ -73,11 +71,14 @@ interface Turn extends WaitingMessage {
   controller: AbortController;
   /** Known once the user's message is recorded. */
   turnId?: string;
+  /** The model's reads in flight, ended at once when the turn is aborted. */
+  reads?: AbortableReads | undefined;
 }
 
 type OrchestratorInfo =
   | { type: "turn_finished"; turn: Turn; result: Result<TurnReply> }
-  | { type: "turn_deadline"; turn: Turn }
+  /** The deadline timer armed for `deadline` (on the runtime's clock) fired. */
+  | { type: "turn_deadline"; deadline: number }
   | { type: "queue_deadline"; message: WaitingMessage };
 
 /**
@@ -101,9 +102,18 @@ export class LlmOrchestrator extends GenServer<
   private provider!: LlmProvider;
   private current: Turn | undefined;
   private readonly queue: WaitingMessage[] = [];
+  private contextManagerKey = "";
+  /**
+   * One deadline timer, for the turns one after another rather than one per turn: armed for
+   * the current turn's deadline unless it fires before it already, and when it fires for a
+   * turn that has ended, armed again for the turn then running. Deadlines are counted from
+   * arrival, so a later turn's is seldom earlier: a timer per busy minute, not per turn.
+   */
+  private deadlineTimer: { ref: TimerRef; deadline: number } | undefined;
 
   override async init(args: AgentArgs): Promise<void> {
     this.args = args;
+    this.contextManagerKey = sessionKeys(args.sessionId).contextManager;
     const llm = args.config.llm;
     this.provider = args.deps.providers.create(llm.provider, llm);
     await this.endLeftoverTurns();
@@ -111,9 +121,7 @@ export class LlmOrchestrator extends GenServer<
     // A turn in flight when this process dies stops asking the model (and paying for it).
     void this.runtime.whenExited(this.self).then(() => {
       const turn = this.current;
-      turn?.controller.abort(
-        new TurnInterruptedError(args.sessionId, turn.turnId, "its orchestrator exited"),
-      );
+      if (turn) abort(turn, new TurnInterruptedError(args.sessionId, turn.turnId, "its orchestrator exited"));
     });
   }
 
@@ -160,9 +168,16 @@ export class LlmOrchestrator extends GenServer<
         return;
       }
       case "turn_deadline": {
-        const { turn } = message;
-        if (turn !== this.current || turn.controller.signal.aborted) return;
-        turn.controller.abort(new TurnTimedOutError(this.args.sessionId, turn.turnId, turn.timeoutMs));
+        if (this.deadlineTimer?.deadline !== message.deadline) return;
+        this.deadlineTimer = undefined;
+        const turn = this.current;
+        if (!turn || turn.controller.signal.aborted) return;
+        // Timers may fire a little early by the clock: the timer's own deadline decides.
+        if (turn.deadline > message.deadline) {
+          this.armDeadline(turn);
+          return;
+        }
+        abort(turn, new TurnTimedOutError(this.args.sessionId, turn.turnId, turn.timeoutMs));
         return;
       }
       case "queue_deadline": {
@@ -203,15 +218,30 @@ export class LlmOrchestrator extends GenServer<
       message.from.reply(err(this.timedOutWaiting(message)));
       return false;
     }
-    const turn: Turn = { ...message, controller: new AbortController() };
+    const turn: Turn = {
+      from: message.from,
+      text: message.text,
+      timeoutMs: message.timeoutMs,
+      deadline: message.deadline,
+      controller: new AbortController(),
+    };
     this.current = turn;
-    const timer =
-      remaining <= MAX_TIMER_MS ? this.sendAfter(remaining, { type: "turn_deadline", turn }) : undefined;
+    this.armDeadline(turn);
     void this.runTurn(turn).then((result) => {
-      if (timer) this.cancelTimer(timer);
       this.send(this.self, { type: "turn_finished", turn, result });
     });
     return true;
+  }
+
+  /** Makes sure the deadline timer fires by the turn's deadline (a turn with none needs none). */
+  private armDeadline(turn: Turn): void {
+    const remaining = turn.deadline - this.runtime.clock.now();
+    if (!(remaining <= MAX_TIMER_MS)) return;
+    const armed = this.deadlineTimer;
+    if (armed && armed.deadline <= turn.deadline) return;
+    if (armed) this.cancelTimer(armed.ref);
+    const { deadline } = turn;
+    this.deadlineTimer = { ref: this.sendAfter(remaining, { type: "turn_deadline", deadline }), deadline };
   }
 
   private timedOutWaiting(message: WaitingMessage): TurnTimedOutError {
@@ -244,6 +274,7 @@ export class LlmOrchestrator extends GenServer<
         [Symbol.asyncIterator]();
       // Raced with the signal: a provider that ignores it cannot hold the turn past its deadline.
       const reads = new AbortableReads(signal);
+      turn.reads = reads;
       try {
         for (;;) {
           const next = await reads.read(chunks.next());
@@ -259,7 +290,7 @@ export class LlmOrchestrator extends GenServer<
           }
         }
       } finally {
-        reads.close();
+        turn.reads = undefined;
         close(chunks);
       }
       signal.throwIfAborted();
@@ -327,72 +358,52 @@ export class LlmOrchestrator extends GenServer<
    * A call to the session's context manager. Its death, or its silence, interrupts the turn:
    * the reply can no longer be recorded.
    */
-  private async context<K extends keyof ContextManagerRequests & string>(
+  private context<K extends keyof ContextManagerRequests & string>(
     message: { op: K } & ContextManagerRequests[K]["request"],
     turnId: string | undefined,
     timeoutMs?: number,
   ): Promise<ContextManagerRequests[K]["reply"]> {
-    const { sessionId } = this.args;
-    try {
-      return await askContextManager(
-        this.contextCalls,
-        sessionKeys(sessionId).contextManager,
-        message,
-        timeoutMs,
-      );
-    } catch (error) {
-      if (!(error instanceof Unanswered)) throw error;
-      const cause = error.cause;
-      throw new TurnInterruptedError(
-        sessionId,
-        turnId,
-        `its context manager did not answer (${cause.message})`,
-        {
-          cause,
-        },
-      );
-    }
-  }
-
-  /**
-   * Calls as this process. A call that got no answer is marked Unanswered, apart from an answer
-   * that is an error (which the turn reports as it is, even when it is of the same class).
-   */
-  private readonly contextCalls: Caller = {
-    call: async (target, message, timeoutMs) => {
-      try {
-        return await this.call(target, message, timeoutMs);
-      } catch (error) {
+    // An answer that is an error is thrown by unwrap as it is (even of the same classes as
+    // below): only a call that got no answer becomes the turn's interruption.
+    return this.call(this.contextManagerKey, message as ContextManagerCall, timeoutMs).then(
+      (result) => unwrap(result as Result<ContextManagerRequests[K]["reply"]>),
+      (error: unknown) => {
         if (
           error instanceof NoProcError ||
           error instanceof CallExitError ||
           error instanceof CallTimeoutError
-        )
-          throw new Unanswered(error);
+        ) {
+          throw new TurnInterruptedError(
+            this.args.sessionId,
+            turnId,
+            `its context manager did not answer (${error.message})`,
+            { cause: error },
+          );
+        }
         throw error;
-      }
-    },
-  };
-}
-
-/** Inside the orchestrator only: the context manager did not answer (it is gone, or silent). */
-class Unanswered extends Error {
-  constructor(override readonly cause: NoProcError | CallExitError | CallTimeoutError) {
-    super(cause.message);
+      },
+    );
   }
 }
 
+/** Aborts the turn's signal, and with it whatever read of the model's stream is pending. */
+function abort(turn: Turn, reason: Error): void {
+  turn.controller.abort(reason);
+  turn.reads?.abort(reason);
+}
+
 /**
- * Reads that end with the signal's reason once it is aborted. The signal is listened to once
- * per stream rather than once per read: adding and removing an abort listener for every chunk
- * cost more than handling the chunk.
+ * Reads that end with the signal's reason once it is aborted. Only the orchestrator aborts a
+ * turn (see `abort`), and it ends the pending read itself: listening to the signal cost an
+ * abort listener added and removed per turn.
  */
 class AbortableReads {
   private rejectPending: ((reason: unknown) => void) | undefined = undefined;
-  private readonly onAbort = () => this.rejectPending?.(this.signal.reason);
 
-  constructor(private readonly signal: AbortSignal) {
-    signal.addEventListener("abort", this.onAbort, { once: true });
+  constructor(private readonly signal: AbortSignal) {}
+
+  abort(reason: unknown): void {
+    this.rejectPending?.(reason);
   }
 
   /** `promise`, unless the signal is aborted first: then its reason. */
@@ -402,11 +413,6 @@ class AbortableReads {
       this.rejectPending = reject;
       Promise.resolve(promise).then(resolve, reject);
     });
-  }
-
-  close(): void {
-    this.rejectPending = undefined;
-    this.signal.removeEventListener("abort", this.onAbort);
   }
 }
 
