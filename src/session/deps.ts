@@ -8,12 +8,19 @@ import type { EventLog } from "./event-log.js";
 import type { SessionEventInput } from "./events.js";
 import { GLOBAL_SESSION_TOPIC, sessionTopic } from "./session-id.js";
 
+/**
+ * What a session's agents use of the store: their conversation, read whole and changed. In a
+ * host these two go to the parent's store through the `session` service; the rest of the
+ * store (records, event logs) is the manager's alone.
+ */
+export type ConversationStore = Pick<SessionStore, "getConversation" | "changeConversation">;
+
 /** What every session process needs, handed down from the SessionSystem that owns it all. */
 export interface SessionDeps {
   runtime: Runtime;
   registry: Registry;
   pubsub: PubSub;
-  store: SessionStore;
+  store: ConversationStore;
   contextStore: ContextStore;
   providers: ProviderRegistry;
   /** Wall-clock time for timestamps (injectable for tests). */
@@ -32,6 +39,12 @@ export interface SessionHosting {
   isolation: Isolation;
   /** A module whose export builds the ProviderRegistry sessions in hosts use (default: the built-in providers). */
   providers?: { module: string; export: string };
+}
+
+/** What the SessionManager needs besides: the whole store, and the event log that numbers events. */
+export interface ManagerDeps extends SessionDeps {
+  store: SessionStore;
+  eventLog: EventLog;
 }
 
 export const SESSION_MANAGER_NAME = "session_manager";

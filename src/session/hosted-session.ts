@@ -8,10 +8,10 @@ import type { HostContext } from "../hosts/index.js";
 import { defaultProviders, ProviderRegistry } from "../llm/index.js";
 import { PubSub } from "../registry/index.js";
 import { InvalidArgumentError } from "../runtime/index.js";
-import type { ConversationChange, SessionStore, StoredJson } from "../store/index.js";
+import type { ConversationChange, StoredJson } from "../store/index.js";
 import { parseSessionConfig, type SessionConfig } from "./config.js";
 import { ContextStore } from "./context-store.js";
-import type { SessionDeps } from "./deps.js";
+import type { ConversationStore, SessionDeps } from "./deps.js";
 import type { SessionEventInput } from "./events.js";
 import { assertSessionId } from "./session-id.js";
 import { SessionSupervisor } from "./session-supervisor.js";
@@ -25,7 +25,6 @@ export interface HostedSessionArgs {
 /** What a hosted session asks of its parent: its own conversation, and its events published. */
 export interface SessionService {
   getConversation(id: string): Promise<StoredJson | undefined>;
-  putConversation(id: string, conversation: StoredJson): Promise<void>;
   /** One change to its conversation, one commit in the parent's store (see SessionStore). */
   changeConversation(id: string, change: ConversationChange): Promise<void>;
   /** The parent numbers the event (any `seq` sent along is replaced). */
@@ -40,11 +39,10 @@ export async function hostedSessionRoot(context: HostContext, raw: unknown): Pro
   const config = parseSessionConfig(args.config);
   const parent = context.service<SessionService>(SESSION_SERVICE);
   // The agents use only these store methods; the rest of the store stays with the manager.
-  const store = {
-    getConversation: (id: string) => parent.getConversation(id),
-    putConversation: (id: string, conversation: StoredJson) => parent.putConversation(id, conversation),
-    changeConversation: (id: string, change: ConversationChange) => parent.changeConversation(id, change),
-  } as unknown as SessionStore;
+  const store: ConversationStore = {
+    getConversation: (id) => parent.getConversation(id),
+    changeConversation: (id, change) => parent.changeConversation(id, change),
+  };
   const deps: SessionDeps = {
     runtime: context.runtime,
     registry: context.registry,

@@ -4,20 +4,17 @@ import {
   isCleanExit,
   isDownMessage,
   type Pid,
-  type Ref,
-  serializeReason,
   type TimerRef,
 } from "../runtime/index.js";
-import type { StoredJson } from "../store/index.js";
 import { DynamicSupervisor, type ReplyResult, type Request } from "../supervision/index.js";
-import { parseSessionConfig, type SessionConfig } from "./config.js";
+import type { SessionConfig } from "./config.js";
 import {
   err,
+  type ManagerDeps,
   ok,
   publish,
   SESSION_MANAGER_NAME,
   SESSIONS_SUPERVISOR_NAME,
-  type SessionDeps,
 } from "./deps.js";
 import {
   MaxSessionsError,
@@ -26,23 +23,19 @@ import {
   SessionStartError,
   SessionUnavailableError,
 } from "./errors.js";
-import { parseSessionDocument } from "./session-document.js";
+import type { ImportedSession } from "./session-document.js";
+import { asStoredJson, SessionEntry, sessionRecord } from "./session-entry.js";
 import { assertSessionId, newSessionId, sessionKeys, sessionTopic } from "./session-id.js";
-import { type SessionInfo, sessionInfoToJSON } from "./session-info.js";
-import { SessionSupervisor } from "./session-supervisor.js";
-import { applyTransition, type SessionStatus } from "./status.js";
+import type { SessionInfo } from "./session-info.js";
+import { sessionChildSpec } from "./session-placement.js";
+import type { SessionStatus } from "./status.js";
 import { readStoredSession } from "./stored-session.js";
 
 export interface SessionManagerArgs {
-  deps: SessionDeps;
+  deps: ManagerDeps;
   maxSessions: number;
   /** How often idle sessions are looked for, in ms. */
   idleSweepMs: number;
-  /**
-   * Set by the system before its first manager starts, and cleared by that manager: only then
-   * do stored sessions without processes mean "the program restarted", to be started again.
-   */
-  boot: { restore: boolean };
   /**
    * Sessions the sessions supervisor gave up on (their own restart budget is spent), filled by
    * the system as it happens and emptied by the manager once each is stored as `failed`: a
@@ -71,8 +64,8 @@ export type SessionManagerRequests = {
   hibernate: { request: { id: string }; reply: undefined };
   wake: { request: { id: string }; reply: SessionInfo };
   restore: { request: { id: string }; reply: SessionInfo };
-  /** A document as parseSessionDocument returns it (checked again here if it is not one). */
-  import: { request: { document: unknown }; reply: SessionInfo };
+  /** A document as parseSessionDocument returns it: checked whole by the caller. */
+  import: { request: { document: ImportedSession }; reply: SessionInfo };
 };
 
 /** A request to the SessionManager, as sent. */
@@ -97,15 +90,6 @@ const LEFTOVER_GRACE_MS = 10_000;
 /** A restart that keeps finding old processes in its way gives up after this many tries. */
 const MAX_START_TRIES = 5;
 
-interface Entry {
-  info: SessionInfo;
-  config: SessionConfig;
-  supervisor: Pid | undefined;
-  monitor: Ref | undefined;
-  /** Runtime clock ms of the last message, for the idle timeout. */
-  lastActivity: number;
-}
-
 /**
  * Creates, lists and terminates sessions. It only monitors the session supervisors (they live
  * under the sessions DynamicSupervisor, never linked to it), so killing a session cannot touch
@@ -119,10 +103,10 @@ export class SessionManager extends GenServer<
   SessionManagerInfo,
   SessionManagerArgs
 > {
-  private deps!: SessionDeps;
+  private deps!: ManagerDeps;
   private maxSessions = 0;
   private idleSweepMs = 1000;
-  private readonly entries = new Map<string, Entry>();
+  private readonly entries = new Map<string, SessionEntry>();
   private readonly byMonitor = new Map<number, string>();
   private sweepArmed = false;
   private retainTerminatedMs = 0;
@@ -140,6 +124,18 @@ export class SessionManager extends GenServer<
    * them, and the timer that kills them if they take too long to stop.
    */
   private readonly leftovers = new Map<number, { id: string; overdue: TimerRef }>();
+  /** Set by `restoreAtBoot`: this manager is the system's first. */
+  private atBoot = false;
+
+  /**
+   * Makes this manager, before it starts, the first of its system: stored sessions without
+   * processes then mean "the program restarted", and are started again, their status carried
+   * over, before its `init` returns (so before the system is handed out). A manager started
+   * without it finds them lost with a tree restart and brings them back as `recovering`.
+   */
+  restoreAtBoot(): void {
+    this.atBoot = true;
+  }
 
   override async init(args: SessionManagerArgs): Promise<void> {
     this.deps = args.deps;
@@ -147,9 +143,9 @@ export class SessionManager extends GenServer<
     this.idleSweepMs = args.idleSweepMs;
     this.retainTerminatedMs = args.retainTerminatedMs;
     this.givenUpIds = args.givenUp;
-    const boot = args.boot.restore;
-    args.boot.restore = false;
-    await this.rebuild(boot);
+    await this.rebuild();
+    // Only the sessions found at this start were the program's previous run.
+    this.atBoot = false;
     this.deps.registry.register(SESSION_MANAGER_NAME, this.self);
     await this.catchUp();
     this.armSweep();
@@ -224,41 +220,21 @@ export class SessionManager extends GenServer<
 
   // ---- lifecycle -------------------------------------------------------------------------
 
-  private async create(input: SessionConfig): Promise<SessionInfo> {
-    const config = parseSessionConfig(input, { providers: this.deps.providers.names() });
+  /** `config` is parsed already (the system's `createSession` did it): it is not checked again. */
+  private async create(config: SessionConfig): Promise<SessionInfo> {
     if (this.entries.size >= this.maxSessions) throw new MaxSessionsError(this.maxSessions);
     let id = newSessionId();
     // A v4 uuid does not collide in practice; the table check makes it certain among live sessions.
     while (this.entries.has(id)) id = newSessionId();
     const at = this.deps.now();
-    const entry: Entry = {
-      info: {
-        id,
-        name: config.name,
-        projectPath: config.projectPath,
-        status: "initializing",
-        previousStatus: undefined,
-        metadata: config.metadata,
-        llm: config.llm,
-        limits: config.limits,
-        createdAt: at,
-        updatedAt: at,
-        statusChangedAt: at,
-        restarts: 0,
-        hibernated: false,
-      },
-      config,
-      supervisor: undefined,
-      monitor: undefined,
-      lastActivity: this.runtime.clock.now(),
-    };
+    const entry = SessionEntry.created(id, config, at, this.runtime.clock.now());
     await this.persist(entry);
     let pid: Pid | undefined;
     try {
       pid = await DynamicSupervisor.startChild(
         this.runtime,
         SESSIONS_SUPERVISOR_NAME,
-        SessionSupervisor.spec(id, config, this.deps),
+        sessionChildSpec(id, config, this.deps),
       );
       if (!pid) throw new Error("the session supervisor ignored its start");
     } catch (error) {
@@ -319,15 +295,14 @@ export class SessionManager extends GenServer<
    * document is checked whole before anything is written, and an import that fails after that
    * takes back what it wrote: a refused import leaves no trace in the store.
    */
-  private async importDocument(document: unknown): Promise<SessionInfo> {
-    const { info, config, conversation } = parseSessionDocument(document, {
-      providers: this.deps.providers.names(),
-    });
+  private async importDocument(document: ImportedSession): Promise<SessionInfo> {
+    const { info, config, conversation } = document;
     if (this.entries.has(info.id) || (await this.deps.store.getSession(info.id)))
       throw new SessionExistsError(info.id);
     if (this.entries.size >= this.maxSessions) throw new MaxSessionsError(this.maxSessions);
     try {
-      if (conversation) await this.deps.store.putConversation(info.id, conversation as unknown as StoredJson);
+      // Copied as JSON data and checked by the conversation's schema when the document was parsed.
+      if (conversation) await this.deps.store.putConversation(info.id, asStoredJson(conversation));
       return await this.revive(info, config);
     } catch (error) {
       if (!this.entries.has(info.id)) await this.deps.store.deleteSession(info.id).catch(() => {});
@@ -341,29 +316,13 @@ export class SessionManager extends GenServer<
     // A new lifecycle: an old give-up (stored as failed before the news was cleared) is over.
     this.givenUpIds.delete(old.id);
     const at = this.deps.now();
-    const entry: Entry = {
-      info: {
-        ...old,
-        status: "initializing",
-        previousStatus: undefined,
-        hibernated: false,
-        updatedAt: at,
-        statusChangedAt: at,
-      },
-      config,
-      supervisor: undefined,
-      monitor: undefined,
-      lastActivity: this.runtime.clock.now(),
-    };
+    const entry = SessionEntry.revived(old, config, at, this.runtime.clock.now());
     await this.persist(entry);
     try {
       await this.startProcesses(entry);
     } catch (error) {
       // Back to what was stored before: a failed restore changes nothing.
-      await this.deps.store.putSession(old.id, {
-        ...(sessionInfoToJSON(old) as unknown as Record<string, StoredJson>),
-        config: config as unknown as StoredJson,
-      });
+      await this.deps.store.putSession(old.id, sessionRecord(old, config));
       throw new SessionStartError(error);
     }
     this.entries.set(old.id, entry);
@@ -407,16 +366,8 @@ export class SessionManager extends GenServer<
     if (!entry?.supervisor?.equals(down.pid)) return;
     entry.supervisor = undefined;
     entry.monitor = undefined;
-    if (!isCleanExit(down.reason)) {
-      publish(this.deps, {
-        type: "session_crashed",
-        sessionId: id,
-        reason: serializeReason(down.reason),
-        at: this.deps.now().toISOString(),
-      });
-    }
-    if (entry.info.status === "active" || entry.info.status === "idle")
-      await this.transition(entry, "recovering");
+    if (!isCleanExit(down.reason)) this.announceCrash(entry, down.reason);
+    if (entry.live) await this.transition(entry, "recovering");
     // The replacement may have registered before this DOWN was handled.
     const replacement = this.deps.registry.whereis(sessionKeys(id).supervisor);
     if (replacement) await this.supervisorUp(id, replacement);
@@ -438,7 +389,7 @@ export class SessionManager extends GenServer<
     if (!this.deps.registry.whereis(sessionKeys(id).supervisor)?.equals(pid)) return;
     this.watch(entry, pid);
     if (entry.info.status === "recovering") {
-      entry.info = { ...entry.info, restarts: entry.info.restarts + 1 };
+      entry.restarted();
       await this.transition(entry, "active");
     }
   }
@@ -450,41 +401,44 @@ export class SessionManager extends GenServer<
   }
 
   /** Its own restart budget is spent: the session stays listed, without processes, as `failed`. */
-  private async fail(entry: Entry, reason: unknown): Promise<void> {
+  private async fail(entry: SessionEntry, reason: unknown): Promise<void> {
     this.unwatch(entry);
-    this.toStart.delete(entry.info.id);
-    if (entry.info.status === "active" || entry.info.status === "idle")
-      await this.transition(entry, "recovering");
-    if (entry.info.status === "recovering" || entry.info.status === "initializing") {
-      publish(this.deps, {
-        type: "session_crashed",
-        sessionId: entry.info.id,
-        reason: serializeReason(reason),
-        at: this.deps.now().toISOString(),
-      });
-      await this.transition(entry, "failed");
-    }
+    this.toStart.delete(entry.id);
+    const { status } = entry.info;
+    if (entry.live || status === "recovering" || status === "initializing")
+      await this.crashToFailed(entry, reason);
   }
 
-  private entryOrThrow(id: string): Entry {
+  /** Its processes are gone for good (or never came up): announced as crashed, stored as failed. */
+  private async crashToFailed(entry: SessionEntry, reason: unknown): Promise<void> {
+    if (entry.live) await this.transition(entry, "recovering");
+    this.announceCrash(entry, reason);
+    await this.transition(entry, "failed");
+  }
+
+  private announceCrash(entry: SessionEntry, reason: unknown): void {
+    publish(this.deps, entry.crashed(reason, this.deps.now()));
+  }
+
+  private entryOrThrow(id: string): SessionEntry {
     assertSessionId(id);
     const entry = this.entries.get(id);
     if (!entry) throw new SessionNotFoundError(id);
     return entry;
   }
 
-  private async startProcesses(entry: Entry): Promise<void> {
+  private async startProcesses(entry: SessionEntry): Promise<void> {
     const pid = await DynamicSupervisor.startChild(
       this.runtime,
       SESSIONS_SUPERVISOR_NAME,
-      SessionSupervisor.spec(entry.info.id, entry.config, this.deps),
+      sessionChildSpec(entry.id, entry.config, this.deps),
     );
     if (!pid) throw new Error("the session supervisor ignored its start");
     this.watch(entry, pid);
   }
 
   /** Stops an idle session's processes; its record, and its place in the list, stay. */
-  private async hibernate(entry: Entry): Promise<void> {
+  private async hibernate(entry: SessionEntry): Promise<void> {
     if (entry.info.hibernated) return;
     if (entry.info.status === "active") await this.transition(entry, "idle");
     if (entry.info.status !== "idle") throw new SessionUnavailableError(entry.info.id, entry.info.status);
@@ -504,7 +458,7 @@ export class SessionManager extends GenServer<
   }
 
   /** Starts a hibernated session's processes again; they reload its conversation from the store. */
-  private async wake(entry: Entry): Promise<void> {
+  private async wake(entry: SessionEntry): Promise<void> {
     if (!entry.info.hibernated) return;
     try {
       await this.startProcesses(entry);
@@ -525,34 +479,25 @@ export class SessionManager extends GenServer<
   }
 
   /** Starts a stored session's processes again after a program restart; its status carries over. */
-  private async restart(entry: Entry): Promise<void> {
-    const id = entry.info.id;
+  private async restart(entry: SessionEntry): Promise<void> {
     try {
       await this.startProcesses(entry);
       if (entry.info.status === "initializing" || entry.info.status === "recovering") {
         await this.transition(entry, "active");
       }
     } catch (error) {
-      if (entry.info.status === "active" || entry.info.status === "idle")
-        await this.transition(entry, "recovering");
-      publish(this.deps, {
-        type: "session_crashed",
-        sessionId: id,
-        reason: serializeReason(error),
-        at: this.deps.now().toISOString(),
-      });
-      await this.transition(entry, "failed");
+      await this.crashToFailed(entry, error);
     }
   }
 
-  private watch(entry: Entry, pid: Pid): void {
+  private watch(entry: SessionEntry, pid: Pid): void {
     this.unwatch(entry);
     entry.supervisor = pid;
     entry.monitor = this.monitor(pid);
     this.byMonitor.set(entry.monitor.id, entry.info.id);
   }
 
-  private unwatch(entry: Entry): void {
+  private unwatch(entry: SessionEntry): void {
     if (entry.monitor) {
       this.demonitor(entry.monitor);
       this.byMonitor.delete(entry.monitor.id);
@@ -571,12 +516,12 @@ export class SessionManager extends GenServer<
     this.sendAfter(this.idleSweepMs, { type: "idle_sweep" });
   }
 
-  private mayTimeOut(entry: Entry): boolean {
+  private mayTimeOut(entry: SessionEntry): boolean {
     const { status, hibernated } = entry.info;
     const limits = entry.config.limits;
     return (
       (status === "active" && limits.idleTimeoutMs > 0) ||
-      (!hibernated && (status === "active" || status === "idle") && limits.hibernateAfterMs > 0)
+      (!hibernated && entry.live && limits.hibernateAfterMs > 0)
     );
   }
 
@@ -590,7 +535,7 @@ export class SessionManager extends GenServer<
         await this.transition(entry, "idle");
       }
       if (!entry.info.hibernated && hibernateAfterMs > 0 && quiet >= hibernateAfterMs) {
-        if (entry.info.status === "active" || entry.info.status === "idle") await this.hibernate(entry);
+        if (entry.live) await this.hibernate(entry);
       }
     }
     this.armSweep();
@@ -599,25 +544,14 @@ export class SessionManager extends GenServer<
   // ---- state -----------------------------------------------------------------------------
 
   /** The only place a status changes: through the status machine, then stored, then announced. */
-  private async transition(entry: Entry, to: SessionStatus): Promise<void> {
-    const at = this.deps.now();
-    const next = applyTransition(entry.info, to, at);
-    entry.info = { ...entry.info, ...next, updatedAt: at };
+  private async transition(entry: SessionEntry, to: SessionStatus): Promise<void> {
+    const event = entry.transition(to, this.deps.now());
     await this.persist(entry);
-    publish(this.deps, {
-      type: "session_status",
-      sessionId: entry.info.id,
-      status: next.status,
-      previousStatus: next.previousStatus as SessionStatus,
-      at: at.toISOString(),
-    });
+    publish(this.deps, event);
   }
 
-  private persist(entry: Entry): Promise<void> {
-    return this.deps.store.putSession(entry.info.id, {
-      ...(sessionInfoToJSON(entry.info) as unknown as Record<string, StoredJson>),
-      config: entry.config as unknown as StoredJson,
-    });
+  private persist(entry: SessionEntry): Promise<void> {
+    return this.deps.store.putSession(entry.id, entry.record());
   }
 
   /**
@@ -629,7 +563,7 @@ export class SessionManager extends GenServer<
    * system is handed out; otherwise a live session goes `recovering` and is started once this
    * manager answers calls, after any processes of its previous tree have stopped.
    */
-  private async rebuild(boot: boolean): Promise<void> {
+  private async rebuild(): Promise<void> {
     const held = new Map<string, Pid | undefined>();
     for (const child of await DynamicSupervisor.whichChildren(this.runtime, SESSIONS_SUPERVISOR_NAME))
       held.set(child.id, child.pid);
@@ -639,16 +573,10 @@ export class SessionManager extends GenServer<
         this.retained.set(info.id, info.statusChangedAt.getTime());
         continue;
       }
-      const entry: Entry = {
-        info,
-        config,
-        supervisor: undefined,
-        monitor: undefined,
-        lastActivity: this.runtime.clock.now(),
-      };
+      const entry = SessionEntry.stored(info, config, this.runtime.clock.now());
       this.entries.set(info.id, entry);
       if (held.has(info.id)) await this.adopt(entry, held.get(info.id));
-      else await this.recoverLost(entry, boot);
+      else await this.recoverLost(entry);
     }
   }
 
@@ -670,7 +598,7 @@ export class SessionManager extends GenServer<
   }
 
   /** A session the sessions supervisor holds: running (watched again) or between restarts. */
-  private async adopt(entry: Entry, pid: Pid | undefined): Promise<void> {
+  private async adopt(entry: SessionEntry, pid: Pid | undefined): Promise<void> {
     const { status } = entry.info;
     if (status === "terminating") {
       // The manager died while terminating it: finish the job.
@@ -682,17 +610,17 @@ export class SessionManager extends GenServer<
     if (entry.info.hibernated) entry.info = { ...entry.info, hibernated: false };
     if (!pid) {
       // Between restarts: the sessions supervisor announces it when it is up, or gives it up.
-      if (status === "active" || status === "idle") await this.transition(entry, "recovering");
+      if (entry.live) await this.transition(entry, "recovering");
       return;
     }
     this.watch(entry, pid);
-    if (status === "recovering") entry.info = { ...entry.info, restarts: entry.info.restarts + 1 };
+    if (status === "recovering") entry.restarted();
     if (status === "recovering" || status === "initializing") await this.transition(entry, "active");
     else await this.persist(entry);
   }
 
   /** A session that the sessions supervisor does not hold. */
-  private async recoverLost(entry: Entry, boot: boolean): Promise<void> {
+  private async recoverLost(entry: SessionEntry): Promise<void> {
     const { id, status, hibernated } = entry.info;
     if (status === "terminating") return this.finishTermination(entry);
     // Asleep on purpose, or given up on: no processes are expected.
@@ -703,13 +631,13 @@ export class SessionManager extends GenServer<
       this.givenUpIds.delete(id);
       return;
     }
-    if (boot) return this.restart(entry);
-    if (status === "active" || status === "idle") await this.transition(entry, "recovering");
+    if (this.atBoot) return this.restart(entry);
+    if (entry.live) await this.transition(entry, "recovering");
     this.toStart.set(id, 0);
     this.send(this.self, { type: "start_again", id } satisfies SessionManagerInfo);
   }
 
-  private async finishTermination(entry: Entry): Promise<void> {
+  private async finishTermination(entry: SessionEntry): Promise<void> {
     const id = entry.info.id;
     this.deps.contextStore.clearSession(id);
     await this.transition(entry, "terminated");
@@ -740,7 +668,7 @@ export class SessionManager extends GenServer<
       return this.fail(entry, error);
     }
     if (entry.info.status === "recovering") {
-      entry.info = { ...entry.info, restarts: entry.info.restarts + 1 };
+      entry.restarted();
       await this.transition(entry, "active");
     } else if (entry.info.status === "initializing") {
       await this.transition(entry, "active");

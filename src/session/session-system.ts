@@ -14,15 +14,7 @@ import { defaultProviders, type ProviderRegistry } from "../llm/index.js";
 import { PubSub, Registry, type Subscription } from "../registry/index.js";
 import { type Clock, InvalidArgumentError, NoProcError, type Pid, Runtime } from "../runtime/index.js";
 import { MemorySessionStore, type SessionStore, SqliteSessionStore } from "../store/index.js";
-import {
-  type Caller,
-  DynamicSupervisor,
-  type RestartBudget,
-  requester,
-  Supervisor,
-  type SupervisorOptions,
-  worker,
-} from "../supervision/index.js";
+import { type Caller, type RestartBudget, requester, Supervisor } from "../supervision/index.js";
 import { checkBudget } from "../supervision/restart-intensity.js";
 import {
   checkAddFileArguments,
@@ -38,7 +30,7 @@ import { parseSessionConfig, type SessionConfigInput } from "./config.js";
 import type { ContextManagerRequests } from "./context-requests.js";
 import type { ConversationTurn, FileEntry } from "./context-state.js";
 import { ContextStore } from "./context-store.js";
-import { publish, SESSION_MANAGER_NAME, SESSIONS_SUPERVISOR_NAME, type SessionDeps } from "./deps.js";
+import { type ManagerDeps, publish, SESSION_MANAGER_NAME } from "./deps.js";
 import { SessionNotFoundError, SessionUnavailableError } from "./errors.js";
 import { DEFAULT_RETAINED_EVENTS, EventLog } from "./event-log.js";
 import { subscribeWithReplay } from "./event-replay.js";
@@ -48,7 +40,8 @@ import type { TurnReply } from "./llm-orchestrator.js";
 import { parseSessionDocument } from "./session-document.js";
 import { assertSessionId, GLOBAL_SESSION_TOPIC, sessionKeys, sessionTopic } from "./session-id.js";
 import type { SessionInfo } from "./session-info.js";
-import { type SessionDocument, SessionManager, type SessionManagerRequests } from "./session-manager.js";
+import type { SessionDocument, SessionManagerRequests } from "./session-manager.js";
+import { bootSessionTree, SESSION_SYSTEM_CHILD_ID } from "./system-boot.js";
 import { sendTurn } from "./turn-call.js";
 
 const askManager = requester<SessionManagerRequests>();
@@ -123,8 +116,7 @@ export interface SessionSystemOptions {
   supervisor?: Pid;
 }
 
-/** The root's child id under a `supervisor` given in the options. */
-export const SESSION_SYSTEM_CHILD_ID = "session_system";
+export { SESSION_SYSTEM_CHILD_ID };
 
 /** Where one session runs, and what its host uses. */
 export interface SessionHostInfo {
@@ -140,9 +132,12 @@ export interface SessionHostInfo {
 }
 
 /**
- * The session system of the seed, and its client API: a root supervisor (rest_for_one) over
- * the sessions DynamicSupervisor and the SessionManager. Sessions live under the
- * DynamicSupervisor; the manager only monitors them.
+ * The session system of the seed, and its client API: a façade over the SessionManager (which
+ * creates, lists and terminates sessions), the sessions' agents (turns, files) and the event
+ * bus. It checks arguments, owns what outlives the processes (runtime, store, registry, hosts,
+ * event log) and boots the root tree (see system-boot.ts): a supervisor (rest_for_one) over the
+ * sessions DynamicSupervisor and the manager. Sessions live under the DynamicSupervisor; the
+ * manager only monitors them.
  */
 export class SessionSystem {
   readonly runtime: Runtime;
@@ -154,7 +149,7 @@ export class SessionSystem {
   readonly eventLog: EventLog;
   /** The worker threads and child processes sessions run in. */
   readonly hosts: Hosts;
-  private readonly deps: SessionDeps;
+  private readonly deps: ManagerDeps;
   private readonly ownsRuntime: boolean;
   private readonly ownsStore: boolean;
   private readonly turnTimeoutMs: number;
@@ -231,10 +226,6 @@ export class SessionSystem {
         own(id);
         return this.store.getConversation(id);
       },
-      putConversation: async (id, conversation) => {
-        own(id);
-        await this.store.putConversation(id, conversation);
-      },
       changeConversation: async (id, change) => {
         own(id);
         await this.store.changeConversation(id, change);
@@ -281,85 +272,21 @@ export class SessionSystem {
     maxSessions: number,
     retainTerminatedMs: number,
   ): Promise<void> {
-    const budget = options.sessionRestartBudget ?? { maxRestarts: 3, period: 5000 };
-    const shared = options.sharedRestartBudget ?? { maxRestarts: null, period: 5000 };
-    const idleSweepMs = options.idleSweepMs ?? 1000;
-    const { runtime, registry } = this;
     for (const listener of options.listeners ?? []) this.subscribeAll(listener);
     // Numbering goes on from where the store's logs stopped, before any session publishes.
     await this.eventLog.open();
-    // Sessions the sessions supervisor gave up on, until a manager has marked them failed: a
-    // manager (re)starting after the news was sent knows them from here, not from its mailbox.
-    const givenUp = new Set<string>();
-    // Tell the manager when a session supervisor comes (back) up or is given up on. It is
-    // addressed by name, so a restarted manager gets the news too.
-    const tellManager = (message: unknown) => {
-      if (registry.whereis(SESSION_MANAGER_NAME)) runtime.send(SESSION_MANAGER_NAME, message);
-    };
-    this.cleanups.push(
-      registry.on("register", (entry) => {
-        if (entry.key.startsWith("session_supervisor:")) {
-          tellManager({
-            type: "session_up",
-            id: entry.key.slice("session_supervisor:".length),
-            pid: entry.pid,
-          });
-        }
-      }),
-    );
-    const tree: SupervisorOptions = {
-      strategy: "rest_for_one",
-      maxRestarts: 10,
-      period: 5000,
-      children: [
-        {
-          id: SESSIONS_SUPERVISOR_NAME,
-          type: "supervisor",
-          shutdown: "infinity",
-          start: async (ctx) => {
-            // A root killed outright leaves its sessions supervisor stopping its sessions: the
-            // new one takes the name (and the sessions their names) once that is done. Named at
-            // spawn, so a name still taken fails the start instead of leaving an unnamed one running.
-            const previous = registry.whereis(SESSIONS_SUPERVISOR_NAME);
-            if (previous) await runtime.whenExited(previous);
-            return ctx.spawnLink(
-              new DynamicSupervisor({
-                maxRestarts: shared.maxRestarts,
-                period: shared.period,
-                childRestartBudget: budget,
-                onEvent: (event) => {
-                  if (event.type === "child_given_up") {
-                    givenUp.add(event.childId);
-                    tellManager({ type: "session_given_up", id: event.childId, reason: event.reason });
-                  }
-                },
-              }),
-              { trapExit: true, name: SESSIONS_SUPERVISOR_NAME },
-            );
-          },
-        },
-        worker(SESSION_MANAGER_NAME, () => new SessionManager(), {
-          args: {
-            deps: this.deps,
-            maxSessions,
-            idleSweepMs,
-            boot: { restore: true },
-            givenUp,
-            retainTerminatedMs,
-          },
-        }),
-      ],
-    };
-    if (options.supervisor) {
-      this.parent = options.supervisor;
-      this.root = await Supervisor.startChild(
-        runtime,
-        options.supervisor,
-        Supervisor.childSpec(SESSION_SYSTEM_CHILD_ID, tree),
-      );
-    } else {
-      this.root = await Supervisor.start(runtime, tree);
-    }
+    this.parent = options.supervisor;
+    const booted = await bootSessionTree({
+      deps: this.deps,
+      maxSessions,
+      idleSweepMs: options.idleSweepMs ?? 1000,
+      retainTerminatedMs,
+      sessionRestartBudget: options.sessionRestartBudget ?? { maxRestarts: 3, period: 5000 },
+      sharedRestartBudget: options.sharedRestartBudget ?? { maxRestarts: null, period: 5000 },
+      supervisor: options.supervisor,
+    });
+    this.cleanups.push(booted.stopListening);
+    this.root = booted.root;
   }
 
   // ---- sessions --------------------------------------------------------------------------

@@ -1,0 +1,57 @@
+import { hostedChild } from "../hosts/index.js";
+import { InvalidArgumentError, type Pid } from "../runtime/index.js";
+import type { ChildSpec } from "../supervision/index.js";
+import type { SessionConfig } from "./config.js";
+import type { SessionDeps } from "./deps.js";
+import type { HostedSessionArgs } from "./hosted-session.js";
+import { SessionSupervisor } from "./session-supervisor.js";
+
+// Under tsx (tests, `npm start`) this layer runs from its sources; built, from .js files.
+const HOSTED_SESSION_MODULE = new URL(
+  import.meta.url.endsWith(".ts") ? "./hosted-session.ts" : "./hosted-session.js",
+  import.meta.url,
+);
+
+/**
+ * The child spec of one session's supervisor under the sessions DynamicSupervisor, which
+ * decides where the session runs: in this event loop, or in a worker thread or child process
+ * host, as the session's `isolation` (or the system's default) says. Permanent: a session
+ * supervisor that dies is restarted under its own restart budget.
+ */
+export function sessionChildSpec(sessionId: string, config: SessionConfig, deps: SessionDeps): ChildSpec {
+  const hosting = deps.hosting;
+  const isolation = config.isolation ?? hosting?.isolation ?? "inline";
+  if (isolation === "inline") {
+    return {
+      id: sessionId,
+      type: "supervisor",
+      restart: "permanent",
+      shutdown: "infinity",
+      start: (ctx): Promise<Pid> =>
+        ctx.spawnLink(new SessionSupervisor(sessionId, deps, config), { trapExit: true }),
+    };
+  }
+  if (!hosting) throw new InvalidArgumentError("isolation", `${isolation} needs a session system with hosts`);
+  const { maxHeapMb, maxMemoryMb, hangTimeoutMs, maxInFlightMb } = config.limits;
+  const limits = Object.fromEntries(
+    Object.entries({ maxHeapMb, maxMemoryMb, hangTimeoutMs, maxInFlightMb }).filter(
+      ([, v]) => v !== undefined,
+    ),
+  );
+  const args: HostedSessionArgs = {
+    sessionId,
+    config,
+    ...(hosting.providers ? { providers: hosting.providers } : {}),
+  };
+  return hostedChild(hosting.hosts, {
+    id: sessionId,
+    isolation,
+    module: HOSTED_SESSION_MODULE,
+    export: "hostedSessionRoot",
+    args,
+    limits,
+    restart: "permanent",
+    shutdown: "infinity",
+    type: "supervisor",
+  });
+}
