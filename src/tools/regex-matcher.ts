@@ -26,6 +26,7 @@ export class RegexLineMatcher {
   readonly #pending = new Map<number, { resolve(found: number[]): void; reject(error: unknown): void }>();
   #nextId = 0;
   #failure: unknown;
+  #closing = false;
 
   /** Throws the SyntaxError of an invalid pattern here, before any worker starts. */
   constructor(source: string, flags: string, maxLineLength: number) {
@@ -42,7 +43,9 @@ export class RegexLineMatcher {
       this.#pending.delete(id);
     });
     this.#worker.on("error", (error) => this.#fail(error));
-    this.#worker.on("exit", (code) => this.#fail(new Error(`the search worker exited (${code})`)));
+    this.#worker.on("exit", (code) => {
+      if (!this.#closing) this.#fail(new Error(`the search worker exited (${code})`));
+    });
   }
 
   #fail(error: unknown): void {
@@ -74,7 +77,7 @@ export class RegexLineMatcher {
 
   /** Stops the worker, mid-match if need be. */
   async close(): Promise<void> {
-    this.#worker.removeAllListeners("exit");
+    this.#closing = true;
     this.#pending.clear();
     await this.#worker.terminate();
   }
