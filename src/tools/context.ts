@@ -28,16 +28,16 @@ export class ToolContext {
   readonly approval: Readonly<ApprovalPolicies>;
   readonly approve: Approver | undefined;
   readonly env: NodeJS.ProcessEnv;
-  readonly #reads: Map<string, string>;
+  readonly #shared: SharedState;
 
-  constructor(options: ToolContextOptions, reads: Map<string, string> = new Map()) {
+  constructor(options: ToolContextOptions, shared: SharedState = { reads: new Map(), locks: new Map() }) {
     this.project = options.project;
     this.signal = options.signal ?? new AbortController().signal;
     this.limits = Object.freeze({ ...DEFAULT_TOOL_LIMITS, ...definedOnly(options.limits ?? {}) });
     this.approval = Object.freeze({ ...DEFAULT_APPROVAL, ...definedOnly(options.approval ?? {}) });
     this.approve = options.approve;
     this.env = options.env ?? process.env;
-    this.#reads = reads;
+    this.#shared = shared;
   }
 
   /** The same context (and read memory) for a new turn's signal. */
@@ -51,21 +51,50 @@ export class ToolContext {
         env: this.env,
         ...(this.approve === undefined ? {} : { approve: this.approve }),
       },
-      this.#reads,
+      this.#shared,
     );
   }
 
   /** Notes that the whole of a file (by real path) was seen with this content. */
   rememberRead(absolute: string, content: Buffer | string): void {
-    this.#reads.set(absolute, hashOf(content));
+    this.#shared.reads.set(absolute, hashOf(content));
   }
 
   /** Refuses a change to an existing file not read whole in its current state. */
   checkUnchanged(absolute: string, shown: string, current: Buffer | string): void {
-    const seen = this.#reads.get(absolute);
+    const seen = this.#shared.reads.get(absolute);
     if (seen === undefined) throw new ReadBeforeWriteError(shown, "not_read");
     if (seen !== hashOf(current)) throw new ReadBeforeWriteError(shown, "changed");
   }
+
+  /**
+   * Runs `change` when no other change of the same file (by real path) is running: two edits of
+   * one file called in parallel apply one after the other, the second on the first's result,
+   * instead of both starting from the same text and the second undoing the first.
+   */
+  async withFileLock<T>(absolute: string, change: () => Promise<T>): Promise<T> {
+    const { locks } = this.#shared;
+    const before = locks.get(absolute) ?? Promise.resolve();
+    const run = before.then(change);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    locks.set(absolute, settled);
+    try {
+      return await run;
+    } finally {
+      if (locks.get(absolute) === settled) locks.delete(absolute);
+    }
+  }
+}
+
+/** What the contexts of one session share across turns. */
+interface SharedState {
+  /** Real path → sha256 of the whole file as last read or written by a tool. */
+  reads: Map<string, string>;
+  /** Real path → the end of the last change queued on it. */
+  locks: Map<string, Promise<void>>;
 }
 
 function hashOf(content: Buffer | string): string {

@@ -32,10 +32,13 @@ export const editTool = defineTool({
       message: "is the same as oldString; there is nothing to change",
     }),
   async execute({ path, oldString, newString }, context): Promise<FileChange> {
-    const before = await textReadBefore(context, path);
-    const { count, first } = occurrences(before, oldString);
-    if (count !== 1) throw new EditMatchError(path, count);
-    const after = before.slice(0, first) + newString + before.slice(first + oldString.length);
-    return commitChange(context, path, before, after);
+    const target = await context.project.resolve(path);
+    return context.withFileLock(target.absolute, async () => {
+      const before = await textReadBefore(context, path);
+      const { count, first } = occurrences(before, oldString);
+      if (count !== 1) throw new EditMatchError(path, count);
+      const after = before.slice(0, first) + newString + before.slice(first + oldString.length);
+      return commitChange(context, path, before, after);
+    });
   },
 });

@@ -72,6 +72,15 @@ describe("write_file and edit", () => {
     assert.equal(fx.read("a.ts"), "const a = 10;\nconst b = 20;\n");
   });
 
+  it("applies two edits of one file called in parallel one after the other, both kept", async () => {
+    await readFirst("a.ts");
+    await Promise.all([
+      call("edit", { path: "a.ts", oldString: "a = 1", newString: "a = 10" }),
+      call("edit", { path: "a.ts", oldString: "b = 2", newString: "b = 20" }),
+    ]);
+    assert.equal(fx.read("a.ts"), "const a = 10;\nconst b = 20;\n");
+  });
+
   it("refuses an oldString that occurs more than once, saying how often", async () => {
     await readFirst("twice.ts");
     await assert.rejects(

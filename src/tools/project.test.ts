@@ -102,6 +102,19 @@ describe("Project confinement", () => {
     });
   });
 
+  it("refuses a symlink to a FIFO inside the project without blocking on it", async () => {
+    execFileSync("mkfifo", [fx.at("pipe")]);
+    symlinkSync(fx.at("pipe"), fx.at("to-pipe"));
+    await assert.rejects(fx.project.readFile("to-pipe", 1000), /FIFO/);
+  });
+
+  it("refuses a device node inside the project", {
+    skip: process.getuid?.() !== 0 && "mknod needs root",
+  }, async () => {
+    execFileSync("mknod", [fx.at("null"), "c", "1", "3"]);
+    await assert.rejects(fx.project.readFile("null", 1000), /a device, not a regular file/);
+  });
+
   it("refuses a socket inside the project", async () => {
     const server: Server = createServer();
     await new Promise<void>((resolve) => server.listen(fx.at("sock"), resolve));

@@ -181,8 +181,11 @@ export class Project {
   async readDirectory(path: string): Promise<Dirent[]> {
     const resolved = await this.directory(path);
     const entries: Dirent[] = [];
-    const dir = await opendir(resolved.absolute);
-    for await (const entry of dir) entries.push(entry);
+    try {
+      for await (const entry of await opendir(resolved.absolute)) entries.push(entry);
+    } catch (error) {
+      throw fsToolError(error, path);
+    }
     // A directory swapped for a symlink between the check and the open shows here.
     if ((await realpath(resolved.absolute).catch(() => "")) !== resolved.absolute) {
       throw new PathOutsideProjectError(path, "it changed while being listed");
@@ -220,6 +223,8 @@ export class Project {
       await this.#hooks.beforeRename?.(temp);
       await rename(temp, resolved.absolute);
       committed = true;
+    } catch (error) {
+      throw fsToolError(error, path);
     } finally {
       if (!committed) await unlink(temp).catch(() => undefined);
     }

@@ -14,10 +14,12 @@ export const writeFileTool = defineTool({
     content: z.string().describe("The whole new content of the file"),
   }),
   async execute({ path, content }, context): Promise<FileChange> {
+    if (path.endsWith("/")) throw new NotARegularFileError(path, "a directory name, not a file");
     const target = await context.project.resolve(path);
-    let before: string | undefined;
-    if (target.exists) before = await textReadBefore(context, path);
-    else if (path.endsWith("/")) throw new NotARegularFileError(path, "a directory name, not a file");
-    return commitChange(context, path, before, content);
+    return context.withFileLock(target.absolute, async () => {
+      const exists = (await context.project.resolve(path)).exists;
+      const before = exists ? await textReadBefore(context, path) : undefined;
+      return commitChange(context, path, before, content);
+    });
   },
 });
