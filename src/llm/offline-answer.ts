@@ -15,10 +15,10 @@ export function offlineAnswer(model: string, messages: readonly LlmMessage[]): s
   const lastUserIndex = messages.findLastIndex((m) => m.role === "user");
   // Only the message's surrounding whitespace is dropped, so `echo` stays verbatim inside.
   const said = messages[lastUserIndex]?.content.trim() ?? "";
-  const earlier = messages.slice(0, Math.max(lastUserIndex, 0));
-
   if (said.startsWith("echo ")) return said.slice("echo ".length);
   if (said === "repeat" || said.startsWith("repeat ")) return repeat(said.slice("repeat".length));
+  // Only these two read the earlier messages: an echo does not copy the whole context.
+  const earlier = messages.slice(0, Math.max(lastUserIndex, 0));
   if (said === "recall") return recall(earlier);
   return acknowledge(model, said, earlier, messages);
 }

@@ -55,7 +55,8 @@ export class OfflineProvider implements LlmProvider {
     const words = splitIntoWords(offlineAnswer(request.model, request.messages));
     const { chunks, truncated } = fitToTokenBudget(words, request.maxTokens);
     let text = "";
-    for (const [i, chunk] of chunks.entries()) {
+    for (let i = 0; i < chunks.length; i++) {
+      const chunk = chunks[i] as string;
       if (i > 0 && this.chunkDelayMs > 0) await this.pause(signal);
       this.throwIfAborted(signal);
       text += chunk;

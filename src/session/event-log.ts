@@ -70,14 +70,22 @@ export class EventLog {
     return this.heads.get(sessionId) ?? this.floor;
   }
 
-  /** Gives the event its number and, if durable, queues it for the store. */
+  /**
+   * Gives the event its number and, if durable, queues it for the store. The input becomes the
+   * event (its `seq` is set on it): every publisher builds a fresh one for its publish, and a
+   * copy of each of the dozen event shapes cost more than the rest of what publishing does.
+   */
   record(input: SessionEventInput): SessionEvent {
+    const event = input as SessionEvent;
     const id = input.sessionId;
     const head = this.head(id);
-    if (!isDurableEvent(input)) return { ...input, seq: head };
+    if (!isDurableEvent(input)) {
+      event.seq = head;
+      return event;
+    }
     const seq = head + 1;
     this.heads.set(id, seq);
-    const event = { ...input, seq } as SessionEvent;
+    event.seq = seq;
     this.unwritten.push({ sessionId: id, seq, event: toStored(event) });
     if (this.unwritten.length >= MAX_UNWRITTEN_EVENTS) this.write();
     else if (!this.writeScheduled) {

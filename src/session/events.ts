@@ -4,7 +4,8 @@ import type { SessionInfo } from "./session-info.js";
 import type { SessionStatus } from "./status.js";
 
 /**
- * An event as its publisher builds it. Publishing numbers it (see `SessionEvent.seq`) and sends
+ * An event as its publisher builds it. Publishing numbers it (see `SessionEvent.seq`; the
+ * number is set on the object given, which becomes the event: build one per publish) and sends
  * it to the global topic and to the session's own topic.
  */
 export type SessionEventInput =
