@@ -64,7 +64,12 @@ export class Project {
   }
 
   /** Opens an absolute directory (realpath'd now, so a symlinked project path is fixed at open). */
-  static async open(path: string, hooks: ProjectHooks = {}): Promise<Project> {
+  static open(path: string): Promise<Project> {
+    return Project.openWithHooks(path, {});
+  }
+
+  /** @internal Opens with test hooks in the write path. */
+  static async openWithHooks(path: string, hooks: ProjectHooks): Promise<Project> {
     if (typeof path !== "string" || !isAbsolute(path)) {
       throw new ProjectOpenError(String(path), "the path must be absolute");
     }

@@ -31,7 +31,7 @@ export async function projectFixture(
   const outside = mkdtempSync(join(tmpdir(), "sessionvisor-tools-"));
   const rootDir = join(outside, "project");
   mkdirSync(rootDir);
-  const project = await Project.open(rootDir, hooks);
+  const project = await Project.openWithHooks(rootDir, hooks);
   const at = (path: string) => join(project.root, path);
   const write = (path: string, content: string | Buffer) => {
     mkdirSync(dirname(at(path)), { recursive: true });
