@@ -41,7 +41,14 @@ export class OfflineProvider implements LlmProvider {
     this.failOn = options.failOn;
   }
 
-  async *stream(request: LlmRequest): AsyncGenerator<LlmChunk> {
+  stream(request: LlmRequest): AsyncIterableIterator<LlmChunk> {
+    return this.chunkDelayMs > 0
+      ? this.paced(request)
+      : new ReadyChunks(() => this.reply(request), request?.signal);
+  }
+
+  /** The reply's chunks, deltas then `done`; throws what the request must fail with. */
+  private reply(request: LlmRequest): LlmChunk[] {
     validateRequest(request);
     const { signal } = request;
     this.throwIfAborted(signal);
@@ -54,20 +61,24 @@ export class OfflineProvider implements LlmProvider {
     const inputTokens = request.messages.reduce((sum, m) => sum + estimateTokens(m.content), 0);
     const words = splitIntoWords(offlineAnswer(request.model, request.messages));
     const { chunks, truncated } = fitToTokenBudget(words, request.maxTokens);
-    let text = "";
-    for (let i = 0; i < chunks.length; i++) {
-      const chunk = chunks[i] as string;
-      if (i > 0 && this.chunkDelayMs > 0) await this.pause(signal);
-      this.throwIfAborted(signal);
-      text += chunk;
-      yield { type: "delta", text: chunk };
-    }
-    this.throwIfAborted(signal);
-    yield {
+    const out: LlmChunk[] = chunks.map((text) => ({ type: "delta", text }));
+    out.push({
       type: "done",
       stopReason: truncated ? "max_tokens" : "end",
-      usage: { inputTokens, outputTokens: estimateTokens(text) },
-    };
+      usage: { inputTokens, outputTokens: estimateTokens(chunks.join("")) },
+    });
+    return out;
+  }
+
+  /** With a pause between words: the same chunks, the signal checked before each. */
+  private async *paced(request: LlmRequest): AsyncGenerator<LlmChunk> {
+    const chunks = this.reply(request);
+    const { signal } = request;
+    for (let i = 0; i < chunks.length; i++) {
+      if (i > 0 && i < chunks.length - 1) await this.pause(signal);
+      this.throwIfAborted(signal);
+      yield chunks[i] as LlmChunk;
+    }
   }
 
   private async pause(signal: AbortSignal | undefined): Promise<void> {
@@ -82,6 +93,47 @@ export class OfflineProvider implements LlmProvider {
 
   private throwIfAborted(signal: AbortSignal | undefined): void {
     if (signal?.aborted) throw new LlmAbortedError(this.name, signal.reason);
+  }
+}
+
+/**
+ * Chunks known in full before the first is asked for (no pause between them), handed out one
+ * per `next()` with the signal checked before each, as the paced generator does, without an
+ * async generator's extra awaits per chunk. `make` runs at the first `next()`, so that every
+ * failure, a malformed request included, is thrown from the iterator.
+ */
+class ReadyChunks implements AsyncIterableIterator<LlmChunk> {
+  private chunks: LlmChunk[] | undefined;
+  private next_ = 0;
+  private finished = false;
+
+  constructor(
+    private readonly make: () => LlmChunk[],
+    private readonly signal?: AbortSignal,
+  ) {}
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<LlmChunk>> {
+    if (this.finished) return Promise.resolve({ done: true, value: undefined });
+    try {
+      this.chunks ??= this.make();
+      if (this.signal?.aborted) throw new LlmAbortedError("offline", this.signal.reason);
+      const chunk = this.chunks[this.next_++];
+      if (chunk) return Promise.resolve({ done: false, value: chunk });
+    } catch (error) {
+      this.finished = true;
+      return Promise.reject(error);
+    }
+    this.finished = true;
+    return Promise.resolve({ done: true, value: undefined });
+  }
+
+  return(): Promise<IteratorResult<LlmChunk>> {
+    this.finished = true;
+    return Promise.resolve({ done: true, value: undefined });
   }
 }
 

@@ -237,15 +237,16 @@ export class ContextState {
     if (typeof content !== "string" || content.length > MAX_CONTENT) {
       throw new InvalidArgumentError("content", `must be a string of at most ${MAX_CONTENT} characters`);
     }
-    const turn: ConversationTurn = { id: `t${this.nextTurn++}`, role, content, at: at.toISOString(), status };
+    const turn: ConversationTurn = { id: `t${this.nextTurn++}`, role, content, at: isoTime(at), status };
     this.turns.push(turn);
     this.messages.push(messageOf(turn));
     this.costs.push(estimateTokens(content));
     const dropped = Math.max(0, this.turns.length - this.limits.maxHistory);
-    if (dropped > 0) {
-      this.turns.splice(0, dropped);
-      this.messages.splice(0, dropped);
-      this.costs.splice(0, dropped);
+    // One at a time: a turn pushes out at most one, and shift() neither copies nor allocates.
+    for (let i = 0; i < dropped; i++) {
+      this.turns.shift();
+      this.messages.shift();
+      this.costs.shift();
     }
     return { turn: { ...turn }, dropped };
   }
@@ -430,6 +431,15 @@ export class ContextState {
       truncated: shortened !== undefined,
     };
   }
+}
+
+/** The last time written as ISO-8601: a turn's two appends nearly always fall in the same ms. */
+let lastIso = { ms: Number.NaN, text: "" };
+
+function isoTime(at: Date): string {
+  const ms = at.getTime();
+  if (ms !== lastIso.ms) lastIso = { ms, text: at.toISOString() };
+  return lastIso.text;
 }
 
 function messageOf(turn: ConversationTurn): Readonly<LlmMessage> {
