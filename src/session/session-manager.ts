@@ -6,6 +6,7 @@ import {
   type Pid,
   type TimerRef,
 } from "../runtime/index.js";
+import type { PutSessionOptions } from "../store/index.js";
 import { DynamicSupervisor, type ReplyResult, type Request } from "../supervision/index.js";
 import type { SessionConfig } from "./config.js";
 import {
@@ -228,7 +229,10 @@ export class SessionManager extends GenServer<
     while (this.entries.has(id)) id = newSessionId();
     const at = this.deps.now();
     const entry = SessionEntry.created(id, config, at, this.runtime.clock.now());
-    await this.persist(entry);
+    // Not yet durable: the `active` record written once the processes are up is, and carries
+    // this one to the disk with it. A crash before that leaves no session, or (once this write
+    // returned) an `initializing` one that the next start brings up or marks failed.
+    await this.persist(entry, { durable: false });
     let pid: Pid | undefined;
     try {
       pid = await DynamicSupervisor.startChild(
@@ -317,7 +321,8 @@ export class SessionManager extends GenServer<
     this.givenUpIds.delete(old.id);
     const at = this.deps.now();
     const entry = SessionEntry.revived(old, config, at, this.runtime.clock.now());
-    await this.persist(entry);
+    // Made durable by the `active` record, as in `create`.
+    await this.persist(entry, { durable: false });
     try {
       await this.startProcesses(entry);
     } catch (error) {
@@ -550,8 +555,8 @@ export class SessionManager extends GenServer<
     publish(this.deps, event);
   }
 
-  private persist(entry: SessionEntry): Promise<void> {
-    return this.deps.store.putSession(entry.id, entry.record());
+  private persist(entry: SessionEntry, options?: PutSessionOptions): Promise<void> {
+    return this.deps.store.putSession(entry.id, entry.record(), options);
   }
 
   /**

@@ -7,5 +7,11 @@ export {
   StoreVersionError,
 } from "./errors.js";
 export { MemorySessionStore } from "./memory-store.js";
-export type { SessionStore, StoredEvent, StoredJson, StoredSession } from "./session-store.js";
+export type {
+  PutSessionOptions,
+  SessionStore,
+  StoredEvent,
+  StoredJson,
+  StoredSession,
+} from "./session-store.js";
 export { SqliteSessionStore, type SqliteStoreOptions, STORE_SCHEMA_VERSION } from "./sqlite-store.js";

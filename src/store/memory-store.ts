@@ -9,7 +9,13 @@ import {
 } from "./conversation-change.js";
 import { StoreClosedError } from "./errors.js";
 import { assertEventSeq } from "./event-seq.js";
-import type { SessionStore, StoredEvent, StoredJson, StoredSession } from "./session-store.js";
+import type {
+  PutSessionOptions,
+  SessionStore,
+  StoredEvent,
+  StoredJson,
+  StoredSession,
+} from "./session-store.js";
 import { assertStoreKey } from "./store-key.js";
 import { parseStoredText } from "./stored-text.js";
 
@@ -64,7 +70,12 @@ export class MemorySessionStore implements SessionStore {
   private eventLogOpen = false;
   private closed = false;
 
-  async putSession(id: string, record: { [key: string]: StoredJson }): Promise<void> {
+  /** Nothing here outlives the process: every write is as durable as it gets, whatever `options` say. */
+  async putSession(
+    id: string,
+    record: { [key: string]: StoredJson },
+    _options?: PutSessionOptions,
+  ): Promise<void> {
     this.open(id);
     this.records.set(id, JSON.stringify(record));
   }

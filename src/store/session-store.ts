@@ -22,8 +22,20 @@ export interface StoredEvent {
  * session supervisor finds everything again. The SQLite and Postgres backends (issue #5 and
  * cluster mode) implement the same port.
  */
+/** How a record write commits. */
+export interface PutSessionOptions {
+  /**
+   * False: the write need not reach the disk before it returns — it survives the process being
+   * killed at any point, and a power cut only once a later durable write (or a checkpoint) has
+   * flushed it, never out of order with it. Default true: it survives a power cut on return.
+   * For a record about to be superseded by a durable one, as a session's `initializing`
+   * record is by its `active` one.
+   */
+  durable?: boolean;
+}
+
 export interface SessionStore {
-  putSession(id: string, record: { [key: string]: StoredJson }): Promise<void>;
+  putSession(id: string, record: { [key: string]: StoredJson }, options?: PutSessionOptions): Promise<void>;
   getSession(id: string): Promise<StoredSession | undefined>;
   listSessions(): Promise<StoredSession[]>;
   /** Removes the record, the conversation and the event log. */

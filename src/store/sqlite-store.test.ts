@@ -28,6 +28,22 @@ describe("SqliteSessionStore", () => {
     await second.close();
   });
 
+  it("a record written with durable: false is read back at once and from the reopened file", async () => {
+    const path = freshPath();
+    const first = SqliteSessionStore.open(path);
+    await first.putSession("s1", { status: "initializing" }, { durable: false });
+    assert.deepEqual(await first.getSession("s1"), { id: "s1", record: { status: "initializing" } });
+    await first.putSession("s1", { status: "active" });
+    await first.putSession("s2", { status: "initializing" }, { durable: false });
+    await first.close();
+    const second = SqliteSessionStore.open(path);
+    assert.deepEqual(await second.listSessions(), [
+      { id: "s1", record: { status: "active" } },
+      { id: "s2", record: { status: "initializing" } },
+    ]);
+    await second.close();
+  });
+
   it("uses WAL mode and records its schema version", async () => {
     const path = freshPath();
     await SqliteSessionStore.open(path).close();

@@ -11,7 +11,13 @@ import {
 } from "./conversation-change.js";
 import { StoreClosedError, StoreCorruptError, StoreVersionError } from "./errors.js";
 import { assertEventSeq } from "./event-seq.js";
-import type { SessionStore, StoredEvent, StoredJson, StoredSession } from "./session-store.js";
+import type {
+  PutSessionOptions,
+  SessionStore,
+  StoredEvent,
+  StoredJson,
+  StoredSession,
+} from "./session-store.js";
 import { assertStoreKey } from "./store-key.js";
 import { parseStoredText } from "./stored-text.js";
 
@@ -85,6 +91,9 @@ const MIGRATIONS: readonly Migration[] = [
 
 export const STORE_SCHEMA_VERSION = MIGRATIONS.length;
 
+const PUT_SESSION =
+  "INSERT INTO sessions (id, record, updated_at) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET record = excluded.record, updated_at = excluded.updated_at";
+
 export interface SqliteStoreOptions {
   /** Refuse to create a missing file (default false: a new file is a new, empty store). */
   mustExist?: boolean;
@@ -92,7 +101,8 @@ export interface SqliteStoreOptions {
 
 /**
  * The embedded default store: one SQLite file in WAL mode. Lifecycle records commit with
- * `synchronous=FULL` (they survive a power cut); conversation writes commit with
+ * `synchronous=FULL` (they survive a power cut), unless written with `durable: false`;
+ * conversation writes commit with
  * `synchronous=NORMAL`, which in WAL mode survives the process being killed at any point and
  * costs no fsync per turn; so do event log writes. A damaged or foreign file is refused, never
  * replaced.
@@ -107,9 +117,9 @@ export class SqliteSessionStore implements SessionStore {
     private readonly turns: Database.Database,
   ) {
     this.statements = {
-      putSession: lifecycle.prepare(
-        "INSERT INTO sessions (id, record, updated_at) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET record = excluded.record, updated_at = excluded.updated_at",
-      ),
+      putSession: lifecycle.prepare(PUT_SESSION),
+      // The same write on the connection that commits without an fsync (see putSession).
+      putSessionLazily: turns.prepare(PUT_SESSION),
       getSession: lifecycle.prepare("SELECT record FROM sessions WHERE id = ?").pluck(),
       listSessions: lifecycle.prepare("SELECT id, record FROM sessions ORDER BY rowid"),
       deleteSession: lifecycle.prepare("DELETE FROM sessions WHERE id = ?"),
@@ -182,9 +192,21 @@ export class SqliteSessionStore implements SessionStore {
     }
   }
 
-  async putSession(id: string, record: { [key: string]: StoredJson }): Promise<void> {
+  /**
+   * A durable write commits with `synchronous=FULL` (an fsync of the WAL); one with `durable:
+   * false` on the `synchronous=NORMAL` connection. Both append to the one WAL in commit order,
+   * so the next durable commit's fsync carries the lazy one to the disk with it: after a power
+   * cut the file holds a prefix of the commits, never a later one without an earlier one.
+   */
+  async putSession(
+    id: string,
+    record: { [key: string]: StoredJson },
+    options?: PutSessionOptions,
+  ): Promise<void> {
     this.check(id);
-    this.statements.putSession.run(id, JSON.stringify(record), Date.now());
+    const statement =
+      options?.durable === false ? this.statements.putSessionLazily : this.statements.putSession;
+    statement.run(id, JSON.stringify(record), Date.now());
   }
 
   async getSession(id: string): Promise<StoredSession | undefined> {
