@@ -18,6 +18,8 @@ import { heapAfterGc, latencyUs } from "./stats.js";
 import type { Figure } from "./table.js";
 
 export interface DurabilityFigures {
+  /** Whole `createSession`s on an SQLite file, one at a time, one global subscriber. */
+  createPerSecSqlite: number;
   turnsPerSecSingle: number;
   rawPerSecSingle: number;
   turnsPerSecBatched: number;
@@ -84,6 +86,22 @@ function record(id: string, status: "active" | "idle", hibernated: boolean) {
     hibernated,
   };
   return JSON.stringify({ ...sessionInfoToJSON(info), config });
+}
+
+/**
+ * Whole `createSession`s, one after another, on a fresh SQLite file: each waits for its
+ * lifecycle record's fsync (what makes a created session survive a power cut).
+ */
+async function sqliteCreateRate(path: string, n = 1000): Promise<number> {
+  const system = await SessionSystem.start({ storePath: path, logger: silentLogger(), maxSessions: 20_000 });
+  const subscriber = system.subscribeAll(() => {});
+  for (let i = 0; i < 100; i++) await system.createSession();
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) await system.createSession();
+  const perSec = n / ((performance.now() - t0) / 1000);
+  subscriber.unsubscribe();
+  await system.stop();
+  return perSec;
 }
 
 /** Writes `count` stored sessions straight into a store file: set-up, not measured. */
@@ -279,6 +297,7 @@ export function turnAppendFigures(d: DurabilityFigures): Figure[] {
 export async function measureDurability(): Promise<DurabilityFigures> {
   const dir = mkdtempSync(join(tmpdir(), "sessionvisor-bench-"));
   try {
+    const createPerSecSqlite = await sqliteCreateRate(join(dir, "creates.db"));
     const rates = await turnRates(dir);
     // Version 2's turn, for comparison: one row holding the whole snapshot, upserted.
     const v2 = new Database(join(dir, "v2.db"));
@@ -336,6 +355,7 @@ export async function measureDurability(): Promise<DurabilityFigures> {
     if ((await big.listSessions()).length !== 100_000) throw new Error("not every session is listed");
     await big.stop();
     return {
+      createPerSecSqlite,
       ...rates,
       appendSqlite,
       appendMemory,
