@@ -5,6 +5,7 @@ import { type ProjectFixture, processGone, projectFixture } from "../../test/sup
 import {
   builtinToolSet,
   type RunCommandResult,
+  runCommand,
   scrubEnvironment,
   ToolAbortedError,
   type ToolContext,
@@ -57,20 +58,33 @@ describe("run_command", () => {
   });
 
   it("kills the whole process group on timeout, a grandchild sleep included", async () => {
-    const context = fx.context({ limits: { commandTimeoutMs: 500, killGraceMs: 500 } });
+    const context = fx.context({ limits: { commandTimeoutMs: 1500, killGraceMs: 500 } });
     const result = await run({ command: "sleep 30 & echo $!; sleep 30" }, context);
     const grandchild = pidFrom(result.stdout);
+    assert.ok(grandchild > 0, `no pid printed before the timeout: ${JSON.stringify(result.stdout)}`);
     assert.equal(result.timedOut, true);
     assert.equal(result.signal, "SIGTERM");
     assert.ok(processGone(grandchild), `sleep ${grandchild} is still running`);
   });
 
   it("kills with SIGKILL a command that ignores SIGTERM, after the grace period", async () => {
-    const context = fx.context({ limits: { commandTimeoutMs: 300, killGraceMs: 300 } });
-    const result = await run({ command: "trap '' TERM; echo $$; while :; do sleep 0.05; done" }, context);
-    const shell = pidFrom(result.stdout);
-    assert.equal(result.signal, "SIGKILL");
-    assert.ok(processGone(shell));
+    const controller = new AbortController();
+    const running = runCommand({
+      command: "trap '' TERM; echo $$ > shell.pid; while :; do sleep 0.05; done",
+      cwd: fx.root,
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+      timeoutMs: 60_000,
+      maxOutputBytes: 1000,
+      killGraceMs: 300,
+      signal: controller.signal,
+    });
+    // Stop it only once the trap is set, however slow the shell is to start.
+    while (!fx.names().includes("shell.pid") || fx.read("shell.pid") === "") await sleep(20);
+    started.push(Number(fx.read("shell.pid")));
+    controller.abort();
+    const outcome = await running;
+    assert.deepEqual([outcome.aborted, outcome.signal], [true, "SIGKILL"]);
+    assert.ok(processGone(Number(fx.read("shell.pid"))));
   });
 
   it("stops what a finished command left running in the background", async () => {
