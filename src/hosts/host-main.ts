@@ -35,6 +35,8 @@ export interface HostBoot {
   maxInFlightBytes: number;
   /** The parent's log level, so a quiet parent has quiet hosts. */
   logLevel: string;
+  /** Modules to import before `ready` (a spare, for the root it will likely run). */
+  preload?: string[];
 }
 
 const boot: HostBoot = isMainThread ? JSON.parse(process.env.SESSIONVISOR_HOST ?? "null") : workerData;
@@ -237,5 +239,7 @@ if (isMainThread) {
   parentPort?.on("message", onFrame);
 }
 setInterval(() => post({ t: "heartbeat", memory: memory() }), boot.heartbeatMs);
+// A module that fails here fails again at the spawn that needs it, which reports it.
+await Promise.all((boot.preload ?? []).map((module) => import(module).catch(() => undefined)));
 post({ t: "ready", node: boot.node, ...(tid === undefined ? {} : { tid }) });
 post({ t: "heartbeat", memory: memory() });

@@ -134,7 +134,9 @@ export class Hosts {
    */
   async spawnRoot(options: SpawnRootOptions): Promise<Pid> {
     const args = encodeTerm(options.args, "args");
-    const record = await this.take(options.kind, resolveLimits(options.limits, this.limits));
+    const kind = options.kind;
+    const limits = resolveLimits(options.limits, this.limits);
+    const record = await this.take(kind, limits);
     record.label = options.label;
     // The root is linked to its parent once it runs; until then a parent that dies must still
     // take the host with it, or the host would be an orphan.
@@ -164,6 +166,9 @@ export class Hosts {
       throw error;
     } finally {
       this.runtime.demonitor(ownerWatch);
+      // Spares are replaced once this spawn is done, not while it runs: on a busy machine a
+      // booting host would slow the very start the spare was kept for.
+      this.refill(kind, limits, options.module);
     }
   }
 
@@ -292,25 +297,37 @@ export class Hosts {
     return record.launched.stop();
   }
 
+  /** A spare if one is ready or starting, else a new host. */
   private async take(kind: HostKind, limits: HostLimits): Promise<HostRecord> {
     if (this.stopped || this.runtime.isStopped) throw new InvalidArgumentError("hosts", "are stopped");
-    const key = `${kind}:${JSON.stringify(limits)}`;
-    const pool = this.spares.get(key) ?? [];
-    this.spares.set(key, pool);
+    const pool = this.pool(kind, limits);
     let record: HostRecord | undefined;
     while (pool.length > 0 && !record) {
       const spare = await (pool.shift() as Promise<HostRecord>).catch(() => undefined);
       if (spare && !spare.launched.dead) record = spare;
     }
-    while (pool.length < this.spareCount) {
-      const spare = this.launch(kind, limits);
-      spare.catch(() => {});
-      pool.push(spare);
-    }
     return record ?? this.launch(kind, limits);
   }
 
-  private async launch(kind: HostKind, limits: HostLimits): Promise<HostRecord> {
+  /** Starts spares up to the count; they import `module` before they say they are ready. */
+  private refill(kind: HostKind, limits: HostLimits, module: string): void {
+    if (this.stopped || this.runtime.isStopped) return;
+    const pool = this.pool(kind, limits);
+    while (pool.length < this.spareCount) {
+      const spare = this.launch(kind, limits, [module]);
+      spare.catch(() => {});
+      pool.push(spare);
+    }
+  }
+
+  private pool(kind: HostKind, limits: HostLimits): Promise<HostRecord>[] {
+    const key = `${kind}:${JSON.stringify(limits)}`;
+    const pool = this.spares.get(key) ?? [];
+    this.spares.set(key, pool);
+    return pool;
+  }
+
+  private async launch(kind: HostKind, limits: HostLimits, preload: string[] = []): Promise<HostRecord> {
     const node = `${this.runtime.node.slice(0, 48)}-h${this.nextHost++}`;
     let record: HostRecord | undefined;
     const launched = await launchHost({
@@ -319,6 +336,7 @@ export class Hosts {
       parentNode: this.runtime.node,
       limits,
       logLevel: this.runtime.logger.level,
+      preload,
       onFrame: (frame) => record?.peer.receive(frame),
       onDeath: (reason) => {
         if (record) this.died(record, reason);

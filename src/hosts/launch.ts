@@ -33,6 +33,12 @@ export interface LaunchOptions {
   limits: HostLimits;
   logLevel: string;
   /**
+   * Modules the host imports before it says it is ready (a spare, for the root it will run), so
+   * that a spawn there does not wait for them to load. One that fails to load is left for the
+   * spawn to report.
+   */
+  preload?: readonly string[] | undefined;
+  /**
    * Every frame the host sends after `ready`. A promise means its handling goes on (a call to
    * answer, a service request): the frame counts against the host's in-flight budget until then.
    */
@@ -88,6 +94,7 @@ export function launchHost(options: LaunchOptions): Promise<LaunchedHost> {
     stopTimeoutMs: options.limits.stopTimeoutMs,
     maxInFlightBytes: options.limits.maxInFlightMb * MIB,
     logLevel: options.logLevel,
+    preload: [...(options.preload ?? [])],
   };
   return options.kind === "thread"
     ? new ThreadHost(options, boot).started
@@ -224,7 +231,7 @@ abstract class HostBase implements LaunchedHost {
     if (this.dead) return;
     this.dead = true;
     this.inbound.close();
-    clearInterval(this.watchdog);
+    clearTimeout(this.watchdog);
     clearTimeout(this.startTimer);
     if (this.ready) this.options.onDeath(reason);
   }
@@ -236,24 +243,35 @@ abstract class HostBase implements LaunchedHost {
     this.rejectStart(new HostStartError(this.kind, problem));
   }
 
+  /**
+   * One timer, set for the moment the host's silence would pass `hangTimeoutMs` and set again
+   * whenever it fires early (a frame came since): the hang is seen when it happens, not up to a
+   * polling tick later. The verdict waits one turn of the event loop, so frames that arrived
+   * while this thread was busy are read first.
+   */
   private startWatchdog(): void {
     const { hangTimeoutMs } = this.options.limits;
-    const tick = Math.max(5, Math.min(100, Math.floor(hangTimeoutMs / 10)));
-    let lastTick = performance.now();
+    // A timer that fires this late means this thread was stalled (a loaded machine, a long GC):
+    // heartbeats that came meanwhile may still wait behind the loop's timers, so one more turn.
+    const lateMs = Math.max(50, hangTimeoutMs / 4);
     let skipped = false;
-    this.watchdog = setInterval(() => {
-      const now = performance.now();
-      // A tick that comes late means this thread was stalled (a loaded machine, a long GC):
-      // heartbeats that arrived meanwhile still wait behind the timers in the event loop, so
-      // skip one verdict; the loop reads its messages before the next tick, late or not.
-      const stalled = now - lastTick > tick + Math.max(50, hangTimeoutMs / 4) && !skipped;
-      lastTick = now;
-      skipped = stalled;
-      if (stalled) return;
-      const silent = now - this.lastSeen;
-      if (silent > hangTimeoutMs) void this.kill("hang", `no heartbeat for ${Math.round(silent)} ms`);
-    }, tick);
-    this.watchdog.unref();
+    const arm = (delayMs: number) => {
+      const due = performance.now() + delayMs;
+      this.watchdog = setTimeout(() => {
+        const late = performance.now() - due > lateMs && !skipped;
+        skipped = late;
+        setImmediate(() => judge(late));
+      }, delayMs);
+      this.watchdog.unref();
+    };
+    const judge = (late: boolean) => {
+      if (this.dead) return;
+      const silent = performance.now() - this.lastSeen;
+      if (late) arm(Math.max(5, Math.min(100, Math.floor(hangTimeoutMs / 10))));
+      else if (silent > hangTimeoutMs) void this.kill("hang", `no heartbeat for ${Math.round(silent)} ms`);
+      else arm(hangTimeoutMs - silent + 1);
+    };
+    arm(hangTimeoutMs + 1);
   }
 }
 

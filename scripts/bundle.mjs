@@ -1,0 +1,125 @@
+// Bundles the library's JavaScript with esbuild: `node scripts/bundle.mjs <outdir> [src-file…]`.
+//
+// Why: every worker-thread or child-process host is a fresh isolate that loads the runtime,
+// the registry, the session layer, zod and pino before it can run a session. As ~150 separate
+// ES modules that load is most of a host's start; as a few large files it is a fraction.
+//
+// The output is split into shared chunks, so the entry the package exports (`index.js`), the
+// host's entry (`host-main.js`) and the hosted session's module (`hosted-session.js`) share one
+// copy of every class: a module that imports the package inside a host (a provider module, a
+// hosted root) gets the same Runtime, Pid and error classes as the host itself. All three sit
+// at the top of <outdir>, beside the chunks, because the code finds them next to itself
+// (`new URL("./host-main.js", import.meta.url)`).
+//
+// zod and pino are bundled in (they are most of what a host loads); zod without its
+// translations of error messages, which the library never selects. Every other package stays
+// an import (better-sqlite3 is native; the model SDKs load only when used).
+//
+// Extra src files named after <outdir> become entries at their own path; `--bench` names the
+// ones bench/*.ts import directly (the benchmarks run tsc's output of bench/ against this
+// bundle, in .bench-out/src). They share the same chunks.
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import * as esbuild from "esbuild";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const SRC = join(ROOT, "src");
+/** Packages bundled into the output; every other bare import is left to Node to resolve. */
+const BUNDLED = new Set(["zod", "pino"]);
+
+export const ENTRIES = [
+  { in: "src/index.ts", out: "index" },
+  { in: "src/hosts/host-main.ts", out: "host-main" },
+  { in: "src/session/hosted-session.ts", out: "hosted-session" },
+  // `node dist/cli/main.js chat`, as the README says.
+  { in: "src/cli/main.ts", out: "cli/main" },
+];
+
+function packageName(specifier) {
+  const parts = specifier.split("/");
+  return specifier.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0];
+}
+
+const dependencies = {
+  name: "dependencies",
+  setup(build) {
+    build.onResolve({ filter: /^[^./]/ }, (args) => {
+      if (args.path.startsWith("node:")) return { path: args.path, external: true };
+      // What a bundled package requires is bundled with it.
+      if (args.importer.includes(`${"/"}node_modules${"/"}`)) return undefined;
+      return BUNDLED.has(packageName(args.path)) ? undefined : { path: args.path, external: true };
+    });
+    // zod's messages in English only: `z.locales` would otherwise bring 40 languages along.
+    build.onResolve({ filter: /\/locales\/index\.js$/ }, (args) =>
+      args.importer.includes(`${"/"}zod${"/"}`)
+        ? { path: resolve(args.resolveDir, args.path), namespace: "zod-locales" }
+        : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: "zod-locales" }, (args) => ({
+      contents: 'export { default as en } from "./en.js";',
+      resolveDir: dirname(args.path),
+      loader: "js",
+    }));
+  },
+};
+
+export async function bundle(outdir, extra = []) {
+  const entryPoints = [
+    ...ENTRIES.map((entry) => ({ in: join(ROOT, entry.in), out: entry.out })),
+    ...extra.map((file) => {
+      const path = resolve(ROOT, file);
+      return { in: path, out: relative(SRC, path).replace(/\.ts$/, "") };
+    }),
+  ];
+  // Chunks from an earlier build would stay beside the new ones.
+  for (const name of safeList(outdir)) if (/^chunk-.*\.js(\.map)?$/.test(name)) rmSync(join(outdir, name));
+  return esbuild.build({
+    entryPoints,
+    outdir,
+    bundle: true,
+    splitting: true,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    sourcemap: true,
+    chunkNames: "chunk-[hash]",
+    plugins: [dependencies],
+    // pino is CommonJS: its `require` calls need one in an ES module.
+    banner: {
+      js: 'import { createRequire as __sessionvisorRequire } from "node:module"; const require = __sessionvisorRequire(import.meta.url);',
+    },
+    logLevel: "warning",
+  });
+}
+
+/** The src files bench/*.ts import other than through the package's index. */
+function benchImports() {
+  const files = new Set();
+  for (const name of readdirSync(join(ROOT, "bench")).filter((n) => n.endsWith(".ts"))) {
+    const text = readFileSync(join(ROOT, "bench", name), "utf8");
+    for (const [, path] of text.matchAll(/^import (?!type )[^;]*?from "\.\.\/src\/([^"]+)\.js";/gms)) {
+      if (path !== "index" && existsSync(join(ROOT, `src/${path}.ts`))) files.add(`src/${path}.ts`);
+    }
+  }
+  return [...files];
+}
+
+function safeList(dir) {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const args = process.argv.slice(2);
+  const [outdir, ...extra] = args.filter((arg) => arg !== "--bench");
+  if (args.includes("--bench")) extra.push(...benchImports());
+  if (!outdir) {
+    console.error("usage: node scripts/bundle.mjs <outdir> [src-file…]");
+    process.exit(2);
+  }
+  await bundle(resolve(outdir), extra);
+}
