@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { InvalidArgumentError } from "../errors.js";
 import { type ApprovalPolicies, type Approver, DEFAULT_APPROVAL } from "./approval.js";
 import { ReadBeforeWriteError } from "./errors.js";
 import { DEFAULT_TOOL_LIMITS, type ToolLimits } from "./limits.js";
@@ -34,6 +35,22 @@ export class ToolContext {
     this.project = options.project;
     this.signal = options.signal ?? new AbortController().signal;
     this.limits = Object.freeze({ ...DEFAULT_TOOL_LIMITS, ...definedOnly(options.limits ?? {}) });
+    for (const [name, value] of Object.entries(this.limits)) {
+      if (!Number.isSafeInteger(value) || value <= 0) {
+        throw new InvalidArgumentError(
+          `limits.${name}`,
+          `must be a positive whole number, got ${String(value)}`,
+        );
+      }
+    }
+    for (const [kind, policy] of Object.entries(options.approval ?? {})) {
+      if (policy !== undefined && !["auto", "ask", "deny"].includes(policy)) {
+        throw new InvalidArgumentError(
+          `approval.${kind}`,
+          `must be auto, ask or deny, got ${String(policy)}`,
+        );
+      }
+    }
     this.approval = Object.freeze({ ...DEFAULT_APPROVAL, ...definedOnly(options.approval ?? {}) });
     this.approve = options.approve;
     this.env = options.env ?? process.env;

@@ -165,7 +165,12 @@ export class Project {
     const stats = await lstat(resolved.absolute).catch((error: unknown) => {
       throw fsToolError(error, path);
     });
-    if (!stats.isDirectory()) throw new NotARegularFileError(path, describeKind(stats), "not_a_directory");
+    if (!stats.isDirectory()) {
+      const what = stats.isFile()
+        ? "a file, not a directory"
+        : describeKind(stats).replace("regular file", "directory");
+      throw new NotARegularFileError(path, what, "not_a_directory");
+    }
     return resolved;
   }
 

@@ -53,6 +53,10 @@ describe("list_files and search", () => {
     );
   });
 
+  it("says a file is not a directory when asked to list it", async () => {
+    await assert.rejects(list({ path: "src/a.ts" }), /"src\/a.ts" is a file, not a directory/);
+  });
+
   it("caps the number of entries and says so", async () => {
     const result = await list({ recursive: true, maxEntries: 2 });
     assert.deepEqual([result.entries.length, result.truncated], [2, true]);

@@ -67,6 +67,17 @@ describe("ToolSet", () => {
     assert.equal(!outcome.ok && outcome.error.code, "path_outside_project");
   });
 
+  it("refuses a context with a limit that is not a positive whole number, naming it", () => {
+    assert.throws(() => fx.context({ limits: { maxReadBytes: 0 } }), /invalid limits.maxReadBytes/);
+  });
+
+  it("refuses a context with an unknown approval policy, naming the kind", () => {
+    assert.throws(
+      () => fx.context({ approval: { command: "maybe" as "ask" } }),
+      /invalid approval.command: must be auto, ask or deny/,
+    );
+  });
+
   it("refuses two tools of one name", () => {
     const again = defineTool({
       name: "read_file",
