@@ -128,24 +128,41 @@ export class Kernel implements KernelPort, LocalNode {
     trapExit: boolean,
     name: string | undefined,
   ): Promise<Pid> {
-    if (this.stopped) return Promise.reject(new RuntimeStoppedError(this.node));
+    try {
+      const started = this.spawnNow(server, args, parentPid, linkTo, trapExit, name);
+      return started instanceof Pid ? Promise.resolve(started) : started;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * `spawnUnder` that finishes at once when `init` returns synchronously: the pid, or a thrown
+   * error; a promise only when `init` returned one. A supervisor starting a tree of synchronous
+   * inits goes through without a promise per child.
+   */
+  spawnNow(
+    server: AnyServer,
+    args: unknown,
+    parentPid: Pid | undefined,
+    linkTo: Proc | undefined,
+    trapExit: boolean,
+    name: string | undefined,
+  ): Pid | Promise<Pid> {
+    if (this.stopped) throw new RuntimeStoppedError(this.node);
     if (!isServer(server)) {
-      return Promise.reject(
-        new InvalidArgumentError("server", "must be an instance of a GenServer subclass"),
-      );
+      throw new InvalidArgumentError("server", "must be an instance of a GenServer subclass");
     }
     if (server[SCOPE]) {
-      return Promise.reject(
-        new InvalidArgumentError(
-          "server",
-          `this ${server.constructor.name} instance already runs as a process`,
-        ),
+      throw new InvalidArgumentError(
+        "server",
+        `this ${server.constructor.name} instance already runs as a process`,
       );
     }
-    if (linkTo?.state === "dead") return Promise.reject(new NoProcError(String(linkTo.pid)));
+    if (linkTo?.state === "dead") throw new NoProcError(String(linkTo.pid));
     if (name !== undefined) {
       const refused = this.checkFreeName(name);
-      if (refused) return Promise.reject(refused);
+      if (refused) throw refused;
     }
     // Code outside any process is the parent of top-level processes (as the shell is in
     // Erlang), so that its `exit(pid, "shutdown")` stops a trapping server through terminate.
@@ -161,7 +178,7 @@ export class Kernel implements KernelPort, LocalNode {
       } catch (error) {
         this.table.delete(proc.pid.id);
         server[SCOPE] = undefined;
-        return Promise.reject(error);
+        throw error;
       }
     }
     if (trapExit) proc.trapExit = true;
@@ -222,7 +239,7 @@ export class Kernel implements KernelPort, LocalNode {
       messagesHandled: proc.handled,
       trapExit: proc.trapExit,
       parent: proc.parent,
-      links: [...(proc.links ?? [])].map((linked) => linked.pid),
+      links: proc.linked().map((linked) => linked.pid),
       monitoredBy: [...(proc.watchers?.values() ?? [])].map((w) => w.watcher?.pid),
       monitors: proc.watching?.size ?? 0,
       names: this.namesOf(proc.pid),
@@ -416,11 +433,11 @@ export class Kernel implements KernelPort, LocalNode {
       for (const w of watchers) this.fireMonitor(w, pid, reason);
     }
     if (proc.links) {
-      const linked = [...proc.links];
+      const linked = proc.linked();
       proc.links = undefined;
       const linkReason = reason === "kill" ? "killed" : reason;
       for (const other of linked) {
-        other.links?.delete(proc);
+        other.dropLink(proc);
         this.signal(other, pid, linkReason, true);
       }
     }
@@ -475,15 +492,13 @@ export class Kernel implements KernelPort, LocalNode {
 
   linkProcs(a: Proc, b: Proc): void {
     if (a === b || a.state === "dead" || b.state === "dead") return;
-    if (!a.links) a.links = new Set();
-    if (!b.links) b.links = new Set();
-    a.links.add(b);
-    b.links.add(a);
+    a.addLink(b);
+    b.addLink(a);
   }
 
   unlinkProcs(a: Proc, b: Proc): void {
-    a.links?.delete(b);
-    b.links?.delete(a);
+    a.dropLink(b);
+    b.dropLink(a);
   }
 
   monitor(watcher: Target, target: Target): Ref {

@@ -83,6 +83,21 @@ export class ProcScope<R> implements ProcessScope<R> {
     return this.kernel.spawn(server, options, this.proc) as Promise<Pid<S>>;
   }
 
+  spawnLinkNow<S extends AnyServer>(
+    server: S,
+    options: Omit<SpawnOptions<ArgsOf<S>>, "link"> = {},
+  ): Pid<S> | Promise<Pid<S>> {
+    const proc = this.proc;
+    return this.kernel.spawnNow(
+      server,
+      options.args,
+      options.parent ?? proc.pid,
+      proc,
+      options.trapExit === true,
+      options.name,
+    ) as Pid<S> | Promise<Pid<S>>;
+  }
+
   spawnLink<S extends AnyServer>(
     server: S,
     options: Omit<SpawnOptions<ArgsOf<S>>, "link"> = {},

@@ -64,7 +64,11 @@ export class Proc implements ReplyHolder {
   readonly mailbox = new Mailbox();
   current: PendingCall | undefined = undefined;
   deferred: Set<PendingCall> | undefined = undefined;
-  links: Set<Proc> | undefined = undefined;
+  /**
+   * The processes linked to this one: most processes have one link (to their supervisor), held
+   * as that Proc without a Set; a second link makes it a Set.
+   */
+  links: Proc | Set<Proc> | undefined = undefined;
   /** Links to processes of other nodes, by pid text. */
   remoteLinks: Map<string, Pid> | undefined = undefined;
   watchers: Map<number, Watcher> | undefined = undefined;
@@ -80,17 +84,40 @@ export class Proc implements ReplyHolder {
     readonly kernel: KernelPort,
   ) {}
 
+  addLink(other: Proc): void {
+    const links = this.links;
+    if (links === undefined) this.links = other;
+    else if (links instanceof Set) links.add(other);
+    else if (links !== other) this.links = new Set([links, other]);
+  }
+
+  dropLink(other: Proc): void {
+    const links = this.links;
+    if (links === other) this.links = undefined;
+    else if (links instanceof Set) links.delete(other);
+  }
+
+  /** The linked processes, as a new array. */
+  linked(): Proc[] {
+    const links = this.links;
+    return links === undefined ? [] : links instanceof Set ? [...links] : [links];
+  }
+
   get behaviour(): string {
     return this.server.constructor.name;
   }
 
-  /** Runs `init`; the promise resolves once the process takes messages, or rejects with InitError. */
-  start(args: unknown, linkedTo: Proc | undefined): Promise<Pid> {
+  /**
+   * Runs `init`. When it returns synchronously, so does this: the pid once the process takes
+   * messages, or a thrown InitError; otherwise a promise of the same. Starting a tree of
+   * synchronous inits then costs no promise per process.
+   */
+  start(args: unknown, linkedTo: Proc | undefined): Pid | Promise<Pid> {
     let result: unknown;
     try {
       result = this.server.init?.(args);
     } catch (error) {
-      return Promise.reject(this.failInit(error, linkedTo));
+      throw this.failInit(error, linkedTo);
     }
     if (isThenable(result)) {
       return Promise.resolve(result).then(
@@ -100,11 +127,7 @@ export class Proc implements ReplyHolder {
         },
       );
     }
-    try {
-      return Promise.resolve(this.finishInit(result, linkedTo));
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return this.finishInit(result, linkedTo);
   }
 
   private finishInit(value: unknown, linkedTo: Proc | undefined): Pid {

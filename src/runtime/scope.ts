@@ -43,6 +43,14 @@ export interface ProcessScope<R = unknown> {
   stop(reason: ExitReason): void;
   /** Spawns a process with this one as its parent (not linked unless `options.link` says so). */
   spawn<S extends AnyServer>(server: S, options?: SpawnOptions<ArgsOf<S>>): Promise<Pid<S>>;
+  /**
+   * @internal `spawnLink` that finishes at once when the child's `init` returns synchronously:
+   * its pid, or a thrown error; a promise only when `init` returned one.
+   */
+  spawnLinkNow<S extends AnyServer>(
+    server: S,
+    options?: Omit<SpawnOptions<ArgsOf<S>>, "link">,
+  ): Pid<S> | Promise<Pid<S>>;
   /** Spawns a process linked to this one, with this one as its parent (a supervisor's start). */
   spawnLink<S extends AnyServer>(server: S, options?: Omit<SpawnOptions<ArgsOf<S>>, "link">): Promise<Pid<S>>;
 }

@@ -110,6 +110,36 @@ export interface WorkerOptions<Args> {
   trapExit?: boolean;
 }
 
+/** Spawns linked to the supervisor; a pid at once when the child's `init` was synchronous. */
+export type SpawnLinkNow = <S extends AnyServer>(
+  server: S,
+  options: Omit<SpawnOptions<ArgsOf<S>>, "link" | "parent">,
+) => Pid<S> | Promise<Pid<S>>;
+
+/** What a start function does, written so that it can finish at once (see `startNow`). */
+export type StartNow = (spawnLinkNow: SpawnLinkNow) => Pid | Promise<Pid>;
+
+/**
+ * Where a start function made by `withStartNow` keeps the start that can finish at once: on
+ * the function itself, so that the supervisor uses it only while the spec still has that very
+ * start function (a spec copied with another `start` takes the ordinary path).
+ */
+const START_NOW: unique symbol = Symbol("sessionvisor.startNow");
+type StartFunction = ChildSpec["start"] & { [START_NOW]?: StartNow };
+
+/** `start`, able to finish at once when the spec's start function is one made by `withStartNow`. */
+export function startNowOf(start: StartFunction): StartNow | undefined {
+  return start[START_NOW];
+}
+
+/** A start function (for `ChildSpec.start`) that a supervisor can also run without a promise. */
+export function withStartNow(now: StartNow): ChildSpec["start"] {
+  const start: StartFunction = (ctx) =>
+    Promise.resolve(now((server, options) => ctx.spawnLink(server, options)));
+  start[START_NOW] = now;
+  return start;
+}
+
 /** A child spec that starts a fresh `make()` server each time (a restart never reuses state). */
 export function worker<S extends AnyServer>(
   id: string,
@@ -123,7 +153,7 @@ export function worker<S extends AnyServer>(
     id,
     type: "worker",
     ...rest,
-    start: (ctx) => ctx.spawnLink(make(), spawn),
+    start: withStartNow((spawnLinkNow) => spawnLinkNow(make(), spawn)),
   };
 }
 

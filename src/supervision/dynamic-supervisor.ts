@@ -15,7 +15,9 @@ import { checkBudget, checkPeriod, RestartIntensity } from "./restart-intensity.
 import {
   type ChildRecord,
   type ChildRequests,
+  isPromise,
   type PendingRetry,
+  type StartOutcome,
   SupervisorBase,
 } from "./supervisor-base.js";
 
@@ -52,6 +54,7 @@ export interface DynamicSupervisorOptions {
 }
 
 interface DynamicChild extends ChildRecord {
+  /** Made at the child's first restart (most children never restart). */
   budget: RestartIntensity | undefined;
 }
 
@@ -171,7 +174,10 @@ export class DynamicSupervisor extends SupervisorBase<
       this.intensity = new RestartIntensity(this.maxRestarts, this.period, this.runtime.clock);
   }
 
-  protected async handleRequest(message: DynamicSupervisorCall): Promise<Reply<DynamicSupervisorRequests>> {
+  /** `start_child` is answered at once when the child's start finished at once. */
+  protected handleRequest(
+    message: DynamicSupervisorCall,
+  ): Reply<DynamicSupervisorRequests> | Promise<Reply<DynamicSupervisorRequests>> {
     switch (message?.op) {
       case "start_child": {
         const spec = normalizeChildSpec(
@@ -184,20 +190,19 @@ export class DynamicSupervisor extends SupervisorBase<
           spec,
           pid: undefined,
           retry: undefined,
-          budget: this.childBudget
-            ? new RestartIntensity(this.childBudget.maxRestarts, this.childBudget.period, this.runtime.clock)
-            : undefined,
+          budget: undefined,
         };
-        await this.startOne(child);
-        return child.pid;
+        const started = this.startOne(child);
+        return started ? started.then(() => child.pid) : child.pid;
       }
       case "terminate_child": {
         const key = message.pid ? message.pid.toString() : "";
         const child = this.running.get(key);
         if (child?.pid?.equals(message.pid)) {
           this.running.delete(key);
-          await this.shutdownChildProcess(child.spec.id, child.pid, child.spec.shutdown);
-          return undefined;
+          return this.shutdownChildProcess(child.spec.id, child.pid, child.spec.shutdown).then(
+            () => undefined,
+          );
         }
         const stuck = this.restarting.get(key);
         if (stuck?.retry?.lastPid?.equals(message.pid)) {
@@ -257,7 +262,7 @@ export class DynamicSupervisor extends SupervisorBase<
       restarting,
     });
     if (!restarting) return;
-    if (child.budget && !child.budget.record()) {
+    if (!this.withinChildBudget(child)) {
       this.report({
         type: "child_given_up",
         supervisor: this.self,
@@ -284,7 +289,7 @@ export class DynamicSupervisor extends SupervisorBase<
       await this.startOne(child, previousPid, true);
     } catch (error) {
       this.report({ type: "restart_failed", supervisor: this.self, childId: child.spec.id, reason: error });
-      if (child.budget && !child.budget.record()) {
+      if (!this.withinChildBudget(child)) {
         this.stopRetrying(child);
         this.report({
           type: "child_given_up",
@@ -303,6 +308,14 @@ export class DynamicSupervisor extends SupervisorBase<
     }
   }
 
+  /** Records a restart against the child's own budget, if there is one: false when over it. */
+  private withinChildBudget(child: DynamicChild): boolean {
+    const budget = this.childBudget;
+    if (!budget) return true;
+    child.budget ??= new RestartIntensity(budget.maxRestarts, budget.period, this.runtime.clock);
+    return child.budget.record();
+  }
+
   private stopRetrying(child: DynamicChild): void {
     const lastPid = child.retry?.lastPid;
     if (lastPid && this.restarting.get(lastPid.toString()) === child)
@@ -310,8 +323,19 @@ export class DynamicSupervisor extends SupervisorBase<
     child.retry = undefined;
   }
 
-  private async startOne(child: DynamicChild, previousPid?: Pid, restarting = false): Promise<void> {
-    const outcome = await this.startChildProcess(child.spec, this.extraArguments);
+  /** Synchronous when the child's start finished at once. */
+  private startOne(child: DynamicChild, previousPid?: Pid, restarting = false): void | Promise<void> {
+    const outcome = this.startChildProcess(child.spec, this.extraArguments);
+    if (isPromise(outcome)) return outcome.then((o) => this.started(child, o, previousPid, restarting));
+    this.started(child, outcome, previousPid, restarting);
+  }
+
+  private started(
+    child: DynamicChild,
+    outcome: StartOutcome,
+    previousPid: Pid | undefined,
+    restarting: boolean,
+  ): void {
     // Started or ignored (then dropped, as OTP), the child is no longer restarting.
     this.stopRetrying(child);
     if (!("pid" in outcome)) return;

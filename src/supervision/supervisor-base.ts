@@ -3,24 +3,27 @@ import {
   type ArgsOf,
   describeReason,
   type ExitReason,
+  err,
   GenServer,
   InitError,
   isCleanExit,
+  ok,
   type Pid,
   type Runtime,
-  resultOf,
   type SpawnOptions,
   serializeReason,
   type Target,
   type TimerHandle,
 } from "../runtime/index.js";
-import type {
-  ChildSpec,
-  ChildType,
-  NormalizedChildSpec,
-  RestartType,
-  Shutdown,
-  StartContext,
+import {
+  type ChildSpec,
+  type ChildType,
+  type NormalizedChildSpec,
+  type RestartType,
+  type Shutdown,
+  type SpawnLinkNow,
+  type StartContext,
+  startNowOf,
 } from "./child-spec.js";
 import { ChildStartError } from "./errors.js";
 import type { SupervisorEvent, SupervisorEventListener } from "./events.js";
@@ -119,12 +122,21 @@ export abstract class SupervisorBase<R extends RequestMap, Cast, Args> extends G
     return askSupervisor(runtime, supervisor, { op: "count_children" });
   }
 
-  /** Supervisors answer every request with a result, so that a bad request never crashes them. */
-  override handleCall(message: Request<R>): Promise<ReplyResult<R>> {
-    return resultOf(() => this.handleRequest(message));
+  /**
+   * Supervisors answer every request with a result, so that a bad request never crashes them.
+   * A request handled synchronously (a child whose start finished at once) is answered at once.
+   */
+  override handleCall(message: Request<R>): ReplyResult<R> | Promise<ReplyResult<R>> {
+    let reply: Reply<R> | Promise<Reply<R>>;
+    try {
+      reply = this.handleRequest(message);
+    } catch (error) {
+      return err(error);
+    }
+    return isPromise(reply) ? reply.then(ok, err) : ok(reply);
   }
 
-  protected abstract handleRequest(message: Request<R>): Promise<Reply<R>>;
+  protected abstract handleRequest(message: Request<R>): Reply<R> | Promise<Reply<R>>;
 
   protected describeChildren(children: Iterable<ChildRecord>): ChildInfo[] {
     return [...children].map((c) => {
@@ -186,27 +198,48 @@ export abstract class SupervisorBase<R extends RequestMap, Cast, Args> extends G
     return this.startContext;
   }
 
-  /** Runs the child's start function; a failure becomes ChildStartError naming the child. */
-  protected async startChildProcess(
+  private readonly spawnLinkNow: SpawnLinkNow = (server, options) => this.scope.spawnLinkNow(server, options);
+
+  /**
+   * Runs the child's start function; a failure becomes ChildStartError naming the child. A
+   * start that finishes at once (a `worker` whose `init` is synchronous) is handled at once,
+   * without a promise: a tree of synchronous inits starts in one go.
+   */
+  protected startChildProcess(
     spec: NormalizedChildSpec,
     extra: readonly unknown[],
-  ): Promise<StartOutcome> {
-    let pid: Pid;
+  ): StartOutcome | Promise<StartOutcome> {
+    let started: Pid | Promise<Pid>;
     try {
-      pid = await spec.start(this.context, ...extra);
+      const now = startNowOf(spec.start);
+      started = now ? now(this.spawnLinkNow) : spec.start(this.context, ...extra);
     } catch (error) {
-      if (error instanceof InitError && error.reason === "ignore") return { ignored: true };
-      // A plain InitError only says the child's init failed; its reason says why. A
-      // ChildStartError from a nested supervisor's start is kept whole: it names the grandchild.
-      const plainInitError = error instanceof InitError && !(error instanceof ChildStartError);
-      throw new ChildStartError(spec.id, plainInitError ? error.reason : error);
+      return this.startFailed(spec, error);
     }
+    if (isPromise(started) || isThenableValue(started)) {
+      return Promise.resolve(started).then(
+        (pid) => this.childStarted(spec, pid),
+        (error) => this.startFailed(spec, error),
+      );
+    }
+    return this.childStarted(spec, started);
+  }
+
+  private childStarted(spec: NormalizedChildSpec, pid: Pid): StartOutcome {
     if (!pid || typeof pid !== "object" || typeof pid.toString !== "function" || !("node" in pid)) {
       throw new ChildStartError(spec.id, new TypeError("the start function did not resolve with a pid"));
     }
     // A start function that forgot to link would leave a child we never hear from.
     this.link(pid);
     return { pid };
+  }
+
+  private startFailed(spec: NormalizedChildSpec, error: unknown): StartOutcome {
+    if (error instanceof InitError && error.reason === "ignore") return { ignored: true };
+    // A plain InitError only says the child's init failed; its reason says why. A
+    // ChildStartError from a nested supervisor's start is kept whole: it names the grandchild.
+    const plainInitError = error instanceof InitError && !(error instanceof ChildStartError);
+    throw new ChildStartError(spec.id, plainInitError ? error.reason : error);
   }
 
   /**
@@ -277,4 +310,15 @@ export abstract class SupervisorBase<R extends RequestMap, Cast, Args> extends G
       );
     }
   }
+}
+
+export function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return value instanceof Promise;
+}
+
+/** A start function's result that is not a Pid but has a `then`: a promise from another realm, say. */
+function isThenableValue(value: unknown): value is PromiseLike<Pid> {
+  return (
+    typeof value === "object" && value !== null && typeof (value as { then?: unknown }).then === "function"
+  );
 }

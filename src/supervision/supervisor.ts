@@ -34,7 +34,9 @@ import {
   type ChildRecord,
   type ChildRequests,
   type ChildStatus,
+  isPromise,
   type PendingRetry,
+  type StartOutcome,
   SupervisorBase,
 } from "./supervisor-base.js";
 
@@ -180,21 +182,46 @@ export class Supervisor extends SupervisorBase<SupervisorRequests, SupervisorCas
     return askSupervisor(runtime, supervisor, { op: "delete_child", id });
   }
 
-  override async init(): Promise<void> {
+  /** Synchronous when every child's start finished at once (see `startChildProcess`). */
+  override init(): void | Promise<void> {
     this.trapExits(true);
     this.intensity = new RestartIntensity(this.maxRestarts, this.period, this.runtime.clock);
-    for (const spec of this.initialSpecs) {
-      const child: Child = { spec, pid: undefined, retry: undefined };
+    return this.startInitial(0);
+  }
+
+  /** Starts the initial children from `first` on, at once until one start needs to wait. */
+  private startInitial(first: number): void | Promise<void> {
+    const specs = this.initialSpecs;
+    for (let i = first; i < specs.length; i++) {
+      const child: Child = { spec: specs[i] as NormalizedChildSpec, pid: undefined, retry: undefined };
+      let started: void | Promise<void>;
       try {
-        await this.startOne(child);
+        started = this.startOne(child);
       } catch (error) {
-        // As OTP: undo what started, in reverse order, and fail naming the child.
-        await this.terminateChildren(this.children);
-        throw error;
+        return this.undoInitialStart(error);
       }
-      // As OTP (and startChild): a temporary child that returned Ignore is not kept.
-      if (child.pid || spec.restart !== "temporary") this.children.push(child);
+      if (started) {
+        return started.then(
+          () => {
+            this.keepInitial(child);
+            return this.startInitial(i + 1);
+          },
+          (error) => this.undoInitialStart(error),
+        );
+      }
+      this.keepInitial(child);
     }
+  }
+
+  /** As OTP (and startChild): a temporary child that returned Ignore is not kept. */
+  private keepInitial(child: Child): void {
+    if (child.pid || child.spec.restart !== "temporary") this.children.push(child);
+  }
+
+  /** As OTP: undo what started, in reverse order, and fail naming the child. */
+  private async undoInitialStart(error: unknown): Promise<never> {
+    await this.terminateChildren(this.children);
+    throw error;
   }
 
   protected async handleRequest(message: SupervisorCall): Promise<Reply<SupervisorRequests>> {
@@ -321,8 +348,19 @@ export class Supervisor extends SupervisorBase<SupervisorRequests, SupervisorCas
     }
   }
 
-  private async startOne(child: Child, previousPid?: Pid, restarting = false): Promise<void> {
-    const outcome = await this.startChildProcess(child.spec, []);
+  /** Synchronous when the child's start finished at once. */
+  private startOne(child: Child, previousPid?: Pid, restarting = false): void | Promise<void> {
+    const outcome = this.startChildProcess(child.spec, []);
+    if (isPromise(outcome)) return outcome.then((o) => this.started(child, o, previousPid, restarting));
+    this.started(child, outcome, previousPid, restarting);
+  }
+
+  private started(
+    child: Child,
+    outcome: StartOutcome,
+    previousPid: Pid | undefined,
+    restarting: boolean,
+  ): void {
     // Started or ignored, the child is no longer restarting (OTP leaves an ignored one stopped).
     child.retry = undefined;
     if (!("pid" in outcome)) return;
