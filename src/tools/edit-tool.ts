@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { EditMatchError } from "./errors.js";
-import { commitChange, type FileChange, textReadBefore } from "./file-changes.js";
+import { commitChange, type FileChange, refuseProtected, textReadBefore } from "./file-changes.js";
 import { defineTool } from "./tool.js";
 
 /** Occurrences of `needle`, overlapping ones included (any ambiguity counts). */
@@ -33,6 +33,7 @@ export const editTool = defineTool({
     }),
   async execute({ path, oldString, newString }, context): Promise<FileChange> {
     const target = await context.project.resolve(path);
+    refuseProtected(target.relative, path);
     return context.withFileLock(target.absolute, async () => {
       const before = await textReadBefore(context, path);
       const { count, first } = occurrences(before, oldString);

@@ -32,6 +32,14 @@ describe("write_file and edit", () => {
     assert.equal(change.diff, "--- /dev/null\n+++ b/new/c.ts\n@@ -0,0 +1,1 @@\n+export {};\n");
   });
 
+  it("refuses to write inside .git, where a hook would run outside the command policy", async () => {
+    await assert.rejects(
+      call("write_file", { path: ".git/hooks/pre-commit", content: "#!/bin/sh\n" }),
+      /inside .git, which the file tools do not change/,
+    );
+    assert.deepEqual(fx.names(), ["a.ts", "twice.ts"]);
+  });
+
   it("refuses to overwrite a file that was not read first", async () => {
     await assert.rejects(call("write_file", { path: "a.ts", content: "gone\n" }), (error: unknown) => {
       assert.ok(error instanceof ReadBeforeWriteError);

@@ -10,6 +10,19 @@ export interface FileChange {
   diff: string;
 }
 
+/**
+ * Refuses a change inside a `.git` directory: a hook written there would run code at the user's
+ * next git command, outside the approval policy for commands.
+ */
+export function refuseProtected(relative: string, shown: string): void {
+  if (relative.split("/").includes(".git")) {
+    throw new ToolError(
+      "protected_path",
+      `${JSON.stringify(shown)} is inside .git, which the file tools do not change`,
+    );
+  }
+}
+
 /** The current text of an existing file, refused unless it was read whole in this very state. */
 export async function textReadBefore(context: ToolContext, path: string): Promise<string> {
   const { project, limits } = context;

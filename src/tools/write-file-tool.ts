@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { NotARegularFileError } from "./errors.js";
-import { commitChange, type FileChange, textReadBefore } from "./file-changes.js";
+import { commitChange, type FileChange, refuseProtected, textReadBefore } from "./file-changes.js";
 import { defineTool } from "./tool.js";
 
 export const writeFileTool = defineTool({
@@ -16,6 +16,7 @@ export const writeFileTool = defineTool({
   async execute({ path, content }, context): Promise<FileChange> {
     if (path.endsWith("/")) throw new NotARegularFileError(path, "a directory name, not a file");
     const target = await context.project.resolve(path);
+    refuseProtected(target.relative, path);
     return context.withFileLock(target.absolute, async () => {
       const exists = (await context.project.resolve(path)).exists;
       const before = exists ? await textReadBefore(context, path) : undefined;
