@@ -82,12 +82,39 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
     this.stale = false;
   }
 
-  override async handleCall(message: ContextManagerCall): Promise<Result<unknown>> {
+  override handleCall(message: ContextManagerCall): Result<unknown> | Promise<Result<unknown>> {
+    // A read is answered at once (a turn asks for its context every time); a change waits for
+    // the store, and anything after a failed write for the state read again.
+    if (!this.stale && isRead(message)) {
+      try {
+        return ok(this.read(message));
+      } catch (error) {
+        return err(error);
+      }
+    }
+    return this.handleChange(message);
+  }
+
+  private async handleChange(message: ContextManagerCall): Promise<Result<unknown>> {
     try {
       if (this.stale) await this.load();
       return ok(await this.handle(message));
     } catch (error) {
       return err(error);
+    }
+  }
+
+  private read(message: Extract<ContextManagerCall, { op: ReadOp }>): unknown {
+    switch (message.op) {
+      case "build_context":
+        return this.state.buildContext({
+          systemPrompt: this.config.llm.systemPrompt,
+          tokenBudget: this.config.limits.contextTokenBudget,
+        }) satisfies BuiltContext;
+      case "history":
+        return this.state.history();
+      case "files":
+        return { active: this.state.activeFiles(), index: this.state.fileIndex() satisfies FileEntry[] };
     }
   }
 
@@ -140,14 +167,9 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
         return removed;
       }
       case "build_context":
-        return this.state.buildContext({
-          systemPrompt: this.config.llm.systemPrompt,
-          tokenBudget: this.config.limits.contextTokenBudget,
-        }) satisfies BuiltContext;
       case "history":
-        return this.state.history();
       case "files":
-        return { active: this.state.activeFiles(), index: this.state.fileIndex() satisfies FileEntry[] };
+        return this.read(message);
       default:
         throw new TypeError(`unknown ContextManager request ${JSON.stringify(message)}`);
     }
@@ -206,6 +228,13 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
       throw error;
     }
   }
+}
+
+type ReadOp = "build_context" | "history" | "files";
+
+function isRead(message: ContextManagerCall): message is Extract<ContextManagerCall, { op: ReadOp }> {
+  const op = message?.op;
+  return op === "build_context" || op === "history" || op === "files";
 }
 
 /** Turns are plain JSON; their interface only lacks the index signature StoredJson asks for. */
