@@ -39,6 +39,14 @@ describe("ToolSet", () => {
     assert.equal(list.inputSchema.required, undefined);
   });
 
+  it("selects the named tools, in the order named", () => {
+    assert.deepEqual(tools.select(["search", "read_file"]).names, ["search", "read_file"]);
+  });
+
+  it("refuses to select a tool it does not have", () => {
+    assert.throws(() => tools.select(["read_file", "browse"]), UnknownToolError);
+  });
+
   it("refuses an unknown tool, listing the known ones", async () => {
     await assert.rejects(tools.execute({ name: "rm_rf", input: {} }, fx.context()), (error: unknown) => {
       assert.ok(error instanceof UnknownToolError);

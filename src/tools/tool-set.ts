@@ -53,13 +53,18 @@ export class ToolSet {
 
   /** Name, description and JSON Schema of each tool, in the order given. */
   definitions(): ToolDefinition[] {
-    return [...this.#tools.values()].map((tool) => {
-      const { $schema: _schema, ...inputSchema } = z.toJSONSchema(tool.input, { io: "input" }) as Record<
-        string,
-        unknown
-      >;
-      return { name: tool.name, description: tool.description, inputSchema };
-    });
+    return [...this.#tools.values()].map(definitionOf);
+  }
+
+  /** A set of only the named tools, in the order named (a session's configured tool list). */
+  select(names: Iterable<string>): ToolSet {
+    return new ToolSet(
+      [...names].map((name) => {
+        const tool = this.#tools.get(name);
+        if (tool === undefined) throw new UnknownToolError(name, this.names);
+        return tool;
+      }),
+    );
   }
 
   /**
@@ -103,6 +108,22 @@ export class ToolSet {
       throw error;
     }
   }
+}
+
+// A tool's schema does not change; its JSON Schema is worked out once.
+const definitions = new WeakMap<AnyTool, ToolDefinition>();
+
+function definitionOf(tool: AnyTool): ToolDefinition {
+  let definition = definitions.get(tool);
+  if (definition === undefined) {
+    const { $schema: _schema, ...inputSchema } = z.toJSONSchema(tool.input, { io: "input" }) as Record<
+      string,
+      unknown
+    >;
+    definition = { name: tool.name, description: tool.description, inputSchema };
+    definitions.set(tool, definition);
+  }
+  return structuredClone(definition);
 }
 
 async function approveCall(call: ToolCallRequest, context: ToolContext): Promise<void> {
