@@ -73,11 +73,12 @@ export function runCommand(options: CommandOptions): Promise<CommandOutcome> {
       reject(error);
     });
     child.once("exit", (code, signal) => {
+      // The command is over: a timeout or cancel from here on would misreport how it ended.
+      cleanUp();
       void (async () => {
         // Whatever the shell left running in its group goes with it.
         if (child.pid !== undefined) await stopGroup(child.pid, options.killGraceMs);
         await stopping;
-        cleanUp();
         // The pipes close when their last writer dies; one that escaped the group must not hold the result.
         await streamsClosed(child.stdout, child.stderr, options.killGraceMs);
         resolve({
