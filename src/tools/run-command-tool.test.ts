@@ -118,12 +118,17 @@ describe("run_command", () => {
   });
 
   it("does not pass a secret variable of the parent to the command", async () => {
-    const context = fx.context({ env: { ...process.env, FOO_API_KEY: "sk-do-not-leak", PLAIN: "visible" } });
-    const result = await run(
-      { command: 'echo "key=$FOO_API_KEY plain=$PLAIN"; env | grep -c sk-do-not-leak' },
-      context,
-    );
-    assert.equal(result.stdout, "key= plain=visible\n0\n");
+    process.env.FOO_API_KEY = "sk-do-not-leak";
+    process.env.FOO_PLAIN = "visible";
+    try {
+      const result = await run({
+        command: 'echo "key=$FOO_API_KEY plain=$FOO_PLAIN"; env | grep -c sk-do-not-leak',
+      });
+      assert.equal(result.stdout, "key= plain=visible\n0\n");
+    } finally {
+      delete process.env.FOO_API_KEY;
+      delete process.env.FOO_PLAIN;
+    }
   });
 
   it("gets no standard input (a command reading it sees end of file)", async () => {
