@@ -129,6 +129,12 @@ describe("Project confinement", () => {
     await assert.rejects(fx.project.readFile("src", 1000), /a directory, not a file/);
   });
 
+  it("names a loop of symlinks as such", async () => {
+    symlinkSync(fx.at("loop-b"), fx.at("loop-a"));
+    symlinkSync(fx.at("loop-a"), fx.at("loop-b"));
+    await assert.rejects(fx.project.readFile("loop-a", 1000), { code: "symlink_loop" });
+  });
+
   it("says a missing file does not exist", async () => {
     await assert.rejects(fx.project.readFile("src/missing.ts", 1000), FileNotFoundError);
   });

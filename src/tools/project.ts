@@ -366,7 +366,7 @@ export function fsToolError(error: unknown, shown: string): ToolError {
     case "EISDIR":
       return new NotARegularFileError(shown, "a directory, not a file");
     case "ELOOP":
-      return new PathOutsideProjectError(shown, "it goes through a loop of symbolic links");
+      return new ToolError("symlink_loop", `${where} goes through a loop of symbolic links`);
     case "EACCES":
     case "EPERM":
       return new ToolError("permission_denied", `permission denied for ${where}`);
