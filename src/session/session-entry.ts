@@ -23,15 +23,18 @@ export function asStoredJson(value: object): StoredJson {
  * `sessionInfoToJSON` writes it, and its config. Built directly, in one object.
  */
 export function sessionRecord(info: SessionInfo, config: SessionConfig): SessionRecord {
+  // A create or a transition stamps its times with one Date: each is formatted once.
+  const updatedAt = info.updatedAt.toISOString();
+  const iso = (date: Date) => (date === info.updatedAt ? updatedAt : date.toISOString());
   const record: SessionRecord = {
     id: info.id,
     status: info.status,
     metadata: asStoredJson(info.metadata),
     llm: asStoredJson(info.llm),
     limits: asStoredJson(info.limits),
-    createdAt: info.createdAt.toISOString(),
-    updatedAt: info.updatedAt.toISOString(),
-    statusChangedAt: info.statusChangedAt.toISOString(),
+    createdAt: iso(info.createdAt),
+    updatedAt,
+    statusChangedAt: iso(info.statusChangedAt),
     restarts: info.restarts,
     hibernated: info.hibernated,
   };
