@@ -6,10 +6,13 @@ import { type HostKind, type Isolation, SessionSystem, silentLogger } from "../s
 import { floodingProviders } from "./flood-provider.js";
 import { runawayProviders } from "./runaway-provider.js";
 import { latencyUs, percentile } from "./stats.js";
+import type { Figure } from "./table.js";
 
 export interface IsolationFigures {
   mode: Isolation;
   label: string;
+  spares: number;
+  /** With spares, each start is timed once a spare is ready (a start from a warm spare). */
   startMedianMs: number;
   /** Memory one idle session adds: main-process RSS (inline, thread) or the child's RSS (process). */
   memoryPerSessionMb: number;
@@ -81,6 +84,7 @@ export async function measureIsolation(mode: Isolation, spares = 0): Promise<Iso
     const starts: number[] = [];
     const ids: string[] = [];
     for (let i = 0; i < SESSIONS; i++) {
+      if (spares > 0) await spareReady(system, mode);
       const t0 = performance.now();
       ids.push((await system.createSession(config)).id);
       starts.push(performance.now() - t0);
@@ -116,6 +120,7 @@ export async function measureIsolation(mode: Isolation, spares = 0): Promise<Iso
     if (mode !== "inline") {
       const host = system.sessionHost(victim)?.hostId;
       const t0 = performance.now();
+      if (spares > 0) await spareReady(system, mode);
       // The host may hang before the reply is out: the turn is then interrupted, which is fine.
       void system.sendMessage(victim, "LOOP").catch(() => {});
       const during: number[] = [];
@@ -130,7 +135,8 @@ export async function measureIsolation(mode: Isolation, spares = 0): Promise<Iso
     }
     return {
       mode,
-      label: spares > 0 ? `${mode} + ${spares} spare` : mode,
+      label: spares > 0 ? `${mode}, from a ready spare` : mode === "inline" ? mode : `${mode}, cold`,
+      spares,
       startMedianMs: median(starts),
       memoryPerSessionMb,
       sendMedianUs: send.median,
@@ -142,6 +148,15 @@ export async function measureIsolation(mode: Isolation, spares = 0): Promise<Iso
     };
   } finally {
     await system.stop();
+  }
+}
+
+/** Resolves once an idle spare host of `mode` is up (it has imported the session's module). */
+async function spareReady(system: SessionSystem, mode: Isolation): Promise<void> {
+  const deadline = performance.now() + 30_000;
+  while (!system.hosts.list().some((h) => h.kind === mode && h.label === undefined && !h.stopping)) {
+    if (performance.now() > deadline) throw new Error(`no ${mode} spare came up within 30 s`);
+    await sleep(5);
   }
 }
 
@@ -258,4 +273,96 @@ export async function measureFlood(mode: HostKind): Promise<FloodFigures> {
   } finally {
     await system.stop();
   }
+}
+
+/**
+ * The isolation table: each start and memory figure beside the bare Worker's or bare node
+ * child's measured in the same run (the baseline column), with ours over it and the goal.
+ */
+export function isolationFigures(
+  bare: BareFigures,
+  modes: IsolationFigures[],
+  floods: FloodFigures[],
+): Figure[] {
+  const row = (
+    name: string,
+    unit: string,
+    ours: number | undefined,
+    baseline?: number,
+    goal?: Figure["goal"],
+  ) => ({ name, unit, ours, otp: baseline, higherIsBetter: false, ...(goal ? { goal } : {}) }) as Figure;
+  const withinBare: Figure["goal"] = { text: "≤ 1.5× bare", met: (v, b) => b !== undefined && v <= 1.5 * b };
+  const hangGoal: Figure["goal"] = {
+    text: `≤ ${HANG_TIMEOUT_MS + 100} ms`,
+    met: (v) => v <= HANG_TIMEOUT_MS + 100,
+  };
+  const figures: Figure[] = [];
+  for (const m of modes) {
+    const [start, memory] =
+      m.mode === "thread"
+        ? [bare.workerStartMedianMs, bare.workerMemoryMb]
+        : m.mode === "process"
+          ? [bare.forkStartMedianMs, bare.forkMemoryMb]
+          : [undefined, undefined];
+    const isolated = m.mode !== "inline";
+    figures.push(
+      row(
+        `${m.label}: createSession, median`,
+        "ms",
+        m.startMedianMs,
+        start,
+        isolated ? withinBare : undefined,
+      ),
+      row(
+        `${m.label}: memory per idle session`,
+        "MB",
+        m.memoryPerSessionMb,
+        memory,
+        isolated ? withinBare : undefined,
+      ),
+      row(`${m.label}: sendMessage round trip, median`, "µs", m.sendMedianUs),
+      row(`${m.label}: sendMessage round trip, p99`, "µs", m.sendP99Us),
+      row(`${m.label}: host killed → session answering, median`, "ms", m.deathToAnswerMedianMs),
+    );
+    if (m.neighbourP99RunawayUs !== undefined && m.hangToAnswerMs !== undefined) {
+      figures.push(
+        row(`${m.label}: neighbour p99 while a session loops forever`, "µs", m.neighbourP99RunawayUs),
+        row(
+          `${m.label}: … over the neighbour p99 without a fault`,
+          "×",
+          m.neighbourP99RunawayUs / m.neighbourP99Us,
+          undefined,
+          {
+            text: "≤ 2×",
+            met: (v) => v <= 2,
+          },
+        ),
+        row(
+          `${m.label}: loop starts → session answering (baseline: the hang timeout)`,
+          "ms",
+          m.hangToAnswerMs,
+          HANG_TIMEOUT_MS,
+          hangGoal,
+        ),
+      );
+    }
+  }
+  for (const flood of floods) {
+    figures.push(
+      row(`${flood.mode}: neighbour p99 while a session floods its parent`, "µs", flood.neighbourP99FloodUs),
+      row(
+        `${flood.mode}: … over the neighbour p99 without a fault`,
+        "×",
+        flood.neighbourP99FloodUs / flood.neighbourP99Us,
+        undefined,
+        {
+          text: "≤ 2×",
+          met: (v) => v <= 2,
+        },
+      ),
+      row(`${flood.mode}: flood starts → session answering, median`, "ms", flood.floodToAnswerMs),
+      row(`${flood.mode}: main process RSS growth during floods`, "MB", flood.parentRssGrowthMb),
+    );
+  }
+  return figures;
 }

@@ -5,8 +5,8 @@
 import { measureCore } from "./core.js";
 import { measureDurability, turnAppendFigures } from "./durability.js";
 import {
-  HANG_TIMEOUT_MS,
   type IsolationFigures,
+  isolationFigures,
   measureBare,
   measureFlood,
   measureIsolation,
@@ -342,105 +342,49 @@ if (suites.includes("isolation")) {
   const bare = await measureBare();
   const modes: IsolationFigures[] = [];
   for (const mode of ["inline", "thread", "process"] as const) modes.push(await measureIsolation(mode));
-  // A warm spare host takes the boot out of a (re)start; it costs one idle host per kind.
+  // A spare host is started ahead and has imported the session's module: a start from it skips
+  // the boot. It costs one idle host per kind.
   modes.push(await measureIsolation("thread", 1), await measureIsolation("process", 1));
-  const [inline, thread, processHost, threadSpare] = modes as [
-    IsolationFigures,
-    IsolationFigures,
-    IsolationFigures,
-    IsolationFigures,
+  const floods = [await measureFlood("thread"), await measureFlood("process")];
+  const figures = [
+    {
+      name: "bare new Worker → first message, median",
+      unit: "ms",
+      ours: bare.workerStartMedianMs,
+      otp: undefined,
+      higherIsBetter: false,
+    },
+    {
+      name: "bare node child (fork) → first message, median",
+      unit: "ms",
+      ours: bare.forkStartMedianMs,
+      otp: undefined,
+      higherIsBetter: false,
+    },
+    {
+      name: "bare idle Worker, RSS",
+      unit: "MB",
+      ours: bare.workerMemoryMb,
+      otp: undefined,
+      higherIsBetter: false,
+    },
+    {
+      name: "bare idle node child, RSS",
+      unit: "MB",
+      ours: bare.forkMemoryMb,
+      otp: undefined,
+      higherIsBetter: false,
+    },
+    ...isolationFigures(bare, modes, floods),
   ];
-  const row = (name: string, unit: string, ours: number | undefined, goal?: Figure["goal"]): Figure => ({
-    name,
-    unit,
-    ours,
-    otp: undefined,
-    higherIsBetter: false,
-    ...(goal ? { goal } : {}),
-  });
-  const figures: Figure[] = [
-    row("bare new Worker → first message, median", "ms", bare.workerStartMedianMs),
-    row("bare node child (fork) → first message, median", "ms", bare.forkStartMedianMs),
-    row("bare idle Worker, RSS", "MB", bare.workerMemoryMb),
-    row("bare idle node child, RSS", "MB", bare.forkMemoryMb),
-  ];
-  for (const m of modes) {
-    figures.push(
-      row(`${m.label}: createSession, median`, "ms", m.startMedianMs),
-      row(`${m.label}: memory per idle session`, "MB", m.memoryPerSessionMb),
-      row(`${m.label}: sendMessage round trip, median`, "µs", m.sendMedianUs),
-      row(`${m.label}: sendMessage round trip, p99`, "µs", m.sendP99Us),
-      row(`${m.label}: host killed → session answering, median`, "ms", m.deathToAnswerMedianMs),
-    );
-    if (m.neighbourP99RunawayUs !== undefined && m.hangToAnswerMs !== undefined) {
-      figures.push(
-        row(`${m.label}: neighbour p99 while a session loops forever`, "µs", m.neighbourP99RunawayUs),
-        row(
-          `${m.label}: … over the neighbour p99 without a fault`,
-          "×",
-          m.neighbourP99RunawayUs / m.neighbourP99Us,
-          {
-            text: "≤ 2×",
-            met: (v) => v <= 2,
-          },
-        ),
-        row(
-          `${m.label}: loop starts → session answering (hang timeout ${HANG_TIMEOUT_MS} ms)`,
-          "ms",
-          m.hangToAnswerMs,
-          {
-            text: `≤ ${HANG_TIMEOUT_MS + 100} ms`,
-            met: (v) => v <= HANG_TIMEOUT_MS + 100,
-          },
-        ),
-      );
-    }
-  }
-  // A session sending its parent messages in a loop is stopped at its in-flight budget.
-  for (const mode of ["thread", "process"] as const) {
-    const flood = await measureFlood(mode);
-    figures.push(
-      row(`${mode}: neighbour p99 while a session floods its parent`, "µs", flood.neighbourP99FloodUs),
-      row(
-        `${mode}: … over the neighbour p99 without a fault`,
-        "×",
-        flood.neighbourP99FloodUs / flood.neighbourP99Us,
-        { text: "≤ 2×", met: (v) => v <= 2 },
-      ),
-      row(`${mode}: flood starts → session answering, median`, "ms", flood.floodToAnswerMs),
-      row(`${mode}: main process RSS growth during floods`, "MB", flood.parentRssGrowthMb),
-    );
-  }
-  figures.push(
-    row("thread session start over a bare Worker", "×", thread.startMedianMs / bare.workerStartMedianMs, {
-      text: "≤ 1.5×",
-      met: (v) => v <= 1.5,
-    }),
-    row("thread session memory over a bare Worker", "×", thread.memoryPerSessionMb / bare.workerMemoryMb, {
-      text: "≤ 1.5×",
-      met: (v) => v <= 1.5,
-    }),
-    row(
-      "thread + spare session start over a bare Worker",
-      "×",
-      threadSpare.startMedianMs / bare.workerStartMedianMs,
+  console.log("");
+  console.log(
+    renderTable(
+      "isolation: sessions in worker threads and child processes, beside a bare Worker / node child",
+      figures,
       {
-        text: "≤ 1.5×",
-        met: (v) => v <= 1.5,
+        name: "bare",
       },
     ),
-    row(
-      "process session start over a bare node child",
-      "×",
-      processHost.startMedianMs / bare.forkStartMedianMs,
-    ),
-    row(
-      "process session memory over a bare node child",
-      "×",
-      processHost.memoryPerSessionMb / bare.forkMemoryMb,
-    ),
-    row("inline session start, for scale", "ms", inline.startMedianMs),
   );
-  console.log("");
-  console.log(renderTable("isolation: sessions in worker threads and child processes", figures));
 }

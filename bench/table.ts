@@ -25,15 +25,30 @@ export function advantage(figure: Figure): number | undefined {
   return figure.higherIsBetter ? figure.ours / figure.otp : figure.otp / figure.ours;
 }
 
-export function renderTable(title: string, figures: Figure[]): string {
-  const header = ["figure", "unit", "sessionvisor", "Erlang/OTP", "× vs OTP", "goal", "met"];
+/**
+ * What the `otp` column holds when it is not Erlang/OTP (a bare Worker, a bare node child):
+ * its header, and the ratio shown as ours over it (× of the baseline's time or memory).
+ */
+export interface Baseline {
+  name: string;
+}
+
+export function renderTable(title: string, figures: Figure[], baseline?: Baseline): string {
+  const header = baseline
+    ? ["figure", "unit", "sessionvisor", baseline.name, `× ${baseline.name}`, "goal", "met"]
+    : ["figure", "unit", "sessionvisor", "Erlang/OTP", "× vs OTP", "goal", "met"];
   const rows = figures.map((f) => {
-    const adv = advantage(f);
-    const goal = f.goal?.text ?? (f.otp === undefined ? "" : "≥ OTP");
+    const adv =
+      baseline && f.ours !== undefined && f.otp !== undefined && f.otp !== 0
+        ? f.ours / f.otp
+        : baseline
+          ? undefined
+          : advantage(f);
+    const goal = f.goal?.text ?? (f.otp === undefined || baseline ? "" : "≥ OTP");
     let met = "";
     if (f.ours !== undefined) {
       if (f.goal) met = f.goal.met(f.ours, f.otp) ? "yes" : "NO";
-      else if (adv !== undefined) met = adv >= 1 ? "yes" : "NO";
+      else if (adv !== undefined && !baseline) met = adv >= 1 ? "yes" : "NO";
     }
     return [
       f.name,
