@@ -71,6 +71,11 @@ describe("list_files and search", () => {
     ]);
   });
 
+  it("searches only the files an include pattern matches", async () => {
+    const result = await search({ pattern: "needle", include: "*.log" });
+    assert.deepEqual(result.matches, ["src/keep.log:1:needle kept"]);
+  });
+
   it("finds text regardless of case when asked", async () => {
     const result = await search({ pattern: "NEEDLE", caseSensitive: false, path: "src/b.ts" });
     assert.deepEqual(result.matches, [

@@ -1,3 +1,4 @@
+import ignore from "ignore";
 import { z } from "zod";
 import { InvalidToolInputError, ToolAbortedError } from "./errors.js";
 import type { Project } from "./project.js";
@@ -79,6 +80,11 @@ export const searchTool = defineTool({
       .min(1)
       .default(".")
       .describe("A directory or file to search, relative to the project root"),
+    include: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("Only files matching this .gitignore-style pattern, e.g. *.ts or src/**/*.test.ts"),
     maxMatches: z
       .number()
       .int()
@@ -98,7 +104,7 @@ export const searchTool = defineTool({
         () => false,
       ))
         ? [target.relative]
-        : filesUnder(project, args.path, signal);
+        : filesUnder(project, args.path, signal, args.include);
     const finder = args.regex
       ? regexFinder(args.pattern, args.caseSensitive, limits.maxSearchLineLength)
       : plainFinder(args.pattern, args.caseSensitive, limits.maxSearchLineLength);
@@ -147,9 +153,16 @@ export const searchTool = defineTool({
   },
 });
 
-async function* filesUnder(project: Project, dir: string, signal: AbortSignal): AsyncGenerator<string> {
+async function* filesUnder(
+  project: Project,
+  dir: string,
+  signal: AbortSignal,
+  include: string | undefined,
+): AsyncGenerator<string> {
+  // A gitignore matcher of the one pattern: "ignored" here means "included".
+  const included = include === undefined ? undefined : ignore().add(include);
   for await (const entry of walkProject(project, dir, { recursive: true, signal })) {
-    if (entry.type === "file") yield entry.path;
+    if (entry.type === "file" && (included === undefined || included.ignores(entry.path))) yield entry.path;
   }
 }
 
