@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { after, describe, it } from "node:test";
+import { after, beforeEach, describe, it } from "node:test";
 import { startModelServer } from "../../test/support/model-server.js";
 import { InvalidArgumentError } from "../errors.js";
 import { type ModelBackend, registerModelBackends } from "./ai-sdk-backends.js";
@@ -12,6 +12,7 @@ import { ProviderRegistry } from "./provider-registry.js";
 globalThis.AI_SDK_LOG_WARNINGS = false;
 const server = await startModelServer();
 after(() => server.close());
+beforeEach(() => server.clearFailures());
 
 const KEYS = { "openai-compatible": "sk-compat-test", openai: "sk-openai-test", anthropic: "sk-ant-test" };
 
@@ -129,13 +130,17 @@ for (const backend of ["openai-compatible", "openai", "anthropic"] as const) {
     });
 
     it("ends a retry's wait with LlmAbortedError when the signal is aborted", async () => {
-      server.failNext({ status: 429, headers: { "retry-after": "1.5" } });
+      server.failNext({ status: 429, headers: { "retry-after": "1.9" } });
       const controller = new AbortController();
+      const before = server.requests.length;
       const reading = complete(provider(backend, "fail", 2), { ...request, signal: controller.signal });
-      setTimeout(() => controller.abort(), 100);
+      // Aborted once the 429 has been answered, so that the abort ends the wait, not the request.
+      await server.waitForRequests(before);
+      await new Promise((resolve) => setTimeout(resolve, 50));
       const startedAt = performance.now();
+      controller.abort();
       await assert.rejects(reading, LlmAbortedError);
-      assert.ok(performance.now() - startedAt < 1400, "the wait was cut short");
+      assert.ok(performance.now() - startedAt < 1000, "the wait was cut short");
     });
 
     it("retries a 429 after its retry-after and then answers", async () => {

@@ -32,6 +32,10 @@ export interface ModelServer {
   reply: string;
   finishReason: "stop" | "length";
   failNext(...failures: Failure[]): void;
+  /** Drops queued failures a test left unused (its request never reached the server). */
+  clearFailures(): void;
+  /** Resolves once the server has received more than `count` requests. */
+  waitForRequests(count: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -111,6 +115,12 @@ export async function startModelServer(options: { stallMs?: number } = {}): Prom
       state.finishReason = reason;
     },
     failNext: (...more) => failures.push(...more),
+    clearFailures: () => {
+      failures.length = 0;
+    },
+    waitForRequests: async (count) => {
+      while (requests.length <= count) await new Promise((resolve) => setTimeout(resolve, 5));
+    },
     close: async () => {
       for (const timer of timers) clearTimeout(timer);
       server.closeAllConnections();
