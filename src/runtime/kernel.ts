@@ -35,9 +35,6 @@ function isServer(value: unknown): value is HostedServer {
   return typeof value === "object" && value !== null && SCOPE in value;
 }
 
-/** The scope a process gets at spawn, made by the Runtime (which knows its own type). */
-export type ScopeFactory = (proc: Proc) => ProcessScope;
-
 /** A timer started by `sendAfter`, with the process it belongs to. */
 class ProcTimer implements TimerRef {
   constructor(
@@ -82,7 +79,8 @@ export class Kernel implements KernelPort, LocalNode {
 
   constructor(
     config: KernelConfig,
-    private readonly makeScope: ScopeFactory,
+    /** The Runtime this kernel is the node of, handed to processes as their scope's `runtime`. */
+    readonly owner: unknown,
   ) {
     this.node = config.node;
     this.clock = config.clock;
@@ -168,7 +166,8 @@ export class Kernel implements KernelPort, LocalNode {
     // Erlang), so that its `exit(pid, "shutdown")` stops a trapping server through terminate.
     const parent = parentPid ?? this.external;
     const proc = new Proc(new Pid(this.node, this.nextPid++), server, parent, this);
-    server[SCOPE] = this.makeScope(proc);
+    // The process record is the scope: one object per process, not two.
+    server[SCOPE] = proc;
     this.table.set(proc.pid.id, proc);
     if (name !== undefined) {
       try {
@@ -181,7 +180,7 @@ export class Kernel implements KernelPort, LocalNode {
         throw error;
       }
     }
-    if (trapExit) proc.trapExit = true;
+    if (trapExit) proc.trapping = true;
     if (linkTo) this.linkProcs(proc, linkTo);
     return proc.start(args, linkTo);
   }
@@ -237,7 +236,7 @@ export class Kernel implements KernelPort, LocalNode {
       busy: proc.busy,
       mailboxLength: proc.mailbox.length,
       messagesHandled: proc.handled,
-      trapExit: proc.trapExit,
+      trapExit: proc.trapping,
       parent: proc.parent,
       links: proc.linked().map((linked) => linked.pid),
       monitoredBy: [...(proc.watchers?.values() ?? [])].map((w) => w.watcher?.pid),
@@ -359,7 +358,7 @@ export class Kernel implements KernelPort, LocalNode {
       this.terminate(proc, "killed", from.id !== EXTERNAL_ID && from.equals(proc.parent));
       return;
     }
-    if (proc.trapExit) {
+    if (proc.trapping) {
       const exit: ExitMessage = { type: "EXIT", from, reason };
       this.deliverInfo(proc, exit);
       return;

@@ -1,14 +1,16 @@
 import type { Logger } from "pino";
-import type { TimerHandle } from "./clock.js";
+import type { Clock, TimerHandle } from "./clock.js";
 import { InitError } from "./errors.js";
 import type { ExitReason } from "./exit-reason.js";
 import { CAST, Mailbox, type MailboxTag } from "./mailbox.js";
 import { isExitMessage } from "./messages.js";
 import type { PendingCall, ReplyHolder } from "./pending-call.js";
-import type { Pid } from "./pid.js";
+import type { Pid, Ref } from "./pid.js";
 import type { ProcState } from "./process-info.js";
 import { Ignore, NoReply } from "./replies.js";
-import type { AnyServer } from "./server-types.js";
+import type { ProcessScope, TimerRef } from "./scope.js";
+import type { AnyServer, ArgsOf, CallOf, CastOf, ReplyOf } from "./server-types.js";
+import type { SpawnOptions, Target } from "./target.js";
 
 /** A monitor on a process: either another process (gets a DOWN message) or a callback. */
 export interface Watcher {
@@ -17,14 +19,39 @@ export interface Watcher {
   readonly callback: ((reason: ExitReason) => void) | undefined;
 }
 
-/** What a process needs of the node it runs on: to be scheduled, to exit, to drop a link. */
+/**
+ * What a process needs of the node it runs on: to be scheduled, to exit, and every operation
+ * it makes as itself (its scope's), each taking the acting process.
+ */
 export interface KernelPort {
   readonly logger: Logger;
+  readonly clock: Clock;
+  /** The Runtime, as a process's scope shows it. */
+  readonly owner: unknown;
   /** Queues `proc` to run if it has mail and can take it. */
   schedule(proc: Proc): void;
   /** Ends `proc` at once with `reason` (no `terminate` callback). */
   terminate(proc: Proc, reason: ExitReason, quiet: boolean): void;
   unlinkProcs(a: Proc, b: Proc): void;
+  callFrom(caller: Proc | undefined, target: Target, message: unknown, timeoutMs?: number): Promise<unknown>;
+  castFrom(sender: Proc | undefined, target: Target, message: unknown): void;
+  sendFrom(sender: Proc | undefined, target: Target, message: unknown): void;
+  exitFrom(sender: Proc | undefined, target: Target, reason: ExitReason): void;
+  linkFrom(proc: Proc, target: Target): void;
+  unlinkFrom(proc: Proc, target: Target): void;
+  monitorFrom(watcher: Proc, target: Target): Ref;
+  demonitor(ref: Ref): void;
+  sendAfterFrom(owner: Proc, ms: number, message: unknown): TimerRef;
+  cancelTimer(timer: TimerRef): void;
+  spawn(server: AnyServer, options: SpawnOptions, parent: Proc | undefined): Promise<Pid>;
+  spawnNow(
+    server: AnyServer,
+    args: unknown,
+    parentPid: Pid | undefined,
+    linkTo: Proc | undefined,
+    trapExit: boolean,
+    name: string | undefined,
+  ): Pid | Promise<Pid>;
 }
 
 export class UnexpectedMessageError extends Error {
@@ -52,14 +79,17 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 
 /**
  * The runtime's record of one process. Everything a process owns hangs off this object, and
- * the optional collections stay undefined until used so that an idle process stays small.
+ * the optional collections stay undefined until used so that an idle process stays small. It is
+ * also the process's scope (what its server may do as itself): one object per process, not
+ * two; the server sees it only through the ProcessScope interface.
  */
-export class Proc implements ReplyHolder {
+export class Proc implements ReplyHolder, ProcessScope {
   state: ProcState = "starting";
   /** True while `init`, a handler or `terminate` is in flight: no other message may start. */
   busy = true;
   queued = false;
-  trapExit = false;
+  /** Exit signals arrive as messages (`trapExit(true)`). */
+  trapping = false;
   handled = 0;
   readonly mailbox = new Mailbox();
   current: PendingCall | undefined = undefined;
@@ -102,6 +132,104 @@ export class Proc implements ReplyHolder {
     const links = this.links;
     return links === undefined ? [] : links instanceof Set ? [...links] : [links];
   }
+
+  // ---- the scope: what the process does as itself -------------------------------------
+
+  get self(): Pid {
+    return this.pid;
+  }
+
+  get runtime(): unknown {
+    return this.kernel.owner;
+  }
+
+  get logger(): Logger {
+    return this.kernel.logger;
+  }
+
+  get clock(): Clock {
+    return this.kernel.clock;
+  }
+
+  send(target: Target, message: unknown): void {
+    this.kernel.sendFrom(this, target, message);
+  }
+
+  cast<S>(target: Pid<S> | string, message: CastOf<S>): void {
+    this.kernel.castFrom(this, target, message);
+  }
+
+  call<S>(target: Pid<S> | string, message: CallOf<S>, timeoutMs?: number): Promise<ReplyOf<S>> {
+    return this.kernel.callFrom(this, target, message, timeoutMs) as Promise<ReplyOf<S>>;
+  }
+
+  exit(target: Target, reason: ExitReason): void {
+    this.kernel.exitFrom(this, target, reason);
+  }
+
+  link(target: Target): void {
+    this.kernel.linkFrom(this, target);
+  }
+
+  unlink(target: Target): void {
+    this.kernel.unlinkFrom(this, target);
+  }
+
+  monitor(target: Target): Ref {
+    return this.kernel.monitorFrom(this, target);
+  }
+
+  demonitor(ref: Ref): void {
+    this.kernel.demonitor(ref);
+  }
+
+  sendAfter(ms: number, message: unknown): TimerRef {
+    return this.kernel.sendAfterFrom(this, ms, message);
+  }
+
+  cancelTimer(timer: TimerRef): void {
+    this.kernel.cancelTimer(timer);
+  }
+
+  trapExit(on: boolean): void {
+    this.trapping = on;
+  }
+
+  stop(reason: ExitReason): void {
+    this.requestStop(reason);
+  }
+
+  spawn<S extends AnyServer>(server: S, options: SpawnOptions<ArgsOf<S>> = {}): Promise<Pid<S>> {
+    return this.kernel.spawn(server, options, this) as Promise<Pid<S>>;
+  }
+
+  spawnLinkNow<S extends AnyServer>(
+    server: S,
+    options: Omit<SpawnOptions<ArgsOf<S>>, "link"> = {},
+  ): Pid<S> | Promise<Pid<S>> {
+    return this.kernel.spawnNow(
+      server,
+      options.args,
+      options.parent ?? this.pid,
+      this,
+      options.trapExit === true,
+      options.name,
+    ) as Pid<S> | Promise<Pid<S>>;
+  }
+
+  spawnLink<S extends AnyServer>(
+    server: S,
+    options: Omit<SpawnOptions<ArgsOf<S>>, "link"> = {},
+  ): Promise<Pid<S>> {
+    try {
+      const started = this.spawnLinkNow(server, options);
+      return started instanceof Promise ? started : Promise.resolve(started);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  // ---- the process's life ---------------------------------------------------------------
 
   get behaviour(): string {
     return this.server.constructor.name;
@@ -196,7 +324,7 @@ export class Proc implements ReplyHolder {
       return server.handleCast(message);
     }
     // As gen_server: an exit signal from the parent, when trapped, means "stop now".
-    if (this.trapExit && isExitMessage(message) && message.from.equals(this.parent)) {
+    if (this.trapping && isExitMessage(message) && message.from.equals(this.parent)) {
       this.stopReason = message.reason;
       return undefined;
     }

@@ -7,7 +7,6 @@ import { checkTimeout, Kernel } from "./kernel.js";
 import { defaultLogger } from "./logger.js";
 import { assertNodeName, type Pid, type Ref } from "./pid.js";
 import type { ExitListener, ProcessInfo } from "./process-info.js";
-import { ProcScope } from "./process-scope.js";
 import type { InboundEndpoint, RemoteRouter } from "./remote.js";
 import type { TimerRef } from "./scope.js";
 import type { AnyServer, ArgsOf, CallOf, CastOf, ReplyOf } from "./server-types.js";
@@ -48,7 +47,7 @@ export class Runtime {
   constructor(options: RuntimeOptions = {}) {
     const node = options.node ?? `n${randomBytes(4).toString("hex")}`;
     assertNodeName(node);
-    const kernel: Kernel = new Kernel(
+    const kernel = new Kernel(
       {
         node,
         clock: options.clock ?? systemClock,
@@ -57,7 +56,7 @@ export class Runtime {
         reductions: checkReductions(options.reductions ?? 200),
         sliceMs: checkSlice(options.sliceMs ?? 10),
       },
-      (proc) => new ProcScope(kernel, proc, this),
+      this,
     );
     this.#kernel = kernel;
     this.node = kernel.node;

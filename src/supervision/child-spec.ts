@@ -110,14 +110,17 @@ export interface WorkerOptions<Args> {
   trapExit?: boolean;
 }
 
-/** Spawns linked to the supervisor; a pid at once when the child's `init` was synchronous. */
-export type SpawnLinkNow = <S extends AnyServer>(
-  server: S,
-  options: Omit<SpawnOptions<ArgsOf<S>>, "link" | "parent">,
-) => Pid<S> | Promise<Pid<S>>;
+/** What a start that can finish at once spawns through: the supervisor's scope. */
+export interface ChildStarter {
+  /** Spawns linked to the supervisor; a pid at once when the child's `init` was synchronous. */
+  spawnLinkNow<S extends AnyServer>(
+    server: S,
+    options: Omit<SpawnOptions<ArgsOf<S>>, "link" | "parent">,
+  ): Pid<S> | Promise<Pid<S>>;
+}
 
-/** What a start function does, written so that it can finish at once (see `startNow`). */
-export type StartNow = (spawnLinkNow: SpawnLinkNow) => Pid | Promise<Pid>;
+/** What a start function does, written so that it can finish at once (see `startNowOf`). */
+export type StartNow = (starter: ChildStarter) => Pid | Promise<Pid>;
 
 /**
  * Where a start function made by `withStartNow` keeps the start that can finish at once: on
@@ -135,7 +138,7 @@ export function startNowOf(start: StartFunction): StartNow | undefined {
 /** A start function (for `ChildSpec.start`) that a supervisor can also run without a promise. */
 export function withStartNow(now: StartNow): ChildSpec["start"] {
   const start: StartFunction = (ctx) =>
-    Promise.resolve(now((server, options) => ctx.spawnLink(server, options)));
+    Promise.resolve(now({ spawnLinkNow: (server, options) => ctx.spawnLink(server, options) }));
   start[START_NOW] = now;
   return start;
 }
@@ -153,7 +156,7 @@ export function worker<S extends AnyServer>(
     id,
     type: "worker",
     ...rest,
-    start: withStartNow((spawnLinkNow) => spawnLinkNow(make(), spawn)),
+    start: withStartNow((starter) => starter.spawnLinkNow(make(), spawn)),
   };
 }
 

@@ -86,14 +86,16 @@ export class DynamicSupervisor extends SupervisorBase<
   private readonly maxRestarts: number | null;
   private readonly period: number;
   private intensity: RestartIntensity | undefined;
-  // Keyed by the pid's text: a child may run on another node (a host), where ids repeat.
+  // Keyed by `keyOf(pid)`: a child may run on another node (a host), where ids repeat.
   /** By pid while running. */
-  private readonly running = new Map<string, DynamicChild>();
+  private readonly running = new Map<number | string, DynamicChild>();
   /**
    * Children whose restart failed and is being retried, by their last pid: as in Elixir, that
    * pid still names the child, so `terminateChild(lastPid)` can stop the retries.
    */
-  private readonly restarting = new Map<string, DynamicChild>();
+  private readonly restarting = new Map<number | string, DynamicChild>();
+  /** This supervisor's node, set by `init`. */
+  private node = "";
 
   constructor(options: DynamicSupervisorOptions = {}) {
     if (typeof options !== "object" || options === null)
@@ -170,6 +172,7 @@ export class DynamicSupervisor extends SupervisorBase<
 
   override init(): void {
     this.trapExits(true);
+    this.node = this.self.node;
     if (this.maxRestarts !== null)
       this.intensity = new RestartIntensity(this.maxRestarts, this.period, this.runtime.clock);
   }
@@ -196,7 +199,7 @@ export class DynamicSupervisor extends SupervisorBase<
         return started ? started.then(() => child.pid) : child.pid;
       }
       case "terminate_child": {
-        const key = message.pid ? message.pid.toString() : "";
+        const key = message.pid ? this.keyOf(message.pid) : "";
         const child = this.running.get(key);
         if (child?.pid?.equals(message.pid)) {
           this.running.delete(key);
@@ -234,7 +237,7 @@ export class DynamicSupervisor extends SupervisorBase<
 
   override async handleInfo(message: unknown): Promise<void> {
     if (!isExitMessage(message)) return;
-    const child = this.running.get(message.from.toString());
+    const child = this.running.get(this.keyOf(message.from));
     if (child?.pid?.equals(message.from)) await this.childExited(child, child.pid, message);
   }
 
@@ -250,7 +253,7 @@ export class DynamicSupervisor extends SupervisorBase<
   }
 
   private async childExited(child: DynamicChild, pid: Pid, exit: ExitMessage): Promise<void> {
-    this.running.delete(pid.toString());
+    this.running.delete(this.keyOf(pid));
     child.pid = undefined;
     const restarting = shouldRestart(child.spec.restart, isCleanExit(exit.reason));
     this.report({
@@ -303,9 +306,17 @@ export class DynamicSupervisor extends SupervisorBase<
       }
       const retry: PendingRetry = { lastPid: previousPid };
       child.retry = retry;
-      this.restarting.set(previousPid.toString(), child);
+      this.restarting.set(this.keyOf(previousPid), child);
       this.cast(this.self, { op: "try_again", child, retry } satisfies DynamicSupervisorCast);
     }
+  }
+
+  /**
+   * A child's key in `running` and `restarting`: its id for a pid of this node (no string to
+   * build per start), its text for one of another node.
+   */
+  private keyOf(pid: Pid): number | string {
+    return pid.node === this.node ? pid.id : String(pid);
   }
 
   /** Records a restart against the child's own budget, if there is one: false when over it. */
@@ -318,8 +329,8 @@ export class DynamicSupervisor extends SupervisorBase<
 
   private stopRetrying(child: DynamicChild): void {
     const lastPid = child.retry?.lastPid;
-    if (lastPid && this.restarting.get(lastPid.toString()) === child)
-      this.restarting.delete(lastPid.toString());
+    if (lastPid && this.restarting.get(this.keyOf(lastPid)) === child)
+      this.restarting.delete(this.keyOf(lastPid));
     child.retry = undefined;
   }
 
@@ -340,7 +351,7 @@ export class DynamicSupervisor extends SupervisorBase<
     this.stopRetrying(child);
     if (!("pid" in outcome)) return;
     child.pid = outcome.pid;
-    this.running.set(outcome.pid.toString(), child);
+    this.running.set(this.keyOf(outcome.pid), child);
     this.reportStart(child.spec.id, outcome.pid, previousPid, restarting);
   }
 }

@@ -21,7 +21,6 @@ import {
   type NormalizedChildSpec,
   type RestartType,
   type Shutdown,
-  type SpawnLinkNow,
   type StartContext,
   startNowOf,
 } from "./child-spec.js";
@@ -198,8 +197,6 @@ export abstract class SupervisorBase<R extends RequestMap, Cast, Args> extends G
     return this.startContext;
   }
 
-  private readonly spawnLinkNow: SpawnLinkNow = (server, options) => this.scope.spawnLinkNow(server, options);
-
   /**
    * Runs the child's start function; a failure becomes ChildStartError naming the child. A
    * start that finishes at once (a `worker` whose `init` is synchronous) is handled at once,
@@ -212,7 +209,7 @@ export abstract class SupervisorBase<R extends RequestMap, Cast, Args> extends G
     let started: Pid | Promise<Pid>;
     try {
       const now = startNowOf(spec.start);
-      started = now ? now(this.spawnLinkNow) : spec.start(this.context, ...extra);
+      started = now ? now(this.scope) : spec.start(this.context, ...extra);
     } catch (error) {
       return this.startFailed(spec, error);
     }
