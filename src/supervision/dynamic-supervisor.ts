@@ -349,9 +349,9 @@ export class DynamicSupervisor extends SupervisorBase<
   ): void {
     // Started or ignored (then dropped, as OTP), the child is no longer restarting.
     this.stopRetrying(child);
-    if (!("pid" in outcome)) return;
-    child.pid = outcome.pid;
-    this.running.set(this.keyOf(outcome.pid), child);
-    this.reportStart(child.spec.id, outcome.pid, previousPid, restarting);
+    if (!outcome) return;
+    child.pid = outcome;
+    this.running.set(this.keyOf(outcome), child);
+    this.reportStart(child.spec.id, outcome, previousPid, restarting);
   }
 }

@@ -29,8 +29,8 @@ import type { SupervisorEvent, SupervisorEventListener } from "./events.js";
 import { type Reply, type ReplyResult, type Request, type RequestMap, requester } from "./requests.js";
 import type { RestartIntensity } from "./restart-intensity.js";
 
-/** What starting a child gave: a pid, or nothing when its `init` returned `Ignore`. */
-export type StartOutcome = { pid: Pid } | { ignored: true };
+/** What starting a child gave: its pid, or undefined when its `init` returned `Ignore`. */
+export type StartOutcome = Pid | undefined;
 
 /**
  * `restarting`: its restart failed and is being retried (OTP's `restarting` in place of a pid);
@@ -228,11 +228,11 @@ export abstract class SupervisorBase<R extends RequestMap, Cast, Args> extends G
     }
     // A start function that forgot to link would leave a child we never hear from.
     this.link(pid);
-    return { pid };
+    return pid;
   }
 
   private startFailed(spec: NormalizedChildSpec, error: unknown): StartOutcome {
-    if (error instanceof InitError && error.reason === "ignore") return { ignored: true };
+    if (error instanceof InitError && error.reason === "ignore") return undefined;
     // A plain InitError only says the child's init failed; its reason says why. A
     // ChildStartError from a nested supervisor's start is kept whole: it names the grandchild.
     const plainInitError = error instanceof InitError && !(error instanceof ChildStartError);

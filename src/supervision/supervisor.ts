@@ -363,9 +363,9 @@ export class Supervisor extends SupervisorBase<SupervisorRequests, SupervisorCas
   ): void {
     // Started or ignored, the child is no longer restarting (OTP leaves an ignored one stopped).
     child.retry = undefined;
-    if (!("pid" in outcome)) return;
-    child.pid = outcome.pid;
-    this.reportStart(child.spec.id, outcome.pid, previousPid, restarting);
+    if (!outcome) return;
+    child.pid = outcome;
+    this.reportStart(child.spec.id, outcome, previousPid, restarting);
   }
 
   /**
