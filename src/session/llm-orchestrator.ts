@@ -1,3 +1,4 @@
+import { getEventListeners } from "node:events";
 import { type LlmChunk, type LlmProvider, LlmProviderError, type LlmUsage } from "../llm/index.js";
 import {
   CallExitError,
@@ -49,6 +50,8 @@ export const DEFAULT_TURN_TIMEOUT_MS = 60_000;
 export const TURN_REPLY_GRACE_MS = 5000;
 /** How long recording a turn's ending may take once the turn has gone wrong. */
 const ENDING_CALL_TIMEOUT_MS = 2000;
+/** How many turns one abort controller may serve (see LlmOrchestrator.keepController). */
+const MAX_CONTROLLER_REUSE = 32;
 /** Node's timers fire at once beyond this; a longer deadline is no deadline. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -110,6 +113,9 @@ export class LlmOrchestrator extends GenServer<
    * arrival, so a later turn's is seldom earlier: a timer per busy minute, not per turn.
    */
   private deadlineTimer: { ref: TimerRef; deadline: number } | undefined;
+  private spareController: AbortController | undefined;
+  /** How many turns the controller in use has served. */
+  private controllerUses = 0;
 
   override async init(args: AgentArgs): Promise<void> {
     this.args = args;
@@ -163,6 +169,7 @@ export class LlmOrchestrator extends GenServer<
         const { turn } = message;
         if (turn !== this.current) return;
         this.current = undefined;
+        if (message.result.ok) this.keepController(turn.controller);
         turn.from.reply(message.result);
         this.startNext();
         return;
@@ -223,7 +230,7 @@ export class LlmOrchestrator extends GenServer<
       text: message.text,
       timeoutMs: message.timeoutMs,
       deadline: message.deadline,
-      controller: new AbortController(),
+      controller: this.takeController(),
     };
     this.current = turn;
     this.armDeadline(turn);
@@ -231,6 +238,33 @@ export class LlmOrchestrator extends GenServer<
       this.send(this.self, { type: "turn_finished", turn, result });
     });
     return true;
+  }
+
+  /**
+   * The next turn's abort controller: the last one again when it can be (see keepController).
+   * Node 20 makes an AbortSignal with a prototype change and a finalizer, some 10-25 µs, a
+   * good part of a whole turn with the offline model.
+   */
+  private takeController(): AbortController {
+    const kept = this.spareController;
+    this.spareController = undefined;
+    if (kept && this.controllerUses < MAX_CONTROLLER_REUSE) {
+      this.controllerUses++;
+      return kept;
+    }
+    this.controllerUses = 1;
+    return new AbortController();
+  }
+
+  /**
+   * Keeps a completed turn's controller for the next turn if nothing can tell: never aborted,
+   * and no abort listener left on its signal by the provider. A provider that kept something
+   * else of it (a signal made with AbortSignal.any) holds it for at most MAX_CONTROLLER_REUSE
+   * turns; all of them completed, so an abort reaching them stops nothing that still runs.
+   */
+  private keepController(controller: AbortController): void {
+    const { signal } = controller;
+    if (!signal.aborted && getEventListeners(signal, "abort").length === 0) this.spareController = controller;
   }
 
   /** Makes sure the deadline timer fires by the turn's deadline (a turn with none needs none). */
