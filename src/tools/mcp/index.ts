@@ -1,0 +1,26 @@
+// MCP tool servers: each one a supervised process owning its connection (and, for stdio, the
+// server's process group); the SDK is loaded only when a server starts.
+export {
+  type McpServerConfig,
+  type McpServerConfigInput,
+  mcpServerConfigSchema,
+  parseMcpServerConfig,
+  prefixedToolName,
+} from "./config.js";
+export {
+  McpServerExitError,
+  McpServerStartError,
+  McpServerUnavailableError,
+  McpToolCallError,
+  McpToolTimeoutError,
+} from "./errors.js";
+export type { McpToolResult } from "./results.js";
+export { type McpCallOptions, McpServer, type McpServerOptions, type McpServerState } from "./server.js";
+export {
+  MCP_STOP_GRACE_MS,
+  type McpServerArgs,
+  type McpServerCall,
+  type McpServerCast,
+  McpServerProcess,
+  type McpToolDescription,
+} from "./server-process.js";
