@@ -30,6 +30,30 @@ export {
 export type { FileChange } from "./file-changes.js";
 export { DEFAULT_TOOL_LIMITS, type ToolLimits } from "./limits.js";
 export { type ListFilesResult, listFilesTool } from "./list-files-tool.js";
+export {
+  MCP_STOP_GRACE_MS,
+  type McpCallOptions,
+  McpServer,
+  type McpServerArgs,
+  type McpServerCall,
+  type McpServerCast,
+  type McpServerConfig,
+  type McpServerConfigInput,
+  McpServerExitError,
+  type McpServerOptions,
+  McpServerProcess,
+  McpServerStartError,
+  type McpServerState,
+  McpServerUnavailableError,
+  McpToolCallError,
+  type McpToolDescription,
+  type McpToolResult,
+  McpToolTimeoutError,
+  mcpServerConfigSchema,
+  mcpServerSpec,
+  parseMcpServerConfig,
+  prefixedToolName,
+} from "./mcp/index.js";
 export { type FileRead, Project, type ResolvedPath } from "./project.js";
 export type { WalkEntry } from "./project-walk.js";
 export { type ReadFileResult, readFileTool } from "./read-file-tool.js";

@@ -15,7 +15,13 @@ export {
   McpToolTimeoutError,
 } from "./errors.js";
 export type { McpToolResult } from "./results.js";
-export { type McpCallOptions, McpServer, type McpServerOptions, type McpServerState } from "./server.js";
+export {
+  type McpCallOptions,
+  McpServer,
+  type McpServerOptions,
+  type McpServerState,
+  mcpServerSpec,
+} from "./server.js";
 export {
   MCP_STOP_GRACE_MS,
   type McpServerArgs,

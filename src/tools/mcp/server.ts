@@ -247,3 +247,16 @@ export class McpServer {
     }
   }
 }
+
+/**
+ * The child spec of one MCP server, with the handle to reach it:
+ * `const { server, spec } = mcpServerSpec(config)`; put `spec` among a supervisor's children,
+ * and `await server.tools(runtime)` once it runs.
+ */
+export function mcpServerSpec(
+  config: McpServerConfigInput,
+  options: McpServerOptions = {},
+): { server: McpServer; spec: ChildSpec } {
+  const server = new McpServer(config, options);
+  return { server, spec: server.spec };
+}
