@@ -140,7 +140,9 @@ export class ProcessGroupStdioTransport implements Transport {
   /** Kills the whole group at once, without waiting (the backstop when the owner was killed). */
   kill(): void {
     const pid = this.#child?.pid;
-    if (pid !== undefined) signalGroup(pid, "SIGKILL");
+    // The group id is ours while its leader is unreaped or any member lives; after that the
+    // number may belong to someone else, so it is not signalled.
+    if (pid !== undefined && (this.#exit === undefined || groupAlive(pid))) signalGroup(pid, "SIGKILL");
   }
 
   async #exitedWithin(ms: number): Promise<boolean> {
