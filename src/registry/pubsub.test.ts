@@ -112,6 +112,23 @@ describe("PubSub", () => {
     assert.deepEqual(pubsub.topics(), []);
   });
 
+  it("reaches the callbacks subscribed when a broadcast began, whatever they (un)subscribe meanwhile", () => {
+    const pubsub = new PubSub(rt);
+    const seen: string[] = [];
+    let lateSubscribed = false;
+    let second: { unsubscribe(): void } | undefined;
+    pubsub.subscribe("news", (m) => {
+      seen.push(`first ${m}`);
+      second?.unsubscribe();
+      if (!lateSubscribed) pubsub.subscribe("news", (n) => seen.push(`late ${n}`));
+      lateSubscribed = true;
+    });
+    second = pubsub.subscribe("news", (m) => seen.push(`second ${m}`));
+    assert.equal(pubsub.broadcast("news", 1), 2);
+    assert.equal(pubsub.broadcast("news", 2), 2);
+    assert.deepEqual(seen, ["first 1", "second 1", "first 2", "late 2"]);
+  });
+
   it("rejects an invalid topic", () => {
     const pubsub = new PubSub(rt);
     assert.throws(() => pubsub.subscribe("", () => {}), /invalid topic/);
