@@ -40,6 +40,7 @@ export {
   type McpServerConfig,
   type McpServerConfigInput,
   McpServerExitError,
+  McpServerHungError,
   type McpServerOptions,
   McpServerProcess,
   McpServerStartError,

@@ -27,6 +27,7 @@ describe("MCP server config", () => {
         headers: {},
         startTimeoutMs: 10_000,
         callTimeoutMs: 60_000,
+        pingTimeoutMs: 5_000,
         restart: "permanent",
         maxRestarts: 3,
         periodMs: 60_000,

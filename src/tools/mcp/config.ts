@@ -33,6 +33,8 @@ export const mcpServerConfigSchema = z
     startTimeoutMs: positiveMs.default(10_000),
     /** A call's timeout unless the call asks for less (default 60 s). */
     callTimeoutMs: positiveMs.default(60_000),
+    /** After a call times out the server must answer a ping within this, else it is restarted as hung (default 5 s). */
+    pingTimeoutMs: positiveMs.default(5_000),
     /** `permanent` (default): restarted whenever it stops; `transient`: only when it stops abnormally. */
     restart: z.enum(["permanent", "transient"]).default("permanent"),
     /** More than `maxRestarts` restarts in `periodMs` and the server is given up (the session stays). */

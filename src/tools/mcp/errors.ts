@@ -53,6 +53,19 @@ export class McpServerExitError extends ToolError {
   }
 }
 
+/** The MCP server stopped answering (a call timed out, then a ping did too): it is restarted. */
+export class McpServerHungError extends ToolError {
+  readonly server: string;
+
+  constructor(server: string, pingTimeoutMs: number) {
+    super(
+      "mcp_server_hung",
+      `MCP server ${JSON.stringify(server)} stopped answering (a call timed out and a ping got no answer within ${pingTimeoutMs} ms); it is being restarted`,
+    );
+    this.server = server;
+  }
+}
+
 /** The MCP server is not running now: restarting, or given up after its restart budget. */
 export class McpServerUnavailableError extends ToolError {
   readonly server: string;
@@ -95,6 +108,7 @@ export class McpToolCallError extends ToolError {
 for (const type of [
   McpServerStartError,
   McpServerExitError,
+  McpServerHungError,
   McpServerUnavailableError,
   McpToolTimeoutError,
   McpToolCallError,

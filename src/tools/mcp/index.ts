@@ -9,6 +9,7 @@ export {
 } from "./config.js";
 export {
   McpServerExitError,
+  McpServerHungError,
   McpServerStartError,
   McpServerUnavailableError,
   McpToolCallError,

@@ -5,7 +5,13 @@ import { err, type From, GenServer, NoReply, ok, type Result } from "../../runti
 import { scrubEnvironment } from "../environment.js";
 import { ToolAbortedError } from "../errors.js";
 import type { McpServerConfig } from "./config.js";
-import { McpServerExitError, McpServerStartError, McpToolCallError, McpToolTimeoutError } from "./errors.js";
+import {
+  McpServerExitError,
+  McpServerHungError,
+  McpServerStartError,
+  McpToolCallError,
+  McpToolTimeoutError,
+} from "./errors.js";
 import { type McpToolResult, toToolResult } from "./results.js";
 import { ProcessGroupStdioTransport } from "./stdio-transport.js";
 
@@ -23,7 +29,7 @@ export type McpServerCall =
 
 export type McpServerCast = { op: "cancel"; id: number; reason?: unknown };
 
-type Info = { type: "mcp_closed" };
+type Info = { type: "mcp_closed" } | { type: "mcp_hung" };
 
 export interface McpServerArgs {
   config: McpServerConfig;
@@ -56,6 +62,7 @@ export class McpServerProcess extends GenServer<
   readonly #calls = new Map<number, AbortController>();
   /** Set once this process stops the server itself: the close that follows is no news. */
   #stopping = false;
+  #pinging = false;
 
   override async init({ config, env }: McpServerArgs): Promise<void> {
     this.#config = config;
@@ -106,7 +113,12 @@ export class McpServerProcess extends GenServer<
   }
 
   override handleInfo(message: Info): void {
-    if ((message as { type?: string }).type !== "mcp_closed") return;
+    const type = (message as { type?: string }).type;
+    if (type === "mcp_hung") {
+      this.stop(new McpServerHungError(this.#config.name, this.#config.pingTimeoutMs));
+      return;
+    }
+    if (type !== "mcp_closed") return;
     const transport = this.#transport;
     this.stop(
       transport instanceof ProcessGroupStdioTransport
@@ -150,6 +162,7 @@ export class McpServerProcess extends GenServer<
             from.reply(err(new ToolAbortedError(tool, controller.signal.reason)));
           } else if (isMcpError(error, REQUEST_TIMEOUT)) {
             from.reply(err(new McpToolTimeoutError(name, tool, timeoutMs)));
+            this.#checkAnswering();
           } else if (isMcpError(error, CONNECTION_CLOSED)) {
             from.reply(
               err(
@@ -164,6 +177,29 @@ export class McpServerProcess extends GenServer<
         },
       )
       .finally(() => this.#calls.delete(id));
+  }
+
+  /**
+   * After a timeout: a slow tool is no reason to drop the server (other calls may be running
+   * fine), but a server that no longer answers a ping is hung, and this process ends so that
+   * its supervisor starts a fresh one.
+   */
+  #checkAnswering(): void {
+    if (this.#pinging || this.#stopping) return;
+    this.#pinging = true;
+    const self = this.self;
+    const runtime = this.runtime;
+    this.#client
+      .ping({ timeout: this.#config.pingTimeoutMs })
+      .then(
+        () => undefined,
+        () => {
+          if (!this.#stopping) runtime.send(self, { type: "mcp_hung" } satisfies Info);
+        },
+      )
+      .finally(() => {
+        this.#pinging = false;
+      });
   }
 
   #makeTransport(sdk: Sdk, env: NodeJS.ProcessEnv): Transport {

@@ -10,6 +10,7 @@ import {
   McpServer,
   type McpServerConfigInput,
   McpServerExitError,
+  McpServerHungError,
   McpServerStartError,
   McpServerUnavailableError,
   McpToolCallError,
@@ -63,6 +64,7 @@ describe("MCP servers as supervised processes", () => {
     const definitions = await server.definitions(runtime);
     assert.deepEqual(definitions.map((d) => d.name).sort(), [
       "fx__big",
+      "fx__block",
       "fx__crash",
       "fx__echo",
       "fx__fail",
@@ -89,6 +91,20 @@ describe("MCP servers as supervised processes", () => {
       return true;
     });
     assert.equal((await server.callTool(runtime, "echo", { text: "after" })).text, "echo: after");
+  });
+
+  it("restarts a server that stops answering, once a call timed out and a ping got no answer", async () => {
+    const { server } = await start(fixture({ pingTimeoutMs: 300 }));
+    const before = (await server.osPid(runtime))!;
+    await assert.rejects(server.callTool(runtime, "block", {}, { timeoutMs: 300 }), McpToolTimeoutError);
+    await until(async () => {
+      const pid = await server.osPid(runtime).catch(() => undefined);
+      return pid !== undefined && pid !== before;
+    }, "a new server process");
+    pids.push((await server.osPid(runtime))!);
+    assert.ok(server.lastExit instanceof McpServerHungError, String(server.lastExit));
+    await until(() => processGone(before), "the hung server to be gone");
+    assert.equal((await server.callTool(runtime, "echo", { text: "fresh" })).text, "echo: fresh");
   });
 
   it("cancels a call when its signal fires", async () => {
