@@ -71,6 +71,8 @@ export interface LaunchedHost {
 }
 
 const SOURCE_MODE = import.meta.url.endsWith(".ts");
+// Beside this module: in src/hosts under tsx, and in the built bundle (scripts/bundle.mjs) at the
+// top of dist/, where the chunk holding this code sits beside the entry `host-main.js`.
 const ENTRY = new URL(SOURCE_MODE ? "./host-main.ts" : "./host-main.js", import.meta.url);
 const STDERR_TAIL = 4096;
 const MIB = 1024 * 1024;
