@@ -239,7 +239,7 @@ export class Kernel implements KernelPort, LocalNode {
       trapExit: proc.trapping,
       parent: proc.parent,
       links: proc.linked().map((linked) => linked.pid),
-      monitoredBy: [...(proc.watchers?.values() ?? [])].map((w) => w.watcher?.pid),
+      monitoredBy: proc.watcherList().map((w) => w.watcher?.pid),
       monitors: proc.watching?.size ?? 0,
       names: this.namesOf(proc.pid),
     };
@@ -427,7 +427,7 @@ export class Kernel implements KernelPort, LocalNode {
       proc.watching = undefined;
     }
     if (proc.watchers) {
-      const watchers = [...proc.watchers.values()];
+      const watchers = proc.watcherList();
       proc.watchers = undefined;
       for (const w of watchers) this.fireMonitor(w, pid, reason);
     }
@@ -551,8 +551,7 @@ export class Kernel implements KernelPort, LocalNode {
   }
 
   private addWatcher(proc: Proc, watcher: MonitorRecord): void {
-    if (!proc.watchers) proc.watchers = new Map();
-    proc.watchers.set(watcher.refId, watcher);
+    proc.addWatcher(watcher);
     this.monitorTargets.set(watcher.refId, proc);
   }
 
@@ -561,8 +560,7 @@ export class Kernel implements KernelPort, LocalNode {
     const target = this.monitorTargets.get(refId);
     if (!target) return;
     this.monitorTargets.delete(refId);
-    const watcher = target.watchers?.get(refId);
-    target.watchers?.delete(refId);
+    const watcher = target.takeWatcher(refId);
     watcher?.watcher?.watching?.delete(refId);
   }
 

@@ -79,4 +79,18 @@ describe("monitors", () => {
     rt.exit(target, "boom");
     assert.equal(await exited, "boom");
   });
+
+  it("fire in the order they were set, whichever were removed before", async () => {
+    const target = await rt.spawn(new Counter());
+    const fired: string[] = [];
+    const first = rt.watch(target, () => fired.push("first"));
+    rt.watch(target, () => fired.push("second"));
+    rt.demonitor(first);
+    rt.watch(target, () => fired.push("third"));
+    const exited = rt.whenExited(target);
+    rt.exit(target, "boom");
+    await exited;
+    assert.deepEqual(fired, ["second", "third"]);
+    assert.equal(rt.info(target), undefined);
+  });
 });

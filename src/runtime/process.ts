@@ -101,7 +101,8 @@ export class Proc implements ReplyHolder, ProcessScope {
   links: Proc | Set<Proc> | undefined = undefined;
   /** Links to processes of other nodes, by pid text. */
   remoteLinks: Map<string, Pid> | undefined = undefined;
-  watchers: Map<number, Watcher> | undefined = undefined;
+  /** Monitors on this process: most processes have none or one, held without a Map. */
+  watchers: Watcher | Map<number, Watcher> | undefined = undefined;
   watching: Set<number> | undefined = undefined;
   timers: Set<TimerHandle> | undefined = undefined;
   stopReason: ExitReason | undefined = undefined;
@@ -125,6 +126,37 @@ export class Proc implements ReplyHolder, ProcessScope {
     const links = this.links;
     if (links === other) this.links = undefined;
     else if (links instanceof Set) links.delete(other);
+  }
+
+  addWatcher(watcher: Watcher): void {
+    const watchers = this.watchers;
+    if (watchers === undefined) this.watchers = watcher;
+    else if (watchers instanceof Map) watchers.set(watcher.refId, watcher);
+    else
+      this.watchers = new Map([
+        [watchers.refId, watchers],
+        [watcher.refId, watcher],
+      ]);
+  }
+
+  /** Removes and returns the monitor `refId`, if this process has it. */
+  takeWatcher(refId: number): Watcher | undefined {
+    const watchers = this.watchers;
+    if (watchers === undefined) return undefined;
+    if (watchers instanceof Map) {
+      const watcher = watchers.get(refId);
+      watchers.delete(refId);
+      return watcher;
+    }
+    if (watchers.refId !== refId) return undefined;
+    this.watchers = undefined;
+    return watchers;
+  }
+
+  /** The monitors on this process in the order they were set, as a new array. */
+  watcherList(): Watcher[] {
+    const watchers = this.watchers;
+    return watchers === undefined ? [] : watchers instanceof Map ? [...watchers.values()] : [watchers];
   }
 
   /** The linked processes, as a new array. */
