@@ -20,24 +20,51 @@ import { assertStoreKey } from "./store-key.js";
 import { parseStoredText } from "./stored-text.js";
 
 type StoredTurn = { id: string | undefined; text: string };
+type StoredEventText = { seq: number; event: string };
 
 /**
  * One conversation: its head and its turns, each serialized on its own (`turns` undefined:
- * kept whole). Turns before `first` were dropped; the array is compacted once they are the
- * larger part, so dropping costs the number dropped. An array, not a Map by seq: appending to
- * a long Map costs measurably more (its hash table leaves the cache), appending to an array not.
+ * kept whole, `head` the whole text). The head of a turn-by-turn conversation is kept field by
+ * field, each as its `"name":value` JSON text, so a change that sets a field serializes that
+ * field alone instead of parsing and re-serializing the whole head. Turns before `first` were
+ * dropped; the array is compacted once they are the larger part, so dropping costs the number
+ * dropped. An array, not a Map by seq: appending to a long Map costs measurably more (its hash
+ * table leaves the cache), appending to an array not.
  */
 interface StoredConversation {
-  head: string;
+  head: Map<string, string> | string;
   turns: StoredTurn[] | undefined;
   first: number;
 }
 
+/** Each field's `"name":value` text; undefined for a value JSON leaves out, which removes the field. */
+function headFields(fields: { [key: string]: StoredJson }): [string, string | undefined][] {
+  return Object.keys(fields).map((key) => {
+    const text = JSON.stringify(fields[key]) as string | undefined;
+    return [key, text === undefined ? undefined : `${JSON.stringify(key)}:${text}`];
+  });
+}
+
+/** Sets the fields in the order an object spread would. */
+function setHeadFields(head: Map<string, string>, fields: [string, string | undefined][]): void {
+  for (const [key, text] of fields) {
+    if (text === undefined) head.delete(key);
+    else head.set(key, text);
+  }
+}
+
+function headText(head: Map<string, string>): string {
+  return `{${[...head.values()].join(",")}}`;
+}
+
 function storeConversation(conversation: StoredJson): StoredConversation {
   const { head, turns } = splitConversation(conversation);
+  if (!turns) return { head: JSON.stringify(head), turns: undefined, first: 0 };
+  const fields = new Map<string, string>();
+  setHeadFields(fields, headFields(head as { [key: string]: StoredJson }));
   return {
-    head: JSON.stringify(head),
-    turns: turns?.map((turn) => ({ id: turnIdOf(turn), text: JSON.stringify(turn) })),
+    head: fields,
+    turns: turns.map((turn) => ({ id: turnIdOf(turn), text: JSON.stringify(turn) })),
     first: 0,
   };
 }
@@ -66,7 +93,7 @@ export class MemorySessionStore implements SessionStore {
   private readonly records = new Map<string, string>();
   private readonly conversations = new Map<string, StoredConversation>();
   /** Each session's event log, oldest first. */
-  private readonly events = new Map<string, { seq: number; event: string }[]>();
+  private readonly events = new Map<string, StoredEventText[]>();
   private eventLogOpen = false;
   private closed = false;
 
@@ -119,12 +146,13 @@ export class MemorySessionStore implements SessionStore {
     const conversation = this.conversations.get(id);
     if (conversation === undefined) return undefined;
     const entry = { sessionId: id, part: "conversation" } as const;
-    if (!conversation.turns) return parseStoredText(conversation.head, entry);
-    const turns = conversation.turns
+    const { head, turns } = conversation;
+    if (typeof head === "string" || !turns) return parseStoredText(head as string, entry);
+    const texts = turns
       .slice(conversation.first)
       .map((turn) => turn.text)
       .join(",");
-    return joinConversation(conversation.head, turns, entry);
+    return joinConversation(headText(head), texts, entry);
   }
 
   /** Checks the whole change first, then applies it: nothing is half done. */
@@ -132,8 +160,8 @@ export class MemorySessionStore implements SessionStore {
     this.open(id);
     assertConversationChange(change);
     const conversation = this.conversations.get(id) ?? storeConversation({ turns: [] });
-    const { turns } = conversation;
-    if (!turns) throw notTurnByTurn(id);
+    const { head, turns } = conversation;
+    if (!turns || typeof head === "string") throw notTurnByTurn(id);
     const replaced = (change.replace ?? []).map((turn) => {
       const turnId = turnIdOf(turn) as string;
       const at = newestIndexOf(conversation, turnId);
@@ -151,11 +179,8 @@ export class MemorySessionStore implements SessionStore {
       if (inAppended < 0) throw missingTurn("keepFrom", keepFrom, id);
       keepAt = turns.length + inAppended;
     }
-    const entry = { sessionId: id, part: "conversation" } as const;
-    const head =
-      change.set === undefined
-        ? conversation.head
-        : JSON.stringify({ ...(parseStoredText(conversation.head, entry) as object), ...change.set });
+    // Serialized before anything is applied: a value JSON cannot write fails the change whole.
+    const set = change.set === undefined ? undefined : headFields(change.set);
 
     for (const [at, turn] of replaced) turns[at] = turn;
     turns.push(...appended);
@@ -167,22 +192,35 @@ export class MemorySessionStore implements SessionStore {
         conversation.first = 0;
       }
     }
-    conversation.head = head;
+    if (set) setHeadFields(head, set);
     this.conversations.set(id, conversation);
   }
 
   async appendEvents(entries: StoredEvent[], keep?: number): Promise<void> {
     this.open();
+    // A batch is mostly runs of one session's events: each id is checked and looked up once per run.
+    let checked: string | undefined;
     for (const entry of entries) {
-      assertStoreKey(entry.sessionId);
+      if (entry.sessionId !== checked) {
+        assertStoreKey(entry.sessionId);
+        checked = entry.sessionId;
+      }
       assertEventSeq(entry.seq, "seq");
     }
     if (keep !== undefined) assertEventSeq(keep, "keep", 0);
+    const written = new Set<StoredEventText[]>();
+    let logOf: string | undefined;
+    let log: StoredEventText[] = [];
     for (const { sessionId, seq, event } of entries) {
-      let log = this.events.get(sessionId);
-      if (!log) {
-        log = [];
-        this.events.set(sessionId, log);
+      if (sessionId !== logOf) {
+        logOf = sessionId;
+        let found = this.events.get(sessionId);
+        if (!found) {
+          found = [];
+          this.events.set(sessionId, found);
+        }
+        log = found;
+        written.add(log);
       }
       const stored = { seq, event: JSON.stringify(event) };
       const last = log.at(-1);
@@ -195,10 +233,7 @@ export class MemorySessionStore implements SessionStore {
       log.splice(at, log[at]?.seq === seq ? 1 : 0, stored);
     }
     if (keep === undefined) return;
-    for (const id of new Set(entries.map((e) => e.sessionId))) {
-      const log = this.events.get(id) as { seq: number }[];
-      if (log.length > keep) log.splice(0, log.length - keep);
-    }
+    for (const trimmed of written) if (trimmed.length > keep) trimmed.splice(0, trimmed.length - keep);
   }
 
   async readEvents(id: string, since: number): Promise<StoredEvent[]> {
