@@ -38,8 +38,6 @@ export interface LlmProvider {
   stream(request: LlmRequest): AsyncIterable<LlmChunk>;
 }
 
-const ROLES: ReadonlySet<string> = new Set(["system", "user", "assistant"]);
-
 /** Throws InvalidArgumentError naming the first bad field (`request.temperature`, `request.messages[2]`). */
 export function validateRequest(request: LlmRequest): void {
   if (typeof request !== "object" || request === null)
@@ -50,19 +48,21 @@ export function validateRequest(request: LlmRequest): void {
   if (!Array.isArray(request.messages) || request.messages.length === 0) {
     throw new InvalidArgumentError("request.messages", "must be a non-empty array");
   }
-  request.messages.forEach((message, i) => {
+  // Runs over the whole history every turn: three comparisons, not a Set lookup, per message.
+  const { messages } = request;
+  for (let i = 0; i < messages.length; i++) {
+    const message = messages[i];
+    const role = typeof message === "object" && message !== null ? message.role : undefined;
     if (
-      typeof message !== "object" ||
-      message === null ||
-      !ROLES.has(message.role) ||
-      typeof message.content !== "string"
+      (role !== "user" && role !== "assistant" && role !== "system") ||
+      typeof (message as LlmMessage).content !== "string"
     ) {
       throw new InvalidArgumentError(
         `request.messages[${i}]`,
         "must have a role (system, user or assistant) and string content",
       );
     }
-  });
+  }
   const { temperature, maxTokens, signal } = request;
   if (
     temperature !== undefined &&
