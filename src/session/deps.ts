@@ -63,7 +63,18 @@ export function publish(deps: SessionDeps, input: SessionEventInput): void {
     throw new InvalidArgumentError("deps", "publishing needs the session system's event log");
   const event = deps.eventLog.record(input);
   deps.pubsub.broadcast(GLOBAL_SESSION_TOPIC, event);
-  deps.pubsub.broadcast(sessionTopic(event.sessionId), event);
+  deps.pubsub.broadcast(topicOf(event.sessionId), event);
+}
+
+/**
+ * The session's topic, kept for the last session published to: a turn publishes a run of
+ * events for one session, and a topic built per event is a new string the bus hashes again.
+ */
+let lastTopic = { sessionId: "", topic: "" };
+
+function topicOf(sessionId: string): string {
+  if (sessionId !== lastTopic.sessionId) lastTopic = { sessionId, topic: sessionTopic(sessionId) };
+  return lastTopic.topic;
 }
 
 export { err, ok, type Result, unwrap } from "../runtime/index.js";
