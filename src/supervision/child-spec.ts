@@ -58,20 +58,21 @@ export function normalizeChildSpec(spec: ChildSpec, idRequired = true): Normaliz
       );
     }
   }
-  // Only built when something is wrong: this runs for every child start.
-  const where = () => `child ${JSON.stringify(spec.id)}`;
   if (typeof spec.start !== "function")
-    throw new InvalidArgumentError(`${where()} start`, "must be a function");
+    throw new InvalidArgumentError(`${where(spec)} start`, "must be a function");
   const restart = spec.restart ?? "permanent";
   if (!RESTARTS.has(restart)) {
     throw new InvalidArgumentError(
-      `${where()} restart`,
+      `${where(spec)} restart`,
       `must be one of ${[...RESTARTS].join(", ")}, got ${String(restart)}`,
     );
   }
   const type = spec.type ?? "worker";
   if (!TYPES.has(type)) {
-    throw new InvalidArgumentError(`${where()} type`, `must be worker or supervisor, got ${String(type)}`);
+    throw new InvalidArgumentError(
+      `${where(spec)} type`,
+      `must be worker or supervisor, got ${String(type)}`,
+    );
   }
   const shutdown = spec.shutdown ?? (type === "supervisor" ? "infinity" : 5000);
   if (
@@ -80,20 +81,25 @@ export function normalizeChildSpec(spec: ChildSpec, idRequired = true): Normaliz
     !(typeof shutdown === "number" && Number.isInteger(shutdown) && shutdown >= 0)
   ) {
     throw new InvalidArgumentError(
-      `${where()} shutdown`,
+      `${where(spec)} shutdown`,
       `must be a whole number of ms, "brutal_kill" or "infinity", got ${String(shutdown)}`,
     );
   }
   const significant = spec.significant ?? false;
   if (typeof significant !== "boolean")
-    throw new InvalidArgumentError(`${where()} significant`, "must be a boolean");
+    throw new InvalidArgumentError(`${where(spec)} significant`, "must be a boolean");
   if (significant && restart === "permanent") {
     throw new InvalidArgumentError(
-      `${where()} significant`,
+      `${where(spec)} significant`,
       "only transient or temporary children may be significant",
     );
   }
   return { id: spec.id, start: spec.start, restart, shutdown, type, significant };
+}
+
+/** Names the child in an error; a function of the spec rather than a closure, as this runs for every child start. */
+function where(spec: ChildSpec): string {
+  return `child ${JSON.stringify(spec.id)}`;
 }
 
 export interface WorkerOptions<Args> {
@@ -151,7 +157,12 @@ export function worker<S extends AnyServer>(
 ): ChildSpec {
   const { args, trapExit, name, ...rest } = options;
   checkName(name);
-  const spawn = { args: args as ArgsOf<S>, trapExit: trapExit ?? false, ...namedAs(name) };
+  // Without a spread: this runs for every child of every supervisor built.
+  const spawn: { args: ArgsOf<S>; trapExit: boolean; name?: string } = {
+    args: args as ArgsOf<S>,
+    trapExit: trapExit ?? false,
+  };
+  if (name !== undefined) spawn.name = name;
   return {
     id,
     type: "worker",
