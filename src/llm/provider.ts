@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from "../errors.js";
+import { checkMessages } from "./checked-messages.js";
 import { LlmAbortedError, LlmProviderError } from "./errors.js";
 
 export { LlmAbortedError, LlmProviderError };
@@ -48,21 +49,7 @@ export function validateRequest(request: LlmRequest): void {
   if (!Array.isArray(request.messages) || request.messages.length === 0) {
     throw new InvalidArgumentError("request.messages", "must be a non-empty array");
   }
-  // Runs over the whole history every turn: three comparisons, not a Set lookup, per message.
-  const { messages } = request;
-  for (let i = 0; i < messages.length; i++) {
-    const message = messages[i];
-    const role = typeof message === "object" && message !== null ? message.role : undefined;
-    if (
-      (role !== "user" && role !== "assistant" && role !== "system") ||
-      typeof (message as LlmMessage).content !== "string"
-    ) {
-      throw new InvalidArgumentError(
-        `request.messages[${i}]`,
-        "must have a role (system, user or assistant) and string content",
-      );
-    }
-  }
+  checkMessages(request.messages);
   const { temperature, maxTokens, signal } = request;
   if (
     temperature !== undefined &&
