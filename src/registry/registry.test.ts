@@ -54,6 +54,21 @@ describe("Registry with unique keys", () => {
     assert.equal(seenByWatcher, undefined);
   });
 
+  it("removes every key of an exiting process, each told with the exit reason", async () => {
+    const registry = new Registry(rt, { keys: "unique" });
+    const seen: string[] = [];
+    registry.on("unregister", (e: UnregisterEvent<unknown>) => seen.push(`${e.key} ${e.cause} ${e.reason}`));
+    const pid = await rt.spawn(new Counter());
+    const other = await rt.spawn(new Counter());
+    registry.register("a", pid);
+    registry.register("b", pid);
+    registry.register("c", other);
+    rt.exit(pid, "boom");
+    assert.deepEqual(seen, ["a exit boom", "b exit boom"]);
+    assert.deepEqual([registry.whereis("a"), registry.whereis("b")], [undefined, undefined]);
+    assert.ok(registry.whereis("c")?.equals(other));
+  });
+
   it("lets a key be registered again once its holder has exited", async () => {
     const registry = new Registry(rt, { keys: "unique" });
     const first = await rt.spawn(new Counter());

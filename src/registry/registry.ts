@@ -286,10 +286,24 @@ export class Registry<V = unknown> implements NameService {
     const keys = this.byPid.get(pid.id);
     if (keys === undefined) return;
     this.byPid.delete(pid.id);
-    for (const key of typeof keys === "string" ? [keys] : keys) {
-      for (const entry of this.removeEntries(key, pid))
-        this.emit("unregister", { ...entry, cause: "exit", reason });
+    if (typeof keys === "string") this.removeOnExit(keys, pid, reason);
+    else for (const key of keys) this.removeOnExit(key, pid, reason);
+  }
+
+  /**
+   * Every registered process passes here when it exits: on a unique registry without
+   * unregister listeners this allocates nothing (no array of one entry, no event).
+   */
+  private removeOnExit(key: string, pid: Pid, reason: ExitReason): void {
+    if (this.mode === "unique") {
+      const entry = this.unique.get(key);
+      if (!entry?.pid.equals(pid)) return;
+      this.unique.delete(key);
+      if (this.listeners.unregister.size > 0) this.emit("unregister", { ...entry, cause: "exit", reason });
+      return;
     }
+    for (const entry of this.removeEntries(key, pid))
+      this.emit("unregister", { ...entry, cause: "exit", reason });
   }
 
   private indexKey(pid: Pid, key: string): void {
