@@ -97,8 +97,8 @@ export class Supervisor extends SupervisorBase<SupervisorRequests, SupervisorCas
   private readonly period: number;
   /** In start order. */
   private children: Child[] = [];
-  /** Set by `init`, before any child starts. */
-  private intensity!: RestartIntensity;
+  /** Made at the first restart: most supervisors never restart a child (the budget was checked by the constructor). */
+  private intensity: RestartIntensity | undefined;
 
   constructor(options: SupervisorOptions) {
     if (typeof options !== "object" || options === null) {
@@ -122,12 +122,17 @@ export class Supervisor extends SupervisorBase<SupervisorRequests, SupervisorCas
     }
     if (!Array.isArray(options.children))
       throw new InvalidArgumentError("children", "must be an array of child specs");
-    this.initialSpecs = options.children.map((spec) => this.checkSpec(normalizeChildSpec(spec)));
-    this.initialSpecs.forEach((spec, i) => {
-      if (this.initialSpecs.findIndex((other) => other.id === spec.id) !== i) {
-        throw new InvalidArgumentError("children", `duplicate child id ${JSON.stringify(spec.id)}`);
+    // Plain loops: a supervisor per session runs this for every session.
+    const specs: NormalizedChildSpec[] = [];
+    for (const given of options.children) specs.push(this.checkSpec(normalizeChildSpec(given)));
+    for (let i = 1; i < specs.length; i++) {
+      const id = (specs[i] as NormalizedChildSpec).id;
+      for (let j = 0; j < i; j++) {
+        if ((specs[j] as NormalizedChildSpec).id === id)
+          throw new InvalidArgumentError("children", `duplicate child id ${JSON.stringify(id)}`);
       }
-    });
+    }
+    this.initialSpecs = specs;
   }
 
   /**
@@ -185,7 +190,6 @@ export class Supervisor extends SupervisorBase<SupervisorRequests, SupervisorCas
   /** Synchronous when every child's start finished at once (see `startChildProcess`). */
   override init(): void | Promise<void> {
     this.trapExits(true);
-    this.intensity = new RestartIntensity(this.maxRestarts, this.period, this.runtime.clock);
     return this.startInitial(0);
   }
 
@@ -313,6 +317,7 @@ export class Supervisor extends SupervisorBase<SupervisorRequests, SupervisorCas
    * children after it in the group stay stopped until then).
    */
   private async restart(child: Child, previousPid: Pid | undefined): Promise<void> {
+    this.intensity ??= new RestartIntensity(this.maxRestarts, this.period, this.runtime.clock);
     const intensity = this.intensity;
     if (!intensity.record()) {
       this.giveUp(child.spec.id, intensity);
