@@ -122,9 +122,10 @@ export class Supervisor extends SupervisorBase<SupervisorRequests, SupervisorCas
     }
     if (!Array.isArray(options.children))
       throw new InvalidArgumentError("children", "must be an array of child specs");
-    // Plain loops: a supervisor per session runs this for every session.
-    const specs: NormalizedChildSpec[] = [];
-    for (const given of options.children) specs.push(this.checkSpec(normalizeChildSpec(given)));
+    // map, not push: the array it makes is kept for the supervisor's life, and is exactly as
+    // long as needed (a pushed-to array keeps spare slots). The check below uses plain loops:
+    // a supervisor per session runs it for every session.
+    const specs = options.children.map((spec) => this.checkSpec(normalizeChildSpec(spec)));
     for (let i = 1; i < specs.length; i++) {
       const id = (specs[i] as NormalizedChildSpec).id;
       for (let j = 0; j < i; j++) {
@@ -215,6 +216,9 @@ export class Supervisor extends SupervisorBase<SupervisorRequests, SupervisorCas
       }
       this.keepInitial(child);
     }
+    // Kept for the supervisor's life: a copy exactly as long as the list, without the spare
+    // slots that pushing left.
+    this.children = this.children.slice();
   }
 
   /** As OTP (and startChild): a temporary child that returned Ignore is not kept. */
