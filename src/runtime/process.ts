@@ -83,7 +83,7 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  * also the process's scope (what its server may do as itself): one object per process, not
  * two; the server sees it only through the ProcessScope interface.
  */
-export class Proc implements ReplyHolder, ProcessScope {
+export class Proc extends Mailbox implements ReplyHolder, ProcessScope {
   state: ProcState = "starting";
   /** True while `init`, a handler or `terminate` is in flight: no other message may start. */
   busy = true;
@@ -91,7 +91,13 @@ export class Proc implements ReplyHolder, ProcessScope {
   /** Exit signals arrive as messages (`trapExit(true)`). */
   trapping = false;
   handled = 0;
-  readonly mailbox = new Mailbox();
+  /**
+   * The process's FIFO of messages. The record is its own mailbox (it extends Mailbox), as it
+   * is its own scope: one object per process, not three.
+   */
+  get mailbox(): Mailbox {
+    return this;
+  }
   current: PendingCall | undefined = undefined;
   deferred: Set<PendingCall> | undefined = undefined;
   /**
@@ -113,7 +119,9 @@ export class Proc implements ReplyHolder, ProcessScope {
     readonly server: AnyServer,
     readonly parent: Pid,
     readonly kernel: KernelPort,
-  ) {}
+  ) {
+    super();
+  }
 
   addLink(other: Proc): void {
     const links = this.links;
