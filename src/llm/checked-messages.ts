@@ -11,10 +11,10 @@ interface Message {
  * Every message of a list kept here was frozen and valid when checked, so one found again by
  * identity needs no second look: comparing two lists of references stays in two arrays, where
  * reading each message again would miss the cache once per message of the history every turn.
- * Bounded: the oldest list goes once there are more than this many.
+ * Weakly keyed: a list is kept only while its last message is alive (a session's context holds
+ * it), so an ended conversation is not held here, and no bound is needed.
  */
-const MAX_KEPT = 256;
-const kept = new Map<object, readonly unknown[]>();
+const kept = new WeakMap<object, readonly unknown[]>();
 
 /** How far from the end a request's previous last message is looked for (reply + user message, and slack). */
 const LOOKBACK = 4;
@@ -54,7 +54,6 @@ export function checkMessages(messages: readonly unknown[]): void {
   const last = messages[n - 1];
   if (!allFrozen || n === 0) return;
   kept.set(last as object, messages.slice());
-  if (kept.size > MAX_KEPT) kept.delete(kept.keys().next().value as object);
 }
 
 function checkMessage(message: unknown, i: number): void {
