@@ -18,6 +18,8 @@ export {
   type LlmProvider,
   type LlmRequest,
   type LlmStopReason,
+  type LlmToolCall,
+  type LlmToolDefinition,
   type LlmUsage,
   validateRequest,
 } from "./provider.js";

@@ -444,7 +444,9 @@ function readStream(
         else if (next.value.type === "delta") {
           onDelta(next.value.text);
           read();
-        } else resolve({ usage: next.value.usage, stopReason: next.value.stopReason });
+        } else if (next.value.type === "done")
+          resolve({ usage: next.value.usage, stopReason: next.value.stopReason });
+        else read();
       } catch (error) {
         reject(error);
       }
