@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { MIN_PROCESS_MEMORY_MB } from "../hosts/index.js";
+import { BUILTIN_TOOLS, mcpServerConfigSchema } from "../tools/index.js";
 import { SessionConfigError } from "./errors.js";
 import { dataIssue, fieldIssues } from "./field-issues.js";
 import { toJsonData } from "./json-data.js";
@@ -65,6 +66,54 @@ export const LimitsSchema = z
   })
   .strict();
 
+const BUILTIN_TOOL_NAMES = BUILTIN_TOOLS.map((tool) => tool.name) as [string, ...string[]];
+const approvalPolicy = z.enum(["auto", "ask", "deny"]);
+
+/**
+ * The coding tools of a session with a `projectPath` (without one, a session has no file or
+ * command tools, whatever this says; MCP servers' tools are offered either way).
+ */
+export const ToolsConfigSchema = z
+  .object({
+    /** The built-in tools offered, by name; default all of them. */
+    enabled: z
+      .array(z.enum(BUILTIN_TOOL_NAMES))
+      .max(BUILTIN_TOOL_NAMES.length)
+      .refine((names) => new Set(names).size === names.length, "must not name a tool twice")
+      .optional(),
+    /**
+     * Per kind of call: `auto` runs it, `deny` refuses it, `ask` pauses the turn with a
+     * `tool_approval_requested` event until `approveToolCall`/`denyToolCall` (or the timeout,
+     * which denies). Default: file changes `auto`, commands `ask`.
+     */
+    approval: z
+      .object({ write: approvalPolicy.default("auto"), command: approvalPolicy.default("ask") })
+      .strict()
+      .default({ write: "auto", command: "ask" }),
+    /** How long an `ask` waits for an answer before the call is denied. Default 5 minutes. */
+    approvalTimeoutMs: z.number().int().min(1).max(86_400_000).default(300_000),
+    /** Model calls per turn at most: past it the turn ends with the text it has (`max_steps`). Default 20. */
+    maxSteps: z.number().int().min(1).max(1000).default(20),
+    /** Wall time a run_command may take (default 2 minutes). */
+    commandTimeoutMs: z.number().int().min(1).max(86_400_000).optional(),
+    /** Bytes a tool result may put in the model's context; longer ones are cut with a marker. Default 32 KiB. */
+    maxResultChars: z.number().int().min(256).max(10_000_000).default(32_768),
+  })
+  .strict();
+
+/** What a message arriving while a turn runs does. */
+export const TurnsConfigSchema = z
+  .object({
+    /**
+     * `queue` (default): it waits its turn, up to `limits.maxQueuedTurns`; `reject`: it fails
+     * at once with SessionBusyError; `interrupt`: the running turn is cancelled, then it runs.
+     */
+    whenBusy: z.enum(["queue", "reject", "interrupt"]).default("queue"),
+    /** A model call that sends nothing for this long fails the turn as timed out; default none. */
+    firstTokenTimeoutMs: z.number().int().min(1).max(3_600_000).optional(),
+  })
+  .strict();
+
 export const SessionConfigSchema = z
   .object({
     name: z.string().min(1).max(200).optional(),
@@ -78,6 +127,17 @@ export const SessionConfigSchema = z
     isolation: z.enum(["inline", "thread", "process"]).optional(),
     llm: LlmConfigSchema.default(LlmConfigSchema.parse({})),
     limits: LimitsSchema.default(LimitsSchema.parse({})),
+    tools: ToolsConfigSchema.default(ToolsConfigSchema.parse({})),
+    turns: TurnsConfigSchema.default(TurnsConfigSchema.parse({})),
+    /** Model Context Protocol servers whose tools the session's model may call; each runs supervised in the session's tree. */
+    mcpServers: z
+      .array(mcpServerConfigSchema)
+      .max(32)
+      .refine(
+        (servers) => new Set(servers.map((s) => s.name)).size === servers.length,
+        "must not name a server twice",
+      )
+      .default([]),
   })
   .strict();
 
@@ -85,6 +145,8 @@ export type SessionConfig = z.output<typeof SessionConfigSchema>;
 export type SessionConfigInput = z.input<typeof SessionConfigSchema>;
 export type LlmConfig = SessionConfig["llm"];
 export type SessionLimits = SessionConfig["limits"];
+export type ToolsConfig = SessionConfig["tools"];
+export type TurnsConfig = SessionConfig["turns"];
 
 // Configs this module produced, so that a layer handed one need not validate it again.
 const validated = new WeakSet<object>();
