@@ -1,5 +1,6 @@
 import { GenServer } from "../runtime/index.js";
 import type { ConversationChange, StoredJson } from "../store/index.js";
+import type { McpServer } from "../tools/index.js";
 import type { SessionConfig } from "./config.js";
 import {
   type BuiltContext,
@@ -18,6 +19,8 @@ export interface AgentArgs {
   sessionId: string;
   config: SessionConfig;
   deps: SessionDeps;
+  /** The session's MCP servers (children of its supervisor, started before the orchestrator). */
+  mcpServers?: readonly McpServer[];
 }
 
 export type ContextManagerCall =
