@@ -31,9 +31,32 @@ function scripted(chunks: LlmChunk[]): LlmProvider {
   };
 }
 
+const readFile = {
+  name: "read_file",
+  description: "Reads a file",
+  inputSchema: { type: "object", properties: { path: { type: "string" } }, required: ["path"] },
+};
+
 describe("validateRequest", () => {
   it("accepts a well-formed request with every optional field", () => {
     assert.doesNotThrow(() => validateRequest(valid));
+  });
+
+  it("accepts tools, an assistant message calling them and the results", () => {
+    const request: LlmRequest = {
+      model: "m",
+      tools: [readFile],
+      messages: [
+        { role: "user", content: "read a" },
+        {
+          role: "assistant",
+          content: "",
+          toolCalls: [{ id: "c1", name: "read_file", input: { path: "a" } }],
+        },
+        { role: "tool", toolCallId: "c1", toolName: "read_file", content: "text of a" },
+      ],
+    };
+    assert.doesNotThrow(() => validateRequest(request));
   });
 
   it("accepts temperatures 0 and 2, the ends of the range", () => {
@@ -48,12 +71,17 @@ describe("validateRequest", () => {
     ["request.messages", "no messages", { ...valid, messages: [] }],
     ["request.messages", "messages that are not an array", { ...valid, messages: "hi" }],
     [
-      "request.messages[1]",
+      "request.messages[1].role",
       "a message with an unknown role",
-      { ...valid, messages: [valid.messages[0], { role: "tool", content: "x" }] },
+      { ...valid, messages: [valid.messages[0], { role: "robot", content: "x" }] },
     ],
     [
-      "request.messages[0]",
+      "request.messages[1].toolCallId",
+      "a tool result that names no call",
+      { ...valid, messages: [valid.messages[0], { role: "tool", toolName: "t", content: "x" }] },
+    ],
+    [
+      "request.messages[0].content",
       "a message whose content is not text",
       { ...valid, messages: [{ role: "user", content: 42 }] },
     ],
@@ -65,6 +93,12 @@ describe("validateRequest", () => {
     ["request.maxTokens", "maxTokens of 0", { ...valid, maxTokens: 0 }],
     ["request.maxTokens", "fractional maxTokens", { ...valid, maxTokens: 1.5 }],
     ["request.signal", "a signal that is not an AbortSignal", { ...valid, signal: { aborted: false } }],
+    ["request.tools", "tools that are not an array", { ...valid, tools: {} }],
+    [
+      "request.tools[0].name",
+      "a tool name with a space",
+      { ...valid, tools: [{ ...readFile, name: "read file" }] },
+    ],
   ];
   for (const [field, what, request] of malformed) {
     it(`rejects ${what}, naming ${field}`, () => {
@@ -84,7 +118,28 @@ describe("complete", () => {
       { type: "delta", text: "lo" },
       { type: "done", stopReason: "max_tokens", usage },
     ]);
-    assert.deepEqual(await complete(provider, valid), { text: "hello", stopReason: "max_tokens", usage });
+    assert.deepEqual(await complete(provider, valid), {
+      text: "hello",
+      toolCalls: [],
+      stopReason: "max_tokens",
+      usage,
+    });
+  });
+
+  it("gathers the tool calls in the order they came", async () => {
+    const usage = { inputTokens: 3, outputTokens: 2 };
+    const provider = scripted([
+      { type: "delta", text: "Reading." },
+      { type: "tool_call", id: "c1", name: "read_file", input: { path: "a" } },
+      { type: "tool_call", id: "c2", name: "read_file", input: { path: "b" } },
+      { type: "done", stopReason: "tool_calls", usage },
+    ]);
+    const result = await complete(provider, valid);
+    assert.deepEqual(result.toolCalls, [
+      { id: "c1", name: "read_file", input: { path: "a" } },
+      { id: "c2", name: "read_file", input: { path: "b" } },
+    ]);
+    assert.equal(result.stopReason, "tool_calls");
   });
 
   it("fails with LlmProviderError when the stream ends without a done chunk", async () => {

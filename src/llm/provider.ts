@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from "../errors.js";
-import { checkMessages } from "./checked-messages.js";
+import { checkMessages, checkTools } from "./checked-messages.js";
 import { LlmAbortedError, LlmProviderError } from "./errors.js";
 
 export { LlmAbortedError, LlmProviderError };
@@ -72,7 +72,10 @@ export interface LlmProvider {
   stream(request: LlmRequest): AsyncIterable<LlmChunk>;
 }
 
-/** Throws InvalidArgumentError naming the first bad field (`request.temperature`, `request.messages[2]`). */
+/**
+ * Throws InvalidArgumentError naming the first bad field (`request.temperature`,
+ * `request.messages[2].toolCallId`, `request.tools[0].name`).
+ */
 export function validateRequest(request: LlmRequest): void {
   if (typeof request !== "object" || request === null)
     throw new InvalidArgumentError("request", "must be an object");
@@ -83,7 +86,8 @@ export function validateRequest(request: LlmRequest): void {
     throw new InvalidArgumentError("request.messages", "must be a non-empty array");
   }
   checkMessages(request.messages);
-  const { temperature, maxTokens, signal } = request;
+  const { temperature, maxTokens, tools, signal } = request;
+  if (tools !== undefined) checkTools(tools);
   if (
     temperature !== undefined &&
     !(typeof temperature === "number" && temperature >= 0 && temperature <= 2)
@@ -111,7 +115,8 @@ export async function complete(provider: LlmProvider, request: LlmRequest): Prom
   const toolCalls: LlmToolCall[] = [];
   for await (const chunk of provider.stream(request)) {
     if (chunk.type === "delta") text += chunk.text;
-    else if (chunk.type === "tool_call") toolCalls.push({ id: chunk.id, name: chunk.name, input: chunk.input });
+    else if (chunk.type === "tool_call")
+      toolCalls.push({ id: chunk.id, name: chunk.name, input: chunk.input });
     else return { text, toolCalls, stopReason: chunk.stopReason, usage: chunk.usage };
   }
   throw new LlmProviderError(provider.name, "the stream ended without a done chunk");
