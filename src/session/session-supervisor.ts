@@ -4,11 +4,15 @@ import { type AgentArgs, ContextManager } from "./context-manager.js";
 import type { SessionDeps } from "./deps.js";
 import { LlmOrchestrator } from "./llm-orchestrator.js";
 import { sessionKeys } from "./session-id.js";
+import { mcpStartErrorIn, sessionChildren, sessionMcpServers } from "./session-mcp.js";
 
 /**
  * One session's supervisor (one_for_one), registered as `session_supervisor:<id>`, owning the
- * session's ContextManager and LLMOrchestrator. Its children register themselves under
- * `context_manager:<id>` and `llm_orchestrator:<id>`. Where it runs is decided by `sessionChildSpec` (session-placement.ts).
+ * session's ContextManager, its MCP servers (one small supervisor each, with the server's own
+ * restart budget: a server given up costs the session its tools, never the session) and its
+ * LLMOrchestrator, started in that order. Its agents register themselves under
+ * `context_manager:<id>` and `llm_orchestrator:<id>`, and are handed the servers' handles.
+ * Where it runs is decided by `sessionChildSpec` (session-placement.ts).
  */
 export class SessionSupervisor extends Supervisor {
   constructor(
@@ -16,21 +20,29 @@ export class SessionSupervisor extends Supervisor {
     private readonly deps: SessionDeps,
     config: SessionConfig,
   ) {
-    const args: AgentArgs = { sessionId, config, deps };
+    const mcpServers = sessionMcpServers(config);
+    const args: AgentArgs =
+      mcpServers === undefined ? { sessionId, config, deps } : { sessionId, config, deps, mcpServers };
     super({
       strategy: "one_for_one",
       maxRestarts: 3,
       period: 5000,
-      children: [
+      children: sessionChildren(
         worker("context_manager", () => new ContextManager(), { args }),
+        mcpServers,
         worker("llm_orchestrator", () => new LlmOrchestrator(), { args }),
-      ],
+      ),
     });
   }
 
   /** Registered only once both agents run, so that a registered supervisor means a session that is up. */
   override async init(): Promise<void> {
-    await super.init();
+    try {
+      await super.init();
+    } catch (error) {
+      // What started is stopped already; a server that would not start is named, not nested.
+      throw mcpStartErrorIn(error) ?? error;
+    }
     this.deps.registry.register(sessionKeys(this.sessionId).supervisor, this.self);
   }
 }

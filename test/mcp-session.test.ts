@@ -1,0 +1,290 @@
+// A session's MCP servers, through the public API: they run as children of the session's
+// supervisor (after its context manager, before its orchestrator), a server that will not start
+// fails createSession naming it and leaves nothing behind, a killed server is restarted under
+// its own budget without touching the session's agents, one past its budget is given up while
+// the session stays, and terminating the session (inline or in a thread host) ends them.
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import {
+  type McpServerConfigInput,
+  McpServerStartError,
+  SessionStartError,
+  type SessionSystem,
+  Supervisor,
+} from "../src/index.js";
+import { processGone } from "./support/project-fixture.js";
+import { systemsForTests } from "./support/sessions.js";
+
+const SERVER = fileURLToPath(new URL("./fixtures/mcp-pid-server.mjs", import.meta.url));
+const TEST_MS = 60_000;
+
+const start = systemsForTests();
+
+// Every server process a test learns of is killed in teardown (its group, as the server runs in
+// its own), even when the test failed before its session was terminated.
+const dirs: string[] = [];
+const serverPids = new Set<number>();
+
+afterEach(() => {
+  for (const pid of serverPids) {
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      // gone
+    }
+  }
+  serverPids.clear();
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A server config whose processes append their pids to a file of their own; `pids()` reads it. */
+function server(name: string, extra: Partial<McpServerConfigInput> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), "mcp-session-"));
+  dirs.push(dir);
+  const file = join(dir, "pids");
+  const config: McpServerConfigInput = {
+    name,
+    command: process.execPath,
+    args: [SERVER],
+    env: { MCP_PID_FILE: file },
+    ...extra,
+  };
+  const pids = (): number[] => {
+    let text = "";
+    try {
+      text = readFileSync(file, "utf8");
+    } catch {
+      return [];
+    }
+    const found = text.split("\n").filter(Boolean).map(Number);
+    for (const pid of found) serverPids.add(pid);
+    return found;
+  };
+  return { config, pids };
+}
+
+async function until(check: () => boolean | Promise<boolean>, what: string, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+async function childrenOf(system: SessionSystem, id: string) {
+  const supervisor = system.findSupervisor(id);
+  assert.ok(supervisor, "the session's supervisor is registered");
+  return Supervisor.whichChildren(system.runtime, supervisor);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return !processGone(pid);
+  } catch {
+    return false;
+  }
+}
+
+describe("a session's MCP servers", { timeout: TEST_MS }, () => {
+  it("run as children of the session's supervisor, between its context manager and its orchestrator", async () => {
+    const system = await start();
+    const echo = server("echo");
+    const other = server("other");
+    const session = await system.createSession({ mcpServers: [echo.config, other.config] });
+    assert.equal(session.status, "active");
+    const children = await childrenOf(system, session.id);
+    assert.deepEqual(
+      children.map((child) => [child.id, child.status]),
+      [
+        ["context_manager", "running"],
+        ["mcp:echo", "running"],
+        ["mcp:other", "running"],
+        ["llm_orchestrator", "running"],
+      ],
+    );
+    // Started before the orchestrator: their processes are up once createSession returns.
+    assert.equal(echo.pids().length, 1);
+    assert.equal(other.pids().length, 1);
+    assert.ok(alive(echo.pids()[0]!));
+  });
+
+  it("are not there for a session that names none: its supervisor has its two agents only", async () => {
+    const system = await start();
+    const session = await system.createSession();
+    const children = await childrenOf(system, session.id);
+    assert.deepEqual(
+      children.map((child) => child.id),
+      ["context_manager", "llm_orchestrator"],
+    );
+  });
+
+  it("fail createSession with a SessionStartError naming the server and its stderr, when one will not start", async () => {
+    const system = await start();
+    const broken = server("broken", { args: [SERVER, "--fail-start"] });
+    await assert.rejects(system.createSession({ mcpServers: [broken.config] }), (error) => {
+      assert.ok(error instanceof SessionStartError, String(error));
+      assert.match(
+        error.message,
+        /^the session failed to start: MCP server "broken" failed to start: its process exited with code 3\b.*; its stderr ended with: fixture: missing configuration, giving up$/,
+      );
+      const cause = (error as Error).cause;
+      assert.ok(cause instanceof McpServerStartError, String(cause));
+      assert.equal(cause.server, "broken");
+      return true;
+    });
+    assert.deepEqual(await system.listSessions(), [], "no session is left, not even a failed one");
+  });
+
+  it("fail createSession naming a command that does not exist", async () => {
+    const system = await start();
+    await assert.rejects(
+      system.createSession({ mcpServers: [{ name: "ghost", command: "/nonexistent/mcp-server" }] }),
+      /the session failed to start: MCP server "ghost" failed to start: command not found: \/nonexistent\/mcp-server/,
+    );
+  });
+
+  it("leave nothing running when a later server will not start: the servers already up are stopped", async () => {
+    const system = await start();
+    const good = server("good");
+    const broken = server("broken", { args: [SERVER, "--fail-start"] });
+    await assert.rejects(
+      system.createSession({ mcpServers: [good.config, broken.config] }),
+      SessionStartError,
+    );
+    const [pid] = good.pids();
+    assert.ok(pid, "the first server was started");
+    assert.ok(!alive(pid), `server pid ${pid} still running`);
+    assert.deepEqual(await system.listSessions(), []);
+    assert.deepEqual(
+      system.registry
+        .select((entry) => /^(context_manager|llm_orchestrator|session_supervisor):/.test(entry.key))
+        .map((entry) => entry.key),
+      [],
+      "no agent of the failed session is registered",
+    );
+  });
+
+  it("restart a server whose OS process is killed, leaving the session's agents as they were", async () => {
+    const system = await start();
+    const echo = server("echo");
+    const session = await system.createSession({ mcpServers: [echo.config] });
+    const supervisor = system.findSupervisor(session.id);
+    const contextManager = system.getContextManagerPid(session.id);
+    const orchestrator = system.getOrchestratorPid(session.id);
+    const [first] = echo.pids();
+    process.kill(first!, "SIGKILL");
+    await until(() => echo.pids().length === 2, "a second server process");
+    const second = echo.pids()[1]!;
+    assert.notEqual(second, first);
+    await until(() => !alive(first!), "the killed server to be gone");
+    await until(
+      async () =>
+        (await childrenOf(system, session.id)).find((c) => c.id === "mcp:echo")?.status === "running",
+      "the server's supervisor to run it again",
+    );
+    assert.ok(alive(second));
+    assert.ok(system.findSupervisor(session.id)?.equals(supervisor));
+    assert.ok(system.getContextManagerPid(session.id)?.equals(contextManager));
+    assert.ok(system.getOrchestratorPid(session.id)?.equals(orchestrator));
+    assert.equal((await system.getSession(session.id))?.status, "active");
+  });
+
+  it("give up a server killed past its budget, and the session stays up with its agents", async () => {
+    const system = await start();
+    const echo = server("echo", { maxRestarts: 1, periodMs: 60_000 });
+    const session = await system.createSession({ mcpServers: [echo.config] });
+    const contextManager = system.getContextManagerPid(session.id);
+    const orchestrator = system.getOrchestratorPid(session.id);
+    for (let kill = 1; kill <= 2; kill++) {
+      await until(() => echo.pids().length === kill, `server process ${kill}`);
+      process.kill(echo.pids()[kill - 1]!, "SIGKILL");
+    }
+    await until(
+      async () =>
+        (await childrenOf(system, session.id)).find((c) => c.id === "mcp:echo")?.status === "stopped",
+      "the server to be given up",
+    );
+    await sleep(200);
+    assert.equal(echo.pids().length, 2, "no third server process");
+    assert.ok(echo.pids().every((pid) => !alive(pid)));
+    assert.ok(system.getContextManagerPid(session.id)?.equals(contextManager));
+    assert.ok(system.getOrchestratorPid(session.id)?.equals(orchestrator));
+    assert.equal((await system.getSession(session.id))?.status, "active");
+    const reply = await system.sendMessage(session.id, "still there?");
+    assert.equal(typeof reply.text, "string");
+  });
+
+  it("end with their session: terminateSession leaves no server process", async () => {
+    const system = await start();
+    const echo = server("echo");
+    const other = server("other");
+    const session = await system.createSession({ mcpServers: [echo.config, other.config] });
+    const pids = [...echo.pids(), ...other.pids()];
+    assert.equal(pids.length, 2);
+    await system.terminateSession(session.id);
+    for (const pid of pids) assert.ok(!alive(pid), `server pid ${pid} still running`);
+  });
+
+  it("end with the session system: stop leaves no server process", async () => {
+    const system = await start();
+    const echo = server("echo");
+    await system.createSession({ mcpServers: [echo.config] });
+    const [pid] = echo.pids();
+    await system.stop();
+    assert.ok(!alive(pid!), `server pid ${pid} still running`);
+  });
+});
+
+describe("a session's MCP servers in a thread host", { timeout: TEST_MS }, () => {
+  it("run there and end with the session: terminateSession leaves no server process", async () => {
+    const system = await start({ isolation: "thread" });
+    const echo = server("echo");
+    const session = await system.createSession({ mcpServers: [echo.config] });
+    assert.equal(system.sessionHost(session.id)?.isolation, "thread");
+    const [pid] = echo.pids();
+    assert.ok(pid && alive(pid), "the server runs");
+    await system.terminateSession(session.id);
+    await until(() => !alive(pid), `server pid ${pid} to be gone`);
+  });
+
+  it("restart a killed server inside the host, the session's agents untouched", async () => {
+    const system = await start({ isolation: "thread" });
+    const echo = server("echo");
+    const session = await system.createSession({ mcpServers: [echo.config] });
+    const contextManager = system.getContextManagerPid(session.id);
+    const orchestrator = system.getOrchestratorPid(session.id);
+    process.kill(echo.pids()[0]!, "SIGKILL");
+    await until(() => echo.pids().length === 2, "a second server process");
+    assert.ok(alive(echo.pids()[1]!));
+    assert.ok(system.getContextManagerPid(session.id)?.equals(contextManager));
+    assert.ok(system.getOrchestratorPid(session.id)?.equals(orchestrator));
+    assert.equal((await system.getSession(session.id))?.status, "active");
+  });
+
+  it("fail createSession with the same error as inline when a server will not start", async () => {
+    const system = await start({ isolation: "thread" });
+    const broken = server("broken", { args: [SERVER, "--fail-start"] });
+    await assert.rejects(system.createSession({ mcpServers: [broken.config] }), (error) => {
+      assert.ok(error instanceof SessionStartError, String(error));
+      assert.match(error.message, /MCP server "broken" failed to start: its process exited with code 3/);
+      assert.ok((error as Error).cause instanceof McpServerStartError, String((error as Error).cause));
+      return true;
+    });
+    assert.deepEqual(await system.listSessions(), []);
+  });
+
+  it("leave no server process when the host is killed", async () => {
+    const system = await start({ isolation: "thread" });
+    const echo = server("echo");
+    const session = await system.createSession({ mcpServers: [echo.config] });
+    const [pid] = echo.pids();
+    system.hosts.kill(system.sessionHost(session.id)!.hostId);
+    await until(() => !alive(pid!), `server pid ${pid} to be gone`);
+  });
+});
