@@ -30,7 +30,13 @@ function counted(content: string): { message: object; reads: () => number } {
     Object.defineProperties(
       {},
       {
-        role: { get: () => (reads++, "user"), enumerable: true },
+        role: {
+          get: () => {
+            reads++;
+            return "user";
+          },
+          enumerable: true,
+        },
         content: { value: content, enumerable: true },
       },
     ),

@@ -1,9 +1,10 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { InvalidArgumentError } from "../errors.js";
-import { offlineAnswer } from "./offline-answer.js";
+import { offlineReply } from "./offline-answer.js";
 import {
   LlmAbortedError,
   type LlmChunk,
+  type LlmMessage,
   type LlmProvider,
   LlmProviderError,
   type LlmRequest,
@@ -26,7 +27,8 @@ export interface OfflineProviderOptions {
 
 /**
  * The embedded default model: no network, and the same request always gets the same answer
- * (see `offlineAnswer` for what it says). The reply streams one word per delta.
+ * (see `offlineReply` for what it says, tool calls included). The reply streams one word per
+ * delta, then its tool calls, one chunk each.
  */
 export class OfflineProvider implements LlmProvider {
   readonly name = "offline";
@@ -58,14 +60,21 @@ export class OfflineProvider implements LlmProvider {
         ? failure
         : new LlmProviderError(this.name, failure.message, { cause: failure });
     }
-    const inputTokens = request.messages.reduce((sum, m) => sum + estimateTokens(m.content), 0);
-    const words = splitIntoWords(offlineAnswer(request.model, request.messages));
-    const { chunks, truncated } = fitToTokenBudget(words, request.maxTokens);
+    const inputTokens = request.messages.reduce((sum, m) => sum + tokensOf(m), 0);
+    const reply = offlineReply(request.model, request.messages, request.tools);
+    const { chunks, truncated } = fitToTokenBudget(splitIntoWords(reply.text), request.maxTokens);
     const out: LlmChunk[] = chunks.map((text) => ({ type: "delta", text }));
+    let outputTokens = estimateTokens(chunks.join(""));
+    // A reply cut by the token limit never reaches its calls, as a real model's would not.
+    const calls = truncated ? [] : reply.toolCalls;
+    for (const call of calls) {
+      out.push({ type: "tool_call", id: call.id, name: call.name, input: call.input });
+      outputTokens += estimateTokens(call.name + (JSON.stringify(call.input) ?? ""));
+    }
     out.push({
       type: "done",
-      stopReason: truncated ? "max_tokens" : "end",
-      usage: { inputTokens, outputTokens: estimateTokens(chunks.join("")) },
+      stopReason: truncated ? "max_tokens" : calls.length > 0 ? "tool_calls" : "end",
+      usage: { inputTokens, outputTokens },
     });
     return out;
   }
@@ -135,6 +144,16 @@ class ReadyChunks implements AsyncIterableIterator<LlmChunk> {
     this.finished = true;
     return Promise.resolve({ done: true, value: undefined });
   }
+}
+
+/** A message's token estimate: its text, and an assistant's tool calls (name and JSON input). */
+function tokensOf(message: LlmMessage): number {
+  let tokens = estimateTokens(message.content);
+  if (message.role === "assistant") {
+    for (const call of message.toolCalls ?? [])
+      tokens += estimateTokens(call.name + (JSON.stringify(call.input) ?? ""));
+  }
+  return tokens;
 }
 
 /** Word-sized pieces that join back to exactly `text`, whitespace included. */

@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { InvalidArgumentError } from "../errors.js";
-import { LlmAbortedError, type LlmChunk, type LlmProvider, type LlmRequest } from "./provider.js";
+import {
+  LlmAbortedError,
+  type LlmChunk,
+  type LlmProvider,
+  type LlmRequest,
+  type LlmToolDefinition,
+} from "./provider.js";
 
 export interface ProviderConformanceOptions {
   /** The provider promises the same text for the same request (the offline one does; a remote model need not). */
@@ -14,7 +20,25 @@ export interface ProviderConformanceOptions {
    * waits on it. Without one, that case uses `makeProvider` and checks only what it can.
    */
   makeStalledProvider?: () => LlmProvider;
+  /**
+   * A user message that makes the backend ask for a call of `CONFORMANCE_TOOL` (a scripted model
+   * is told so; a served one is a test server scripted by it). With one, the suite checks tool
+   * calls: one `tool_call` chunk per call, its input parsed, before a `done` with `tool_calls`.
+   * Without one, those cases are skipped (a backend that cannot call tools).
+   */
+  toolCallPrompt?: string;
 }
+
+/** The tool the tool cases offer: `toolCallPrompt` must make the backend call it. */
+export const CONFORMANCE_TOOL: LlmToolDefinition = {
+  name: "lookup",
+  description: "Looks a topic up and returns what is known about it.",
+  inputSchema: {
+    type: "object",
+    properties: { query: { type: "string", description: "The topic" } },
+    required: ["query"],
+  },
+};
 
 /** How soon after its signal is aborted a waiting read must end. */
 export const ABORT_PROMPTLY_MS = 1000;
@@ -156,11 +180,104 @@ export function describeProviderConformance(
       }
     });
 
+    const { toolCallPrompt } = options;
+    if (toolCallPrompt !== undefined) {
+      const calling: LlmRequest = {
+        ...request,
+        tools: [CONFORMANCE_TOOL],
+        messages: [request.messages[0]!, { role: "user", content: toolCallPrompt }],
+      };
+
+      it("streams a tool call as one tool_call chunk with its input parsed, before done with tool_calls", async () => {
+        const chunks = await collect(makeProvider().stream(calling));
+        const calls = chunks.filter((c) => c.type === "tool_call");
+        assert.ok(calls.length > 0, "the reply asked for a tool call");
+        for (const call of calls) {
+          assert.equal(call.name, CONFORMANCE_TOOL.name);
+          assert.ok(typeof call.id === "string" && call.id.length > 0, "the call has an id");
+          assert.ok(
+            typeof call.input === "object" && call.input !== null && !Array.isArray(call.input),
+            `the input ${JSON.stringify(call.input)} is an object, not its JSON text`,
+          );
+        }
+        assert.equal(
+          new Set(calls.map((c) => c.type === "tool_call" && c.id)).size,
+          calls.length,
+          "ids differ",
+        );
+        assert.equal(chunks.filter((c) => c.type === "done").length, 1);
+        const done = chunks.at(-1);
+        assert.ok(done?.type === "done", "the stream ends with done");
+        assert.equal(done.stopReason, "tool_calls");
+      });
+
+      it("answers a request carrying an assistant's tool call and its result", async () => {
+        const first = await collect(makeProvider().stream(calling));
+        const calls = first.flatMap((c) =>
+          c.type === "tool_call" ? [{ id: c.id, name: c.name, input: c.input }] : [],
+        );
+        const text = textOf(first);
+        const chunks = await collect(
+          makeProvider().stream({
+            ...calling,
+            messages: [
+              ...calling.messages,
+              { role: "assistant", content: text, toolCalls: calls },
+              ...calls.map((call) => ({
+                role: "tool" as const,
+                toolCallId: call.id,
+                toolName: call.name,
+                content: "Supervisors restart the children that fail.",
+              })),
+            ],
+          }),
+        );
+        assert.equal(chunks.filter((c) => c.type === "done").length, 1);
+        assert.equal(chunks.at(-1)?.type, "done");
+        assert.ok(
+          chunks.some((c) => c.type !== "done"),
+          "the answer says something or calls again",
+        );
+      });
+
+      it("answers a tool result that reports a failure", async () => {
+        const chunks = await collect(
+          makeProvider().stream({
+            ...calling,
+            messages: [
+              ...calling.messages,
+              {
+                role: "assistant",
+                content: "",
+                toolCalls: [{ id: "call_conformance_1", name: CONFORMANCE_TOOL.name, input: { query: "x" } }],
+              },
+              {
+                role: "tool",
+                toolCallId: "call_conformance_1",
+                toolName: CONFORMANCE_TOOL.name,
+                content: "no such topic",
+                isError: true,
+              },
+            ],
+          }),
+        );
+        assert.equal(chunks.at(-1)?.type, "done");
+      });
+    }
+
     it("reports a malformed request from the iterator as InvalidArgumentError naming the field", async () => {
       const malformed: [string, LlmRequest][] = [
         ["request.model", { ...request, model: "" }],
         ["request.messages", { ...request, messages: [] }],
-        ["request.messages[0]", { ...request, messages: [{ role: "robot", content: "hi" } as never] }],
+        ["request.messages[0].role", { ...request, messages: [{ role: "robot", content: "hi" } as never] }],
+        [
+          "request.messages[2].toolCallId",
+          {
+            ...request,
+            messages: [...request.messages, { role: "tool", toolName: "lookup", content: "x" } as never],
+          },
+        ],
+        ["request.tools[0].name", { ...request, tools: [{ ...CONFORMANCE_TOOL, name: "look up" }] }],
         ["request.temperature", { ...request, temperature: 3 }],
         ["request.maxTokens", { ...request, maxTokens: 0 }],
       ];
