@@ -220,7 +220,8 @@ describe("OfflineProvider: scripted tool calls", () => {
     assert.deepEqual(chunks.slice(0, -1), [
       { type: "tool_call", id: "call_1_1", name: "read_file", input: { path: "README.md" } },
     ]);
-    assert.equal(chunks.at(-1)?.type === "done" && chunks.at(-1)?.stopReason, "tool_calls");
+    const done = chunks.at(-1);
+    assert.equal(done?.type === "done" && done.stopReason, "tool_calls");
   });
 
   it("gives the last required property the rest of the line", async () => {
