@@ -1,32 +1,71 @@
 #!/usr/bin/env node
-import { Command, InvalidArgumentError } from "commander";
+import { Command, CommanderError } from "commander";
 import { ChatApp } from "./chat.js";
+import { CHAT_PROVIDERS, type ChatFlags, ChatUsageError, chatSettings } from "./chat-flags.js";
+
+/** Once the chat has ended, whatever still holds the event loop (a socket kept alive, say) is not waited for. */
+const EXIT_GRACE_MS = 1000;
 
 const program = new Command()
   .name("sessionvisor")
-  .description("Supervised, isolated LLM coding-assistant sessions on an OTP-style runtime");
+  .description("Supervised, isolated LLM coding-assistant sessions on an OTP-style runtime")
+  // Commander's own usage errors (an unknown option, a missing value) exit 2 as ours do.
+  .exitOverride();
 
 program
   .command("chat")
-  .description("chat with supervised sessions in the terminal (offline model, no network)")
-  .option(
-    "--delay <ms>",
-    "delay between streamed words",
-    (value) => {
-      const ms = Number(value);
-      if (!Number.isInteger(ms) || ms < 0) throw new InvalidArgumentError("must be a whole number of ms");
-      return ms;
-    },
-    15,
-  )
+  .description("chat with supervised sessions in the terminal (offline model by default: no network)")
+  .option("--delay <ms>", "delay between streamed words of the offline model", "15")
   .option("--store <file>", "keep sessions in this SQLite file; they come back on the next start")
-  .action(async (options: { delay: number; store?: string }) => {
-    await new ChatApp({
+  .option("--provider <name>", `the model's provider: ${CHAT_PROVIDERS.join(", ")} (default offline)`)
+  .option("--model <id>", "the model's id at the provider (needed for a remote provider)")
+  .option("--base-url <url>", "the provider's address (needed for openai-compatible, e.g. Ollama's)")
+  .option("--project <dir>", "give sessions the coding tools over this directory")
+  .option(
+    "--approve <policy>",
+    "tool calls that change things: auto, ask or deny, or write=<policy>,command=<policy> (default write=auto,command=ask)",
+  )
+  .action(async (flags: ChatFlags) => {
+    let settings: ReturnType<typeof chatSettings>;
+    try {
+      settings = chatSettings(flags);
+    } catch (error) {
+      if (!(error instanceof ChatUsageError)) throw error;
+      process.stderr.write(`sessionvisor chat: ${error.message}\n`);
+      process.exitCode = error.exitCode;
+      return;
+    }
+    const app = new ChatApp({
       input: process.stdin,
       output: process.stdout,
-      streamDelayMs: options.delay,
-      ...(options.store ? { storePath: options.store } : {}),
-    }).run();
+      streamDelayMs: settings.streamDelayMs,
+      session: settings.session,
+      ...(settings.storePath ? { storePath: settings.storePath } : {}),
+    });
+    // Ctrl-C reaches the chat as a key on a terminal; as a signal when the input is piped.
+    const onSigint = () => app.interrupt();
+    process.on("SIGINT", onSigint);
+    try {
+      await app.run();
+    } catch (error) {
+      process.stderr.write(`sessionvisor chat: ${firstLine(error)}\n`);
+      process.exitCode = 1;
+    } finally {
+      process.off("SIGINT", onSigint);
+      process.stdin.pause();
+      setTimeout(() => process.exit(), EXIT_GRACE_MS).unref();
+    }
   });
 
-await program.parseAsync();
+try {
+  await program.parseAsync();
+} catch (error) {
+  if (!(error instanceof CommanderError)) throw error;
+  // Commander has printed its message; --help and --version end with 0.
+  process.exitCode = error.exitCode === 0 ? 0 : 2;
+}
+
+function firstLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split("\n")[0] ?? message;
+}
