@@ -1,5 +1,5 @@
 // Runs the benchmarks and prints one table per suite, beside Erlang/OTP's figures measured in
-// the same run (bench/otp/bench.exs). Usage: npm run bench [-- core|sessions|durability]
+// the same run (bench/otp/bench.exs). Usage: npm run bench [-- core|sessions|durability|isolation|llm]
 // `npm run bench` compiles with tsc first: figures are for the JavaScript users run, not for a
 // development loader (tsx wraps every function expression, which costs time and memory).
 import { measureCore } from "./core.js";
@@ -11,11 +11,12 @@ import {
   measureFlood,
   measureIsolation,
 } from "./isolation.js";
+import { llmTable, measureLlm } from "./llm.js";
 import { runOtp } from "./otp.js";
 import { measureSessions, measureShape } from "./sessions.js";
 import { type Figure, renderTable } from "./table.js";
 
-const ALL = ["core", "sessions", "durability", "isolation"];
+const ALL = ["core", "sessions", "durability", "isolation", "llm"];
 const requested = process.argv.slice(2).filter((arg) => !arg.startsWith("-"));
 const suites = requested.length > 0 ? requested : ALL;
 for (const suite of suites) {
@@ -30,7 +31,7 @@ if (!(globalThis as { gc?: unknown }).gc) {
 
 console.log(`sessionvisor benchmarks — node ${process.version}, ${new Date().toISOString()}`);
 const otpSuites = suites
-  .filter((suite) => suite !== "durability" && suite !== "isolation")
+  .filter((suite) => suite !== "durability" && suite !== "isolation" && suite !== "llm")
   // The sessions table compares the session shape, the whole create path and a turn.
   .flatMap((s) => (s === "sessions" ? ["session", "create", "turn"] : [s]));
 const otp =
@@ -387,4 +388,9 @@ if (suites.includes("isolation")) {
       },
     ),
   );
+}
+
+if (suites.includes("llm")) {
+  console.log("");
+  console.log(llmTable(await measureLlm()));
 }

@@ -1,0 +1,508 @@
+// The `llm` suite: what sessionvisor adds to a model turn, measured against the AI SDK called
+// directly on the same local OpenAI-compatible server (bench/model-server.ts, in a child
+// process); what the tool loop adds per tool call; and 1,000 sessions streaming at once.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { monitorEventLoopDelay, performance } from "node:perf_hooks";
+import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
+import { type ModelMessage, streamText } from "ai";
+import {
+  defaultProviders,
+  Project,
+  readFileTool,
+  type SessionEvent,
+  type SessionInfo,
+  SessionSystem,
+  silentLogger,
+  ToolContext,
+} from "../src/index.js";
+import { type BenchModelServer, forkModelServer, replyTokens } from "./model-server.js";
+import { heapAfterGc, percentile } from "./stats.js";
+import { type Figure, renderTable } from "./table.js";
+
+// The SDK prints a warning per request for settings a backend ignores; none apply here.
+(globalThis as { AI_SDK_LOG_WARNINGS?: boolean }).AI_SDK_LOG_WARNINGS = false;
+
+/** Tokens in each measured reply. */
+export const TURN_TOKENS = 20;
+const MODEL = "bench-model";
+
+export interface Latency {
+  medianMs: number;
+  p99Ms: number;
+}
+
+export interface TurnOverheadFigures {
+  /** (a) streamText on the server, fullStream consumed. */
+  direct: Latency;
+  /** (b) system.sendMessage on a session whose llm config points at the same server. */
+  session: Latency;
+  /** (c) as (b), with a subscriber on the session counting its llm_delta events. */
+  subscribed: Latency;
+  samples: number;
+}
+
+export type ToolLoopFigures =
+  | {
+      landed: true;
+      /** A turn that reads a file with read_file, then answers. */
+      toolTurn: Latency;
+      /** The same session, a turn streaming the same answer without a tool call. */
+      plainTurn: Latency;
+      /** readFileTool.execute on the same file, called directly. */
+      directToolMs: number;
+      overheadPerCallMs: number;
+    }
+  | { landed: false; why: string };
+
+export interface ConcurrentFigures {
+  sessions: number;
+  tokens: number;
+  tokenDelayMs: number;
+  wallMs: number;
+  turnsPerSec: number;
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
+  /** heapUsed at its highest while the turns ran, above the heap before the sessions were created. */
+  heapPeakMb: number;
+  /** Heap after a collection with the sessions idle after their turn, above the same baseline. */
+  heapAfterMb: number;
+}
+
+export interface LlmFigures {
+  turns: TurnOverheadFigures;
+  tools: ToolLoopFigures;
+  concurrent: ConcurrentFigures;
+  /** The same streams through streamText alone, for comparison. */
+  concurrentDirect: ConcurrentFigures;
+}
+
+function latency(samplesMs: Float64Array): Latency {
+  const sorted = Float64Array.from(samplesMs).sort();
+  return { medianMs: percentile(sorted, 50), p99Ms: percentile(sorted, 99) };
+}
+
+function median(samplesMs: Float64Array): number {
+  return percentile(Float64Array.from(samplesMs).sort(), 50);
+}
+
+/**
+ * Per-turn cost of (a) the AI SDK alone, (b) a session's turn and (c) a session's turn with a
+ * subscriber, the three interleaved round by round so that a machine busy with other work
+ * slows all three alike. Each of (a), (b) and (c) keeps `conversations` conversations and
+ * serves them in turn, so each request carries the same growing history: (a) sends exactly
+ * the messages a session sends (checked on the first turn by the replies matching).
+ */
+export async function measureTurnOverhead(
+  server: BenchModelServer,
+  samples = 1500,
+  warmup = 300,
+  conversations = 100,
+): Promise<TurnOverheadFigures> {
+  const baseURL = `${server.url}/n${TURN_TOKENS}/d0/v1`;
+  const expected = replyTokens(TURN_TOKENS).join("");
+
+  // (a) The SDK as a program would call it: one model object, a streamText per turn.
+  const model = createOpenAICompatible({ name: "bench", baseURL, includeUsage: true }).chatModel(MODEL);
+  const histories: ModelMessage[][] = Array.from({ length: conversations }, () => []);
+  const direct = async (i: number, text: string): Promise<void> => {
+    const history = histories[i % conversations] as ModelMessage[];
+    history.push({ role: "user", content: text });
+    const result = streamText({
+      model,
+      messages: history,
+      temperature: 0.2,
+      maxOutputTokens: 1024,
+      maxRetries: 0,
+      onError: () => {},
+    });
+    let reply = "";
+    for await (const part of result.fullStream) {
+      if (part.type === "text-delta") reply += part.text;
+      else if (part.type === "error") throw part.error;
+    }
+    if (reply !== expected) throw new Error(`(a) unexpected reply ${JSON.stringify(reply)}`);
+    history.push({ role: "assistant", content: reply });
+  };
+
+  // (b) and (c): sessions on the same server through the openai-compatible backend.
+  const system = await SessionSystem.start({
+    logger: silentLogger(),
+    providers: defaultProviders({}, { maxRetries: 0 }),
+    idleSweepMs: 60_000,
+  });
+  const llm = { provider: "openai-compatible", model: MODEL, baseURL };
+  const plain: SessionInfo[] = [];
+  const watched: SessionInfo[] = [];
+  let deltas = 0;
+  for (let i = 0; i < conversations; i++) {
+    plain.push(await system.createSession({ llm }));
+    const s = await system.createSession({ llm });
+    watched.push(s);
+    await system.subscribe(s.id, (event: SessionEvent) => {
+      if (event.type === "llm_delta") deltas++;
+    });
+  }
+  const viaSession = async (sessions: SessionInfo[], i: number, text: string): Promise<void> => {
+    const reply = await system.sendMessage((sessions[i % conversations] as SessionInfo).id, text);
+    if (reply.text !== expected) throw new Error(`unexpected reply ${JSON.stringify(reply.text)}`);
+  };
+
+  const times = [new Float64Array(samples), new Float64Array(samples), new Float64Array(samples)];
+  const runs = [
+    (i: number, text: string) => direct(i, text),
+    (i: number, text: string) => viaSession(plain, i, text),
+    (i: number, text: string) => viaSession(watched, i, text),
+  ];
+  for (let round = 0; round < warmup + samples; round++) {
+    const text = `message ${round}`;
+    // The order rotates, so that none of the three always runs right after another.
+    for (let k = 0; k < 3; k++) {
+      const which = (round + k) % 3;
+      const start = performance.now();
+      await (runs[which] as (i: number, text: string) => Promise<void>)(round, text);
+      const elapsed = performance.now() - start;
+      if (round >= warmup) (times[which] as Float64Array)[round - warmup] = elapsed;
+    }
+  }
+  await system.stop();
+  if (deltas !== (warmup + samples) * TURN_TOKENS) {
+    throw new Error(
+      `the subscriber counted ${deltas} llm_delta events, not ${(warmup + samples) * TURN_TOKENS}`,
+    );
+  }
+  return {
+    direct: latency(times[0] as Float64Array),
+    session: latency(times[1] as Float64Array),
+    subscribed: latency(times[2] as Float64Array),
+    samples,
+  };
+}
+
+const SMALL_FILE = "small.txt";
+const SMALL_TEXT = "line one of a small file\nline two\nline three\n";
+
+/**
+ * A session with a project and the offline model: `tool read_file small.txt` (one read_file
+ * call, then the model's summary) against a turn streaming the same summary without a call
+ * (`echo <summary>`), in the same session, alternated. What the loop adds per call is the
+ * difference of the medians less what read_file itself costs, called directly.
+ */
+export async function measureToolLoop(samples = 1000, warmup = 200): Promise<ToolLoopFigures> {
+  const dir = mkdtempSync(join(tmpdir(), "sessionvisor-bench-llm-"));
+  writeFileSync(join(dir, SMALL_FILE), SMALL_TEXT);
+  const system = await SessionSystem.start({ logger: silentLogger(), idleSweepMs: 60_000 });
+  try {
+    const toolMessage = `tool read_file ${SMALL_FILE}`;
+    const config = { projectPath: dir, llm: { provider: "offline" } };
+    // Did the loop run? The probe's events say whether a tool ran, whatever they are named.
+    const probe = await system.createSession(config);
+    let toolEvents = 0;
+    await system.subscribe(probe.id, (event: SessionEvent) => {
+      if (event.type.startsWith("tool_")) toolEvents++;
+    });
+    let summary: string;
+    try {
+      summary = (await system.sendMessage(probe.id, toolMessage)).text;
+    } catch (error) {
+      return { landed: false, why: `the tool turn failed: ${(error as Error).message}` };
+    }
+    if (toolEvents === 0) return { landed: false, why: "loop not landed" };
+    // Sessions with a bounded history each, served in turn: every turn sees the same context size.
+    const sessions: SessionInfo[] = [];
+    for (let i = 0; i < 50; i++) sessions.push(await system.createSession(config));
+    const plainMessage = `echo ${summary}`;
+    const tool = new Float64Array(samples);
+    const plain = new Float64Array(samples);
+    for (let round = 0; round < warmup + samples; round++) {
+      const id = (sessions[round % sessions.length] as SessionInfo).id;
+      const pair: [string, Float64Array][] = [
+        [toolMessage, tool],
+        [plainMessage, plain],
+      ];
+      if (round % 2 === 1) pair.reverse();
+      for (const [message, into] of pair) {
+        const start = performance.now();
+        const reply = await system.sendMessage(id, message);
+        const elapsed = performance.now() - start;
+        if (reply.text !== summary) throw new Error(`unexpected reply ${JSON.stringify(reply.text)}`);
+        if (round >= warmup) into[round - warmup] = elapsed;
+      }
+    }
+    const context = new ToolContext({ project: await Project.open(dir) });
+    const direct = new Float64Array(samples);
+    for (let i = 0; i < warmup + samples; i++) {
+      const start = performance.now();
+      await readFileTool.execute({ path: SMALL_FILE }, context);
+      if (i >= warmup) direct[i - warmup] = performance.now() - start;
+    }
+    const toolTurn = latency(tool);
+    const plainTurn = latency(plain);
+    const directToolMs = median(direct);
+    return {
+      landed: true,
+      toolTurn,
+      plainTurn,
+      directToolMs,
+      overheadPerCallMs: toolTurn.medianMs - plainTurn.medianMs - directToolMs,
+    };
+  } finally {
+    await system.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Wall time, event-loop delay and peak heap while `send` runs the concurrent turns. */
+async function timeConcurrently(
+  count: number,
+  expected: string,
+  send: (i: number) => Promise<string>,
+): Promise<{ wallMs: number; loopDelayP99Ms: number; loopDelayMaxMs: number; peakHeap: number }> {
+  let peakHeap = process.memoryUsage().heapUsed;
+  const sampler = setInterval(() => {
+    peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
+  }, 10);
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  delay.enable();
+  const start = performance.now();
+  const replies = await Promise.allSettled(Array.from({ length: count }, (_, i) => send(i)));
+  const wallMs = performance.now() - start;
+  delay.disable();
+  clearInterval(sampler);
+  peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
+  const failed = replies.filter((r) => r.status === "rejected" || r.value !== expected);
+  if (failed.length > 0) {
+    const first = failed[0] as PromiseSettledResult<string>;
+    const why = first.status === "rejected" ? String(first.reason) : JSON.stringify(first.value);
+    throw new Error(`${failed.length} of ${count} concurrent turns failed; first: ${why}`);
+  }
+  return {
+    wallMs,
+    loopDelayP99Ms: delay.percentile(99) / 1e6,
+    loopDelayMaxMs: delay.max / 1e6,
+    peakHeap,
+  };
+}
+
+/**
+ * `sessions` sessions each send one message at the same moment; the server streams `tokens`
+ * tokens to each with `tokenDelayMs` between them. Wall time from the sends to the last
+ * reply, the event loop's delay while they ran (sampled every ms), and the heap. With
+ * `direct`, the same number of streamText calls at once instead, with no session.
+ */
+export async function measureConcurrent(
+  server: BenchModelServer,
+  mode: "sessions" | "direct",
+  sessions = 1000,
+  tokens = 20,
+  tokenDelayMs = 5,
+): Promise<ConcurrentFigures> {
+  const baseURL = `${server.url}/n${tokens}/d${tokenDelayMs}/v1`;
+  const expected = replyTokens(tokens).join("");
+  const figures = (
+    timed: Awaited<ReturnType<typeof timeConcurrently>>,
+    heapBefore: number,
+    heapAfter: number,
+  ): ConcurrentFigures => ({
+    sessions,
+    tokens,
+    tokenDelayMs,
+    wallMs: timed.wallMs,
+    turnsPerSec: sessions / (timed.wallMs / 1000),
+    loopDelayP99Ms: timed.loopDelayP99Ms,
+    loopDelayMaxMs: timed.loopDelayMaxMs,
+    heapPeakMb: (timed.peakHeap - heapBefore) / 1024 / 1024,
+    heapAfterMb: (heapAfter - heapBefore) / 1024 / 1024,
+  });
+
+  if (mode === "direct") {
+    const model = createOpenAICompatible({ name: "bench", baseURL, includeUsage: true }).chatModel(MODEL);
+    const turn = async (): Promise<string> => {
+      const result = streamText({
+        model,
+        messages: [{ role: "user", content: "hello" }],
+        temperature: 0.2,
+        maxOutputTokens: 1024,
+        maxRetries: 0,
+        onError: () => {},
+      });
+      let reply = "";
+      for await (const part of result.fullStream) {
+        if (part.type === "text-delta") reply += part.text;
+        else if (part.type === "error") throw part.error;
+      }
+      return reply;
+    };
+    for (let i = 0; i < 20; i++) await turn();
+    const heapBefore = heapAfterGc() ?? process.memoryUsage().heapUsed;
+    const timed = await timeConcurrently(sessions, expected, turn);
+    return figures(timed, heapBefore, heapAfterGc() ?? process.memoryUsage().heapUsed);
+  }
+
+  const system = await SessionSystem.start({
+    logger: silentLogger(),
+    providers: defaultProviders({}, { maxRetries: 0 }),
+    idleSweepMs: 60_000,
+  });
+  try {
+    const llm = { provider: "openai-compatible", model: MODEL, baseURL };
+    // Warm the path with one session's turns.
+    const warm = await system.createSession({ llm });
+    for (let i = 0; i < 20; i++) await system.sendMessage(warm.id, `warm ${i}`);
+    await system.terminateSession(warm.id);
+
+    const heapBefore = heapAfterGc() ?? process.memoryUsage().heapUsed;
+    const all: SessionInfo[] = [];
+    for (let i = 0; i < sessions; i++) all.push(await system.createSession({ llm }));
+    const timed = await timeConcurrently(
+      sessions,
+      expected,
+      async (i) => (await system.sendMessage((all[i] as SessionInfo).id, "hello")).text,
+    );
+    return figures(timed, heapBefore, heapAfterGc() ?? process.memoryUsage().heapUsed);
+  } finally {
+    await system.stop();
+  }
+}
+
+export async function measureLlm(): Promise<LlmFigures> {
+  const server = await forkModelServer();
+  try {
+    const turns = await measureTurnOverhead(server);
+    const tools = await measureToolLoop();
+    const concurrentDirect = await measureConcurrent(server, "direct");
+    const concurrent = await measureConcurrent(server, "sessions");
+    return { turns, tools, concurrent, concurrentDirect };
+  } finally {
+    await server.close();
+  }
+}
+
+/** The overhead goals of the issue, each with whether this run met it. */
+export function llmGoals(f: LlmFigures): { text: string; met: boolean | undefined }[] {
+  const overhead = f.turns.session.medianMs - f.turns.direct.medianMs;
+  return [
+    {
+      text: `sessionvisor's overhead per 20-token streamed turn ≤ 5 % of the direct turn (${format(
+        (100 * overhead) / f.turns.direct.medianMs,
+      )} %)`,
+      met: overhead <= 0.05 * f.turns.direct.medianMs,
+    },
+    { text: `the same overhead ≤ 1 ms absolute (${format(overhead)} ms)`, met: overhead <= 1 },
+    f.tools.landed
+      ? {
+          text: `tool-loop overhead per tool call ≤ 0.5 ms (${format(f.tools.overheadPerCallMs)} ms)`,
+          met: f.tools.overheadPerCallMs <= 0.5,
+        }
+      : { text: `tool-loop overhead per tool call ≤ 0.5 ms (not measured: ${f.tools.why})`, met: undefined },
+  ];
+}
+
+function format(value: number): string {
+  return Math.abs(value) >= 10 ? value.toFixed(1) : value.toFixed(2);
+}
+
+/** The suite's table: sessionvisor beside the AI SDK called directly, then the goals. */
+export function llmTable(f: LlmFigures): string {
+  const { turns, tools, concurrent: c, concurrentDirect: d } = f;
+  const overhead = turns.session.medianMs - turns.direct.medianMs;
+  const overheadSubscribed = turns.subscribed.medianMs - turns.direct.medianMs;
+  const shape = `${c.sessions.toLocaleString("en-US")} sessions × ${c.tokens} tokens ${c.tokenDelayMs} ms apart, at once`;
+  const figure = (
+    name: string,
+    unit: string,
+    ours: number | undefined,
+    direct: number | undefined,
+    goal?: Figure["goal"],
+  ): Figure => ({ name, unit, ours, otp: direct, higherIsBetter: false, ...(goal ? { goal } : {}) });
+  const figures: Figure[] = [
+    figure(
+      `${TURN_TOKENS}-token streamed turn: sendMessage, median`,
+      "ms",
+      turns.session.medianMs,
+      turns.direct.medianMs,
+    ),
+    figure(
+      `${TURN_TOKENS}-token streamed turn: sendMessage, p99`,
+      "ms",
+      turns.session.p99Ms,
+      turns.direct.p99Ms,
+    ),
+    figure(
+      "same, with a subscriber counting llm_delta, median",
+      "ms",
+      turns.subscribed.medianMs,
+      turns.direct.medianMs,
+    ),
+    figure(
+      "same, with a subscriber counting llm_delta, p99",
+      "ms",
+      turns.subscribed.p99Ms,
+      turns.direct.p99Ms,
+    ),
+    figure("orchestrator overhead per turn (sendMessage − direct), median", "ms", overhead, undefined, {
+      text: "≤ 1 ms",
+      met: (v) => v <= 1,
+    }),
+    figure(
+      "orchestrator overhead per turn, % of the direct turn",
+      "%",
+      (100 * overhead) / turns.direct.medianMs,
+      undefined,
+      { text: "≤ 5 %", met: (v) => v <= 5 },
+    ),
+    figure("overhead with the subscriber (− direct), median", "ms", overheadSubscribed, undefined),
+    ...(tools.landed
+      ? [
+          figure(
+            "turn with one read_file call + summary (offline model), median",
+            "ms",
+            tools.toolTurn.medianMs,
+            undefined,
+          ),
+          figure(
+            "same summary without the call (offline model), median",
+            "ms",
+            tools.plainTurn.medianMs,
+            undefined,
+          ),
+          figure("readFileTool.execute called directly, median", "ms", tools.directToolMs, undefined),
+          figure("tool-loop overhead per tool call", "ms", tools.overheadPerCallMs, undefined, {
+            text: "≤ 0.5 ms",
+            met: (v) => v <= 0.5,
+          }),
+        ]
+      : [
+          figure(
+            `tool-loop overhead per tool call — not measured: ${tools.why}`,
+            "ms",
+            undefined,
+            undefined,
+            {
+              text: "≤ 0.5 ms",
+              met: (v) => v <= 0.5,
+            },
+          ),
+        ]),
+    figure(`${shape}: wall time`, "ms", c.wallMs, d.wallMs),
+    { ...figure(`${shape}: turns/s`, "/s", c.turnsPerSec, d.turnsPerSec), higherIsBetter: true },
+    figure(`${shape}: event-loop delay p99`, "ms", c.loopDelayP99Ms, d.loopDelayP99Ms),
+    figure(`${shape}: event-loop delay max`, "ms", c.loopDelayMaxMs, d.loopDelayMaxMs),
+    figure(`${shape}: heap at peak, above the start`, "MB", c.heapPeakMb, d.heapPeakMb),
+    figure(`${shape}: heap after (sessions idle), above the start`, "MB", c.heapAfterMb, d.heapAfterMb),
+  ];
+  const goals = llmGoals(f).map(
+    (g) => `- ${g.text}: ${g.met === undefined ? "not measured" : g.met ? "met" : "NOT met"}`,
+  );
+  return [
+    renderTable(
+      `llm: a session's turn against the AI SDK called directly on the same local server (${turns.samples} turns each, interleaved)`,
+      figures,
+      { name: "AI SDK direct" },
+    ),
+    "",
+    "Goals:",
+    ...goals,
+  ].join("\n");
+}
