@@ -1,10 +1,16 @@
 import assert from "node:assert/strict";
 import { after, beforeEach, describe, it } from "node:test";
-import { startModelServer } from "../../test/support/model-server.js";
+import { ARGUMENT_PIECES, startModelServer } from "../../test/support/model-server.js";
 import { InvalidArgumentError } from "../errors.js";
 import { type ModelBackend, registerModelBackends } from "./ai-sdk-backends.js";
 import { LlmAbortedError, LlmProviderError } from "./errors.js";
-import { complete, type LlmRequest } from "./provider.js";
+import {
+  type Completion,
+  complete,
+  type LlmChunk,
+  type LlmRequest,
+  type LlmToolDefinition,
+} from "./provider.js";
 import { describeProviderConformance } from "./provider-conformance.js";
 import { ProviderRegistry } from "./provider-registry.js";
 
@@ -40,6 +46,7 @@ const request: LlmRequest = {
 for (const backend of ["openai-compatible", "openai", "anthropic"] as const) {
   describeProviderConformance(`${backend} (AI SDK, over HTTP)`, () => provider(backend), {
     model: "test-model",
+    toolCallPrompt: 'tool lookup {"query": "supervisors"}',
     makeStalledProvider: () => provider(backend, "stall"),
   });
 
@@ -149,6 +156,222 @@ for (const backend of ["openai-compatible", "openai", "anthropic"] as const) {
       const done = await complete(provider(backend, "fail", 2), request);
       assert.equal(done.text, server.reply);
       assert.equal(server.requests.length - before, 2);
+    });
+  });
+}
+
+const READ_FILE: LlmToolDefinition = {
+  name: "read_file",
+  description: "Reads a file of the project",
+  inputSchema: {
+    type: "object",
+    properties: { path: { type: "string" }, maxBytes: { type: "integer" } },
+    required: ["path"],
+  },
+};
+
+/** A request offering read_file whose user message scripts the server (see model-server.ts). */
+const scripted = (script: string): LlmRequest => ({
+  model: "test-model",
+  tools: [READ_FILE],
+  messages: [
+    { role: "system", content: "You are terse." },
+    { role: "user", content: script },
+  ],
+});
+
+/** `request` followed by the reply's calls and a result for each, as a tool loop sends it. */
+function withResults(
+  request: LlmRequest,
+  reply: Completion,
+  results: { content: string; isError?: boolean }[],
+) {
+  return {
+    ...request,
+    messages: [
+      ...request.messages,
+      { role: "assistant" as const, content: reply.text, toolCalls: reply.toolCalls },
+      ...reply.toolCalls.map((call, i) => ({
+        role: "tool" as const,
+        toolCallId: call.id,
+        toolName: call.name,
+        ...results[i]!,
+      })),
+    ],
+  };
+}
+
+/** Every chunk read before the stream ended, and the error it ended with (if any). */
+async function readAll(chunks: AsyncIterable<LlmChunk>): Promise<{ seen: LlmChunk[]; error?: unknown }> {
+  const seen: LlmChunk[] = [];
+  try {
+    for await (const chunk of chunks) seen.push(chunk);
+    return { seen };
+  } catch (error) {
+    return { seen, error };
+  }
+}
+
+/** `actual` cut down to the keys (and array lengths) `expected` has, so a diff shows only those. */
+function shapeOf(actual: unknown, expected: unknown): unknown {
+  if (Array.isArray(expected)) {
+    return Array.isArray(actual)
+      ? actual.map((item, i) => (i < expected.length ? shapeOf(item, expected[i]) : item))
+      : actual;
+  }
+  if (typeof expected !== "object" || expected === null || typeof actual !== "object" || actual === null)
+    return actual;
+  return Object.fromEntries(
+    Object.keys(expected).map((key) => [
+      key,
+      shapeOf((actual as Record<string, unknown>)[key], (expected as Record<string, unknown>)[key]),
+    ]),
+  );
+}
+
+/** Asserts `actual` has every key and value `expected` has (arrays: the same length too). */
+const assertShape = (actual: unknown, expected: unknown) =>
+  assert.deepEqual(shapeOf(actual, expected), expected);
+
+const bodyAt = (index: number) => server.requests[index]!.body as Record<string, unknown[]>;
+
+for (const backend of ["openai-compatible", "openai", "anthropic"] as const) {
+  const vendor = backend === "anthropic" ? "anthropic" : "openai";
+
+  describe(`${backend} backend over HTTP: tool calls`, { timeout: 10_000 }, () => {
+    it("hands out a call whose arguments came in pieces as one tool_call with the parsed input, then done", async () => {
+      const servedBefore = server.servedCalls.length;
+      const { seen, error } = await readAll(
+        provider(backend).stream(scripted('tool read_file {"path": "README.md"}')),
+      );
+      assert.equal(error, undefined);
+      const served = server.servedCalls[servedBefore]!;
+      assert.deepEqual(seen, [
+        { type: "tool_call", id: served.id, name: "read_file", input: { path: "README.md" } },
+        { type: "done", stopReason: "tool_calls", usage: { inputTokens: 21, outputTokens: ARGUMENT_PIECES } },
+      ]);
+    });
+
+    it("sends the tools with their JSON schema as the vendor documents them", async () => {
+      const before = server.requests.length;
+      await complete(provider(backend), scripted("tool read_file {}"));
+      const tools = bodyAt(before).tools;
+      const expected =
+        vendor === "anthropic"
+          ? { name: "read_file", description: READ_FILE.description, input_schema: READ_FILE.inputSchema }
+          : {
+              type: "function",
+              function: {
+                name: "read_file",
+                description: READ_FILE.description,
+                parameters: READ_FILE.inputSchema,
+              },
+            };
+      assert.equal(tools?.length, 1);
+      assertShape(tools?.[0], expected);
+    });
+
+    it("streams the text first, then parallel calls in their order with distinct ids and usage summed", async () => {
+      const reply = await complete(
+        provider(backend),
+        scripted(
+          'Reading both.\ntool read_file {"path": "a.txt"}\ntool read_file {"path": "b.txt", "maxBytes": 10}',
+        ),
+      );
+      assert.equal(reply.text, "Reading both.");
+      assert.deepEqual(
+        reply.toolCalls.map((call) => call.input),
+        [{ path: "a.txt" }, { path: "b.txt", maxBytes: 10 }],
+      );
+      assert.notEqual(reply.toolCalls[0]!.id, reply.toolCalls[1]!.id);
+      assert.equal(reply.stopReason, "tool_calls");
+      // Two text words and each call's pieces.
+      assert.deepEqual(reply.usage, { inputTokens: 21, outputTokens: 2 + 2 * ARGUMENT_PIECES });
+    });
+
+    it("sends the calls and their results back in the vendor's format, and gets the answer", async () => {
+      const request = scripted('tool read_file {"path": "a.txt"}\ntool read_file {"path": "b.txt"}');
+      const reply = await complete(provider(backend), request);
+      const [a, b] = reply.toolCalls as [Completion["toolCalls"][0], Completion["toolCalls"][0]];
+      const before = server.requests.length;
+      const answer = await complete(
+        provider(backend),
+        withResults(request, reply, [{ content: "text of a" }, { content: "no such file", isError: true }]),
+      );
+      assert.deepEqual([answer.text, answer.stopReason, answer.toolCalls], [server.reply, "end", []]);
+      const messages = bodyAt(before).messages as Record<string, unknown>[];
+      if (vendor === "anthropic") {
+        assertShape(messages.slice(-2), [
+          {
+            role: "assistant",
+            content: [
+              { type: "tool_use", id: a.id, name: "read_file", input: { path: "a.txt" } },
+              { type: "tool_use", id: b.id, name: "read_file", input: { path: "b.txt" } },
+            ],
+          },
+          {
+            role: "user",
+            content: [
+              { type: "tool_result", tool_use_id: a.id, content: "text of a" },
+              { type: "tool_result", tool_use_id: b.id, content: "no such file", is_error: true },
+            ],
+          },
+        ]);
+      } else {
+        assertShape(messages.slice(-3), [
+          {
+            role: "assistant",
+            tool_calls: [
+              { id: a.id, type: "function", function: { name: "read_file", arguments: '{"path":"a.txt"}' } },
+              { id: b.id, type: "function", function: { name: "read_file", arguments: '{"path":"b.txt"}' } },
+            ],
+          },
+          { role: "tool", tool_call_id: a.id, content: "text of a" },
+          { role: "tool", tool_call_id: b.id, content: "no such file" },
+        ]);
+      }
+    });
+
+    it("retries a 429 with retry-after that came before the first chunk, then hands out the call", async () => {
+      server.failNext({ status: 429, headers: { "retry-after": "0" } });
+      const before = server.requests.length;
+      const reply = await complete(
+        provider(backend, "fail", 2),
+        scripted('tool read_file {"path": "a.txt"}'),
+      );
+      assert.deepEqual(
+        reply.toolCalls.map((call) => call.input),
+        [{ path: "a.txt" }],
+      );
+      assert.equal(server.requests.length - before, 2);
+    });
+
+    for (const [mode, how] of [
+      ["cut", "the connection is reset"],
+      ["unfinished", "the stream ends without a finish"],
+    ] as const) {
+      it(`fails with LlmProviderError and hands out no half call when ${how} after the first argument piece`, async () => {
+        const { seen, error } = await readAll(
+          provider(backend, mode).stream(scripted('tool read_file {"path": "a-rather-long-name.txt"}')),
+        );
+        assert.ok(error instanceof LlmProviderError, `the stream ended with ${String(error)}`);
+        assert.deepEqual(seen, []);
+      });
+    }
+
+    it("fails with LlmProviderError after the text it handed out when the stream ends without a finish", async () => {
+      const { seen, error } = await readAll(provider(backend, "unfinished").stream(request));
+      assert.ok(error instanceof LlmProviderError, `the stream ended with ${String(error)}`);
+      assert.deepEqual(seen, [{ type: "delta", text: `${server.reply.split(" ")[0]} ` }]);
+    });
+
+    it("hands out a call whose arguments are not JSON with their text as the input", async () => {
+      const reply = await complete(provider(backend), scripted('tool read_file {"path": '));
+      assert.deepEqual(
+        reply.toolCalls.map((call) => [call.name, call.input]),
+        [["read_file", '{"path":']],
+      );
+      assert.equal(reply.stopReason, "tool_calls");
     });
   });
 }

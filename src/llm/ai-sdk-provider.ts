@@ -1,10 +1,13 @@
-import type { LanguageModel } from "ai";
+import type { LanguageModel, ModelMessage, ToolResultPart, ToolSet } from "ai";
 import { LlmAbortedError, LlmProviderError } from "./errors.js";
 import {
   type LlmChunk,
+  type LlmMessage,
   type LlmProvider,
   type LlmRequest,
   type LlmStopReason,
+  type LlmToolCall,
+  type LlmToolDefinition,
   validateRequest,
 } from "./provider.js";
 
@@ -31,6 +34,10 @@ export interface AiSdkProviderOptions {
 /**
  * An LlmProvider backed by any Vercel AI SDK language model: the SDK speaks the backend's HTTP
  * and stream format, this class maps its stream parts onto our chunks and its errors onto ours.
+ * Tools are given to the SDK without `execute`, and one step is run: the SDK returns the calls
+ * the model asks for rather than running them; the caller runs them and sends the results back.
+ * A reply's tool calls are handed out when its stream has finished (just before `done`), so a
+ * stream cut mid-call fails as a whole instead of yielding half a call.
  * The SDK is imported on the first request, so a session that never calls a remote model (and
  * every host isolate that starts one) does not load it.
  */
@@ -95,17 +102,19 @@ export class AiSdkProvider implements LlmProvider {
 
   private async *attempt(request: LlmRequest): AsyncIterable<LlmChunk> {
     const { signal } = request;
-    const { streamText } = await import("ai");
+    const { streamText, stepCountIs } = await import("ai");
     const system = request.messages
       .filter((m) => m.role === "system")
       .map((m) => m.content)
       .join("\n\n");
+    const tools = request.tools?.length ? await toolSetOf(request.tools) : undefined;
     const result = streamText({
       model: await this.makeModel(request.model),
       ...(system ? { system } : {}),
-      messages: request.messages
-        .filter((m) => m.role !== "system")
-        .map((m) => ({ role: m.role as "user" | "assistant", content: m.content })),
+      messages: modelMessagesOf(request.messages),
+      ...(tools ? { tools } : {}),
+      // One model call per request (the SDK's default, stated): the caller runs the tools.
+      stopWhen: stepCountIs(1),
       ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
       ...(request.maxTokens !== undefined ? { maxOutputTokens: request.maxTokens } : {}),
       ...(signal ? { abortSignal: signal } : {}),
@@ -114,6 +123,8 @@ export class AiSdkProvider implements LlmProvider {
       // Failures reach the caller as the stream's error part; the SDK's default prints them.
       onError: () => {},
     });
+    // Held until the reply has finished: see the class comment.
+    const calls: (LlmToolCall & { invalid: boolean })[] = [];
     for await (const part of result.fullStream) {
       // Once aborted, nothing more is handed out, whatever the SDK still had buffered.
       if (signal?.aborted) throw new LlmAbortedError(this.name, signal.reason);
@@ -121,20 +132,41 @@ export class AiSdkProvider implements LlmProvider {
         case "text-delta":
           if (part.text.length > 0) yield { type: "delta", text: part.text };
           break;
-        case "finish":
+        case "tool-call":
+          // Invalid: a tool not offered, or arguments that are not JSON (`input` is then their
+          // text). Handed out all the same, so the caller can tell the model what was wrong.
+          calls.push({
+            id: part.toolCallId,
+            name: part.toolName,
+            input: part.input,
+            invalid: part.invalid === true,
+          });
+          break;
+        case "finish": {
+          // No finish reason from the model: its stream was cut short (the OpenAI and Anthropic
+          // adapters report that as "other"; the OpenAI-compatible one as an error part).
+          if (part.finishReason === "other" && part.rawFinishReason === undefined) {
+            throw new LlmProviderError(this.name, "the model's stream ended without a finish reason");
+          }
+          // A call cut short by the token limit is half a call: only whole ones are handed out.
+          const asked = part.finishReason === "length" ? calls.filter((c) => !c.invalid) : calls;
+          for (const call of asked)
+            yield { type: "tool_call", id: call.id, name: call.name, input: call.input };
           yield {
             type: "done",
-            stopReason: stopReasonOf(part.finishReason),
+            stopReason: asked.length > 0 ? "tool_calls" : stopReasonOf(part.finishReason),
             usage: {
               inputTokens: part.totalUsage.inputTokens ?? 0,
               outputTokens: part.totalUsage.outputTokens ?? 0,
             },
           };
           return;
+        }
         case "abort":
           throw new LlmAbortedError(this.name, signal?.reason ?? part.reason);
         case "error":
           throw this.failure(part.error, signal);
+        // `tool-error` (the SDK's note on an invalid call) and the rest carry nothing of ours.
       }
     }
     if (signal?.aborted) throw new LlmAbortedError(this.name, signal.reason);
@@ -152,6 +184,73 @@ export class AiSdkProvider implements LlmProvider {
 
 function stopReasonOf(reason: string): LlmStopReason {
   return reason === "length" ? "max_tokens" : "end";
+}
+
+/** Our tools as the SDK's, without `execute`: a call comes back to us instead of being run. */
+async function toolSetOf(tools: readonly LlmToolDefinition[]): Promise<ToolSet> {
+  const { tool, jsonSchema } = await import("ai");
+  type Schema = Parameters<typeof jsonSchema>[0];
+  return Object.fromEntries(
+    tools.map((t) => [
+      t.name,
+      tool({
+        description: t.description,
+        inputSchema: jsonSchema<Record<string, unknown>>(t.inputSchema as Schema),
+      }),
+    ]),
+  );
+}
+
+/**
+ * Our messages as the SDK's, system messages left out (they go as `system`): an assistant's
+ * tool calls become `tool-call` parts after its text, and a run of tool results one `tool`
+ * message of `tool-result` parts (an error as `error-text`, which Anthropic sends with
+ * `is_error`).
+ */
+export function modelMessagesOf(messages: readonly LlmMessage[]): ModelMessage[] {
+  const out: ModelMessage[] = [];
+  for (const m of messages) {
+    switch (m.role) {
+      case "system":
+        break;
+      case "user":
+        out.push({ role: "user", content: m.content });
+        break;
+      case "assistant": {
+        const calls = m.toolCalls ?? [];
+        if (calls.length === 0) {
+          out.push({ role: "assistant", content: m.content });
+          break;
+        }
+        out.push({
+          role: "assistant",
+          content: [
+            ...(m.content.length > 0 ? [{ type: "text" as const, text: m.content }] : []),
+            ...calls.map((call) => ({
+              type: "tool-call" as const,
+              toolCallId: call.id,
+              toolName: call.name,
+              input: call.input,
+            })),
+          ],
+        });
+        break;
+      }
+      case "tool": {
+        const part: ToolResultPart = {
+          type: "tool-result",
+          toolCallId: m.toolCallId,
+          toolName: m.toolName,
+          output: m.isError ? { type: "error-text", value: m.content } : { type: "text", value: m.content },
+        };
+        const previous = out.at(-1);
+        if (previous?.role === "tool") previous.content.push(part);
+        else out.push({ role: "tool", content: [part] });
+        break;
+      }
+    }
+  }
+  return out;
 }
 
 /** The SDK's APICallError (status, retryable) and RetryError (the last attempt's) without importing them. */
