@@ -17,6 +17,7 @@ import {
   type SessionSystem,
   Supervisor,
 } from "../src/index.js";
+import { faultProviders } from "./fixtures/fault-provider.js";
 import { processGone } from "./support/project-fixture.js";
 import { systemsForTests } from "./support/sessions.js";
 
@@ -231,6 +232,40 @@ describe("a session's MCP servers", { timeout: TEST_MS }, () => {
     for (const pid of pids) assert.ok(!alive(pid), `server pid ${pid} still running`);
   });
 
+  it("stop with a hibernated session and start again when it wakes", async () => {
+    const system = await start();
+    const echo = server("echo");
+    const session = await system.createSession({ mcpServers: [echo.config] });
+    const [first] = echo.pids();
+    await system.hibernateSession(session.id);
+    assert.ok(!alive(first!), `server pid ${first} still running while the session sleeps`);
+    await system.wakeSession(session.id);
+    assert.equal(echo.pids().length, 2, "a new server process once awake");
+    assert.ok(alive(echo.pids()[1]!));
+  });
+
+  it("are replaced, not leaked, when the session's whole tree restarts", async () => {
+    const system = await start();
+    const echo = server("echo");
+    const session = await system.createSession({ mcpServers: [echo.config] });
+    const [first] = echo.pids();
+    const supervisor = system.findSupervisor(session.id)!;
+    system.runtime.exit(supervisor, "kill");
+    await until(
+      () =>
+        system.findSupervisor(session.id) !== undefined &&
+        !system.findSupervisor(session.id)!.equals(supervisor),
+      "the session's supervisor to be started again",
+    );
+    await until(() => echo.pids().length === 2, "a server process for the new tree");
+    await until(() => !alive(first!), `the old tree's server pid ${first} to be gone`);
+    assert.ok(alive(echo.pids()[1]!));
+    assert.deepEqual(
+      (await childrenOf(system, session.id)).map((child) => child.id),
+      ["context_manager", "mcp:echo", "llm_orchestrator"],
+    );
+  });
+
   it("end with the session system: stop leaves no server process", async () => {
     const system = await start();
     const echo = server("echo");
@@ -287,4 +322,58 @@ describe("a session's MCP servers in a thread host", { timeout: TEST_MS }, () =>
     system.hosts.kill(system.sessionHost(session.id)!.hostId);
     await until(() => !alive(pid!), `server pid ${pid} to be gone`);
   });
+});
+
+describe("a session's MCP servers in a process host", { timeout: TEST_MS }, () => {
+  it("run there and end with the session: terminateSession leaves no server process", async () => {
+    const system = await start({ isolation: "process" });
+    const echo = server("echo");
+    const session = await system.createSession({ mcpServers: [echo.config] });
+    assert.equal(system.sessionHost(session.id)?.isolation, "process");
+    const [pid] = echo.pids();
+    assert.ok(pid && alive(pid), "the server runs");
+    await system.terminateSession(session.id);
+    await until(() => !alive(pid), `server pid ${pid} to be gone`);
+  });
+
+  it("leave no server process (one that exits when its stdin closes) when the host process is SIGKILLed from outside", async () => {
+    const system = await start({ isolation: "process" });
+    const echo = server("echo");
+    const session = await system.createSession({ mcpServers: [echo.config] });
+    const [pid] = echo.pids();
+    process.kill(system.sessionHost(session.id)!.osPid, "SIGKILL");
+    await until(() => !alive(pid!), `server pid ${pid} to be gone`);
+  });
+});
+
+// A host that dies by itself (a thread that exits or runs out of heap; a process SIGKILLed by
+// the OOM killer) is not there to stop its servers, and the parent reaps only a host it kills
+// itself (the thread's children are read while it lives). A server that exits when its stdin
+// closes goes anyway; one that does not (open handles of its own) is left running: known, kept
+// here as todo until the hosts layer reaps the programs of a host that died on its own.
+describe("a session's MCP servers when their host dies by itself", { timeout: TEST_MS }, () => {
+  const FAULT_PROVIDERS = {
+    module: new URL("./fixtures/fault-provider.ts", import.meta.url),
+    export: "faultProviders",
+  };
+
+  for (const isolation of ["thread", "process"] as const) {
+    it(`leave no server that ignores stdin EOF when a ${isolation} host runs out of heap`, {
+      todo: "the hosts layer reaps the programs of a host it kills, not of one that died on its own",
+    }, async () => {
+      const system = await start({
+        isolation,
+        providers: faultProviders(),
+        hostProviders: FAULT_PROVIDERS,
+        hostLimits: { hangTimeoutMs: 5000, maxHeapMb: 64, maxMemoryMb: 2048 },
+      });
+      const echo = server("echo", {});
+      const config = { ...echo.config, env: { ...echo.config.env, MCP_LINGER: "1" } };
+      const session = await system.createSession({ llm: { provider: "fault" }, mcpServers: [config] });
+      const [first] = echo.pids();
+      await system.sendMessage(session.id, "FAULT:heap").catch(() => undefined);
+      await until(() => echo.pids().length === 2, "the session to come back with a new server");
+      await until(() => !alive(first!), `the dead host's server pid ${first} to be gone`, 5_000);
+    });
+  }
 });
