@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, it } from "node:test";
@@ -78,3 +78,28 @@ it("a model server that fails fails the turn with a typed error and leaves the s
   assert.equal((await system.sendMessage(session.id, "Again")).text, server.reply);
   assert.equal((await system.getSession(session.id))?.status, "active");
 });
+
+for (const provider of ["openai-compatible", "anthropic"] as const) {
+  it(`a session on the ${provider} backend runs the tool the served model calls and sends it the result`, {
+    timeout: 20_000,
+  }, async () => {
+    const project = mkdtempSync(join(dir, "project-"));
+    writeFileSync(join(project, "a.txt"), "alpha from the project\n");
+    const system = await start({
+      providers: defaultProviders({}, { apiKeys: { [provider]: KEY }, maxRetries: 0 }),
+    });
+    const session = await system.createSession({ llm: { ...llm, provider }, projectPath: project });
+    const before = server.requests.length;
+    // The server asks for the call scripted in the message (see test/support/model-server.ts).
+    const reply = await system.sendMessage(session.id, 'tool read_file {"path": "a.txt"}');
+    assert.equal(reply.text, server.reply);
+    assert.equal(server.requests.length - before, 2);
+    const sent = JSON.stringify(server.requests[before + 1]?.body.messages);
+    assert.match(sent, /alpha from the project/);
+    const served = server.servedCalls.at(-1)!;
+    assert.match(
+      sent,
+      new RegExp(provider === "anthropic" ? `"tool_use_id":"${served.id}"` : `"tool_call_id":"${served.id}"`),
+    );
+  });
+}
