@@ -373,6 +373,23 @@ for (const backend of ["openai-compatible", "openai", "anthropic"] as const) {
       );
       assert.equal(reply.stopReason, "tool_calls");
     });
+
+    it("sends a call whose arguments were not JSON back with {} as its input", async () => {
+      const request = scripted('tool read_file {"path": ');
+      const reply = await complete(provider(backend), request);
+      const before = server.requests.length;
+      await complete(
+        provider(backend),
+        withResults(request, reply, [{ content: "the input is not JSON", isError: true }]),
+      );
+      const messages = bodyAt(before).messages as Record<string, unknown>[];
+      const id = reply.toolCalls[0]!.id;
+      const sent =
+        vendor === "anthropic"
+          ? { role: "assistant", content: [{ type: "tool_use", id, input: {} }] }
+          : { role: "assistant", tool_calls: [{ id, function: { arguments: "{}" } }] };
+      assertShape(messages.at(-2), sent);
+    });
   });
 }
 

@@ -203,7 +203,7 @@ async function toolSetOf(tools: readonly LlmToolDefinition[]): Promise<ToolSet> 
 
 /**
  * Our messages as the SDK's, system messages left out (they go as `system`): an assistant's
- * tool calls become `tool-call` parts after its text, and a run of tool results one `tool`
+ * tool calls become `tool-call` parts after its text (an input that is not an object as `{}`), and a run of tool results one `tool`
  * message of `tool-result` parts (an error as `error-text`, which Anthropic sends with
  * `is_error`).
  */
@@ -230,7 +230,9 @@ export function modelMessagesOf(messages: readonly LlmMessage[]): ModelMessage[]
               type: "tool-call" as const,
               toolCallId: call.id,
               toolName: call.name,
-              input: call.input,
+              // Arguments that were not a JSON object (the model's broken JSON, handed out as
+              // text) go back as {}, as the SDK's own history does: Anthropic takes no other.
+              input: isObject(call.input) ? call.input : {},
             })),
           ],
         });
@@ -282,4 +284,8 @@ function describeFailure(error: unknown): string {
   const last = lastAttempt(error) as { statusCode?: unknown; message?: unknown } | undefined;
   const message = error instanceof Error ? error.message : String(error);
   return typeof last?.statusCode === "number" ? `HTTP ${last.statusCode}: ${message}` : message;
+}
+
+function isObject(value: unknown): boolean {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
