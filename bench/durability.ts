@@ -84,6 +84,7 @@ function record(id: string, status: "active" | "idle", hibernated: boolean) {
     statusChangedAt: at,
     restarts: 0,
     hibernated,
+    usage: { inputTokens: 0, outputTokens: 0 },
   };
   return JSON.stringify({ ...sessionInfoToJSON(info), config });
 }

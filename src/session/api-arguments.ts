@@ -39,7 +39,10 @@ export function optionOf(options: unknown, key: string): unknown {
 }
 
 /** A message's text and `sendMessage`'s options. */
-export function checkSendArguments(text: unknown, options: unknown): { timeoutMs?: number } {
+export function checkSendArguments(
+  text: unknown,
+  options: unknown,
+): { timeoutMs?: number; signal?: AbortSignal } {
   if (typeof text !== "string" || text.trim().length === 0 || text.length > MAX_MESSAGE_LENGTH) {
     throw new InvalidArgumentError(
       "message",
@@ -48,8 +51,13 @@ export function checkSendArguments(text: unknown, options: unknown): { timeoutMs
   }
   checkOptions(options, "options");
   const timeoutMs = read(options, "timeoutMs");
-  if (timeoutMs === undefined) return {};
-  return { timeoutMs: checkTurnTimeout(timeoutMs, "options.timeoutMs") };
+  const signal = read(options, "signal");
+  if (signal !== undefined && !(signal instanceof AbortSignal))
+    throw new InvalidArgumentError("options.signal", "must be an AbortSignal");
+  return {
+    ...(timeoutMs === undefined ? {} : { timeoutMs: checkTurnTimeout(timeoutMs, "options.timeoutMs") }),
+    ...(signal === undefined ? {} : { signal }),
+  };
 }
 
 /**

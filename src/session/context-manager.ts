@@ -1,3 +1,4 @@
+import type { LlmUsage } from "../llm/index.js";
 import { GenServer } from "../runtime/index.js";
 import type { ConversationChange, StoredJson } from "../store/index.js";
 import type { McpServer } from "../tools/index.js";
@@ -8,10 +9,11 @@ import {
   ContextState,
   type ConversationTurn,
   type FileEntry,
+  type ToolCallRecord,
   type TurnRole,
   type TurnStatus,
 } from "./context-state.js";
-import { err, ok, publish, type Result, type SessionDeps } from "./deps.js";
+import { err, ok, publish, type Result, SESSION_MANAGER_NAME, type SessionDeps } from "./deps.js";
 import { TurnInterruptedError } from "./errors.js";
 import { sessionKeys } from "./session-id.js";
 
@@ -26,7 +28,25 @@ export interface AgentArgs {
 export type ContextManagerCall =
   | { op: "append"; role: TurnRole; content: string; status?: ConversationTurn["status"] }
   /** Ends a user turn waiting for its reply (see ContextState.endTurn); `timeoutMs` for the event. */
-  | { op: "end_turn"; turnId: string; status: TurnStatus; reply: string; timeoutMs?: number }
+  | {
+      op: "end_turn";
+      turnId: string;
+      status: TurnStatus;
+      reply: string;
+      timeoutMs?: number;
+      usage?: LlmUsage;
+    }
+  /** Records the tool calls a step of the open turn asks for (see ContextState.recordCalls). */
+  | { op: "record_calls"; turnId: string; text: string; calls: ToolCallRecord[] }
+  /** Records one call's result (see ContextState.recordResult). */
+  | {
+      op: "record_result";
+      turnId: string;
+      callId: string;
+      name: string;
+      content: string;
+      isError: boolean;
+    }
   /** Marks every user turn left without a reply `interrupted` (a restarted orchestrator asks). */
   | { op: "interrupt_unanswered" }
   | { op: "add_file"; path: string; metadata?: Record<string, unknown>; content?: unknown }
@@ -63,11 +83,36 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
     this.config = args.config;
     this.deps = args.deps;
     await this.load();
-    const interrupted = this.state.interruptUnanswered();
-    if (interrupted.length > 0) await this.write({ replace: asStored(interrupted) });
+    const interrupted = await this.interruptUnanswered();
     this.deps.registry.register(sessionKeys(this.sessionId).contextManager, this.self);
+    this.reportUsage();
     // Reported, never silently dropped: a turn a crash cut short stays in the history, marked.
     this.reportInterrupted(interrupted);
+  }
+
+  /** Marks the turns left unanswered and closes their open tool calls, in one write. */
+  private async interruptUnanswered(): Promise<ConversationTurn[]> {
+    const { marked, closed, dropped } = this.state.interruptUnanswered(this.deps.now());
+    if (marked.length === 0 && closed.length === 0) return marked;
+    const change = closed.length > 0 ? this.turnsAdded(closed, dropped) : {};
+    await this.write({ ...change, replace: asStored(marked) });
+    return marked;
+  }
+
+  /** Tells the manager the session's token totals (for its info), when there are any. */
+  private reportUsage(): void {
+    const usage = this.state.usageTotals();
+    if (usage.inputTokens === 0 && usage.outputTokens === 0) return;
+    this.cast(SESSION_MANAGER_NAME, { op: "usage", id: this.sessionId, usage });
+  }
+
+  /** Refuses a step of a turn that has ended (a restart marked it): nothing may follow its ending. */
+  private refuseEnded(turnId: string): never {
+    throw new TurnInterruptedError(
+      this.sessionId,
+      turnId,
+      "its context manager restarted and marked it before this step was recorded",
+    );
   }
 
   private reportInterrupted(turns: ConversationTurn[]): void {
@@ -137,10 +182,23 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
       case "end_turn":
         return this.endTurn(message);
       case "interrupt_unanswered": {
-        const interrupted = this.state.interruptUnanswered();
-        if (interrupted.length > 0) await this.write({ replace: asStored(interrupted) });
+        const interrupted = await this.interruptUnanswered();
         this.reportInterrupted(interrupted);
         return interrupted;
+      }
+      case "record_calls": {
+        const added = this.state.recordCalls(message.turnId, message.text, message.calls, this.deps.now());
+        if (!added) this.refuseEnded(message.turnId);
+        await this.write(this.turnsAdded([added.turn], added.dropped));
+        publish(this.deps, { type: "message_added", sessionId: this.sessionId, turn: added.turn });
+        return added.turn;
+      }
+      case "record_result": {
+        const added = this.state.recordResult(message.turnId, message, this.deps.now());
+        if (!added) this.refuseEnded(message.turnId);
+        await this.write(this.turnsAdded([added.turn], added.dropped));
+        publish(this.deps, { type: "message_added", sessionId: this.sessionId, turn: added.turn });
+        return added.turn;
       }
       case "add_file": {
         const { dropped } = this.state.addFile(message.path, message.metadata ?? {}, this.deps.now());
@@ -180,7 +238,7 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
 
   private async endTurn(message: Extract<ContextManagerCall, { op: "end_turn" }>): Promise<ConversationTurn> {
     const { turnId, status } = message;
-    const ended = this.state.endTurn(turnId, status, message.reply, this.deps.now());
+    const ended = this.state.endTurn(turnId, status, message.reply, this.deps.now(), message.usage);
     if (!ended.ended) {
       // Someone ended it first (a restart marked it interrupted): a reply must not follow it.
       if (status === "complete") {
@@ -192,12 +250,17 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
       }
       return ended.turn as ConversationTurn;
     }
-    const change = ended.reply ? this.turnsAdded([ended.reply], ended.dropped) : {};
+    const added = ended.reply ? [...ended.closed, ended.reply] : ended.closed;
+    // The usage totals change with every ending, so the head is written even when nothing is added.
+    const change =
+      added.length > 0 ? this.turnsAdded(added, ended.dropped) : { set: this.state.turnFields() };
     await this.write({ ...change, replace: asStored([ended.turn as ConversationTurn]) });
     const { sessionId } = this;
-    if (ended.reply) publish(this.deps, { type: "message_added", sessionId, turn: ended.reply });
+    for (const turn of added) publish(this.deps, { type: "message_added", sessionId, turn });
     const turn = ended.turn as ConversationTurn;
     if (status === "interrupted") this.reportInterrupted([turn]);
+    if (message.usage) this.reportUsage();
+    if (status === "cancelled") publish(this.deps, { type: "turn_cancelled", sessionId, turn });
     if (status === "timed_out")
       publish(this.deps, { type: "turn_timed_out", sessionId, turn, timeoutMs: message.timeoutMs ?? 0 });
     return turn;

@@ -1,6 +1,14 @@
+import type { LlmUsage } from "../llm/index.js";
 import type { Request } from "../supervision/index.js";
 import type { ContextManagerCall } from "./context-manager.js";
-import type { BuiltContext, ConversationTurn, FileEntry, TurnRole, TurnStatus } from "./context-state.js";
+import type {
+  BuiltContext,
+  ConversationTurn,
+  FileEntry,
+  ToolCallRecord,
+  TurnRole,
+  TurnStatus,
+} from "./context-state.js";
 
 /**
  * What a session's ContextManager answers, by request: the orchestrator and the system's file
@@ -13,7 +21,15 @@ export type ContextManagerRequests = {
   };
   /** Ends a user turn waiting for its reply (see ContextState.endTurn); `timeoutMs` for the event. */
   end_turn: {
-    request: { turnId: string; status: TurnStatus; reply: string; timeoutMs?: number };
+    request: { turnId: string; status: TurnStatus; reply: string; timeoutMs?: number; usage?: LlmUsage };
+    reply: ConversationTurn;
+  };
+  record_calls: {
+    request: { turnId: string; text: string; calls: ToolCallRecord[] };
+    reply: ConversationTurn;
+  };
+  record_result: {
+    request: { turnId: string; callId: string; name: string; content: string; isError: boolean };
     reply: ConversationTurn;
   };
   /** Marks every user turn left without a reply `interrupted` (a restarted orchestrator asks). */

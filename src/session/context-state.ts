@@ -1,14 +1,17 @@
 import { z } from "zod";
-import { estimateTokens, type LlmMessage } from "../llm/index.js";
+import { estimateTokens, type LlmMessage, type LlmUsage } from "../llm/index.js";
 import { InvalidArgumentError } from "../runtime/index.js";
 import { StoreCorruptError } from "../store/index.js";
-import { MAX_METADATA_LENGTH, MetadataSchema } from "./config.js";
+import { jsonValue, MAX_METADATA_LENGTH, MetadataSchema } from "./config.js";
 import { fieldIssues } from "./field-issues.js";
 import { assertFilePath, MAX_PATH_LENGTH } from "./file-path.js";
 import { formatJsonPath, toJsonData } from "./json-data.js";
 
-/** Who a turn is from, the one list of roles (the conversation schema derives its enum from it). */
-export const TURN_ROLES = ["user", "assistant", "system"] as const;
+/**
+ * Who a turn is from, the one list of roles (the conversation schema derives its enum from it).
+ * A `tool` turn is the result of one tool call an assistant turn asked for.
+ */
+export const TURN_ROLES = ["user", "assistant", "system", "tool"] as const;
 export type TurnRole = (typeof TURN_ROLES)[number];
 
 /**
@@ -17,14 +20,23 @@ export type TurnRole = (typeof TURN_ROLES)[number];
  * - `interrupted`: a process it depended on died (orchestrator, context manager, session,
  *   host, program) before the reply was recorded;
  * - `timed_out`: the turn's deadline passed; the provider's request was aborted;
- * - `failed`: the provider failed (or broke its contract).
- * A reply cut short is kept, with the status of its user turn.
+ * - `failed`: the provider failed (or broke its contract);
+ * - `cancelled`: its caller cancelled it (an AbortSignal, a stream left, an interrupting message).
+ * A reply cut short is kept, with the status of its user turn; so is every tool call the turn
+ * made, and a call that had no result when the turn ended gets one saying why, with that status.
  */
-export const TURN_STATUSES = ["complete", "interrupted", "timed_out", "failed"] as const;
+export const TURN_STATUSES = ["complete", "interrupted", "timed_out", "failed", "cancelled"] as const;
 export type TurnStatus = (typeof TURN_STATUSES)[number];
 
 /** How a turn that got no (whole) reply ended. */
 export type TurnEnding = Exclude<TurnStatus, "complete">;
+
+/** A tool call as the history keeps it. */
+export interface ToolCallRecord {
+  id: string;
+  name: string;
+  input: unknown;
+}
 
 export interface ConversationTurn {
   id: string;
@@ -33,6 +45,15 @@ export interface ConversationTurn {
   /** ISO-8601. */
   at: string;
   status: TurnStatus;
+  /** An assistant turn that asked for tool calls (its `content` is the text beside them, often empty). */
+  toolCalls?: ToolCallRecord[] | undefined;
+  /** A tool turn: the call it answers. */
+  toolCallId?: string | undefined;
+  toolName?: string | undefined;
+  /** A tool turn whose call failed, was denied or never finished: `content` says why. */
+  isError?: boolean | undefined;
+  /** A turn's final reply: the tokens its model calls used, all steps together. */
+  usage?: LlmUsage | undefined;
 }
 
 export interface FileEntry {
@@ -47,6 +68,8 @@ export interface FileEntry {
 export interface ContextSnapshot {
   version: 1;
   nextTurn: number;
+  /** Tokens used by every turn the session has had, dropped ones included. */
+  usage?: LlmUsage | undefined;
   turns: ConversationTurn[];
   /** Most recent first. */
   activeFiles: string[];
@@ -82,6 +105,10 @@ const FilePathSchema = z
   .max(MAX_PATH_LENGTH)
   .refine((path) => !path.includes("\0"), "must not contain NUL");
 
+const tokenCount = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const UsageSchema = z.object({ inputTokens: tokenCount, outputTokens: tokenCount }).strict();
+const ToolNameSchema = z.string().min(1).max(128);
+
 export const ConversationTurnSchema = z
   .object({
     id: z.string().regex(TURN_ID, "must be t<n>, n a whole number from 1"),
@@ -89,8 +116,29 @@ export const ConversationTurnSchema = z
     content: z.string().max(MAX_CONTENT),
     at: isoTimestamp,
     status: z.enum(TURN_STATUSES),
+    toolCalls: z
+      .array(z.object({ id: z.string().min(1).max(256), name: ToolNameSchema, input: jsonValue }).strict())
+      .min(1)
+      .max(128)
+      .optional(),
+    toolCallId: z.string().min(1).max(256).optional(),
+    toolName: ToolNameSchema.optional(),
+    isError: z.boolean().optional(),
+    usage: UsageSchema.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((turn, ctx) => {
+    if (turn.toolCalls !== undefined && turn.role !== "assistant")
+      ctx.addIssue({ code: "custom", path: ["toolCalls"], message: "only an assistant turn has tool calls" });
+    const isTool = turn.role === "tool";
+    if (isTool !== (turn.toolCallId !== undefined && turn.toolName !== undefined)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [isTool ? "toolCallId" : "role"],
+        message: "a tool turn, and only a tool turn, names the call it answers (toolCallId, toolName)",
+      });
+    }
+  });
 
 export const FileEntrySchema = z
   .object({
@@ -109,6 +157,7 @@ export const ContextSnapshotSchema = z
   .object({
     version: z.literal(1),
     nextTurn: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+    usage: UsageSchema.optional(),
     turns: z.array(ConversationTurnSchema).max(100_000),
     activeFiles: z.array(FilePathSchema).max(10_000),
     fileIndex: z.array(FileEntrySchema),
@@ -180,6 +229,7 @@ export class ContextState {
   private files: string[] = [];
   private readonly index = new Map<string, FileEntry>();
   private nextTurn = 1;
+  private usage: LlmUsage = { inputTokens: 0, outputTokens: 0 };
 
   constructor(private readonly limits: ContextLimits) {}
 
@@ -191,9 +241,10 @@ export class ContextState {
     const snapshot = readContextSnapshot(stored, sessionId);
     const state = new ContextState(limits);
     state.nextTurn = snapshot.nextTurn;
+    if (snapshot.usage) state.usage = { ...snapshot.usage };
     state.turns = snapshot.turns.slice(-limits.maxHistory).map((turn) => ({ ...turn }));
     state.messages = state.turns.map(messageOf);
-    state.costs = state.messages.map((m) => estimateTokens(m.content));
+    state.costs = state.messages.map(costOf);
     state.files = snapshot.activeFiles.slice(0, limits.maxFiles);
     for (const entry of snapshot.fileIndex)
       state.index.set(entry.path, { ...entry, metadata: { ...entry.metadata } });
@@ -201,8 +252,13 @@ export class ContextState {
   }
 
   /** The conversation's fields beside the turns that a new turn changes (the store's small head). */
-  turnFields(): Pick<ContextSnapshot, "version" | "nextTurn"> {
-    return { version: 1, nextTurn: this.nextTurn };
+  turnFields(): { version: 1; nextTurn: number; usage: { inputTokens: number; outputTokens: number } } {
+    return { version: 1, nextTurn: this.nextTurn, usage: { ...this.usage } };
+  }
+
+  /** Tokens used by every turn so far. */
+  usageTotals(): LlmUsage {
+    return { ...this.usage };
   }
 
   /** The conversation's fields beside the turns that a file change changes. */
@@ -223,6 +279,7 @@ export class ContextState {
     return {
       version: 1,
       nextTurn: this.nextTurn,
+      usage: { ...this.usage },
       turns: this.turns.map((turn) => ({ ...turn })),
       activeFiles: [...this.files],
       fileIndex: [...this.index.values()].map((entry) => ({ ...entry, metadata: { ...entry.metadata } })),
@@ -237,10 +294,15 @@ export class ContextState {
     if (typeof content !== "string" || content.length > MAX_CONTENT) {
       throw new InvalidArgumentError("content", `must be a string of at most ${MAX_CONTENT} characters`);
     }
-    const turn: ConversationTurn = { id: `t${this.nextTurn++}`, role, content, at: isoTime(at), status };
+    return this.push({ id: `t${this.nextTurn++}`, role, content, at: isoTime(at), status });
+  }
+
+  /** Adds a turn built in full; the oldest turns beyond `maxHistory` are dropped and counted. */
+  private push(turn: ConversationTurn): { turn: ConversationTurn; dropped: number } {
     this.turns.push(turn);
-    this.messages.push(messageOf(turn));
-    this.costs.push(estimateTokens(content));
+    const message = messageOf(turn);
+    this.messages.push(message);
+    this.costs.push(costOf(message));
     const dropped = Math.max(0, this.turns.length - this.limits.maxHistory);
     // One at a time: a turn pushes out at most one, and shift() neither copies nor allocates.
     for (let i = 0; i < dropped; i++) {
@@ -256,7 +318,12 @@ export class ContextState {
    * user turn) was in flight when a process went down. Each is marked `interrupted`, and
    * returned, so that it is reported rather than silently lost.
    */
-  interruptUnanswered(): ConversationTurn[] {
+  interruptUnanswered(at: Date = new Date()): {
+    marked: ConversationTurn[];
+    /** Results added for the tool calls that had none, each saying the call was interrupted. */
+    closed: ConversationTurn[];
+    dropped: number;
+  } {
     const marked: ConversationTurn[] = [];
     this.turns.forEach((turn, i) => {
       if (turn.role === "user" && turn.status === "complete" && !this.answered(i)) {
@@ -264,7 +331,105 @@ export class ContextState {
         marked.push({ ...turn });
       }
     });
-    return marked;
+    // Only the newest turn can have been running, so its calls are the only ones left open.
+    const { closed, dropped } = this.closeOpenCalls("interrupted", at);
+    return { marked, closed, dropped };
+  }
+
+  /**
+   * Records the tool calls a step of the open user turn `turnId` asks for, with the text the
+   * model sent beside them, as an assistant turn. Refused (`undefined`) when the turn has ended.
+   */
+  recordCalls(
+    turnId: string,
+    text: string,
+    calls: ToolCallRecord[],
+    at: Date,
+  ): { turn: ConversationTurn; dropped: number } | undefined {
+    if (this.openTurnIndex(turnId) < 0) return undefined;
+    if (calls.length === 0) throw new InvalidArgumentError("calls", "must name at least one tool call");
+    const toolCalls = calls.map(({ id, name, input }) => ({ id, name, input }));
+    return this.push({
+      id: `t${this.nextTurn++}`,
+      role: "assistant",
+      content: text,
+      at: isoTime(at),
+      status: "complete",
+      toolCalls,
+    });
+  }
+
+  /**
+   * Records the result of one call an earlier step of the open turn `turnId` asked for, as a
+   * tool turn. Refused (`undefined`) when the turn has ended or the call has a result already.
+   */
+  recordResult(
+    turnId: string,
+    result: { callId: string; name: string; content: string; isError: boolean },
+    at: Date,
+  ): { turn: ConversationTurn; dropped: number } | undefined {
+    const start = this.openTurnIndex(turnId);
+    if (start < 0 || !this.openCallIds(start).has(result.callId)) return undefined;
+    return this.push({
+      id: `t${this.nextTurn++}`,
+      role: "tool",
+      content: result.content,
+      at: isoTime(at),
+      status: "complete",
+      toolCallId: result.callId,
+      toolName: result.name,
+      ...(result.isError ? { isError: true } : {}),
+    });
+  }
+
+  /** Index of user turn `turnId` if it still waits for its reply, else -1. */
+  private openTurnIndex(turnId: string): number {
+    let i = this.turns.length - 1;
+    while (i >= 0 && (this.turns[i] as ConversationTurn).id !== turnId) i--;
+    const user = this.turns[i];
+    return user?.role === "user" && user.status === "complete" && !this.answered(i) ? i : -1;
+  }
+
+  /** Ids of the calls asked for after the user turn at `start` that have no result yet. */
+  private openCallIds(start: number): Map<string, string> {
+    const open = new Map<string, string>();
+    for (let j = start + 1; j < this.turns.length; j++) {
+      const turn = this.turns[j] as ConversationTurn;
+      if (turn.role === "user") break;
+      for (const call of turn.toolCalls ?? []) open.set(call.id, call.name);
+      if (turn.role === "tool" && turn.toolCallId !== undefined) open.delete(turn.toolCallId);
+    }
+    return open;
+  }
+
+  /**
+   * Gives every call of the newest user turn that has no result one saying how the turn ended,
+   * so that the history is honest and a model is never sent a call without its result.
+   */
+  private closeOpenCalls(status: TurnStatus, at: Date): { closed: ConversationTurn[]; dropped: number } {
+    let start = this.turns.length - 1;
+    while (start >= 0 && (this.turns[start] as ConversationTurn).role !== "user") start--;
+    const closed: ConversationTurn[] = [];
+    let dropped = 0;
+    if (start < 0) return { closed, dropped };
+    for (const [callId, name] of this.openCallIds(start)) {
+      const added = this.push({
+        id: `t${this.nextTurn++}`,
+        role: "tool",
+        content:
+          status === "complete"
+            ? "not run: the turn reached its limit of model steps"
+            : `not run to its end: the turn was ${status.replace("_", " ")}`,
+        at: isoTime(at),
+        status,
+        toolCallId: callId,
+        toolName: name,
+        isError: true,
+      });
+      closed.push({ ...added.turn });
+      dropped += added.dropped;
+    }
+    return { closed, dropped };
   }
 
   /**
@@ -278,37 +443,54 @@ export class ContextState {
     status: TurnStatus,
     reply: string,
     at: Date,
+    usage?: LlmUsage,
   ): {
     ended: boolean;
     turn: ConversationTurn | undefined;
     reply: ConversationTurn | undefined;
-    /** How many of the oldest turns the reply pushed out of the history. */
+    /** Results added for calls that had none (see closeOpenCalls). */
+    closed: ConversationTurn[];
+    /** How many of the oldest turns the reply (and the results added) pushed out of the history. */
     dropped: number;
   } {
     if (!(TURN_STATUSES as readonly string[]).includes(status)) {
       throw new InvalidArgumentError("status", `must be one of ${TURN_STATUSES.join(", ")}`);
     }
-    // The turn being ended is nearly always the newest user turn: look from the end.
-    let i = this.turns.length - 1;
-    while (i >= 0 && (this.turns[i] as ConversationTurn).id !== turnId) i--;
-    const user = this.turns[i];
-    if (user?.role !== "user" || user.status !== "complete" || this.answered(i)) {
-      return { ended: false, turn: user ? { ...user } : undefined, reply: undefined, dropped: 0 };
+    const i = this.openTurnIndex(turnId);
+    if (i < 0) {
+      const user = this.turns.find((t) => t.id === turnId);
+      return { ended: false, turn: user ? { ...user } : undefined, reply: undefined, closed: [], dropped: 0 };
     }
+    const user = this.turns[i] as ConversationTurn;
+    const { closed, dropped: droppedByClosing } = this.closeOpenCalls(status, at);
     user.status = status;
     const marked = { ...user };
+    if (usage) {
+      this.usage.inputTokens += usage.inputTokens;
+      this.usage.outputTokens += usage.outputTokens;
+    }
     if (status !== "complete" && reply.length === 0)
-      return { ended: true, turn: marked, reply: undefined, dropped: 0 };
-    const { turn, dropped } = this.append("assistant", reply, at, status);
-    return { ended: true, turn: marked, reply: turn, dropped };
+      return { ended: true, turn: marked, reply: undefined, closed, dropped: droppedByClosing };
+    const { turn, dropped } = this.push({
+      id: `t${this.nextTurn++}`,
+      role: "assistant",
+      content: reply,
+      at: isoTime(at),
+      status,
+      ...(usage ? { usage: { ...usage } } : {}),
+    });
+    return { ended: true, turn: marked, reply: { ...turn }, closed, dropped: dropped + droppedByClosing };
   }
 
-  /** Whether the user turn at `index` has a reply: an assistant turn before the next user turn. */
+  /**
+   * Whether the user turn at `index` has its reply: an assistant turn that asks for no tool
+   * calls, before the next user turn (the steps between ask for calls and get their results).
+   */
   private answered(index: number): boolean {
     for (let j = index + 1; j < this.turns.length; j++) {
-      const role = (this.turns[j] as ConversationTurn).role;
-      if (role === "assistant") return true;
-      if (role === "user") return false;
+      const turn = this.turns[j] as ConversationTurn;
+      if (turn.role === "assistant" && turn.toolCalls === undefined) return true;
+      if (turn.role === "user") return false;
     }
     return false;
   }
@@ -417,10 +599,15 @@ export class ContextState {
       if (start === count && i === findLastIndex(this.turns, (t) => t.role === "user")) {
         const turn = this.turns[i] as ConversationTurn;
         const content = truncateToTokens(turn.content, Math.max(1, budget - used));
-        shortened = { role: turn.role, content };
+        shortened = { role: "user", content };
         used += estimateTokens(content);
       }
       break;
+    }
+    // A window must not open on results whose call was left out: a model refuses those.
+    while (!shortened && start < count && (this.turns[start] as ConversationTurn).role === "tool") {
+      used -= this.costs[start] as number;
+      start++;
     }
     const tail = shortened ? [shortened] : this.messages.slice(start);
     return {
@@ -443,7 +630,34 @@ function isoTime(at: Date): string {
 }
 
 function messageOf(turn: ConversationTurn): Readonly<LlmMessage> {
-  return Object.freeze({ role: turn.role, content: turn.content });
+  switch (turn.role) {
+    case "tool":
+      return Object.freeze({
+        role: "tool",
+        toolCallId: turn.toolCallId ?? "",
+        toolName: turn.toolName ?? "",
+        content: turn.content,
+        ...(turn.isError ? { isError: true } : {}),
+      });
+    case "assistant":
+      return Object.freeze(
+        turn.toolCalls
+          ? {
+              role: "assistant",
+              content: turn.content,
+              toolCalls: Object.freeze(turn.toolCalls.map((call) => Object.freeze({ ...call }))),
+            }
+          : { role: "assistant", content: turn.content },
+      );
+    default:
+      return Object.freeze({ role: turn.role, content: turn.content });
+  }
+}
+
+/** What a message costs in the context: its text, and the calls it asks for. */
+function costOf(message: Readonly<LlmMessage>): number {
+  const calls = message.role === "assistant" ? message.toolCalls : undefined;
+  return estimateTokens(message.content) + (calls ? estimateTokens(JSON.stringify(calls)) : 0);
 }
 
 function truncateToTokens(text: string, tokens: number): string {

@@ -142,16 +142,64 @@ export class TurnTimedOutError extends SessionvisorError {
   readonly turnId: string | undefined;
   readonly timeoutMs: number;
 
-  constructor(sessionId: string, turnId: string | undefined, timeoutMs: number) {
+  /** `firstToken`: the model sent nothing within `turns.firstTokenTimeoutMs` of being asked. */
+  constructor(sessionId: string, turnId: string | undefined, timeoutMs: number, firstToken = false) {
     super(
       "turn_timed_out",
-      turnId
-        ? `session ${sessionId}: turn ${turnId} got no complete reply within ${timeoutMs} ms`
-        : `session ${sessionId}: the message waited ${timeoutMs} ms without its turn being answered`,
+      firstToken
+        ? `session ${sessionId}: turn ${turnId}: the model sent nothing within ${timeoutMs} ms`
+        : turnId
+          ? `session ${sessionId}: turn ${turnId} got no complete reply within ${timeoutMs} ms`
+          : `session ${sessionId}: the message waited ${timeoutMs} ms without its turn being answered`,
     );
     this.sessionId = sessionId;
     this.turnId = turnId;
     this.timeoutMs = timeoutMs;
+  }
+}
+
+/**
+ * A turn was cancelled: its caller's AbortSignal fired, its stream was left, or a newer message
+ * interrupted it (`turns.whenBusy: "interrupt"`). The model's request was aborted, a running
+ * command killed; the turn is kept, marked `cancelled`, with what the model had said so far.
+ * `turnId` is undefined for a message cancelled while it waited (it was never recorded).
+ */
+export class TurnCancelledError extends SessionvisorError {
+  readonly sessionId: string;
+  readonly turnId: string | undefined;
+
+  constructor(sessionId: string, turnId: string | undefined, why: string) {
+    super(
+      "turn_cancelled",
+      `session ${sessionId}: ${turnId ? `turn ${turnId}` : "the message"} was cancelled: ${why}`,
+    );
+    this.sessionId = sessionId;
+    this.turnId = turnId;
+  }
+}
+
+/** A message arrived while a turn ran, and the session's `turns.whenBusy` is `reject`. */
+export class SessionBusyError extends SessionvisorError {
+  readonly sessionId: string;
+
+  constructor(sessionId: string) {
+    super("session_busy", `session ${sessionId} is answering another message (its policy: reject)`);
+    this.sessionId = sessionId;
+  }
+}
+
+/** `approveToolCall`/`denyToolCall` named a call that is not waiting for approval (any more). */
+export class ToolCallNotPendingError extends SessionvisorError {
+  readonly sessionId: string;
+  readonly callId: string;
+
+  constructor(sessionId: string, callId: string) {
+    super(
+      "tool_call_not_pending",
+      `session ${sessionId} has no tool call ${JSON.stringify(callId)} waiting for approval`,
+    );
+    this.sessionId = sessionId;
+    this.callId = callId;
   }
 }
 
@@ -169,6 +217,9 @@ for (const type of [
   SessionStartError,
   TurnInterruptedError,
   TurnTimedOutError,
+  TurnCancelledError,
+  SessionBusyError,
+  ToolCallNotPendingError,
 ]) {
   registerRevivableError(type);
 }

@@ -27,7 +27,50 @@ export type SessionEventInput =
   /** A user turn whose deadline passed: the provider's request was aborted, the turn marked. */
   | { type: "turn_timed_out"; sessionId: string; turn: ConversationTurn; timeoutMs: number }
   | { type: "context_updated"; sessionId: string; files: string[] }
-  | { type: "turn_started"; sessionId: string; turnId: string; queued: number }
+  /** A turn the caller cancelled; it stays in the history, marked `cancelled`, with its partial reply. */
+  | { type: "turn_cancelled"; sessionId: string; turn: ConversationTurn }
+  /** `requestId`: the id the caller's message was sent with, when it gave one (`stream` does). */
+  | { type: "turn_started"; sessionId: string; turnId: string; queued: number; requestId?: string }
+  /** The model asked for a tool call (several in one step run in parallel). */
+  | { type: "tool_call"; sessionId: string; turnId: string; callId: string; name: string; input: unknown }
+  /**
+   * A tool call ended. `result` is left out (and `truncated` set) when its JSON is over 4 KiB;
+   * the model saw up to `tools.maxResultChars` of it. `diff`: the unified diff of a file change.
+   */
+  | {
+      type: "tool_result";
+      sessionId: string;
+      turnId: string;
+      callId: string;
+      name: string;
+      ok: boolean;
+      result?: unknown;
+      error?: { code: string; message: string };
+      diff?: string;
+      truncated?: boolean;
+    }
+  /** A call waits for `approveToolCall`/`denyToolCall` (policy `ask`); denied after `timeoutMs`. */
+  | {
+      type: "tool_approval_requested";
+      sessionId: string;
+      turnId: string;
+      callId: string;
+      name: string;
+      kind: "read" | "write" | "command";
+      input: unknown;
+      timeoutMs: number;
+    }
+  | {
+      type: "tool_approval_decided";
+      sessionId: string;
+      turnId: string;
+      callId: string;
+      name: string;
+      approved: boolean;
+      reason?: string;
+      /** `timeout`: nobody answered in time, so it was denied. */
+      by: "user" | "timeout";
+    }
   | { type: "llm_delta"; sessionId: string; turnId: string; text: string }
   | { type: "llm_done"; sessionId: string; turnId: string; text: string; usage: LlmUsage; stopReason: string }
   | { type: "llm_error"; sessionId: string; turnId: string; error: string };

@@ -6,11 +6,14 @@ export {
   type SessionConfig,
   type SessionConfigInput,
   type SessionLimits,
+  type ToolsConfig,
+  type TurnsConfig,
 } from "./config.js";
 export {
   type BuiltContext,
   type ConversationTurn,
   type FileEntry,
+  type ToolCallRecord,
   TURN_ROLES,
   TURN_STATUSES,
   type TurnRole,
@@ -22,11 +25,14 @@ export {
   InvalidSessionIdError,
   InvalidTransitionError,
   MaxSessionsError,
+  SessionBusyError,
   SessionConfigError,
   SessionExistsError,
   SessionNotFoundError,
   SessionStartError,
   SessionUnavailableError,
+  ToolCallNotPendingError,
+  TurnCancelledError,
   TurnInterruptedError,
   TurnQueueFullError,
   TurnTimedOutError,
@@ -50,3 +56,4 @@ export {
   type SessionState,
   type SessionStatus,
 } from "./status.js";
+export type { TurnPart } from "./turn-stream.js";

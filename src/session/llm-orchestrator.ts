@@ -1,5 +1,11 @@
 import { getEventListeners } from "node:events";
-import { type LlmChunk, type LlmProvider, LlmProviderError, type LlmUsage } from "../llm/index.js";
+import {
+  type LlmChunk,
+  type LlmProvider,
+  LlmProviderError,
+  type LlmToolCall,
+  type LlmUsage,
+} from "../llm/index.js";
 import {
   CallExitError,
   CallTimeoutError,
@@ -16,22 +22,43 @@ import type { AgentArgs, ContextManagerCall } from "./context-manager.js";
 import type { ContextManagerRequests } from "./context-requests.js";
 import type { TurnEnding } from "./context-state.js";
 import { err, ok, publish, type Result, SESSION_MANAGER_NAME, unwrap } from "./deps.js";
-import { TurnInterruptedError, TurnQueueFullError, TurnTimedOutError } from "./errors.js";
+import {
+  SessionBusyError,
+  ToolCallNotPendingError,
+  TurnCancelledError,
+  TurnInterruptedError,
+  TurnQueueFullError,
+  TurnTimedOutError,
+} from "./errors.js";
 import { sessionKeys } from "./session-id.js";
+import { SessionTools } from "./session-tools.js";
+import { runToolCalls } from "./tool-step.js";
 
 export interface TurnReply {
   turnId: string;
+  /** The model's last answer (text it sent beside tool calls is in the history, with the calls). */
   text: string;
+  /** Tokens of every model call of the turn. */
   usage: LlmUsage;
+  /** `end`, `max_tokens`, or `max_steps` (the turn reached `tools.maxSteps` model calls). */
   stopReason: string;
+  /** Model calls the turn made (1 without tools). */
+  steps: number;
+  /** Tool calls the turn ran. */
+  toolCalls: number;
 }
 
 /**
  * `timeoutMs`: the message's deadline, counted from its arrival, its wait in the queue included
- * (default DEFAULT_TURN_TIMEOUT_MS; Infinity for none).
+ * (default DEFAULT_TURN_TIMEOUT_MS; Infinity for none). `requestId`: the caller's id for the
+ * message, to cancel it by (`cancel`) and to find its turn's events (`turn_started` carries it).
  */
 export type OrchestratorRequests = {
-  send: { request: { text: string; timeoutMs?: number }; reply: TurnReply };
+  send: { request: { text: string; timeoutMs?: number; requestId?: string }; reply: TurnReply };
+  /** Cancels the message sent with `requestId`, running or queued; false if it is not here (any more). */
+  cancel: { request: { requestId: string; reason?: string }; reply: boolean };
+  /** Answers a tool call waiting for approval. */
+  approve: { request: { callId: string; approved: boolean; reason?: string }; reply: null };
   status: { request: object; reply: { inFlight: boolean; queued: number } };
 };
 
@@ -63,6 +90,7 @@ export function callTimeoutFor(turnTimeoutMs: number): number {
 interface WaitingMessage {
   from: From<OrchestratorReply>;
   text: string;
+  requestId: string | undefined;
   timeoutMs: number;
   /** On the runtime's clock. */
   deadline: number;
@@ -76,13 +104,27 @@ interface Turn extends WaitingMessage {
   turnId?: string;
   /** While the model's reply streams: ends the stream's reading at once, when the turn is aborted. */
   stopReading?: ((reason: unknown) => void) | undefined;
+  /** Counts the model calls: a first-token timer names the one it was armed for. */
+  step: number;
+  /** Whether the current model call has sent anything yet. */
+  heard: boolean;
+}
+
+/** A tool call waiting for `approve`. */
+interface PendingApproval {
+  turn: Turn;
+  name: string;
+  resolve: (decision: { approved: boolean; reason?: string }) => void;
+  timer: TimerRef;
 }
 
 type OrchestratorInfo =
   | { type: "turn_finished"; turn: Turn; result: Result<TurnReply> }
   /** The deadline timer armed for `deadline` (on the runtime's clock) fired. */
   | { type: "turn_deadline"; deadline: number }
-  | { type: "queue_deadline"; message: WaitingMessage };
+  | { type: "queue_deadline"; message: WaitingMessage }
+  | { type: "first_token_deadline"; turn: Turn; step: number }
+  | { type: "approval_deadline"; callId: string };
 
 /**
  * Runs a session's conversation turns, one at a time: a message that arrives during a turn
@@ -116,6 +158,9 @@ export class LlmOrchestrator extends GenServer<
   private spareController: AbortController | undefined;
   /** How many turns the controller in use has served. */
   private controllerUses = 0;
+  /** Opened at the first turn (see SessionTools); a failed open is tried again next turn. */
+  private tools: SessionTools | undefined;
+  private readonly approvals = new Map<string, PendingApproval>();
 
   override async init(args: AgentArgs): Promise<void> {
     this.args = args;
@@ -134,6 +179,8 @@ export class LlmOrchestrator extends GenServer<
   override handleCall(message: OrchestratorCall, from: From<OrchestratorReply>): OrchestratorReply | NoReply {
     if (message?.op === "status")
       return ok({ inFlight: this.current !== undefined, queued: this.queue.length });
+    if (message?.op === "cancel") return ok(this.cancel(message.requestId, message.reason));
+    if (message?.op === "approve") return this.answerApproval(message);
     if (message?.op !== "send")
       return err(new TypeError(`unknown LLMOrchestrator request ${JSON.stringify(message)}`));
     const text = message.text;
@@ -150,13 +197,32 @@ export class LlmOrchestrator extends GenServer<
       return err(new InvalidArgumentError("timeoutMs", "must be a positive number of ms, or Infinity"));
     }
     this.cast(SESSION_MANAGER_NAME, { op: "activity", id: this.args.sessionId });
-    const waiting: WaitingMessage = { from, text, timeoutMs, deadline: this.runtime.clock.now() + timeoutMs };
+    const requestId = typeof message.requestId === "string" ? message.requestId : undefined;
+    const waiting: WaitingMessage = {
+      from,
+      text,
+      requestId,
+      timeoutMs,
+      deadline: this.runtime.clock.now() + timeoutMs,
+    };
     if (!this.current) {
       this.startTurn(waiting);
       return NoReply;
     }
+    const { whenBusy } = this.args.config.turns;
+    if (whenBusy === "reject") return err(new SessionBusyError(this.args.sessionId));
+    if (whenBusy === "interrupt") {
+      // The newest message wins: the running turn and anything waiting are cancelled.
+      for (const queued of this.queue.splice(0)) this.dropQueued(queued, "a newer message interrupted it");
+      const running = this.current;
+      abort(
+        running,
+        new TurnCancelledError(this.args.sessionId, running.turnId, "a newer message interrupted it"),
+      );
+    }
     const max = this.args.config.limits.maxQueuedTurns;
-    if (this.queue.length >= max) return err(new TurnQueueFullError(this.args.sessionId, max));
+    if (this.queue.length >= max && whenBusy !== "interrupt")
+      return err(new TurnQueueFullError(this.args.sessionId, max));
     this.queue.push(waiting);
     if (timeoutMs <= MAX_TIMER_MS)
       waiting.timer = this.sendAfter(timeoutMs, { type: "queue_deadline", message: waiting });
@@ -194,7 +260,120 @@ export class LlmOrchestrator extends GenServer<
         message.message.from.reply(err(this.timedOutWaiting(message.message)));
         return;
       }
+      case "first_token_deadline": {
+        const { turn } = message;
+        if (turn !== this.current || turn.step !== message.step || turn.heard) return;
+        const ms = this.args.config.turns.firstTokenTimeoutMs ?? 0;
+        abort(turn, new TurnTimedOutError(this.args.sessionId, turn.turnId, ms, true));
+        return;
+      }
+      case "approval_deadline": {
+        const pending = this.approvals.get(message.callId);
+        if (!pending) return;
+        const seconds = Math.round(this.args.config.tools.approvalTimeoutMs / 1000);
+        this.decide(message.callId, pending, {
+          approved: false,
+          reason: `nobody approved it within ${seconds} s`,
+          by: "timeout",
+        });
+        return;
+      }
     }
+  }
+
+  /** Cancels the message sent with `requestId`: the running turn is aborted, a queued one answered. */
+  private cancel(requestId: unknown, reason: unknown): boolean {
+    if (typeof requestId !== "string") return false;
+    const why = typeof reason === "string" && reason.length > 0 ? reason : "its caller cancelled it";
+    const turn = this.current;
+    if (turn?.requestId === requestId) {
+      if (!turn.controller.signal.aborted)
+        abort(turn, new TurnCancelledError(this.args.sessionId, turn.turnId, why));
+      return true;
+    }
+    const i = this.queue.findIndex((m) => m.requestId === requestId);
+    if (i < 0) return false;
+    const [queued] = this.queue.splice(i, 1);
+    this.dropQueued(queued as WaitingMessage, why);
+    return true;
+  }
+
+  private dropQueued(message: WaitingMessage, why: string): void {
+    if (message.timer) this.cancelTimer(message.timer);
+    message.from.reply(err(new TurnCancelledError(this.args.sessionId, undefined, why)));
+  }
+
+  private answerApproval(message: {
+    callId: unknown;
+    approved: unknown;
+    reason?: unknown;
+  }): OrchestratorReply {
+    const { callId } = message;
+    const pending = typeof callId === "string" ? this.approvals.get(callId) : undefined;
+    if (!pending) return err(new ToolCallNotPendingError(this.args.sessionId, String(callId)));
+    const reason = typeof message.reason === "string" ? message.reason : undefined;
+    this.decide(callId as string, pending, {
+      approved: message.approved === true,
+      ...(reason === undefined ? {} : { reason }),
+      by: "user",
+    });
+    return ok(null);
+  }
+
+  private decide(
+    callId: string,
+    pending: PendingApproval,
+    decision: { approved: boolean; reason?: string; by: "user" | "timeout" },
+  ): void {
+    this.approvals.delete(callId);
+    this.cancelTimer(pending.timer);
+    const { by, ...answer } = decision;
+    publish(this.args.deps, {
+      type: "tool_approval_decided",
+      sessionId: this.args.sessionId,
+      turnId: pending.turn.turnId ?? "",
+      callId,
+      name: pending.name,
+      ...answer,
+      by,
+    });
+    pending.resolve(answer);
+  }
+
+  /**
+   * Asks for approval of a call whose kind has the policy `ask`: an event, then a wait for
+   * `approve` (or the timeout, which denies). A cancelled turn drops the wait.
+   */
+  private requestApproval(
+    turn: Turn,
+    call: { id?: string; tool: string; kind: "read" | "write" | "command"; input: unknown },
+    signal: AbortSignal,
+  ): Promise<{ approved: boolean; reason?: string }> {
+    const callId = call.id ?? `${turn.turnId}:${call.tool}`;
+    const { approvalTimeoutMs } = this.args.config.tools;
+    return new Promise((resolve) => {
+      const timer = this.sendAfter(approvalTimeoutMs, { type: "approval_deadline", callId });
+      this.approvals.set(callId, { turn, name: call.tool, resolve, timer });
+      signal.addEventListener(
+        "abort",
+        () => {
+          if (this.approvals.get(callId)?.turn !== turn) return;
+          this.approvals.delete(callId);
+          this.cancelTimer(timer);
+        },
+        { once: true },
+      );
+      publish(this.args.deps, {
+        type: "tool_approval_requested",
+        sessionId: this.args.sessionId,
+        turnId: turn.turnId ?? "",
+        callId,
+        name: call.tool,
+        kind: call.kind,
+        input: call.input,
+        timeoutMs: approvalTimeoutMs,
+      });
+    });
   }
 
   /** A turn a previous orchestrator left without a reply is marked before this one takes messages. */
@@ -228,9 +407,12 @@ export class LlmOrchestrator extends GenServer<
     const turn: Turn = {
       from: message.from,
       text: message.text,
+      requestId: message.requestId,
       timeoutMs: message.timeoutMs,
       deadline: message.deadline,
       controller: this.takeController(),
+      step: 0,
+      heard: false,
     };
     this.current = turn;
     this.armDeadline(turn);
@@ -282,51 +464,134 @@ export class LlmOrchestrator extends GenServer<
     return new TurnTimedOutError(this.args.sessionId, undefined, message.timeoutMs);
   }
 
-  /** Never throws: every failure becomes an error result for the caller and an ending recorded. */
+  /**
+   * Never throws: every failure becomes an error result for the caller and an ending recorded.
+   * A turn is a loop of model calls: while the model asks for tool calls, they are recorded, run
+   * (in parallel), their results recorded, and the model asked again, up to `tools.maxSteps`.
+   */
   private async runTurn(turn: Turn): Promise<Result<TurnReply>> {
     const { sessionId, deps, config } = this.args;
     const { signal } = turn.controller;
-    let reply = "";
+    const progress = { reply: "", usage: { inputTokens: 0, outputTokens: 0 } };
     try {
       const userTurn = await this.context({ op: "append", role: "user", content: turn.text }, undefined);
       turn.turnId = userTurn.id;
       const turnId = userTurn.id;
-      publish(deps, { type: "turn_started", sessionId, turnId, queued: this.queue.length });
+      publish(deps, {
+        type: "turn_started",
+        sessionId,
+        turnId,
+        queued: this.queue.length,
+        ...(turn.requestId === undefined ? {} : { requestId: turn.requestId }),
+      });
       signal.throwIfAborted();
-      const context = await this.context({ op: "build_context" }, turnId);
+      const tools = await this.sessionTools(turn);
       signal.throwIfAborted();
-      const chunks = this.provider
-        .stream({
-          model: config.llm.model,
-          messages: context.messages,
-          temperature: config.llm.temperature,
-          maxTokens: config.llm.maxTokens,
+      let toolCallCount = 0;
+      for (let step = 1; ; step++) {
+        const { end, calls } = await this.modelStep(turn, tools, progress);
+        if (calls.length === 0 || step >= config.tools.maxSteps) {
+          if (calls.length > 0) {
+            // Recorded, then closed as not run: the history shows what the model asked for.
+            await this.context({ op: "record_calls", turnId, text: progress.reply, calls }, turnId);
+            progress.reply = "";
+          }
+          const stopReason = calls.length > 0 ? "max_steps" : end.stopReason;
+          const { usage } = progress;
+          const reply = progress.reply;
+          // Not raced with the deadline: once asked, the context manager records the reply anyway.
+          await this.context({ op: "end_turn", turnId, status: "complete", reply, usage }, turnId);
+          publish(deps, { type: "llm_done", sessionId, turnId, text: reply, usage, stopReason });
+          return ok({ turnId, text: reply, usage, stopReason, steps: step, toolCalls: toolCallCount });
+        }
+        await this.context({ op: "record_calls", turnId, text: progress.reply, calls }, turnId);
+        progress.reply = "";
+        toolCallCount += calls.length;
+        await runToolCalls({
+          calls,
+          tools,
           signal,
-        })
-        [Symbol.asyncIterator]();
-      let end: StreamEnd;
-      try {
-        end = await readStream(chunks, turn, (text) => {
-          reply += text;
-          publish(deps, { type: "llm_delta", sessionId, turnId, text });
+          runtime: this.runtime,
+          maxResultChars: config.tools.maxResultChars,
+          publish: (event) => publish(deps, { sessionId, turnId, ...event }),
+          record: (result) => this.context({ op: "record_result", turnId, ...result }, turnId),
         });
-      } finally {
-        turn.stopReading = undefined;
-        close(chunks);
+        signal.throwIfAborted();
       }
-      signal.throwIfAborted();
-      const { usage, stopReason } = end;
-      // Not raced with the deadline: once asked, the context manager records the reply anyway.
-      await this.context({ op: "end_turn", turnId, status: "complete", reply }, turnId);
-      publish(deps, { type: "llm_done", sessionId, turnId, text: reply, usage, stopReason });
-      return ok({ turnId, text: reply, usage, stopReason });
     } catch (error) {
-      return err(await this.endBadly(turn, reply, error));
+      return err(await this.endBadly(turn, progress, error));
     }
   }
 
+  /** The session's tools, opened at the first turn that needs them; MCP tools gathered afresh. */
+  private async sessionTools(turn: Turn): Promise<SessionTools> {
+    if (!this.tools) {
+      this.tools = await SessionTools.open(this.args, (call, signal) =>
+        this.requestApproval(this.current ?? turn, call, signal),
+      );
+    }
+    await this.tools.refresh(this.runtime);
+    return this.tools;
+  }
+
+  /**
+   * One model call: streams its text (as `llm_delta` events, into `progress.reply`), gathers
+   * the tool calls it asks for, adds its usage. A first-token timer, if configured, is armed
+   * for it.
+   */
+  private async modelStep(
+    turn: Turn,
+    tools: SessionTools,
+    progress: { reply: string; usage: LlmUsage },
+  ): Promise<{ end: StreamEnd; calls: LlmToolCall[] }> {
+    const { sessionId, deps, config } = this.args;
+    const turnId = turn.turnId as string;
+    const { signal } = turn.controller;
+    const context = await this.context({ op: "build_context" }, turnId);
+    signal.throwIfAborted();
+    turn.step++;
+    turn.heard = false;
+    const { firstTokenTimeoutMs } = config.turns;
+    if (firstTokenTimeoutMs !== undefined)
+      this.sendAfter(firstTokenTimeoutMs, { type: "first_token_deadline", turn, step: turn.step });
+    const chunks = this.provider
+      .stream({
+        model: config.llm.model,
+        messages: context.messages,
+        temperature: config.llm.temperature,
+        maxTokens: config.llm.maxTokens,
+        ...(tools.empty ? {} : { tools: tools.definitions() }),
+        signal,
+      })
+      [Symbol.asyncIterator]();
+    const calls: LlmToolCall[] = [];
+    let end: StreamEnd;
+    try {
+      end = await readStream(chunks, turn, (chunk) => {
+        if (chunk.type === "delta") {
+          progress.reply += chunk.text;
+          publish(deps, { type: "llm_delta", sessionId, turnId, text: chunk.text });
+        } else {
+          calls.push({ id: chunk.id, name: chunk.name, input: chunk.input });
+        }
+      });
+    } finally {
+      turn.stopReading = undefined;
+      close(chunks);
+    }
+    signal.throwIfAborted();
+    progress.usage.inputTokens += end.usage.inputTokens;
+    progress.usage.outputTokens += end.usage.outputTokens;
+    return { end, calls: uniqueIds(calls, turnId, turn.step) };
+  }
+
   /** Records how a turn that got no whole reply ended; returns the error for its caller. */
-  private async endBadly(turn: Turn, reply: string, error: unknown): Promise<Error> {
+  private async endBadly(
+    turn: Turn,
+    progress: { reply: string; usage: LlmUsage },
+    error: unknown,
+  ): Promise<Error> {
+    const { reply, usage } = progress;
     const { sessionId, deps } = this.args;
     const { turnId } = turn;
     const { signal } = turn.controller;
@@ -339,7 +604,13 @@ export class LlmOrchestrator extends GenServer<
     let failure: Error;
     if (reason instanceof TurnTimedOutError) {
       ending = "timed_out";
-      failure = new TurnTimedOutError(sessionId, turnId, turn.timeoutMs);
+      failure = reason.turnId === turnId ? reason : new TurnTimedOutError(sessionId, turnId, turn.timeoutMs);
+    } else if (reason instanceof TurnCancelledError) {
+      ending = "cancelled";
+      failure =
+        reason.turnId === turnId
+          ? reason
+          : new TurnCancelledError(sessionId, turnId, "its caller cancelled it");
     } else if (error instanceof TurnInterruptedError) {
       ending = "interrupted";
       failure =
@@ -354,7 +625,7 @@ export class LlmOrchestrator extends GenServer<
     if (turnId) {
       try {
         await this.context(
-          { op: "end_turn", turnId, status: ending, reply, timeoutMs: turn.timeoutMs },
+          { op: "end_turn", turnId, status: ending, reply, timeoutMs: turn.timeoutMs, usage },
           turnId,
           ENDING_CALL_TIMEOUT_MS,
         );
@@ -428,7 +699,7 @@ interface StreamEnd {
 function readStream(
   chunks: AsyncIterator<LlmChunk>,
   turn: Turn,
-  onDelta: (text: string) => void,
+  onPart: (chunk: Exclude<LlmChunk, { type: "done" }>) => void,
 ): Promise<StreamEnd> {
   const { signal } = turn.controller;
   return new Promise<StreamEnd>((resolve, reject) => {
@@ -441,12 +712,15 @@ function readStream(
       try {
         if (signal.aborted) reject(signal.reason);
         else if (next.done) resolve({ usage: { inputTokens: 0, outputTokens: 0 }, stopReason: "end" });
-        else if (next.value.type === "delta") {
-          onDelta(next.value.text);
-          read();
-        } else if (next.value.type === "done")
-          resolve({ usage: next.value.usage, stopReason: next.value.stopReason });
-        else read();
+        else {
+          turn.heard = true;
+          const chunk = next.value;
+          if (chunk.type === "done") resolve({ usage: chunk.usage, stopReason: chunk.stopReason });
+          else {
+            onPart(chunk);
+            read();
+          }
+        }
       } catch (error) {
         reject(error);
       }
@@ -473,4 +747,20 @@ function close(chunks: AsyncIterator<unknown>): void {
   } catch {
     // A broken iterator has nothing more to release.
   }
+}
+
+/**
+ * The calls with ids unique within the turn: a backend (or the offline model) may reuse ids
+ * across steps, and a result is matched to its call by id.
+ */
+function uniqueIds(calls: LlmToolCall[], turnId: string, step: number): LlmToolCall[] {
+  const seen = new Set<string>();
+  return calls.map((call, i) => {
+    const id =
+      typeof call.id === "string" && call.id.length > 0 && !seen.has(call.id)
+        ? call.id
+        : `${turnId}-${step}-${i}`;
+    seen.add(id);
+    return id === call.id ? call : { ...call, id };
+  });
 }

@@ -77,6 +77,7 @@ export class SessionEntry {
       statusChangedAt: at,
       restarts: 0,
       hibernated: false,
+      usage: { inputTokens: 0, outputTokens: 0 },
     };
     return new SessionEntry(info, config, clockNow);
   }

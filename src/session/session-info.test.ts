@@ -28,6 +28,7 @@ const infoArb: fc.Arbitrary<SessionInfo> = fc
     statusChangedAt: date,
     restarts: fc.nat(),
     hibernated: fc.boolean(),
+    usage: fc.record({ inputTokens: fc.nat(), outputTokens: fc.nat() }).map((usage) => ({ ...usage })),
   })
   .map((info) => ({ ...info }));
 

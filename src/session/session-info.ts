@@ -28,6 +28,11 @@ export interface SessionInfo {
   restarts: number;
   /** Its processes are stopped to free memory; the next message wakes it. */
   hibernated: boolean;
+  /**
+   * Tokens of every model call the session made. The conversation holds the exact count; this
+   * copy is brought up to date at each turn's end and whenever the session's processes start.
+   */
+  usage: { inputTokens: number; outputTokens: number };
 }
 
 const iso = z.iso.datetime({ offset: false });
@@ -48,6 +53,10 @@ export const SessionInfoJsonSchema = z
     statusChangedAt: iso,
     restarts: z.number().int().min(0),
     hibernated: z.boolean().default(false),
+    usage: z
+      .object({ inputTokens: z.number().int().min(0), outputTokens: z.number().int().min(0) })
+      .strict()
+      .default({ inputTokens: 0, outputTokens: 0 }),
   })
   .strict();
 
@@ -69,6 +78,7 @@ export function sessionInfoToJSON(info: SessionInfo): SessionInfoJson {
     statusChangedAt: info.statusChangedAt.toISOString(),
     restarts: info.restarts,
     hibernated: info.hibernated,
+    usage: { ...info.usage },
   };
   if (info.name !== undefined) json.name = info.name;
   if (info.projectPath !== undefined) json.projectPath = info.projectPath;
@@ -98,5 +108,6 @@ export function sessionInfoFromParsed(json: z.output<typeof SessionInfoJsonSchem
     statusChangedAt: new Date(json.statusChangedAt),
     restarts: json.restarts,
     hibernated: json.hibernated,
+    usage: { ...json.usage },
   };
 }

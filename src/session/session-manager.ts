@@ -72,7 +72,10 @@ export type SessionManagerRequests = {
 /** A request to the SessionManager, as sent. */
 export type SessionManagerCall = Request<SessionManagerRequests>;
 
-export type SessionManagerCast = { op: "activity"; id: string };
+export type SessionManagerCast =
+  | { op: "activity"; id: string }
+  /** The session's token totals, from its conversation (sent by its context manager). */
+  | { op: "usage"; id: string; usage: { inputTokens: number; outputTokens: number } };
 
 export type SessionManagerInfo =
   | DownMessage
@@ -187,6 +190,14 @@ export class SessionManager extends GenServer<
   }
 
   override async handleCast(message: SessionManagerCast): Promise<void> {
+    if (message?.op === "usage") {
+      const entry = this.entries.get(message.id);
+      const { inputTokens, outputTokens } = message.usage ?? {};
+      // Kept in memory; written with the session's record at its next change.
+      if (entry && Number.isSafeInteger(inputTokens) && Number.isSafeInteger(outputTokens))
+        entry.info = { ...entry.info, usage: { inputTokens, outputTokens } as SessionInfo["usage"] };
+      return;
+    }
     if (message?.op !== "activity") return;
     const entry = this.entries.get(message.id);
     if (!entry) return;

@@ -31,21 +31,23 @@ import type { ContextManagerRequests } from "./context-requests.js";
 import type { ConversationTurn, FileEntry } from "./context-state.js";
 import { ContextStore } from "./context-store.js";
 import { type ManagerDeps, publish, SESSION_MANAGER_NAME } from "./deps.js";
-import { SessionNotFoundError, SessionUnavailableError } from "./errors.js";
+import { SessionNotFoundError, SessionUnavailableError, ToolCallNotPendingError } from "./errors.js";
 import { DEFAULT_RETAINED_EVENTS, EventLog } from "./event-log.js";
 import { subscribeWithReplay } from "./event-replay.js";
 import type { SessionEvent, SessionEventListener } from "./events.js";
 import { SESSION_SERVICE, type SessionService } from "./hosted-session.js";
-import type { TurnReply } from "./llm-orchestrator.js";
+import type { OrchestratorRequests, TurnReply } from "./llm-orchestrator.js";
 import { parseSessionDocument } from "./session-document.js";
 import { assertSessionId, GLOBAL_SESSION_TOPIC, sessionKeys, sessionTopic } from "./session-id.js";
 import type { SessionInfo } from "./session-info.js";
 import type { SessionDocument, SessionManagerRequests } from "./session-manager.js";
 import { bootSessionTree, SESSION_SYSTEM_CHILD_ID } from "./system-boot.js";
-import { sendTurn } from "./turn-call.js";
+import { newRequestId, sendTurn } from "./turn-call.js";
+import { streamTurn, type TurnPart } from "./turn-stream.js";
 
 const askManager = requester<SessionManagerRequests>();
 const askContextManager = requester<ContextManagerRequests>();
+const askOrchestrator = requester<OrchestratorRequests>();
 
 export interface SessionSystemOptions {
   /** Run inside an existing runtime (its name service must be free); by default a new one. */
@@ -357,15 +359,106 @@ export class SessionSystem {
   }
 
   /**
-   * `timeoutMs` (default the system's `turnTimeoutMs`) is the turn's deadline, its wait behind
-   * earlier messages included: past it the turn ends `timed_out` with a TurnTimedOutError.
+   * Sends a user message and resolves with the turn's reply, after every model call and tool
+   * call the turn made (see `TurnReply`).
+   * - `timeoutMs` (default the system's `turnTimeoutMs`) is the turn's deadline, its wait behind
+   *   earlier messages included: past it the turn ends `timed_out` with a TurnTimedOutError.
+   * - `signal` cancels the turn, running or queued: the model's HTTP request is aborted, a
+   *   running command killed with its process group, the turn stored `cancelled` with its
+   *   partial reply (a `turn_cancelled` event), and this rejects with TurnCancelledError.
+   * A message that arrives while a turn runs follows the session's `turns.whenBusy`.
    */
-  async sendMessage(id: string, text: string, given: { timeoutMs?: number } = {}): Promise<TurnReply> {
+  async sendMessage(
+    id: string,
+    text: string,
+    given: { timeoutMs?: number; signal?: AbortSignal } = {},
+  ): Promise<TurnReply> {
+    return this.send(id, text, given, undefined);
+  }
+
+  private async send(
+    id: string,
+    text: string,
+    given: { timeoutMs?: number; signal?: AbortSignal },
+    requestId: string | undefined,
+  ): Promise<TurnReply> {
     assertSessionId(id);
     const options = checkSendArguments(text, given);
     const pid = await this.availableAgent(id, "orchestrator", options.timeoutMs);
     const timeoutMs = options.timeoutMs ?? this.turnTimeoutMs;
-    return sendTurn(this.runtime, pid, { sessionId: id, text, timeoutMs }, () => this.getSession(id));
+    const { signal } = options;
+    return sendTurn(this.runtime, pid, { sessionId: id, text, timeoutMs, signal, requestId }, () =>
+      this.getSession(id),
+    );
+  }
+
+  /**
+   * Sends a user message and yields its turn as it happens: `turn_started`, text deltas, tool
+   * calls, their results, approval requests, then `done` with the reply. A failed turn throws
+   * from the loop. Breaking out of the loop (or `signal`) cancels the turn.
+   *
+   * ```ts
+   * for await (const part of system.stream(id, "tool read_file README.md")) {
+   *   if (part.type === "text") process.stdout.write(part.text);
+   * }
+   * ```
+   */
+  stream(
+    id: string,
+    text: string,
+    given: { timeoutMs?: number; signal?: AbortSignal } = {},
+  ): AsyncIterableIterator<TurnPart> {
+    assertSessionId(id);
+    const options = checkSendArguments(text, given);
+    return streamTurn(
+      {
+        subscribe: (listener) => this.subscribe(id, listener),
+        unsubscribe: (subscription) => this.unsubscribe(subscription),
+        send: (requestId, signal) =>
+          this.send(
+            id,
+            text,
+            { signal, ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }) },
+            requestId,
+          ),
+      },
+      newRequestId(),
+      options.signal,
+    );
+  }
+
+  /** Lets a tool call that waits for approval (`tool_approval_requested`) run. */
+  async approveToolCall(id: string, callId: string): Promise<void> {
+    await this.answerToolCall(id, callId, true, undefined);
+  }
+
+  /** Refuses a tool call that waits for approval; the model is told `reason`. */
+  async denyToolCall(id: string, callId: string, reason?: string): Promise<void> {
+    if (reason !== undefined && (typeof reason !== "string" || reason.length > 10_000))
+      throw new InvalidArgumentError("reason", "must be text of at most 10000 characters");
+    await this.answerToolCall(id, callId, false, reason);
+  }
+
+  private async answerToolCall(
+    id: string,
+    callId: string,
+    approved: boolean,
+    reason: string | undefined,
+  ): Promise<void> {
+    assertSessionId(id);
+    if (typeof callId !== "string" || callId.length === 0 || callId.length > 512)
+      throw new InvalidArgumentError("callId", "must be the callId of a tool_approval_requested event");
+    const pid = this.registry.whereis(sessionKeys(id).orchestrator);
+    if (!pid) {
+      if (!(await this.getSession(id))) throw new SessionNotFoundError(id);
+      throw new ToolCallNotPendingError(id, callId);
+    }
+    await askOrchestrator(this.runtime, pid, {
+      op: "approve",
+      callId,
+      approved,
+      ...(reason === undefined ? {} : { reason }),
+    });
   }
 
   /** Adds a file to the session's active files; `content` goes to the session's context cache. */

@@ -9,7 +9,12 @@ import {
   RuntimeStoppedError,
 } from "../runtime/index.js";
 import { type Result, unwrap } from "./deps.js";
-import { SessionUnavailableError, TurnInterruptedError, TurnTimedOutError } from "./errors.js";
+import {
+  SessionUnavailableError,
+  TurnCancelledError,
+  TurnInterruptedError,
+  TurnTimedOutError,
+} from "./errors.js";
 import { callTimeoutFor, type TurnReply } from "./llm-orchestrator.js";
 import type { SessionInfo } from "./session-info.js";
 
@@ -25,24 +30,53 @@ const GONE = new Set(["terminating", "terminated", "failed"]);
 export async function sendTurn(
   runtime: Runtime,
   orchestrator: Pid,
-  message: { sessionId: string; text: string; timeoutMs: number },
+  message: {
+    sessionId: string;
+    text: string;
+    timeoutMs: number;
+    /** Cancels the turn (running or queued): the orchestrator is asked to, and answers for it. */
+    signal?: AbortSignal | undefined;
+    /** The id `turn_started` will carry; made here when a signal needs one. */
+    requestId?: string | undefined;
+  },
   session: () => Promise<SessionInfo | undefined>,
 ): Promise<TurnReply> {
-  const { text, timeoutMs } = message;
+  const { text, timeoutMs, signal, sessionId } = message;
   if (typeof timeoutMs !== "number" || !(timeoutMs > 0)) {
     throw new InvalidArgumentError("timeoutMs", "must be a positive number of ms, or Infinity");
   }
+  if (signal?.aborted)
+    throw new TurnCancelledError(sessionId, undefined, "its signal was aborted before it was sent");
+  const requestId = message.requestId ?? (signal ? newRequestId() : undefined);
+  const onAbort = () => {
+    const reason = signal?.reason instanceof Error ? signal.reason.message : undefined;
+    // If the orchestrator is gone, the call below ends with that anyway.
+    runtime
+      .call(orchestrator, { op: "cancel", requestId, ...(reason ? { reason } : {}) }, 5000)
+      .catch(() => {});
+  };
+  signal?.addEventListener("abort", onAbort, { once: true });
   let result: Result<TurnReply>;
   try {
     result = (await runtime.call(
       orchestrator,
-      { op: "send", text, timeoutMs },
+      { op: "send", text, timeoutMs, ...(requestId === undefined ? {} : { requestId }) },
       callTimeoutFor(timeoutMs),
     )) as Result<TurnReply>;
   } catch (error) {
     throw await asSessionError(error, message, session);
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
   }
   return unwrap(result);
+}
+
+let requestCount = 0;
+const requestPrefix = `${process.pid.toString(36)}-${Date.now().toString(36)}`;
+
+/** An id for a message, unique in this program and across its restarts. */
+export function newRequestId(): string {
+  return `${requestPrefix}-${(++requestCount).toString(36)}`;
 }
 
 async function asSessionError(

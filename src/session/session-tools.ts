@@ -1,0 +1,118 @@
+import type { LlmToolDefinition } from "../llm/index.js";
+import type { Runtime } from "../runtime/index.js";
+import {
+  type AnyTool,
+  type Approver,
+  BUILTIN_TOOLS,
+  Project,
+  ToolContext,
+  type ToolOutcome,
+  ToolSet,
+} from "../tools/index.js";
+import type { AgentArgs } from "./context-manager.js";
+
+/** Stands for the project of a session that has none; only MCP tools run with it. */
+const NO_PROJECT: object = Object.freeze({});
+
+/**
+ * The tools one session's model may call: the built-in coding tools when the session has a
+ * `projectPath` (those its `tools.enabled` names), and the tools of its MCP servers. Built once
+ * per orchestrator for the project (it is opened then, so a project path that went away fails
+ * the turn that needs it, not the session); MCP tools are gathered again each turn, as a server
+ * that restarted may offer other tools.
+ */
+export class SessionTools {
+  readonly #builtin: readonly AnyTool[];
+  readonly #context: ToolContext;
+  readonly #args: AgentArgs;
+  #set: ToolSet;
+  #definitions: LlmToolDefinition[];
+
+  private constructor(args: AgentArgs, builtin: readonly AnyTool[], context: ToolContext) {
+    this.#args = args;
+    this.#builtin = builtin;
+    this.#context = context;
+    this.#set = new ToolSet(builtin);
+    this.#definitions = this.#set.definitions();
+  }
+
+  /** Opens the session's project (ProjectOpenError if it cannot be), with `approve` for `ask` calls. */
+  static async open(args: AgentArgs, approve: Approver): Promise<SessionTools> {
+    const { config } = args;
+    // Without a project only MCP tools are offered, and none of them touches `project`.
+    const project =
+      config.projectPath === undefined ? (NO_PROJECT as Project) : await Project.open(config.projectPath);
+    const enabled = config.tools.enabled;
+    const builtin =
+      config.projectPath === undefined
+        ? []
+        : enabled
+          ? BUILTIN_TOOLS.filter((tool) => enabled.includes(tool.name))
+          : BUILTIN_TOOLS;
+    const context = new ToolContext({
+      project,
+      approval: config.tools.approval,
+      approve,
+      ...(config.tools.commandTimeoutMs === undefined
+        ? {}
+        : { limits: { commandTimeoutMs: config.tools.commandTimeoutMs } }),
+    });
+    return new SessionTools(args, builtin, context);
+  }
+
+  /** Whether the model is offered any tool at all (without any, a request carries no tool list). */
+  get empty(): boolean {
+    return this.#definitions.length === 0;
+  }
+
+  definitions(): readonly LlmToolDefinition[] {
+    return this.#definitions;
+  }
+
+  /** Gathers the MCP servers' tools again; a server not running now offers none this turn. */
+  async refresh(runtime: Runtime): Promise<void> {
+    const servers = this.#args.mcpServers ?? [];
+    if (servers.length === 0) return;
+    const gathered: AnyTool[] = [...this.#builtin];
+    for (const server of servers) {
+      try {
+        gathered.push(...(await server.tools(runtime)));
+      } catch (error) {
+        runtime.logger.warn(
+          { event: "mcp_tools_unavailable", sessionId: this.#args.sessionId, server: server.name, error },
+          `the tools of MCP server ${server.name} are not offered this turn`,
+        );
+      }
+    }
+    this.#set = new ToolSet(gathered);
+    this.#definitions = this.#set.definitions();
+  }
+
+  /** The kind of a tool by name (for the approval event), or undefined for an unknown one. */
+  kindOf(name: string): AnyTool["kind"] | undefined {
+    return this.#set.get(name)?.kind;
+  }
+
+  /**
+   * Runs one call with the turn's signal: a ToolError (unknown tool, bad input, denied, refused
+   * path, failed command) becomes an outcome the model reads; so does a fault of ours, so that
+   * one broken tool never ends the turn, and it is logged.
+   */
+  async run(
+    call: { id: string; name: string; input: unknown },
+    signal: AbortSignal,
+    runtime: Runtime,
+  ): Promise<ToolOutcome> {
+    const context = this.#context.withSignal(signal);
+    try {
+      return await this.#set.run(call, context);
+    } catch (error) {
+      runtime.logger.error(
+        { event: "tool_failed", sessionId: this.#args.sessionId, tool: call.name, error },
+        `tool ${call.name} failed`,
+      );
+      const message = error instanceof Error ? error.message : String(error);
+      return { ok: false, error: { code: "tool_failed", message } };
+    }
+  }
+}
