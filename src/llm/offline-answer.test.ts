@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { MAX_REPEAT, offlineAnswer } from "./offline-answer.js";
-import type { LlmMessage } from "./provider.js";
+import { inputFor, MAX_REPEAT, offlineAnswer, offlineReply } from "./offline-answer.js";
+import type { LlmMessage, LlmToolDefinition } from "./provider.js";
 
 const user = (content: string): LlmMessage => ({ role: "user", content });
 const assistant = (content: string): LlmMessage => ({ role: "assistant", content });
@@ -69,5 +69,64 @@ describe("offlineAnswer", () => {
 
   it("answers 'recall' saying so when nothing came before", () => {
     assert.match(offlineAnswer("m", [user("recall")]), /You have said nothing before this/);
+  });
+});
+
+describe("inputFor (a scripted call's input)", () => {
+  const tool = (inputSchema: Record<string, unknown>): LlmToolDefinition => ({
+    name: "t",
+    description: "",
+    inputSchema,
+  });
+  const two = tool({
+    type: "object",
+    properties: { path: { type: "string" }, count: { type: "integer" } },
+    required: ["path", "count"],
+  });
+
+  it("leaves out the properties that got no word", () => {
+    assert.deepEqual(inputFor("a.txt", two), { path: "a.txt" });
+  });
+
+  it("keeps a word that does not read as the property's type as text", () => {
+    assert.deepEqual(inputFor("a.txt many", two), { path: "a.txt", count: "many" });
+  });
+
+  it("lays a JSON array on the properties as text, not as the input", () => {
+    assert.deepEqual(inputFor('["a.txt"]', two), { path: '["a.txt"]' });
+  });
+
+  it("puts a required property missing from properties after the others", () => {
+    const odd = tool({ type: "object", properties: { a: {} }, required: ["b", "a"] });
+    assert.deepEqual(inputFor("x y z", odd), { a: "x", b: "y z" });
+  });
+
+  it("gives {} for empty text, and for a tool it was not given", () => {
+    assert.deepEqual([inputFor("  ", two), inputFor("a.txt", undefined)], [{}, {}]);
+  });
+});
+
+describe("offlineReply", () => {
+  const tools = [{ name: "t", description: "", inputSchema: { type: "object" } }];
+
+  it("answers a message without tool lines as offlineAnswer does", () => {
+    const messages = [user("hello")];
+    assert.deepEqual(offlineReply("m", messages, tools), {
+      text: offlineAnswer("m", messages),
+      toolCalls: [],
+    });
+  });
+
+  it("reads tool lines only in the last message, and only when it is the user's", () => {
+    const reply = offlineReply("m", [user("tool t"), assistant("done")], tools);
+    assert.deepEqual(reply.toolCalls, []);
+  });
+
+  it("names its calls after the request's length and their place", () => {
+    const reply = offlineReply("m", [system("s"), user("a"), assistant("b"), user("tool t\nloop t")], tools);
+    assert.deepEqual(
+      reply.toolCalls.map((call) => call.id),
+      ["call_4_1", "call_4_2"],
+    );
   });
 });
