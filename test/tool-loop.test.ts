@@ -153,6 +153,40 @@ describe("the tool loop", () => {
   });
 });
 
+describe("a crash between tool calls", () => {
+  it("keeps the calls that ended and marks the rest interrupted, never a half-applied step", T, async () => {
+    const dir = project({ "a.txt": "alpha\n" });
+    const { sys, id, rec } = await session({ projectPath: dir, tools: { approval: { command: "auto" } } });
+    const turn = sys.sendMessage(
+      id,
+      script({
+        calls: [
+          call("read_file", { path: "a.txt" }, "quick"),
+          call("run_command", { command: "sleep 30" }, "slow"),
+        ],
+      }),
+    );
+    await rec.waitFor((e) => e.type === "tool_result" && e.callId === "quick");
+    const orchestrator = sys.getOrchestratorPid(id);
+    assert.ok(orchestrator);
+    sys.runtime.exit(orchestrator, "kill");
+    await assert.rejects(turn, /interrupted/);
+    await rec.waitFor((e) => e.type === "turn_interrupted");
+    const history = await sys.getHistory(id);
+    assert.equal(history[0]?.status, "interrupted");
+    const results = history.filter((t) => t.role === "tool");
+    assert.deepEqual(
+      results.map((t) => [t.toolCallId, t.status, t.isError ?? false]),
+      [
+        ["quick", "complete", false],
+        ["slow", "interrupted", true],
+      ],
+    );
+    // The next turn's model is sent a history it accepts: every call has its result.
+    assert.equal((await sys.sendMessage(id, script({ text: "after" }))).text, "after");
+  });
+});
+
 describe("approvals", () => {
   const ask = { approval: { write: "ask", command: "ask" } } as const;
 
