@@ -1,9 +1,13 @@
 import assert from "node:assert/strict";
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, it } from "node:test";
+import { PassThrough } from "node:stream";
+import { afterEach, describe, it } from "node:test";
+import { ChatApp, type ChatOptions } from "../src/cli/chat.js";
+import { ChatUsageError, chatSettings } from "../src/cli/chat-flags.js";
+import { type SessionConfig, SessionSystem, silentLogger } from "../src/index.js";
 
 const hasScript = spawnSync("script", ["--version"]).status === 0;
 const NO_PTY = "util-linux 'script' is not installed, so no pseudo-terminal can be allocated for the chat";
@@ -15,8 +19,8 @@ class Terminal {
   private readonly child: ChildProcessWithoutNullStreams;
   private screen = "";
 
-  constructor() {
-    const command = `${process.execPath} --import tsx src/cli/main.ts chat --delay 1`;
+  constructor(flags = "--delay 1") {
+    const command = `${process.execPath} --import tsx src/cli/main.ts chat ${flags}`;
     this.child = spawn("script", ["-q", "-e", "-c", command, "/dev/null"], {
       env: { ...process.env, TERM: "xterm", COLUMNS: "200" },
     });
@@ -28,6 +32,23 @@ class Terminal {
 
   type(line: string): void {
     this.child.stdin.write(`${line}\r`);
+  }
+
+  /** Ctrl-C, as the terminal sends it. */
+  interrupt(): void {
+    this.child.stdin.write("\x03");
+  }
+
+  /** The exit code, or null if the chat is still running after `ms` (it is then killed). */
+  async exited(ms = 10_000): Promise<number | null> {
+    if (this.child.exitCode !== null) return this.child.exitCode;
+    const exited = new Promise<number | null>((resolve) =>
+      this.child.on("exit", (code) => resolve(code ?? -1)),
+    );
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), ms);
+    const code = await exited;
+    clearTimeout(timer);
+    return code === -1 ? null : code;
   }
 
   async waitFor(pattern: RegExp, ms = 10_000): Promise<string> {
@@ -103,5 +124,339 @@ describe("sessionvisor chat --store", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+const T = { timeout: 30_000 };
+const CLI = ["--import", "tsx", "src/cli/main.ts", "chat"];
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(files: Record<string, string> = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), "sessionvisor-chat-"));
+  dirs.push(dir);
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
+  return dir;
+}
+
+/** Runs the real binary to its end with `input` piped in and the environment given. */
+function runChat(flags: string[], input = "/quit\n", env: NodeJS.ProcessEnv = process.env) {
+  return spawnSync(process.execPath, [...CLI, ...flags], { input, encoding: "utf8", timeout: 30_000, env });
+}
+
+/** A ChatApp in this process, read and typed into through streams as a terminal would be. */
+class StreamChat {
+  readonly input = new PassThrough();
+  readonly output = new PassThrough();
+  readonly running: Promise<void>;
+  private screen = "";
+
+  constructor(options: Partial<ChatOptions> = {}) {
+    this.output.on("data", (chunk: Buffer) => {
+      this.screen += chunk.toString("utf8").replace(ESCAPE_SEQUENCE, "").replace(/\r/g, "");
+    });
+    const app = new ChatApp({
+      input: this.input,
+      output: this.output,
+      terminal: true,
+      colors: false,
+      streamDelayMs: 0,
+      ...options,
+    });
+    this.running = app.run();
+  }
+
+  /** Where the screen ends now, for waiting on what comes after it. */
+  mark(): number {
+    return this.screen.length;
+  }
+
+  type(line: string): void {
+    this.input.write(`${line}\r`);
+  }
+
+  interrupt(): void {
+    this.input.write("\x03");
+  }
+
+  async waitFor(pattern: RegExp, from = 0, ms = 10_000): Promise<string> {
+    const deadline = Date.now() + ms;
+    while (!pattern.test(this.screen.slice(from))) {
+      if (Date.now() > deadline)
+        throw new Error(
+          `screen never showed ${pattern}; after ${from} it shows:\n${this.screen.slice(from)}`,
+        );
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return this.screen.slice(from);
+  }
+
+  /** Quits (whatever state the chat is in) and waits for run() to end. */
+  async close(): Promise<void> {
+    this.type("/quit");
+    this.input.end();
+    await this.running;
+  }
+}
+
+describe("chat flags", () => {
+  it("turn into the sessions' llm, projectPath and tool approval", () => {
+    const dir = tempDir();
+    const settings = chatSettings(
+      {
+        provider: "openai-compatible",
+        model: "qwen3",
+        baseUrl: "http://127.0.0.1:11434/v1",
+        project: ".",
+        approve: "write=ask,command=deny",
+      },
+      {},
+      dir,
+    );
+    assert.deepEqual(settings.session, {
+      llm: { provider: "openai-compatible", model: "qwen3", baseURL: "http://127.0.0.1:11434/v1" },
+      projectPath: dir,
+      tools: { approval: { write: "ask", command: "deny" } },
+    });
+  });
+
+  it("--approve with one policy sets it for file changes and commands alike", () => {
+    assert.deepEqual(chatSettings({ approve: "ask" }).session.tools, {
+      approval: { write: "ask", command: "ask" },
+    });
+  });
+
+  it("refuses a remote provider without its API key, naming the variable", () => {
+    assert.throws(
+      () => chatSettings({ provider: "anthropic", model: "claude-x" }, {}),
+      (error: unknown) => error instanceof ChatUsageError && /set ANTHROPIC_API_KEY$/.test(error.message),
+    );
+    assert.equal(
+      chatSettings({ provider: "anthropic", model: "claude-x" }, { ANTHROPIC_API_KEY: "k" }).session.llm
+        ?.provider,
+      "anthropic",
+    );
+  });
+
+  it("reach the session the binary opens", T, async () => {
+    const dir = tempDir();
+    const project = join(dir, "project");
+    mkdirSync(project);
+    const store = join(dir, "chat.db");
+    const run = runChat([
+      "--store",
+      store,
+      "--provider",
+      "openai-compatible",
+      "--model",
+      "local-model",
+      "--base-url",
+      "http://127.0.0.1:9/v1",
+      "--project",
+      project,
+      "--approve",
+      "deny",
+    ]);
+    assert.equal(run.status, 0, run.stderr);
+    const system = await SessionSystem.start({ logger: silentLogger(), storePath: store });
+    try {
+      const [info] = await system.listSessions();
+      assert.ok(info);
+      const config = (await system.exportSession(info.id)).session.config as SessionConfig;
+      assert.equal(config.projectPath, project);
+      assert.deepEqual(
+        { provider: config.llm.provider, model: config.llm.model, baseURL: config.llm.baseURL },
+        { provider: "openai-compatible", model: "local-model", baseURL: "http://127.0.0.1:9/v1" },
+      );
+      assert.deepEqual(config.tools.approval, { write: "deny", command: "deny" });
+    } finally {
+      await system.stop();
+    }
+  });
+
+  const missing = join(tmpdir(), "sessionvisor-chat-no-such-dir");
+  const withoutKeys = { ...process.env, OPENAI_API_KEY: "", ANTHROPIC_API_KEY: "" };
+  for (const [flags, said, env] of [
+    [["--approve", "maybe"], /--approve must be auto, ask or deny/, process.env],
+    [
+      ["--provider", "gemini"],
+      /--provider must be one of offline, openai-compatible, openai, anthropic/,
+      process.env,
+    ],
+    [["--project", missing], /--project .*no-such-dir does not exist/, process.env],
+    [["--provider", "openai", "--model", "gpt-x"], /needs an API key: set OPENAI_API_KEY/, withoutKeys],
+    [["--base-url", "ftp://x"], /--base-url must be an http or https URL/, process.env],
+    [
+      ["--store", join(missing, "chat.db")],
+      /--store .*: the directory .*no-such-dir does not exist/,
+      process.env,
+    ],
+    [["--delay", "soon"], /--delay must be a whole number/, process.env],
+    [["--no-such-flag"], /unknown option '--no-such-flag'/, process.env],
+  ] as const) {
+    it(`${flags.join(" ")}: exits 2 with one line`, T, () => {
+      const run = runChat([...flags], "/quit\n", env);
+      assert.equal(run.status, 2);
+      assert.equal(run.stdout, "");
+      assert.match(run.stderr, said);
+      assert.equal(run.stderr.trimEnd().split("\n").length, 1, run.stderr);
+    });
+  }
+});
+
+describe("chat turns", () => {
+  it("Ctrl-C cancels a slow streaming reply, and the session answers the next message", T, async () => {
+    const chat = new StreamChat({ streamDelayMs: 20 });
+    try {
+      await chat.waitFor(/\[1\]> $/);
+      chat.type("repeat 1000 word");
+      await chat.waitFor(/(word ){5}/);
+      chat.interrupt();
+      await chat.waitFor(/\n\(cancelled\)\n\[1\]> $/);
+      const from = chat.mark();
+      // The cancelled reply had ~20 s to go: this answer comes only if it really stopped.
+      chat.type("echo still here");
+      await chat.waitFor(/\nstill here\n\[1\]> $/, from, 3000);
+      const history = chat.mark();
+      chat.type("/history");
+      await chat.waitFor(/user: repeat 1000 word \(cancelled\)\n/, history);
+    } finally {
+      await chat.close();
+    }
+  });
+
+  it("Ctrl-C at the prompt ends run()", T, async () => {
+    const chat = new StreamChat();
+    await chat.waitFor(/\[1\]> $/);
+    chat.interrupt();
+    await chat.running;
+    await chat.waitFor(/bye\.\n$/);
+  });
+
+  it("a second Ctrl-C within the window quits while a reply streams", T, async () => {
+    const chat = new StreamChat({ streamDelayMs: 20, doubleInterruptMs: 60_000 });
+    await chat.waitFor(/\[1\]> $/);
+    chat.type("repeat 1000 word");
+    await chat.waitFor(/(word ){3}/);
+    chat.interrupt();
+    await chat.waitFor(/\(cancelled\)/);
+    chat.type("repeat 1000 again");
+    await chat.waitFor(/(again ){3}/);
+    chat.interrupt();
+    await chat.running;
+    await chat.waitFor(/bye\.\n$/);
+  });
+
+  it("/kill acts while a reply streams", T, async () => {
+    const chat = new StreamChat({ streamDelayMs: 20 });
+    try {
+      await chat.waitFor(/\[1\]> $/);
+      chat.type("repeat 1000 word");
+      await chat.waitFor(/(word ){3}/);
+      const from = chat.mark();
+      chat.type("/kill");
+      await chat.waitFor(/killing supervisor/, from, 3000);
+      await chat.waitFor(/session 1: recovering -> active/, from);
+    } finally {
+      await chat.close();
+    }
+  });
+});
+
+describe("chat tools", () => {
+  it("shows the tool call of a reply and sums up its result", T, async () => {
+    const project = tempDir({ "README.md": "hello from the readme\n" });
+    const chat = new StreamChat({ session: { projectPath: project } });
+    try {
+      await chat.waitFor(/\[1\]> $/);
+      chat.type("tool read_file README.md");
+      await chat.waitFor(/→ read_file README\.md\n✓ read_file \(22 B\)\n/);
+    } finally {
+      await chat.close();
+    }
+  });
+
+  it("prints the diff of a file it writes", T, async () => {
+    const project = tempDir();
+    const chat = new StreamChat({
+      session: { projectPath: project, tools: { approval: { write: "auto" } } },
+    });
+    try {
+      await chat.waitFor(/\[1\]> $/);
+      chat.type('tool write_file {"path": "notes.txt", "content": "first line\\n"}');
+      await chat.waitFor(/✓ write_file.*\n(.*\n)*\+first line\n/);
+    } finally {
+      await chat.close();
+    }
+  });
+
+  for (const [answer, shown] of [
+    ["y", /✓ run_command \(exit 0/],
+    ["n", /✗ run_command: denied/],
+  ] as const) {
+    it(`asks before a command in ask mode, and runs it only on y (answered ${answer})`, T, async () => {
+      const project = tempDir();
+      const chat = new StreamChat({
+        session: { projectPath: project, tools: { approval: { command: "ask" } } },
+      });
+      try {
+        await chat.waitFor(/\[1\]> $/);
+        chat.type("tool run_command echo approved-run");
+        await chat.waitFor(/Allow run_command "echo approved-run"\? \[y\/N\] $/);
+        chat.type(answer);
+        await chat.waitFor(shown);
+        await chat.waitFor(/\[1\]> $/);
+      } finally {
+        await chat.close();
+      }
+    });
+  }
+});
+
+describe("sessionvisor chat exits", () => {
+  it("after /quit, with its input still open", T, async () => {
+    const child = spawn(process.execPath, [...CLI, "--delay", "0"], { stdio: ["pipe", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      out += chunk.toString("utf8");
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+    try {
+      while (!/\[1\]> /.test(out)) await new Promise((resolve) => setTimeout(resolve, 20));
+      child.stdin.write("/quit\n");
+      const code = await Promise.race([
+        exited,
+        new Promise((resolve) => setTimeout(resolve, 5000, "still running")),
+      ]);
+      assert.equal(code, 0);
+      assert.match(out, /bye\.\n$/);
+    } finally {
+      child.kill("SIGKILL");
+      await exited;
+    }
+  });
+
+  it("on Ctrl-C at the prompt, in a terminal", { ...T, skip: hasScript ? false : NO_PTY }, async () => {
+    const term = new Terminal();
+    await term.waitFor(/\[1\]> $/);
+    term.interrupt();
+    assert.equal(await term.exited(), 0);
+    await term.waitFor(/bye\.\n$/);
+  });
+
+  it("on a second Ctrl-C within 2 s of one that cancelled a reply, in a terminal", {
+    ...T,
+    skip: hasScript ? false : NO_PTY,
+  }, async () => {
+    const term = new Terminal("--delay 20");
+    await term.waitFor(/\[1\]> $/);
+    term.type("repeat 1000 word");
+    await term.waitFor(/(word ){3}/);
+    term.interrupt();
+    await term.waitFor(/\(cancelled\)/);
+    term.interrupt();
+    assert.equal(await term.exited(), 0);
   });
 });

@@ -381,6 +381,22 @@ export class ChatApp {
     void this.drain();
   }
 
+  /** Nobody answered in time, so the session denied the call: its question is no longer asked. */
+  private approvalTimedOut(sessionId: string, callId: string, name: string): void {
+    const same = (a: PendingApproval) => a.sessionId === sessionId && a.callId === callId;
+    const waiting = this.approvals.findIndex(same);
+    if (waiting >= 0) this.approvals.splice(waiting, 1);
+    const asked = this.asking && same(this.asking);
+    if (!asked && waiting < 0) return;
+    if (asked) {
+      this.asking = undefined;
+      if (!this.inputClosed) this.rl.setPrompt(this.promptText);
+    }
+    this.print(`(no answer in time: ${name} denied)`);
+    this.askNext();
+    void this.drain();
+  }
+
   // ---- commands ----------------------------------------------------------------------------
 
   private async open(name?: string): Promise<void> {
@@ -436,8 +452,14 @@ export class ChatApp {
 
   private async history(): Promise<void> {
     if (!this.current) return this.print("no session");
-    for (const turn of await this.system.getHistory(this.current))
-      this.print(`${turn.role}: ${turn.content}`);
+    for (const turn of await this.system.getHistory(this.current)) {
+      const mark = turn.status === "complete" ? "" : ` (${turn.status.replace("_", " ")})`;
+      const calls = (turn as { toolCalls?: { name: string; input: unknown }[] }).toolCalls ?? [];
+      // A tool's result can be a whole file: the history shows its start.
+      const content = turn.role === "tool" ? shorten(turn.content, 120) : turn.content;
+      if (content !== "" || calls.length === 0) this.print(`${turn.role}: ${content}${mark}`);
+      for (const call of calls) this.print(`${turn.role}: ${callLine(call.name, call.input, false)}`);
+    }
   }
 
   private async end(): Promise<void> {
@@ -492,6 +514,9 @@ export class ChatApp {
         if (!this.showing(event)) return;
         this.print(resultLine(event, this.colors));
         if (event.diff) this.print(diffLines(event.diff, this.colors));
+        return;
+      case "tool_approval_decided":
+        if (event.by === "timeout") this.approvalTimedOut(event.sessionId, event.callId, event.name);
         return;
       case "turn_cancelled":
         return;
@@ -552,6 +577,11 @@ export class ChatApp {
     this.endLine();
     this.write(`${text}\n`);
   }
+}
+
+function shorten(text: string, max: number): string {
+  const line = text.replace(/\s+/g, " ").trim();
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
 
 function messageOf(error: unknown): string {

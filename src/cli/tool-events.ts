@@ -16,6 +16,8 @@ export type ChatToolEvent =
       error?: { code: string; message: string };
       /** A unified diff, for write_file and edit. */
       diff?: string;
+      /** The result was too large to put in the event, so it is left out. */
+      truncated?: boolean;
     }
   | {
       type: "tool_approval_requested";
@@ -27,9 +29,24 @@ export type ChatToolEvent =
       input: unknown;
       timeoutMs: number;
     }
+  | {
+      type: "tool_approval_decided";
+      sessionId: string;
+      callId: string;
+      name: string;
+      approved: boolean;
+      /** `timeout`: nobody answered in time, so the call was denied. */
+      by: string;
+    }
   | { type: "turn_cancelled"; sessionId: string; turnId: string | undefined };
 
-const TYPES = new Set(["tool_call", "tool_result", "tool_approval_requested", "turn_cancelled"]);
+const TYPES = new Set([
+  "tool_call",
+  "tool_result",
+  "tool_approval_requested",
+  "tool_approval_decided",
+  "turn_cancelled",
+]);
 
 /** The event as a ChatToolEvent, or undefined when it is none (or lacks what the chat shows). */
 export function toolEvent(event: { type: string }): ChatToolEvent | undefined {
@@ -59,6 +76,15 @@ export function toolEvent(event: { type: string }): ChatToolEvent | undefined {
         input: e.input,
         timeoutMs: typeof e.timeoutMs === "number" ? e.timeoutMs : 0,
       };
+    case "tool_approval_decided":
+      return {
+        type: "tool_approval_decided",
+        sessionId,
+        callId,
+        name,
+        approved: e.approved === true,
+        by: text(e.by) ?? "",
+      };
     default: {
       const result: ChatToolEvent = {
         type: "tool_result",
@@ -74,6 +100,7 @@ export function toolEvent(event: { type: string }): ChatToolEvent | undefined {
         result.error = { code: text(error.code) ?? "", message: text(error.message) ?? "" };
       const diff = text(e.diff);
       if (diff) result.diff = diff;
+      if (e.truncated === true) result.truncated = true;
       return result;
     }
   }

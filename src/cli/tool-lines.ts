@@ -41,7 +41,13 @@ export function callLine(name: string, input: unknown, colors: boolean): string 
 
 /** `✓ read_file (1.2 KB)`, `✓ run_command (exit 0, 80 B)` or `✗ run_command: denied (the user denied it)` */
 export function resultLine(
-  result: { name: string; ok: boolean; result?: unknown; error?: { code: string; message: string } },
+  result: {
+    name: string;
+    ok: boolean;
+    result?: unknown;
+    error?: { code: string; message: string };
+    truncated?: boolean;
+  },
   colors: boolean,
 ): string {
   if (result.ok) {
@@ -51,6 +57,7 @@ export function resultLine(
       facts.push(`exit ${value.exitCode}`);
     const size = sizeOf(result.result);
     if (size !== undefined) facts.push(formatBytes(size));
+    else if (result.truncated) facts.push("over 4 KB");
     const line = `✓ ${result.name}${facts.length ? ` (${facts.join(", ")})` : ""}`;
     return colors ? green(line) : line;
   }
