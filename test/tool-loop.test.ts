@@ -120,6 +120,15 @@ describe("the tool loop", () => {
     assert.match(tools[2]?.content ?? "", /not run/);
   });
 
+  it("runs a call the offline model is told to make, with no network", T, async () => {
+    const dir = project({ "README.md": "# hello offline\n" });
+    const sys = await start();
+    const { id } = await sys.createSession({ projectPath: dir });
+    const reply = await sys.sendMessage(id, "tool read_file README.md");
+    assert.equal(reply.toolCalls, 1);
+    assert.match(reply.text, /^read_file: .*hello offline/);
+  });
+
   it("offers no tools to a session without a project", T, async () => {
     const requests: LlmRequest[] = [];
     const { sys, id } = await session({}, requests);

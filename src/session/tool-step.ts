@@ -47,13 +47,17 @@ export async function runToolCalls(step: ToolStep): Promise<void> {
   if (failed) throw failed.reason;
 }
 
-/** What the model reads of an outcome: JSON of the result or of the error, cut with a marker. */
+/**
+ * What the model reads of an outcome: the result's JSON (a string as it is), or the error as
+ * `Error [code]: message` — said in words, since some APIs (OpenAI's) have no error flag on a
+ * tool result. Cut at `maxChars` with a marker.
+ */
 export function resultText(outcome: ToolOutcome, maxChars: number): string {
   const text = outcome.ok
     ? typeof outcome.result === "string"
       ? outcome.result
       : (JSON.stringify(outcome.result) ?? "null")
-    : JSON.stringify(outcome.error);
+    : `Error [${outcome.error.code}]: ${outcome.error.message}`;
   if (text.length <= maxChars) return text;
   const cut = text.length - maxChars;
   return `${text.slice(0, maxChars)}\n[… ${cut} more characters truncated]`;
