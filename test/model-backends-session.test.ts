@@ -103,3 +103,31 @@ for (const provider of ["openai-compatible", "anthropic"] as const) {
     );
   });
 }
+
+it("sendMessage's signal closes the model's HTTP connection and stores the turn cancelled with its partial reply", async () => {
+  const system = await start({ providers: defaultProviders({}, { apiKeys: { "openai-compatible": KEY } }) });
+  const session = await system.createSession({ llm: { ...llm, baseURL: `${server.url}/stall/v1` } });
+  const closedBefore = server.closedEarly();
+  const controller = new AbortController();
+  const deltas: string[] = [];
+  await system.subscribe(session.id, (event) => {
+    if (event.type === "llm_delta") {
+      deltas.push(event.text);
+      // The server has sent its first words and stalls: cancel now.
+      if (deltas.length === 2) controller.abort();
+    }
+  });
+  await assert.rejects(
+    system.sendMessage(session.id, "Hello", { signal: controller.signal }),
+    (e: unknown) => (e as { code?: string }).code === "turn_cancelled",
+  );
+  for (let i = 0; i < 100 && server.closedEarly() === closedBefore; i++)
+    await new Promise((r) => setTimeout(r, 20));
+  assert.equal(server.closedEarly(), closedBefore + 1, "the server saw its connection closed");
+  const history = await system.getHistory(session.id);
+  assert.deepEqual(
+    history.map((t) => `${t.role}:${t.status}`),
+    ["user:cancelled", "assistant:cancelled"],
+  );
+  assert.equal(history[1]?.content, deltas.join(""));
+});
