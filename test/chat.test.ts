@@ -365,6 +365,20 @@ describe("chat turns", () => {
   });
 });
 
+describe("chat screen", () => {
+  it("draws the prompt again, with what was typed, after a session's event line", T, async () => {
+    const chat = new StreamChat();
+    try {
+      await chat.waitFor(/\[1\]> $/);
+      chat.type("/kill");
+      chat.input.write("ech");
+      await chat.waitFor(/recovering -> active\]\n\[1\]> ech$/);
+    } finally {
+      await chat.close();
+    }
+  });
+});
+
 describe("chat tools", () => {
   it("shows the tool call of a reply and sums up its result", T, async () => {
     const project = tempDir({ "README.md": "hello from the readme\n" });
@@ -386,7 +400,9 @@ describe("chat tools", () => {
     try {
       await chat.waitFor(/\[1\]> $/);
       chat.type('tool write_file {"path": "notes.txt", "content": "first line\\n"}');
-      await chat.waitFor(/✓ write_file.*\n(.*\n)*\+first line\n/);
+      await chat.waitFor(
+        /✓ write_file \(\+1 −0\)\n--- \/dev\/null\n\+\+\+ b\/notes\.txt\n@@ .* @@\n\+first line\n/,
+      );
     } finally {
       await chat.close();
     }

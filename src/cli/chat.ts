@@ -9,7 +9,6 @@ import {
   type SessionInfo,
   SessionSystem,
 } from "../session/index.js";
-import { type ChatToolEvent, toolEvent } from "./tool-events.js";
 import { approvalQuestion, callLine, diffLines, isYes, resultLine } from "./tool-lines.js";
 
 export interface ChatOptions {
@@ -65,16 +64,6 @@ interface PendingApproval {
   turnId: string;
   callId: string;
   question: string;
-}
-
-/**
- * The parts of the session system's turn control the chat uses, typed here so the chat builds
- * whether or not the system it is compiled against has them yet (see the lead's tool loop).
- */
-interface TurnControl {
-  sendMessage(id: string, text: string, options: { signal?: AbortSignal }): Promise<unknown>;
-  approveToolCall?(id: string, callId: string): Promise<void>;
-  denyToolCall?(id: string, callId: string, reason?: string): Promise<void>;
 }
 
 /**
@@ -289,8 +278,7 @@ export class ChatApp {
     const cancelled = new Promise<"cancelled">((resolve) =>
       controller.signal.addEventListener("abort", () => resolve("cancelled"), { once: true }),
     );
-    const control = this.system as unknown as TurnControl;
-    const sending = control.sendMessage(id, text, { signal: controller.signal });
+    const sending = this.system.sendMessage(id, text, { signal: controller.signal });
     // Once cancelled the chat stops waiting; the session's own end of the turn is not shown.
     sending.catch(() => undefined);
     try {
@@ -333,7 +321,7 @@ export class ChatApp {
 
   // ---- approvals ---------------------------------------------------------------------------
 
-  private requestApproval(event: Extract<ChatToolEvent, { type: "tool_approval_requested" }>): void {
+  private requestApproval(event: Extract<SessionEvent, { type: "tool_approval_requested" }>): void {
     if (!this.sessions.some((s) => s.id === event.sessionId) || this.quitting) return;
     const n = this.number(event.sessionId);
     const where = event.sessionId === this.current ? "" : `[session ${n}] `;
@@ -371,12 +359,10 @@ export class ChatApp {
     const yes = isYes(line);
     if (echo) this.write(`${yes ? "y" : "n"}\n`);
     this.atLineStart = true;
-    const control = this.system as unknown as TurnControl;
     const call = yes
-      ? control.approveToolCall?.(asked.sessionId, asked.callId)
-      : control.denyToolCall?.(asked.sessionId, asked.callId, "the user said no");
-    if (!call) this.print("error: this session system cannot answer approvals");
-    call?.catch((error: unknown) => this.notice(`error: ${messageOf(error)}`));
+      ? this.system.approveToolCall(asked.sessionId, asked.callId)
+      : this.system.denyToolCall(asked.sessionId, asked.callId, "the user said no");
+    call.catch((error: unknown) => this.notice(`error: ${messageOf(error)}`));
     this.askNext();
     void this.drain();
   }
@@ -489,23 +475,20 @@ export class ChatApp {
         turn.turnId = event.turnId;
       return;
     }
-    const tool = toolEvent(event);
-    if (tool) {
-      this.onToolEvent(tool);
-      return;
-    }
     const n = this.number(event.sessionId);
-    if (event.type === "session_status" && event.previousStatus !== "initializing") {
-      this.notice(`  [session ${n}: ${event.previousStatus} -> ${event.status}]`);
-    } else if (event.type === "session_crashed") {
-      this.notice(`  [session ${n} crashed: ${describeReason(event.reason)}]`);
-    }
-  }
-
-  private onToolEvent(event: ChatToolEvent): void {
     switch (event.type) {
+      case "session_status":
+        if (event.previousStatus !== "initializing")
+          this.notice(`  [session ${n}: ${event.previousStatus} -> ${event.status}]`);
+        return;
+      case "session_crashed":
+        this.notice(`  [session ${n} crashed: ${describeReason(event.reason)}]`);
+        return;
       case "tool_approval_requested":
         this.requestApproval(event);
+        return;
+      case "tool_approval_decided":
+        if (event.by === "timeout") this.approvalTimedOut(event.sessionId, event.callId, event.name);
         return;
       case "tool_call":
         if (this.showing(event)) this.print(callLine(event.name, event.input, this.colors));
@@ -514,11 +497,6 @@ export class ChatApp {
         if (!this.showing(event)) return;
         this.print(resultLine(event, this.colors));
         if (event.diff) this.print(diffLines(event.diff, this.colors));
-        return;
-      case "tool_approval_decided":
-        if (event.by === "timeout") this.approvalTimedOut(event.sessionId, event.callId, event.name);
-        return;
-      case "turn_cancelled":
         return;
     }
   }

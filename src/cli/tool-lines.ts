@@ -39,13 +39,14 @@ export function callLine(name: string, input: unknown, colors: boolean): string 
   return colors ? dim(line) : line;
 }
 
-/** `✓ read_file (1.2 KB)`, `✓ run_command (exit 0, 80 B)` or `✗ run_command: denied (the user denied it)` */
+/** `✓ read_file (1.2 KB)`, `✓ run_command (exit 0, 80 B)`, `✓ edit (+2 −1)` or `✗ run_command: denied (the user denied it)` */
 export function resultLine(
   result: {
     name: string;
     ok: boolean;
     result?: unknown;
     error?: { code: string; message: string };
+    diff?: string;
     truncated?: boolean;
   },
   colors: boolean,
@@ -56,7 +57,8 @@ export function resultLine(
     if (typeof value === "object" && value !== null && typeof value.exitCode === "number")
       facts.push(`exit ${value.exitCode}`);
     const size = sizeOf(result.result);
-    if (size !== undefined) facts.push(formatBytes(size));
+    if (result.diff) facts.push(diffStat(result.diff));
+    else if (size !== undefined) facts.push(formatBytes(size));
     else if (result.truncated) facts.push("over 4 KB");
     const line = `✓ ${result.name}${facts.length ? ` (${facts.join(", ")})` : ""}`;
     return colors ? green(line) : line;
@@ -88,6 +90,17 @@ export function diffLines(diff: string, colors: boolean): string {
       return line;
     })
     .join("\n");
+}
+
+/** `+2 −1`: the lines a diff adds and removes. */
+export function diffStat(diff: string): string {
+  let added = 0;
+  let removed = 0;
+  for (const line of diff.split("\n")) {
+    if (line.startsWith("+") && !line.startsWith("+++")) added++;
+    else if (line.startsWith("-") && !line.startsWith("---")) removed++;
+  }
+  return `+${added} −${removed}`;
 }
 
 /** `Allow run_command "ls -la"? [y/N] ` */
