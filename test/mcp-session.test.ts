@@ -83,6 +83,14 @@ async function childrenOf(system: SessionSystem, id: string) {
   return Supervisor.whichChildren(system.runtime, supervisor);
 }
 
+/** The server's process (a runtime pid) under its small supervisor `mcp:<name>`, if it runs. */
+async function serverProcess(system: SessionSystem, id: string, name: string) {
+  const small = (await childrenOf(system, id)).find((child) => child.id === `mcp:${name}`);
+  if (small?.pid === undefined) return undefined;
+  const [child] = await Supervisor.whichChildren(system.runtime, small.pid);
+  return child?.status === "running" ? child.pid : undefined;
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -179,16 +187,16 @@ describe("a session's MCP servers", { timeout: TEST_MS }, () => {
     const contextManager = system.getContextManagerPid(session.id);
     const orchestrator = system.getOrchestratorPid(session.id);
     const [first] = echo.pids();
+    const before = await serverProcess(system, session.id, "echo");
+    assert.ok(before, "the server's process runs");
     process.kill(first!, "SIGKILL");
-    await until(() => echo.pids().length === 2, "a second server process");
+    await until(async () => {
+      const now = await serverProcess(system, session.id, "echo");
+      return now !== undefined && !now.equals(before);
+    }, "the server's supervisor to run a new server process");
+    assert.equal(echo.pids().length, 2, "one new OS process");
     const second = echo.pids()[1]!;
-    assert.notEqual(second, first);
     await until(() => !alive(first!), "the killed server to be gone");
-    await until(
-      async () =>
-        (await childrenOf(system, session.id)).find((c) => c.id === "mcp:echo")?.status === "running",
-      "the server's supervisor to run it again",
-    );
     assert.ok(alive(second));
     assert.ok(system.findSupervisor(session.id)?.equals(supervisor));
     assert.ok(system.getContextManagerPid(session.id)?.equals(contextManager));
@@ -376,4 +384,92 @@ describe("a session's MCP servers when their host dies by itself", { timeout: TE
       await until(() => !alive(first!), `the dead host's server pid ${first} to be gone`, 5_000);
     });
   }
+});
+
+// The tool loop: the offline model calls what a user line `tool <name> <json>` says.
+describe("a session's model calling its MCP servers' tools", { timeout: TEST_MS }, () => {
+  // MCP tools are of kind `command`, which asks by default: these calls run without asking.
+  const AUTO = { approval: { command: "auto" as const } };
+
+  it("calls a tool: the history has the call and its result, and the reply sums it up", async () => {
+    const system = await start();
+    const echo = server("echo");
+    const session = await system.createSession({ tools: AUTO, mcpServers: [echo.config] });
+    const reply = await system.sendMessage(session.id, 'tool echo__echo {"text":"hi"}');
+    assert.equal(reply.toolCalls, 1);
+    const history = await system.getHistory(session.id);
+    const call = history.find((turn) => turn.toolCalls !== undefined);
+    assert.deepEqual(
+      call?.toolCalls?.map(({ name, input }) => ({ name, input })),
+      [{ name: "echo__echo", input: { text: "hi" } }],
+    );
+    const result = history.find((turn) => turn.role === "tool");
+    assert.equal(result?.toolName, "echo__echo");
+    assert.equal(result?.toolCallId, call?.toolCalls?.[0]?.id);
+    assert.ok(!result?.isError, result?.content);
+    assert.match(result?.content ?? "", /echo: hi/);
+    assert.match(reply.text, /echo__echo: .*echo: hi/);
+  });
+
+  it("fails a call in flight when its server is killed, the model sees the error, the server is restarted and the next call works", async () => {
+    const system = await start();
+    const echo = server("echo");
+    const session = await system.createSession({ tools: AUTO, mcpServers: [echo.config] });
+    const calling = new Promise<void>((resolve) => {
+      void system.subscribe(session.id, (event) => {
+        if (event.type === "tool_call" && event.name === "echo__sleep") resolve();
+      });
+    });
+    const turn = system.sendMessage(session.id, 'tool echo__sleep {"ms":60000}');
+    await calling;
+    await sleep(100);
+    const [first] = echo.pids();
+    const before = await serverProcess(system, session.id, "echo");
+    process.kill(first!, "SIGKILL");
+    const reply = await turn;
+    assert.equal(reply.toolCalls, 1);
+    const failed = (await system.getHistory(session.id)).find((turn) => turn.role === "tool");
+    assert.equal(failed?.toolName, "echo__sleep");
+    assert.equal(failed?.isError, true);
+    assert.match(failed?.content ?? "", /mcp_server_exited/);
+    assert.match(failed?.content ?? "", /MCP server \\?"echo\\?" stopped: its process was killed by SIGKILL/);
+    assert.match(reply.text, /echo__sleep failed: /);
+
+    await until(async () => {
+      const now = await serverProcess(system, session.id, "echo");
+      return now !== undefined && !now.equals(before!);
+    }, "the server to be running again");
+    assert.equal(echo.pids().length, 2);
+    const next = await system.sendMessage(session.id, 'tool echo__echo {"text":"again"}');
+    assert.equal(next.toolCalls, 1);
+    const results = (await system.getHistory(session.id)).filter((turn) => turn.role === "tool");
+    assert.equal(results.length, 2);
+    assert.ok(!results[1]?.isError, results[1]?.content);
+    assert.match(results[1]?.content ?? "", /echo: again/);
+  });
+
+  it("no longer offers a given-up server's tools: a call to one is an unknown tool, the session's other server still answers", async () => {
+    const system = await start();
+    const echo = server("echo", { maxRestarts: 0 });
+    const other = server("other");
+    const session = await system.createSession({ tools: AUTO, mcpServers: [echo.config, other.config] });
+    process.kill(echo.pids()[0]!, "SIGKILL");
+    await until(
+      async () =>
+        (await childrenOf(system, session.id)).find((c) => c.id === "mcp:echo")?.status === "stopped",
+      "the server to be given up",
+    );
+    const reply = await system.sendMessage(
+      session.id,
+      'tool echo__echo {"text":"hi"}\ntool other__echo {"text":"yo"}',
+    );
+    assert.equal(reply.toolCalls, 2);
+    const [gone, answered] = (await system.getHistory(session.id)).filter((turn) => turn.role === "tool");
+    assert.equal(gone?.toolName, "echo__echo");
+    assert.equal(gone?.isError, true);
+    assert.match(gone?.content ?? "", /"code":"unknown_tool"/);
+    assert.equal(answered?.toolName, "other__echo");
+    assert.ok(!answered?.isError, answered?.content);
+    assert.match(answered?.content ?? "", /echo: yo/);
+  });
 });
