@@ -296,6 +296,20 @@ describe("a session's MCP servers in a thread host", { timeout: TEST_MS }, () =>
     await until(() => !alive(pid), `server pid ${pid} to be gone`);
   });
 
+  it("answer the model's tool call from inside the host", async () => {
+    const system = await start({ isolation: "thread" });
+    const echo = server("echo");
+    const session = await system.createSession({
+      tools: { approval: { command: "auto" } },
+      mcpServers: [echo.config],
+    });
+    const reply = await system.sendMessage(session.id, 'tool echo__echo {"text":"from a thread"}');
+    assert.equal(reply.toolCalls, 1);
+    const result = (await system.getHistory(session.id)).find((turn) => turn.role === "tool");
+    assert.ok(!result?.isError, result?.content);
+    assert.match(result?.content ?? "", /echo: from a thread/);
+  });
+
   it("restart a killed server inside the host, the session's agents untouched", async () => {
     const system = await start({ isolation: "thread" });
     const echo = server("echo");
