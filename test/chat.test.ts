@@ -177,6 +177,10 @@ class StreamChat {
     this.input.write(`${line}\r`);
   }
 
+  since(from: number): string {
+    return this.screen.slice(from);
+  }
+
   interrupt(): void {
     this.input.write("\x03");
   }
@@ -429,6 +433,43 @@ describe("chat tools", () => {
       }
     });
   }
+});
+
+describe("chat approvals", () => {
+  it("Ctrl-C at an approval question cancels the reply and stops asking", T, async () => {
+    const project = tempDir();
+    const chat = new StreamChat({
+      session: { projectPath: project, tools: { approval: { command: "ask" } } },
+    });
+    try {
+      await chat.waitFor(/\[1\]> $/);
+      chat.type("tool run_command echo never");
+      await chat.waitFor(/\[y\/N\] $/);
+      chat.interrupt();
+      await chat.waitFor(/\(cancelled\)\n\[1\]> $/);
+      const from = chat.mark();
+      // Were the question still open, this line would answer it instead of being sent.
+      chat.type("echo the session goes on");
+      await chat.waitFor(/\nthe session goes on\n\[1\]> $/, from);
+      assert.doesNotMatch(chat.since(from), /run_command|Allow/);
+    } finally {
+      await chat.close();
+    }
+  });
+
+  it("answers a question with a line typed ahead of it", T, async () => {
+    const project = tempDir();
+    const chat = new StreamChat({
+      session: { projectPath: project, tools: { approval: { command: "ask" } } },
+      terminal: false,
+    });
+    try {
+      chat.input.write("tool run_command echo typed-ahead\ny\n");
+      await chat.waitFor(/Allow run_command "echo typed-ahead"\? \[y\/N\] y\n✓ run_command \(exit 0/);
+    } finally {
+      await chat.close();
+    }
+  });
 });
 
 describe("sessionvisor chat exits", () => {
