@@ -4,7 +4,7 @@
 // its own budget without touching the session's agents, one past its budget is given up while
 // the session stays, and terminating the session (inline or in a thread host) ends them.
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, it } from "node:test";
@@ -250,6 +250,44 @@ describe("a session's MCP servers", { timeout: TEST_MS }, () => {
     await system.wakeSession(session.id);
     assert.equal(echo.pids().length, 2, "a new server process once awake");
     assert.ok(alive(echo.pids()[1]!));
+  });
+
+  it("fail wakeSession naming a server that will not start any more, and the session stays asleep", async () => {
+    const system = await start();
+    const echo = server("echo");
+    const breaker = join(dirs.at(-1)!, "broken");
+    const config = { ...echo.config, env: { ...echo.config.env, MCP_FAIL_IF: breaker } };
+    const session = await system.createSession({ mcpServers: [config] });
+    await system.hibernateSession(session.id);
+    writeFileSync(breaker, "");
+    await assert.rejects(
+      system.wakeSession(session.id),
+      /the session failed to start: .*MCP server "echo" failed to start: its process exited with code 4.*told to fail this start/,
+    );
+    const asleep = await system.getSession(session.id);
+    assert.equal(asleep?.hibernated, true);
+    assert.equal(system.findSupervisor(session.id), undefined);
+    rmSync(breaker);
+    await system.wakeSession(session.id);
+    assert.equal((await system.getSession(session.id))?.hibernated, false);
+    assert.ok(alive(echo.pids().at(-1)!));
+  });
+
+  it("make a session whose tree restarts while a server will not start `failed`, with nothing left running", async () => {
+    const system = await start();
+    const echo = server("echo");
+    const breaker = join(dirs.at(-1)!, "broken");
+    const config = { ...echo.config, env: { ...echo.config.env, MCP_FAIL_IF: breaker } };
+    const session = await system.createSession({ mcpServers: [config] });
+    writeFileSync(breaker, "");
+    system.runtime.exit(system.findSupervisor(session.id)!, "kill");
+    await until(
+      async () => (await system.getSession(session.id))?.status === "failed",
+      "the session to be failed",
+    );
+    assert.equal(system.findSupervisor(session.id), undefined);
+    assert.ok(echo.pids().length >= 2, "its start was tried again");
+    for (const pid of echo.pids()) assert.ok(!alive(pid), `server pid ${pid} still running`);
   });
 
   it("are replaced, not leaked, when the session's whole tree restarts", async () => {
