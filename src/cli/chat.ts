@@ -306,8 +306,7 @@ export class ChatApp {
     if (this.asking && ofTurn(this.asking)) {
       this.asking = undefined;
       this.rl.setPrompt(this.promptText);
-      this.askNext();
-      void this.drain();
+      this.resume();
     }
   }
 
@@ -332,6 +331,17 @@ export class ChatApp {
       question: `${where}${approvalQuestion(event.name, event.input)}`,
     });
     this.askNext();
+  }
+
+  /**
+   * After a question was answered or dropped: the next question, else the lines waiting, else
+   * (no reply running) the prompt again.
+   */
+  private resume(): void {
+    this.askNext();
+    if (this.asking || this.quitting) return;
+    if (this.queue.length > 0) void this.drain();
+    else if (!this.draining && !this.turn) this.prompt();
   }
 
   /** Asks the next pending approval; a line typed (or piped) ahead of the question answers it. */
@@ -363,8 +373,7 @@ export class ChatApp {
       ? this.system.approveToolCall(asked.sessionId, asked.callId)
       : this.system.denyToolCall(asked.sessionId, asked.callId, "the user said no");
     call.catch((error: unknown) => this.notice(`error: ${messageOf(error)}`));
-    this.askNext();
-    void this.drain();
+    this.resume();
   }
 
   /** Nobody answered in time, so the session denied the call: its question is no longer asked. */
@@ -379,8 +388,7 @@ export class ChatApp {
       if (!this.inputClosed) this.rl.setPrompt(this.promptText);
     }
     this.print(`(no answer in time: ${name} denied)`);
-    this.askNext();
-    void this.drain();
+    this.resume();
   }
 
   // ---- commands ----------------------------------------------------------------------------
