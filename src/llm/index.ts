@@ -29,4 +29,12 @@ export {
   type ProviderFactory,
   ProviderRegistry,
 } from "./provider-registry.js";
+export {
+  ESTIMATE,
+  encodingFor,
+  TOKENIZERS,
+  type TokenCounter,
+  type TokenizerChoice,
+  tokenCounterFor,
+} from "./tokenizer.js";
 export { estimateTokens } from "./tokens.js";

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { MIN_PROCESS_MEMORY_MB } from "../hosts/index.js";
+import { TOKENIZERS } from "../llm/index.js";
 import { BUILTIN_TOOLS, mcpServerConfigSchema } from "../tools/index.js";
 import { SessionConfigError } from "./errors.js";
 import { dataIssue, fieldIssues } from "./field-issues.js";
@@ -42,6 +43,12 @@ export const LlmConfigSchema = z
     temperature: z.number().min(0).max(2).default(0.2),
     maxTokens: z.number().int().positive().max(200_000).default(1024),
     systemPrompt: z.string().max(100_000).optional(),
+    /**
+     * How the context budget is counted: `auto` (default) uses the model's own encoding where
+     * it is known (OpenAI's GPT-4o/4.1/5 and o-series: o200k_base; GPT-4 and 3.5: cl100k_base)
+     * and the four-characters-a-token estimate otherwise (Anthropic, other servers' models).
+     */
+    tokenizer: z.enum(TOKENIZERS).default("auto"),
   })
   .strict();
 

@@ -1,4 +1,4 @@
-import type { LlmUsage } from "../llm/index.js";
+import { ESTIMATE, type LlmUsage, type TokenCounter, tokenCounterFor } from "../llm/index.js";
 import { GenServer } from "../runtime/index.js";
 import type { ConversationChange, StoredJson } from "../store/index.js";
 import type { McpServer } from "../tools/index.js";
@@ -67,6 +67,7 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
   private config!: SessionConfig;
   private deps!: SessionDeps;
   private state!: ContextState;
+  private counter: TokenCounter = ESTIMATE;
   /** Whether the store holds a conversation: until it does, a change writes every field. */
   private stored = false;
   /** The store holds turns older than the history keeps (its limit was lowered): drop them. */
@@ -82,6 +83,9 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
     this.sessionId = args.sessionId;
     this.config = args.config;
     this.deps = args.deps;
+    const { tokenizer, provider, model } = args.config.llm;
+    const counter = tokenCounterFor(tokenizer, provider, model);
+    this.counter = counter instanceof Promise ? await counter : counter;
     await this.load();
     const interrupted = await this.interruptUnanswered();
     this.deps.registry.register(sessionKeys(this.sessionId).contextManager, this.self);
@@ -123,8 +127,8 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
   private async load(): Promise<void> {
     const snapshot = (await this.deps.store.getConversation(this.sessionId)) as ContextSnapshot | undefined;
     this.state = snapshot
-      ? ContextState.restore(snapshot, this.config.limits, this.sessionId)
-      : new ContextState(this.config.limits);
+      ? ContextState.restore(snapshot, this.config.limits, this.sessionId, this.counter)
+      : new ContextState(this.config.limits, this.counter);
     this.stored = snapshot !== undefined;
     this.trimPending = snapshot !== undefined && snapshot.turns.length > this.state.turnCount();
     this.stale = false;

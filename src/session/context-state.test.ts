@@ -82,3 +82,17 @@ describe("ContextState", () => {
     assert.equal(copy.append("user", "next", at).turn.id, "t2");
   });
 });
+
+describe("context counted with the model's tokenizer", () => {
+  it("fills the budget by the encoding's count and says which tokenizer counted", async () => {
+    const { tokenCounterFor } = await import("../llm/index.js");
+    const counter = await tokenCounterFor("o200k_base", "openai", "gpt-4o");
+    const state = new ContextState({ maxHistory: 100, maxFiles: 10 }, counter);
+    // "x x x …": one token a word for o200k_base, about half a token a word for the estimate.
+    for (let i = 0; i < 10; i++) state.append("user", "x ".repeat(50).trim(), new Date());
+    const built = state.buildContext({ tokenBudget: 120 });
+    assert.equal(built.tokenizer, "o200k_base");
+    assert.equal(built.messages.length, 2);
+    assert.ok(built.tokens <= 120);
+  });
+});

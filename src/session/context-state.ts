@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { estimateTokens, type LlmMessage, type LlmUsage } from "../llm/index.js";
+import { ESTIMATE, type LlmMessage, type LlmUsage, type TokenCounter } from "../llm/index.js";
 import { InvalidArgumentError } from "../runtime/index.js";
 import { StoreCorruptError } from "../store/index.js";
 import { jsonValue, MAX_METADATA_LENGTH, MetadataSchema } from "./config.js";
@@ -89,6 +89,8 @@ export interface BuiltContext {
   includedFiles: string[];
   /** True when the newest user message alone was over budget and was shortened. */
   truncated: boolean;
+  /** How `tokens` was counted: `estimate` (about four characters a token) or the model's encoding. */
+  tokenizer: string;
 }
 
 const MAX_CONTENT = 1_000_000;
@@ -231,20 +233,28 @@ export class ContextState {
   private nextTurn = 1;
   private usage: LlmUsage = { inputTokens: 0, outputTokens: 0 };
 
-  constructor(private readonly limits: ContextLimits) {}
+  constructor(
+    private readonly limits: ContextLimits,
+    private readonly counter: TokenCounter = ESTIMATE,
+  ) {}
 
   /**
    * The state a stored conversation describes, checked against the conversation schema: one
    * that cannot be read is a StoreCorruptError naming `sessionId` and the field.
    */
-  static restore(stored: unknown, limits: ContextLimits, sessionId = "(unknown)"): ContextState {
+  static restore(
+    stored: unknown,
+    limits: ContextLimits,
+    sessionId = "(unknown)",
+    counter: TokenCounter = ESTIMATE,
+  ): ContextState {
     const snapshot = readContextSnapshot(stored, sessionId);
-    const state = new ContextState(limits);
+    const state = new ContextState(limits, counter);
     state.nextTurn = snapshot.nextTurn;
     if (snapshot.usage) state.usage = { ...snapshot.usage };
     state.turns = snapshot.turns.slice(-limits.maxHistory).map((turn) => ({ ...turn }));
     state.messages = state.turns.map(messageOf);
-    state.costs = state.messages.map(costOf);
+    state.costs = state.messages.map((m) => state.costOf(m));
     state.files = snapshot.activeFiles.slice(0, limits.maxFiles);
     for (const entry of snapshot.fileIndex)
       state.index.set(entry.path, { ...entry, metadata: { ...entry.metadata } });
@@ -302,7 +312,7 @@ export class ContextState {
     this.turns.push(turn);
     const message = messageOf(turn);
     this.messages.push(message);
-    this.costs.push(costOf(message));
+    this.costs.push(this.costOf(message));
     const dropped = Math.max(0, this.turns.length - this.limits.maxHistory);
     // One at a time: a turn pushes out at most one, and shift() neither copies nor allocates.
     for (let i = 0; i < dropped; i++) {
@@ -561,9 +571,9 @@ export class ContextState {
     let used = 0;
     const head: LlmMessage[] = [];
     if (options.systemPrompt) {
-      const content = truncateToTokens(options.systemPrompt, Math.floor(budget / 2));
+      const content = this.truncate(options.systemPrompt, Math.floor(budget / 2));
       head.push({ role: "system", content });
-      used += estimateTokens(content);
+      used += this.counter.count(content);
     }
     const includedFiles: string[] = [];
     if (this.files.length > 0) {
@@ -574,14 +584,14 @@ export class ContextState {
           .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
           .join(", ");
         const line = summary ? `- ${path} (${summary})` : `- ${path}`;
-        if (used + estimateTokens([...lines, line].join("\n")) > budget / 2) break;
+        if (used + this.counter.count([...lines, line].join("\n")) > budget / 2) break;
         lines.push(line);
         includedFiles.push(path);
       }
       if (includedFiles.length > 0) {
         const content = lines.join("\n");
         head.push({ role: "system", content });
-        used += estimateTokens(content);
+        used += this.counter.count(content);
       }
     }
     // The newest turns that fit, from `start` on; if not even the newest fits and it is the
@@ -598,9 +608,9 @@ export class ContextState {
       }
       if (start === count && i === findLastIndex(this.turns, (t) => t.role === "user")) {
         const turn = this.turns[i] as ConversationTurn;
-        const content = truncateToTokens(turn.content, Math.max(1, budget - used));
+        const content = this.truncate(turn.content, Math.max(1, budget - used));
         shortened = { role: "user", content };
-        used += estimateTokens(content);
+        used += this.counter.count(content);
       }
       break;
     }
@@ -616,7 +626,25 @@ export class ContextState {
       droppedTurns: shortened ? count - 1 : start,
       includedFiles,
       truncated: shortened !== undefined,
+      tokenizer: this.counter.name,
     };
+  }
+
+  /** What a message costs in the context: its text, and the calls it asks for. */
+  private costOf(message: Readonly<LlmMessage>): number {
+    const calls = message.role === "assistant" ? message.toolCalls : undefined;
+    const { count } = this.counter;
+    return count(message.content) + (calls ? count(JSON.stringify(calls)) : 0);
+  }
+
+  /** The longest start of `text` within `tokens` (whole, if it fits). */
+  private truncate(text: string, tokens: number): string {
+    const { count } = this.counter;
+    if (count(text) <= tokens) return text;
+    // Four characters a token is exact for the estimate and close for an encoding.
+    let cut = Math.min(text.length, tokens * 4);
+    while (cut > 0 && count(text.slice(0, cut)) > tokens) cut = Math.floor(cut * 0.9);
+    return text.slice(0, cut);
   }
 }
 
@@ -652,16 +680,6 @@ function messageOf(turn: ConversationTurn): Readonly<LlmMessage> {
     default:
       return Object.freeze({ role: turn.role, content: turn.content });
   }
-}
-
-/** What a message costs in the context: its text, and the calls it asks for. */
-function costOf(message: Readonly<LlmMessage>): number {
-  const calls = message.role === "assistant" ? message.toolCalls : undefined;
-  return estimateTokens(message.content) + (calls ? estimateTokens(JSON.stringify(calls)) : 0);
-}
-
-function truncateToTokens(text: string, tokens: number): string {
-  return estimateTokens(text) <= tokens ? text : text.slice(0, tokens * 4);
 }
 
 function findLastIndex<T>(items: T[], test: (item: T) => boolean): number {
