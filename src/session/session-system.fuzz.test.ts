@@ -120,6 +120,7 @@ interface Shapes {
   document: fc.Arbitrary<unknown>;
   listener: fc.Arbitrary<unknown>;
   subscription: fc.Arbitrary<unknown>;
+  callId: fc.Arbitrary<unknown>;
 }
 
 /** Every public call of the client API, with what each of its arguments is drawn from. */
@@ -135,6 +136,9 @@ function publicCalls(a: Shapes): Record<string, fc.Arbitrary<unknown>[]> {
     hibernateSession: [a.id],
     wakeSession: [a.id],
     sendMessage: [a.id, a.text, a.options],
+    stream: [a.id, a.text, a.options],
+    approveToolCall: [a.id, a.callId],
+    denyToolCall: [a.id, a.callId, a.text],
     addFile: [a.id, a.path, a.fileOptions],
     removeFile: [a.id, a.path],
     getHistory: [a.id],
@@ -184,7 +188,22 @@ describe("SessionSystem under hostile arguments", () => {
       id: near(fc.constantFrom(target.id, travelling.id, newSessionId())),
       text: near(fc.constantFrom("echo hi", "   ", "x".repeat(100_001))),
       path: near(fc.constantFrom("/src/f.ts", "/t.ts", "", "a\0b")),
-      options: near(fc.record({ timeoutMs: fc.integer({ min: 1, max: 10_000 }) }, { requiredKeys: [] })),
+      options: near(
+        fc.record(
+          {
+            timeoutMs: fc.integer({ min: 1, max: 10_000 }),
+            // Made when drawn (fast-check may read them; a signal is safe to read).
+            signal: fc.oneof(
+              fc.constant(null).map(() => new AbortController().signal),
+              fc.constant(null).map(() => AbortSignal.abort()),
+              fc.constant(null).map(() => AbortSignal.timeout(1)),
+              hostile,
+            ),
+          },
+          { requiredKeys: [] },
+        ),
+      ),
+      callId: near(fc.constantFrom("call_1", "", "x".repeat(600))),
       fileOptions: near(
         fc.record(
           { metadata: fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 2 })), content: fc.jsonValue() },
@@ -234,6 +253,7 @@ describe("SessionSystem under hostile arguments", () => {
         try {
           const result = await method(name).apply(sys, args);
           if (name === "subscribe" || name === "subscribeAll") subscriptions.push(result as never);
+          if (name === "stream") for await (const _ of result as AsyncIterable<unknown>);
         } catch (error) {
           assert.ok(
             error instanceof SessionvisorError && typeof error.code === "string",
