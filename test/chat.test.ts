@@ -8,6 +8,7 @@ import { afterEach, describe, it } from "node:test";
 import { ChatApp, type ChatOptions } from "../src/cli/chat.js";
 import { ChatUsageError, chatSettings } from "../src/cli/chat-flags.js";
 import { type SessionConfig, SessionSystem, silentLogger } from "../src/index.js";
+import { startModelServer } from "./support/model-server.js";
 
 const hasScript = spawnSync("script", ["--version"]).status === 0;
 const NO_PTY = "util-linux 'script' is not installed, so no pseudo-terminal can be allocated for the chat";
@@ -144,6 +145,27 @@ function tempDir(files: Record<string, string> = {}): string {
 /** Runs the real binary to its end with `input` piped in and the environment given. */
 function runChat(flags: string[], input = "/quit\n", env: NodeJS.ProcessEnv = process.env) {
   return spawnSync(process.execPath, [...CLI, ...flags], { input, encoding: "utf8", timeout: 30_000, env });
+}
+
+/** runChat without blocking this process (whose servers the chat may talk to). */
+async function runChatAsync(
+  flags: string[],
+  input: string,
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [...CLI, ...flags], { stdio: ["pipe", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString("utf8");
+  });
+  child.stderr.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString("utf8");
+  });
+  const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+  child.stdin.end(input);
+  const status = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+  clearTimeout(timer);
+  return { status, stdout, stderr };
 }
 
 /** A ChatApp in this process, read and typed into through streams as a terminal would be. */
@@ -472,9 +494,54 @@ describe("chat approvals", () => {
   });
 });
 
+describe("chat with a remote model", () => {
+  it("talks to the openai-compatible server --base-url names, with the --model given", T, async () => {
+    const server = await startModelServer();
+    try {
+      const run = await runChatAsync(
+        [
+          "--provider",
+          "openai-compatible",
+          "--model",
+          "chat-test-model",
+          "--base-url",
+          `${server.url}/ok/v1`,
+        ],
+        "hello over http\n/quit\n",
+      );
+      assert.equal(run.status, 0, run.stderr);
+      assert.match(run.stdout, /Supervisors restart what fails\.\n/);
+      assert.equal(server.requests[0]?.body.model, "chat-test-model");
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("Ctrl-C closes the model's HTTP request", T, async () => {
+    const server = await startModelServer({ stallMs: 20_000 });
+    const chat = new StreamChat({
+      session: { llm: { provider: "openai-compatible", model: "m", baseURL: `${server.url}/stall/v1` } },
+    });
+    try {
+      await chat.waitFor(/\[1\]> $/);
+      chat.type("say something slowly");
+      await chat.waitFor(/Supervisors restart/);
+      chat.interrupt();
+      await chat.waitFor(/\(cancelled\)\n\[1\]> $/);
+      const deadline = Date.now() + 5000;
+      while (server.closedEarly() === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(server.closedEarly(), 1);
+    } finally {
+      await chat.close();
+      await server.close();
+    }
+  });
+});
+
 describe("sessionvisor chat exits", () => {
-  it("after /quit, with its input still open", T, async () => {
-    const child = spawn(process.execPath, [...CLI, "--delay", "0"], { stdio: ["pipe", "pipe", "pipe"] });
+  /** Types `lines` then /quit, leaving the input open: the chat must end by itself. */
+  async function quitWithInputOpen(flags: string[], lines: string[], shown: RegExp): Promise<void> {
+    const child = spawn(process.execPath, [...CLI, ...flags], { stdio: ["pipe", "pipe", "pipe"] });
     let out = "";
     child.stdout.on("data", (chunk: Buffer) => {
       out += chunk.toString("utf8");
@@ -482,16 +549,32 @@ describe("sessionvisor chat exits", () => {
     const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
     try {
       while (!/\[1\]> /.test(out)) await new Promise((resolve) => setTimeout(resolve, 20));
+      for (const line of lines) child.stdin.write(`${line}\n`);
       child.stdin.write("/quit\n");
       const code = await Promise.race([
         exited,
         new Promise((resolve) => setTimeout(resolve, 5000, "still running")),
       ]);
       assert.equal(code, 0);
+      assert.match(out, shown);
       assert.match(out, /bye\.\n$/);
     } finally {
       child.kill("SIGKILL");
       await exited;
+    }
+  }
+
+  it("after /quit, with its input still open", T, async () => {
+    await quitWithInputOpen(["--delay", "0"], [], /opened session 1/);
+  });
+
+  it("after /quit, with its input still open, once it talked to a remote model", T, async () => {
+    const server = await startModelServer();
+    try {
+      const flags = ["--provider", "openai-compatible", "--model", "m", "--base-url", `${server.url}/ok/v1`];
+      await quitWithInputOpen(flags, ["hello"], /Supervisors restart what fails\./);
+    } finally {
+      await server.close();
     }
   });
 
