@@ -350,6 +350,13 @@ export class ChatApp {
     const next = this.approvals.shift();
     if (!next) return;
     this.asking = next;
+    if (this.promptShown && this.terminal && !this.turn) {
+      // At an idle prompt (a question of another session): the question takes the prompt's line.
+      clearLine(this.out, 0);
+      cursorTo(this.out, 0);
+      this.atLineStart = true;
+    }
+    this.promptShown = false;
     this.endLine();
     if (this.queue.length > 0 || this.inputClosed) {
       this.write(next.question);
