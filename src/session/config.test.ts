@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: the ${NAME} reference syntax is under test here.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parseSessionConfig } from "./config.js";
@@ -90,5 +91,26 @@ describe("session config", () => {
 
   it("rejects metadata that is not JSON", () => {
     assert.equal(fieldOf({ metadata: { when: new Date() } }), "metadata.when");
+  });
+});
+
+describe("secrets in mcpServers", () => {
+  it("refuses a literal token in a server's headers, naming the field", () => {
+    assert.throws(
+      () =>
+        parseSessionConfig({
+          mcpServers: [
+            { name: "web", url: "https://example.com/mcp", headers: { authorization: "Bearer abc123" } },
+          ],
+        }),
+      (e: unknown) => (e as { field?: string }).field === "mcpServers.0.headers.authorization",
+    );
+  });
+
+  it("accepts a ${NAME} reference in its place", () => {
+    const config = parseSessionConfig({
+      mcpServers: [{ name: "gh", command: "gh-mcp", env: { GITHUB_TOKEN: "${GITHUB_TOKEN}" } }],
+    });
+    assert.equal(config.mcpServers[0]?.env.GITHUB_TOKEN, "${GITHUB_TOKEN}");
   });
 });

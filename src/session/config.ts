@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { MIN_PROCESS_MEMORY_MB } from "../hosts/index.js";
 import { TOKENIZERS } from "../llm/index.js";
-import { BUILTIN_TOOLS, mcpServerConfigSchema } from "../tools/index.js";
+import { BUILTIN_TOOLS, literalSecrets, mcpServerConfigSchema } from "../tools/index.js";
 import { SessionConfigError } from "./errors.js";
 import { dataIssue, fieldIssues } from "./field-issues.js";
 import { toJsonData } from "./json-data.js";
@@ -144,6 +144,19 @@ export const SessionConfigSchema = z
         (servers) => new Set(servers.map((s) => s.name)).size === servers.length,
         "must not name a server twice",
       )
+      .superRefine((servers, ctx) => {
+        servers.forEach((server, i) => {
+          for (const field of literalSecrets(server)) {
+            ctx.addIssue({
+              code: "custom",
+              path: [i, ...field.split(".")],
+              message:
+                // biome-ignore lint/suspicious/noTemplateCurlyInString: the reference syntax, shown to the user.
+                "looks like a secret, which a session's config would keep in the store and its exports; set it in the environment and write ${NAME} here",
+            });
+          }
+        });
+      })
       .default([]),
   })
   .strict();

@@ -256,9 +256,7 @@ export class SessionManager extends GenServer<
       // Nothing of a session that failed to start may stay behind.
       await this.deps.store.deleteSession(id);
       this.deps.contextStore.clearSession(id);
-      throw new SessionStartError(
-        error instanceof Error && "reason" in error ? (error as { reason: unknown }).reason : error,
-      );
+      throw new SessionStartError(startFailureOf(error));
     }
     this.entries.set(id, entry);
     this.watch(entry, pid);
@@ -339,7 +337,7 @@ export class SessionManager extends GenServer<
     } catch (error) {
       // Back to what was stored before: a failed restore changes nothing.
       await this.deps.store.putSession(old.id, sessionRecord(old, config));
-      throw new SessionStartError(error);
+      throw new SessionStartError(startFailureOf(error));
     }
     this.entries.set(old.id, entry);
     publish(this.deps, {
@@ -480,7 +478,7 @@ export class SessionManager extends GenServer<
       await this.startProcesses(entry);
     } catch (error) {
       // Still asleep, as stored: the caller learns why in the session's terms.
-      throw new SessionStartError(error);
+      throw new SessionStartError(startFailureOf(error));
     }
     entry.lastActivity = this.runtime.clock.now();
     entry.info = { ...entry.info, hibernated: false, updatedAt: this.deps.now() };
@@ -720,4 +718,9 @@ export class SessionManager extends GenServer<
     );
     this.exit(pid, "kill");
   }
+}
+
+/** Why a session's supervisor failed to start: the reason inside the supervisor's start error. */
+function startFailureOf(error: unknown): unknown {
+  return error instanceof Error && "reason" in error ? (error as { reason: unknown }).reason : error;
 }

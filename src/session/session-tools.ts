@@ -27,6 +27,8 @@ export class SessionTools {
   readonly #args: AgentArgs;
   #set: ToolSet;
   #definitions: LlmToolDefinition[];
+  /** Each MCP server's tools as last listed: offered while it restarts or after it is given up. */
+  readonly #lastListed = new Map<string, AnyTool[]>();
 
   private constructor(args: AgentArgs, builtin: readonly AnyTool[], context: ToolContext) {
     this.#args = args;
@@ -69,18 +71,26 @@ export class SessionTools {
     return this.#definitions;
   }
 
-  /** Gathers the MCP servers' tools again; a server not running now offers none this turn. */
+  /**
+   * Gathers the MCP servers' tools again. A server not running now (restarting, or given up)
+   * keeps offering the tools it last listed: a call to one then fails with the reason
+   * (McpServerUnavailableError: "given up after …"), which tells the model more than a tool that
+   * vanished. One that never ran offers none.
+   */
   async refresh(runtime: Runtime): Promise<void> {
     const servers = this.#args.mcpServers ?? [];
     if (servers.length === 0) return;
     const gathered: AnyTool[] = [...this.#builtin];
     for (const server of servers) {
       try {
-        gathered.push(...(await server.tools(runtime)));
+        const tools = await server.tools(runtime);
+        this.#lastListed.set(server.name, tools);
+        gathered.push(...tools);
       } catch (error) {
+        gathered.push(...(this.#lastListed.get(server.name) ?? []));
         runtime.logger.warn(
           { event: "mcp_tools_unavailable", sessionId: this.#args.sessionId, server: server.name, error },
-          `the tools of MCP server ${server.name} are not offered this turn`,
+          `MCP server ${server.name} did not list its tools this turn`,
         );
       }
     }

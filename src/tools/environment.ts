@@ -12,6 +12,12 @@ const SECRET_VALUE =
 /** Kept even if a pattern above would match: a command needs them to work like in a terminal. */
 const ALWAYS_KEPT = new Set(["PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "TERM", "TMPDIR", "TZ"]);
 
+/** Whether a variable's name or value says it holds a credential (the rule scrubEnvironment applies). */
+export function secretLooking(name: string, value: string): boolean {
+  if (ALWAYS_KEPT.has(name) || name.startsWith("LC_")) return false;
+  return (name !== "" && SECRET_NAME.test(name)) || SECRET_VALUE.test(value);
+}
+
 /**
  * The environment a command starts with: the given one less every variable whose name or value
  * looks like a secret (and the model providers' key variables by name), so a command the model

@@ -31,6 +31,8 @@ export type { FileChange } from "./file-changes.js";
 export { DEFAULT_TOOL_LIMITS, type ToolLimits } from "./limits.js";
 export { type ListFilesResult, listFilesTool } from "./list-files-tool.js";
 export {
+  expandReferences,
+  literalSecrets,
   MCP_STOP_GRACE_MS,
   type McpCallOptions,
   McpServer,

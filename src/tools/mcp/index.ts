@@ -15,6 +15,7 @@ export {
   McpToolCallError,
   McpToolTimeoutError,
 } from "./errors.js";
+export { expandReferences, literalSecrets } from "./references.js";
 export type { McpToolResult } from "./results.js";
 export {
   type McpCallOptions,

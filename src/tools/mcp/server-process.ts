@@ -12,6 +12,7 @@ import {
   McpToolCallError,
   McpToolTimeoutError,
 } from "./errors.js";
+import { expandReferences } from "./references.js";
 import { type McpToolResult, toToolResult } from "./results.js";
 import { ProcessGroupStdioTransport } from "./stdio-transport.js";
 
@@ -206,14 +207,15 @@ export class McpServerProcess extends GenServer<
     const config = this.#config;
     if (config.url !== undefined) {
       return new sdk.StreamableHTTPClientTransport(new URL(config.url), {
-        requestInit: { headers: config.headers },
+        requestInit: { headers: expandReferences(config.name, "headers", config.headers, env) },
       });
     }
     return new ProcessGroupStdioTransport(
       {
         command: config.command!,
         args: config.args,
-        env: { ...scrubEnvironment(env), ...config.env },
+        // References are read from the environment before it is scrubbed: given on purpose.
+        env: { ...scrubEnvironment(env), ...expandReferences(config.name, "env", config.env, env) },
         cwd: config.cwd,
         graceMs: MCP_STOP_GRACE_MS,
       },
