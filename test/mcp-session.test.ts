@@ -407,10 +407,9 @@ describe("a session's MCP servers in a process host", { timeout: TEST_MS }, () =
 });
 
 // A host that dies by itself (a thread that exits or runs out of heap; a process SIGKILLed by
-// the OOM killer) is not there to stop its servers, and the parent reaps only a host it kills
-// itself (the thread's children are read while it lives). A server that exits when its stdin
-// closes goes anyway; one that does not (open handles of its own) is left running: known, kept
-// here as todo until the hosts layer reaps the programs of a host that died on its own.
+// the OOM killer) is not there to stop its servers. A server that exits when its stdin closes
+// goes anyway; one that does not (open handles of its own) is ended by the parent, which notes
+// the process groups of each host's programs at its heartbeats and kills them when it dies.
 describe("a session's MCP servers when their host dies by itself", { timeout: TEST_MS }, () => {
   const FAULT_PROVIDERS = {
     module: new URL("./fixtures/fault-provider.ts", import.meta.url),
@@ -418,9 +417,7 @@ describe("a session's MCP servers when their host dies by itself", { timeout: TE
   };
 
   for (const isolation of ["thread", "process"] as const) {
-    it(`leave no server that ignores stdin EOF when a ${isolation} host runs out of heap`, {
-      todo: "the hosts layer reaps the programs of a host it kills, not of one that died on its own",
-    }, async () => {
+    it(`leave no server that ignores stdin EOF when a ${isolation} host runs out of heap`, async () => {
       const system = await start({
         isolation,
         providers: faultProviders(),

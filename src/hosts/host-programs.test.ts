@@ -33,6 +33,23 @@ async function gone(pid: number, what: string, ms = 10_000): Promise<void> {
   }
 }
 
+/** Resolves once `pid` is gone or a zombie (dead, its exit status not yet collected). */
+async function dead(pid: number, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  const zombie = () => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+    } catch {
+      return true;
+    }
+  };
+  while (!zombie()) {
+    if (Date.now() > deadline) throw new Error(`${what} (pid ${pid}) is still running after ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 /** Kills `pid` in teardown, whatever the test did: nothing it started may outlive it. */
 function reapAfter(t: TestContext, pid: () => number | undefined): void {
   t.after(() => {
@@ -86,6 +103,23 @@ for (const kind of ["thread", "process"] as const) {
       await system.runtime.shutdown();
       await system.hosts.stop();
       await gone(sleepPid, "the sleep the host started");
+    });
+
+    // Out of heap, a host dies without running its exit handlers (which reap what it started
+    // when it exits any other way), and its programs' own groups are out of its parent's sight.
+    it("in a process group of their own are killed when the host runs out of heap", async (t) => {
+      const system = probeSystem(t, kind);
+      const probe = await system.start({ ...HEALTHY_HOST_LIMITS, maxHeapMb: 48 });
+      const sleepPid = (await system.runtime.call(probe, { op: "spawn_group_sleep", seconds: 60 })) as number;
+      reapAfter(t, () => sleepPid);
+      const exited = system.runtime.whenExited(probe);
+      // The parent notes the host's program groups at most every 250 ms, after the host's frames.
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      await system.runtime.call(probe, { op: "fault", fault: "heap" }).catch(() => undefined);
+      const reason = await exited;
+      assert.ok(isHostDown(reason) && reason.how === "out_of_memory", String(reason));
+      // Dead is enough: a dead thread's children stay zombies until this process reaps them.
+      await dead(sleepPid, "the sleep the host left in its own group");
     });
 
     it("are killed when the host hangs blocked on one, so the host ends", async (t) => {

@@ -24,7 +24,15 @@ import {
 } from "./host-down.js";
 import type { HostBoot } from "./host-main.js";
 import type { HostKind, HostLimits } from "./limits.js";
-import { childrenReaped, killDescendants, killProcessGroup } from "./reap.js";
+import {
+  childrenReaped,
+  descendantsOf,
+  killDescendants,
+  killProcessGroup,
+  killProgramGroups,
+  type ProgramGroup,
+  programGroupsOf,
+} from "./reap.js";
 
 export interface LaunchOptions {
   kind: HostKind;
@@ -77,6 +85,11 @@ const ENTRY = new URL(SOURCE_MODE ? "./host-main.ts" : "./host-main.js", import.
 const STDERR_TAIL = 4096;
 const MIB = 1024 * 1024;
 const FLOOD_WORDS = "it sent more than its limit (maxInFlightMb) that its parent had not handled yet";
+/**
+ * How often the parent notes the process groups of a host's programs: a program started and
+ * left behind within this long of the host's death is not seen.
+ */
+const PROGRAM_SAMPLE_MS = 250;
 /** How long a killed thread host's loop is given to reap the programs killed with it. */
 const REAP_WAIT_MS = 200;
 const WASM_FLAG = "--disable-wasm-trap-handler";
@@ -122,6 +135,10 @@ abstract class HostBase implements LaunchedHost {
   protected fatal: Extract<Frame, { t: "fatal" }> | undefined;
   /** The host's OS thread, from its `ready` (Linux). */
   protected osThreadId: number | undefined;
+  /** The process groups of the programs the host ran at its last heartbeat (see programGroupsOf). */
+  private programGroups: ProgramGroup[] = [];
+  private programsSampledAt = Number.NEGATIVE_INFINITY;
+  private programSampleTimer: NodeJS.Timeout | undefined;
   private readonly inbound: Inbound;
   private stopping = false;
   private lastSeen = performance.now();
@@ -157,6 +174,8 @@ abstract class HostBase implements LaunchedHost {
   }
 
   abstract post(frame: Frame): void;
+  /** The living processes the host started (and theirs), as /proc shows them now. */
+  protected abstract programs(): number[];
   /**
    * Ends the thread or process now. `promptly`: at once, with no grace for tidying up — the
    * parent may itself be stuck handling the host's frames, and only a synchronous kill stops them.
@@ -191,6 +210,7 @@ abstract class HostBase implements LaunchedHost {
   protected received(frame: Frame): void {
     if (this.dead) return;
     this.lastSeen = performance.now();
+    this.noteProgramGroups();
     // Last words are kept at once: the host's exit may be judged before its queue is handled.
     if (frame.t === "fatal") this.fatal = frame;
     // A host over its budget is stopped at once; what it sent and we did not handle is dropped.
@@ -216,12 +236,39 @@ abstract class HostBase implements LaunchedHost {
     }
   }
 
+  /**
+   * Notes the host's program groups: at a heartbeat or any frame (a program is started while the
+   * host works, and it talks then), at most every PROGRAM_SAMPLE_MS, and once more at the end of
+   * a window in which it was asked and skipped, so the state after a burst of work is seen.
+   */
+  private noteProgramGroups(): void {
+    if (this.dead) return;
+    const now = performance.now();
+    const wait = this.programsSampledAt + PROGRAM_SAMPLE_MS - now;
+    if (wait > 0) {
+      if (this.programSampleTimer === undefined) {
+        this.programSampleTimer = setTimeout(() => {
+          this.programSampleTimer = undefined;
+          this.noteProgramGroups();
+        }, wait);
+        this.programSampleTimer.unref();
+      }
+      return;
+    }
+    this.programsSampledAt = now;
+    this.programGroups = programGroupsOf(this.programs());
+  }
+
   /** The thread or process is gone; `cause` is how it looks from outside. */
   protected exited(cause: HostDownCause, detail: { code?: number; signal?: string; message?: string }): void {
     // What a host said before it ended by itself still counts (a reply, a key dropped); a
     // flood's backlog does not.
     if (!this.dead && cause !== "flood") this.inbound.flush();
     if (!this.ready) this.failStart(`it exited before it was ready (${describe(cause, detail)})`);
+    // Whatever the host left running in groups of their own (servers, commands) ends with it,
+    // however it ended: it cannot stop them any more, and nothing else would.
+    killProgramGroups(this.programGroups);
+    this.programGroups = [];
     const killed = this.killedFor;
     const final = killed ? { ...detail, ...(killed.message ? { message: killed.message } : {}) } : detail;
     this.die(hostDown(this.node, this.kind, killed?.cause ?? (this.stopping ? "exit" : cause), final));
@@ -234,6 +281,7 @@ abstract class HostBase implements LaunchedHost {
     this.dead = true;
     this.inbound.close();
     clearTimeout(this.watchdog);
+    clearTimeout(this.programSampleTimer);
     clearTimeout(this.startTimer);
     if (this.ready) this.options.onDeath(reason);
   }
@@ -311,6 +359,10 @@ class ThreadHost extends HostBase {
 
   post(frame: Frame): void {
     if (!this.dead) this.worker.postMessage(frame);
+  }
+
+  protected programs(): number[] {
+    return this.osThreadId === undefined ? [] : descendantsOf(process.pid, this.osThreadId);
   }
 
   /**
@@ -411,6 +463,11 @@ class ProcessHost extends HostBase {
 
   post(frame: Frame): void {
     if (!this.dead && this.child.connected) this.child.send(frame);
+  }
+
+  protected programs(): number[] {
+    const pid = this.child.pid;
+    return pid === undefined ? [] : descendantsOf(pid);
   }
 
   /** The host, its process group, and any of its descendants that left the group (`setsid`). */

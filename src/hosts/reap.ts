@@ -91,6 +91,69 @@ export function killProcessGroup(pgid: number): void {
   if (Number.isInteger(pgid) && pgid > 1) signal(-pgid, "SIGKILL");
 }
 
+/** A process seen in a group: enough to tell, later, that it is still the same process. */
+interface GroupMember {
+  pid: number;
+  /** Clock ticks after boot at which it started (field 22 of /proc/<pid>/stat). */
+  startTime: string;
+}
+
+/** A process group a host's programs run in, as last seen. */
+export interface ProgramGroup {
+  pgid: number;
+  members: GroupMember[];
+}
+
+/** `pgrp` and `starttime` of a process, or undefined once it is gone. */
+function statOf(pid: number): { pgid: number; startTime: string } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name may hold spaces and parentheses: the fields start after the last `)`.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const pgid = Number(fields[2]);
+    const startTime = fields[19];
+    return Number.isInteger(pgid) && startTime !== undefined ? { pgid, startTime } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The process groups `pids` run in, with the processes seen in each. A program a host starts in
+ * a group of its own (an MCP server, a command) leaves the host's sight when the host dies — a
+ * dead thread's children are handed to another thread, a dead process's to init — so the
+ * parent notes the groups while the host lives and can still end them after.
+ */
+export function programGroupsOf(pids: readonly number[]): ProgramGroup[] {
+  const groups = new Map<number, ProgramGroup>();
+  for (const pid of pids) {
+    const stat = statOf(pid);
+    if (!stat || stat.pgid <= 1 || stat.pgid === process.pid) continue;
+    let group = groups.get(stat.pgid);
+    if (!group) {
+      group = { pgid: stat.pgid, members: [] };
+      groups.set(stat.pgid, group);
+    }
+    group.members.push({ pid, startTime: stat.startTime });
+  }
+  return [...groups.values()];
+}
+
+/**
+ * SIGKILLs each group that still holds one of the processes seen in it (the same pid, started
+ * at the same time, in the same group): a group whose processes all ended, or whose pid was
+ * given to someone else since, is left alone.
+ */
+export function killProgramGroups(groups: readonly ProgramGroup[]): void {
+  for (const group of groups) {
+    const alive = group.members.some((member) => {
+      const now = statOf(member.pid);
+      return now?.pgid === group.pgid && now.startTime === member.startTime;
+    });
+    if (alive) signal(-group.pgid, "SIGKILL");
+  }
+}
+
 function killable(pid: number): boolean {
   return Number.isInteger(pid) && pid > 1 && pid !== process.pid;
 }
