@@ -86,8 +86,8 @@ for (const isolation of ["thread", "process"] as const) {
         const history = await system.getHistory(id);
         assert.equal(history[0]?.status, "cancelled");
         const result = history.find((t) => t.role === "tool");
-      assert.equal(result?.isError, true);
-      assert.match(result?.content ?? "", /tool_aborted/);
+        assert.equal(result?.isError, true);
+        assert.match(result?.content ?? "", /tool_aborted/);
       },
     );
   });
