@@ -186,8 +186,9 @@ const SMALL_TEXT = "line one of a small file\nline two\nline three\n";
 /**
  * A session with a project and the offline model: `tool read_file small.txt` (one read_file
  * call, then the model's summary) against a turn streaming the same summary without a call
- * (`echo <summary>`), in the same session, alternated. What the loop adds per call is the
- * difference of the medians less what read_file itself costs, called directly.
+ * (`echo <summary>`), in the same sessions, interleaved with read_file called directly on the
+ * same file. What the loop adds per call is the difference of the turns' medians less what
+ * read_file itself costs.
  */
 export async function measureToolLoop(samples = 1000, warmup = 200): Promise<ToolLoopFigures> {
   const dir = mkdtempSync(join(tmpdir(), "sessionvisor-bench-llm-"));
@@ -213,29 +214,30 @@ export async function measureToolLoop(samples = 1000, warmup = 200): Promise<Too
     const sessions: SessionInfo[] = [];
     for (let i = 0; i < 50; i++) sessions.push(await system.createSession(config));
     const plainMessage = `echo ${summary}`;
+    const context = new ToolContext({ project: await Project.open(dir) });
     const tool = new Float64Array(samples);
     const plain = new Float64Array(samples);
-    for (let round = 0; round < warmup + samples; round++) {
-      const id = (sessions[round % sessions.length] as SessionInfo).id;
-      const pair: [string, Float64Array][] = [
-        [toolMessage, tool],
-        [plainMessage, plain],
-      ];
-      if (round % 2 === 1) pair.reverse();
-      for (const [message, into] of pair) {
-        const start = performance.now();
-        const reply = await system.sendMessage(id, message);
-        const elapsed = performance.now() - start;
-        if (reply.text !== summary) throw new Error(`unexpected reply ${JSON.stringify(reply.text)}`);
-        if (round >= warmup) into[round - warmup] = elapsed;
-      }
-    }
-    const context = new ToolContext({ project: await Project.open(dir) });
     const direct = new Float64Array(samples);
-    for (let i = 0; i < warmup + samples; i++) {
-      const start = performance.now();
-      await readFileTool.execute({ path: SMALL_FILE }, context);
-      if (i >= warmup) direct[i - warmup] = performance.now() - start;
+    const steps: [() => Promise<unknown>, Float64Array][] = [];
+    let id = "";
+    const turn = (message: string) => async () => {
+      const reply = await system.sendMessage(id, message);
+      if (reply.text !== summary) throw new Error(`unexpected reply ${JSON.stringify(reply.text)}`);
+    };
+    steps.push(
+      [turn(toolMessage), tool],
+      [turn(plainMessage), plain],
+      [() => readFileTool.execute({ path: SMALL_FILE }, context), direct],
+    );
+    // The three interleaved, their order rotating, so that other work on the machine slows all alike.
+    for (let round = 0; round < warmup + samples; round++) {
+      id = (sessions[round % sessions.length] as SessionInfo).id;
+      for (let k = 0; k < 3; k++) {
+        const [step, into] = steps[(round + k) % 3] as [() => Promise<unknown>, Float64Array];
+        const start = performance.now();
+        await step();
+        if (round >= warmup) into[round - warmup] = performance.now() - start;
+      }
     }
     const toolTurn = latency(tool);
     const plainTurn = latency(plain);
