@@ -45,14 +45,14 @@ export async function measureShape(n = 10_000): Promise<ShapeFigures> {
     maxRestarts: null,
     childRestartBudget: { maxRestarts: 3, period: 5000 },
   });
-  const start = () =>
-    DynamicSupervisor.startChild(runtime, sessions, sessionChildSpec(newSessionId(), config, deps));
+  // `fresh`, as createSession starts a new session: nothing stored to read back.
+  const spec = (id: string) => sessionChildSpec(id, config, deps, { fresh: true });
+  const start = () => DynamicSupervisor.startChild(runtime, sessions, spec(newSessionId()));
   for (let i = 0; i < 1000; i++) await start();
   const ids = Array.from({ length: n }, newSessionId);
   const heapBefore = heapAfterGc();
   const t0 = performance.now();
-  for (const id of ids)
-    await DynamicSupervisor.startChild(runtime, sessions, sessionChildSpec(id, config, deps));
+  for (const id of ids) await DynamicSupervisor.startChild(runtime, sessions, spec(id));
   const elapsed = performance.now() - t0;
   const heapAfter = heapAfterGc();
   await runtime.shutdown();

@@ -15,7 +15,7 @@ import {
 } from "./context-state.js";
 import { err, ok, publish, type Result, SESSION_MANAGER_NAME, type SessionDeps } from "./deps.js";
 import { TurnInterruptedError } from "./errors.js";
-import { sessionKeys } from "./session-id.js";
+import { type SessionKeys, sessionKeys } from "./session-id.js";
 
 export interface AgentArgs {
   sessionId: string;
@@ -23,6 +23,19 @@ export interface AgentArgs {
   deps: SessionDeps;
   /** The session's MCP servers (children of its supervisor, started before the orchestrator). */
   mcpServers?: readonly McpServer[];
+  /**
+   * A session just created: the store holds no conversation for it, so the first ContextManager
+   * given these args starts empty without reading it (a restart with the same args reads it).
+   */
+  fresh?: boolean;
+  /**
+   * How many times each agent has started with these args (a supervisor restarts a child with
+   * the same args): counted here, on an object the session has anyway, rather than in a table.
+   */
+  contextManagerStarts?: number;
+  orchestratorStarts?: number;
+  /** The session's registry keys, made once for all its processes (else each makes its own). */
+  keys?: SessionKeys;
 }
 
 export type ContextManagerCall =
@@ -79,16 +92,36 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
    */
   private stale = false;
 
-  override async init(args: AgentArgs): Promise<void> {
+  /**
+   * Synchronous for a fresh session whose tokens are estimated: nothing to read, nothing to
+   * mark, so the session's start does not wait for a promise here.
+   */
+  override init(args: AgentArgs): void | Promise<void> {
     this.sessionId = args.sessionId;
     this.config = args.config;
     this.deps = args.deps;
+    const starts = args.contextManagerStarts;
+    if (starts !== undefined) args.contextManagerStarts = starts + 1;
+    const fresh = args.fresh === true && starts === 0;
     const { tokenizer, provider, model } = args.config.llm;
     const counter = tokenCounterFor(tokenizer, provider, model);
+    if (fresh && !(counter instanceof Promise)) {
+      this.counter = counter;
+      this.state = new ContextState(this.config.limits, counter);
+      this.deps.registry.register((args.keys ?? sessionKeys(this.sessionId)).contextManager, this.self);
+      return;
+    }
+    return this.initFromStore(counter, args.keys ?? sessionKeys(this.sessionId));
+  }
+
+  private async initFromStore(
+    counter: TokenCounter | Promise<TokenCounter>,
+    keys: SessionKeys,
+  ): Promise<void> {
     this.counter = counter instanceof Promise ? await counter : counter;
     await this.load();
     const interrupted = await this.interruptUnanswered();
-    this.deps.registry.register(sessionKeys(this.sessionId).contextManager, this.self);
+    this.deps.registry.register(keys.contextManager, this.self);
     this.reportUsage();
     // Reported, never silently dropped: a turn a crash cut short stays in the history, marked.
     this.reportInterrupted(interrupted);

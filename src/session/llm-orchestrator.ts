@@ -30,7 +30,7 @@ import {
   TurnQueueFullError,
   TurnTimedOutError,
 } from "./errors.js";
-import { sessionKeys } from "./session-id.js";
+import { type SessionKeys, sessionKeys } from "./session-id.js";
 import { SessionTools } from "./session-tools.js";
 import { runToolCalls } from "./tool-step.js";
 
@@ -148,6 +148,7 @@ export class LlmOrchestrator extends GenServer<
   private current: Turn | undefined;
   private readonly queue: WaitingMessage[] = [];
   private contextManagerKey = "";
+  private keys!: SessionKeys;
   /**
    * One deadline timer, for the turns one after another rather than one per turn: armed for
    * the current turn's deadline unless it fires before it already, and when it fires for a
@@ -162,13 +163,28 @@ export class LlmOrchestrator extends GenServer<
   private tools: SessionTools | undefined;
   private readonly approvals = new Map<string, PendingApproval>();
 
-  override async init(args: AgentArgs): Promise<void> {
+  /**
+   * Synchronous at a session tree's first start: its context manager has just loaded the
+   * conversation and marked what was left unanswered. A restarted orchestrator (the same args
+   * again) first asks its context manager to mark the turns the previous one left.
+   */
+  override init(args: AgentArgs): void | Promise<void> {
     this.args = args;
-    this.contextManagerKey = sessionKeys(args.sessionId).contextManager;
+    this.keys = args.keys ?? sessionKeys(args.sessionId);
+    this.contextManagerKey = this.keys.contextManager;
     const llm = args.config.llm;
     this.provider = args.deps.providers.create(llm.provider, llm);
-    await this.endLeftoverTurns();
-    args.deps.registry.register(sessionKeys(args.sessionId).orchestrator, this.self);
+    // Without a count (args made elsewhere), every start is taken for a restart: the safe side.
+    const starts = args.orchestratorStarts;
+    if (starts !== undefined) args.orchestratorStarts = starts + 1;
+    const restarted = starts !== 0;
+    if (!restarted) return this.takeMessages();
+    return this.endLeftoverTurns().then(() => this.takeMessages());
+  }
+
+  private takeMessages(): void {
+    const { args } = this;
+    args.deps.registry.register(this.keys.orchestrator, this.self);
     // A turn in flight when this process dies stops asking the model (and paying for it).
     void this.runtime.whenExited(this.self).then(() => {
       const turn = this.current;

@@ -249,7 +249,7 @@ export class SessionManager extends GenServer<
       pid = await DynamicSupervisor.startChild(
         this.runtime,
         SESSIONS_SUPERVISOR_NAME,
-        sessionChildSpec(id, config, this.deps),
+        sessionChildSpec(id, config, this.deps, { fresh: true }),
       );
       if (!pid) throw new Error("the session supervisor ignored its start");
     } catch (error) {

@@ -18,17 +18,28 @@ const HOSTED_SESSION_MODULE = new URL(
  * host, as the session's `isolation` (or the system's default) says. Permanent: a session
  * supervisor that dies is restarted under its own restart budget.
  */
-export function sessionChildSpec(sessionId: string, config: SessionConfig, deps: SessionDeps): ChildSpec {
+export function sessionChildSpec(
+  sessionId: string,
+  config: SessionConfig,
+  deps: SessionDeps,
+  /** `fresh`: a session just created, with no conversation stored (see AgentArgs.fresh). */
+  options: { fresh?: boolean } = {},
+): ChildSpec {
   const hosting = deps.hosting;
   const isolation = config.isolation ?? hosting?.isolation ?? "inline";
   if (isolation === "inline") {
+    // Only the first start is of a fresh session: a restart of its tree finds what it stored.
+    let fresh = options.fresh === true;
     return {
       id: sessionId,
       type: "supervisor",
       restart: "permanent",
       shutdown: "infinity",
-      start: (ctx): Promise<Pid> =>
-        ctx.spawnLink(new SessionSupervisor(sessionId, deps, config), { trapExit: true }),
+      start: (ctx): Promise<Pid> => {
+        const supervisor = new SessionSupervisor(sessionId, deps, config, fresh);
+        fresh = false;
+        return ctx.spawnLink(supervisor, { trapExit: true });
+      },
     };
   }
   if (!hosting) throw new InvalidArgumentError("isolation", `${isolation} needs a session system with hosts`);

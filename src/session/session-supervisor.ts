@@ -3,7 +3,7 @@ import type { SessionConfig } from "./config.js";
 import { type AgentArgs, ContextManager } from "./context-manager.js";
 import type { SessionDeps } from "./deps.js";
 import { LlmOrchestrator } from "./llm-orchestrator.js";
-import { sessionKeys } from "./session-id.js";
+import { type SessionKeys, sessionKeys } from "./session-id.js";
 import { mcpStartErrorIn, sessionChildren, sessionMcpServers } from "./session-mcp.js";
 
 /**
@@ -15,14 +15,31 @@ import { mcpStartErrorIn, sessionChildren, sessionMcpServers } from "./session-m
  * Where it runs is decided by `sessionChildSpec` (session-placement.ts).
  */
 export class SessionSupervisor extends Supervisor {
+  private readonly keys: SessionKeys;
+
   constructor(
-    private readonly sessionId: string,
+    sessionId: string,
     private readonly deps: SessionDeps,
     config: SessionConfig,
+    /** Just created: its context manager need not read a conversation (see AgentArgs.fresh). */
+    fresh = false,
   ) {
     const mcpServers = sessionMcpServers(config);
+    const keys = sessionKeys(sessionId);
+    // Two literals rather than a spread: this runs once per session created.
     const args: AgentArgs =
-      mcpServers === undefined ? { sessionId, config, deps } : { sessionId, config, deps, mcpServers };
+      mcpServers === undefined
+        ? { sessionId, config, deps, fresh, contextManagerStarts: 0, orchestratorStarts: 0, keys }
+        : {
+            sessionId,
+            config,
+            deps,
+            mcpServers,
+            fresh,
+            contextManagerStarts: 0,
+            orchestratorStarts: 0,
+            keys,
+          };
     super({
       strategy: "one_for_one",
       maxRestarts: 3,
@@ -33,16 +50,31 @@ export class SessionSupervisor extends Supervisor {
         worker("llm_orchestrator", () => new LlmOrchestrator(), { args }),
       ),
     });
+    this.keys = keys;
   }
 
-  /** Registered only once both agents run, so that a registered supervisor means a session that is up. */
-  override async init(): Promise<void> {
+  /**
+   * Registered only once both agents run, so that a registered supervisor means a session that
+   * is up. Synchronous when every child started at once.
+   */
+  override init(): void | Promise<void> {
+    let started: void | Promise<void>;
     try {
-      await super.init();
+      started = super.init();
     } catch (error) {
-      // What started is stopped already; a server that would not start is named, not nested.
       throw mcpStartErrorIn(error) ?? error;
     }
-    this.deps.registry.register(sessionKeys(this.sessionId).supervisor, this.self);
+    if (!started) return this.registerSelf();
+    return started.then(
+      () => this.registerSelf(),
+      (error: unknown) => {
+        // What started is stopped already; a server that would not start is named, not nested.
+        throw mcpStartErrorIn(error) ?? error;
+      },
+    );
+  }
+
+  private registerSelf(): void {
+    this.deps.registry.register(this.keys.supervisor, this.self);
   }
 }
