@@ -1,3 +1,4 @@
+import type { LanguageModel } from "ai";
 import { InvalidArgumentError } from "../errors.js";
 import { AiSdkProvider, type AiSdkProviderOptions } from "./ai-sdk-provider.js";
 import { LlmProviderError } from "./errors.js";
@@ -58,41 +59,66 @@ function createBackend(backend: ModelBackend, config: ProviderConfig, options: M
       }
       return new AiSdkProvider(
         backend,
-        async (model) => {
-          const { createOpenAICompatible } = await import("@ai-sdk/openai-compatible");
-          return createOpenAICompatible({
-            name: backend,
-            baseURL,
-            includeUsage: true,
-            ...(apiKey ? { apiKey } : {}),
-          }).chatModel(model);
-        },
+        (model) =>
+          sharedModel([backend, baseURL, apiKey ?? "", model].join("\n"), async () => {
+            const { createOpenAICompatible } = await import("@ai-sdk/openai-compatible");
+            return createOpenAICompatible({
+              name: backend,
+              baseURL,
+              includeUsage: true,
+              ...(apiKey ? { apiKey } : {}),
+            }).chatModel(model);
+          }),
         settings,
       );
     }
     case "openai":
       return new AiSdkProvider(
         backend,
-        async (model) => {
-          const { createOpenAI } = await import("@ai-sdk/openai");
-          return createOpenAI({ apiKey: requireKey(backend, apiKey), ...(baseURL ? { baseURL } : {}) }).chat(
-            model,
-          );
-        },
+        (model) =>
+          sharedModel([backend, baseURL ?? "", apiKey ?? "", model].join("\n"), async () => {
+            const { createOpenAI } = await import("@ai-sdk/openai");
+            return createOpenAI({
+              apiKey: requireKey(backend, apiKey),
+              ...(baseURL ? { baseURL } : {}),
+            }).chat(model);
+          }),
         settings,
       );
     case "anthropic":
       return new AiSdkProvider(
         backend,
-        async (model) => {
-          const { createAnthropic } = await import("@ai-sdk/anthropic");
-          return createAnthropic({ apiKey: requireKey(backend, apiKey), ...(baseURL ? { baseURL } : {}) })(
-            model,
-          );
-        },
+        (model) =>
+          sharedModel([backend, baseURL ?? "", apiKey ?? "", model].join("\n"), async () => {
+            const { createAnthropic } = await import("@ai-sdk/anthropic");
+            return createAnthropic({ apiKey: requireKey(backend, apiKey), ...(baseURL ? { baseURL } : {}) })(
+              model,
+            );
+          }),
         settings,
       );
   }
+}
+
+/** How many SDK models are kept for reuse (the least recently made goes first). */
+const KEPT_MODELS = 64;
+const keptModels = new Map<string, Promise<LanguageModel>>();
+
+/**
+ * The SDK model for these settings, made once and shared by every session that uses them:
+ * making one builds the SDK's request and response schemas, about half a millisecond, and holds
+ * some 80 KB, so one per request (or per session) costs every turn (or every idle session). A
+ * model is a stateless description of how to call the backend, safe to share. A failure (no API
+ * key) is not kept.
+ */
+function sharedModel(key: string, make: () => Promise<LanguageModel>): Promise<LanguageModel> {
+  let model = keptModels.get(key);
+  if (model) return model;
+  model = make();
+  keptModels.set(key, model);
+  model.catch(() => keptModels.delete(key));
+  if (keptModels.size > KEPT_MODELS) keptModels.delete(keptModels.keys().next().value as string);
+  return model;
 }
 
 function baseUrlOf(config: ProviderConfig): string | undefined {

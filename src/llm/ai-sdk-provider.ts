@@ -47,12 +47,6 @@ export class AiSdkProvider implements LlmProvider {
   private readonly maxRetries: number;
   private readonly initialDelayMs: number;
   private readonly maxDelayMs: number;
-  /**
-   * The SDK model per model id, made at its first request and kept: making one builds the
-   * SDK's request and response schemas again, about half a millisecond a turn. A failure (no
-   * API key) is not kept.
-   */
-  private readonly models = new Map<string, Promise<LanguageModel>>();
 
   constructor(name: string, makeModel: ModelFactory, options: AiSdkProviderOptions = {}) {
     this.name = name;
@@ -115,7 +109,7 @@ export class AiSdkProvider implements LlmProvider {
       .join("\n\n");
     const tools = request.tools?.length ? await toolSetOf(request.tools) : undefined;
     const result = streamText({
-      model: await this.modelFor(request.model),
+      model: await this.makeModel(request.model),
       ...(system ? { system } : {}),
       messages: modelMessagesOf(request.messages),
       ...(tools ? { tools } : {}),
@@ -177,16 +171,6 @@ export class AiSdkProvider implements LlmProvider {
     }
     if (signal?.aborted) throw new LlmAbortedError(this.name, signal.reason);
     throw new LlmProviderError(this.name, "the model's stream ended without finishing");
-  }
-
-  private modelFor(id: string): Promise<LanguageModel> {
-    let model = this.models.get(id);
-    if (!model) {
-      model = Promise.resolve().then(() => this.makeModel(id));
-      this.models.set(id, model);
-      model.catch(() => this.models.delete(id));
-    }
-    return model;
   }
 
   private failure(error: unknown, signal: AbortSignal | undefined): Error {
