@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
-import { type ModelMessage, streamText } from "ai";
+import { type LanguageModel, type ModelMessage, streamText } from "ai";
 import {
   defaultProviders,
   Project,
@@ -109,19 +109,7 @@ export async function measureTurnOverhead(
   const direct = async (i: number, text: string): Promise<void> => {
     const history = histories[i % conversations] as ModelMessage[];
     history.push({ role: "user", content: text });
-    const result = streamText({
-      model,
-      messages: history,
-      temperature: 0.2,
-      maxOutputTokens: 1024,
-      maxRetries: 0,
-      onError: () => {},
-    });
-    let reply = "";
-    for await (const part of result.fullStream) {
-      if (part.type === "text-delta") reply += part.text;
-      else if (part.type === "error") throw part.error;
-    }
+    const reply = await streamDirect(model, history);
     if (reply !== expected) throw new Error(`(a) unexpected reply ${JSON.stringify(reply)}`);
     history.push({ role: "assistant", content: reply });
   };
@@ -321,20 +309,7 @@ export async function measureConcurrent(
   if (mode === "direct") {
     const model = createOpenAICompatible({ name: "bench", baseURL, includeUsage: true }).chatModel(MODEL);
     const turn = async (): Promise<string> => {
-      const result = streamText({
-        model,
-        messages: [{ role: "user", content: "hello" }],
-        temperature: 0.2,
-        maxOutputTokens: 1024,
-        maxRetries: 0,
-        onError: () => {},
-      });
-      let reply = "";
-      for await (const part of result.fullStream) {
-        if (part.type === "text-delta") reply += part.text;
-        else if (part.type === "error") throw part.error;
-      }
-      return reply;
+      return streamDirect(model, [{ role: "user", content: "hello" }]);
     };
     for (let i = 0; i < 20; i++) await turn();
     const heapBefore = heapAfterGc() ?? process.memoryUsage().heapUsed;
@@ -507,4 +482,22 @@ export function llmTable(f: LlmFigures): string {
     "Goals:",
     ...goals,
   ].join("\n");
+}
+
+/** One turn through the AI SDK alone, with a session's settings: the reply's text. */
+async function streamDirect(model: LanguageModel, messages: ModelMessage[]): Promise<string> {
+  const result = streamText({
+    model,
+    messages,
+    temperature: 0.2,
+    maxOutputTokens: 1024,
+    maxRetries: 0,
+    onError: () => {},
+  });
+  let reply = "";
+  for await (const part of result.fullStream) {
+    if (part.type === "text-delta") reply += part.text;
+    else if (part.type === "error") throw part.error;
+  }
+  return reply;
 }

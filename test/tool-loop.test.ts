@@ -286,6 +286,15 @@ describe("turn control", () => {
     await assert.rejects(first, TurnTimedOutError);
   });
 
+  it("cancels the running turn by cancelTurn, without a signal", T, async () => {
+    const { sys, id, rec } = await session();
+    const turn = sys.sendMessage(id, script({ stall: true }));
+    await rec.waitFor((e) => e.type === "turn_started");
+    assert.equal(await sys.cancelTurn(id, "stop now"), true);
+    await assert.rejects(turn, (e: unknown) => e instanceof TurnCancelledError && /stop now/.test(e.message));
+    assert.equal(await sys.cancelTurn(id), false);
+  });
+
   it("rejects a message mid-turn when whenBusy is reject", T, async () => {
     const { sys, id, rec } = await session({ turns: { whenBusy: "reject" } });
     const first = sys.sendMessage(id, script({ stall: true }), { timeoutMs: 1000 });

@@ -4,6 +4,8 @@
  * for, which the chat does on a terminal.
  */
 
+import type { SessionEvent } from "../session/index.js";
+
 const ESC = String.fromCharCode(27);
 const paint = (code: number) => (text: string) => `${ESC}[${code}m${text}${ESC}[0m`;
 const green = paint(32);
@@ -41,14 +43,10 @@ export function callLine(name: string, input: unknown, colors: boolean): string 
 
 /** `✓ read_file (1.2 KB)`, `✓ run_command (exit 0, 80 B)`, `✓ edit (+2 −1)` or `✗ run_command: denied (the user denied it)` */
 export function resultLine(
-  result: {
-    name: string;
-    ok: boolean;
-    result?: unknown;
-    error?: { code: string; message: string };
-    diff?: string;
-    truncated?: boolean;
-  },
+  result: Omit<
+    Extract<SessionEvent, { type: "tool_result" }>,
+    "type" | "sessionId" | "turnId" | "callId" | "seq"
+  >,
   colors: boolean,
 ): string {
   if (result.ok) {

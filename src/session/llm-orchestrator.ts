@@ -55,8 +55,11 @@ export interface TurnReply {
  */
 export type OrchestratorRequests = {
   send: { request: { text: string; timeoutMs?: number; requestId?: string }; reply: TurnReply };
-  /** Cancels the message sent with `requestId`, running or queued; false if it is not here (any more). */
-  cancel: { request: { requestId: string; reason?: string }; reply: boolean };
+  /**
+   * Cancels the message sent with `requestId`, running or queued, or without one the running
+   * turn; false if there is no such message (any more).
+   */
+  cancel: { request: { requestId?: string; reason?: string }; reply: boolean };
   /** Answers a tool call waiting for approval. */
   approve: { request: { callId: string; approved: boolean; reason?: string }; reply: null };
   status: { request: object; reply: { inFlight: boolean; queued: number } };
@@ -299,10 +302,10 @@ export class LlmOrchestrator extends GenServer<
 
   /** Cancels the message sent with `requestId`: the running turn is aborted, a queued one answered. */
   private cancel(requestId: unknown, reason: unknown): boolean {
-    if (typeof requestId !== "string") return false;
+    if (requestId !== undefined && typeof requestId !== "string") return false;
     const why = typeof reason === "string" && reason.length > 0 ? reason : "its caller cancelled it";
     const turn = this.current;
-    if (turn?.requestId === requestId) {
+    if (turn && (requestId === undefined || turn.requestId === requestId)) {
       if (!turn.controller.signal.aborted)
         abort(turn, new TurnCancelledError(this.args.sessionId, turn.turnId, why));
       return true;

@@ -138,6 +138,7 @@ function publicCalls(a: Shapes): Record<string, fc.Arbitrary<unknown>[]> {
     sendMessage: [a.id, a.text, a.options],
     stream: [a.id, a.text, a.options],
     approveToolCall: [a.id, a.callId],
+    cancelTurn: [a.id, a.text],
     denyToolCall: [a.id, a.callId, a.text],
     addFile: [a.id, a.path, a.fileOptions],
     removeFile: [a.id, a.path],

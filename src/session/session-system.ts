@@ -427,6 +427,22 @@ export class SessionSystem {
     );
   }
 
+  /**
+   * Cancels the session's running turn, as its caller's signal would (see `sendMessage`);
+   * messages waiting behind it are not touched. Resolves with whether a turn was running.
+   */
+  async cancelTurn(id: string, reason?: string): Promise<boolean> {
+    assertSessionId(id);
+    if (reason !== undefined && (typeof reason !== "string" || reason.length > 10_000))
+      throw new InvalidArgumentError("reason", "must be text of at most 10000 characters");
+    const pid = this.registry.whereis(sessionKeys(id).orchestrator);
+    if (!pid) {
+      if (!(await this.getSession(id))) throw new SessionNotFoundError(id);
+      return false;
+    }
+    return askOrchestrator(this.runtime, pid, { op: "cancel", ...(reason === undefined ? {} : { reason }) });
+  }
+
   /** Lets a tool call that waits for approval (`tool_approval_requested`) run. */
   async approveToolCall(id: string, callId: string): Promise<void> {
     await this.answerToolCall(id, callId, true, undefined);
