@@ -189,7 +189,8 @@ export class SessionManager extends GenServer<
     }
   }
 
-  override async handleCast(message: SessionManagerCast): Promise<void> {
+  /** Synchronous unless a status changes: two of these arrive for every turn. */
+  override handleCast(message: SessionManagerCast): void | Promise<void> {
     if (message?.op === "usage") {
       const entry = this.entries.get(message.id);
       const { inputTokens, outputTokens } = message.usage ?? {};
@@ -202,7 +203,7 @@ export class SessionManager extends GenServer<
     const entry = this.entries.get(message.id);
     if (!entry) return;
     entry.lastActivity = this.runtime.clock.now();
-    if (entry.info.status === "idle") await this.transition(entry, "active");
+    if (entry.info.status === "idle") return this.transition(entry, "active").then(() => this.armSweep());
     this.armSweep();
   }
 

@@ -89,11 +89,16 @@ function oldestIndexOf(conversation: StoredConversation, id: string): number {
  * mutates what it stored or read cannot change the stored state, and a JSON string takes a
  * fraction of the memory of the object graph it came from.
  */
+/** How far past its `keep` an event log may grow before it is trimmed back. */
+const TRIM_SLACK = 64;
+
 export class MemorySessionStore implements SessionStore {
   private readonly records = new Map<string, string>();
   private readonly conversations = new Map<string, StoredConversation>();
   /** Each session's event log, oldest first. */
   private readonly events = new Map<string, StoredEventText[]>();
+  /** Each log's last `keep`: a log may hold up to TRIM_SLACK more, which reads leave out. */
+  private readonly kept = new WeakMap<StoredEventText[], number>();
   private eventLogOpen = false;
   private closed = false;
 
@@ -233,13 +238,19 @@ export class MemorySessionStore implements SessionStore {
       log.splice(at, log[at]?.seq === seq ? 1 : 0, stored);
     }
     if (keep === undefined) return;
-    for (const trimmed of written) if (trimmed.length > keep) trimmed.splice(0, trimmed.length - keep);
+    for (const trimmed of written) {
+      this.kept.set(trimmed, keep);
+      // Trimmed in steps, not at every append: a splice moves the whole log each time.
+      if (trimmed.length > keep + TRIM_SLACK) trimmed.splice(0, trimmed.length - keep);
+    }
   }
 
   async readEvents(id: string, since: number): Promise<StoredEvent[]> {
     this.open(id);
     assertEventSeq(since, "since", 0);
-    return (this.events.get(id) ?? [])
+    const log = this.events.get(id) ?? [];
+    const keep = this.kept.get(log);
+    return (keep !== undefined && log.length > keep ? log.slice(log.length - keep) : log)
       .filter((e) => e.seq > since)
       .map((e) => ({
         sessionId: id,
