@@ -571,8 +571,10 @@ export class LlmOrchestrator extends GenServer<
     turn.step++;
     turn.heard = false;
     const { firstTokenTimeoutMs } = config.turns;
-    if (firstTokenTimeoutMs !== undefined)
-      this.sendAfter(firstTokenTimeoutMs, { type: "first_token_deadline", turn, step: turn.step });
+    const firstTokenTimer =
+      firstTokenTimeoutMs === undefined
+        ? undefined
+        : this.sendAfter(firstTokenTimeoutMs, { type: "first_token_deadline", turn, step: turn.step });
     const chunks = this.provider
       .stream({
         model: config.llm.model,
@@ -597,6 +599,8 @@ export class LlmOrchestrator extends GenServer<
     } finally {
       turn.stopReading = undefined;
       close(chunks);
+      // Not left to fire for nothing (one a model call) when the turns are long apart.
+      if (firstTokenTimer) this.cancelTimer(firstTokenTimer);
     }
     signal.throwIfAborted();
     progress.usage.inputTokens += end.usage.inputTokens;
