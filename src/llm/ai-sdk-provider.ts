@@ -125,6 +125,7 @@ export class AiSdkProvider implements LlmProvider {
     });
     // Held until the reply has finished: see the class comment.
     const calls: (LlmToolCall & { invalid: boolean })[] = [];
+    let ending: LlmChunk[] | undefined;
     for await (const part of result.fullStream) {
       // Once aborted, nothing more is handed out, whatever the SDK still had buffered.
       if (signal?.aborted) throw new LlmAbortedError(this.name, signal.reason);
@@ -150,17 +151,22 @@ export class AiSdkProvider implements LlmProvider {
           }
           // A call cut short by the token limit is half a call: only whole ones are handed out.
           const asked = part.finishReason === "length" ? calls.filter((c) => !c.invalid) : calls;
-          for (const call of asked)
-            yield { type: "tool_call", id: call.id, name: call.name, input: call.input };
-          yield {
-            type: "done",
-            stopReason: asked.length > 0 ? "tool_calls" : stopReasonOf(part.finishReason),
-            usage: {
-              inputTokens: part.totalUsage.inputTokens ?? 0,
-              outputTokens: part.totalUsage.outputTokens ?? 0,
+          ending = [
+            ...asked.map(
+              (call): LlmChunk => ({ type: "tool_call", id: call.id, name: call.name, input: call.input }),
+            ),
+            {
+              type: "done",
+              stopReason: asked.length > 0 ? "tool_calls" : stopReasonOf(part.finishReason),
+              usage: {
+                inputTokens: part.totalUsage.inputTokens ?? 0,
+                outputTokens: part.totalUsage.outputTokens ?? 0,
+              },
             },
-          };
-          return;
+          ];
+          // Read on to the stream's own end (the finish is its last part) rather than cancel
+          // it: a cancelled response body costs the connection its reuse.
+          break;
         }
         case "abort":
           throw new LlmAbortedError(this.name, signal?.reason ?? part.reason);
@@ -170,6 +176,10 @@ export class AiSdkProvider implements LlmProvider {
       }
     }
     if (signal?.aborted) throw new LlmAbortedError(this.name, signal.reason);
+    if (ending) {
+      yield* ending;
+      return;
+    }
     throw new LlmProviderError(this.name, "the model's stream ended without finishing");
   }
 
