@@ -17,6 +17,7 @@ import {
   type SessionSystem,
   type Subscription,
 } from "../src/index.js";
+import { allActive, envNumber, footprint, mulberry32 } from "./support/chaos.js";
 import { startSystem } from "./support/sessions.js";
 
 const SOAK_MS = envNumber("SOAK_MS", 15_000);
@@ -85,7 +86,7 @@ describe("soak", () => {
         `kills ${JSON.stringify(kills)}; acknowledged ${acknowledged.length}; refused ${JSON.stringify(Object.fromEntries(refused))}`,
       );
 
-      await allActive(sys, ids);
+      await allActive(sys, ids, SETTLE_MS);
       const histories = new Map<string, ConversationTurn[]>();
       for (const id of ids) histories.set(id, await sys.getHistory(id));
 
@@ -187,44 +188,4 @@ async function chaos(
     }
   }
   return kills;
-}
-
-async function allActive(sys: SessionSystem, ids: string[]): Promise<void> {
-  const until = Date.now() + SETTLE_MS;
-  let listed: [string, string][] = [];
-  while (Date.now() < until) {
-    listed = (await sys.listSessions()).map((s) => [s.id, s.status]);
-    if (ids.every((id) => listed.some(([other, status]) => other === id && status === "active"))) return;
-    await sleep(50);
-  }
-  assert.fail(`sessions did not all come back active: ${JSON.stringify(listed)}`);
-}
-
-function footprint(sys: SessionSystem) {
-  return {
-    processes: sys.runtime.processCount,
-    registryKeys: sys.registry.count(),
-    subscriptions: sys.pubsub.topics().reduce((sum, topic) => sum + sys.pubsub.subscriberCount(topic), 0),
-  };
-}
-
-/** A small seeded PRNG (mulberry32): the same seed gives the same kills and pauses. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function envNumber(name: string, fallback: number): number {
-  const text = process.env[name];
-  if (text === undefined || text === "") return fallback;
-  const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < 0)
-    throw new Error(`${name} must be a whole number, got ${text}`);
-  return value;
 }
