@@ -4,6 +4,7 @@ export * from "./hosts/index.js";
 export * from "./llm/index.js";
 export * from "./registry/index.js";
 export * from "./runtime/index.js";
+export * from "./server/index.js";
 export * from "./session/index.js";
 export * from "./store/index.js";
 export * from "./supervision/index.js";

@@ -9,7 +9,18 @@ import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
 
-const LAYERS = ["runtime", "supervision", "registry", "hosts", "store", "llm", "tools", "session", "cli"];
+const LAYERS = [
+  "runtime",
+  "supervision",
+  "registry",
+  "hosts",
+  "store",
+  "llm",
+  "tools",
+  "session",
+  "server",
+  "cli",
+];
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), "..", "src");
 
 /** Where a source file sits in the layering: a rank, lower is further down. */

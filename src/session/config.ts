@@ -124,6 +124,17 @@ export const TurnsConfigSchema = z
 export const SessionConfigSchema = z
   .object({
     name: z.string().min(1).max(200).optional(),
+    /**
+     * Who the session belongs to: the owner of the HTTP server's token that created it (`serve`
+     * sets it, and refuses a client that sends one). Kept with the config, so it survives a
+     * restart and travels in an export.
+     */
+    owner: z
+      .string()
+      .min(1)
+      .max(200)
+      .regex(/^[A-Za-z0-9._@-]+$/, "must be letters, digits and . _ @ -")
+      .optional(),
     projectPath: z
       .string()
       .max(4096)

@@ -1,0 +1,109 @@
+import { Hono } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { Logger } from "pino";
+import { silentLogger } from "../runtime/index.js";
+import type { SessionSystem } from "../session/index.js";
+import { Auth, type TokenEntry } from "./auth.js";
+import { ServerContext, type ServerEnv } from "./context.js";
+import { errorResponse, HttpError } from "./errors.js";
+import { eventRoutes } from "./event-routes.js";
+import { resolveServerLimits, type ServerLimits } from "./options.js";
+import { SessionOwners } from "./owners.js";
+import { sessionRoutes } from "./session-routes.js";
+import { turnRoutes } from "./turn-routes.js";
+
+export interface AppOptions {
+  /**
+   * The bearer tokens accepted, each naming its owner (see `loadTokens`). None: every request
+   * is the one implicit owner's, which `serve` allows only on a loopback address.
+   */
+  tokens?: readonly TokenEntry[] | undefined;
+  limits?: Partial<ServerLimits> | undefined;
+  /** Where failed requests are logged (default: nowhere). */
+  logger?: Logger | undefined;
+}
+
+/** The HTTP API over one session system, as a fetch handler (see `serve` for a listening server). */
+export interface SessionvisorApp {
+  readonly hono: Hono<ServerEnv>;
+  readonly fetch: (request: Request) => Response | Promise<Response>;
+  /** No tokens are configured: one implicit owner, who sees every session. */
+  readonly implicitOwner: boolean;
+  /** SSE streams open now. */
+  readonly openStreams: number;
+  /**
+   * Stops taking requests (they answer 503 `server_closing`, `/readyz` too), ends every SSE
+   * stream and cancels every turn in flight. The session system is left running.
+   */
+  close(): void;
+}
+
+/** A well-formed id no session has, to ask the store whether it answers. */
+const PROBE_ID = "session_00000000-0000-4000-8000-000000000000";
+
+/**
+ * The HTTP API (routes under `/v1`, `/healthz`, `/readyz`) over a started session system.
+ * Reads who owns each stored session first.
+ */
+export async function createApp(system: SessionSystem, options: AppOptions = {}): Promise<SessionvisorApp> {
+  const limits = resolveServerLimits(options.limits);
+  const auth = new Auth(options.tokens);
+  const logger = options.logger ?? silentLogger();
+  const owners = new SessionOwners(system.store);
+  await owners.load();
+  const ctx = new ServerContext(system, auth, owners, limits, logger);
+
+  const app = new Hono<ServerEnv>();
+  app.onError((error, c) => {
+    const { status, body, internal } = errorResponse(error);
+    if (internal) {
+      logger.error(
+        { event: "http_request_failed", err: error, method: c.req.method, path: c.req.path },
+        "request failed",
+      );
+    }
+    if (status === 401) c.header("WWW-Authenticate", 'Bearer realm="sessionvisor"');
+    return c.json(body, status as ContentfulStatusCode);
+  });
+  app.notFound((c) =>
+    c.json({ error: { code: "not_found", message: `no route ${c.req.method} ${c.req.path}` } }, 404),
+  );
+
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.use("*", async (_c, next) => {
+    if (ctx.closing.aborted) throw new HttpError(503, "server_closing", "the server is closing");
+    await next();
+  });
+  app.get("/readyz", async (c) => {
+    try {
+      if (system.managerPid() === undefined)
+        throw new HttpError(503, "not_ready", "the session system is not running");
+      await system.store.getSession(PROBE_ID);
+    } catch (error) {
+      const { body } = errorResponse(error);
+      return c.json(
+        { error: { ...body.error, code: "not_ready", message: `not ready: ${body.error.message}` } },
+        503,
+      );
+    }
+    return c.json({ status: "ready" });
+  });
+  app.use("/v1/*", async (c, next) => {
+    c.set("owner", auth.ownerOf(c.req.header("authorization")));
+    await next();
+  });
+
+  sessionRoutes(app, ctx);
+  turnRoutes(app, ctx);
+  eventRoutes(app, ctx);
+
+  return {
+    hono: app,
+    fetch: (request) => app.fetch(request),
+    implicitOwner: auth.implicit,
+    get openStreams() {
+      return ctx.openStreams;
+    },
+    close: () => ctx.close(),
+  };
+}

@@ -1,0 +1,143 @@
+import type { Context } from "hono";
+import type { Logger } from "pino";
+import {
+  InvalidSessionIdError,
+  isSessionId,
+  type SessionInfo,
+  type SessionInfoJson,
+  SessionNotFoundError,
+  type SessionSystem,
+  sessionInfoToJSON,
+} from "../session/index.js";
+import type { Auth } from "./auth.js";
+import { HttpError } from "./errors.js";
+import type { ServerLimits } from "./options.js";
+import type { SessionOwners } from "./owners.js";
+import { parseWith, queryOf } from "./request.js";
+import { NoQuerySchema } from "./schemas.js";
+import type { SseWriter } from "./sse.js";
+
+/** What hono keeps per request: the owner the auth middleware found. */
+export type ServerEnv = { Variables: { owner: string } };
+export type ServerRequest = Context<ServerEnv>;
+
+/** A session as the API answers with it: its info, and its owner when it has one. */
+export type SessionJson = SessionInfoJson & { owner?: string };
+
+/**
+ * What every route shares: the system, who may see what, the limits, and the streams open, so
+ * that closing the server ends them all.
+ */
+export class ServerContext {
+  /** Aborts when the server closes: streams end and turns in flight are cancelled. */
+  private readonly closingController = new AbortController();
+  private readonly streamsByOwner = new Map<string, number>();
+  private readonly writers = new Set<SseWriter>();
+
+  constructor(
+    readonly system: SessionSystem,
+    readonly auth: Auth,
+    readonly owners: SessionOwners,
+    readonly limits: ServerLimits,
+    readonly logger: Logger,
+  ) {}
+
+  get closing(): AbortSignal {
+    return this.closingController.signal;
+  }
+
+  /** SSE streams open now, all owners together. */
+  get openStreams(): number {
+    return this.writers.size;
+  }
+
+  /** Ends every stream and cancels every turn in flight (idempotent). */
+  close(): void {
+    if (this.closing.aborted) return;
+    this.closingController.abort(new HttpError(503, "server_closing", "the server is closing"));
+    for (const writer of [...this.writers]) writer.close();
+  }
+
+  /** Refuses any query parameter (a route that takes none). */
+  noQuery(c: ServerRequest): void {
+    parseWith(NoQuerySchema, queryOf(c.req.url));
+  }
+
+  /**
+   * The `:id` of the route, once it is known to be the caller's session: a session of another
+   * owner answers exactly as a missing one does (404 `session_not_found`), so that its
+   * existence is not given away.
+   */
+  async ownedId(c: ServerRequest): Promise<string> {
+    const id = c.req.param("id");
+    if (!isSessionId(id)) throw new InvalidSessionIdError(id);
+    if (!(await this.canSee(c.get("owner"), id))) throw new SessionNotFoundError(id);
+    return id;
+  }
+
+  /** Whether the store holds the session and `owner` may see it (the implicit owner sees all). */
+  async canSee(owner: string, id: string): Promise<boolean> {
+    const recorded = await this.owners.ownerOf(id);
+    if (recorded === undefined) return false;
+    return this.auth.implicit || recorded === owner;
+  }
+
+  sessionJson(info: SessionInfo): SessionJson {
+    const owner = this.owners.cached(info.id);
+    return { ...sessionInfoToJSON(info), ...(owner ? { owner } : {}) };
+  }
+
+  /**
+   * Takes one of the owner's stream slots (HttpError 429 `too_many_streams` when all are in
+   * use); the function returned gives it back, once however often it is called.
+   */
+  acquireStream(owner: string): () => void {
+    const open = this.streamsByOwner.get(owner) ?? 0;
+    if (open >= this.limits.maxStreamsPerOwner) {
+      throw new HttpError(
+        429,
+        "too_many_streams",
+        `at most ${this.limits.maxStreamsPerOwner} streams may be open at once; close one first`,
+      );
+    }
+    this.streamsByOwner.set(owner, open + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const now = (this.streamsByOwner.get(owner) ?? 1) - 1;
+      if (now <= 0) this.streamsByOwner.delete(owner);
+      else this.streamsByOwner.set(owner, now);
+    };
+  }
+
+  /** Keeps a stream to end when the server closes (until it ends by itself). */
+  track(writer: SseWriter): void {
+    if (this.closing.aborted) {
+      writer.close();
+      return;
+    }
+    this.writers.add(writer);
+    writer.onClose(() => this.writers.delete(writer));
+  }
+
+  /**
+   * A signal for one turn sent without streaming: it aborts when the client closes the
+   * connection or the server closes. `done` lets go of both.
+   */
+  turnSignal(c: ServerRequest): { signal: AbortSignal; done: () => void } {
+    const controller = new AbortController();
+    const sources = [c.req.raw.signal, this.closing];
+    const onAbort = () => controller.abort(new Error("the request ended before the turn"));
+    for (const source of sources) {
+      if (source.aborted) onAbort();
+      else source.addEventListener("abort", onAbort, { once: true });
+    }
+    return {
+      signal: controller.signal,
+      done: () => {
+        for (const source of sources) source.removeEventListener("abort", onAbort);
+      },
+    };
+  }
+}

@@ -1,0 +1,122 @@
+import type { Hono } from "hono";
+import type { Subscription } from "../registry/index.js";
+import type { SessionEvent } from "../session/index.js";
+import type { ServerContext, ServerEnv } from "./context.js";
+import { parseWith, queryOf } from "./request.js";
+import { EventsQuerySchema, LastEventIdSchema } from "./schemas.js";
+import { type SseWriter, sseResponse } from "./sse.js";
+
+/**
+ * Events as SSE: one session's (each with `id: <seq>`, resumable with `Last-Event-ID` or
+ * `?since=`), and every session's of the caller (`/v1/events`, live only).
+ */
+export function eventRoutes(app: Hono<ServerEnv>, ctx: ServerContext): void {
+  const { system, limits } = ctx;
+  const streamOptions = (c: { req: { raw: Request } }) => ({
+    signal: c.req.raw.signal,
+    heartbeatMs: limits.heartbeatMs,
+    maxQueued: limits.maxQueuedEvents,
+  });
+
+  app.get("/v1/sessions/:id/events", async (c) => {
+    const query = parseWith(EventsQuerySchema, queryOf(c.req.url));
+    const header = c.req.header("last-event-id");
+    // A reconnecting EventSource sends the header; it wins over the URL it was first opened with.
+    const since =
+      header === undefined || header.trim() === ""
+        ? query.since
+        : parseWith(LastEventIdSchema, { "last-event-id": header.trim() })["last-event-id"];
+    const id = await ctx.ownedId(c);
+
+    if ((await system.getSession(id)) === undefined) {
+      // Terminated (its record kept for a restore): what is kept after `since`, then the end;
+      // nothing at all is 204, which tells an EventSource to stop reconnecting.
+      const kept: SessionEvent[] = [];
+      if (since !== undefined) system.unsubscribe(await system.subscribe(id, (e) => kept.push(e), { since }));
+      if (kept.length === 0) return c.body(null, 204);
+      return sseResponse({
+        ...streamOptions(c),
+        start: (writer) => {
+          for (const event of kept) sendEvent(writer, event);
+          writer.close();
+        },
+      });
+    }
+
+    const release = ctx.acquireStream(c.get("owner"));
+    return sseResponse({
+      ...streamOptions(c),
+      start: async (writer) => {
+        let subscription: Subscription | undefined;
+        writer.onClose(() => {
+          if (subscription) unsubscribeQuietly(ctx, subscription);
+          release();
+        });
+        ctx.track(writer);
+        let replaying = true;
+        let lastType: string | undefined;
+        const subscribed = await system.subscribe(
+          id,
+          (event) => {
+            sendEvent(writer, event);
+            lastType = event.type;
+            // The session's subscriptions end with it: so does the stream (a replayed ending of
+            // a session since restored does not).
+            if (!replaying && event.type === "session_terminated") writer.close();
+          },
+          since === undefined ? {} : { since },
+        );
+        replaying = false;
+        if (writer.closed) {
+          unsubscribeQuietly(ctx, subscribed);
+          return;
+        }
+        subscription = subscribed;
+        if (lastType === "session_terminated" && (await system.getSession(id)) === undefined) writer.close();
+      },
+    });
+  });
+
+  app.get("/v1/events", async (c) => {
+    ctx.noQuery(c);
+    const owner = c.get("owner");
+    const release = ctx.acquireStream(owner);
+    return sseResponse({
+      ...streamOptions(c),
+      start: (writer) => {
+        // In order: an event whose session's owner must be read from the store holds back the
+        // ones after it until it is known.
+        let pending: Promise<void> = Promise.resolve();
+        const subscription = system.subscribeAll((event) => {
+          if (ctx.auth.implicit) {
+            sendEvent(writer, event, false);
+            return;
+          }
+          pending = pending.then(async () => {
+            if (!writer.closed && (await ctx.canSee(owner, event.sessionId).catch(() => false))) {
+              sendEvent(writer, event, false);
+            }
+          });
+        });
+        writer.onClose(() => {
+          unsubscribeQuietly(ctx, subscription);
+          release();
+        });
+        ctx.track(writer);
+      },
+    });
+  });
+}
+
+/** An event as SSE: named by its type; with its `seq` as the id where resuming by it means something. */
+function sendEvent(writer: SseWriter, event: SessionEvent, withId = true): void {
+  writer.send({ event: event.type, ...(withId ? { id: event.seq } : {}), data: event });
+}
+
+function unsubscribeQuietly(ctx: ServerContext, subscription: Subscription): void {
+  try {
+    ctx.system.unsubscribe(subscription);
+  } catch {
+    // Gone with its session already.
+  }
+}

@@ -1,0 +1,22 @@
+export { type AppOptions, createApp, type SessionvisorApp } from "./app.js";
+export {
+  Auth,
+  hashToken,
+  IMPLICIT_OWNER,
+  loadTokens,
+  newToken,
+  parseTokens,
+  TOKENS_ENV,
+  type TokenEntry,
+} from "./auth.js";
+export { type ErrorBody, errorResponse, HttpError, STATUS_OF_CODE } from "./errors.js";
+export { DEFAULT_SERVER_LIMITS, isLoopbackHost, type ServerLimits } from "./options.js";
+export {
+  DEFAULT_DATA_DIR,
+  DEFAULT_HOST,
+  DEFAULT_PORT,
+  type RunningServer,
+  type ServeOptions,
+  STORE_FILE,
+  serve,
+} from "./serve.js";

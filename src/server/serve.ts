@@ -1,0 +1,175 @@
+import { mkdirSync } from "node:fs";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { join, resolve } from "node:path";
+import { createAdaptorServer, type ServerType } from "@hono/node-server";
+import type { Logger } from "pino";
+import { InvalidArgumentError } from "../errors.js";
+import { silentLogger } from "../runtime/index.js";
+import { SessionSystem, type SessionSystemOptions } from "../session/index.js";
+import { type AppOptions, createApp, type SessionvisorApp } from "./app.js";
+import { isLoopbackHost } from "./options.js";
+
+export const DEFAULT_PORT = 8787;
+export const DEFAULT_HOST = "127.0.0.1";
+export const DEFAULT_DATA_DIR = ".sessionvisor";
+/** The SQLite file in the data directory. */
+export const STORE_FILE = "sessions.db";
+
+export interface ServeOptions extends AppOptions {
+  /** The session system to serve; by default one is started on `dataDir` and stopped by `close`. */
+  system?: SessionSystem | undefined;
+  /** Default 8787; 0 for any free port (`url` tells which). */
+  port?: number | undefined;
+  /** Default 127.0.0.1. Any address other than a loopback one needs `tokens`. */
+  host?: string | undefined;
+  /** Where the SQLite store lives when no `system` is given (created if missing; default ./.sessionvisor). */
+  dataDir?: string | undefined;
+  /** Options of the session system started when no `system` is given (its store and logger are the server's). */
+  systemOptions?: Omit<SessionSystemOptions, "store" | "storePath" | "logger"> | undefined;
+  /** How long `close` lets responses finish before it drops their connections (ms, default 5,000). */
+  closeGraceMs?: number | undefined;
+}
+
+export interface RunningServer {
+  /** `http://host:port`, with the port actually bound. */
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  readonly system: SessionSystem;
+  readonly app: SessionvisorApp;
+  /** The node HTTP server underneath. */
+  readonly server: ServerType;
+  /**
+   * Graceful stop: no new connections, every SSE stream ended and every turn in flight
+   * cancelled, open connections given `closeGraceMs` to finish, then the session system stopped
+   * (if `serve` started it). Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the HTTP API: a session system (an SQLite file in `dataDir`, unless `system` is
+ * given) behind hono on `host:port`. Refuses, before starting anything, a non-loopback `host`
+ * without `tokens`.
+ */
+export async function serve(options: ServeOptions = {}): Promise<RunningServer> {
+  const host = options.host ?? DEFAULT_HOST;
+  const port = options.port ?? DEFAULT_PORT;
+  if (!(Number.isInteger(port) && port >= 0 && port <= 65_535)) {
+    throw new InvalidArgumentError("port", "must be a whole number from 0 to 65535");
+  }
+  if (typeof host !== "string" || host.length === 0)
+    throw new InvalidArgumentError("host", "must be an address");
+  const closeGraceMs = options.closeGraceMs ?? 5000;
+  if (!(Number.isFinite(closeGraceMs) && closeGraceMs >= 0)) {
+    throw new InvalidArgumentError("closeGraceMs", "must be a number of ms >= 0");
+  }
+  if ((options.tokens === undefined || options.tokens.length === 0) && !isLoopbackHost(host)) {
+    throw new InvalidArgumentError(
+      "tokens",
+      `refusing to listen on ${host} without tokens: anyone who can reach it could use every session. ` +
+        "Give tokens (--tokens FILE or SESSIONVISOR_TOKENS), or listen on 127.0.0.1",
+    );
+  }
+  const logger: Logger = options.logger ?? silentLogger();
+
+  const ownsSystem = options.system === undefined;
+  let system: SessionSystem;
+  if (options.system) {
+    system = options.system;
+  } else {
+    const dataDir = resolve(options.dataDir ?? DEFAULT_DATA_DIR);
+    try {
+      mkdirSync(dataDir, { recursive: true });
+    } catch (error) {
+      throw new InvalidArgumentError("dataDir", `cannot create ${dataDir}: ${(error as Error).message}`);
+    }
+    system = await SessionSystem.start({
+      ...options.systemOptions,
+      storePath: join(dataDir, STORE_FILE),
+      logger,
+    });
+  }
+
+  let app: SessionvisorApp;
+  try {
+    app = await createApp(system, { tokens: options.tokens, limits: options.limits, logger });
+  } catch (error) {
+    if (ownsSystem) await system.stop().catch(() => {});
+    throw error;
+  }
+
+  const server = createAdaptorServer({ fetch: app.fetch, hostname: host, port });
+  const connections = trackConnections(server);
+  try {
+    await new Promise<void>((done, fail) => {
+      server.once("error", fail);
+      server.listen(port, host, () => {
+        server.off("error", fail);
+        done();
+      });
+    });
+  } catch (error) {
+    app.close();
+    if (ownsSystem) await system.stop().catch(() => {});
+    throw error;
+  }
+  const address = server.address() as AddressInfo;
+  const shown = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  const url = `http://${shown}:${address.port}`;
+  logger.info({ event: "server_listening", url }, `sessionvisor serving on ${url}`);
+
+  let closed: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closed ??= (async () => {
+      const stopped = new Promise<void>((done) => server.close(() => done()));
+      app.close();
+      // Connections are closed as soon as no response is in flight on them (the streams just
+      // ended, the turns just cancelled, a client's idle or spare connection); whatever is still
+      // open after the grace period is dropped.
+      connections.closeWhenIdle();
+      const grace = setTimeout(() => connections.closeAll(), closeGraceMs);
+      await stopped;
+      clearTimeout(grace);
+      if (ownsSystem) await system.stop();
+      logger.info({ event: "server_closed", url }, "sessionvisor server closed");
+    })();
+    return closed;
+  };
+
+  return { url, host, port: address.port, system, app, server, close };
+}
+
+/**
+ * The server's connections and the responses in flight on each, so that a closing server ends
+ * every connection the moment it has nothing left to answer. (Node's own `closeIdleConnections`
+ * leaves a connection that has not sent a request yet, such as a client's spare one, open
+ * until it times out.)
+ */
+function trackConnections(server: ServerType): { closeWhenIdle(): void; closeAll(): void } {
+  const inFlight = new Map<Socket, number>();
+  let closing = false;
+  server.on("connection", (socket: Socket) => {
+    inFlight.set(socket, 0);
+    socket.once("close", () => inFlight.delete(socket));
+  });
+  server.on("request", (request: IncomingMessage, response: ServerResponse) => {
+    const socket = request.socket;
+    inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1);
+    response.once("close", () => {
+      const left = (inFlight.get(socket) ?? 1) - 1;
+      inFlight.set(socket, left);
+      if (closing && left <= 0) socket.destroy();
+    });
+  });
+  return {
+    closeWhenIdle() {
+      closing = true;
+      for (const [socket, count] of inFlight) if (count <= 0) socket.destroy();
+    },
+    closeAll() {
+      for (const socket of inFlight.keys()) socket.destroy();
+    },
+  };
+}

@@ -1,0 +1,1002 @@
+// The HTTP API over real sockets: a server on port 0, `fetch` as the client, a real session
+// system behind it (the offline model, paced where a test needs a turn that lasts).
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, it } from "node:test";
+import {
+  defaultProviders,
+  hashToken,
+  InvalidArgumentError,
+  newToken,
+  type RunningServer,
+  type ServerLimits,
+  type SessionEvent,
+  type SessionSystem,
+  type SessionSystemOptions,
+  serve,
+  silentLogger,
+  type TokenEntry,
+} from "../src/index.js";
+import { recorder, startSystem } from "./support/sessions.js";
+
+const TEST_TIMEOUT = { timeout: 30_000 };
+
+const ALICE = newToken();
+const BOB = newToken();
+const TOKENS: TokenEntry[] = [
+  { owner: "alice", sha256: hashToken(ALICE) },
+  { owner: "bob", sha256: hashToken(BOB) },
+];
+
+// ---- what each test starts, stopped after it ---------------------------------------------
+
+const servers: RunningServer[] = [];
+const systems: SessionSystem[] = [];
+const dirs: string[] = [];
+const aborts: AbortController[] = [];
+
+afterEach(async () => {
+  for (const controller of aborts.splice(0)) controller.abort();
+  for (const server of servers.splice(0)) await server.close();
+  for (const system of systems.splice(0)) await system.stop();
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "sessionvisor-server-"));
+  dirs.push(dir);
+  return dir;
+}
+
+interface Started {
+  system: SessionSystem;
+  server: RunningServer;
+  url: string;
+}
+
+/** A session system (in memory, offline model paced by `chunkDelayMs`) served on a free port. */
+async function start(
+  options: {
+    tokens?: TokenEntry[] | undefined;
+    limits?: Partial<ServerLimits>;
+    chunkDelayMs?: number;
+    system?: SessionSystemOptions;
+  } = {},
+): Promise<Started> {
+  const system = await startSystem({
+    providers: defaultProviders({ chunkDelayMs: options.chunkDelayMs ?? 0 }),
+    ...options.system,
+  });
+  systems.push(system);
+  const server = await serve({
+    system,
+    port: 0,
+    tokens: "tokens" in options ? options.tokens : TOKENS,
+    ...(options.limits ? { limits: options.limits } : {}),
+    closeGraceMs: 2000,
+  });
+  servers.push(server);
+  return { system, server, url: server.url };
+}
+
+// ---- the client side ----------------------------------------------------------------------
+
+interface Answer {
+  status: number;
+  headers: Headers;
+  // biome-ignore lint/suspicious/noExplicitAny: a JSON answer, read by the fields each test expects.
+  body: any;
+}
+
+/** One request; the body sent as JSON unless it is a string already. */
+async function call(
+  url: string,
+  method: string,
+  path: string,
+  options: { token?: string | undefined; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<Answer> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  let body: string | undefined;
+  if (options.body !== undefined) {
+    body = typeof options.body === "string" ? options.body : JSON.stringify(options.body);
+    headers["content-type"] ??= "application/json";
+  }
+  const response = await fetch(`${url}${path}`, { method, headers, ...(body === undefined ? {} : { body }) });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
+}
+
+/** A client bound to one owner's token. */
+function client(url: string, token: string | undefined) {
+  return {
+    get: (path: string) => call(url, "GET", path, { token }),
+    post: (path: string, body?: unknown) => call(url, "POST", path, { token, body }),
+    delete: (path: string) => call(url, "DELETE", path, { token }),
+  };
+}
+
+interface SseMessage {
+  event: string | undefined;
+  id: string | undefined;
+  // biome-ignore lint/suspicious/noExplicitAny: a JSON event, read by the fields each test expects.
+  data: any;
+}
+
+/** An open SSE response, read one event at a time; `close` drops the connection. */
+class SseReader {
+  private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
+  private buffer = "";
+  private pending: ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]> | undefined;
+  private readonly decoder = new TextDecoder();
+
+  constructor(
+    readonly response: Response,
+    private readonly controller: AbortController,
+  ) {
+    assert.ok(response.body, "an SSE response has a body");
+    this.reader = response.body.getReader();
+  }
+
+  /** The next event, or undefined once the stream has ended. */
+  async next(ms = 5000): Promise<SseMessage | undefined> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const end = this.buffer.indexOf("\n\n");
+      if (end >= 0) {
+        const block = this.buffer.slice(0, end);
+        this.buffer = this.buffer.slice(end + 2);
+        const message = parseBlock(block);
+        if (message) return message;
+        continue;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no SSE event within ${ms} ms`);
+      let timer: NodeJS.Timeout | undefined;
+      // A read that outlives a timeout is kept for the next call, so no chunk is lost.
+      this.pending ??= this.reader.read();
+      const chunk = await Promise.race([
+        this.pending,
+        new Promise<"timeout">((resolve) => {
+          timer = setTimeout(() => resolve("timeout"), left);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (chunk === "timeout") throw new Error(`no SSE event within ${ms} ms`);
+      this.pending = undefined;
+      if (chunk.done) return undefined;
+      this.buffer += this.decoder.decode(chunk.value, { stream: true });
+    }
+  }
+
+  /** Events up to and including the first that `until` accepts. */
+  async readUntil(until: (m: SseMessage) => boolean, ms = 5000): Promise<SseMessage[]> {
+    const seen: SseMessage[] = [];
+    for (;;) {
+      const message = await this.next(ms);
+      if (!message) throw new Error(`the stream ended after ${JSON.stringify(seen.map((m) => m.event))}`);
+      seen.push(message);
+      if (until(message)) return seen;
+    }
+  }
+
+  /** Whether the stream ends (the server closed it) within `ms`, skipping events. */
+  async ends(ms = 5000): Promise<boolean> {
+    try {
+      while ((await this.next(ms)) !== undefined) {}
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  close(): void {
+    this.controller.abort();
+  }
+}
+
+function parseBlock(block: string): SseMessage | undefined {
+  let event: string | undefined;
+  let id: string | undefined;
+  const data: string[] = [];
+  for (const line of block.split("\n")) {
+    if (line.startsWith(":")) continue;
+    const colon = line.indexOf(":");
+    const field = colon < 0 ? line : line.slice(0, colon);
+    const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+    if (field === "event") event = value;
+    else if (field === "id") id = value;
+    else if (field === "data") data.push(value);
+  }
+  if (data.length === 0) return undefined;
+  return { event, id, data: JSON.parse(data.join("\n")) };
+}
+
+/** Opens an SSE request; the response must be a stream. */
+async function openSse(
+  url: string,
+  path: string,
+  options: {
+    token?: string | undefined;
+    method?: string;
+    body?: unknown;
+    headers?: Record<string, string>;
+  } = {},
+): Promise<SseReader> {
+  const controller = new AbortController();
+  aborts.push(controller);
+  const headers: Record<string, string> = { accept: "text/event-stream", ...options.headers };
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  if (options.body !== undefined) headers["content-type"] = "application/json";
+  const response = await fetch(`${url}${path}`, {
+    method: options.method ?? "GET",
+    headers,
+    signal: controller.signal,
+    ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+  });
+  assert.equal(response.status, 200, `SSE ${path}: ${response.status} ${await peek(response)}`);
+  assert.match(response.headers.get("content-type") ?? "", /^text\/event-stream/);
+  return new SseReader(response, controller);
+}
+
+async function peek(response: Response): Promise<string> {
+  return response.status === 200 ? "" : await response.text();
+}
+
+/** The body with the session id taken out, to compare two answers about different ids. */
+function withoutId(body: unknown, id: string): unknown {
+  return JSON.parse(JSON.stringify(body).replaceAll(id, "<id>"));
+}
+
+const MISSING_ID = "session_0b6d1c52-8e0e-4a6b-9c55-3c1a2f4e5d6a";
+
+// ---- sessions ------------------------------------------------------------------------------
+
+describe("HTTP API: sessions", () => {
+  it("creates a session owned by the token's owner (201, Location, active)", TEST_TIMEOUT, async () => {
+    const { url, system } = await start();
+    const created = await client(url, ALICE).post("/v1/sessions", { name: "first" });
+    assert.equal(created.status, 201);
+    assert.equal(created.body.status, "active");
+    assert.equal(created.body.name, "first");
+    assert.equal(created.body.owner, "alice");
+    assert.equal(created.headers.get("location"), `/v1/sessions/${created.body.id}`);
+    assert.equal((await system.getSession(created.body.id))?.status, "active");
+  });
+
+  it("gets a session by id", TEST_TIMEOUT, async () => {
+    const { url } = await start();
+    const alice = client(url, ALICE);
+    const { body: made } = await alice.post("/v1/sessions", { name: "one" });
+    const got = await alice.get(`/v1/sessions/${made.id}`);
+    assert.equal(got.status, 200);
+    assert.equal(got.body.id, made.id);
+    assert.equal(got.body.name, "one");
+  });
+
+  it("lists only the caller's sessions, oldest first", TEST_TIMEOUT, async () => {
+    const { url } = await start();
+    const alice = client(url, ALICE);
+    const bob = client(url, BOB);
+    const a1 = (await alice.post("/v1/sessions", { name: "a1" })).body;
+    await bob.post("/v1/sessions", { name: "b1" });
+    const a2 = (await alice.post("/v1/sessions", { name: "a2" })).body;
+    const listed = await alice.get("/v1/sessions");
+    assert.equal(listed.status, 200);
+    assert.deepEqual(
+      listed.body.sessions.map((s: { id: string }) => s.id),
+      [a1.id, a2.id],
+    );
+    assert.equal(listed.body.nextCursor, undefined);
+  });
+
+  it("filters the list by status", TEST_TIMEOUT, async () => {
+    const { url, system } = await start();
+    const alice = client(url, ALICE);
+    const a1 = (await alice.post("/v1/sessions", {})).body;
+    await alice.post("/v1/sessions", {});
+    await system.hibernateSession(a1.id);
+    const idle = await alice.get("/v1/sessions?status=idle");
+    assert.deepEqual(
+      idle.body.sessions.map((s: { id: string }) => s.id),
+      [a1.id],
+    );
+    const bad = await alice.get("/v1/sessions?status=sleepy");
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error.field, "status");
+  });
+
+  it("pages the list with an opaque cursor: every session once, in order", TEST_TIMEOUT, async () => {
+    const { url } = await start();
+    const alice = client(url, ALICE);
+    const made: string[] = [];
+    for (let i = 0; i < 5; i++) made.push((await alice.post("/v1/sessions", { name: `s${i}` })).body.id);
+    const seen: string[] = [];
+    const pages: number[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await alice.get(`/v1/sessions?limit=2${cursor ? `&cursor=${cursor}` : ""}`);
+      assert.equal(page.status, 200);
+      pages.push(page.body.sessions.length);
+      seen.push(...page.body.sessions.map((s: { id: string }) => s.id));
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    assert.deepEqual(pages, [2, 2, 1]);
+    const byAnswer = (await alice.get("/v1/sessions")).body.sessions.map((s: { id: string }) => s.id);
+    assert.deepEqual(seen, byAnswer);
+    assert.deepEqual([...seen].sort(), [...made].sort());
+  });
+
+  it("refuses a cursor it did not give, and a limit over the most a page holds", TEST_TIMEOUT, async () => {
+    const { url } = await start({ limits: { maxPageSize: 10, defaultPageSize: 5 } });
+    const alice = client(url, ALICE);
+    const cursor = await alice.get("/v1/sessions?cursor=not-a-cursor");
+    assert.equal(cursor.status, 400);
+    assert.equal(cursor.body.error.field, "cursor");
+    const limit = await alice.get("/v1/sessions?limit=11");
+    assert.equal(limit.status, 400);
+    assert.equal(limit.body.error.field, "limit");
+  });
+
+  it("terminates a session (204), after which it is not found", TEST_TIMEOUT, async () => {
+    const { url, system } = await start();
+    const alice = client(url, ALICE);
+    const { body: made } = await alice.post("/v1/sessions", {});
+    const gone = await alice.delete(`/v1/sessions/${made.id}`);
+    assert.equal(gone.status, 204);
+    assert.equal(await system.getSession(made.id), undefined);
+    const after = await alice.get(`/v1/sessions/${made.id}`);
+    assert.equal(after.status, 404);
+    assert.equal(after.body.error.code, "session_not_found");
+  });
+
+  it("restores a terminated session under its id", TEST_TIMEOUT, async () => {
+    const { url } = await start();
+    const alice = client(url, ALICE);
+    const { body: made } = await alice.post("/v1/sessions", { name: "back" });
+    await alice.delete(`/v1/sessions/${made.id}`);
+    const restored = await alice.post(`/v1/sessions/${made.id}/restore`);
+    assert.equal(restored.status, 200);
+    assert.equal(restored.body.id, made.id);
+    assert.equal(restored.body.status, "active");
+    assert.equal(restored.body.owner, "alice");
+  });
+
+  it(
+    "exports a session with its owner, and an import by another owner makes it theirs",
+    TEST_TIMEOUT,
+    async () => {
+      const first = await start();
+      const alice = client(first.url, ALICE);
+      const { body: made } = await alice.post("/v1/sessions", { name: "moved" });
+      await alice.post(`/v1/sessions/${made.id}/messages`, { text: "echo carried over" });
+      const exported = await alice.get(`/v1/sessions/${made.id}/export`);
+      assert.equal(exported.status, 200);
+      assert.equal(exported.body.session.config.owner, "alice");
+
+      const second = await start();
+      const imported = await client(second.url, BOB).post("/v1/sessions/import", exported.body);
+      assert.equal(imported.status, 201, JSON.stringify(imported.body));
+      assert.equal(imported.body.id, made.id);
+      assert.equal(imported.body.owner, "bob");
+      const history = await client(second.url, BOB).get(`/v1/sessions/${made.id}/history`);
+      assert.deepEqual(
+        history.body.turns.map((t: { content: string }) => t.content),
+        ["echo carried over", "carried over"],
+      );
+      assert.equal((await client(second.url, ALICE).get(`/v1/sessions/${made.id}`)).status, 404);
+      const config = (await second.system.exportSession(made.id)).session.config as { owner?: string };
+      assert.equal(config.owner, "bob");
+    },
+  );
+
+  it("answers 409 session_exists for an import of an id that exists", TEST_TIMEOUT, async () => {
+    const { url } = await start();
+    const alice = client(url, ALICE);
+    const { body: made } = await alice.post("/v1/sessions", {});
+    const exported = await alice.get(`/v1/sessions/${made.id}/export`);
+    const again = await alice.post("/v1/sessions/import", exported.body);
+    assert.equal(again.status, 409);
+    assert.equal(again.body.error.code, "session_exists");
+  });
+
+  it("keeps each session's owner across a restart on the same data directory", TEST_TIMEOUT, async () => {
+    const dataDir = tempDir();
+    const first = await serve({ port: 0, dataDir, tokens: TOKENS, logger: silentLogger() });
+    servers.push(first);
+    const { body: made } = await client(first.url, ALICE).post("/v1/sessions", { name: "durable" });
+    await first.close();
+
+    const second = await serve({ port: 0, dataDir, tokens: TOKENS, logger: silentLogger() });
+    servers.push(second);
+    const mine = await client(second.url, ALICE).get("/v1/sessions");
+    assert.deepEqual(
+      mine.body.sessions.map((s: { id: string; owner: string }) => [s.id, s.owner]),
+      [[made.id, "alice"]],
+    );
+    assert.deepEqual((await client(second.url, BOB).get("/v1/sessions")).body.sessions, []);
+  });
+
+  it("returns the history of a session", TEST_TIMEOUT, async () => {
+    const { url } = await start();
+    const alice = client(url, ALICE);
+    const { body: made } = await alice.post("/v1/sessions", {});
+    await alice.post(`/v1/sessions/${made.id}/messages`, { text: "echo hi there" });
+    const history = await alice.get(`/v1/sessions/${made.id}/history`);
+    assert.equal(history.status, 200);
+    assert.deepEqual(
+      history.body.turns.map((t: { role: string; content: string }) => [t.role, t.content]),
+      [
+        ["user", "echo hi there"],
+        ["assistant", "hi there"],
+      ],
+    );
+  });
+});
+
+// ---- bad input -----------------------------------------------------------------------------
+
+describe("HTTP API: bad input is a 4xx JSON error with a code", () => {
+  it("refuses a body that is not JSON (400 invalid_json)", TEST_TIMEOUT, async () => {
+    const { url } = await start();
+    const answer = await call(url, "POST", "/v1/sessions", { token: ALICE, body: "{ not json" });
+    assert.equal(answer.status, 400);
+    assert.equal(answer.body.error.code, "invalid_json");
+    assert.equal(typeof answer.body.error.message, "string");
+  });
+
+  it("refuses an unknown config field, naming it (400 invalid_config)", TEST_TIMEOUT, async () => {
+    const { url } = await start();
+    const answer = await client(url, ALICE).post("/v1/sessions", { llm: { temprature: 1 } });
+    assert.equal(answer.status, 400);
+    assert.equal(answer.body.error.code, "invalid_config");
+    assert.equal(answer.body.error.field, "llm.temprature");
+  });
+
+  it("refuses an unknown message field, naming it (400 invalid_request)", TEST_TIMEOUT, async () => {
+    const { url } = await start();
+    const alice = client(url, ALICE);
+    const { body: made } = await alice.post("/v1/sessions", {});
+    const answer = await alice.post(`/v1/sessions/${made.id}/messages`, { text: "hi", urgent: true });
+    assert.equal(answer.status, 400);
+    assert.equal(answer.body.error.code, "invalid_request");
+    assert.equal(answer.body.error.field, "urgent");
+  });
+
+  it("refuses a message of the wrong type, naming the field", TEST_TIMEOUT, async () => {
+    const { url } = await start();
+    const alice = client(url, ALICE);
+    const { body: made } = await alice.post("/v1/sessions", {});
+    const answer = await alice.post(`/v1/sessions/${made.id}/messages`, { text: 42 });
+    assert.equal(answer.status, 400);
+    assert.equal(answer.body.error.field, "text");
+  });
+
+  it("refuses an unknown query parameter", TEST_TIMEOUT, async () => {
+    const { url } = await start();
+    const answer = await client(url, ALICE).get("/v1/sessions?colour=blue");
+    assert.equal(answer.status, 400);
+    assert.equal(answer.body.error.field, "colour");
+  });
+
+  it("refuses a Last-Event-ID that is not an event's seq, naming the header", TEST_TIMEOUT, async () => {
+    const { url } = await start();
+    const { body: made } = await client(url, ALICE).post("/v1/sessions", {});
+    const answer = await call(url, "GET", `/v1/sessions/${made.id}/events`, {
+      token: ALICE,
+      headers: { accept: "text/event-stream", "last-event-id": "yesterday" },
+    });
+    assert.equal(answer.status, 400);
+    assert.equal(answer.body.error.field, "last-event-id");
+  });
+
+  it("refuses a body over the limit with 413 payload_too_large", TEST_TIMEOUT, async () => {
+    const { url } = await start();
+    const huge = JSON.stringify({ name: "x", metadata: { blob: "y".repeat(1024 * 1024 + 10) } });
+    const answer = await call(url, "POST", "/v1/sessions", { token: ALICE, body: huge });
+    assert.equal(answer.status, 413);
+    assert.equal(answer.body.error.code, "payload_too_large");
+  });
+
+  it("refuses a chunked body over the limit with 413 too", TEST_TIMEOUT, async () => {
+    const { url } = await start({ limits: { maxBodyBytes: 1024 } });
+    const chunks = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < 8; i++) controller.enqueue(new TextEncoder().encode("a".repeat(512)));
+        controller.close();
+      },
+    });
+    const response = await fetch(`${url}/v1/sessions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ALICE}`, "content-type": "application/json" },
+      body: chunks,
+      duplex: "half",
+    } as RequestInit);
+    assert.equal(response.status, 413);
+    assert.equal(((await response.json()) as { error: { code: string } }).error.code, "payload_too_large");
+  });
+
+  it("refuses a body that is not sent as JSON (415)", TEST_TIMEOUT, async () => {
+    const { url } = await start();
+    const answer = await call(url, "POST", "/v1/sessions", {
+      token: ALICE,
+      body: "{}",
+      headers: { "content-type": "text/plain" },
+    });
+    assert.equal(answer.status, 415);
+    assert.equal(answer.body.error.code, "unsupported_media_type");
+  });
+
+  it("answers 404 session_not_found for an unknown session", TEST_TIMEOUT, async () => {
+    const { url } = await start();
+    const answer = await client(url, ALICE).get(`/v1/sessions/${MISSING_ID}`);
+    assert.equal(answer.status, 404);
+    assert.equal(answer.body.error.code, "session_not_found");
+  });
+
+  it("answers 400 invalid_session_id for an id that is not one", TEST_TIMEOUT, async () => {
+    const { url } = await start();
+    const answer = await client(url, ALICE).get("/v1/sessions/not-an-id");
+    assert.equal(answer.status, 400);
+    assert.equal(answer.body.error.code, "invalid_session_id");
+    assert.equal(answer.body.error.field, "id");
+  });
+
+  it("answers 404 not_found as JSON for a route that does not exist", TEST_TIMEOUT, async () => {
+    const { url } = await start();
+    const answer = await client(url, ALICE).get("/v2/anything");
+    assert.equal(answer.status, 404);
+    assert.equal(answer.body.error.code, "not_found");
+  });
+
+  it("refuses a client setting a session's owner", TEST_TIMEOUT, async () => {
+    const { url } = await start();
+    const answer = await client(url, ALICE).post("/v1/sessions", { owner: "bob" });
+    assert.equal(answer.status, 400);
+    assert.equal(answer.body.error.code, "invalid_config");
+    assert.equal(answer.body.error.field, "owner");
+  });
+});
+
+// ---- auth and owners -----------------------------------------------------------------------
+
+describe("HTTP API: auth and owners", () => {
+  it("answers 401 without a token, with WWW-Authenticate", TEST_TIMEOUT, async () => {
+    const { url } = await start();
+    const answer = await client(url, undefined).get("/v1/sessions");
+    assert.equal(answer.status, 401);
+    assert.equal(answer.body.error.code, "unauthorized");
+    assert.match(answer.headers.get("www-authenticate") ?? "", /^Bearer/);
+  });
+
+  it("answers 401 for a token it does not know", TEST_TIMEOUT, async () => {
+    const { url } = await start();
+    const answer = await client(url, newToken()).get("/v1/sessions");
+    assert.equal(answer.status, 401);
+    assert.equal(answer.body.error.code, "unauthorized");
+  });
+
+  it("answers for another owner's session exactly as for a missing one", TEST_TIMEOUT, async () => {
+    const { url, system } = await start();
+    const alice = client(url, ALICE);
+    const { body: bobs } = await client(url, BOB).post("/v1/sessions", { name: "bob's" });
+    const requests: [string, (id: string) => Promise<Answer>][] = [
+      ["get", (id) => alice.get(`/v1/sessions/${id}`)],
+      ["message", (id) => alice.post(`/v1/sessions/${id}/messages`, { text: "echo mine now" })],
+      [
+        "stream",
+        (id) =>
+          call(url, "POST", `/v1/sessions/${id}/messages`, {
+            token: ALICE,
+            body: { text: "echo mine now" },
+            headers: { accept: "text/event-stream" },
+          }),
+      ],
+      [
+        "events",
+        (id) =>
+          call(url, "GET", `/v1/sessions/${id}/events`, {
+            token: ALICE,
+            headers: { accept: "text/event-stream" },
+          }),
+      ],
+      ["terminate", (id) => alice.delete(`/v1/sessions/${id}`)],
+      ["history", (id) => alice.get(`/v1/sessions/${id}/history`)],
+      ["export", (id) => alice.get(`/v1/sessions/${id}/export`)],
+      ["restore", (id) => alice.post(`/v1/sessions/${id}/restore`)],
+      ["cancel", (id) => alice.delete(`/v1/sessions/${id}/turn`)],
+      ["approve", (id) => alice.post(`/v1/sessions/${id}/tool-calls/call_1_1/approve`)],
+    ];
+    for (const [what, request] of requests) {
+      const theirs = await request(bobs.id);
+      const missing = await request(MISSING_ID);
+      assert.equal(theirs.status, 404, what);
+      assert.equal(theirs.body.error.code, "session_not_found", what);
+      assert.deepEqual(withoutId(theirs.body, bobs.id), withoutId(missing.body, MISSING_ID), what);
+    }
+    const untouched = await system.getSession(bobs.id);
+    assert.equal(untouched?.status, "active");
+    assert.deepEqual(await system.getHistory(bobs.id), []);
+    assert.deepEqual((await alice.get("/v1/sessions")).body.sessions, []);
+  });
+
+  it(
+    "without tokens, every request is the implicit owner's, who sees every session",
+    TEST_TIMEOUT,
+    async () => {
+      const { url, system } = await start({ tokens: undefined });
+      const made = await system.createSession({ name: "from code" });
+      const anyone = client(url, undefined);
+      const listed = await anyone.get("/v1/sessions");
+      assert.equal(listed.status, 200);
+      assert.deepEqual(
+        listed.body.sessions.map((s: { id: string }) => s.id),
+        [made.id],
+      );
+      const created = await anyone.post("/v1/sessions", {});
+      assert.equal(created.status, 201);
+      assert.equal(created.body.owner, undefined);
+    },
+  );
+
+  it(
+    "refuses to listen on a non-loopback address without tokens, starting nothing",
+    TEST_TIMEOUT,
+    async () => {
+      const dataDir = join(tempDir(), "never-made");
+      for (const host of ["0.0.0.0", "::", "192.0.2.10"]) {
+        await assert.rejects(
+          serve({ host, port: 0, dataDir }),
+          (error: unknown) =>
+            error instanceof InvalidArgumentError &&
+            error.argument === "tokens" &&
+            error.message.includes(host),
+        );
+      }
+      assert.equal(existsSync(dataDir), false);
+    },
+  );
+
+  it("listens on a non-loopback address when tokens are given", TEST_TIMEOUT, async () => {
+    const system = await startSystem();
+    systems.push(system);
+    const server = await serve({ system, host: "0.0.0.0", port: 0, tokens: TOKENS });
+    servers.push(server);
+    const port = new URL(server.url).port;
+    const answer = await client(`http://127.0.0.1:${port}`, ALICE).get("/v1/sessions");
+    assert.equal(answer.status, 200);
+  });
+});
+
+// ---- turns ---------------------------------------------------------------------------------
+
+describe("HTTP API: turns", () => {
+  it("sends a message and answers with the turn's reply as JSON", TEST_TIMEOUT, async () => {
+    const { url } = await start();
+    const alice = client(url, ALICE);
+    const { body: made } = await alice.post("/v1/sessions", {});
+    const reply = await alice.post(`/v1/sessions/${made.id}/messages`, { text: "echo hello world" });
+    assert.equal(reply.status, 200);
+    assert.equal(reply.body.text, "hello world");
+    assert.equal(reply.body.stopReason, "end");
+    assert.match(reply.body.turnId, /^t\d+$/);
+  });
+
+  it("streams a turn as SSE: turn_started, text deltas, done with the reply", TEST_TIMEOUT, async () => {
+    const { url } = await start();
+    const { body: made } = await client(url, ALICE).post("/v1/sessions", {});
+    const stream = await openSse(url, `/v1/sessions/${made.id}/messages`, {
+      token: ALICE,
+      method: "POST",
+      body: { text: "echo one two three" },
+    });
+    const parts = await stream.readUntil((m) => m.event === "done");
+    assert.equal(parts[0]?.event, "turn_started");
+    const text = parts.filter((p) => p.event === "text").map((p) => p.data.text);
+    assert.ok(text.length >= 3, `deltas: ${JSON.stringify(text)}`);
+    assert.equal(text.join(""), "one two three");
+    const done = parts.at(-1);
+    assert.equal(done?.data.reply.text, "one two three");
+    assert.equal(done?.data.reply.turnId, parts[0]?.data.turnId);
+    assert.equal(await stream.ends(), true);
+  });
+
+  it(
+    "cancels the turn when the client closes its stream: the turn ends cancelled",
+    TEST_TIMEOUT,
+    async () => {
+      const { url, system } = await start({ chunkDelayMs: 100 });
+      const { body: made } = await client(url, ALICE).post("/v1/sessions", {});
+      const events = recorder();
+      await system.subscribe(made.id, events.listener);
+      const words = Array.from({ length: 100 }, (_, i) => `w${i}`).join(" ");
+      const stream = await openSse(url, `/v1/sessions/${made.id}/messages`, {
+        token: ALICE,
+        method: "POST",
+        body: { text: `echo ${words}` },
+      });
+      await stream.readUntil((m) => m.event === "text");
+      stream.close();
+      const cancelled = await events.waitFor((e) => e.type === "turn_cancelled", 5000);
+      assert.equal(cancelled.type, "turn_cancelled");
+      const history = await system.getHistory(made.id);
+      assert.equal(history[0]?.status, "cancelled");
+      assert.ok(!events.events.some((e) => e.type === "llm_done"), "the turn did not run to its end");
+    },
+  );
+
+  it(
+    "cancels the running turn on DELETE /turn; the sender gets 409 turn_cancelled",
+    TEST_TIMEOUT,
+    async () => {
+      const { url, system } = await start({ chunkDelayMs: 100 });
+      const alice = client(url, ALICE);
+      const { body: made } = await alice.post("/v1/sessions", {});
+      const events = recorder();
+      await system.subscribe(made.id, events.listener);
+      const words = Array.from({ length: 100 }, (_, i) => `w${i}`).join(" ");
+      const sending = alice.post(`/v1/sessions/${made.id}/messages`, { text: `echo ${words}` });
+      await events.waitFor((e) => e.type === "llm_delta");
+      const cancelled = await call(url, "DELETE", `/v1/sessions/${made.id}/turn?reason=enough`, {
+        token: ALICE,
+      });
+      assert.equal(cancelled.status, 200);
+      assert.deepEqual(cancelled.body, { cancelled: true });
+      const sent = await sending;
+      assert.equal(sent.status, 409);
+      assert.equal(sent.body.error.code, "turn_cancelled");
+    },
+  );
+
+  it("answers a DELETE /turn with nothing running with cancelled: false", TEST_TIMEOUT, async () => {
+    const { url } = await start();
+    const alice = client(url, ALICE);
+    const { body: made } = await alice.post("/v1/sessions", {});
+    const answer = await alice.delete(`/v1/sessions/${made.id}/turn`);
+    assert.equal(answer.status, 200);
+    assert.deepEqual(answer.body, { cancelled: false });
+  });
+
+  it("approves a tool call that asks: the command runs and the turn ends", TEST_TIMEOUT, async () => {
+    const { url } = await start();
+    const project = tempDir();
+    const { body: made } = await client(url, ALICE).post("/v1/sessions", { projectPath: project });
+    const stream = await openSse(url, `/v1/sessions/${made.id}/messages`, {
+      token: ALICE,
+      method: "POST",
+      body: { text: "tool run_command echo approved-over-http" },
+    });
+    const [asked] = (await stream.readUntil((m) => m.event === "tool_approval_requested")).slice(-1);
+    const approved = await client(url, ALICE).post(
+      `/v1/sessions/${made.id}/tool-calls/${asked?.data.callId}/approve`,
+    );
+    assert.equal(approved.status, 204);
+    const rest = await stream.readUntil((m) => m.event === "done", 15_000);
+    const result = rest.find((m) => m.event === "tool_result");
+    assert.equal(result?.data.ok, true);
+    assert.match(JSON.stringify(result?.data.result), /approved-over-http/);
+  });
+
+  it("denies a tool call that asks, with a reason the model is told", TEST_TIMEOUT, async () => {
+    const { url } = await start();
+    const project = tempDir();
+    const { body: made } = await client(url, ALICE).post("/v1/sessions", { projectPath: project });
+    const stream = await openSse(url, `/v1/sessions/${made.id}/messages`, {
+      token: ALICE,
+      method: "POST",
+      body: { text: "tool run_command echo never-runs" },
+    });
+    const [asked] = (await stream.readUntil((m) => m.event === "tool_approval_requested")).slice(-1);
+    const denied = await client(url, ALICE).post(
+      `/v1/sessions/${made.id}/tool-calls/${asked?.data.callId}/deny`,
+      {
+        reason: "not today",
+      },
+    );
+    assert.equal(denied.status, 204);
+    const rest = await stream.readUntil((m) => m.event === "done", 15_000);
+    const result = rest.find((m) => m.event === "tool_result");
+    assert.equal(result?.data.ok, false);
+    assert.match(JSON.stringify(result?.data.error), /not today/);
+  });
+
+  it("answers 409 tool_call_not_pending for a call not waiting", TEST_TIMEOUT, async () => {
+    const { url } = await start();
+    const alice = client(url, ALICE);
+    const { body: made } = await alice.post("/v1/sessions", {});
+    const answer = await alice.post(`/v1/sessions/${made.id}/tool-calls/call_9_9/approve`);
+    assert.equal(answer.status, 409);
+    assert.equal(answer.body.error.code, "tool_call_not_pending");
+  });
+
+  it(
+    "refuses more streams than an owner may hold with 429, and frees the slot when one closes",
+    TEST_TIMEOUT,
+    async () => {
+      const { url } = await start({ limits: { maxStreamsPerOwner: 1 } });
+      const { body: made } = await client(url, ALICE).post("/v1/sessions", {});
+      const first = await openSse(url, `/v1/sessions/${made.id}/events`, { token: ALICE });
+      const second = await call(url, "GET", "/v1/events", {
+        token: ALICE,
+        headers: { accept: "text/event-stream" },
+      });
+      assert.equal(second.status, 429);
+      assert.equal(second.body.error.code, "too_many_streams");
+      const bobs = await openSse(url, "/v1/events", { token: BOB });
+      bobs.close();
+      first.close();
+      let again: Answer | undefined;
+      for (let i = 0; i < 50; i++) {
+        // The slot is given back when the server sees the connection closed.
+        const controller = new AbortController();
+        aborts.push(controller);
+        const response = await fetch(`${url}/v1/events`, {
+          headers: { authorization: `Bearer ${ALICE}`, accept: "text/event-stream" },
+          signal: controller.signal,
+        });
+        again = { status: response.status, headers: response.headers, body: undefined };
+        controller.abort();
+        if (response.status === 200) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.equal(again?.status, 200);
+    },
+  );
+});
+
+// ---- events --------------------------------------------------------------------------------
+
+describe("HTTP API: events", () => {
+  it("streams a session's events with their seq as the SSE id", TEST_TIMEOUT, async () => {
+    const { url } = await start();
+    const alice = client(url, ALICE);
+    const { body: made } = await alice.post("/v1/sessions", {});
+    const stream = await openSse(url, `/v1/sessions/${made.id}/events`, { token: ALICE });
+    await alice.post(`/v1/sessions/${made.id}/messages`, { text: "echo watched" });
+    const seen = await stream.readUntil((m) => m.event === "llm_done");
+    assert.ok(seen.some((m) => m.event === "turn_started"));
+    assert.ok(seen.some((m) => m.event === "llm_delta"));
+    for (const message of seen) {
+      assert.equal(message.id, String(message.data.seq));
+      assert.equal(message.event, message.data.type);
+    }
+  });
+
+  it("resumes after Last-Event-ID with exactly the events missed while away", TEST_TIMEOUT, async () => {
+    const { url, system } = await start();
+    const alice = client(url, ALICE);
+    const { body: made } = await alice.post("/v1/sessions", {});
+    const stream = await openSse(url, `/v1/sessions/${made.id}/events`, { token: ALICE });
+    await alice.post(`/v1/sessions/${made.id}/messages`, { text: "echo first" });
+    const before = await stream.readUntil((m) => m.event === "llm_done");
+    const lastId = before.at(-1)?.id as string;
+    stream.close();
+
+    // Away: a whole turn happens.
+    await alice.post(`/v1/sessions/${made.id}/messages`, { text: "echo second" });
+    const missed: SessionEvent[] = [];
+    system.unsubscribe(await system.subscribe(made.id, (e) => missed.push(e), { since: Number(lastId) }));
+    assert.ok(missed.length >= 3, `missed ${missed.map((e) => e.type)}`);
+
+    const resumed = await openSse(url, `/v1/sessions/${made.id}/events`, {
+      token: ALICE,
+      headers: { "last-event-id": lastId },
+    });
+    const got: SseMessage[] = [];
+    for (let i = 0; i < missed.length; i++) got.push((await resumed.next()) as SseMessage);
+    assert.deepEqual(
+      got.map((m) => [m.id, m.event]),
+      missed.map((e) => [String(e.seq), e.type]),
+    );
+    assert.deepEqual(got.map((m) => m.data.turn?.content ?? null).filter(Boolean), ["echo second", "second"]);
+    // And nothing more, until something happens.
+    await assert.rejects(resumed.next(300), /no SSE event/);
+    await alice.post(`/v1/sessions/${made.id}/messages`, { text: "echo third" });
+    const live = await resumed.next();
+    assert.equal(Number(live?.id), (missed.at(-1)?.seq ?? 0) + 1);
+  });
+
+  it("takes ?since= as Last-Event-ID", TEST_TIMEOUT, async () => {
+    const { url } = await start();
+    const alice = client(url, ALICE);
+    const { body: made } = await alice.post("/v1/sessions", {});
+    await alice.post(`/v1/sessions/${made.id}/messages`, { text: "echo kept" });
+    const stream = await openSse(url, `/v1/sessions/${made.id}/events?since=0`, { token: ALICE });
+    const replayed = await stream.readUntil((m) => m.event === "llm_done");
+    assert.equal(replayed[0]?.event, "session_created");
+    assert.equal(replayed[0]?.id, "1");
+  });
+
+  it("ends a session's event stream when the session is terminated", TEST_TIMEOUT, async () => {
+    const { url } = await start();
+    const alice = client(url, ALICE);
+    const { body: made } = await alice.post("/v1/sessions", {});
+    const stream = await openSse(url, `/v1/sessions/${made.id}/events`, { token: ALICE });
+    await alice.delete(`/v1/sessions/${made.id}`);
+    const seen = await stream.readUntil((m) => m.event === "session_terminated");
+    assert.equal(seen.at(-1)?.data.sessionId, made.id);
+    assert.equal(await stream.ends(), true);
+    // Reconnecting after the end: nothing more to say (204 stops an EventSource).
+    const again = await call(url, "GET", `/v1/sessions/${made.id}/events`, {
+      token: ALICE,
+      headers: { "last-event-id": seen.at(-1)?.id as string },
+    });
+    assert.equal(again.status, 204);
+  });
+
+  it("streams every session's events of the caller only on /v1/events", TEST_TIMEOUT, async () => {
+    const { url } = await start();
+    const stream = await openSse(url, "/v1/events", { token: ALICE });
+    const { body: bobs } = await client(url, BOB).post("/v1/sessions", {});
+    const { body: alices } = await client(url, ALICE).post("/v1/sessions", {});
+    await client(url, BOB).post(`/v1/sessions/${bobs.id}/messages`, { text: "echo bob" });
+    await client(url, ALICE).post(`/v1/sessions/${alices.id}/messages`, { text: "echo alice" });
+    const seen = await stream.readUntil((m) => m.event === "llm_done");
+    assert.ok(seen.length > 3);
+    assert.deepEqual(new Set(seen.map((m) => m.data.sessionId)), new Set([alices.id]));
+    assert.equal(seen[0]?.event, "session_created");
+  });
+});
+
+// ---- health and closing --------------------------------------------------------------------
+
+describe("HTTP API: health and graceful close", () => {
+  it("answers /healthz and /readyz without a token", TEST_TIMEOUT, async () => {
+    const { url } = await start();
+    assert.deepEqual((await call(url, "GET", "/healthz")).body, { status: "ok" });
+    const ready = await call(url, "GET", "/readyz");
+    assert.equal(ready.status, 200);
+    assert.deepEqual(ready.body, { status: "ready" });
+  });
+
+  it("answers /readyz 503 once the session system has stopped", TEST_TIMEOUT, async () => {
+    const { url, system } = await start();
+    await system.stop();
+    systems.splice(systems.indexOf(system), 1);
+    const ready = await call(url, "GET", "/readyz");
+    assert.equal(ready.status, 503);
+    assert.equal(ready.body.error.code, "not_ready");
+    assert.equal((await call(url, "GET", "/healthz")).status, 200);
+  });
+
+  it(
+    "closes gracefully: streams end, the streamed turn is cancelled, the system stops",
+    TEST_TIMEOUT,
+    async () => {
+      const dataDir = tempDir();
+      const server = await serve({
+        port: 0,
+        dataDir,
+        tokens: TOKENS,
+        logger: silentLogger(),
+        systemOptions: { providers: defaultProviders({ chunkDelayMs: 100 }) },
+      });
+      servers.push(server);
+      const alice = client(server.url, ALICE);
+      const { body: made } = await alice.post("/v1/sessions", {});
+      const events = await openSse(server.url, `/v1/sessions/${made.id}/events`, { token: ALICE });
+      const words = Array.from({ length: 100 }, (_, i) => `w${i}`).join(" ");
+      const turn = await openSse(server.url, `/v1/sessions/${made.id}/messages`, {
+        token: ALICE,
+        method: "POST",
+        body: { text: `echo ${words}` },
+      });
+      await turn.readUntil((m) => m.event === "text");
+
+      const started = Date.now();
+      await server.close();
+      assert.ok(Date.now() - started < 2000, `close took ${Date.now() - started} ms`);
+      assert.equal(await events.ends(), true);
+      assert.equal(await turn.ends(), true);
+      await assert.rejects(fetch(`${server.url}/healthz`));
+
+      // The store was closed cleanly: it opens again, with the turn recorded as cancelled.
+      const again = await startSystem({ storePath: join(dataDir, "sessions.db") });
+      systems.push(again);
+      const history = await again.getHistory(made.id);
+      assert.equal(history[0]?.status, "cancelled");
+    },
+  );
+});
