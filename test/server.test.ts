@@ -651,8 +651,9 @@ describe("HTTP API: auth and owners", () => {
           serve({ host, port: 0, dataDir }),
           (error: unknown) =>
             error instanceof InvalidArgumentError &&
-            error.argument === "tokens" &&
-            error.message.includes(host),
+            error.argument === "host" &&
+            error.message.includes(host) &&
+            error.message.includes("tokens"),
         );
       }
       assert.equal(existsSync(dataDir), false);

@@ -1,5 +1,14 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from "commander";
+import {
+  DEFAULT_DATA_DIR,
+  DEFAULT_HOST,
+  DEFAULT_PORT,
+  runServeCommand,
+  runTokenCommand,
+  type ServeFlags,
+  TOKENS_ENV,
+} from "../server/index.js";
 import { ChatApp } from "./chat.js";
 import { CHAT_PROVIDERS, type ChatFlags, ChatUsageError, chatSettings } from "./chat-flags.js";
 
@@ -55,6 +64,29 @@ program
       process.stdin.pause();
       setTimeout(() => process.exit(), EXIT_GRACE_MS).unref();
     }
+  });
+
+program
+  .command("serve")
+  .description("serve the HTTP API (sessions, turns, events as SSE) over sessions kept in --data-dir")
+  .option("--port <port>", "port to listen on (0: any free one)", String(DEFAULT_PORT))
+  .option("--host <address>", "address to listen on; any but a loopback one needs tokens", DEFAULT_HOST)
+  .option("--data-dir <dir>", "directory of the SQLite store (created if missing)", DEFAULT_DATA_DIR)
+  .option(
+    "--tokens <file>",
+    `bearer tokens, JSON [{"owner":"alice","sha256":"<hex>"}] (default: $${TOKENS_ENV}; none: loopback only)`,
+  )
+  .action(async (flags: ServeFlags) => {
+    process.exitCode = await runServeCommand(flags, { stdout: process.stdout, stderr: process.stderr });
+    setTimeout(() => process.exit(), EXIT_GRACE_MS).unref();
+  });
+
+program
+  .command("token")
+  .description("make a bearer token for `serve`: prints the token and the entry for its tokens file")
+  .requiredOption("--owner <name>", "whose sessions the token reaches")
+  .action((flags: { owner: string }) => {
+    process.exitCode = runTokenCommand(flags, { stdout: process.stdout, stderr: process.stderr });
   });
 
 try {

@@ -9,6 +9,7 @@ export {
   TOKENS_ENV,
   type TokenEntry,
 } from "./auth.js";
+export { type CommandIo, runServeCommand, runTokenCommand, type ServeFlags } from "./command.js";
 export { type ErrorBody, errorResponse, HttpError, STATUS_OF_CODE } from "./errors.js";
 export { DEFAULT_SERVER_LIMITS, isLoopbackHost, type ServerLimits } from "./options.js";
 export {

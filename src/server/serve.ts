@@ -67,9 +67,9 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
   }
   if ((options.tokens === undefined || options.tokens.length === 0) && !isLoopbackHost(host)) {
     throw new InvalidArgumentError(
-      "tokens",
-      `refusing to listen on ${host} without tokens: anyone who can reach it could use every session. ` +
-        "Give tokens (--tokens FILE or SESSIONVISOR_TOKENS), or listen on 127.0.0.1",
+      "host",
+      `${host} is not a loopback address and no tokens are configured, so anyone who can reach it ` +
+        "could use every session: give tokens (--tokens FILE or SESSIONVISOR_TOKENS), or listen on 127.0.0.1",
     );
   }
   const logger: Logger = options.logger ?? silentLogger();

@@ -1,0 +1,190 @@
+// `sessionvisor serve` and `sessionvisor token` as a user runs them: a child process, its output,
+// its exit code, and real HTTP against it.
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, it } from "node:test";
+import { SessionSystem, silentLogger } from "../src/index.js";
+
+const TEST_TIMEOUT = { timeout: 60_000 };
+const CLI = ["--import", "tsx", "src/cli/main.ts"];
+
+const children: ChildProcess[] = [];
+const dirs: string[] = [];
+
+afterEach(async () => {
+  for (const child of children.splice(0)) {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGKILL");
+      await exited;
+    }
+  }
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "sessionvisor-serve-cli-"));
+  dirs.push(dir);
+  return dir;
+}
+
+/** Env without SESSIONVISOR_TOKENS from the caller's shell, plus `extra`. */
+function envWith(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const { SESSIONVISOR_TOKENS: _dropped, ...env } = process.env;
+  return { ...env, ...extra };
+}
+
+interface Served {
+  child: ChildProcess;
+  url: string;
+  stderr: () => string;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts `sessionvisor serve` with `flags` and waits for the URL it prints. */
+async function startServe(flags: string[], env = envWith()): Promise<Served> {
+  const child = spawn(process.execPath, [...CLI, "serve", ...flags], {
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.push(child);
+  let stdout = "";
+  let stderr = "";
+  child.stderr?.on("data", (chunk) => {
+    stderr += chunk;
+  });
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal })),
+  );
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no URL within 30 s; stderr: ${stderr}`)), 30_000);
+    child.stdout?.on("data", (chunk) => {
+      stdout += chunk;
+      const found = /serving on (http:\/\/\S+)/.exec(stdout);
+      if (found) {
+        clearTimeout(timer);
+        resolve(found[1] as string);
+      }
+    });
+    void exit.then(({ code }) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited ${code} before listening; stderr: ${stderr}`));
+    });
+  });
+  return { child, url, stderr: () => stderr, exit };
+}
+
+describe("sessionvisor serve (the command)", () => {
+  it("prints its URL, serves, and exits 0 on SIGTERM with the store closed", TEST_TIMEOUT, async () => {
+    const dataDir = join(tempDir(), "data");
+    const served = await startServe(["--port", "0", "--data-dir", dataDir]);
+    assert.match(served.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.deepEqual(await (await fetch(`${served.url}/healthz`)).json(), { status: "ok" });
+    const created = await fetch(`${served.url}/v1/sessions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "from the cli" }),
+    });
+    assert.equal(created.status, 201);
+    const { id } = (await created.json()) as { id: string };
+
+    served.child.kill("SIGTERM");
+    const { code, signal } = await served.exit;
+    assert.deepEqual({ code, signal }, { code: 0, signal: null }, served.stderr());
+
+    const system = await SessionSystem.start({
+      storePath: join(dataDir, "sessions.db"),
+      logger: silentLogger(),
+    });
+    try {
+      assert.equal((await system.getSession(id))?.name, "from the cli");
+    } finally {
+      await system.stop();
+    }
+  });
+
+  it("exits 0 on SIGINT too", TEST_TIMEOUT, async () => {
+    const served = await startServe(["--port", "0", "--data-dir", join(tempDir(), "data")]);
+    served.child.kill("SIGINT");
+    const exit = await served.exit;
+    assert.deepEqual(exit, { code: 0, signal: null }, served.stderr());
+  });
+
+  it("refuses a non-loopback host without tokens: exit 2 with a clear line", TEST_TIMEOUT, () => {
+    const dataDir = join(tempDir(), "data");
+    const run = spawnSync(
+      process.execPath,
+      [...CLI, "serve", "--host", "0.0.0.0", "--port", "0", "--data-dir", dataDir],
+      { encoding: "utf8", timeout: 30_000, env: envWith() },
+    );
+    assert.equal(run.status, 2, run.stderr);
+    assert.match(run.stderr, /0\.0\.0\.0 is not a loopback address and no tokens are configured/);
+    assert.equal(run.stdout, "");
+  });
+
+  it("refuses a bad --port with exit 2", TEST_TIMEOUT, () => {
+    const run = spawnSync(process.execPath, [...CLI, "serve", "--port", "eighty"], {
+      encoding: "utf8",
+      timeout: 30_000,
+      env: envWith(),
+    });
+    assert.equal(run.status, 2);
+    assert.match(run.stderr, /--port must be a whole number/);
+  });
+
+  it("serves with a tokens file made from `sessionvisor token`", TEST_TIMEOUT, async () => {
+    const made = spawnSync(process.execPath, [...CLI, "token", "--owner", "alice"], {
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    assert.equal(made.status, 0, made.stderr);
+    const token = /^token {2}(\S+)$/m.exec(made.stdout)?.[1];
+    const entry = /^entry {2}(\{.*\})$/m.exec(made.stdout)?.[1];
+    assert.ok(token && entry, made.stdout);
+    const dir = tempDir();
+    const tokensFile = join(dir, "tokens.json");
+    writeFileSync(tokensFile, JSON.stringify([JSON.parse(entry)]));
+
+    const served = await startServe(["--port", "0", "--data-dir", join(dir, "data"), "--tokens", tokensFile]);
+    const without = await fetch(`${served.url}/v1/sessions`);
+    assert.equal(without.status, 401);
+    const withToken = await fetch(`${served.url}/v1/sessions`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(withToken.status, 200);
+  });
+
+  it("reads tokens from SESSIONVISOR_TOKENS when no file is given", TEST_TIMEOUT, async () => {
+    const served = await startServe(
+      ["--port", "0", "--data-dir", join(tempDir(), "data")],
+      envWith({ SESSIONVISOR_TOKENS: JSON.stringify([{ owner: "carol", sha256: "ab".repeat(32) }]) }),
+    );
+    assert.equal((await fetch(`${served.url}/v1/sessions`)).status, 401);
+  });
+
+  it("refuses a tokens file that is not a tokens list: exit 2 naming the field", TEST_TIMEOUT, () => {
+    const dir = tempDir();
+    const tokensFile = join(dir, "tokens.json");
+    writeFileSync(tokensFile, JSON.stringify([{ owner: "alice", token: "plain-text-secret" }]));
+    const run = spawnSync(
+      process.execPath,
+      [...CLI, "serve", "--port", "0", "--data-dir", join(dir, "data"), "--tokens", tokensFile],
+      { encoding: "utf8", timeout: 30_000, env: envWith() },
+    );
+    assert.equal(run.status, 2);
+    assert.match(run.stderr, /tokens\.json\.0/);
+  });
+
+  it("prints its options on --help and exits 0", TEST_TIMEOUT, () => {
+    const run = spawnSync(process.execPath, [...CLI, "serve", "--help"], {
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    assert.equal(run.status, 0);
+    for (const flag of ["--port", "--host", "--data-dir", "--tokens"])
+      assert.match(run.stdout, new RegExp(flag));
+  });
+});
