@@ -952,6 +952,13 @@ describe("HTTP API: health and graceful close", () => {
     assert.deepEqual(ready.body, { status: "ready" });
   });
 
+  it("leaves the process's global Request and Response alone", TEST_TIMEOUT, async () => {
+    const before = [globalThis.Request, globalThis.Response];
+    const { url } = await start();
+    await client(url, ALICE).post("/v1/sessions", {});
+    assert.deepEqual([globalThis.Request, globalThis.Response], before);
+  });
+
   it("answers /readyz 503 once the session system has stopped", TEST_TIMEOUT, async () => {
     const { url, system } = await start();
     await system.stop();

@@ -100,7 +100,14 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
     throw error;
   }
 
-  const server = createAdaptorServer({ fetch: app.fetch, hostname: host, port });
+  // The process's global Request and Response are left alone: a library does not swap them
+  // (the adapter's faster ones would be seen by all the embedding program's code).
+  const server = createAdaptorServer({
+    fetch: app.fetch,
+    hostname: host,
+    port,
+    overrideGlobalObjects: false,
+  });
   const connections = trackConnections(server);
   try {
     await new Promise<void>((done, fail) => {
