@@ -455,6 +455,16 @@ describe("HTTP API: bad input is a 4xx JSON error with a code", () => {
     assert.equal(answer.body.error.field, "llm.temprature");
   });
 
+  it("refuses a __proto__ key in a config as the unknown key it is", TEST_TIMEOUT, async () => {
+    const { url } = await start();
+    const answer = await call(url, "POST", "/v1/sessions", {
+      token: ALICE,
+      body: '{"__proto__":{"name":"x"}}',
+    });
+    assert.equal(answer.status, 400);
+    assert.equal(answer.body.error.field, "__proto__");
+  });
+
   it("refuses an unknown message field, naming it (400 invalid_request)", TEST_TIMEOUT, async () => {
     const { url } = await start();
     const alice = client(url, ALICE);

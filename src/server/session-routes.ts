@@ -20,12 +20,11 @@ export function sessionRoutes(app: Hono<ServerEnv>, ctx: ServerContext): void {
 
   app.post("/v1/sessions", async (c) => {
     ctx.noQuery(c);
-    const body = parseWith(
-      JsonObjectSchema,
-      (await readJsonBody(c.req.raw, limits.maxBodyBytes)) ?? {},
-      "invalid_config",
-    );
-    if (Object.hasOwn(body, "owner")) {
+    const body = (await readJsonBody(c.req.raw, limits.maxBodyBytes)) ?? {};
+    // Checked to be an object, and passed on as parsed (zod's copy would drop a `__proto__`
+    // key, which the session system's schema refuses as unknown).
+    parseWith(JsonObjectSchema, body, "invalid_config");
+    if (Object.hasOwn(body as object, "owner")) {
       throw new HttpError(
         400,
         "invalid_config",
@@ -35,7 +34,7 @@ export function sessionRoutes(app: Hono<ServerEnv>, ctx: ServerContext): void {
     }
     const owner = c.get("owner");
     // The config is checked by the session system's own schema (unknown keys refused, the field named).
-    const config = (auth.implicit ? body : { ...body, owner }) as SessionConfigInput;
+    const config = (auth.implicit ? body : { ...(body as object), owner }) as SessionConfigInput;
     const info = await system.createSession(config);
     owners.set(info.id, auth.implicit ? null : owner);
     return c.json(ctx.sessionJson(info), 201, { Location: `/v1/sessions/${info.id}` });
@@ -64,7 +63,8 @@ export function sessionRoutes(app: Hono<ServerEnv>, ctx: ServerContext): void {
   app.post("/v1/sessions/import", async (c) => {
     ctx.noQuery(c);
     const body = await readJsonBody(c.req.raw, limits.maxImportBytes);
-    const document = parseWith(JsonObjectSchema, body, "invalid_session_document");
+    parseWith(JsonObjectSchema, body, "invalid_session_document");
+    const document = body as Record<string, unknown>;
     const owner = c.get("owner");
     const info = await system.importSession(withOwner(document, auth.implicit ? undefined : owner));
     owners.set(info.id, auth.implicit ? null : owner);
