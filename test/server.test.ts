@@ -761,6 +761,32 @@ describe("HTTP API: turns", () => {
     },
   );
 
+  it(
+    "refuses an owner's messages past the limit a minute with 429 and Retry-After; others are not counted",
+    TEST_TIMEOUT,
+    async () => {
+      const { url } = await start({ limits: { maxMessagesPerMinute: 3 } });
+      const alice = client(url, ALICE);
+      const bob = client(url, BOB);
+      const { body: mine } = await alice.post("/v1/sessions", {});
+      const { body: theirs } = await bob.post("/v1/sessions", {});
+      for (let i = 0; i < 3; i++) {
+        assert.equal(
+          (await alice.post(`/v1/sessions/${mine.id}/messages`, { text: `echo ${i}` })).status,
+          200,
+        );
+      }
+      const refused = await alice.post(`/v1/sessions/${mine.id}/messages`, { text: "echo one too many" });
+      assert.equal(refused.status, 429);
+      assert.equal(refused.body.error.code, "rate_limited");
+      assert.ok(Number(refused.headers.get("retry-after")) >= 1);
+      assert.equal(
+        (await bob.post(`/v1/sessions/${theirs.id}/messages`, { text: "echo bob's" })).status,
+        200,
+      );
+    },
+  );
+
   it("answers a DELETE /turn with nothing running with cancelled: false", TEST_TIMEOUT, async () => {
     const { url } = await start();
     const alice = client(url, ALICE);

@@ -63,6 +63,8 @@ export async function createApp(system: SessionSystem, options: AppOptions = {})
       );
     }
     if (status === 401) c.header("WWW-Authenticate", 'Bearer realm="sessionvisor"');
+    if (error instanceof HttpError)
+      for (const [name, value] of Object.entries(error.headers)) c.header(name, value);
     return c.json(body, status as ContentfulStatusCode);
   });
   app.notFound((c) =>

@@ -32,6 +32,8 @@ export class ServerContext {
   /** Aborts when the server closes: streams end and turns in flight are cancelled. */
   private readonly closingController = new AbortController();
   private readonly streamsByOwner = new Map<string, number>();
+  /** Each owner's message allowance: a bucket of a minute's messages, refilled continuously. */
+  private readonly messageBuckets = new Map<string, { left: number; at: number }>();
   private readonly writers = new Set<SseWriter>();
 
   constructor(
@@ -109,6 +111,29 @@ export class ServerContext {
       if (now <= 0) this.streamsByOwner.delete(owner);
       else this.streamsByOwner.set(owner, now);
     };
+  }
+
+  /**
+   * Counts one message against the owner's `maxMessagesPerMinute` (HttpError 429 `rate_limited`,
+   * with Retry-After, when none is left). The allowance refills evenly over the minute.
+   */
+  takeMessage(owner: string): void {
+    const perMinute = this.limits.maxMessagesPerMinute;
+    const now = performance.now();
+    const bucket = this.messageBuckets.get(owner) ?? { left: perMinute, at: now };
+    const left = Math.min(perMinute, bucket.left + ((now - bucket.at) * perMinute) / 60_000);
+    if (left < 1) {
+      const waitS = Math.max(1, Math.ceil(((1 - left) * 60) / perMinute));
+      this.messageBuckets.set(owner, { left, at: now });
+      throw new HttpError(
+        429,
+        "rate_limited",
+        `at most ${perMinute} messages a minute; try again in ${waitS} s`,
+        undefined,
+        { "Retry-After": String(waitS) },
+      );
+    }
+    this.messageBuckets.set(owner, { left: left - 1, at: now });
   }
 
   /** Keeps a stream to end when the server closes (until it ends by itself). */

@@ -9,10 +9,20 @@ export class HttpError extends SessionvisorError {
   /** The input at fault, as a dotted path (`text`, `limit`, `llm.temperature`). */
   readonly field: string | undefined;
 
-  constructor(status: number, code: string, message: string, field?: string) {
+  /** Headers the answer carries (`Retry-After` of a 429). */
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    field?: string,
+    headers: Record<string, string> = {},
+  ) {
     super(code, message);
     this.status = status;
     this.field = field;
+    this.headers = headers;
   }
 }
 
@@ -47,6 +57,7 @@ export const STATUS_OF_CODE: Readonly<Record<string, number>> = {
   // Too much at once.
   turn_queue_full: 429,
   too_many_streams: 429,
+  rate_limited: 429,
   // The turn or the system failed, not the request.
   llm_provider_error: 502,
   max_sessions: 503,

@@ -9,6 +9,8 @@ export interface ServerLimits {
   maxImportBytes: number;
   /** SSE streams (events and streamed turns) one owner may hold open at once (default 16): past it, 429. */
   maxStreamsPerOwner: number;
+  /** Messages one owner may send a minute, all sessions together (default 600; a burst may use a whole minute's): past it, 429 with Retry-After. */
+  maxMessagesPerMinute: number;
   /** Sessions a list answers with when the request gives no `limit` (default 50). */
   defaultPageSize: number;
   /** Most sessions one list answers with (default 500). */
@@ -23,6 +25,7 @@ export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = {
   maxBodyBytes: 1024 * 1024,
   maxImportBytes: 16 * 1024 * 1024,
   maxStreamsPerOwner: 16,
+  maxMessagesPerMinute: 600,
   defaultPageSize: 50,
   maxPageSize: 500,
   heartbeatMs: 15_000,

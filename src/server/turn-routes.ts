@@ -23,6 +23,7 @@ export function turnRoutes(app: Hono<ServerEnv>, ctx: ServerContext): void {
     ctx.noQuery(c);
     const id = await ctx.ownedId(c);
     const body = parseWith(MessageBodySchema, (await readJsonBody(c.req.raw, limits.maxBodyBytes)) ?? {});
+    ctx.takeMessage(c.get("owner"));
     const timeout = body.timeoutMs === undefined ? {} : { timeoutMs: body.timeoutMs };
     const accept = (c.req.header("accept") ?? "").toLowerCase();
     if (!accept.includes("text/event-stream")) {
