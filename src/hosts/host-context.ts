@@ -1,6 +1,5 @@
-import type { Logger } from "pino";
 import type { Registry } from "../registry/index.js";
-import type { AnyServer, Runtime } from "../runtime/index.js";
+import type { AnyServer, Logger, Runtime } from "../runtime/index.js";
 import type { Isolation } from "./limits.js";
 
 /**

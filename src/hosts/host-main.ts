@@ -7,7 +7,7 @@ import { writeSync } from "node:fs";
 import { getHeapStatistics } from "node:v8";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { Registry } from "../registry/index.js";
-import { defaultLogger, Pid, Runtime } from "../runtime/index.js";
+import { Pid, Runtime, stderrLogger } from "../runtime/index.js";
 import { floodWords, frameBytes, SendWindow } from "./flow-control.js";
 import type { Frame, HostMemory } from "./frames.js";
 import type { HostContext } from "./host-context.js";
@@ -82,8 +82,8 @@ function post(frame: Frame): void {
   postRaw(frame);
 }
 
-const logger = defaultLogger();
-logger.level = boot.logLevel;
+// The parent's level (silent unless its logger says otherwise): records go to stderr as JSON lines.
+const logger = stderrLogger(boot.logLevel);
 const runtime = new Runtime({ node: boot.node, logger });
 const registry = new Registry(runtime, { keys: "unique", names: true });
 

@@ -1,5 +1,4 @@
-import type { Logger } from "pino";
-import type { Pid, Runtime } from "../runtime/index.js";
+import type { Logger, Pid, Runtime } from "../runtime/index.js";
 import { checkKey, Registry } from "./registry.js";
 
 export type TopicCallback = (message: unknown, topic: string) => void;

@@ -1,7 +1,7 @@
-import type { Logger } from "pino";
 import {
   type ExitReason,
   InvalidArgumentError,
+  type Logger,
   type NameService,
   NoProcError,
   type Pid,

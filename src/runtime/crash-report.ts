@@ -1,5 +1,5 @@
-import type { Logger } from "pino";
 import { describeReason, type ExitReason, isCleanExit, serializeReason } from "./exit-reason.js";
+import { type Logger, logsAt } from "./logger.js";
 import type { Pid } from "./pid.js";
 import type { Proc } from "./process.js";
 
@@ -15,7 +15,7 @@ export interface ReportingNode {
  * which names, under which supervisor, and why. Clean exits (`normal`, `shutdown`) stay quiet.
  */
 export function reportExit(runtime: ReportingNode, proc: Proc, reason: ExitReason): void {
-  if (isCleanExit(reason) || !runtime.logger.isLevelEnabled("error")) return;
+  if (isCleanExit(reason) || !logsAt(runtime.logger, "error")) return;
   const pid = proc.pid.toString();
   const parent = proc.parent.id === runtime.external.id ? undefined : proc.parent;
   runtime.logger.error(

@@ -17,7 +17,7 @@ export {
   serializeReason,
 } from "./exit-reason.js";
 export { GenServer } from "./gen-server.js";
-export { defaultLogger, silentLogger } from "./logger.js";
+export { defaultLogger, type Logger, type LogMethod, logsAt, silentLogger, stderrLogger } from "./logger.js";
 export {
   type DownMessage,
   type ExitMessage,

@@ -1,10 +1,10 @@
-import type { Logger } from "pino";
 import { AlreadyStartedError } from "./already-started-error.js";
 import type { Clock, TimerHandle } from "./clock.js";
 import { reportExit } from "./crash-report.js";
 import { Distribution, Hop, type LocalNode } from "./distribution.js";
 import { CallExitError, InvalidArgumentError, NoProcError, RuntimeStoppedError } from "./errors.js";
 import type { ExitReason } from "./exit-reason.js";
+import type { Logger } from "./logger.js";
 import { CAST, INFO } from "./mailbox.js";
 import type { DownMessage, ExitMessage } from "./messages.js";
 import { CallTimeouts, PendingCall } from "./pending-call.js";

@@ -1,17 +1,44 @@
-import { type Logger, pino } from "pino";
+import { pino } from "pino";
+
+/** One structured record: the fields first, then a human message (pino's argument order). */
+export type LogMethod = (fields: object, message?: string) => void;
 
 /**
- * The logger a runtime uses when given none: JSON lines on stderr, so that crash reports never
- * mix with a program's own output. SESSIONVISOR_LOG_LEVEL sets the level (default `info`).
+ * What the library logs through: structured records with a message. A pino logger fits as it is;
+ * anything else needs only these four methods. `level` and `isLevelEnabled` are optional: when a
+ * logger has them, records below its level are not even built, and worker-thread and
+ * child-process hosts log at the same level.
  */
-export function defaultLogger(): Logger {
-  return pino(
-    { name: "sessionvisor", level: process.env.SESSIONVISOR_LOG_LEVEL ?? "info" },
-    pino.destination({ dest: 2, sync: true }),
-  );
+export interface Logger {
+  error: LogMethod;
+  warn: LogMethod;
+  info: LogMethod;
+  debug: LogMethod;
+  /** The lowest level written (`"silent"`, `"error"`, `"warn"`, `"info"`, `"debug"`, …). */
+  level?: string;
+  isLevelEnabled?(level: string): boolean;
 }
 
-/** A logger that writes nothing (for tests and benchmarks). */
-export function silentLogger(): Logger {
+/** Whether `logger` writes records of `level`; a logger that cannot say is asked to write everything. */
+export function logsAt(logger: Logger, level: "error" | "warn" | "info" | "debug"): boolean {
+  return logger.isLevelEnabled ? logger.isLevelEnabled(level) : true;
+}
+
+/**
+ * A logger that writes pino's JSON lines to stderr, for a program that wants the runtime's crash
+ * and supervisor reports there. `level` defaults to SESSIONVISOR_LOG_LEVEL, else `info`. The
+ * library never uses it unless asked: a Runtime or SessionSystem given no logger is silent.
+ */
+export function stderrLogger(level: string = process.env.SESSIONVISOR_LOG_LEVEL ?? "info"): pino.Logger {
+  return pino({ name: "sessionvisor", level }, pino.destination({ dest: 2, sync: true }));
+}
+
+/** @deprecated The runtime's default is now silent; this is {@link stderrLogger}. */
+export function defaultLogger(): pino.Logger {
+  return stderrLogger();
+}
+
+/** A logger that writes nothing: what a Runtime uses when given none. */
+export function silentLogger(): pino.Logger {
   return pino({ level: "silent" });
 }

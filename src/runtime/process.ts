@@ -1,7 +1,7 @@
-import type { Logger } from "pino";
 import type { Clock, TimerHandle } from "./clock.js";
 import { InitError } from "./errors.js";
 import type { ExitReason } from "./exit-reason.js";
+import type { Logger } from "./logger.js";
 import { CAST, Mailbox, type MailboxTag } from "./mailbox.js";
 import { isExitMessage } from "./messages.js";
 import type { PendingCall, ReplyHolder } from "./pending-call.js";

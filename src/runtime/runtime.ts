@@ -1,10 +1,9 @@
 import { randomBytes } from "node:crypto";
-import type { Logger } from "pino";
 import { type Clock, systemClock } from "./clock.js";
 import { InvalidArgumentError } from "./errors.js";
 import type { ExitReason } from "./exit-reason.js";
 import { checkTimeout, Kernel } from "./kernel.js";
-import { defaultLogger } from "./logger.js";
+import { type Logger, silentLogger } from "./logger.js";
 import { assertNodeName, type Pid, type Ref } from "./pid.js";
 import type { ExitListener, ProcessInfo } from "./process-info.js";
 import type { InboundEndpoint, RemoteRouter } from "./remote.js";
@@ -34,7 +33,7 @@ export interface RuntimeOptions {
  * acts through these methods as `runtime.external`; a process acts as itself through the scope
  * the runtime hands it at spawn (a GenServer's `this.call`, `this.link`, …).
  */
-export class Runtime {
+export class Runtime implements AsyncDisposable {
   readonly node: string;
   readonly clock: Clock;
   readonly logger: Logger;
@@ -51,7 +50,7 @@ export class Runtime {
       {
         node,
         clock: options.clock ?? systemClock,
-        logger: options.logger ?? defaultLogger(),
+        logger: options.logger ?? silentLogger(),
         defaultCallTimeout: checkTimeout(options.defaultCallTimeout ?? 5000, "defaultCallTimeout"),
         reductions: checkReductions(options.reductions ?? 200),
         sliceMs: checkSlice(options.sliceMs ?? 10),
@@ -194,6 +193,11 @@ export class Runtime {
    */
   shutdown(timeoutMs = 5000): Promise<void> {
     return this.#kernel.shutdown(timeoutMs);
+  }
+
+  /** `await using runtime = new Runtime()`: {@link shutdown} when the block ends. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown();
   }
 
   get isStopped(): boolean {

@@ -1,6 +1,6 @@
-import type { Logger } from "pino";
 import type { Clock, TimerHandle } from "./clock.js";
 import type { ExitReason } from "./exit-reason.js";
+import type { Logger } from "./logger.js";
 import type { Pid, Ref } from "./pid.js";
 import type { AnyServer, ArgsOf, CallOf, CastOf, ReplyOf } from "./server-types.js";
 import type { SpawnOptions, Target } from "./target.js";

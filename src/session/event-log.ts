@@ -1,4 +1,4 @@
-import type { Logger } from "pino";
+import type { Logger } from "../runtime/index.js";
 import type { SessionStore, StoredEvent, StoredJson } from "../store/index.js";
 import type { SessionEvent, SessionEventInput } from "./events.js";
 import { sessionInfoFromJSON, sessionInfoToJSON } from "./session-info.js";

@@ -1,5 +1,5 @@
-import type { Logger } from "pino";
 import type { PubSub, Subscription } from "../registry/index.js";
+import type { Logger } from "../runtime/index.js";
 import type { EventLog } from "./event-log.js";
 import type { SessionEvent, SessionEventListener } from "./events.js";
 import { sessionTopic } from "./session-id.js";

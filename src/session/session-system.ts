@@ -1,6 +1,5 @@
 import { isAbsolute } from "node:path";
 import { pathToFileURL } from "node:url";
-import type { Logger } from "pino";
 import {
   checkIsolation,
   type HostInfo,
@@ -12,7 +11,14 @@ import {
 } from "../hosts/index.js";
 import { defaultProviders, type ProviderRegistry } from "../llm/index.js";
 import { PubSub, Registry, type Subscription } from "../registry/index.js";
-import { type Clock, InvalidArgumentError, NoProcError, type Pid, Runtime } from "../runtime/index.js";
+import {
+  type Clock,
+  InvalidArgumentError,
+  type Logger,
+  NoProcError,
+  type Pid,
+  Runtime,
+} from "../runtime/index.js";
 import { MemorySessionStore, type SessionStore, SqliteSessionStore } from "../store/index.js";
 import { type Caller, type RestartBudget, requester, Supervisor } from "../supervision/index.js";
 import { checkBudget } from "../supervision/restart-intensity.js";
@@ -141,7 +147,7 @@ export interface SessionHostInfo {
  * sessions DynamicSupervisor and the manager. Sessions live under the DynamicSupervisor; the
  * manager only monitors them.
  */
-export class SessionSystem {
+export class SessionSystem implements AsyncDisposable {
   readonly runtime: Runtime;
   readonly registry: Registry;
   readonly pubsub: PubSub;
@@ -636,6 +642,11 @@ export class SessionSystem {
       );
     });
     if (this.ownsStore) await this.store.close();
+  }
+
+  /** `await using system = await SessionSystem.start()`: {@link stop} when the block ends. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
   }
 
   // ---- helpers ---------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import {
   GenServer,
   InitError,
   isCleanExit,
+  logsAt,
   ok,
   type Pid,
   type Runtime,
@@ -279,7 +280,7 @@ export abstract class SupervisorBase<R extends RequestMap, Cast, Args> extends G
   protected report(event: SupervisorEvent): void {
     if (event.type !== "child_started" && event.type !== "child_restarted") {
       const abnormal = event.type !== "child_exited" || !isCleanExit(event.reason);
-      if (abnormal && this.runtime.logger.isLevelEnabled("warn")) {
+      if (abnormal && logsAt(this.runtime.logger, "warn")) {
         const reason = "reason" in event ? event.reason : undefined;
         this.runtime.logger.warn(
           {
