@@ -70,6 +70,29 @@ export class StoreClosedError extends SessionvisorError {
   }
 }
 
+/**
+ * The SQLite store needs better-sqlite3, an optional peer dependency: it is not installed, or
+ * its native module was never built (npm 11 runs no install scripts that were not approved).
+ * Nothing else in sessionvisor needs it; MemorySessionStore does not.
+ */
+export class SqliteDriverMissingError extends SessionvisorError {
+  /** The package to install. */
+  readonly packageName = "better-sqlite3";
+
+  constructor(problem: "not_installed" | "not_built", cause: unknown) {
+    super(
+      "sqlite_driver_missing",
+      problem === "not_installed"
+        ? "the SQLite session store needs the package better-sqlite3, which is not installed: " +
+            "run `npm install better-sqlite3` (or keep sessions in a MemorySessionStore)"
+        : "the SQLite session store needs better-sqlite3's native module, which was not built: " +
+            "allow its install script and run `npm rebuild better-sqlite3` " +
+            `(${cause instanceof Error ? (cause.message.split("\n")[0] ?? "") : String(cause)})`,
+      { cause },
+    );
+  }
+}
+
 // A store's errors keep their class when a hosted session's agents throw them to a caller.
 for (const type of [InvalidSessionIdError, StoreCorruptError, StoreVersionError, StoreClosedError]) {
   registerRevivableError(type);

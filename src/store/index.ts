@@ -2,6 +2,7 @@ export type { ConversationChange } from "./conversation-change.js";
 export {
   type CorruptEntry,
   InvalidSessionIdError,
+  SqliteDriverMissingError,
   StoreClosedError,
   StoreCorruptError,
   StoreVersionError,

@@ -1,4 +1,5 @@
-import Database from "better-sqlite3";
+import { createRequire } from "node:module";
+import type BetterSqlite3 from "better-sqlite3";
 import { InvalidArgumentError } from "../errors.js";
 import {
   assertConversationChange,
@@ -9,7 +10,12 @@ import {
   splitConversation,
   turnIdOf,
 } from "./conversation-change.js";
-import { StoreClosedError, StoreCorruptError, StoreVersionError } from "./errors.js";
+import {
+  SqliteDriverMissingError,
+  StoreClosedError,
+  StoreCorruptError,
+  StoreVersionError,
+} from "./errors.js";
 import { assertEventSeq } from "./event-seq.js";
 import type {
   PutSessionOptions,
@@ -21,7 +27,39 @@ import type {
 import { assertStoreKey } from "./store-key.js";
 import { parseStoredText } from "./stored-text.js";
 
-type Migration = (db: Database.Database) => void;
+type Db = BetterSqlite3.Database;
+
+/**
+ * better-sqlite3 is an optional peer dependency, loaded when the first SQLite store opens: a
+ * program that keeps its sessions in memory needs no native module at all. (It is CommonJS, so
+ * `require` loads it synchronously and `SqliteSessionStore.open` stays synchronous.)
+ */
+let driver: typeof BetterSqlite3 | undefined;
+
+function sqliteDriver(): typeof BetterSqlite3 {
+  if (driver) return driver;
+  try {
+    driver = createRequire(import.meta.url)("better-sqlite3") as typeof BetterSqlite3;
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === "MODULE_NOT_FOUND" && String((error as Error).message).includes("better-sqlite3")) {
+      throw new SqliteDriverMissingError("not_installed", error);
+    }
+    throw error;
+  }
+  return driver;
+}
+
+/** better-sqlite3 loads its native module when the first database opens: whether that failed. */
+function isUnbuiltDriver(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : "";
+  return (
+    (error as { code?: unknown })?.code === "ERR_DLOPEN_FAILED" ||
+    /Could not locate the bindings file|better_sqlite3\.node/.test(message)
+  );
+}
+
+type Migration = (db: Db) => void;
 
 /** Schema version n is reached by running the first n migrations, each in its own transaction. */
 const MIGRATIONS: readonly Migration[] = [
@@ -113,8 +151,8 @@ export class SqliteSessionStore implements SessionStore {
 
   private constructor(
     readonly path: string,
-    private readonly lifecycle: Database.Database,
-    private readonly turns: Database.Database,
+    private readonly lifecycle: Db,
+    private readonly turns: Db,
   ) {
     this.statements = {
       putSession: lifecycle.prepare(PUT_SESSION),
@@ -172,8 +210,9 @@ export class SqliteSessionStore implements SessionStore {
     if (typeof path !== "string" || path.length === 0 || path.includes("\0")) {
       throw new InvalidArgumentError("store path", "must be a file path");
     }
-    let lifecycle: Database.Database | undefined;
-    let turns: Database.Database | undefined;
+    const Database = sqliteDriver();
+    let lifecycle: Db | undefined;
+    let turns: Db | undefined;
     try {
       lifecycle = new Database(path, { fileMustExist: options.mustExist ?? false });
       lifecycle.pragma("journal_mode = WAL");
@@ -188,6 +227,7 @@ export class SqliteSessionStore implements SessionStore {
       lifecycle?.close();
       turns?.close();
       if (error instanceof StoreVersionError || error instanceof StoreCorruptError) throw error;
+      if (isUnbuiltDriver(error)) throw new SqliteDriverMissingError("not_built", error);
       throw new StoreCorruptError(path, error);
     }
   }
@@ -359,7 +399,7 @@ export class SqliteSessionStore implements SessionStore {
   }
 }
 
-function migrate(db: Database.Database, path: string): void {
+function migrate(db: Db, path: string): void {
   // Reading the schema is the first real read: a damaged file fails here.
   const version = db.pragma("user_version", { simple: true }) as number;
   const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all() as string[];
