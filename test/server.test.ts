@@ -738,6 +738,26 @@ describe("HTTP API: turns", () => {
     },
   );
 
+  it("cancels a JSON turn when its client goes away before the reply", TEST_TIMEOUT, async () => {
+    const { url, system } = await start({ chunkDelayMs: 100 });
+    const { body: made } = await client(url, ALICE).post("/v1/sessions", {});
+    const events = recorder();
+    await system.subscribe(made.id, events.listener);
+    const words = Array.from({ length: 100 }, (_, i) => `w${i}`).join(" ");
+    const controller = new AbortController();
+    const sending = fetch(`${url}/v1/sessions/${made.id}/messages`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ALICE}`, "content-type": "application/json" },
+      body: JSON.stringify({ text: `echo ${words}` }),
+      signal: controller.signal,
+    });
+    await events.waitFor((e) => e.type === "llm_delta");
+    controller.abort();
+    await assert.rejects(sending);
+    await events.waitFor((e) => e.type === "turn_cancelled", 5000);
+    assert.equal((await system.getHistory(made.id))[0]?.status, "cancelled");
+  });
+
   it(
     "cancels the running turn on DELETE /turn; the sender gets 409 turn_cancelled",
     TEST_TIMEOUT,
