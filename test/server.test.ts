@@ -955,6 +955,25 @@ describe("HTTP API: events", () => {
     assert.equal(Number(live?.id), (missed.at(-1)?.seq ?? 0) + 1);
   });
 
+  it("keeps an idle stream alive with a comment line every heartbeatMs", TEST_TIMEOUT, async () => {
+    const { url } = await start({ limits: { heartbeatMs: 50 } });
+    const { body: made } = await client(url, ALICE).post("/v1/sessions", {});
+    const controller = new AbortController();
+    aborts.push(controller);
+    const response = await fetch(`${url}/v1/sessions/${made.id}/events`, {
+      headers: { authorization: `Bearer ${ALICE}`, accept: "text/event-stream" },
+      signal: controller.signal,
+    });
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    let text = "";
+    while ((text.match(/^: ping$/gm) ?? []).length < 2) {
+      const chunk = await reader.read();
+      if (chunk.done) break;
+      text += new TextDecoder().decode(chunk.value);
+    }
+    assert.equal((text.match(/^: ping$/gm) ?? []).length, 2);
+  });
+
   it("takes ?since= as Last-Event-ID", TEST_TIMEOUT, async () => {
     const { url } = await start();
     const alice = client(url, ALICE);
