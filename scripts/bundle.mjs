@@ -15,10 +15,13 @@
 // translations of error messages, which the library never selects. Every other package stays
 // an import (better-sqlite3 is native; the model SDKs load only when used).
 //
+// `--package` is the build the package ships (`npm run build`): no source maps, and a CommonJS
+// shim per export for `require` (see writeRequireShims).
+//
 // Extra src files named after <outdir> become entries at their own path; `--bench` names the
 // ones bench/*.ts import directly (the benchmarks run tsc's output of bench/ against this
 // bundle, in .bench-out/src). They share the same chunks.
-import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
@@ -28,12 +31,29 @@ const SRC = join(ROOT, "src");
 /** Packages bundled into the output; every other bare import is left to Node to resolve. */
 const BUNDLED = new Set(["zod", "pino"]);
 
+/**
+ * The package's subpath exports, each bundled to `<outdir>/<name>.js`; its types are what tsc
+ * emits for `source` (tsconfig.build.json). test/package.test.ts checks package.json's `exports`
+ * against this list.
+ */
+export const SUBPATHS = [
+  { name: "otp", source: "src/otp.ts" },
+  { name: "hosts", source: "src/hosts/index.ts" },
+  { name: "llm", source: "src/llm/index.ts" },
+  { name: "store", source: "src/store/index.ts" },
+  { name: "tools", source: "src/tools/index.ts" },
+  { name: "testing", source: "src/testing.ts" },
+];
+
 export const ENTRIES = [
   { in: "src/index.ts", out: "index" },
   { in: "src/hosts/host-main.ts", out: "host-main" },
   { in: "src/session/hosted-session.ts", out: "hosted-session" },
-  // `node dist/cli/main.js chat`, as the README says.
+  // The `sessionvisor` binary (package.json's `bin`).
   { in: "src/cli/main.ts", out: "cli/main" },
+  // The package's subpaths (package.json's `exports`): `sessionvisor/otp`, `sessionvisor/hosts`, …
+  // At the top of <outdir> like the rest, so every class stays in the shared chunks.
+  ...SUBPATHS.map((subpath) => ({ in: subpath.source, out: subpath.name })),
 ];
 
 function packageName(specifier) {
@@ -64,7 +84,12 @@ const dependencies = {
   },
 };
 
-export async function bundle(outdir, extra = []) {
+/**
+ * `options.sourcemap` (default true) writes `.map` files beside the output. The package is built
+ * without them (`--package`): a map that points at src/ files the package does not ship helps
+ * nobody, and esbuild's unminified output reads well enough in a stack trace.
+ */
+export async function bundle(outdir, extra = [], options = {}) {
   const entryPoints = [
     ...ENTRIES.map((entry) => ({ in: join(ROOT, entry.in), out: entry.out })),
     ...extra.map((file) => {
@@ -82,7 +107,7 @@ export async function bundle(outdir, extra = []) {
     format: "esm",
     platform: "node",
     target: "node20",
-    sourcemap: true,
+    sourcemap: options.sourcemap ?? true,
     chunkNames: "chunk-[hash]",
     plugins: [dependencies],
     // pino is CommonJS: its `require` calls need one in an ES module.
@@ -91,6 +116,33 @@ export async function bundle(outdir, extra = []) {
     },
     logLevel: "warning",
   });
+}
+
+/**
+ * `require("sessionvisor")` and `require("sessionvisor/<subpath>")` (package.json's `require`
+ * condition): the package is ES modules, which `require()` loads on Node 20.19 or newer (22.12 on
+ * 22) as long as they have no top-level await. On an older Node the error says so plainly,
+ * instead of Node's ERR_REQUIRE_ESM about a file inside the package.
+ */
+function writeRequireShims(outdir) {
+  for (const name of ["index", ...SUBPATHS.map((subpath) => subpath.name)]) {
+    const specifier = name === "index" ? "sessionvisor" : `sessionvisor/${name}`;
+    const shim = `"use strict";
+// require(${JSON.stringify(specifier)}): the package is ES modules; Node.js 20.19 or newer loads them with require().
+try {
+  module.exports = require("./${name}.js");
+} catch (error) {
+  if (error && (error.code === "ERR_REQUIRE_ESM" || error.code === "ERR_REQUIRE_ASYNC_MODULE")) {
+    throw new Error(
+      \`sessionvisor is ES modules only: require(${JSON.stringify(specifier)}) needs Node.js 20.19 or newer (this is \${process.version}); upgrade Node, or load it with await import(${JSON.stringify(specifier)})\`,
+      { cause: error },
+    );
+  }
+  throw error;
+}
+`;
+    writeFileSync(join(outdir, `${name}.cjs`), shim);
+  }
 }
 
 /** The src files bench/*.ts import other than through the package's index. */
@@ -105,9 +157,9 @@ function benchImports() {
   return [...files];
 }
 
-function safeList(dir) {
+function safeList(dir, recursive = false) {
   try {
-    return readdirSync(dir);
+    return readdirSync(dir, { recursive });
   } catch {
     return [];
   }
@@ -115,11 +167,19 @@ function safeList(dir) {
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
-  const [outdir, ...extra] = args.filter((arg) => arg !== "--bench");
+  const [outdir, ...extra] = args.filter((arg) => arg !== "--bench" && arg !== "--package");
   if (args.includes("--bench")) extra.push(...benchImports());
   if (!outdir) {
-    console.error("usage: node scripts/bundle.mjs <outdir> [src-file…]");
+    console.error("usage: node scripts/bundle.mjs <outdir> [--package | --bench] [src-file…]");
     process.exit(2);
   }
-  await bundle(resolve(outdir), extra);
+  const pkg = args.includes("--package");
+  if (pkg) {
+    // Maps of an earlier build (cli/ too) would be left pointing at code this one replaced.
+    for (const name of safeList(resolve(outdir), true)) {
+      if (name.endsWith(".js.map")) rmSync(join(outdir, name));
+    }
+  }
+  await bundle(resolve(outdir), extra, { sourcemap: !pkg });
+  if (pkg) writeRequireShims(resolve(outdir));
 }

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import {
   DEFAULT_DATA_DIR,
@@ -15,9 +16,15 @@ import { CHAT_PROVIDERS, type ChatFlags, ChatUsageError, chatSettings } from "./
 /** Once the chat has ended, whatever still holds the event loop (a socket kept alive, say) is not waited for. */
 const EXIT_GRACE_MS = 1000;
 
+/** The package's version: its package.json is two levels up from src/cli/main.ts and dist/cli/main.js alike. */
+const VERSION = (
+  JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
+).version;
+
 const program = new Command()
   .name("sessionvisor")
   .description("Supervised, isolated LLM coding-assistant sessions on an OTP-style runtime")
+  .version(VERSION, "-V, --version", "print the version")
   // Commander's own usage errors (an unknown option, a missing value) exit 2 as ours do.
   .exitOverride();
 
