@@ -72,7 +72,8 @@ export class StoreClosedError extends SessionvisorError {
 
 /**
  * The SQLite store needs better-sqlite3, an optional peer dependency: it is not installed, or
- * its native module was never built (npm 11 runs no install scripts that were not approved).
+ * its native module was never built (its install script was blocked, as npm 11 can do to
+ * scripts not approved, or failed to compile).
  * Nothing else in sessionvisor needs it; MemorySessionStore does not.
  */
 export class SqliteDriverMissingError extends SessionvisorError {
@@ -85,9 +86,9 @@ export class SqliteDriverMissingError extends SessionvisorError {
       problem === "not_installed"
         ? "the SQLite session store needs the package better-sqlite3, which is not installed: " +
             "run `npm install better-sqlite3` (or keep sessions in a MemorySessionStore)"
-        : "the SQLite session store needs better-sqlite3's native module, which was not built: " +
-            "allow its install script and run `npm rebuild better-sqlite3` " +
-            `(${cause instanceof Error ? (cause.message.split("\n")[0] ?? "") : String(cause)})`,
+        : "the SQLite session store needs better-sqlite3's native module, which was not built " +
+            "(its install script did not run or failed): allow it (npm 11: `npm install-scripts approve " +
+            "better-sqlite3`) and run `npm rebuild better-sqlite3`",
       { cause },
     );
   }
