@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
-import { Runtime, SessionSystem } from "../src/index.js";
+import { GenServer, type Logger, Runtime, SessionSystem } from "../src/index.js";
 
 const execFileAsync = promisify(execFile);
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -358,6 +358,34 @@ describe("the installed package's types", T, () => {
     );
     assert.notEqual(ran.code, 0);
     assert.match(ran.stdout, /bad\.mts\(2,\d+\): error TS2322/);
+  });
+});
+
+describe("logging (from the sources)", T, () => {
+  it("a logger that is not pino (four methods, no level) gets the crash report of a killed process", async () => {
+    const records: { level: string; fields: Record<string, unknown> }[] = [];
+    const keep = (level: string) => (fields: object) => {
+      records.push({ level, fields: fields as Record<string, unknown> });
+    };
+    const logger: Logger = {
+      error: keep("error"),
+      warn: keep("warn"),
+      info: keep("info"),
+      debug: keep("debug"),
+    };
+    const runtime = new Runtime({ logger });
+    try {
+      const pid = await runtime.spawn(new (class extends GenServer {})());
+      const exited = runtime.whenExited(pid);
+      runtime.exit(pid, "kill");
+      await exited;
+      assert.deepEqual(
+        records.map((record) => [record.level, record.fields.event, record.fields.process]),
+        [["error", "crash_report", pid.toString()]],
+      );
+    } finally {
+      await runtime.shutdown();
+    }
   });
 });
 
