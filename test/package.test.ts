@@ -235,6 +235,8 @@ console.log(typeof root.SessionSystem, root.Runtime === otp.Runtime, root.Memory
     );
     assert.equal(ran.code, 0, ran.stderr);
     assert.equal(ran.stdout.trim(), "function true true");
+    // No ExperimentalWarning: require(esm) from inside node_modules is not warned about.
+    assert.equal(ran.stderr, "");
   });
 
   it("required on a Node without require(esm), fails saying which Node it needs", async (t) => {
