@@ -391,6 +391,20 @@ describe("logging (from the sources)", T, () => {
   });
 });
 
+describe("hosts under another logger (from the sources)", T, () => {
+  it("a thread-isolated session starts when the parent's logger has a level pino does not know", async () => {
+    const ignore = () => {};
+    const logger: Logger = { error: ignore, warn: ignore, info: ignore, debug: ignore, level: "verbose" };
+    const system = await SessionSystem.start({ isolation: "thread", logger });
+    try {
+      const session = await system.createSession({});
+      assert.equal((await system.sendMessage(session.id, "echo hello")).text, "hello");
+    } finally {
+      await system.stop();
+    }
+  });
+});
+
 describe("disposal (from the sources)", T, () => {
   it("a Runtime's Symbol.asyncDispose shuts it down", async () => {
     const runtime = new Runtime();

@@ -30,7 +30,12 @@ export function logsAt(logger: Logger, level: "error" | "warn" | "info" | "debug
  * library never uses it unless asked: a Runtime or SessionSystem given no logger is silent.
  */
 export function stderrLogger(level: string = process.env.SESSIONVISOR_LOG_LEVEL ?? "info"): pino.Logger {
-  return pino({ name: "sessionvisor", level }, pino.destination({ dest: 2, sync: true }));
+  // A level pino does not know (another logger's, passed on to a host) would make pino throw.
+  const known = level === "silent" || Object.hasOwn(pino.levels.values, level);
+  return pino(
+    { name: "sessionvisor", level: known ? level : "info" },
+    pino.destination({ dest: 2, sync: true }),
+  );
 }
 
 /** @deprecated The runtime's default is now silent; this is {@link stderrLogger}. */
