@@ -24,6 +24,20 @@ describe("README", () => {
     );
   });
 
+  it("opens with examples/coding-session.ts, importing from the package", () => {
+    assert.equal(
+      readmeBlock("opening: examples/coding-session.ts"),
+      readFileSync("examples/coding-session.ts", "utf8").replace('"../src/index.js"', '"sessionvisor"'),
+    );
+  });
+
+  it("opening example runs: the offline model calls read_file on the project and sums it up", () => {
+    const { stdout, status, stderr } = runExample("examples/coding-session.ts");
+    assert.equal(status, 0, stderr);
+    assert.match(stdout, /→ read_file \{ path: 'README\.md' \}\n/);
+    assert.match(stdout, /read_file: \{"path":"README\.md","content":"# sessionvisor/);
+  });
+
   it("shows examples/sessions-quickstart.ts verbatim as its session example", () => {
     assert.equal(
       readmeBlock("sessions: examples/sessions-quickstart.ts"),

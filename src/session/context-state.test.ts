@@ -96,3 +96,39 @@ describe("context counted with the model's tokenizer", () => {
     assert.ok(built.tokens <= 120);
   });
 });
+
+describe("a turn under way that does not fit the context", () => {
+  function withHugeResult(): ContextState {
+    const state = new ContextState({ maxHistory: 100, maxFiles: 10 });
+    state.append("user", "old question ".repeat(50), new Date());
+    state.append("assistant", "old answer ".repeat(50), new Date());
+    const { turn } = state.append("user", "read the big file", new Date());
+    state.recordCalls(turn.id, "", [{ id: "c1", name: "read_file", input: { path: "big" } }], new Date());
+    state.recordResult(
+      turn.id,
+      { callId: "c1", name: "read_file", content: "x".repeat(40_000), isError: false },
+      new Date(),
+    );
+    return state;
+  }
+
+  it("keeps the user's message, the call and its result, the result cut with a marker", () => {
+    const built = withHugeResult().buildContext({ tokenBudget: 1000 });
+    assert.deepEqual(
+      built.messages.map((m) => m.role),
+      ["user", "assistant", "tool"],
+    );
+    const result = built.messages[2];
+    assert.ok(
+      result?.role === "tool" && /cut to fit the context: \d+ of 40000 characters shown/.test(result.content),
+    );
+    assert.ok(built.tokens <= 1000, `${built.tokens} tokens`);
+    assert.equal(built.truncated, true);
+  });
+
+  it("leaves the stored result whole", () => {
+    const state = withHugeResult();
+    state.buildContext({ tokenBudget: 1000 });
+    assert.equal(state.history().at(-1)?.content.length, 40_000);
+  });
+});

@@ -594,40 +594,90 @@ export class ContextState {
         used += this.counter.count(content);
       }
     }
-    // The newest turns that fit, from `start` on; if not even the newest fits and it is the
-    // newest user message, it goes in shortened, alone.
+    // The turn under way — the newest user message and the calls and results after it — is
+    // always in, its tool results (then the message) cut with a marker if it does not fit; then
+    // as many of the turns before it as fit, newest first.
     const count = this.turns.length;
-    let start = count;
-    let shortened: LlmMessage | undefined;
-    for (let i = count - 1; i >= 0; i--) {
+    const current = Math.max(
+      0,
+      findLastIndex(this.turns, (t) => t.role === "user"),
+    );
+    const fitted = this.fitCurrentTurn(current, budget - used);
+    used += fitted.tokens;
+    let start = current;
+    for (let i = current - 1; i >= 0; i--) {
       const cost = this.costs[i] as number;
-      if (used + cost <= budget) {
-        used += cost;
-        start = i;
-        continue;
-      }
-      if (start === count && i === findLastIndex(this.turns, (t) => t.role === "user")) {
-        const turn = this.turns[i] as ConversationTurn;
-        const content = this.truncate(turn.content, Math.max(1, budget - used));
-        shortened = { role: "user", content };
-        used += this.counter.count(content);
-      }
-      break;
+      if (used + cost > budget) break;
+      used += cost;
+      start = i;
     }
     // A window must not open on results whose call was left out: a model refuses those.
-    while (!shortened && start < count && (this.turns[start] as ConversationTurn).role === "tool") {
+    while (start < current && (this.turns[start] as ConversationTurn).role === "tool") {
       used -= this.costs[start] as number;
       start++;
     }
-    const tail = shortened ? [shortened] : this.messages.slice(start);
+    const tail =
+      start === current && fitted.messages !== undefined
+        ? fitted.messages
+        : fitted.messages === undefined
+          ? this.messages.slice(start)
+          : [...this.messages.slice(start, current), ...fitted.messages];
     return {
       messages: head.length === 0 ? tail : [...head, ...tail],
       tokens: used,
-      droppedTurns: shortened ? count - 1 : start,
+      droppedTurns: start,
       includedFiles,
-      truncated: shortened !== undefined,
+      truncated: fitted.messages !== undefined,
       tokenizer: this.counter.name,
     };
+  }
+
+  /**
+   * The turns from `from` (the newest user message) on, within `room` tokens: as they are if
+   * they fit (`messages` undefined), else with the largest tool results cut first, each to no
+   * less than MIN_RESULT_TOKENS, and then the user's message, each cut marked.
+   */
+  private fitCurrentTurn(from: number, room: number): { messages?: LlmMessage[]; tokens: number } {
+    let total = 0;
+    for (let i = from; i < this.costs.length; i++) total += this.costs[i] as number;
+    if (total <= room) return { tokens: total };
+    const messages = this.messages.slice(from) as LlmMessage[];
+    const costs = this.costs.slice(from);
+    let excess = total - Math.max(1, room);
+    const order = messages
+      .map((m, i) => ({ i, cost: costs[i] as number, tool: m.role === "tool" }))
+      .filter((m) => m.tool)
+      .sort((a, b) => b.cost - a.cost);
+    for (const { i, cost } of order) {
+      if (excess <= 0) break;
+      const keep = Math.max(MIN_RESULT_TOKENS, cost - excess);
+      if (keep >= cost) continue;
+      const message = messages[i] as Extract<LlmMessage, { role: "tool" }>;
+      const content = this.cut(message.content, keep);
+      const now = this.counter.count(content);
+      messages[i] = { ...message, content };
+      excess -= cost - now;
+      costs[i] = now;
+    }
+    const user = messages[0];
+    if (excess > 0 && user?.role === "user") {
+      const keep = Math.max(1, (costs[0] as number) - excess);
+      const content = this.truncate(user.content, keep);
+      const now = this.counter.count(content);
+      messages[0] = { role: "user", content };
+      excess -= (costs[0] as number) - now;
+      costs[0] = now;
+    }
+    return { messages, tokens: costs.reduce((a, b) => a + b, 0) };
+  }
+
+  /** `text` cut to about `tokens` with a marker saying how much of it is shown. */
+  private cut(text: string, tokens: number): string {
+    const marker = (shown: number) =>
+      `\n[… cut to fit the context: ${shown} of ${text.length} characters shown]`;
+    const room = Math.max(1, tokens - this.counter.count(marker(text.length)));
+    const kept = this.truncate(text, room);
+    return kept + marker(kept.length);
   }
 
   /** What a message costs in the context: its text, and the calls it asks for. */
@@ -647,6 +697,9 @@ export class ContextState {
     return text.slice(0, cut);
   }
 }
+
+/** The least a tool result is cut to when the turn under way does not fit the context. */
+const MIN_RESULT_TOKENS = 64;
 
 /** The last time written as ISO-8601: a turn's two appends nearly always fall in the same ms. */
 let lastIso = { ms: Number.NaN, text: "" };
