@@ -118,17 +118,33 @@ describe("sessionvisor serve (the command)", () => {
     const run = spawnSync(
       process.execPath,
       [...CLI, "serve", "--host", "0.0.0.0", "--port", "0", "--data-dir", dataDir],
-      { encoding: "utf8", timeout: 30_000, env: envWith() },
+      { encoding: "utf8", timeout: 30_000, killSignal: "SIGKILL", env: envWith() },
     );
     assert.equal(run.status, 2, run.stderr);
     assert.match(run.stderr, /0\.0\.0\.0 is not a loopback address and no tokens are configured/);
     assert.equal(run.stdout, "");
   });
 
+  it("refuses a data directory it cannot make: exit 2 naming it", TEST_TIMEOUT, () => {
+    const file = join(tempDir(), "a-file");
+    writeFileSync(file, "");
+    for (const dataDir of [join(file, "data"), file, "/proc/sessionvisor-cannot-be-here"]) {
+      const run = spawnSync(process.execPath, [...CLI, "serve", "--port", "0", "--data-dir", dataDir], {
+        encoding: "utf8",
+        timeout: 30_000,
+        killSignal: "SIGKILL",
+        env: envWith(),
+      });
+      assert.equal(run.status, 2, `${dataDir}: ${run.stderr}`);
+      assert.match(run.stderr, /invalid dataDir: cannot create/);
+    }
+  });
+
   it("refuses a bad --port with exit 2", TEST_TIMEOUT, () => {
     const run = spawnSync(process.execPath, [...CLI, "serve", "--port", "eighty"], {
       encoding: "utf8",
       timeout: 30_000,
+      killSignal: "SIGKILL",
       env: envWith(),
     });
     assert.equal(run.status, 2);
@@ -139,6 +155,7 @@ describe("sessionvisor serve (the command)", () => {
     const made = spawnSync(process.execPath, [...CLI, "token", "--owner", "alice"], {
       encoding: "utf8",
       timeout: 30_000,
+      killSignal: "SIGKILL",
     });
     assert.equal(made.status, 0, made.stderr);
     const token = /^token {2}(\S+)$/m.exec(made.stdout)?.[1];
@@ -172,7 +189,7 @@ describe("sessionvisor serve (the command)", () => {
     const run = spawnSync(
       process.execPath,
       [...CLI, "serve", "--port", "0", "--data-dir", join(dir, "data"), "--tokens", tokensFile],
-      { encoding: "utf8", timeout: 30_000, env: envWith() },
+      { encoding: "utf8", timeout: 30_000, killSignal: "SIGKILL", env: envWith() },
     );
     assert.equal(run.status, 2);
     assert.match(run.stderr, /tokens\.json\.0/);
@@ -182,6 +199,7 @@ describe("sessionvisor serve (the command)", () => {
     const run = spawnSync(process.execPath, [...CLI, "serve", "--help"], {
       encoding: "utf8",
       timeout: 30_000,
+      killSignal: "SIGKILL",
     });
     assert.equal(run.status, 0);
     for (const flag of ["--port", "--host", "--data-dir", "--tokens"])

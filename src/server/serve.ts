@@ -1,7 +1,7 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, statSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { createAdaptorServer, type ServerType } from "@hono/node-server";
 import type { Logger } from "pino";
 import { InvalidArgumentError } from "../errors.js";
@@ -80,11 +80,7 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
     system = options.system;
   } else {
     const dataDir = resolve(options.dataDir ?? DEFAULT_DATA_DIR);
-    try {
-      mkdirSync(dataDir, { recursive: true });
-    } catch (error) {
-      throw new InvalidArgumentError("dataDir", `cannot create ${dataDir}: ${(error as Error).message}`);
-    }
+    makeDirectory(dataDir);
     system = await SessionSystem.start({
       ...options.systemOptions,
       storePath: join(dataDir, STORE_FILE),
@@ -146,6 +142,24 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
   };
 
   return { url, host, port: address.port, system, app, server, close };
+}
+
+/**
+ * Creates `dir` and its missing parents, one level at a time (`mkdirSync`'s own `recursive`
+ * spins forever under /proc). InvalidArgumentError `dataDir` when it cannot.
+ */
+function makeDirectory(dir: string): void {
+  const missing: string[] = [];
+  for (let at = dir; !existsSync(at); at = dirname(at)) {
+    missing.unshift(at);
+    if (dirname(at) === at) break;
+  }
+  try {
+    for (const level of missing) mkdirSync(level);
+    if (!statSync(dir).isDirectory()) throw new Error("it is not a directory");
+  } catch (error) {
+    throw new InvalidArgumentError("dataDir", `cannot create ${dir}: ${(error as Error).message}`);
+  }
 }
 
 /**
