@@ -1,7 +1,6 @@
 import { Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import type { Logger } from "pino";
-import { silentLogger } from "../runtime/index.js";
+import { type Logger, silentLogger } from "../runtime/index.js";
 import type { SessionSystem } from "../session/index.js";
 import { Auth, type TokenEntry } from "./auth.js";
 import { ServerContext, type ServerEnv } from "./context.js";

@@ -1,5 +1,5 @@
-import { pino } from "pino";
 import { InvalidArgumentError } from "../errors.js";
+import { stderrLogger } from "../runtime/index.js";
 import { hashToken, loadTokens, newToken, OwnerNameSchema, TOKENS_ENV } from "./auth.js";
 import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, type RunningServer, serve } from "./serve.js";
 
@@ -39,10 +39,8 @@ export async function runServeCommand(flags: ServeFlags, io: CommandIo): Promise
   } catch (error) {
     return fail(2, (error as Error).message);
   }
-  const logger = pino(
-    { name: "sessionvisor", level: (io.env ?? process.env).SESSIONVISOR_LOG_LEVEL ?? "warn" },
-    pino.destination({ dest: 2, sync: true }),
-  );
+  // Problems only, unless SESSIONVISOR_LOG_LEVEL asks for more.
+  const logger = stderrLogger((io.env ?? process.env).SESSIONVISOR_LOG_LEVEL ?? "warn");
   // Listened for before anything starts, so that a signal that comes as soon as the URL is
   // printed (or during the start) closes the server rather than killing the process.
   let removeSignalHandlers = () => {};

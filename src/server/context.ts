@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import type { Logger } from "pino";
+import type { Logger } from "../runtime/index.js";
 import {
   InvalidSessionIdError,
   isSessionId,
