@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, statSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { dirname, join, resolve } from "node:path";
-import { createAdaptorServer, type ServerType } from "@hono/node-server";
+import type { ServerType } from "@hono/node-server";
 import { InvalidArgumentError } from "../errors.js";
 import { type Logger, silentLogger } from "../runtime/index.js";
 import { SessionSystem, type SessionSystemOptions } from "../session/index.js";
@@ -72,6 +72,8 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
     );
   }
   const logger: Logger = options.logger ?? silentLogger();
+  // Loaded on the first serve, not when sessionvisor is imported (see createApp).
+  const { createAdaptorServer } = await import("@hono/node-server");
 
   const ownsSystem = options.system === undefined;
   let system: SessionSystem;
