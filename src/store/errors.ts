@@ -95,6 +95,12 @@ export class SqliteDriverMissingError extends SessionvisorError {
 }
 
 // A store's errors keep their class when a hosted session's agents throw them to a caller.
-for (const type of [InvalidSessionIdError, StoreCorruptError, StoreVersionError, StoreClosedError]) {
+for (const type of [
+  InvalidSessionIdError,
+  StoreCorruptError,
+  StoreVersionError,
+  StoreClosedError,
+  SqliteDriverMissingError,
+]) {
   registerRevivableError(type);
 }
