@@ -195,6 +195,36 @@ describe("sessionvisor serve (the command)", () => {
     assert.match(run.stderr, /tokens\.json\.0/);
   });
 
+  it("is not loaded by importing sessionvisor: hono comes with the first server", TEST_TIMEOUT, () => {
+    const dir = tempDir();
+    writeFileSync(
+      join(dir, "hook.mjs"),
+      'export async function resolve(s, c, next) { if (s.includes("hono")) process.stderr.write("LOADED " + s + "\\n"); return next(s, c); }\n',
+    );
+    writeFileSync(
+      join(dir, "register.mjs"),
+      `import { register } from "node:module";\nregister(${JSON.stringify(`file://${join(dir, "hook.mjs")}`)});\n`,
+    );
+    const run = (code: string) =>
+      spawnSync(
+        process.execPath,
+        ["--import", join(dir, "register.mjs"), "--import", "tsx", "--input-type=module", "-e", code],
+        {
+          encoding: "utf8",
+          timeout: 30_000,
+          killSignal: "SIGKILL",
+        },
+      );
+    const imported = run('await import("./src/index.ts"); console.log("imported");');
+    assert.equal(imported.stdout.trim(), "imported", imported.stderr);
+    assert.doesNotMatch(imported.stderr, /LOADED/);
+    const served = run(
+      'const m = await import("./src/index.ts"); const s = await m.SessionSystem.start(); const v = await m.serve({ system: s, port: 0 }); await v.close(); await s.stop(); console.log("served");',
+    );
+    assert.equal(served.stdout.trim(), "served", served.stderr);
+    assert.match(served.stderr, /LOADED hono/);
+  });
+
   it("prints its options on --help and exits 0", TEST_TIMEOUT, () => {
     const run = spawnSync(process.execPath, [...CLI, "serve", "--help"], {
       encoding: "utf8",
