@@ -23,10 +23,11 @@ export function turnRoutes(app: Hono<ServerEnv>, ctx: ServerContext): void {
     ctx.noQuery(c);
     const id = await ctx.ownedId(c);
     const body = parseWith(MessageBodySchema, (await readJsonBody(c.req.raw, limits.maxBodyBytes)) ?? {});
-    ctx.takeMessage(c.get("owner"));
+    const owner = c.get("owner");
     const timeout = body.timeoutMs === undefined ? {} : { timeoutMs: body.timeoutMs };
     const accept = (c.req.header("accept") ?? "").toLowerCase();
     if (!accept.includes("text/event-stream")) {
+      ctx.takeMessage(owner);
       // The client leaving (or the server closing) cancels the turn, as closing a stream does.
       const { signal, done } = ctx.turnSignal(c);
       try {
@@ -36,10 +37,12 @@ export function turnRoutes(app: Hono<ServerEnv>, ctx: ServerContext): void {
       }
     }
 
-    const release = ctx.acquireStream(c.get("owner"));
+    const release = ctx.acquireStream(owner);
     const cancel = new AbortController();
     let parts: AsyncIterableIterator<TurnPart>;
     try {
+      // Counted once the stream is allowed (a 429 for streams costs no message).
+      ctx.takeMessage(owner);
       // Made here, not in the stream, so that an argument it refuses is a 4xx rather than a broken stream.
       parts = system.stream(id, body.text, { ...timeout, signal: cancel.signal });
     } catch (error) {
