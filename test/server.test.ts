@@ -392,6 +392,23 @@ describe("HTTP API: sessions", () => {
     },
   );
 
+  it(
+    "drops a document's owner on an import without tokens (one owner, who owns nothing by name)",
+    TEST_TIMEOUT,
+    async () => {
+      const first = await start();
+      const alice = client(first.url, ALICE);
+      const { body: made } = await alice.post("/v1/sessions", {});
+      const exported = await alice.get(`/v1/sessions/${made.id}/export`);
+      const local = await start({ tokens: undefined });
+      const imported = await client(local.url, undefined).post("/v1/sessions/import", exported.body);
+      assert.equal(imported.status, 201, JSON.stringify(imported.body));
+      assert.equal(imported.body.owner, undefined);
+      const config = (await local.system.exportSession(made.id)).session.config as { owner?: string };
+      assert.equal(config.owner, undefined);
+    },
+  );
+
   it("answers 409 session_exists for an import of an id that exists", TEST_TIMEOUT, async () => {
     const { url } = await start();
     const alice = client(url, ALICE);
