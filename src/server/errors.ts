@@ -1,4 +1,4 @@
-import { InvalidArgumentError, SessionvisorError } from "../errors.js";
+import { InvalidArgumentError, registerRevivableError, SessionvisorError } from "../errors.js";
 
 /**
  * An error of the HTTP layer itself (a body that is not JSON, a missing token, too many
@@ -25,6 +25,10 @@ export class HttpError extends SessionvisorError {
     this.headers = headers;
   }
 }
+
+// Every exported SessionvisorError keeps its class across a host, this one too (a hosted
+// module that builds a server's errors gets them back as they were).
+registerRevivableError(HttpError);
 
 /** The JSON body of every error the server answers with. */
 export interface ErrorBody {
