@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { ConversationTurn, SessionSystem } from "../src/index.js";
+import type { ConversationTurn } from "../src/index.js";
 import { allActive, envNumber, footprint, mulberry32 } from "./support/chaos.js";
 import { startSystem } from "./support/sessions.js";
 

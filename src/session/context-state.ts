@@ -597,7 +597,6 @@ export class ContextState {
     // The turn under way — the newest user message and the calls and results after it — is
     // always in, its tool results (then the message) cut with a marker if it does not fit; then
     // as many of the turns before it as fit, newest first.
-    const count = this.turns.length;
     const current = Math.max(
       0,
       findLastIndex(this.turns, (t) => t.role === "user"),
