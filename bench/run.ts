@@ -1,5 +1,5 @@
 // Runs the benchmarks and prints one table per suite, beside Erlang/OTP's figures measured in
-// the same run (bench/otp/bench.exs). Usage: npm run bench [-- core|sessions|durability|isolation|llm]
+// the same run (bench/otp/bench.exs). Usage: npm run bench [-- core|sessions|durability|isolation|llm|server]
 // `npm run bench` compiles with tsc first: figures are for the JavaScript users run, not for a
 // development loader (tsx wraps every function expression, which costs time and memory).
 import { measureCore } from "./core.js";
@@ -13,10 +13,11 @@ import {
 } from "./isolation.js";
 import { llmTable, measureLlm } from "./llm.js";
 import { runOtp } from "./otp.js";
+import { measureServer, serverTable } from "./server.js";
 import { measureSessions, measureShape } from "./sessions.js";
 import { type Figure, renderTable } from "./table.js";
 
-const ALL = ["core", "sessions", "durability", "isolation", "llm"];
+const ALL = ["core", "sessions", "durability", "isolation", "llm", "server"];
 const requested = process.argv.slice(2).filter((arg) => !arg.startsWith("-"));
 const suites = requested.length > 0 ? requested : ALL;
 for (const suite of suites) {
@@ -31,7 +32,7 @@ if (!(globalThis as { gc?: unknown }).gc) {
 
 console.log(`sessionvisor benchmarks — node ${process.version}, ${new Date().toISOString()}`);
 const otpSuites = suites
-  .filter((suite) => suite !== "durability" && suite !== "isolation" && suite !== "llm")
+  .filter((suite) => suite !== "durability" && suite !== "isolation" && suite !== "llm" && suite !== "server")
   // The sessions table compares the session shape, the whole create path and a turn.
   .flatMap((s) => (s === "sessions" ? ["session", "create", "turn"] : [s]));
 const otp =
@@ -393,4 +394,8 @@ if (suites.includes("isolation")) {
 if (suites.includes("llm")) {
   console.log("");
   console.log(llmTable(await measureLlm()));
+}
+
+if (suites.includes("server")) {
+  console.log(serverTable(await measureServer()));
 }

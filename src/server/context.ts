@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type { Context } from "hono";
 import type { Logger } from "../runtime/index.js";
 import {
@@ -30,7 +31,13 @@ export type SessionJson = SessionInfoJson & { owner?: string };
  */
 export class ServerContext {
   /** Aborts when the server closes: streams end and turns in flight are cancelled. */
-  private readonly closingController = new AbortController();
+  private readonly closingController = (() => {
+    const controller = new AbortController();
+    // Every turn in flight listens to it: more than Node's default of 10 is normal, not a leak
+    // (each listener goes when its turn ends), and the warning would reach every server's stderr.
+    setMaxListeners(0, controller.signal);
+    return controller;
+  })();
   private readonly streamsByOwner = new Map<string, number>();
   /** Each owner's message allowance: a bucket of a minute's messages, refilled continuously. */
   private readonly messageBuckets = new Map<string, { left: number; at: number }>();
