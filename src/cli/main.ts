@@ -12,6 +12,9 @@ import {
 } from "../server/index.js";
 import { ChatApp } from "./chat.js";
 import { CHAT_PROVIDERS, type ChatFlags, ChatUsageError, chatSettings } from "./chat-flags.js";
+import { registerDoctorCommand } from "./doctor-command.js";
+import { registerSessionsCommand } from "./sessions-command.js";
+import { registerTreeCommand } from "./tree-command.js";
 
 /** Once the chat has ended, whatever still holds the event loop (a socket kept alive, say) is not waited for. */
 const EXIT_GRACE_MS = 1000;
@@ -95,6 +98,15 @@ program
   .action((flags: { owner: string }) => {
     process.exitCode = runTokenCommand(flags, { stdout: process.stdout, stderr: process.stderr });
   });
+
+/** A command's exit code; whatever still holds the event loop after it is not waited for. */
+const exitWith = (code: number) => {
+  process.exitCode = code;
+  setTimeout(() => process.exit(), EXIT_GRACE_MS).unref();
+};
+registerSessionsCommand(program, VERSION, exitWith);
+registerTreeCommand(program, VERSION, exitWith);
+registerDoctorCommand(program, VERSION, exitWith);
 
 try {
   await program.parseAsync();
