@@ -6,6 +6,7 @@ import { Auth, type TokenEntry } from "./auth.js";
 import { ServerContext, type ServerEnv } from "./context.js";
 import { errorResponse, HttpError } from "./errors.js";
 import { eventRoutes } from "./event-routes.js";
+import { openApiDocument } from "./openapi.js";
 import { resolveServerLimits, type ServerLimits } from "./options.js";
 import { SessionOwners } from "./owners.js";
 import { sessionRoutes } from "./session-routes.js";
@@ -20,6 +21,8 @@ export interface AppOptions {
   limits?: Partial<ServerLimits> | undefined;
   /** Where failed requests are logged (default: nowhere). */
   logger?: Logger | undefined;
+  /** The version `/openapi.json` states (default 0.0.0). */
+  version?: string | undefined;
 }
 
 /** The HTTP API over one session system, as a fetch handler (see `serve` for a listening server). */
@@ -74,6 +77,15 @@ export async function createApp(system: SessionSystem, options: AppOptions = {})
   );
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
+  let openApi: Record<string, unknown> | undefined;
+  app.get("/openapi.json", (c) => {
+    ctx.noQuery(c);
+    openApi ??= openApiDocument({
+      tokens: !auth.implicit,
+      ...(options.version ? { version: options.version } : {}),
+    });
+    return c.json(openApi);
+  });
   app.use("*", async (_c, next) => {
     if (ctx.closing.aborted) throw new HttpError(503, "server_closing", "the server is closing");
     await next();

@@ -11,6 +11,13 @@ export {
 } from "./auth.js";
 export { type CommandIo, runServeCommand, runTokenCommand, type ServeFlags } from "./command.js";
 export { type ErrorBody, errorResponse, HttpError, STATUS_OF_CODE } from "./errors.js";
+export {
+  ErrorBodySchema,
+  type OpenApiOptions,
+  openApiDocument,
+  ROUTE_DOCS,
+  type RouteDoc,
+} from "./openapi.js";
 export { DEFAULT_SERVER_LIMITS, isLoopbackHost, type ServerLimits } from "./options.js";
 export {
   DEFAULT_DATA_DIR,

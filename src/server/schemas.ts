@@ -53,3 +53,60 @@ export const NoQuerySchema = z.object({}).strict();
 
 /** A body that must be a JSON object (a session config, a session document). */
 export const JsonObjectSchema = z.record(z.string(), z.unknown());
+
+/** A process in `GET /v1/tree`: what the supervision tree shows of it. */
+export interface TreeNode {
+  pid: string;
+  /** Its child id under its supervisor (`root` for the tree's root). */
+  id: string;
+  type: "supervisor" | "worker";
+  names: string[];
+  sessionId?: string | undefined;
+  isolation?: "inline" | "thread" | "process" | undefined;
+  host?: { id: string; kind: string; memory?: Record<string, number> | undefined } | undefined;
+  mailbox?: number | undefined;
+  restarts?: number | undefined;
+  children?: TreeNode[] | undefined;
+}
+
+export const TreeNodeSchema: z.ZodType<TreeNode> = z
+  .object({
+    pid: z.string(),
+    id: z.string(),
+    type: z.enum(["supervisor", "worker"]),
+    names: z.array(z.string()),
+    sessionId: z.string().optional(),
+    isolation: z.enum(["inline", "thread", "process"]).optional(),
+    host: z
+      .object({ id: z.string(), kind: z.string(), memory: z.record(z.string(), z.number()).optional() })
+      .strict()
+      .optional(),
+    mailbox: z.number().int().min(0).optional(),
+    restarts: z.number().int().min(0).optional(),
+    get children() {
+      return z.array(TreeNodeSchema).optional();
+    },
+  })
+  .strict();
+
+/** `GET /v1/tree`. */
+export const TreeSchema = z.object({ root: TreeNodeSchema }).strict();
+
+/** `GET /v1/processes/:pid`: a process's info, pids as text. */
+export const ProcessInfoSchema = z
+  .object({
+    pid: z.string(),
+    behaviour: z.string(),
+    status: z.enum(["starting", "running", "exiting", "dead"]),
+    busy: z.boolean(),
+    mailboxLength: z.number().int().min(0),
+    messagesHandled: z.number().int().min(0),
+    trapExit: z.boolean(),
+    parent: z.string(),
+    links: z.array(z.string()),
+    monitoredBy: z.array(z.string().nullable()),
+    monitors: z.number().int().min(0),
+    names: z.array(z.string()),
+    sessionId: z.string().optional(),
+  })
+  .strict();
