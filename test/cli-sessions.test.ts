@@ -59,8 +59,11 @@ interface Run {
  * Runs the command as a child process (asynchronously: a server in this process keeps
  * answering) and resolves when it exits; killed after 30 s.
  */
-function cli(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<Run> {
-  const child = spawn(process.execPath, [...CLI, ...args], {
+function cli(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; input?: string; nodeArgs?: string[] } = {},
+): Promise<Run> {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...CLI, ...args], {
     env: options.env ?? envWith(),
     stdio: ["pipe", "pipe", "pipe"],
   });
@@ -304,6 +307,42 @@ describe("sessionvisor sessions with --data-dir (embedded)", () => {
     const run = await cli(["sessions", "list", "--data-dir", file]);
     assert.equal(run.code, 2);
     assert.match(run.stderr, /^sessionvisor sessions list: --data-dir: cannot use .*a-file/);
+  });
+});
+
+/** A --require script under which `require("better-sqlite3")` fails as when it is not installed. */
+function withoutSqlite(): string[] {
+  const file = join(tempDir(), "no-sqlite.cjs");
+  writeFileSync(
+    file,
+    `const Module = require("node:module");
+const resolve = Module._resolveFilename;
+Module._resolveFilename = function (request, ...rest) {
+  if (request === "better-sqlite3") {
+    const error = new Error("Cannot find module 'better-sqlite3'\\nRequire stack:\\n- somewhere");
+    error.code = "MODULE_NOT_FOUND";
+    throw error;
+  }
+  return resolve.call(this, request, ...rest);
+};
+`,
+  );
+  return ["--require", file];
+}
+
+describe("without better-sqlite3", () => {
+  it("--data-dir prints one line, error: sqlite_driver_missing, and exits 1", TEST_TIMEOUT, async () => {
+    const run = await cli(["sessions", "list", "--data-dir", join(tempDir(), "data")], {
+      nodeArgs: withoutSqlite(),
+    });
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /^error: sqlite_driver_missing: .*npm install better-sqlite3.*\n$/);
+  });
+
+  it("doctor fails its sqlite check and exits 1", TEST_TIMEOUT, async () => {
+    const run = await cli(["doctor"], { nodeArgs: withoutSqlite() });
+    assert.equal(run.code, 1);
+    assert.match(run.stdout, /^✗ sqlite: the SQLite session store needs the package better-sqlite3/m);
   });
 });
 
