@@ -6,6 +6,7 @@ import { Auth, type TokenEntry } from "./auth.js";
 import { ServerContext, type ServerEnv } from "./context.js";
 import { errorResponse, HttpError } from "./errors.js";
 import { eventRoutes } from "./event-routes.js";
+import { createMetrics } from "./metrics.js";
 import { openApiDocument } from "./openapi.js";
 import { resolveServerLimits, type ServerLimits } from "./options.js";
 import { SessionOwners } from "./owners.js";
@@ -103,6 +104,14 @@ export async function createApp(system: SessionSystem, options: AppOptions = {})
       );
     }
     return c.json({ status: "ready" });
+  });
+  // Open without tokens (which serve allows on loopback only); with tokens, any owner's token.
+  const metrics = await createMetrics(system);
+  ctx.closing.addEventListener("abort", () => metrics.close(), { once: true });
+  app.get("/metrics", async (c) => {
+    ctx.noQuery(c);
+    auth.ownerOf(c.req.header("authorization"));
+    return c.body(await metrics.scrape(), 200, { "Content-Type": metrics.contentType });
   });
   app.use("/v1/*", async (c, next) => {
     c.set("owner", auth.ownerOf(c.req.header("authorization")));

@@ -257,6 +257,15 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
     status: 200,
     otherContent: { type: "text/event-stream", description: "event: <type>, data: the event as JSON" },
   },
+  {
+    method: "get",
+    path: "/metrics",
+    summary: "Prometheus metrics (needs a token when tokens are configured)",
+    tag: OPS,
+    query: NoQuerySchema,
+    status: 200,
+    otherContent: { type: "text/plain; version=0.0.4", description: "the Prometheus text format" },
+  },
 ];
 
 const PATH_PARAMS: Readonly<Record<string, { description: string; schema: z.ZodType }>> = {
