@@ -1,7 +1,7 @@
 // `sessionvisor sessions …`, `tree` and `doctor` as a user runs them: child processes, their
 // output and exit codes, against a real server (started in this process) or a store on disk.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -237,7 +237,7 @@ describe("sessionvisor sessions over --url", () => {
     TEST_TIMEOUT,
     async () => {
       const run = await cli(["tree", ...remote]);
-      if (run.code === 0) assert.match(run.stdout, /^session_system supervisor /);
+      if (run.code === 0) assert.match(run.stdout, /^root supervisor /);
       else assert.match(run.stderr, /^error: not_found: /);
     },
   );
@@ -371,7 +371,7 @@ describe("sessionvisor tree (embedded)", () => {
     const run = await cli(["tree", ...local]);
     assert.equal(run.code, 0, run.stderr);
     const lines = run.stdout.trimEnd().split("\n");
-    assert.match(lines[0] as string, /^session_system supervisor <[^>]+>$/);
+    assert.match(lines[0] as string, /^root supervisor <[^>]+>$/);
     const at = lines.findIndex((line) => line.includes(`${id} supervisor`));
     assert.ok(at > 0, run.stdout);
     assert.match(
@@ -428,12 +428,51 @@ describe("sessionvisor tree (embedded)", () => {
     });
     const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
     const deadline = Date.now() + 20_000;
-    while ((stdout.match(/^session_system /gm) ?? []).length < 2 && Date.now() < deadline) {
+    while ((stdout.match(/^root supervisor /gm) ?? []).length < 2 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    assert.ok((stdout.match(/^session_system /gm) ?? []).length >= 2, stdout);
+    assert.ok((stdout.match(/^root supervisor /gm) ?? []).length >= 2, stdout);
     child.kill("SIGINT");
     assert.equal(await exited, 0);
+  });
+});
+
+const hasScript = spawnSync("script", ["--version"]).status === 0;
+const NO_PTY = "util-linux 'script' is not installed, so no pseudo-terminal can be allocated";
+
+describe("on a terminal", { skip: hasScript ? false : NO_PTY }, () => {
+  /** Runs the command in a pseudo-terminal (util-linux `script`); what it printed, escapes kept. */
+  function onTerminal(args: string[], ms: number): Promise<string> {
+    const command = [process.execPath, ...CLI, ...args].join(" ");
+    const child = spawn("script", ["-q", "-e", "-c", command, "/dev/null"], {
+      env: envWith({ TERM: "xterm" }),
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    children.add(child);
+    let screen = "";
+    child.stdout.on("data", (chunk) => {
+      screen += chunk;
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), ms);
+    return new Promise((resolve) =>
+      child.once("close", () => {
+        clearTimeout(timer);
+        resolve(screen);
+      }),
+    );
+  }
+
+  it("sessions list colours the header and the status", TEST_TIMEOUT, async () => {
+    const local = ["--data-dir", join(tempDir(), "data")];
+    await cliJson<SessionJson>(["sessions", "create", ...local]);
+    const screen = await onTerminal(["sessions", "list", ...local], 30_000);
+    assert.ok(screen.includes("\x1b[1mID "), screen);
+    assert.ok(screen.includes("\x1b[32mactive\x1b[39m"), screen);
+  });
+
+  it("tree --watch clears the screen before each drawing", TEST_TIMEOUT, async () => {
+    const screen = await onTerminal(["tree", "--watch", "--data-dir", join(tempDir(), "data")], 4000);
+    assert.ok(screen.split("\x1b[H\x1b[2J").length - 1 >= 2, screen);
   });
 });
 

@@ -104,7 +104,16 @@ async function openEmbedded(dataDirText: string): Promise<Connection> {
     return {
       client,
       mode: "embedded",
-      tree: async () => ({ root: await buildTree(system) }),
+      // The server's own GET /v1/tree where it has one; built here from the runtime otherwise.
+      tree: async () => {
+        try {
+          return await client.tree();
+        } catch (error) {
+          if (error instanceof CliError && error.code === "not_found")
+            return { root: await buildTree(system) };
+          throw error;
+        }
+      },
       close: async () => {
         app.close();
         await system.stop();

@@ -1,6 +1,5 @@
 import type { Pid, Runtime } from "../runtime/index.js";
 import type { SessionSystem } from "../session/index.js";
-import { SESSION_SYSTEM_CHILD_ID } from "../session/system-boot.js";
 import { Supervisor } from "../supervision/index.js";
 import type { TreeNode } from "./api-client.js";
 
@@ -9,7 +8,7 @@ const SESSIONS_SUPERVISOR = "sessions_supervisor";
 
 /**
  * The supervision tree of a session system running in this process, in the shape `GET /v1/tree`
- * answers: from its root supervisor down (`Supervisor.whichChildren`, recursively). Each
+ * answers: from its root supervisor (id `root`) down (`Supervisor.whichChildren`, recursively). Each
  * session's supervisor (a child of the sessions supervisor, whose child id is the session's id)
  * carries the session's id, isolation, host and restarts. Children not running (restarting,
  * stopped) are left out.
@@ -44,7 +43,7 @@ export async function buildTree(system: SessionSystem): Promise<TreeNode> {
     }
     return result;
   };
-  return node(root, SESSION_SYSTEM_CHILD_ID, "supervisor");
+  return node(root, "root", "supervisor");
 }
 
 function mailboxOf(runtime: Runtime, pid: Pid): number | undefined {
