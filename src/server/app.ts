@@ -11,6 +11,7 @@ import { openApiDocument } from "./openapi.js";
 import { resolveServerLimits, type ServerLimits } from "./options.js";
 import { SessionOwners } from "./owners.js";
 import { sessionRoutes } from "./session-routes.js";
+import { treeRoutes } from "./tree-routes.js";
 import { turnRoutes } from "./turn-routes.js";
 
 export interface AppOptions {
@@ -121,6 +122,7 @@ export async function createApp(system: SessionSystem, options: AppOptions = {})
   sessionRoutes(app, ctx);
   turnRoutes(app, ctx);
   eventRoutes(app, ctx);
+  treeRoutes(app, ctx);
 
   return {
     hono: app,
