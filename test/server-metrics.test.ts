@@ -44,13 +44,7 @@ async function start(
   return { server, system, url: server.url };
 }
 
-async function call(
-  url: string,
-  method: string,
-  path: string,
-  body?: unknown,
-  token: string | null = ALICE,
-) {
+async function call(url: string, method: string, path: string, body?: unknown, token: string | null = ALICE) {
   const headers: Record<string, string> = {};
   if (token) headers.authorization = `Bearer ${token}`;
   if (body !== undefined) headers["content-type"] = "application/json";
