@@ -354,6 +354,7 @@ describe("bad flags", () => {
     ["--url with --data-dir", ["sessions", "list", "--url", "http://127.0.0.1:1", "--data-dir", "x"]],
     ["an unknown --status", ["sessions", "list", "--status", "asleep"]],
     ["an unknown subcommand", ["sessions", "frobnicate"]],
+    ["doctor --url that is not an address", ["doctor", "--url", "127.0.0.1:8787"]],
   ] as const) {
     it(`${what} exits 2`, TEST_TIMEOUT, async () => {
       const run = await cli([...args]);

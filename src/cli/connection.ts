@@ -61,7 +61,8 @@ export async function connect(flags: ConnectionFlags, env: NodeJS.ProcessEnv): P
   return openEmbedded(flags.dataDir ?? DEFAULT_DATA_DIR);
 }
 
-function checkUrl(text: string): string {
+/** A server's address as --url takes it (http or https, no query), without a trailing slash; a usage error otherwise. */
+export function checkUrl(text: string): string {
   let url: URL;
   try {
     url = new URL(text);

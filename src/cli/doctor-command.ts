@@ -6,15 +6,8 @@ import { API_KEY_VARIABLES, MODEL_BACKENDS } from "../llm/index.js";
 import { DEFAULT_DATA_DIR } from "../server/index.js";
 import { SqliteSessionStore } from "../store/index.js";
 import { ApiClient } from "./api-client.js";
-import {
-  CliError,
-  type CommandOutput,
-  firstLine,
-  json,
-  paletteFor,
-  processOutput,
-  reportError,
-} from "./output.js";
+import { checkUrl } from "./connection.js";
+import { type CommandOutput, firstLine, json, paletteFor, processOutput, reportError } from "./output.js";
 
 /** One check's outcome. An optional one that fails does not fail the doctor. */
 export interface Check {
@@ -136,16 +129,8 @@ export async function runChecks(flags: DoctorFlags, env: NodeJS.ProcessEnv): Pro
 /** `sessionvisor doctor`: one line a check; exit 0 when every required one passes, 1 otherwise. */
 export async function runDoctor(flags: DoctorFlags, out: CommandOutput): Promise<number> {
   try {
-    if (flags.url !== undefined && !/^https?:\/\/[^/?#]+\/?$/.test(flags.url)) {
-      throw new CliError(
-        2,
-        `--url must be a server's address such as http://127.0.0.1:8787, not ${JSON.stringify(flags.url)}`,
-      );
-    }
-    const checks = await runChecks(
-      { ...flags, ...(flags.url ? { url: flags.url.replace(/\/$/, "") } : {}) },
-      out.env,
-    );
+    const url = flags.url === undefined ? undefined : checkUrl(flags.url);
+    const checks = await runChecks({ ...flags, ...(url === undefined ? {} : { url }) }, out.env);
     const ok = checks.every((check) => check.ok || !check.required);
     if (flags.json) {
       out.stdout.write(json({ ok, checks }));
