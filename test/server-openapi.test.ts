@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
 import { Ajv2020 } from "ajv/dist/2020.js";
+import fc from "fast-check";
 import {
   defaultProviders,
   hashToken,
@@ -30,7 +31,13 @@ afterEach(async () => {
 async function start(tokens: TokenEntry[] | undefined): Promise<RunningServer> {
   const system = await startSystem({ providers: defaultProviders({ chunkDelayMs: 0 }) });
   systems.push(system);
-  const server = await serve({ system, port: 0, tokens, closeGraceMs: 2000 });
+  const server = await serve({
+    system,
+    port: 0,
+    tokens,
+    closeGraceMs: 2000,
+    limits: { maxMessagesPerMinute: 100_000 },
+  });
   servers.push(server);
   return server;
 }
@@ -47,7 +54,7 @@ async function document(server: RunningServer): Promise<Doc> {
 
 /** A validator for one schema of the document, its `#/components/...` references resolved. */
 function validator(doc: Doc, schema: object) {
-  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  const ajv = new Ajv2020({ strict: false, allErrors: true, logger: false });
   return ajv.compile({
     $id: "https://sessionvisor.invalid/openapi.json",
     components: doc.components,
@@ -171,6 +178,52 @@ describe("GET /openapi.json", () => {
     await good.body?.cancel();
   });
 
+  it("agrees with POST /v1/sessions/:id/messages on 150 generated bodies: the document refuses exactly what the route refuses", {
+    timeout: 60_000,
+  }, async () => {
+    const server = await start(TOKENS);
+    const doc = await document(server);
+    const check = validator(doc, requestSchema(doc, "/v1/sessions/{id}/messages", "post"));
+    const created = await fetch(`${server.url}/v1/sessions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ALICE}`, "content-type": "application/json" },
+      body: "{}",
+    });
+    const { id } = (await created.json()) as { id: string };
+    const value = fc.oneof(
+      fc.string({ maxLength: 12 }).map((t) => `echo ${t}`),
+      fc.constant(""),
+      fc.integer(),
+      fc.double({ noNaN: true, noDefaultInfinity: true }),
+      fc.boolean(),
+      fc.constant(null),
+      fc.array(fc.string(), { maxLength: 2 }),
+    );
+    const body = fc.oneof(
+      fc.record(
+        { text: value, timeoutMs: fc.oneof(value, fc.integer({ min: -10, max: 2 ** 32 })), extra: value },
+        { requiredKeys: [] },
+      ),
+      value,
+    );
+    await fc.assert(
+      fc.asyncProperty(body, async (input) => {
+        const answer = await fetch(`${server.url}/v1/sessions/${id}/messages`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${ALICE}`, "content-type": "application/json" },
+          body: JSON.stringify(input),
+        });
+        await answer.body?.cancel();
+        // An empty or null body reads as none: the route checks {} then.
+        const seen = input === null || input === "" ? {} : input;
+        const documented = check(seen);
+        assert.ok(answer.status === 200 || answer.status === 400, `status ${answer.status}`);
+        assert.equal(answer.status === 200, documented, `${JSON.stringify(input)}: route ${answer.status}`);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
   it("describes query parameters from the route's schema (unknown ones refused)", TEST_TIMEOUT, async () => {
     const doc = await document(await start(TOKENS));
     const list = doc.paths["/v1/sessions"].get.parameters as { name: string; in: string; schema: object }[];
@@ -214,6 +267,14 @@ describe("GET /openapi.json", () => {
     const check = validator(doc, sessionSchema);
     assert.ok(check(session), JSON.stringify(check.errors));
     assert.ok(!check({ ...session, status: "sleeping" }));
+    const tree = await (
+      await fetch(`${server.url}/v1/tree`, { headers: { authorization: `Bearer ${ALICE}` } })
+    ).json();
+    const treeSchema = doc.paths["/v1/tree"].get.responses["200"].content["application/json"].schema;
+    const checkTree = validator(doc, treeSchema);
+    assert.ok(checkTree(tree), JSON.stringify(checkTree.errors));
+    assert.ok(JSON.stringify(tree).includes(String(session.id)), "the tree shows the session");
+    assert.ok(!checkTree({ root: { pid: "<a.1>", id: "root", type: "gen_server", names: [] } }));
   });
 
   it("says it needs no token when the server has none", TEST_TIMEOUT, async () => {

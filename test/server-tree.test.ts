@@ -2,6 +2,7 @@
 // system as each owner may see it, before and after a session's supervisor is killed.
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
+import fc from "fast-check";
 import {
   defaultProviders,
   hashToken,
@@ -237,5 +238,39 @@ describe("GET /v1/processes/:pid", () => {
     assert.ok(!answer.body.links.includes(theirSupervisor), "bob's session is not among alice's links");
     const asBob = await call(url, "GET", `/v1/processes/${encodeURIComponent(sessions.toString())}`, BOB);
     assert.ok(asBob.body.links.includes(theirSupervisor));
+  });
+
+  it("answers 200 when the pid is the caller's, else 400 or 404 with an error body, never 500, for 200 generated pids", {
+    timeout: 60_000,
+  }, async () => {
+    const { url, system } = await start();
+    const mine = await createSession(url, ALICE);
+    const theirs = await createSession(url, BOB);
+    const node = system.runtime.node;
+    const mineText = String(system.getContextManagerPid(mine));
+    const theirsText = String(system.getContextManagerPid(theirs));
+    const pid = fc.oneof(
+      fc.constantFrom(mineText, theirsText, `<${node}.0>`, `<${node}.1>`, "<other.1>", "<>", "%", "%3C"),
+      fc.nat({ max: 400 }).map((n) => `<${node}.${n}>`),
+      fc.string({ maxLength: 30 }),
+      fc.string({ maxLength: 30 }).map(encodeURIComponent),
+    );
+    await fc.assert(
+      fc.asyncProperty(pid, async (text) => {
+        const path = `/v1/processes/${text.startsWith("<") ? encodeURIComponent(text) : text}`;
+        const answer = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${ALICE}` } });
+        const body = await answer.text();
+        assert.ok(answer.status < 500, `${path}: ${answer.status} ${body}`);
+        if (answer.status === 200) {
+          const info = JSON.parse(body);
+          assert.notEqual(info.sessionId, theirs, `${path} is bob's`);
+        } else if (answer.status === 400 || answer.status === 404) {
+          assert.equal(typeof JSON.parse(body).error.code, "string");
+        }
+        if (text === theirsText) assert.equal(answer.status, 404);
+        if (text === mineText) assert.equal(answer.status, 200);
+      }),
+      { numRuns: 200 },
+    );
   });
 });
