@@ -19,6 +19,7 @@ export {
   type RouteDoc,
 } from "./openapi.js";
 export { DEFAULT_SERVER_LIMITS, isLoopbackHost, type ServerLimits } from "./options.js";
+export { ProcessInfoSchema, type TreeNode, TreeNodeSchema, TreeSchema } from "./schemas.js";
 export {
   DEFAULT_DATA_DIR,
   DEFAULT_HOST,
