@@ -1,6 +1,10 @@
 // GET /metrics over real HTTP: the Prometheus text, parsed, and the counters moved by real
 // sessions and turns (the offline model, paced where a turn must last).
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, describe, it } from "node:test";
 import {
   defaultProviders,
@@ -201,5 +205,35 @@ describe("GET /metrics", () => {
     assert.equal(sample(await scrape(b.url), 'sessionvisor_turns_total{status="completed"}'), 1);
     assert.equal(sample(await scrape(a.url), 'sessionvisor_turns_total{status="completed"}'), 0);
     assert.equal(sample(await scrape(a.url), 'sessionvisor_sessions{status="active"}'), 0);
+  });
+
+  it("is not loaded by importing sessionvisor: prom-client comes with the first server", TEST_TIMEOUT, () => {
+    const dir = mkdtempSync(join(tmpdir(), "sessionvisor-metrics-"));
+    try {
+      writeFileSync(
+        join(dir, "hook.mjs"),
+        'export async function resolve(s, c, next) { if (s.includes("prom-client")) process.stderr.write("LOADED " + s + "\\n"); return next(s, c); }\n',
+      );
+      writeFileSync(
+        join(dir, "register.mjs"),
+        `import { register } from "node:module";\nregister(${JSON.stringify(`file://${join(dir, "hook.mjs")}`)});\n`,
+      );
+      const run = (code: string) =>
+        spawnSync(
+          process.execPath,
+          ["--import", join(dir, "register.mjs"), "--import", "tsx", "--input-type=module", "-e", code],
+          { encoding: "utf8", timeout: 30_000, killSignal: "SIGKILL" },
+        );
+      const imported = run('await import("./src/index.ts"); console.log("imported");');
+      assert.equal(imported.stdout.trim(), "imported", imported.stderr);
+      assert.doesNotMatch(imported.stderr, /LOADED/);
+      const served = run(
+        'const m = await import("./src/index.ts"); const s = await m.SessionSystem.start(); const v = await m.serve({ system: s, port: 0 }); await v.close(); await s.stop(); console.log("served");',
+      );
+      assert.equal(served.stdout.trim(), "served", served.stderr);
+      assert.match(served.stderr, /LOADED prom-client/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
