@@ -232,15 +232,17 @@ describe("sessionvisor sessions over --url", () => {
     assert.match(run.stderr, /^sessionvisor sessions list: cannot read --token-file .*: ENOENT\n$/);
   });
 
-  it(
-    "tree over --url prints the server's tree once GET /v1/tree exists, or the API's error",
-    TEST_TIMEOUT,
-    async () => {
-      const run = await cli(["tree", ...remote]);
-      if (run.code === 0) assert.match(run.stdout, /^root supervisor /);
-      else assert.match(run.stderr, /^error: not_found: /);
-    },
-  );
+  it("tree over --url shows a session's supervisor with its two agents", TEST_TIMEOUT, async () => {
+    const { id } = await cliJson<SessionJson>(["sessions", "create", ...remote]);
+    const run = await cli(["tree", ...remote]);
+    assert.equal(run.code, 0, run.stderr);
+    const lines = run.stdout.trimEnd().split("\n");
+    assert.match(lines[0] as string, /^root supervisor <[^>]+>$/);
+    const at = lines.findIndex((line) => line.includes(`${id} supervisor`));
+    assert.ok(at > 0, run.stdout);
+    assert.match(lines[at + 1] as string, /── context_manager worker <[^>]+> \[context_manager:session_/);
+    assert.match(lines[at + 2] as string, /└── llm_orchestrator worker <[^>]+> \[llm_orchestrator:session_/);
+  });
 
   it("doctor --url passes against a ready server", TEST_TIMEOUT, async () => {
     const report = await cliJson<{ ok: boolean; checks: { name: string; ok: boolean }[] }>([

@@ -4,9 +4,8 @@ import type { Command } from "commander";
 import { silentLogger } from "../runtime/index.js";
 import { createApp, DEFAULT_DATA_DIR, STORE_FILE } from "../server/index.js";
 import { SessionSystem } from "../session/index.js";
-import { ApiClient, type TreeNode } from "./api-client.js";
+import { ApiClient } from "./api-client.js";
 import { CliError, usageError } from "./output.js";
-import { buildTree } from "./tree-build.js";
 
 /** Where a command's bearer token comes from when no --token-file is given. */
 export const TOKEN_ENV = "SESSIONVISOR_TOKEN";
@@ -34,8 +33,6 @@ export interface Connection {
   readonly client: ApiClient;
   /** `embedded` when the command runs the session system itself. */
   readonly mode: "remote" | "embedded";
-  /** The supervision tree from its root. */
-  tree(): Promise<{ root: TreeNode }>;
   /** Stops what the command started (the embedded system and its store). */
   close(): Promise<void>;
 }
@@ -55,7 +52,7 @@ export async function connect(flags: ConnectionFlags, env: NodeJS.ProcessEnv): P
     const url = checkUrl(flags.url);
     const token = readToken(flags.tokenFile, env);
     const client = ApiClient.remote(url, token);
-    return { client, mode: "remote", tree: () => client.tree(), close: async () => {} };
+    return { client, mode: "remote", close: async () => {} };
   }
   if (flags.tokenFile !== undefined) throw usageError("--token-file is for --url; a --data-dir needs none");
   return openEmbedded(flags.dataDir ?? DEFAULT_DATA_DIR);
@@ -105,16 +102,6 @@ async function openEmbedded(dataDirText: string): Promise<Connection> {
     return {
       client,
       mode: "embedded",
-      // The server's own GET /v1/tree where it has one; built here from the runtime otherwise.
-      tree: async () => {
-        try {
-          return await client.tree();
-        } catch (error) {
-          if (error instanceof CliError && error.code === "not_found")
-            return { root: await buildTree(system) };
-          throw error;
-        }
-      },
       close: async () => {
         app.close();
         await system.stop();

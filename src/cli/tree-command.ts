@@ -65,7 +65,7 @@ export async function runTree(
   return runWithConnection("tree", flags, out, async (connection) => {
     const palette = paletteFor(out.stdout, out.env);
     const draw = async (first: boolean) => {
-      const tree = await connection.tree();
+      const tree = await connection.client.tree();
       if (flags.json) {
         out.stdout.write(flags.watch ? `${JSON.stringify(tree)}\n` : json(tree));
         return;
