@@ -1,3 +1,4 @@
+import type { TreeNode } from "../server/schemas.js";
 import { CliError } from "./output.js";
 
 /** A session as the HTTP API answers it (SessionInfo as JSON, plus its owner when it has one). */
@@ -11,18 +12,7 @@ export interface SessionJson {
 }
 
 /** One process of the supervision tree, as `GET /v1/tree` answers it. */
-export interface TreeNode {
-  pid: string;
-  id: string;
-  type: "supervisor" | "worker";
-  names: string[];
-  sessionId?: string;
-  isolation?: string;
-  host?: { id: string; kind: string; memory?: unknown };
-  mailbox?: number;
-  restarts?: number;
-  children?: TreeNode[];
-}
+export type { TreeNode };
 
 export type FetchLike = (request: Request) => Response | Promise<Response>;
 
