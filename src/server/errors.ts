@@ -50,6 +50,7 @@ export const STATUS_OF_CODE: Readonly<Record<string, number>> = {
   unauthorized: 401,
   not_found: 404,
   session_not_found: 404,
+  process_not_found: 404,
   payload_too_large: 413,
   unsupported_media_type: 415,
   // The request is fine, the session's state is not.

@@ -6,6 +6,7 @@ import type { ServerType } from "@hono/node-server";
 import { InvalidArgumentError } from "../errors.js";
 import { type Logger, silentLogger } from "../runtime/index.js";
 import { SessionSystem, type SessionSystemOptions } from "../session/index.js";
+import { VERSION } from "../version.js";
 import { type AppOptions, createApp, type SessionvisorApp } from "./app.js";
 import { isLoopbackHost } from "./options.js";
 
@@ -91,7 +92,12 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
 
   let app: SessionvisorApp;
   try {
-    app = await createApp(system, { tokens: options.tokens, limits: options.limits, logger });
+    app = await createApp(system, {
+      tokens: options.tokens,
+      limits: options.limits,
+      logger,
+      version: options.version ?? VERSION,
+    });
   } catch (error) {
     if (ownsSystem) await system.stop().catch(() => {});
     throw error;
