@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
 import { silentLogger } from "../runtime/index.js";
-import { createApp, DEFAULT_DATA_DIR, STORE_FILE } from "../server/index.js";
+import { createApp, DEFAULT_DATA_DIR, dataDirHolder, STORE_FILE } from "../server/index.js";
 import { SessionSystem } from "../session/index.js";
 import { ApiClient } from "./api-client.js";
 import { CliError, usageError } from "./output.js";
@@ -94,6 +94,15 @@ function readToken(file: string | undefined, env: NodeJS.ProcessEnv): string | u
 async function openEmbedded(dataDirText: string): Promise<Connection> {
   const dataDir = resolve(dataDirText);
   makeDirectory(dataDir);
+  // A running server owns the directory: a second system on its file would run every session twice.
+  const holder = dataDirHolder(dataDir);
+  if (holder) {
+    throw new CliError(
+      1,
+      `${dataDir} is in use by sessionvisor serve (pid ${holder.pid}); give --url ${holder.url || "<its URL>"}`,
+      "data_dir_in_use",
+    );
+  }
   // The store's errors (better-sqlite3 missing or unbuilt, a corrupt file) carry their codes.
   const system = await SessionSystem.start({ storePath: join(dataDir, STORE_FILE), logger: silentLogger() });
   try {

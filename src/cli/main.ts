@@ -81,7 +81,14 @@ program
   .description("serve the HTTP API (sessions, turns, events as SSE) over sessions kept in --data-dir")
   .option("--port <port>", "port to listen on (0: any free one)", String(DEFAULT_PORT))
   .option("--host <address>", "address to listen on; any but a loopback one needs tokens", DEFAULT_HOST)
-  .option("--data-dir <dir>", "directory of the SQLite store (created if missing)", DEFAULT_DATA_DIR)
+  .option(
+    "--data-dir <dir>",
+    `directory of the SQLite store (created if missing; default ${DEFAULT_DATA_DIR})`,
+  )
+  .option(
+    "--memory",
+    "keep sessions in memory instead: nothing survives the process, no better-sqlite3 needed",
+  )
   .option(
     "--tokens <file>",
     `bearer tokens, JSON [{"owner":"alice","sha256":"<hex>"}] (default: $${TOKENS_ENV}; none: loopback only)`,

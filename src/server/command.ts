@@ -9,6 +9,7 @@ export interface ServeFlags {
   host?: string;
   dataDir?: string;
   tokens?: string;
+  memory?: boolean;
 }
 
 export interface CommandIo {
@@ -58,7 +59,14 @@ export async function runServeCommand(flags: ServeFlags, io: CommandIo): Promise
   });
   let server: RunningServer;
   try {
-    server = await serve({ port, host, dataDir: flags.dataDir ?? DEFAULT_DATA_DIR, tokens, logger });
+    if (flags.memory && flags.dataDir !== undefined) return fail(2, "give --memory or --data-dir, not both");
+    server = await serve({
+      port,
+      host,
+      ...(flags.memory ? { memory: true } : { dataDir: flags.dataDir ?? DEFAULT_DATA_DIR }),
+      tokens,
+      logger,
+    });
   } catch (error) {
     removeSignalHandlers();
     if (error instanceof InvalidArgumentError) return fail(2, error.message);

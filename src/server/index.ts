@@ -10,6 +10,14 @@ export {
   type TokenEntry,
 } from "./auth.js";
 export { type CommandIo, runServeCommand, runTokenCommand, type ServeFlags } from "./command.js";
+export {
+  assertDataDirFree,
+  claimDataDir,
+  type DataDirHolder,
+  DataDirInUseError,
+  dataDirHolder,
+  LOCK_FILE,
+} from "./data-dir-lock.js";
 export { type ErrorBody, errorResponse, HttpError, STATUS_OF_CODE } from "./errors.js";
 export {
   ErrorBodySchema,

@@ -6,8 +6,10 @@ import type { ServerType } from "@hono/node-server";
 import { InvalidArgumentError } from "../errors.js";
 import { type Logger, silentLogger } from "../runtime/index.js";
 import { SessionSystem, type SessionSystemOptions } from "../session/index.js";
+import { MemorySessionStore } from "../store/index.js";
 import { VERSION } from "../version.js";
 import { type AppOptions, createApp, type SessionvisorApp } from "./app.js";
+import { claimDataDir } from "./data-dir-lock.js";
 import { isLoopbackHost } from "./options.js";
 
 export const DEFAULT_PORT = 8787;
@@ -25,6 +27,11 @@ export interface ServeOptions extends AppOptions {
   host?: string | undefined;
   /** Where the SQLite store lives when no `system` is given (created if missing; default ./.sessionvisor). */
   dataDir?: string | undefined;
+  /**
+   * Keeps sessions in memory instead of `dataDir` (nothing survives the process; no
+   * better-sqlite3 needed). Only when no `system` is given.
+   */
+  memory?: boolean | undefined;
   /** Options of the session system started when no `system` is given (its store and logger are the server's). */
   systemOptions?: Omit<SessionSystemOptions, "store" | "storePath" | "logger"> | undefined;
   /** How long `close` lets responses finish before it drops their connections (ms, default 5,000). */
@@ -78,16 +85,27 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
 
   const ownsSystem = options.system === undefined;
   let system: SessionSystem;
+  // The data directory is this server's while it runs: a second serve, or the CLI's embedded
+  // mode, on the same SQLite file would run every session a second time.
+  let lock: ReturnType<typeof claimDataDir> | undefined;
   if (options.system) {
     system = options.system;
+  } else if (options.memory) {
+    system = await SessionSystem.start({ ...options.systemOptions, store: new MemorySessionStore(), logger });
   } else {
     const dataDir = resolve(options.dataDir ?? DEFAULT_DATA_DIR);
     makeDirectory(dataDir);
-    system = await SessionSystem.start({
-      ...options.systemOptions,
-      storePath: join(dataDir, STORE_FILE),
-      logger,
-    });
+    lock = claimDataDir(dataDir);
+    try {
+      system = await SessionSystem.start({
+        ...options.systemOptions,
+        storePath: join(dataDir, STORE_FILE),
+        logger,
+      });
+    } catch (error) {
+      lock.release();
+      throw error;
+    }
   }
 
   let app: SessionvisorApp;
@@ -100,6 +118,7 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
     });
   } catch (error) {
     if (ownsSystem) await system.stop().catch(() => {});
+    lock?.release();
     throw error;
   }
 
@@ -123,11 +142,13 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
   } catch (error) {
     app.close();
     if (ownsSystem) await system.stop().catch(() => {});
+    lock?.release();
     throw error;
   }
   const address = server.address() as AddressInfo;
   const shown = address.family === "IPv6" ? `[${address.address}]` : address.address;
   const url = `http://${shown}:${address.port}`;
+  lock?.setUrl(url);
   logger.info({ event: "server_listening", url }, `sessionvisor serving on ${url}`);
 
   let closed: Promise<void> | undefined;
@@ -143,6 +164,7 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
       await stopped;
       clearTimeout(grace);
       if (ownsSystem) await system.stop();
+      lock?.release();
       logger.info({ event: "server_closed", url }, "sessionvisor server closed");
     })();
     return closed;
