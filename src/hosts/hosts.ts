@@ -79,13 +79,8 @@ interface HostRecord {
   stopping: boolean;
   /** The spawn waiting for its answer. */
   spawn: { resolve(pid: Pid): void; reject(error: unknown): void } | undefined;
-  /** The module its root was spawned from: what a replacement would preload. */
-  module: string | undefined;
   readonly services: Map<string, object>;
 }
-
-/** How long a replacement started for a silent host is kept when nothing took it. */
-const STANDBY_IDLE_MS = 30_000;
 
 /**
  * The hosts of one runtime: worker threads and child processes that each run one subtree. It
@@ -143,7 +138,6 @@ export class Hosts {
     const limits = resolveLimits(options.limits, this.limits);
     const record = await this.take(kind, limits);
     record.label = options.label;
-    record.module = options.module;
     // The root is linked to its parent once it runs; until then a parent that dies must still
     // take the host with it, or the host would be an orphan.
     const ownerWatch = this.runtime.watch(options.parent, () => {
@@ -326,31 +320,6 @@ export class Hosts {
     }
   }
 
-  /**
-   * A host has been silent for half its hang timeout: if no spare of its kind is ready or
-   * starting, one is started now, so that should the watchdog find it hung, the session's
-   * restart takes a host that has already booted instead of waiting for one (about the boot
-   * of a host sooner). Unused, it stays as a spare until one is next needed, or is stopped
-   * after STANDBY_IDLE_MS when the system keeps no spares.
-   */
-  private standBy(silent: HostRecord): void {
-    if (this.stopped || this.runtime.isStopped || silent.module === undefined || silent.stopping) return;
-    const { kind } = silent.launched;
-    const pool = this.pool(kind, silent.limits);
-    if (pool.length > 0) return;
-    const standby = this.launch(kind, silent.limits, [silent.module]);
-    standby.catch(() => {});
-    pool.push(standby);
-    if (this.spareCount > 0) return;
-    const timer = setTimeout(() => {
-      const at = pool.indexOf(standby);
-      if (at < 0) return;
-      pool.splice(at, 1);
-      void standby.then((record) => this.stopHost(record)).catch(() => {});
-    }, STANDBY_IDLE_MS);
-    timer.unref();
-  }
-
   private pool(kind: HostKind, limits: HostLimits): Promise<HostRecord>[] {
     const key = `${kind}:${JSON.stringify(limits)}`;
     const pool = this.spares.get(key) ?? [];
@@ -372,9 +341,6 @@ export class Hosts {
       onDeath: (reason) => {
         if (record) this.died(record, reason);
       },
-      onSilent: () => {
-        if (record) this.standBy(record);
-      },
     });
     const peer = new Peer(
       this.runtime,
@@ -391,7 +357,6 @@ export class Hosts {
       root: undefined,
       stopping: false,
       spawn: undefined,
-      module: undefined,
       services: new Map(),
     };
     this.records.set(node, record);

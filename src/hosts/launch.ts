@@ -53,11 +53,6 @@ export interface LaunchOptions {
   onFrame(frame: Frame): undefined | Promise<unknown>;
   /** Called once, when the host is found dead, hung or gone; not called for a failed start. */
   onDeath(reason: HostDownError): void;
-  /**
-   * Called when the host has been silent for half its hang timeout (once per silence): if it
-   * is hung, its replacement can be starting while the watchdog waits out the rest.
-   */
-  onSilent?(): void;
 }
 
 /** A running host, as its parent sees it. */
@@ -310,8 +305,6 @@ abstract class HostBase implements LaunchedHost {
     // heartbeats that came meanwhile may still wait behind the loop's timers, so one more turn.
     const lateMs = Math.max(50, hangTimeoutMs / 4);
     let skipped = false;
-    // Told once a silence, so a host that is merely slow does not start a replacement per tick.
-    let toldSilent = false;
     const arm = (delayMs: number) => {
       const due = performance.now() + delayMs;
       this.watchdog = setTimeout(() => {
@@ -324,18 +317,11 @@ abstract class HostBase implements LaunchedHost {
     const judge = (late: boolean) => {
       if (this.dead) return;
       const silent = performance.now() - this.lastSeen;
-      const half = hangTimeoutMs / 2;
-      if (silent < half) toldSilent = false;
-      else if (!toldSilent && !late) {
-        toldSilent = true;
-        this.options.onSilent?.();
-      }
       if (late) arm(Math.max(5, Math.min(100, Math.floor(hangTimeoutMs / 10))));
       else if (silent > hangTimeoutMs) void this.kill("hang", `no heartbeat for ${Math.round(silent)} ms`);
-      else if (silent < half && this.options.onSilent) arm(half - silent + 1);
       else arm(hangTimeoutMs - silent + 1);
     };
-    arm(this.options.onSilent ? Math.floor(hangTimeoutMs / 2) + 1 : hangTimeoutMs + 1);
+    arm(hangTimeoutMs + 1);
   }
 }
 
