@@ -395,11 +395,13 @@ for (const isolation of ["thread", "process"] as const) {
       });
       const events = recorder();
       system.subscribeAll(events.listener);
-      // The victim is meant to hang: a short hang timeout of its own.
+      // The victim is meant to hang: a short hang timeout of its own, yet long enough that a
+      // loaded machine (CI runs test files side by side) does not take it for hung before it
+      // has answered the message that makes it hang.
       const victim = await system.createSession({
         isolation,
         llm: { provider: "rogue" },
-        limits: { hangTimeoutMs: 1000 },
+        limits: { hangTimeoutMs: 2000 },
       });
       await system.sendMessage(victim.id, `EXEC_SLEEP:${pidFile}`);
       await until(async () => readFileSync(pidFile, { flag: "a+" }).toString().trim().length > 0);
