@@ -11,6 +11,7 @@ import { VERSION } from "../version.js";
 import { type AppOptions, createApp, type SessionvisorApp } from "./app.js";
 import { claimDataDir } from "./data-dir-lock.js";
 import { isLoopbackHost } from "./options.js";
+import { webSocketEvents } from "./websocket-events.js";
 
 export const DEFAULT_PORT = 8787;
 export const DEFAULT_HOST = "127.0.0.1";
@@ -131,6 +132,9 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
     overrideGlobalObjects: false,
   });
   const connections = trackConnections(server);
+  // A session's events over WebSocket too, beside SSE (ws is loaded with the first server).
+  const websockets = await webSocketEvents(system, (request) => app.fetch(request), logger);
+  server.on("upgrade", websockets.upgrade);
   try {
     await new Promise<void>((done, fail) => {
       server.once("error", fail);
@@ -140,6 +144,7 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
       });
     });
   } catch (error) {
+    websockets.close();
     app.close();
     if (ownsSystem) await system.stop().catch(() => {});
     lock?.release();
@@ -155,6 +160,7 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
   const close = (): Promise<void> => {
     closed ??= (async () => {
       const stopped = new Promise<void>((done) => server.close(() => done()));
+      websockets.close();
       app.close();
       // Connections are closed as soon as no response is in flight on them (the streams just
       // ended, the turns just cancelled, a client's idle or spare connection); whatever is still
