@@ -144,4 +144,24 @@ describe("a session's events over WebSocket", () => {
     await server.close();
     assert.equal(await ws.closed, 1001);
   });
+
+  it("sends on /v1/events/ws the events of the caller's sessions only", T, async () => {
+    const { url, system } = await started();
+    const mine = await created(url, ALICE);
+    const theirs = await created(url, BOB);
+    const ws = listen(url, "/v1/events/ws", ALICE);
+    await ws.opened;
+    await system.sendMessage(theirs, "echo not for alice");
+    await system.sendMessage(mine, "echo for alice");
+    await ws.until(() => ws.events.some((e) => e.type === "llm_done" && e.sessionId === mine));
+    assert.ok(
+      ws.events.every((e) => e.sessionId === mine),
+      JSON.stringify(ws.events.map((e) => e.sessionId)),
+    );
+  });
+
+  it("refuses /v1/events/ws without a valid token", T, async () => {
+    const { url } = await started();
+    await assert.rejects(listen(url, "/v1/events/ws", "svt_not_a_token").opened, /HTTP 401/);
+  });
 });

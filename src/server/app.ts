@@ -36,6 +36,14 @@ export interface SessionvisorApp {
   /** SSE streams open now. */
   readonly openStreams: number;
   /**
+   * @internal Who an `Authorization` header speaks for, and whether that owner may see a
+   * session: what the WebSocket events (served beside the app) check, by the app's own rules.
+   */
+  readonly access: {
+    ownerOf(authorization: string | undefined): string;
+    canSee(owner: string, sessionId: string): Promise<boolean>;
+  };
+  /**
    * Stops taking requests (they answer 503 `server_closing`, `/readyz` too), ends every SSE
    * stream and cancels every turn in flight. The session system is left running.
    */
@@ -130,6 +138,10 @@ export async function createApp(system: SessionSystem, options: AppOptions = {})
     implicitOwner: auth.implicit,
     get openStreams() {
       return ctx.openStreams;
+    },
+    access: {
+      ownerOf: (authorization) => auth.ownerOf(authorization),
+      canSee: (owner, sessionId) => (auth.implicit ? Promise.resolve(true) : ctx.canSee(owner, sessionId)),
     },
     close: () => ctx.close(),
   };

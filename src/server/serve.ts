@@ -133,7 +133,7 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
   });
   const connections = trackConnections(server);
   // A session's events over WebSocket too, beside SSE (ws is loaded with the first server).
-  const websockets = await webSocketEvents(system, (request) => app.fetch(request), logger);
+  const websockets = await webSocketEvents(system, (request) => app.fetch(request), app.access, logger);
   server.on("upgrade", websockets.upgrade);
   try {
     await new Promise<void>((done, fail) => {

@@ -6,6 +6,8 @@ import type { SessionEvent, SessionSystem } from "../session/index.js";
 
 /** Where a session's events are served over WebSocket: `/v1/sessions/<id>/events/ws`. */
 const ROUTE = /^\/v1\/sessions\/([^/]+)\/events\/ws$/;
+/** Every session's events the caller may see, live only (as `/v1/events`). */
+const GLOBAL_ROUTE = "/v1/events/ws";
 /** Bytes a client may leave unread before it is cut off (it resumes with `?since=`). */
 const MAX_BUFFERED = 8 * 1024 * 1024;
 /** Close codes: 1001 the server is going away, 1008 a policy (too slow), 1011 an error. */
@@ -33,6 +35,10 @@ export interface WebSocketEvents {
 export async function webSocketEvents(
   system: SessionSystem,
   fetchApi: (request: Request) => Response | Promise<Response>,
+  access: {
+    ownerOf(authorization: string | undefined): string;
+    canSee(owner: string, sessionId: string): Promise<boolean>;
+  },
   logger: Logger,
 ): Promise<WebSocketEvents> {
   const { WebSocketServer } = (await import("ws")) as WsModule;
@@ -49,6 +55,18 @@ export async function webSocketEvents(
 
   const serve = async (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(request.url ?? "/", "http://localhost");
+    if (url.pathname === GLOBAL_ROUTE && !closing) {
+      let owner: string;
+      try {
+        owner = access.ownerOf(request.headers.authorization);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        refuse(socket, 401, JSON.stringify({ error: { code: "unauthorized", message } }));
+        return;
+      }
+      wss.handleUpgrade(request, socket, head, (ws) => streamAll(ws, owner));
+      return;
+    }
     const match = ROUTE.exec(url.pathname);
     if (!match || closing) {
       refuse(
@@ -120,6 +138,30 @@ export async function webSocketEvents(
       );
       end(1011, "could not subscribe");
     }
+  };
+
+  /** Every session's events the owner may see, in order: one whose owner must be read holds back the rest. */
+  const streamAll = (ws: Socket, owner: string) => {
+    sockets.add(ws);
+    let pending: Promise<void> = Promise.resolve();
+    let ended = false;
+    const subscription = system.subscribeAll((event) => {
+      pending = pending.then(async () => {
+        if (ended || !(await access.canSee(owner, event.sessionId).catch(() => false))) return;
+        if (ws.bufferedAmount > MAX_BUFFERED) {
+          ended = true;
+          ws.close(TOO_SLOW, "too slow");
+          return;
+        }
+        ws.send(JSON.stringify(event));
+      });
+    });
+    ws.on("close", () => {
+      sockets.delete(ws);
+      ended = true;
+      system.unsubscribe(subscription);
+    });
+    ws.on("error", () => {});
   };
 
   return {
