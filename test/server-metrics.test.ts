@@ -5,48 +5,12 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, it } from "node:test";
-import {
-  defaultProviders,
-  hashToken,
-  newToken,
-  type RunningServer,
-  type SessionSystem,
-  type SessionSystemOptions,
-  serve,
-  type TokenEntry,
-} from "../src/index.js";
-import { recorder, startSystem } from "./support/sessions.js";
+import { describe, it } from "node:test";
+import { ALICE, serversForTests } from "./support/http-servers.js";
+import { recorder } from "./support/sessions.js";
 
 const TEST_TIMEOUT = { timeout: 30_000 };
-const ALICE = newToken();
-const TOKENS: TokenEntry[] = [{ owner: "alice", sha256: hashToken(ALICE) }];
-
-const servers: RunningServer[] = [];
-const systems: SessionSystem[] = [];
-
-afterEach(async () => {
-  for (const server of servers.splice(0)) await server.close();
-  for (const system of systems.splice(0)) await system.stop();
-});
-
-async function start(
-  options: { tokens?: TokenEntry[] | undefined; chunkDelayMs?: number; system?: SessionSystemOptions } = {},
-): Promise<{ server: RunningServer; system: SessionSystem; url: string }> {
-  const system = await startSystem({
-    providers: defaultProviders({ chunkDelayMs: options.chunkDelayMs ?? 0 }),
-    ...options.system,
-  });
-  systems.push(system);
-  const server = await serve({
-    system,
-    port: 0,
-    tokens: "tokens" in options ? options.tokens : TOKENS,
-    closeGraceMs: 2000,
-  });
-  servers.push(server);
-  return { server, system, url: server.url };
-}
+const start = serversForTests();
 
 async function call(url: string, method: string, path: string, body?: unknown, token: string | null = ALICE) {
   const headers: Record<string, string> = {};

@@ -1,45 +1,18 @@
 // GET /openapi.json over real HTTP: the document covers every route hono registered, and its
 // schemas refuse what the routes refuse (checked with ajv, a JSON Schema validator that is not zod).
 import assert from "node:assert/strict";
-import { afterEach, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import fc from "fast-check";
-import {
-  defaultProviders,
-  hashToken,
-  newToken,
-  type RunningServer,
-  type SessionSystem,
-  serve,
-  type TokenEntry,
-} from "../src/index.js";
+import type { RunningServer, TokenEntry } from "../src/index.js";
 import { openApiPath } from "../src/server/openapi.js";
-import { startSystem } from "./support/sessions.js";
+import { ALICE, serversForTests, TOKENS } from "./support/http-servers.js";
 
 const TEST_TIMEOUT = { timeout: 30_000 };
-const ALICE = newToken();
-const TOKENS: TokenEntry[] = [{ owner: "alice", sha256: hashToken(ALICE) }];
-
-const servers: RunningServer[] = [];
-const systems: SessionSystem[] = [];
-
-afterEach(async () => {
-  for (const server of servers.splice(0)) await server.close();
-  for (const system of systems.splice(0)) await system.stop();
-});
+const startServer = serversForTests();
 
 async function start(tokens: TokenEntry[] | undefined): Promise<RunningServer> {
-  const system = await startSystem({ providers: defaultProviders({ chunkDelayMs: 0 }) });
-  systems.push(system);
-  const server = await serve({
-    system,
-    port: 0,
-    tokens,
-    closeGraceMs: 2000,
-    limits: { maxMessagesPerMinute: 100_000 },
-  });
-  servers.push(server);
-  return server;
+  return (await startServer({ tokens, limits: { maxMessagesPerMinute: 100_000 } })).server;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: the document is read by the fields each test expects.

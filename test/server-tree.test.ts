@@ -1,51 +1,13 @@
 // GET /v1/tree and GET /v1/processes/:pid over real HTTP: the supervision tree of a real session
 // system as each owner may see it, before and after a session's supervisor is killed.
 import assert from "node:assert/strict";
-import { afterEach, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import fc from "fast-check";
-import {
-  defaultProviders,
-  hashToken,
-  newToken,
-  type RunningServer,
-  type SessionSystem,
-  type SessionSystemOptions,
-  serve,
-  type TokenEntry,
-} from "../src/index.js";
 import { type TreeNode, TreeSchema } from "../src/server/schemas.js";
-import { startSystem } from "./support/sessions.js";
+import { ALICE, BOB, serversForTests } from "./support/http-servers.js";
 
 const TEST_TIMEOUT = { timeout: 30_000 };
-const ALICE = newToken();
-const BOB = newToken();
-const TOKENS: TokenEntry[] = [
-  { owner: "alice", sha256: hashToken(ALICE) },
-  { owner: "bob", sha256: hashToken(BOB) },
-];
-
-const servers: RunningServer[] = [];
-const systems: SessionSystem[] = [];
-
-afterEach(async () => {
-  for (const server of servers.splice(0)) await server.close();
-  for (const system of systems.splice(0)) await system.stop();
-});
-
-async function start(
-  options: { tokens?: TokenEntry[] | undefined; system?: SessionSystemOptions } = {},
-): Promise<{ system: SessionSystem; url: string }> {
-  const system = await startSystem({ providers: defaultProviders({ chunkDelayMs: 0 }), ...options.system });
-  systems.push(system);
-  const server = await serve({
-    system,
-    port: 0,
-    tokens: "tokens" in options ? options.tokens : TOKENS,
-    closeGraceMs: 2000,
-  });
-  servers.push(server);
-  return { system, url: server.url };
-}
+const start = serversForTests();
 
 async function call(url: string, method: string, path: string, token: string | null, body?: unknown) {
   const headers: Record<string, string> = {};

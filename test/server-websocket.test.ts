@@ -3,40 +3,18 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
 import WebSocket from "ws";
-import {
-  hashToken,
-  newToken,
-  type RunningServer,
-  type SessionEvent,
-  type SessionSystem,
-  serve,
-  type TokenEntry,
-} from "../src/index.js";
-import { startSystem } from "./support/sessions.js";
+import type { RunningServer, SessionEvent, SessionSystem } from "../src/index.js";
+import { ALICE, BOB, serversForTests } from "./support/http-servers.js";
 
 const T = { timeout: 30_000 };
-const ALICE = newToken();
-const BOB = newToken();
-const TOKENS: TokenEntry[] = [
-  { owner: "alice", sha256: hashToken(ALICE) },
-  { owner: "bob", sha256: hashToken(BOB) },
-];
-
-const servers: RunningServer[] = [];
-const systems: SessionSystem[] = [];
+const start = serversForTests();
 const sockets: WebSocket[] = [];
-afterEach(async () => {
+afterEach(() => {
   for (const socket of sockets.splice(0)) socket.terminate();
-  for (const server of servers.splice(0)) await server.close();
-  for (const system of systems.splice(0)) await system.stop();
 });
 
 async function started(): Promise<{ url: string; system: SessionSystem; server: RunningServer }> {
-  const system = await startSystem();
-  systems.push(system);
-  const server = await serve({ system, port: 0, tokens: TOKENS, closeGraceMs: 1000 });
-  servers.push(server);
-  return { url: server.url, system, server };
+  return start({ closeGraceMs: 1000 });
 }
 
 async function created(url: string, token: string): Promise<string> {

@@ -7,31 +7,20 @@ import { join } from "node:path";
 import { afterEach, describe, it } from "node:test";
 import {
   defaultProviders,
-  hashToken,
   InvalidArgumentError,
   newToken,
   type RunningServer,
-  type ServerLimits,
   type SessionEvent,
   type SessionSystem,
-  type SessionSystemOptions,
   serve,
   silentLogger,
-  type TokenEntry,
 } from "../src/index.js";
+import { ALICE, BOB, serversForTests, TOKENS } from "./support/http-servers.js";
 import { recorder, startSystem } from "./support/sessions.js";
 
 const TEST_TIMEOUT = { timeout: 30_000 };
 
-const ALICE = newToken();
-const BOB = newToken();
-const TOKENS: TokenEntry[] = [
-  { owner: "alice", sha256: hashToken(ALICE) },
-  { owner: "bob", sha256: hashToken(BOB) },
-];
-
-// ---- what each test starts, stopped after it ---------------------------------------------
-
+// What a test starts by hand (not through `start`), stopped after it too.
 const servers: RunningServer[] = [];
 const systems: SessionSystem[] = [];
 const dirs: string[] = [];
@@ -50,36 +39,7 @@ function tempDir(): string {
   return dir;
 }
 
-interface Started {
-  system: SessionSystem;
-  server: RunningServer;
-  url: string;
-}
-
-/** A session system (in memory, offline model paced by `chunkDelayMs`) served on a free port. */
-async function start(
-  options: {
-    tokens?: TokenEntry[] | undefined;
-    limits?: Partial<ServerLimits>;
-    chunkDelayMs?: number;
-    system?: SessionSystemOptions;
-  } = {},
-): Promise<Started> {
-  const system = await startSystem({
-    providers: defaultProviders({ chunkDelayMs: options.chunkDelayMs ?? 0 }),
-    ...options.system,
-  });
-  systems.push(system);
-  const server = await serve({
-    system,
-    port: 0,
-    tokens: "tokens" in options ? options.tokens : TOKENS,
-    ...(options.limits ? { limits: options.limits } : {}),
-    closeGraceMs: 2000,
-  });
-  servers.push(server);
-  return { system, server, url: server.url };
-}
+const start = serversForTests();
 
 // ---- the client side ----------------------------------------------------------------------
 
@@ -1054,7 +1014,6 @@ describe("HTTP API: health and graceful close", () => {
   it("answers /readyz 503 once the session system has stopped", TEST_TIMEOUT, async () => {
     const { url, system } = await start();
     await system.stop();
-    systems.splice(systems.indexOf(system), 1);
     const ready = await call(url, "GET", "/readyz");
     assert.equal(ready.status, 503);
     assert.equal(ready.body.error.code, "not_ready");
