@@ -209,8 +209,9 @@ abstract class HostBase implements LaunchedHost {
   /** A frame arrived: it is queued, in order, and handled in the parent's own time. */
   protected received(frame: Frame): void {
     if (this.dead) return;
-    this.lastSeen = performance.now();
-    this.noteProgramGroups();
+    const now = performance.now();
+    this.lastSeen = now;
+    this.noteProgramGroups(now);
     // Last words are kept at once: the host's exit may be judged before its queue is handled.
     if (frame.t === "fatal") this.fatal = frame;
     // A host over its budget is stopped at once; what it sent and we did not handle is dropped.
@@ -241,9 +242,8 @@ abstract class HostBase implements LaunchedHost {
    * host works, and it talks then), at most every PROGRAM_SAMPLE_MS, and once more at the end of
    * a window in which it was asked and skipped, so the state after a burst of work is seen.
    */
-  private noteProgramGroups(): void {
+  private noteProgramGroups(now = performance.now()): void {
     if (this.dead) return;
-    const now = performance.now();
     const wait = this.programsSampledAt + PROGRAM_SAMPLE_MS - now;
     if (wait > 0) {
       if (this.programSampleTimer === undefined) {

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { InvalidArgumentError } from "../errors.js";
+import type { LlmToolDefinition } from "../llm/index.js";
 import type { ApprovalDecision, ToolCallRequest } from "./approval.js";
 import type { ToolContext } from "./context.js";
 import {
@@ -11,13 +12,8 @@ import {
 } from "./errors.js";
 import type { AnyTool } from "./tool.js";
 
-/** A tool as a model is told about it. */
-export interface ToolDefinition {
-  name: string;
-  description: string;
-  /** JSON Schema of the input (what the model must send). */
-  inputSchema: Record<string, unknown>;
-}
+/** A tool as a model is told about it: the LLM port's own shape. */
+export type ToolDefinition = LlmToolDefinition;
 
 /** A call as a model makes it. */
 export interface ToolCall {
