@@ -1,0 +1,408 @@
+import type pg from "pg";
+import {
+  assertConversationChange,
+  type ConversationChange,
+  joinConversation,
+  missingTurn,
+  notTurnByTurn,
+  splitConversation,
+  turnIdOf,
+} from "./conversation-change.js";
+import { StoreClosedError } from "./errors.js";
+import { assertEventSeq } from "./event-seq.js";
+import { fencesOf, StaleFenceError } from "./fence.js";
+import { loadPgDriver, storeError } from "./postgres-driver.js";
+import {
+  describeTarget,
+  type PostgresStoreOptions,
+  type ResolvedPostgresStoreOptions,
+  resolvePostgresStoreOptions,
+} from "./postgres-options.js";
+import { migrate } from "./postgres-schema.js";
+import { postgresStatements, type Statements } from "./postgres-sql.js";
+import type {
+  PutSessionOptions,
+  SessionStore,
+  StoredEvent,
+  StoredJson,
+  StoredSession,
+} from "./session-store.js";
+import { assertStoreKey } from "./store-key.js";
+import { parseStoredText } from "./stored-text.js";
+
+type Query = (text: string, values?: unknown[]) => Promise<pg.QueryResult>;
+
+/** A conversation written whole: its head and turns as the tables keep them. */
+interface ConversationRows {
+  id: string;
+  head: string;
+  turnByTurn: boolean;
+  turns: StoredJson[];
+}
+
+/**
+ * The SessionStore on PostgreSQL, for several nodes sharing their sessions. Every table lives
+ * in one schema (created and migrated on open). Calls share a connection pool; a call whose
+ * connection is lost fails with StoreUnavailableError and the next one opens a fresh
+ * connection. A write the port calls "one commit" is one transaction, or one statement.
+ * Postgres commits are durable on return, so `durable: false` changes nothing here.
+ *
+ * With `fences` (cluster mode) every write that concerns a session carries its fence inside the
+ * write's transaction: the session's row in `session_fences` is raised to it, and locked until
+ * the commit, so that a write with a lower fence than one already seen is refused
+ * (StaleFenceError) and writes nothing.
+ */
+export class PostgresSessionStore implements SessionStore {
+  private closed = false;
+  private readonly sql: Statements;
+  private readonly fences: ResolvedPostgresStoreOptions["fences"];
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    options: ResolvedPostgresStoreOptions,
+    /** Where the store is, for messages (no password). */
+    readonly target: string,
+  ) {
+    this.sql = postgresStatements(options.schema);
+    this.fences = options.fences;
+  }
+
+  /** Connects, creates or migrates the schema, and answers the store. */
+  static async open(options: PostgresStoreOptions): Promise<PostgresSessionStore> {
+    const resolved = resolvePostgresStoreOptions(options);
+    const target = describeTarget(resolved.connectionString, resolved.schema);
+    const { Pool } = await loadPgDriver();
+    const pool = new Pool({
+      ...(resolved.connectionString === undefined ? {} : { connectionString: resolved.connectionString }),
+      max: resolved.poolSize,
+      connectionTimeoutMillis: resolved.connectTimeoutMs,
+      application_name: resolved.applicationName,
+      // A connection the server or network dropped is found out instead of hanging a call.
+      keepAlive: true,
+    });
+    // An idle connection that breaks (the server restarted, an admin killed it) is dropped by
+    // the pool and reported here; without a listener the process would crash. The next call
+    // opens a fresh connection, and a call that was using it fails with StoreUnavailableError.
+    pool.on("error", () => undefined);
+    try {
+      const client = await pool.connect();
+      client.on("error", ignore);
+      try {
+        await migrate(client, resolved.schema, target);
+      } finally {
+        client.removeListener("error", ignore);
+        client.release();
+      }
+    } catch (error) {
+      await pool.end().catch(() => undefined);
+      throw storeError(error, target);
+    }
+    return new PostgresSessionStore(pool, resolved, target);
+  }
+
+  async putSession(
+    id: string,
+    record: { [key: string]: StoredJson },
+    _options?: PutSessionOptions,
+  ): Promise<void> {
+    this.check(id);
+    const text = JSON.stringify(record);
+    if (!this.fences) {
+      await this.query(this.sql.putSession, [id, text]);
+      return;
+    }
+    const fence = this.fenceOf(id);
+    const result = await this.query(this.sql.putSessionFenced, [id, text, fence]);
+    if (!result.rows[0]?.fenced) await this.refuse(this.query, [[id, fence]]);
+  }
+
+  async getSession(id: string): Promise<StoredSession | undefined> {
+    this.check(id);
+    const row = (await this.query(this.sql.getSession, [id])).rows[0] as { record: string } | undefined;
+    return row === undefined
+      ? undefined
+      : {
+          id,
+          record: parseStoredText(row.record, { sessionId: id, part: "record" }) as StoredSession["record"],
+        };
+  }
+
+  async listSessions(): Promise<StoredSession[]> {
+    this.check();
+    const rows = (await this.query(this.sql.listSessions)).rows as { id: string; record: string }[];
+    return rows.map((row) => ({
+      id: row.id,
+      record: parseStoredText(row.record, { sessionId: row.id, part: "record" }) as StoredSession["record"],
+    }));
+  }
+
+  /** One statement: the record, conversation, turns and events go together. The fence stays. */
+  async deleteSession(id: string): Promise<void> {
+    this.check(id);
+    if (!this.fences) {
+      await this.query(this.sql.deleteSession, [id]);
+      return;
+    }
+    const fence = this.fenceOf(id);
+    const result = await this.query(this.sql.deleteSessionFenced, [id, fence]);
+    if (!result.rows[0]?.fenced) await this.refuse(this.query, [[id, fence]]);
+  }
+
+  async putConversation(id: string, conversation: StoredJson): Promise<void> {
+    this.check(id);
+    await this.putConversations([[id, conversation]]);
+  }
+
+  /** One transaction for the batch: every old turn of these sessions goes, the new ones come. */
+  async putConversations(entries: [string, StoredJson][]): Promise<void> {
+    this.check();
+    for (const [id] of entries) assertStoreKey(id);
+    if (entries.length === 0) return;
+    // The last entry of a session is what a sequence of puts would have left.
+    const last = new Map<string, StoredJson>();
+    for (const [id, conversation] of entries) {
+      last.delete(id);
+      last.set(id, conversation);
+    }
+    const rows: ConversationRows[] = [...last].map(([id, conversation]) => {
+      const { head, turns } = splitConversation(conversation);
+      return { id, head: JSON.stringify(head), turnByTurn: turns !== undefined, turns: turns ?? [] };
+    });
+    const ids = rows.map((row) => row.id);
+    const fences = this.fences ? fencesOf(this.fences, ids) : undefined;
+    await this.transaction(async (q) => {
+      if (fences) await this.claim(q, fences);
+      await q(this.sql.deleteTurnsOf, [ids]);
+      await q(this.sql.putHeads, [ids, rows.map((r) => r.head), rows.map((r) => r.turnByTurn)]);
+      const turnRows = rows.flatMap((r) => r.turns.map((turn, i) => [r.id, i + 1, turn] as const));
+      if (turnRows.length === 0) return;
+      await q(this.sql.insertTurns, [
+        turnRows.map(([id]) => id),
+        turnRows.map(([, seq]) => seq),
+        turnRows.map(([, , turn]) => turnIdOf(turn) ?? null),
+        turnRows.map(([, , turn]) => JSON.stringify(turn)),
+      ]);
+    });
+  }
+
+  async getConversation(id: string): Promise<StoredJson | undefined> {
+    this.check(id);
+    const row = (await this.query(this.sql.getConversation, [id])).rows[0] as
+      | { head: string; turn_by_turn: boolean; turns: string | null }
+      | undefined;
+    if (row === undefined) return undefined;
+    const entry = { sessionId: id, part: "conversation" } as const;
+    return row.turn_by_turn
+      ? joinConversation(row.head, row.turns ?? undefined, entry)
+      : parseStoredText(row.head, entry);
+  }
+
+  /**
+   * One transaction, the conversation's row locked from the first read: concurrent changes to
+   * one conversation apply one after the other, and a failed check rolls the whole change back.
+   */
+  async changeConversation(id: string, change: ConversationChange): Promise<void> {
+    this.check(id);
+    assertConversationChange(change);
+    const fences = this.fences ? fencesOf(this.fences, [id]) : undefined;
+    const s = this.sql;
+    const entry = { sessionId: id, part: "conversation" } as const;
+    await this.transaction(async (q) => {
+      if (fences) await this.claim(q, fences);
+      let row = (await q(s.lockHead, [id])).rows[0] as { head: string; turn_by_turn: boolean } | undefined;
+      const stored = row !== undefined;
+      if (!row) {
+        // A conversation not stored yet starts empty; the lock then orders racing first changes.
+        await q(s.startHead, [id]);
+        row = (await q(s.lockHead, [id])).rows[0] as { head: string; turn_by_turn: boolean };
+      }
+      if (!row.turn_by_turn) throw notTurnByTurn(id);
+      if (change.replace && change.replace.length > 0) {
+        // Replacing one id twice leaves the last: the same as applying them in order.
+        const replaced = new Map<string, string>();
+        for (const turn of change.replace) {
+          const turnId = turnIdOf(turn) as string;
+          replaced.delete(turnId);
+          replaced.set(turnId, JSON.stringify(turn));
+        }
+        const found = new Set(
+          (await q(s.replaceTurns, [id, [...replaced.keys()], [...replaced.values()]])).rows.map(
+            (r: { turn_id: string }) => r.turn_id,
+          ),
+        );
+        for (const turnId of replaced.keys())
+          if (!found.has(turnId)) throw missingTurn("replace", turnId, id);
+      }
+      if (change.append && change.append.length > 0) {
+        await q(s.appendTurns, [
+          id,
+          change.append.map((turn) => turnIdOf(turn) ?? null),
+          change.append.map((turn) => JSON.stringify(turn)),
+        ]);
+      }
+      if (change.keepFrom !== undefined) {
+        const first = (await q(s.keepTurnsFrom, [id, change.keepFrom])).rows[0] as { first: string | null };
+        if (first.first === null) throw missingTurn("keepFrom", change.keepFrom, id);
+      }
+      if (stored && change.set === undefined) return;
+      const head = stored ? (parseStoredText(row.head, entry) as object) : {};
+      await q(s.setHead, [id, JSON.stringify({ ...head, ...change.set })]);
+    });
+  }
+
+  /**
+   * Events of one batch are written in one statement; a batch with `keep`, or a fenced one, is
+   * one transaction with its trims and fences.
+   */
+  async appendEvents(entries: StoredEvent[], keep?: number): Promise<void> {
+    this.check();
+    for (const entry of entries) {
+      assertStoreKey(entry.sessionId);
+      assertEventSeq(entry.seq, "seq");
+    }
+    if (keep !== undefined) assertEventSeq(keep, "keep", 0);
+    if (entries.length === 0) return;
+    // An entry appended again under its seq replaces the earlier one, within a batch too.
+    const rows = new Map<string, StoredEvent>();
+    for (const entry of entries) {
+      const key = `${entry.sessionId}\u0000${entry.seq}`;
+      rows.delete(key);
+      rows.set(key, entry);
+    }
+    const values = [
+      [...rows.values()].map((e) => e.sessionId),
+      [...rows.values()].map((e) => e.seq),
+      [...rows.values()].map((e) => JSON.stringify(e.event)),
+    ];
+    const ids = [...new Set(entries.map((e) => e.sessionId))];
+    const fences = this.fences ? fencesOf(this.fences, ids) : undefined;
+    if (!fences && keep === undefined) {
+      await this.query(this.sql.appendEvents, values);
+      return;
+    }
+    await this.transaction(async (q) => {
+      if (fences) await this.claim(q, fences);
+      await q(this.sql.appendEvents, values);
+      if (keep !== undefined) await q(this.sql.trimEvents, [ids, keep]);
+    });
+  }
+
+  async readEvents(id: string, since: number): Promise<StoredEvent[]> {
+    this.check(id);
+    assertEventSeq(since, "since", 0);
+    const rows = (await this.query(this.sql.readEvents, [id, since])).rows as {
+      seq: string;
+      event: string;
+    }[];
+    return rows.map((row) => ({
+      sessionId: id,
+      seq: Number(row.seq),
+      event: parseStoredText(row.event, { sessionId: id, part: "events" }),
+    }));
+  }
+
+  async lastEventSeqs(): Promise<[string, number][]> {
+    this.check();
+    const rows = (await this.query(this.sql.lastEventSeqs)).rows as { id: string; seq: string }[];
+    return rows.map((row) => [row.id, Number(row.seq)]);
+  }
+
+  /** Reads and sets the mark in one statement. */
+  async openEventLog(): Promise<boolean> {
+    this.check();
+    const row = (await this.query(this.sql.openEventLog)).rows[0] as { before: string | null };
+    return row.before !== "open";
+  }
+
+  async closeEventLog(): Promise<void> {
+    this.check();
+    await this.query(this.sql.closeEventLog);
+  }
+
+  /** Closes the pool: waits for the calls in flight, then closes every connection. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+
+  private check(id?: string): void {
+    if (this.closed) throw new StoreClosedError();
+    if (id !== undefined) assertStoreKey(id);
+  }
+
+  private fenceOf(id: string): number {
+    return fencesOf(this.fences as NonNullable<typeof this.fences>, [id]).get(id) as number;
+  }
+
+  /** One statement on a pooled connection; a lost connection becomes StoreUnavailableError. */
+  private readonly query: Query = async (text, values) => {
+    try {
+      return await this.pool.query(text, values);
+    } catch (error) {
+      throw this.closed && isPoolEnded(error) ? new StoreClosedError() : storeError(error, this.target);
+    }
+  };
+
+  /**
+   * Runs `body` in a transaction on one connection: committed when it returns, rolled back when
+   * it throws. A connection that broke is destroyed rather than returned to the pool.
+   */
+  private async transaction(body: (q: Query) => Promise<void>): Promise<void> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw this.closed && isPoolEnded(error) ? new StoreClosedError() : storeError(error, this.target);
+    }
+    // A checked-out connection that breaks between two statements emits 'error': caught here,
+    // the next statement then fails and says so.
+    client.on("error", ignore);
+    let broken: unknown;
+    const q: Query = (text, values) =>
+      client.query(text, values).catch((error: unknown) => {
+        if (storeError(error, this.target) !== error) broken = error;
+        throw error;
+      });
+    try {
+      await q("BEGIN");
+      await body(q);
+      await q("COMMIT");
+    } catch (error) {
+      if (broken === undefined) await client.query("ROLLBACK").catch((e: unknown) => (broken = e));
+      throw storeError(error, this.target);
+    } finally {
+      client.removeListener("error", ignore);
+      client.release(broken === undefined ? undefined : (broken as Error));
+    }
+  }
+
+  /**
+   * Raises each session's stored fence to the write's, locking its row until the commit; refuses
+   * the write when a session's stored fence is higher. Rows are locked in id order, so two
+   * batches never wait on each other in a cycle.
+   */
+  private async claim(q: Query, fences: Map<string, number>): Promise<void> {
+    const sorted = [...fences].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const raised = new Set(
+      (await q(this.sql.claimFences, [sorted.map(([id]) => id), sorted.map(([, f]) => f)])).rows.map(
+        (row: { id: string }) => row.id,
+      ),
+    );
+    const stale = sorted.filter(([id]) => !raised.has(id));
+    if (stale.length > 0) await this.refuse(q, stale);
+  }
+
+  /** Throws StaleFenceError for the first of these writes, with the fence the store holds. */
+  private async refuse(q: Query, stale: [string, number][]): Promise<never> {
+    const [id, fence] = stale[0] as [string, number];
+    const row = (await q(this.sql.currentFence, [id])).rows[0] as { fence: string } | undefined;
+    throw new StaleFenceError(id, fence, row === undefined ? undefined : Number(row.fence));
+  }
+}
+
+function ignore(): void {}
+
+function isPoolEnded(error: unknown): boolean {
+  return error instanceof Error && /Cannot use a pool after calling end/.test(error.message);
+}
