@@ -18,6 +18,7 @@ const LAYERS = [
   "llm",
   "tools",
   "session",
+  "cluster",
   "server",
   "cli",
 ];

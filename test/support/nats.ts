@@ -137,3 +137,12 @@ async function bounded<T>(work: Promise<T>, what: string): Promise<void> {
     clearTimeout(timer);
   }
 }
+
+/** Waits for `predicate` to hold, checking every 10 ms; fails after `ms` naming `what`. */
+export async function waitFor(predicate: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

@@ -1,0 +1,24 @@
+export type { ClusterCapabilities } from "./capabilities.js";
+export {
+  ClusterBucketMismatchError,
+  ClusterClosedError,
+  ClusterUnavailableError,
+  type ClusterUnavailableReason,
+  NatsClientMissingError,
+  SessionOwnedElsewhereError,
+} from "./errors.js";
+export type { MemberDownReason } from "./liveness.js";
+export type { ClusterMember } from "./member-entry.js";
+export {
+  DEFAULT_NODES_BUCKET,
+  Membership,
+  type MembershipEvent,
+  type MembershipListener,
+  type MembershipOptions,
+} from "./membership.js";
+export {
+  ClusterConnection,
+  type ClusterConnectionOptions,
+  connectCluster,
+  DEFAULT_NATS_SERVERS,
+} from "./nats-connection.js";
