@@ -1,7 +1,8 @@
 // Runs the benchmarks and prints one table per suite, beside Erlang/OTP's figures measured in
-// the same run (bench/otp/bench.exs). Usage: npm run bench [-- core|sessions|durability|isolation|llm|server]
+// the same run (bench/otp/bench.exs). Usage: npm run bench [-- core|sessions|durability|isolation|llm|server|cluster]
 // `npm run bench` compiles with tsc first: figures are for the JavaScript users run, not for a
 // development loader (tsx wraps every function expression, which costs time and memory).
+import { clusterCallTable, measureClusterCall } from "./cluster-call.js";
 import { measureCore } from "./core.js";
 import { measureDurability, turnAppendFigures } from "./durability.js";
 import {
@@ -17,7 +18,7 @@ import { measureServer, serverTable } from "./server.js";
 import { measureSessions, measureShape } from "./sessions.js";
 import { type Figure, renderTable } from "./table.js";
 
-const ALL = ["core", "sessions", "durability", "isolation", "llm", "server"];
+const ALL = ["core", "sessions", "durability", "isolation", "llm", "server", "cluster"];
 const requested = process.argv.slice(2).filter((arg) => !arg.startsWith("-"));
 const suites = requested.length > 0 ? requested : ALL;
 for (const suite of suites) {
@@ -32,7 +33,14 @@ if (!(globalThis as { gc?: unknown }).gc) {
 
 console.log(`sessionvisor benchmarks — node ${process.version}, ${new Date().toISOString()}`);
 const otpSuites = suites
-  .filter((suite) => suite !== "durability" && suite !== "isolation" && suite !== "llm" && suite !== "server")
+  .filter(
+    (suite) =>
+      suite !== "durability" &&
+      suite !== "isolation" &&
+      suite !== "llm" &&
+      suite !== "server" &&
+      suite !== "cluster",
+  )
   // The sessions table compares the session shape, the whole create path and a turn.
   .flatMap((s) => (s === "sessions" ? ["session", "create", "turn"] : [s]));
 const otp =
@@ -398,4 +406,9 @@ if (suites.includes("llm")) {
 
 if (suites.includes("server")) {
   console.log(serverTable(await measureServer()));
+}
+
+if (suites.includes("cluster")) {
+  console.log("");
+  console.log(clusterCallTable(await measureClusterCall()));
 }
