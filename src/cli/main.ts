@@ -93,6 +93,10 @@ program
     "--tokens <file>",
     `bearer tokens, JSON [{"owner":"alice","sha256":"<hex>"}] (default: $${TOKENS_ENV}; none: loopback only)`,
   )
+  .option(
+    "--dev",
+    "development mode: the web observer at / gets buttons to kill processes and hosts (loopback only)",
+  )
   .action(async (flags: ServeFlags) => {
     process.exitCode = await runServeCommand(flags, { stdout: process.stdout, stderr: process.stderr });
     setTimeout(() => process.exit(), EXIT_GRACE_MS).unref();

@@ -7,6 +7,7 @@ import { ServerContext, type ServerEnv } from "./context.js";
 import { errorResponse, HttpError } from "./errors.js";
 import { eventRoutes } from "./event-routes.js";
 import { createMetrics } from "./metrics.js";
+import { observerPage, observerRoutes } from "./observer.js";
 import { openApiDocument } from "./openapi.js";
 import { resolveServerLimits, type ServerLimits } from "./options.js";
 import { SessionOwners } from "./owners.js";
@@ -25,6 +26,12 @@ export interface AppOptions {
   logger?: Logger | undefined;
   /** The version `/openapi.json` states (default 0.0.0). */
   version?: string | undefined;
+  /**
+   * Development mode: `POST /v1/processes/:pid/kill` and `POST /v1/hosts/:hostId/kill` work (and
+   * the web observer shows their buttons); otherwise they answer 404. `serve` refuses it on an
+   * address other than a loopback one. Default false.
+   */
+  dev?: boolean | undefined;
 }
 
 /** The HTTP API over one session system, as a fetch handler (see `serve` for a listening server). */
@@ -130,7 +137,8 @@ export async function createApp(system: SessionSystem, options: AppOptions = {})
   sessionRoutes(app, ctx);
   turnRoutes(app, ctx);
   eventRoutes(app, ctx);
-  treeRoutes(app, ctx);
+  observerRoutes(app, ctx, treeRoutes(app, ctx), { dev: options.dev === true });
+  observerPage(app);
 
   return {
     hono: app,

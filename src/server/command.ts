@@ -10,6 +10,7 @@ export interface ServeFlags {
   dataDir?: string;
   tokens?: string;
   memory?: boolean;
+  dev?: boolean;
 }
 
 export interface CommandIo {
@@ -66,6 +67,7 @@ export async function runServeCommand(flags: ServeFlags, io: CommandIo): Promise
       ...(flags.memory ? { memory: true } : { dataDir: flags.dataDir ?? DEFAULT_DATA_DIR }),
       tokens,
       logger,
+      ...(flags.dev ? { dev: true } : {}),
     });
   } catch (error) {
     removeSignalHandlers();
@@ -77,6 +79,7 @@ export async function runServeCommand(flags: ServeFlags, io: CommandIo): Promise
     ? `bearer tokens of ${owners} owner${owners === 1 ? "" : "s"}`
     : "no tokens, loopback only";
   io.stdout.write(`sessionvisor serving on ${server.url} (${auth}); Ctrl-C or SIGTERM stops it\n`);
+  io.stdout.write(`observer: ${server.url}/${flags.dev ? " (development mode: kill buttons on)" : ""}\n`);
 
   const signal = await stopSignal;
   io.stderr.write(`sessionvisor serve: ${signal}, closing\n`);

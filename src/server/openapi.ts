@@ -36,6 +36,16 @@ const SessionListSchema = z
 const HistorySchema = z.object({ turns: z.array(ConversationTurnSchema) }).strict();
 const CancelledSchema = z.object({ cancelled: z.boolean() }).strict();
 const HealthSchema = z.object({ status: z.literal("ok") }).strict();
+const FileEntrySchema = z
+  .object({
+    path: z.string(),
+    metadata: z.record(z.string(), z.unknown()),
+    lastAccessed: z.string(),
+    accessCount: z.number().int().min(0),
+  })
+  .strict();
+const FilesSchema = z.object({ active: z.array(z.string()), index: z.array(FileEntrySchema) }).strict();
+const KilledSchema = z.object({ killed: z.string() }).strict();
 const ReadySchema = z.object({ status: z.literal("ready") }).strict();
 /** The session config a client sends: the session system's own schema, without `owner`. */
 const SessionConfigBodySchema = SessionConfigSchema.omit({ owner: true });
@@ -81,6 +91,7 @@ const SESSION = "sessions";
 const TURNS = "turns";
 const EVENTS = "events";
 const OPS = "operations";
+const OBSERVER = "observer";
 
 /** Every route of the API, in the order the document lists them. */
 export const ROUTE_DOCS: readonly RouteDoc[] = [
@@ -277,6 +288,66 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
   },
   {
     method: "get",
+    path: "/v1/tree/stream",
+    summary: "The tree the caller may see as SSE: a snapshot, then its changes at most once a second",
+    tag: OBSERVER,
+    query: NoQuerySchema,
+    status: 200,
+    otherContent: {
+      type: "text/event-stream",
+      description:
+        "event: snapshot, data: { dev, system, sessions } first; then event: changes, data: { system?, sessions, removed }",
+    },
+  },
+  {
+    method: "get",
+    path: "/v1/sessions/:id/files",
+    summary: "A running session's context files: the active ones and the index",
+    tag: OBSERVER,
+    query: NoQuerySchema,
+    status: 200,
+    response: FilesSchema,
+  },
+  {
+    method: "post",
+    path: "/v1/processes/:pid/kill",
+    summary: "Development mode only (404 otherwise): kill a process with reason kill",
+    tag: OBSERVER,
+    query: NoQuerySchema,
+    body: ApproveBodySchema,
+    status: 200,
+    response: KilledSchema,
+  },
+  {
+    method: "post",
+    path: "/v1/hosts/:hostId/kill",
+    summary: "Development mode only (404 otherwise): kill a session's host (thread or process)",
+    tag: OBSERVER,
+    query: NoQuerySchema,
+    body: ApproveBodySchema,
+    status: 200,
+    response: KilledSchema,
+  },
+  {
+    method: "get",
+    path: "/",
+    summary: "The web observer's page (503 observer_not_built when the package was not built)",
+    tag: OBSERVER,
+    auth: false,
+    status: 200,
+    otherContent: { type: "text/html", description: "the observer's page; it asks for a token itself" },
+  },
+  {
+    method: "get",
+    path: "/assets/:file",
+    summary: "The web observer's scripts and styles (hashed names, cached for good)",
+    tag: OBSERVER,
+    auth: false,
+    status: 200,
+    otherContent: { type: "text/javascript", description: "a built asset (or text/css)" },
+  },
+  {
+    method: "get",
     path: "/metrics",
     summary: "Prometheus metrics (needs a token when tokens are configured)",
     tag: OPS,
@@ -292,6 +363,8 @@ const PATH_PARAMS: Readonly<Record<string, { description: string; schema: z.ZodT
     schema: z.string().regex(/^session_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
   },
   callId: { description: "a tool call's id", schema: CallIdParamSchema.shape.callId },
+  hostId: { description: "a host's id (its node name)", schema: z.string().min(1).max(200) },
+  file: { description: "a built asset's file name", schema: z.string().min(1).max(200) },
   pid: {
     description: "a pid, <node.id> (URL-encoded)",
     schema: z.string().regex(/^<[A-Za-z0-9_-]{1,64}\.\d{1,15}>$/),
@@ -469,7 +542,7 @@ export function openApiDocument(options: OpenApiOptions = {}): Json {
           : ""),
     },
     jsonSchemaDialect: "https://json-schema.org/draft/2020-12/schema",
-    tags: [SESSION, TURNS, EVENTS, OPS].map((name) => ({ name })),
+    tags: [SESSION, TURNS, EVENTS, OPS, OBSERVER].map((name) => ({ name })),
     security: [{ bearer: [] }],
     paths,
     components: {

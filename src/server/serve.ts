@@ -80,6 +80,12 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
         "could use every session: give tokens (--tokens FILE or SESSIONVISOR_TOKENS), or listen on 127.0.0.1",
     );
   }
+  if (options.dev && !isLoopbackHost(host)) {
+    throw new InvalidArgumentError(
+      "dev",
+      `development mode lets a client kill any of its processes, so it is refused on ${host}: listen on 127.0.0.1`,
+    );
+  }
   const logger: Logger = options.logger ?? silentLogger();
   // Loaded on the first serve, not when sessionvisor is imported (see createApp).
   const { createAdaptorServer } = await import("@hono/node-server");
@@ -116,6 +122,7 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
       limits: options.limits,
       logger,
       version: options.version ?? VERSION,
+      dev: options.dev,
     });
   } catch (error) {
     if (ownsSystem) await system.stop().catch(() => {});

@@ -17,13 +17,21 @@ interface Visible {
   restarts: Map<string, number>;
 }
 
+/** What the observer's routes reuse of the tree routes: the same tree and the same visibility rule. */
+export interface TreeAccess {
+  /** The tree `owner` may see, as `GET /v1/tree` answers it (HttpError 503 when the system is not running). */
+  tree(owner: string): Promise<TreeNode>;
+  /** Whether `owner` may see (and in development mode kill) `pid`. */
+  mayShow(owner: string, pid: Pid): Promise<boolean>;
+}
+
 /**
  * The supervision tree (`GET /v1/tree`) and one process's info (`GET /v1/processes/:pid`), as
  * the caller may see them: another owner's sessions are left out of the tree, and their
  * processes answer 404 as unknown ones do. A hosted session (thread or process isolation) is
  * shown as far as this runtime sees it: its supervisor's pid and its host, not its children.
  */
-export function treeRoutes(app: Hono<ServerEnv>, ctx: ServerContext): void {
+export function treeRoutes(app: Hono<ServerEnv>, ctx: ServerContext): TreeAccess {
   const { system } = ctx;
   const { runtime } = system;
 
@@ -106,16 +114,20 @@ export function treeRoutes(app: Hono<ServerEnv>, ctx: ServerContext): void {
     return result;
   };
 
-  app.get("/v1/tree", async (c) => {
-    ctx.noQuery(c);
+  const tree = async (owner: string): Promise<TreeNode> => {
     const sessions = runtime.whereis(SESSIONS_SUPERVISOR);
     const root = sessions ? runtime.info(sessions)?.parent : undefined;
-    if (!root || root.equals(runtime.external)) {
-      throw new HttpError(503, "not_ready", "the session system is not running");
-    }
-    const seen = await visible(c.get("owner"));
-    const tree = await node(root, "root", "supervisor", undefined, seen);
-    return c.json({ root: tree });
+    const notRunning = new HttpError(503, "not_ready", "the session system is not running");
+    if (!root || root.equals(runtime.external)) throw notRunning;
+    const seen = await visible(owner);
+    const shown = await node(root, "root", "supervisor", undefined, seen);
+    if (!shown) throw notRunning;
+    return shown;
+  };
+
+  app.get("/v1/tree", async (c) => {
+    ctx.noQuery(c);
+    return c.json({ root: await tree(c.get("owner")) });
   });
 
   app.get("/v1/processes/:pid", async (c) => {
@@ -146,4 +158,6 @@ export function treeRoutes(app: Hono<ServerEnv>, ctx: ServerContext): void {
       ...(sessionId === undefined ? {} : { sessionId }),
     });
   });
+
+  return { tree, mayShow: async (owner, pid) => mayShow(pid, await visible(owner)) };
 }

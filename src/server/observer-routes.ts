@@ -1,0 +1,255 @@
+import type { Hono } from "hono";
+import { Pid } from "../runtime/index.js";
+import type { SessionInfo } from "../session/index.js";
+import type { ServerContext, ServerEnv } from "./context.js";
+import { HttpError } from "./errors.js";
+import type {
+  ObservedProcess,
+  ObservedSession,
+  TreeStreamChanges,
+  TreeStreamSnapshot,
+} from "./observer-types.js";
+import { parseWith, readJsonBody } from "./request.js";
+import { ApproveBodySchema, type TreeNode } from "./schemas.js";
+import { sseResponse } from "./sse.js";
+import type { TreeAccess } from "./tree-routes.js";
+
+/** A tree stream sends changes at most this often (ms)… */
+const TICK_MS = 1000;
+/** …and looks again this often even when no event came (memory and mailboxes change silently). */
+const QUIET_TICKS = 5;
+/** Longest crash reason kept for a session. */
+const MAX_REASON = 500;
+
+export interface ObserverRouteOptions {
+  /** Development mode: the kill routes work (otherwise they answer 404). */
+  dev: boolean;
+}
+
+/**
+ * What the web observer reads beside the API it shares with other clients: the tree as a stream
+ * (`GET /v1/tree/stream`), a session's files (`GET /v1/sessions/:id/files`), and in development
+ * mode the kill routes (`POST /v1/processes/:pid/kill`, `POST /v1/hosts/:hostId/kill`).
+ */
+export function observerRoutes(
+  app: Hono<ServerEnv>,
+  ctx: ServerContext,
+  access: TreeAccess,
+  options: ObserverRouteOptions,
+): void {
+  const { system, limits } = ctx;
+  const crashes = recordCrashes(ctx);
+
+  /** Every session the owner may see, each with its subtree; and the system's own processes. */
+  const observe = async (owner: string): Promise<TreeStreamSnapshot> => {
+    const root = await access.tree(owner);
+    const subtrees = new Map<string, TreeNode>();
+    const withoutSessions = (node: TreeNode): ObservedProcess => {
+      const shown = processOf(node, false);
+      if (node.children) {
+        shown.children = [];
+        for (const child of node.children) {
+          if (child.sessionId !== undefined) subtrees.set(child.sessionId, child);
+          else shown.children.push(withoutSessions(child));
+        }
+      }
+      return shown;
+    };
+    const systemTree = withoutSessions(root);
+    const sessions: ObservedSession[] = [];
+    for (const info of await system.listSessions()) {
+      if (!(await ctx.canSee(owner, info.id))) continue;
+      sessions.push(sessionOf(info, subtrees.get(info.id), crashes.get(info.id)));
+    }
+    return { dev: options.dev, system: systemTree, sessions };
+  };
+
+  const processOf = (node: TreeNode, deep = true): ObservedProcess => {
+    const shown: ObservedProcess = { pid: node.pid, id: node.id, type: node.type, names: node.names };
+    if (node.mailbox !== undefined) shown.mailbox = node.mailbox;
+    const pid = Pid.parse(node.pid);
+    const info = pid.node === system.runtime.node ? system.runtime.info(pid) : undefined;
+    if (info) {
+      shown.status = info.status;
+      shown.busy = info.busy;
+    }
+    if (deep && node.children) shown.children = node.children.map((child) => processOf(child));
+    return shown;
+  };
+
+  const sessionOf = (
+    info: SessionInfo,
+    node: TreeNode | undefined,
+    crash: ObservedSession["lastCrash"],
+  ): ObservedSession => ({
+    id: info.id,
+    ...(info.name === undefined ? {} : { name: info.name }),
+    status: info.status,
+    restarts: info.restarts,
+    hibernated: info.hibernated,
+    ...(info.projectPath === undefined ? {} : { projectPath: info.projectPath }),
+    createdAt: info.createdAt.toISOString(),
+    statusChangedAt: info.statusChangedAt.toISOString(),
+    ...(node?.isolation === undefined ? {} : { isolation: node.isolation }),
+    ...(node?.host === undefined ? {} : { host: node.host }),
+    ...(node === undefined ? {} : { supervisor: processOf(node) }),
+    ...(crash === undefined ? {} : { lastCrash: crash }),
+  });
+
+  app.get("/v1/tree/stream", async (c) => {
+    ctx.noQuery(c);
+    const owner = c.get("owner");
+    // Answered before the stream opens: a system that is not running is a 503, not a stream.
+    const first = await observe(owner);
+    const release = ctx.acquireStream(owner);
+    return sseResponse({
+      signal: c.req.raw.signal,
+      heartbeatMs: limits.heartbeatMs,
+      maxQueued: limits.maxQueuedEvents,
+      start: (writer) => {
+        const sent = new Map<string, string>();
+        let sentSystem = "";
+        let dirty = false;
+        let quiet = 0;
+        let looking = false;
+        const remember = (snapshot: TreeStreamSnapshot): TreeStreamChanges => {
+          const changes: TreeStreamChanges = { sessions: [], removed: [] };
+          const systemJson = JSON.stringify(snapshot.system);
+          if (systemJson !== sentSystem) changes.system = snapshot.system;
+          sentSystem = systemJson;
+          const seen = new Set<string>();
+          for (const session of snapshot.sessions) {
+            seen.add(session.id);
+            const json = JSON.stringify(session);
+            if (sent.get(session.id) !== json) changes.sessions.push(session);
+            sent.set(session.id, json);
+          }
+          for (const id of sent.keys()) {
+            if (!seen.has(id)) {
+              changes.removed.push(id);
+              sent.delete(id);
+            }
+          }
+          return changes;
+        };
+        remember(first);
+        writer.send({ event: "snapshot", data: first });
+
+        const look = async () => {
+          if (looking || writer.closed) return;
+          if (!dirty && ++quiet < QUIET_TICKS) return;
+          looking = true;
+          dirty = false;
+          quiet = 0;
+          try {
+            const changes = remember(await observe(owner));
+            if (changes.system || changes.sessions.length > 0 || changes.removed.length > 0) {
+              writer.send({ event: "changes", data: changes });
+            }
+          } catch {
+            // The system stopping: the server closes the stream.
+          } finally {
+            looking = false;
+          }
+        };
+        const timer = setInterval(() => void look(), TICK_MS);
+        timer.unref();
+        const subscription = system.subscribeAll((event) => {
+          // Token deltas do not change the tree.
+          if (event.type !== "llm_delta") dirty = true;
+        });
+        writer.onClose(() => {
+          clearInterval(timer);
+          try {
+            system.unsubscribe(subscription);
+          } catch {
+            // The system stopped first.
+          }
+          release();
+        });
+        ctx.track(writer);
+      },
+    });
+  });
+
+  app.get("/v1/sessions/:id/files", async (c) => {
+    ctx.noQuery(c);
+    const id = await ctx.ownedId(c);
+    return c.json(await system.getFiles(id));
+  });
+
+  /** Development mode only; otherwise the same 404 as a route that does not exist. */
+  const devOnly = (c: { req: { method: string; path: string } }) => {
+    if (!options.dev) {
+      throw new HttpError(404, "not_found", `no route ${c.req.method} ${c.req.path}`);
+    }
+  };
+
+  app.post("/v1/processes/:pid/kill", async (c) => {
+    devOnly(c);
+    ctx.noQuery(c);
+    parseWith(ApproveBodySchema, (await readJsonBody(c.req.raw, limits.maxBodyBytes)) ?? {});
+    const pid = Pid.parse(c.req.param("pid"));
+    const notFound = new HttpError(404, "process_not_found", `no process ${pid.toString()}`);
+    const local = pid.node === system.runtime.node;
+    const info = local ? system.runtime.info(pid) : undefined;
+    if (local && (!info || info.status === "dead")) throw notFound;
+    if (!(await access.mayShow(c.get("owner"), pid))) throw notFound;
+    system.runtime.exit(pid, "kill");
+    ctx.logger.warn({ event: "process_killed", pid: pid.toString() }, "process killed from the observer");
+    return c.json({ killed: pid.toString() });
+  });
+
+  app.post("/v1/hosts/:hostId/kill", async (c) => {
+    devOnly(c);
+    ctx.noQuery(c);
+    parseWith(ApproveBodySchema, (await readJsonBody(c.req.raw, limits.maxBodyBytes)) ?? {});
+    const hostId = c.req.param("hostId");
+    const notFound = new HttpError(404, "host_not_found", `no host ${hostId}`);
+    const host = system.listHosts().find((h) => h.id === hostId);
+    if (!host) throw notFound;
+    // A session's host is its owner's; an idle spare belongs to no session: the implicit owner only.
+    const mine = host.label === undefined ? ctx.auth.implicit : await ctx.canSee(c.get("owner"), host.label);
+    if (!mine || !system.hosts.kill(hostId)) throw notFound;
+    ctx.logger.warn({ event: "host_killed", hostId }, "host killed from the observer");
+    return c.json({ killed: hostId });
+  });
+}
+
+/** Each session's latest crash reason, kept while the server runs (dropped when it terminates). */
+function recordCrashes(ctx: ServerContext): Map<string, { reason: string; at: string }> {
+  const crashes = new Map<string, { reason: string; at: string }>();
+  const subscription = ctx.system.subscribeAll((event) => {
+    if (event.type === "session_crashed") {
+      crashes.set(event.sessionId, { reason: describe(event.reason), at: event.at });
+    } else if (event.type === "session_terminated") {
+      crashes.delete(event.sessionId);
+    }
+  });
+  ctx.closing.addEventListener(
+    "abort",
+    () => {
+      try {
+        ctx.system.unsubscribe(subscription);
+      } catch {
+        // The system stopped first.
+      }
+    },
+    { once: true },
+  );
+  return crashes;
+}
+
+function describe(reason: unknown): string {
+  let text: string;
+  if (typeof reason === "string") text = reason;
+  else if (reason instanceof Error) text = `${reason.name}: ${reason.message}`;
+  else {
+    try {
+      text = JSON.stringify(reason) ?? String(reason);
+    } catch {
+      text = String(reason);
+    }
+  }
+  return text.length > MAX_REASON ? `${text.slice(0, MAX_REASON)}…` : text;
+}

@@ -1,0 +1,193 @@
+// The web observer end to end in real headless Chromium (Debian's package, driven by
+// playwright-core): `serve` in development mode, the page loaded, a session created through
+// the API appearing in the tree, a message sent from the page with its reply streaming in, and
+// the session's supervisor killed with the page's button going recovering → active. Screenshots
+// go to .test-output/observer/ and are checked to be real images.
+//
+// Needs `npm run build` first (the page is dist/observer) and /usr/bin/chromium.
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { defaultProviders, serve } from "../src/index.js";
+import { defaultObserverDir, packageRoot } from "../src/server/observer.js";
+
+const CHROMIUM = "/usr/bin/chromium";
+const ROOT = packageRoot() as string;
+const SHOTS = join(ROOT, ".test-output", "observer");
+/** Each browser step waits at most this long (a loaded CI machine included). */
+const STEP_MS = 20_000;
+
+function requirements(): void {
+  assert.ok(
+    existsSync(CHROMIUM),
+    `${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium; scripts/ci-services.sh does it in CI)`,
+  );
+  const dir = defaultObserverDir();
+  assert.ok(
+    dir !== undefined && existsSync(join(dir, "index.html")),
+    "the web observer is not built (dist/observer/index.html is missing): run `npm run build` first",
+  );
+}
+
+async function launch(): Promise<Browser> {
+  // launch() gives the browser a new, empty profile in a temporary folder, removed on close.
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+}
+
+/** A screenshot, checked to be a PNG of the viewport's size with more than a blank page in it. */
+async function screenshot(page: Page, name: string): Promise<string> {
+  mkdirSync(SHOTS, { recursive: true });
+  const path = join(SHOTS, name);
+  await page.screenshot({ path, fullPage: true });
+  const png = readFileSync(path);
+  assert.deepEqual(
+    [...png.subarray(1, 4)].map((b) => String.fromCharCode(b)).join(""),
+    "PNG",
+    `${name} is a PNG`,
+  );
+  const width = png.readUInt32BE(16);
+  const height = png.readUInt32BE(20);
+  assert.ok(width >= 1200 && height >= 700, `${name} is ${width}x${height}`);
+  // A blank page of that size compresses to a few KB; text, rows and charts do not.
+  assert.ok(statSync(path).size > 20_000, `${name} is only ${statSync(path).size} bytes`);
+  return path;
+}
+
+/** Polls `check` (in the test, against the page) until it holds; fails naming `what` after STEP_MS. */
+async function eventually(what: string, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + STEP_MS;
+  while (!(await check())) {
+    assert.ok(Date.now() < deadline, `timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function api<T>(url: string, method: string, body?: unknown): Promise<T> {
+  const response = await fetch(url, {
+    method,
+    headers: { "content-type": "application/json" },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  assert.ok(response.ok, `${method} ${url}: ${response.status} ${await response.clone().text()}`);
+  return (await response.json()) as T;
+}
+
+describe("the web observer in headless Chromium", () => {
+  it("shows a new session, streams its reply, and shows it recover after its supervisor is killed from the page", {
+    timeout: 120_000,
+  }, async (t) => {
+    requirements();
+    const server = await serve({
+      dev: true,
+      memory: true,
+      port: 0,
+      // Paced, so that the reply arrives as many deltas the page draws one by one.
+      systemOptions: { providers: defaultProviders({ chunkDelayMs: 40 }) },
+      closeGraceMs: 1000,
+    });
+    t.after(() => server.close());
+    const browser = await launch();
+    t.after(() => browser.close());
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const pageErrors: string[] = [];
+    page.on("pageerror", (error) => pageErrors.push(error.message));
+    page.setDefaultTimeout(STEP_MS);
+
+    // The page: its streams open, development mode on.
+    await page.goto(`${server.url}/`);
+    await page.locator('[data-testid="connection"]', { hasText: "live" }).waitFor();
+    await page.locator('[data-testid="dev-mode"]').waitFor();
+    assert.equal(await page.locator('[data-testid="session-row"]').count(), 0);
+
+    // A session created through the API appears in the tree, pushed.
+    const created = await api<{ id: string }>(`${server.url}/v1/sessions`, "POST", { name: "browser-test" });
+    const row = page.locator(`[data-testid="session-row"][data-session-id="${created.id}"]`);
+    await row.and(page.locator('[data-status="active"]')).waitFor();
+    assert.match((await row.textContent()) ?? "", /browser-test/);
+    await page.locator('[data-testid="expand-all"]').check();
+    // Its supervisor and its two agents under it.
+    await page.locator('[data-testid="process-row"]').nth(2).waitFor();
+    const processes = await page.locator('[data-testid="process-row"]').allInnerTexts();
+    assert.ok(
+      processes.some((p) => p.includes("session supervisor")),
+      processes.join("\n"),
+    );
+    assert.ok(
+      processes.some((p) => p.includes("context_manager")),
+      processes.join("\n"),
+    );
+    assert.ok(
+      processes.some((p) => p.includes("llm_orchestrator")),
+      processes.join("\n"),
+    );
+    assert.equal(await page.locator('[data-testid="chart-sessions"] canvas').count(), 1);
+    await screenshot(page, "1-overview.png");
+
+    // Its page: a message sent from it, the reply streamed in delta by delta.
+    await row.locator("a").click();
+    await page.locator(`[data-testid="session-page"][data-session-id="${created.id}"]`).waitFor();
+    const said = "echo the observer streams this reply in many small pieces one word after another";
+    await page.locator('[data-testid="message-input"]').fill(said);
+    await page.locator('[data-testid="send"]').click();
+    const streaming = page.locator('[data-testid="streaming-reply"]');
+    await streaming.waitFor();
+    const partial = (await streaming.textContent()) ?? "";
+    const reply = said.slice("echo ".length);
+    await page.locator('[data-testid="turn"][data-role="assistant"]', { hasText: reply }).waitFor();
+    assert.ok(partial.length > 0, "the streamed reply was drawn before the turn ended");
+    const deltas = Number(
+      await page.locator('[data-testid="conversation"]').getAttribute("data-last-deltas"),
+    );
+    assert.ok(deltas > 3, `the reply came in ${deltas} deltas`);
+    await page.locator('[data-testid="event-row"][data-type="llm_done"]').waitFor();
+    await screenshot(page, "2-session-reply.png");
+
+    // The kill button on its supervisor: the page shows recovering, then active, and the crash.
+    const supervisor = page.locator(`[data-testid="process"][data-process-id="${created.id}"]`);
+    const pidBefore = await supervisor.locator("code").textContent();
+    const trail = page.locator('[data-testid="status-trail"] li');
+    const before = await trail.count();
+    await supervisor.locator('[data-testid="kill-process"]').click();
+    await eventually("the trail shows recovering, then active", async () => {
+      const seen = (await trail.allTextContents()).slice(before);
+      const recovering = seen.indexOf("recovering");
+      return recovering >= 0 && seen.slice(recovering + 1).includes("active");
+    });
+    assert.deepEqual((await trail.allTextContents()).slice(before), ["recovering", "active"]);
+    await page
+      .locator('[data-testid="session-head-status"] [data-testid="status-badge"]', { hasText: "active" })
+      .waitFor();
+    await page.locator('[data-testid="last-crash"]').waitFor();
+    await eventually(
+      "the supervisor has a new pid",
+      async () => (await supervisor.locator("code").textContent()) !== pidBefore,
+    );
+    // The conversation came back with the restarted context manager.
+    await page.locator('[data-testid="turn"][data-role="assistant"]', { hasText: reply }).waitFor();
+    await screenshot(page, "3-session-recovered.png");
+
+    // Back on the overview: one restart, the crash reason shown.
+    await page.locator('a[href="#/"]').first().click();
+    await row.and(page.locator('[data-status="active"]')).waitFor();
+    await eventually(
+      "the session's row counts one restart",
+      async () => (await row.locator(".col-num").first().textContent()) === "1",
+    );
+    await screenshot(page, "4-overview-after-restart.png");
+    assert.deepEqual(pageErrors, [], "the page threw no errors");
+  });
+});

@@ -1,0 +1,101 @@
+import { useMemo, useState } from "preact/hooks";
+import { observer } from "../observer-state.js";
+import { useStore } from "../store.js";
+import { Charts } from "./Charts.js";
+import { ProcessRows } from "./ProcessRows.js";
+import { type Row, SessionTree } from "./SessionTree.js";
+
+const STATUSES = ["all", "active", "idle", "initializing", "recovering", "failed", "terminated"];
+
+/** The live tree of every session, filtered and searched, with the charts above it. */
+export function Overview() {
+  const state = useStore(observer);
+  const [search, setSearch] = useState("");
+  const [status, setStatus] = useState("all");
+  const [expanded, setExpanded] = useState<ReadonlySet<string>>(new Set());
+  const [expandAll, setExpandAll] = useState(false);
+
+  const sessions = useMemo(() => {
+    const needle = search.trim().toLowerCase();
+    return [...state.sessions.values()]
+      .filter((s) => status === "all" || s.status === status)
+      .filter(
+        (s) =>
+          !needle ||
+          s.id.includes(needle) ||
+          (s.name ?? "").toLowerCase().includes(needle) ||
+          (s.lastCrash?.reason ?? "").toLowerCase().includes(needle),
+      )
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }, [state.sessions, search, status]);
+
+  const rows = useMemo(() => {
+    const out: Row[] = [];
+    for (const session of sessions) {
+      out.push({ kind: "session", session });
+      if (!(expandAll || expanded.has(session.id))) continue;
+      if (session.host && session.host.kind !== "inline")
+        out.push({ kind: "host", session, host: session.host });
+      const walk = (process: NonNullable<typeof session.supervisor>, depth: number) => {
+        out.push({ kind: "process", session, process, depth });
+        for (const child of process.children ?? []) walk(child, depth + 1);
+      };
+      if (session.supervisor) walk(session.supervisor, 1);
+    }
+    return out;
+  }, [sessions, expanded, expandAll]);
+
+  const toggle = (id: string) =>
+    setExpanded((set) => {
+      const next = new Set(set);
+      if (!next.delete(id)) next.add(id);
+      return next;
+    });
+
+  return (
+    <main class="overview">
+      <Charts series={state.series} />
+      <section class="panel">
+        <div class="toolbar">
+          <input
+            type="search"
+            placeholder="search id, name, crash reason"
+            value={search}
+            data-testid="search"
+            onInput={(e) => setSearch(e.currentTarget.value)}
+          />
+          <select
+            value={status}
+            data-testid="status-filter"
+            onChange={(e) => setStatus(e.currentTarget.value)}
+          >
+            {STATUSES.map((s) => (
+              <option key={s} value={s}>
+                {s}
+              </option>
+            ))}
+          </select>
+          <label>
+            <input
+              type="checkbox"
+              checked={expandAll}
+              data-testid="expand-all"
+              onChange={(e) => setExpandAll(e.currentTarget.checked)}
+            />{" "}
+            show agents
+          </label>
+          <span class="count" data-testid="session-count">
+            {sessions.length} of {state.sessions.size} sessions
+          </span>
+        </div>
+        <SessionTree rows={rows} expanded={expanded} expandAll={expandAll} onToggle={toggle} />
+      </section>
+      {state.system && (
+        <section class="panel system">
+          <h3>System processes</h3>
+          <ProcessRows process={state.system} dev={false} />
+        </section>
+      )}
+    </main>
+  );
+}
