@@ -15,16 +15,19 @@ export class SseParser {
   private event = "";
   private data: string[] = [];
   private id: string | undefined;
+  /** The last chunk ended with \r: a \n starting the next one is the rest of that line end. */
+  private skipLf = false;
 
   push(chunk: string): SseMessage[] {
+    if (this.skipLf && chunk.startsWith("\n")) chunk = chunk.slice(1);
+    this.skipLf = false;
     this.buffer += chunk;
     const messages: SseMessage[] = [];
     for (;;) {
       const end = this.buffer.search(/\r\n|\r|\n/);
       if (end < 0) break;
-      // A lone \r at the very end may be the first half of \r\n: wait for the next chunk.
-      if (this.buffer[end] === "\r" && end === this.buffer.length - 1) break;
       const line = this.buffer.slice(0, end);
+      if (this.buffer[end] === "\r" && end === this.buffer.length - 1) this.skipLf = true;
       this.buffer = this.buffer.slice(end + (this.buffer.startsWith("\r\n", end) ? 2 : 1));
       const message = this.line(line);
       if (message) messages.push(message);
