@@ -7,6 +7,8 @@ export {
   NatsClientMissingError,
   SessionOwnedElsewhereError,
 } from "./errors.js";
+export type { LeaseLossReason } from "./held-lease.js";
+export type { LeaseOwner } from "./lease-entry.js";
 export type { MemberDownReason } from "./liveness.js";
 export type { ClusterMember } from "./member-entry.js";
 export {
@@ -22,3 +24,11 @@ export {
   connectCluster,
   DEFAULT_NATS_SERVERS,
 } from "./nats-connection.js";
+export {
+  type ClaimOptions,
+  DEFAULT_LEASE_TTL_MS,
+  DEFAULT_LEASES_BUCKET,
+  type LeaseLostListener,
+  SessionLeases,
+  type SessionLeasesOptions,
+} from "./session-leases.js";
