@@ -74,7 +74,11 @@ export async function measureClusterCall(): Promise<ClusterCallFigures> {
   try {
     const echo = await b.spawn(new Echo());
     const bareSubject = `${prefix}.bare`;
-    ncB.subscribe(bareSubject, { callback: (_error, msg) => msg.respond(msg.data) });
+    ncB.subscribe(bareSubject, {
+      callback: (_error, msg) => {
+        msg.respond(msg.data);
+      },
+    });
     await ncB.flush();
     const bytes = new TextEncoder().encode(JSON.stringify(PAYLOAD));
     const bare = () => ncA.request(bareSubject, bytes, { timeout: 5000 });

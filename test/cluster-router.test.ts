@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { describe, it, type TestContext } from "node:test";
 import { NatsRouter, type NatsRouterOptions } from "../src/cluster/nats-router.js";
 import { isNodeDown, NodeDownError } from "../src/cluster/route-errors.js";
-import { UnsendableMessageError } from "../src/hosts/index.js";
+import { isHostDown, UnsendableMessageError } from "../src/hosts/index.js";
 import {
   CallExitError,
   CallTimeoutError,
@@ -393,30 +393,69 @@ describe("NatsRouter: names on other nodes", () => {
   });
 });
 
+/** alpha, and beta with worker-thread hosts; alpha knows beta once beta has called it. */
+async function withHosts(t: TestContext) {
+  const nats = await natsFixture(t);
+  const prefix = nats.subject("rt");
+  const system = probeSystem(t, "thread");
+  const routerB = await NatsRouter.start(system.runtime, await nats.connect("b"), { prefix });
+  const a = new Runtime({ node: "alpha", logger: silentLogger() });
+  const routerA = await NatsRouter.start(a, await nats.connect("a"), { prefix });
+  t.after(async () => {
+    await a.shutdown(1000);
+    await routerA.close();
+    await routerB.close();
+  });
+  const probe = await system.start();
+  assert.notEqual(probe.node, system.runtime.node, "the probe runs in a host of its own node");
+  // alpha learns of beta's node when beta first reaches it.
+  const echo = await a.spawn(new Echo());
+  await system.runtime.call(echo, { op: "echo", value: "hello" });
+  return { a, routerA, beta: system.runtime, probe };
+}
+
 describe("NatsRouter: a node's hosts", () => {
   it("reaches a process in a worker-thread host of the other node", { timeout: 60_000 }, async (t) => {
-    const nats = await natsFixture(t);
-    const prefix = nats.subject("rt");
-    const system = probeSystem(t, "thread");
-    const routerB = await NatsRouter.start(system.runtime, await nats.connect("b"), { prefix });
-    const a = new Runtime({ node: "alpha", logger: silentLogger() });
-    const routerA = await NatsRouter.start(a, await nats.connect("a"), { prefix });
-    t.after(async () => {
-      await a.shutdown(1000);
-      await routerA.close();
-      await routerB.close();
-    });
-    const probe = await system.start();
-    assert.notEqual(probe.node, system.runtime.node, "the probe runs in a host of its own node");
-    // alpha learns of beta's node when beta first reaches it (here: a call from beta).
-    const echo = await a.spawn(new Echo());
-    await system.runtime.call(echo, { op: "echo", value: "hello" });
+    const { a, routerA, beta, probe } = await withHosts(t);
     assert.equal(await a.call(probe, { op: "ping" }), "pong");
     const where = (await a.call(probe, { op: "where" })) as { isolation: string; pid: Pid };
     assert.equal(where.isolation, "thread");
     assert.ok(where.pid.equals(probe));
     const watched = a.whenExited(probe);
-    routerA.nodeDown(system.runtime.node);
+    routerA.nodeDown(beta.node);
     assert.ok(isNodeDown(await watched));
+  });
+
+  it("breaks a link to a host's process with the host's death, relayed by its node", {
+    timeout: 60_000,
+  }, async (t) => {
+    const { a, probe } = await withHosts(t);
+    const here = await a.spawn(new Echo());
+    a.link(here, probe);
+    await a.call(probe, { op: "ping" }); // the link is in place
+    const hereExit = a.whenExited(here);
+    await a.call(probe, { op: "fault", fault: "throw" });
+    const reason = await hereExit;
+    assert.ok(isHostDown(reason), String(reason));
+  });
+
+  it("carries a link's exit to a host's process of the other node", { timeout: 60_000 }, async (t) => {
+    const { a, probe } = await withHosts(t);
+    const here = await a.spawn(new Echo());
+    a.link(here, probe);
+    await a.call(probe, { op: "ping" });
+    const probeExit = a.whenExited(probe);
+    a.exit(here, "kill");
+    assert.equal(await probeExit, "killed");
+  });
+
+  it("breaks a link to a host's process when its node goes down", { timeout: 60_000 }, async (t) => {
+    const { a, routerA, beta, probe } = await withHosts(t);
+    const here = await a.spawn(new Echo());
+    a.link(here, probe);
+    await a.call(probe, { op: "ping" });
+    const hereExit = a.whenExited(here);
+    routerA.nodeDown(beta.node);
+    assert.ok(isNodeDown(await hereExit));
   });
 });

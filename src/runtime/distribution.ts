@@ -48,6 +48,12 @@ export class Distribution {
   private readonly watches = new Map<number, RemoteWatch>();
   /** Local processes holding links to processes of each other node, for when that node goes down. */
   private readonly linked = new Map<string, Set<Proc>>();
+  /**
+   * Links this node relays between processes of two other nodes (a host's process and a cluster
+   * peer's, or two hosts'), by each end's node: this node carries their signals, and breaks
+   * them when either node goes down.
+   */
+  private readonly relays = new Map<string, Map<string, readonly [Pid, Pid]>>();
 
   constructor(private readonly local: LocalNode) {}
 
@@ -60,11 +66,20 @@ export class Distribution {
     return {
       link: (local, remote) => this.inboundLink(local, remote),
       unlink: (local, remote) => {
+        if (local.node !== this.local.node) {
+          if (this.dropRelay(remote, local)) this.route(local.node)?.unlink(remote, local);
+          return;
+        }
         const proc = this.localProc(local);
         if (proc) this.dropLink(proc, remote);
       },
       linkExit: (from, to, reason) => this.inboundLinkExit(from, to, reason),
       exit: (from, to, reason) => {
+        // An exit signal for a process of another node (one of our hosts') is passed on.
+        if (to instanceof Pid && to.node !== this.local.node) {
+          this.route(to.node)?.exit(from, to, reason);
+          return;
+        }
         const proc = this.local.resolve(to);
         if (proc) this.local.signal(proc, from, reason, false);
       },
@@ -196,6 +211,10 @@ export class Distribution {
   }
 
   private inboundLink(local: Pid, remote: Pid): void {
+    if (local.node !== this.local.node) {
+      this.relayLink(local, remote);
+      return;
+    }
     const proc = this.localProc(local);
     if (!proc || proc.state === "dead") {
       this.route(remote.node)?.linkExit(local, remote, "noproc");
@@ -205,11 +224,50 @@ export class Distribution {
   }
 
   private inboundLinkExit(from: Pid, to: Pid, reason: ExitReason): void {
+    if (to.node !== this.local.node) {
+      if (this.dropRelay(from, to)) this.route(to.node)?.linkExit(from, to, reason);
+      return;
+    }
     const proc = this.localProc(to);
     // A link removed on this side (unlink) in the meantime means the signal is not for us.
     if (!proc?.remoteLinks?.has(from.toString())) return;
     this.dropLink(proc, from);
     this.local.signal(proc, from, reason, true);
+  }
+
+  /**
+   * `origin` (of another node) links to `target`, of a third node this one routes to (a host
+   * of ours, or a cluster peer): the link is passed on, and its signals come back through here.
+   */
+  private relayLink(target: Pid, origin: Pid): void {
+    const route = this.route(target.node);
+    if (!route) {
+      this.route(origin.node)?.linkExit(target, origin, "noproc");
+      return;
+    }
+    const key = relayKey(origin, target);
+    for (const node of [origin.node, target.node]) {
+      let relayed = this.relays.get(node);
+      if (!relayed) {
+        relayed = new Map();
+        this.relays.set(node, relayed);
+      }
+      relayed.set(key, [origin, target]);
+    }
+    route.link(origin, target);
+  }
+
+  /** Forgets a relayed link; false if this node relays no link between `a` and `b`. */
+  private dropRelay(a: Pid, b: Pid): boolean {
+    const key = relayKey(a, b);
+    let found = false;
+    for (const node of [a.node, b.node]) {
+      const relayed = this.relays.get(node);
+      if (!relayed?.delete(key)) continue;
+      found = true;
+      if (relayed.size === 0) this.relays.delete(node);
+    }
+    return found;
   }
 
   private inboundDown(ref: Ref, pid: Pid, reason: ExitReason): void {
@@ -221,6 +279,14 @@ export class Distribution {
   }
 
   private nodeDown(node: string, reason: ExitReason): void {
+    const relayed = this.relays.get(node);
+    if (relayed) {
+      for (const [a, b] of [...relayed.values()]) {
+        const [gone, other] = a.node === node ? [a, b] : [b, a];
+        this.dropRelay(gone, other);
+        this.route(other.node)?.linkExit(gone, other, reason);
+      }
+    }
     for (const w of [...this.watches.values()]) {
       if (w.node !== node) continue;
       this.watches.delete(w.refId);
@@ -238,4 +304,9 @@ export class Distribution {
       if (proc.remoteLinks?.size === 0) proc.remoteLinks = undefined;
     }
   }
+}
+
+function relayKey(a: Pid, b: Pid): string {
+  const [x, y] = [a.toString(), b.toString()];
+  return x < y ? `${x} ${y}` : `${y} ${x}`;
 }
