@@ -3,17 +3,14 @@ import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from "node:chil
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { afterEach, describe, it } from "node:test";
-import { ChatApp, type ChatOptions } from "../src/cli/chat.js";
 import { ChatUsageError, chatSettings } from "../src/cli/chat-flags.js";
 import { type SessionConfig, SessionSystem, silentLogger } from "../src/index.js";
 import { startModelServer } from "./support/model-server.js";
+import { ESCAPE_SEQUENCE, StreamChat } from "./support/stream-chat.js";
 
 const hasScript = spawnSync("script", ["--version"]).status === 0;
 const NO_PTY = "util-linux 'script' is not installed, so no pseudo-terminal can be allocated for the chat";
-
-const ESCAPE_SEQUENCE = new RegExp(`${String.fromCharCode(27)}\\[[0-9;?]*[A-Za-z]`, "g");
 
 /** Runs `sessionvisor chat` in a real pseudo-terminal and types into it as a person would. */
 class Terminal {
@@ -166,65 +163,6 @@ async function runChatAsync(
   const status = await new Promise<number | null>((resolve) => child.on("exit", resolve));
   clearTimeout(timer);
   return { status, stdout, stderr };
-}
-
-/** A ChatApp in this process, read and typed into through streams as a terminal would be. */
-class StreamChat {
-  readonly input = new PassThrough();
-  readonly output = new PassThrough();
-  readonly running: Promise<void>;
-  private screen = "";
-
-  constructor(options: Partial<ChatOptions> = {}) {
-    this.output.on("data", (chunk: Buffer) => {
-      this.screen += chunk.toString("utf8").replace(ESCAPE_SEQUENCE, "").replace(/\r/g, "");
-    });
-    const app = new ChatApp({
-      input: this.input,
-      output: this.output,
-      terminal: true,
-      colors: false,
-      streamDelayMs: 0,
-      ...options,
-    });
-    this.running = app.run();
-  }
-
-  /** Where the screen ends now, for waiting on what comes after it. */
-  mark(): number {
-    return this.screen.length;
-  }
-
-  type(line: string): void {
-    this.input.write(`${line}\r`);
-  }
-
-  since(from: number): string {
-    return this.screen.slice(from);
-  }
-
-  interrupt(): void {
-    this.input.write("\x03");
-  }
-
-  async waitFor(pattern: RegExp, from = 0, ms = 10_000): Promise<string> {
-    const deadline = Date.now() + ms;
-    while (!pattern.test(this.screen.slice(from))) {
-      if (Date.now() > deadline)
-        throw new Error(
-          `screen never showed ${pattern}; after ${from} it shows:\n${this.screen.slice(from)}`,
-        );
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    return this.screen.slice(from);
-  }
-
-  /** Quits (whatever state the chat is in) and waits for run() to end. */
-  async close(): Promise<void> {
-    this.type("/quit");
-    this.input.end();
-    await this.running;
-  }
 }
 
 describe("chat flags", () => {

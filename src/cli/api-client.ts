@@ -1,4 +1,6 @@
+import { createParser } from "eventsource-parser";
 import type { TreeNode } from "../server/schemas.js";
+import type { ConversationTurn, SessionEvent, TurnReply } from "../session/index.js";
 import { CliError } from "./output.js";
 
 /** A session as the HTTP API answers it (SessionInfo as JSON, plus its owner when it has one). */
@@ -77,6 +79,81 @@ export class ApiClient {
     return (await this.request("POST", "/v1/sessions/import", document)) as SessionJson;
   }
 
+  /** Sends a message and waits for the reply; aborting `signal` closes the request, which cancels the turn. */
+  async sendMessage(id: string, text: string, signal?: AbortSignal): Promise<TurnReply> {
+    return (await this.request(
+      "POST",
+      `/v1/sessions/${encodeURIComponent(id)}/messages`,
+      { text },
+      signal,
+    )) as TurnReply;
+  }
+
+  async history(id: string): Promise<ConversationTurn[]> {
+    const answer = (await this.request("GET", `/v1/sessions/${encodeURIComponent(id)}/history`)) as {
+      turns: ConversationTurn[];
+    };
+    return answer.turns;
+  }
+
+  async approveToolCall(id: string, callId: string): Promise<void> {
+    await this.request(
+      "POST",
+      `/v1/sessions/${encodeURIComponent(id)}/tool-calls/${encodeURIComponent(callId)}/approve`,
+      {},
+    );
+  }
+
+  async denyToolCall(id: string, callId: string, reason: string): Promise<void> {
+    await this.request(
+      "POST",
+      `/v1/sessions/${encodeURIComponent(id)}/tool-calls/${encodeURIComponent(callId)}/deny`,
+      { reason },
+    );
+  }
+
+  /** `POST /v1/processes/:pid/kill`: an untrappable kill (a server in development mode only: 404 otherwise). */
+  async killProcess(pid: string): Promise<void> {
+    await this.request("POST", `/v1/processes/${encodeURIComponent(pid)}/kill`, {});
+  }
+
+  /**
+   * Opens `GET /v1/events` (every event of the caller's sessions); resolves once the server has
+   * answered, with a `read` that gives each event to `onEvent` in order until `signal` aborts or
+   * the server ends the stream. An error answer rejects as the other requests do.
+   */
+  async openEvents(
+    signal: AbortSignal,
+  ): Promise<{ read(onEvent: (event: SessionEvent) => void): Promise<void> }> {
+    const response = await this.send("GET", "/v1/events", undefined, signal, "text/event-stream");
+    if (!response.ok) throw await failure(response, "GET", "/v1/events");
+    const body = response.body;
+    return {
+      async read(onEvent) {
+        if (!body) return;
+        const parser = createParser({
+          onEvent: (message) => {
+            let event: SessionEvent;
+            try {
+              event = JSON.parse(message.data) as SessionEvent;
+            } catch {
+              return;
+            }
+            onEvent(event);
+          },
+        });
+        const decoder = new TextDecoder();
+        try {
+          for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+            parser.feed(decoder.decode(chunk, { stream: true }));
+          }
+        } catch (error) {
+          if (!signal.aborted) throw error;
+        }
+      },
+    };
+  }
+
   async tree(): Promise<{ root: TreeNode }> {
     return (await this.request("GET", "/v1/tree")) as { root: TreeNode };
   }
@@ -87,40 +164,41 @@ export class ApiClient {
     return { status: response.status, body: await response.json().catch(() => undefined) };
   }
 
-  private async request(method: string, path: string, body?: unknown): Promise<unknown> {
-    const response = await this.send(method, path, body);
+  private async request(
+    method: string,
+    path: string,
+    body?: unknown,
+    signal?: AbortSignal,
+  ): Promise<unknown> {
+    const response = await this.send(method, path, body, signal);
+    if (!response.ok) throw await failure(response, method, path);
     if (response.status === 204) return undefined;
     const text = await response.text();
-    let parsed: unknown;
     try {
-      parsed = text === "" ? undefined : JSON.parse(text);
+      return text === "" ? undefined : JSON.parse(text);
     } catch {
-      parsed = undefined;
+      return undefined;
     }
-    if (!response.ok) {
-      const error = (parsed as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
-      if (error && typeof error.code === "string") {
-        throw new CliError(1, String(error.message ?? ""), error.code);
-      }
-      throw new CliError(
-        1,
-        `${method} ${path} answered ${response.status} ${response.statusText}`,
-        "http_error",
-      );
-    }
-    return parsed;
   }
 
-  private async send(method: string, path: string, body?: unknown): Promise<Response> {
-    const headers: Record<string, string> = { accept: "application/json" };
+  private async send(
+    method: string,
+    path: string,
+    body?: unknown,
+    signal?: AbortSignal,
+    accept = "application/json",
+  ): Promise<Response> {
+    const headers: Record<string, string> = { accept };
     if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers["content-type"] = "application/json";
     const init: RequestInit = { method, headers };
     if (body !== undefined) init.body = JSON.stringify(body);
+    if (signal) init.signal = signal;
     try {
       return await this.fetcher(new Request(`${this.baseUrl}${path}`, init));
     } catch (error) {
       if (error instanceof CliError) throw error;
+      if (signal?.aborted) throw signal.reason ?? error;
       // fetch's own message is "fetch failed"; the reason (ECONNREFUSED …) is in its cause.
       const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
       const why =
@@ -128,4 +206,22 @@ export class ApiClient {
       throw new CliError(1, `cannot reach ${this.baseUrl}: ${why}`, "unreachable");
     }
   }
+}
+
+/** An error answer as a CliError: its `{ error: { code, message } }` if it has one, else its status. */
+async function failure(response: Response, method: string, path: string): Promise<CliError> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await response.text());
+  } catch {
+    parsed = undefined;
+  }
+  const error = (parsed as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+  if (error && typeof error.code === "string")
+    return new CliError(1, String(error.message ?? ""), error.code);
+  return new CliError(
+    1,
+    `${method} ${path} answered ${response.status} ${response.statusText}`,
+    "http_error",
+  );
 }

@@ -37,6 +37,30 @@ const OFFLINE_MODEL = "offline-1";
  * key is refused here, before any session starts); `cwd` is what `--project` and `--store` are
  * resolved against.
  */
+/**
+ * The config of every session a chat against a server (`--url`) opens: the flags as given, for
+ * the server to check — its models, keys and files are its own, not this machine's. `--store`
+ * and `--delay` are about a session system here, so they are refused.
+ */
+export function remoteChatSession(flags: ChatFlags): SessionConfigInput {
+  if (flags.store !== undefined)
+    throw new ChatUsageError("--store is for a chat without --url (the server keeps its sessions)");
+  if (flags.delay !== undefined && flags.delay !== "15" && flags.delay !== 15)
+    throw new ChatUsageError("--delay is for the offline model of a chat without --url");
+  const session: SessionConfigInput = {};
+  if (flags.provider !== undefined || flags.model !== undefined || flags.baseUrl !== undefined) {
+    const llm: NonNullable<SessionConfigInput["llm"]> = {
+      provider: parseProvider(flags.provider ?? "offline"),
+    };
+    if (flags.model !== undefined) llm.model = flags.model;
+    if (flags.baseUrl !== undefined) llm.baseURL = parseBaseUrl(flags.baseUrl);
+    session.llm = llm;
+  }
+  if (flags.project !== undefined) session.projectPath = flags.project;
+  if (flags.approve !== undefined) session.tools = { approval: parseApproval(flags.approve) };
+  return session;
+}
+
 export function chatSettings(
   flags: ChatFlags,
   env: Readonly<Record<string, string | undefined>> = process.env,

@@ -1,14 +1,11 @@
 import { clearLine, createInterface, cursorTo, type Interface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 import { defaultProviders, type ProviderRegistry } from "../llm/index.js";
-import { describeReason, type Pid, silentLogger } from "../runtime/index.js";
-import {
-  parseSessionConfig,
-  type SessionConfigInput,
-  type SessionEvent,
-  type SessionInfo,
-  SessionSystem,
-} from "../session/index.js";
+import { describeReason } from "../runtime/index.js";
+import { parseSessionConfig, type SessionConfigInput, type SessionEvent } from "../session/index.js";
+import type { ApiClient } from "./api-client.js";
+import { type ChatBackend, type ChatSession, EmbeddedChatBackend } from "./chat-backend.js";
+import { RemoteChatBackend } from "./chat-remote.js";
 import { approvalQuestion, callLine, diffLines, isYes, resultLine } from "./tool-lines.js";
 
 export interface ChatOptions {
@@ -31,6 +28,13 @@ export interface ChatOptions {
   colors?: boolean;
   /** A second Ctrl-C within this many ms of one that cancelled a reply quits. Default 2000. */
   doubleInterruptMs?: number;
+  /**
+   * A running server to chat through (`chat --url`): its sessions, its models and its store;
+   * `storePath`, `providers` and `streamDelayMs` are then the server's business.
+   */
+  server?: ApiClient;
+  /** The session to start in (`chat <id>`): it must be live. Default: the first one, or a new one. */
+  sessionId?: string;
 }
 
 const HELP = `commands:
@@ -76,12 +80,12 @@ interface PendingApproval {
  * and `/crash` act at once while a reply streams.
  */
 export class ChatApp {
-  private system!: SessionSystem;
+  private readonly backend: ChatBackend;
   private rl!: Interface;
   private readonly out: Writable;
   private readonly terminal: boolean;
   private readonly colors: boolean;
-  private sessions: SessionInfo[] = [];
+  private sessions: ChatSession[] = [];
   private current: string | undefined;
   private turn: RunningTurn | undefined;
   /** Turns cancelled here: what they still send (before the session ends them) is not shown. */
@@ -106,33 +110,37 @@ export class ChatApp {
     const tty = Boolean((options.output as { isTTY?: boolean }).isTTY);
     this.terminal = options.terminal ?? tty;
     this.colors = options.colors ?? tty;
+    this.backend = options.server
+      ? new RemoteChatBackend(options.server, (text) => this.notice(text))
+      : new EmbeddedChatBackend({
+          providers: options.providers ?? defaultProviders({ chunkDelayMs: options.streamDelayMs ?? 15 }),
+          storePath: options.storePath,
+        });
   }
 
   /** Runs until /quit, Ctrl-D, or Ctrl-C at the prompt; the session system is stopped before it resolves. */
   async run(): Promise<void> {
-    this.system = await SessionSystem.start({
-      logger: silentLogger(),
-      providers:
-        this.options.providers ?? defaultProviders({ chunkDelayMs: this.options.streamDelayMs ?? 15 }),
-      ...(this.options.storePath ? { storePath: this.options.storePath } : {}),
-    });
-    const subscription = this.system.subscribeAll((event) => this.onEvent(event));
+    await this.backend.open((event) => this.onEvent(event));
     try {
       this.print(
         `sessionvisor chat — each session is supervised; ${this.describeSetup()}. /help for commands.`,
       );
-      this.sessions = await this.system.listSessions();
-      if (this.sessions.length > 0) {
+      this.sessions = await this.backend.listSessions();
+      const asked = this.options.sessionId;
+      if (asked !== undefined) {
+        if (!(await this.backend.getSession(asked))) throw new Error(`no live session ${asked}`);
+        this.current = asked;
+        if (!this.sessions.some((s) => s.id === asked))
+          this.sessions.unshift({ id: asked, status: "active", restarts: 0 });
+        this.print(`session ${this.number(asked)} (${asked}); /list shows the others`);
+      } else if (this.sessions.length > 0) {
         this.current = this.sessions[0]?.id;
-        this.print(
-          `${this.sessions.length} session(s) back from ${this.options.storePath}; /list shows them`,
-        );
+        this.print(`${this.sessions.length} session(s) back from ${this.where()}; /list shows them`);
       } else {
         await this.open("first");
       }
     } catch (error) {
-      subscription.unsubscribe();
-      await this.system.stop();
+      await this.backend.close();
       throw error;
     }
     this.rl = createInterface({ input: this.options.input, output: this.out, terminal: this.terminal });
@@ -143,8 +151,7 @@ export class ChatApp {
     await this.finished;
     this.turn?.controller.abort();
     this.rl.close();
-    subscription.unsubscribe();
-    await this.system.stop();
+    await this.backend.close();
     this.print("bye.");
   }
 
@@ -168,7 +175,13 @@ export class ChatApp {
     this.quit();
   }
 
+  /** Where the sessions are kept, as the greeting says it. */
+  private where(): string {
+    return this.options.server ? "the server" : (this.options.storePath ?? "memory");
+  }
+
   private describeSetup(): string {
+    if (this.options.server) return "sessions run on the server";
     const config = parseSessionConfig(this.options.session ?? {});
     const { provider, model } = config.llm;
     const what =
@@ -240,9 +253,9 @@ export class ChatApp {
         case "/switch":
           return await this.switchTo(arg);
         case "/kill":
-          return this.kill();
+          return await this.breakCurrent("kill");
         case "/crash":
-          return this.crash();
+          return await this.breakCurrent("crash");
         case "/history":
           return await this.history();
         case "/end":
@@ -278,7 +291,7 @@ export class ChatApp {
     const cancelled = new Promise<"cancelled">((resolve) =>
       controller.signal.addEventListener("abort", () => resolve("cancelled"), { once: true }),
     );
-    const sending = this.system.sendMessage(id, text, { signal: controller.signal });
+    const sending = this.backend.sendMessage(id, text, controller.signal);
     // Once cancelled the chat stops waiting; the session's own end of the turn is not shown.
     sending.catch(() => undefined);
     try {
@@ -377,8 +390,8 @@ export class ChatApp {
     if (echo) this.write(`${yes ? "y" : "n"}\n`);
     this.atLineStart = true;
     const call = yes
-      ? this.system.approveToolCall(asked.sessionId, asked.callId)
-      : this.system.denyToolCall(asked.sessionId, asked.callId, "the user said no");
+      ? this.backend.approveToolCall(asked.sessionId, asked.callId)
+      : this.backend.denyToolCall(asked.sessionId, asked.callId, "the user said no");
     call.catch((error: unknown) => this.notice(`error: ${messageOf(error)}`));
     this.resume();
   }
@@ -401,7 +414,7 @@ export class ChatApp {
   // ---- commands ----------------------------------------------------------------------------
 
   private async open(name?: string): Promise<void> {
-    const info = await this.system.createSession({
+    const info = await this.backend.createSession({
       ...this.options.session,
       name: name ?? `session ${this.sessions.length + 1}`,
     });
@@ -411,7 +424,7 @@ export class ChatApp {
   }
 
   private async list(): Promise<void> {
-    const live = new Map((await this.system.listSessions()).map((s) => [s.id, s]));
+    const live = new Map((await this.backend.listSessions()).map((s) => [s.id, s]));
     this.sessions.forEach((s, i) => {
       const info = live.get(s.id);
       const marker = s.id === this.current ? "*" : " ";
@@ -425,35 +438,31 @@ export class ChatApp {
   private async switchTo(arg: string): Promise<void> {
     const index = Number(arg) - 1;
     const target = this.sessions[index];
-    if (!target || !(await this.system.getSession(target.id)))
+    if (!target || !(await this.backend.getSession(target.id)))
       return this.print(`no live session ${arg}; /list shows them`);
     this.current = target.id;
     this.print(`switched to session ${index + 1}`);
   }
 
-  private kill(): void {
-    const pid = this.current ? this.system.findSupervisor(this.current) : undefined;
-    if (!pid) {
-      this.print("the current session has no running supervisor");
+  /** `/kill` (the session's supervisor, killed) or `/crash` (its orchestrator, crashed). */
+  private async breakCurrent(how: "kill" | "crash"): Promise<void> {
+    const role = how === "kill" ? "supervisor" : "orchestrator";
+    const process = this.current ? await this.backend.processOf(this.current, role) : undefined;
+    if (!process) {
+      this.print(`the current session has no running ${role}`);
       return;
     }
-    this.print(`killing supervisor ${pid} of session ${this.number(this.current)}`);
-    this.system.runtime.exit(pid as Pid, "kill");
-  }
-
-  private crash(): void {
-    const pid = this.current ? this.system.getOrchestratorPid(this.current) : undefined;
-    if (!pid) {
-      this.print("the current session has no running orchestrator");
-      return;
-    }
-    this.print(`crashing LLM orchestrator ${pid}`);
-    this.system.runtime.exit(pid, new Error("crashed on purpose from the chat"));
+    this.print(
+      how === "kill"
+        ? `killing supervisor ${process.label} of session ${this.number(this.current)}`
+        : `crashing LLM orchestrator ${process.label}`,
+    );
+    await this.backend.breakProcess(process, how);
   }
 
   private async history(): Promise<void> {
     if (!this.current) return this.print("no session");
-    for (const turn of await this.system.getHistory(this.current)) {
+    for (const turn of await this.backend.getHistory(this.current)) {
       const mark = turn.status === "complete" ? "" : ` (${turn.status.replace("_", " ")})`;
       const calls = (turn as { toolCalls?: { name: string; input: unknown }[] }).toolCalls ?? [];
       // A tool's result can be a whole file: the history shows its start.
@@ -466,7 +475,7 @@ export class ChatApp {
   private async end(): Promise<void> {
     if (!this.current) return this.print("no session");
     const n = this.number(this.current);
-    await this.system.terminateSession(this.current);
+    await this.backend.terminateSession(this.current);
     this.current = undefined;
     this.print(`session ${n} terminated; /switch or /new`);
   }

@@ -73,7 +73,8 @@ export function checkUrl(text: string): string {
   return url.href.replace(/\/+$/, "");
 }
 
-function readToken(file: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+/** The bearer token of `--token-file`, else of SESSIONVISOR_TOKEN, else none; a usage error for a bad file. */
+export function readToken(file: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
   if (file === undefined) {
     const fromEnv = env[TOKEN_ENV]?.trim();
     return fromEnv === "" ? undefined : fromEnv;

@@ -11,8 +11,11 @@ import {
   TOKENS_ENV,
 } from "../server/index.js";
 import { ChatApp } from "./chat.js";
-import { CHAT_PROVIDERS, type ChatFlags, ChatUsageError, chatSettings } from "./chat-flags.js";
+import { CHAT_PROVIDERS, type ChatFlags, ChatUsageError } from "./chat-flags.js";
+import { chatOptions } from "./chat-options.js";
+import { TOKEN_ENV } from "./connection.js";
 import { registerDoctorCommand } from "./doctor-command.js";
+import { CliError } from "./output.js";
 import { registerSessionsCommand } from "./sessions-command.js";
 import { registerTreeCommand } from "./tree-command.js";
 
@@ -32,8 +35,13 @@ const program = new Command()
   .exitOverride();
 
 program
-  .command("chat")
-  .description("chat with supervised sessions in the terminal (offline model by default: no network)")
+  .command("chat [id]")
+  .description(
+    "chat with supervised sessions in the terminal (offline model by default: no network); " +
+      "[id] starts in that session; --url chats through a running server",
+  )
+  .option("--url <url>", "a running `sessionvisor serve` to chat through, e.g. http://127.0.0.1:8787")
+  .option("--token-file <file>", `the bearer token for --url, read from this file (default: $${TOKEN_ENV})`)
   .option("--delay <ms>", "delay between streamed words of the offline model", "15")
   .option("--store <file>", "keep sessions in this SQLite file; they come back on the next start")
   .option("--provider <name>", `the model's provider: ${CHAT_PROVIDERS.join(", ")} (default offline)`)
@@ -44,23 +52,21 @@ program
     "--approve <policy>",
     "tool calls that change things: auto, ask or deny, or write=<policy>,command=<policy> (default write=auto,command=ask)",
   )
-  .action(async (flags: ChatFlags) => {
-    let settings: ReturnType<typeof chatSettings>;
+  .action(async (id: string | undefined, flags: ChatFlags & { url?: string; tokenFile?: string }) => {
+    let app: ChatApp;
     try {
-      settings = chatSettings(flags);
+      app = new ChatApp({
+        input: process.stdin,
+        output: process.stdout,
+        ...chatOptions(flags, process.env),
+        ...(id === undefined ? {} : { sessionId: id }),
+      });
     } catch (error) {
-      if (!(error instanceof ChatUsageError)) throw error;
+      if (!(error instanceof ChatUsageError || error instanceof CliError)) throw error;
       process.stderr.write(`sessionvisor chat: ${error.message}\n`);
       process.exitCode = error.exitCode;
       return;
     }
-    const app = new ChatApp({
-      input: process.stdin,
-      output: process.stdout,
-      streamDelayMs: settings.streamDelayMs,
-      session: settings.session,
-      ...(settings.storePath ? { storePath: settings.storePath } : {}),
-    });
     // Ctrl-C reaches the chat as a key on a terminal; as a signal when the input is piped.
     const onSigint = () => app.interrupt();
     process.on("SIGINT", onSigint);
