@@ -11,7 +11,7 @@ import {
 import { StoreClosedError } from "./errors.js";
 import { assertEventSeq } from "./event-seq.js";
 import { fencesOf, StaleFenceError } from "./fence.js";
-import { loadPgDriver, storeError } from "./postgres-driver.js";
+import { connectionProblem, loadPgDriver, storeError } from "./postgres-driver.js";
 import {
   describeTarget,
   type PostgresStoreOptions,
@@ -56,6 +56,7 @@ export class PostgresSessionStore implements SessionStore {
   private closed = false;
   private readonly sql: Statements;
   private readonly fences: ResolvedPostgresStoreOptions["fences"];
+  private readonly poolSize: number;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -65,6 +66,7 @@ export class PostgresSessionStore implements SessionStore {
   ) {
     this.sql = postgresStatements(options.schema);
     this.fences = options.fences;
+    this.poolSize = options.poolSize;
   }
 
   /** Connects, creates or migrates the schema, and answers the store. */
@@ -310,7 +312,7 @@ export class PostgresSessionStore implements SessionStore {
   /** Reads and sets the mark in one statement. */
   async openEventLog(): Promise<boolean> {
     this.check();
-    const row = (await this.query(this.sql.openEventLog)).rows[0] as { before: string | null };
+    const row = (await this.queryOnce(this.sql.openEventLog)).rows[0] as { before: string | null };
     return row.before !== "open";
   }
 
@@ -335,45 +337,83 @@ export class PostgresSessionStore implements SessionStore {
     return fencesOf(this.fences as NonNullable<typeof this.fences>, [id]).get(id) as number;
   }
 
-  /** One statement on a pooled connection; a lost connection becomes StoreUnavailableError. */
-  private readonly query: Query = async (text, values) => {
-    try {
-      return await this.pool.query(text, values);
-    } catch (error) {
-      throw this.closed && isPoolEnded(error) ? new StoreClosedError() : storeError(error, this.target);
-    }
-  };
+  /**
+   * One idempotent statement (every single-statement call but openEventLog): repeating it
+   * leaves what one run leaves, so it is retried when its connection turns out to be dead.
+   */
+  private readonly query: Query = (text, values) =>
+    this.onConnection(
+      async (client) => (await client.query(text, values)) as pg.QueryResult,
+      () => true,
+    );
+
+  /** One statement that must not run twice (it reads what it writes). */
+  private readonly queryOnce: Query = (text, values) =>
+    this.onConnection(
+      async (client) => (await client.query(text, values)) as pg.QueryResult,
+      () => false,
+    );
 
   /**
-   * Runs `body` in a transaction on one connection: committed when it returns, rolled back when
-   * it throws. A connection that broke is destroyed rather than returned to the pool.
+   * Runs `body` in a transaction: committed when it returns, rolled back when it throws. It is
+   * retried when its connection died before COMMIT was sent (the server then rolled it back);
+   * once COMMIT is sent, a lost connection leaves the outcome unknown and the call fails.
    */
   private async transaction(body: (q: Query) => Promise<void>): Promise<void> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (error) {
-      throw this.closed && isPoolEnded(error) ? new StoreClosedError() : storeError(error, this.target);
-    }
-    // A checked-out connection that breaks between two statements emits 'error': caught here,
-    // the next statement then fails and says so.
-    client.on("error", ignore);
-    let broken: unknown;
-    const q: Query = (text, values) =>
-      client.query(text, values).catch((error: unknown) => {
-        if (storeError(error, this.target) !== error) broken = error;
-        throw error;
-      });
-    try {
-      await q("BEGIN");
-      await body(q);
-      await q("COMMIT");
-    } catch (error) {
-      if (broken === undefined) await client.query("ROLLBACK").catch((e: unknown) => (broken = e));
-      throw storeError(error, this.target);
-    } finally {
-      client.removeListener("error", ignore);
-      client.release(broken === undefined ? undefined : (broken as Error));
+    let committing = false;
+    await this.onConnection(
+      async (client) => {
+        committing = false;
+        const q: Query = (text, values) => client.query(text, values) as Promise<pg.QueryResult>;
+        await q("BEGIN");
+        try {
+          await body(q);
+        } catch (error) {
+          // A refused change (a stale fence, a turn not stored): nothing of it stays.
+          if (connectionProblem(error) === undefined) await q("ROLLBACK");
+          throw error;
+        }
+        committing = true;
+        await q("COMMIT");
+      },
+      () => !committing,
+    );
+  }
+
+  /**
+   * Runs `work` on a pooled connection. A connection that broke is destroyed, not returned to
+   * the pool; the work is then tried again on another connection when `mayRetry` allows, as
+   * many times as the pool may hold connections opened before the outage. Failing to open a
+   * connection is not retried: the database is down or unreachable, and the caller hears so at
+   * once. Every connection problem reaches the caller as StoreUnavailableError.
+   */
+  private async onConnection<T>(
+    work: (client: pg.PoolClient) => Promise<T>,
+    mayRetry: () => boolean,
+  ): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      let client: pg.PoolClient;
+      try {
+        client = await this.pool.connect();
+      } catch (error) {
+        throw this.closed && isPoolEnded(error) ? new StoreClosedError() : storeError(error, this.target);
+      }
+      // A connection that breaks while checked out emits 'error'; the statement it was running
+      // (or the next one) fails and says so, so the event itself is only acknowledged here.
+      client.on("error", ignore);
+      let broken: Error | undefined;
+      try {
+        return await work(client);
+      } catch (error) {
+        const problem = connectionProblem(error);
+        if (problem === undefined) throw error;
+        broken = error as Error;
+        if (problem === "retryable" && attempt < this.poolSize && !this.closed && mayRetry()) continue;
+        throw storeError(error, this.target);
+      } finally {
+        client.removeListener("error", ignore);
+        client.release(broken);
+      }
     }
   }
 
