@@ -11,7 +11,7 @@ import { type Figure, renderTable } from "./table.js";
 
 const URL = process.env.SESSIONVISOR_BENCH_NATS_URL ?? "nats://127.0.0.1:4222";
 const SEQUENTIAL = 3000;
-const WARMUP = 300;
+const WARMUP = 3000;
 const IN_FLIGHT = 32;
 const RUN_MS = 2000;
 const PAYLOAD = { op: "echo", text: "hello from the other node", n: 42 };
@@ -59,8 +59,8 @@ export async function measureClusterCall(): Promise<ClusterCallFigures> {
   let ncA: NatsConnection;
   let ncB: NatsConnection;
   try {
-    ncA = await connect({ servers: URL, name: "bench-a", timeout: 3000 });
-    ncB = await connect({ servers: URL, name: "bench-b", timeout: 3000 });
+    ncA = await connect({ servers: URL, name: "bench-a", timeout: 3000, noAsyncTraces: true });
+    ncB = await connect({ servers: URL, name: "bench-b", timeout: 3000, noAsyncTraces: true });
   } catch (error) {
     throw new Error(
       `the cluster benchmark needs NATS at ${URL} (start nats-server -a 127.0.0.1 -p 4222 -js): ${String(error)}`,
