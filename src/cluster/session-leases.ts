@@ -1,6 +1,7 @@
 import { performance } from "node:perf_hooks";
 import type { KV } from "@nats-io/kv";
 import { z } from "zod";
+import type { FenceSource } from "../store/index.js";
 import { ClusterClosedError, ClusterUnavailableError, SessionOwnedElsewhereError } from "./errors.js";
 import { HeldLease, type LeaseLossReason } from "./held-lease.js";
 import { isRevisionConflict, openTtlBucket } from "./kv-bucket.js";
@@ -95,7 +96,7 @@ const ClaimSchema = z.object({ waitMs: z.number().int().nonnegative().default(0)
  * store refuses a stale one, which covers a holder paused past its validity (a GC pause, a
  * stopped process) whose timer could not fire in time.
  */
-export class SessionLeases {
+export class SessionLeases implements FenceSource {
   readonly node: string;
   readonly leaseTtlMs: number;
   readonly renewEveryMs: number;
