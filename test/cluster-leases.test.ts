@@ -155,6 +155,29 @@ describe("session leases", () => {
     },
   );
 
+  it(
+    "a holder whose event loop was blocked past the lease's validity has no fence, before its loss timer runs",
+    TEST,
+    async (t) => {
+      const nats = await natsFixture(t);
+      const a = await node(t, nats, "node-a");
+      const id = newSession();
+      const fence = await a.leases.claim(id);
+      // Blocked (a long GC pause, a synchronous loop): no timer and no renewal can run meanwhile.
+      const blockedUntil = performance.now() + TTL_MS;
+      while (performance.now() < blockedUntil) {
+        // spin
+      }
+      assert.equal(a.leases.fenceOf(id), undefined, "a write now carries no fence");
+      assert.deepEqual(a.losses, [], "the loss timer has not run yet");
+      await waitFor(() => a.losses.length > 0, 10_000, "the overdue loss timer");
+      assert.deepEqual(
+        a.losses.map((loss) => [loss.fence, loss.reason]),
+        [[fence, "expired"]],
+      );
+    },
+  );
+
   it("a claim that cannot wait out a live lease is refused, naming the owner", TEST, async (t) => {
     const nats = await natsFixture(t);
     const a = await node(t, nats, "node-a");
