@@ -12,6 +12,7 @@ import { describe, it } from "node:test";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { defaultProviders, serve } from "../src/index.js";
 import { defaultObserverDir, packageRoot } from "../src/server/observer.js";
+import { ALICE, BOB, TOKENS } from "./support/http-servers.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ROOT = packageRoot() as string;
@@ -76,10 +77,10 @@ async function eventually(what: string, check: () => Promise<boolean>): Promise<
   }
 }
 
-async function api<T>(url: string, method: string, body?: unknown): Promise<T> {
+async function api<T>(url: string, method: string, body?: unknown, token?: string): Promise<T> {
   const response = await fetch(url, {
     method,
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   assert.ok(response.ok, `${method} ${url}: ${response.status} ${await response.clone().text()}`);
@@ -189,5 +190,96 @@ describe("the web observer in headless Chromium", () => {
     );
     await screenshot(page, "4-overview-after-restart.png");
     assert.deepEqual(pageErrors, [], "the page threw no errors");
+  });
+
+  it("asks for a token on a server with tokens, sends it only as a header, and shows only its owner's sessions", {
+    timeout: 120_000,
+  }, async (t) => {
+    requirements();
+    const server = await serve({ memory: true, port: 0, tokens: TOKENS, closeGraceMs: 1000 });
+    t.after(() => server.close());
+    const mine = await api<{ id: string }>(`${server.url}/v1/sessions`, "POST", { name: "alice-1" }, ALICE);
+    const theirs = await api<{ id: string }>(`${server.url}/v1/sessions`, "POST", { name: "bob-1" }, BOB);
+    const browser = await launch();
+    t.after(() => browser.close());
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    page.setDefaultTimeout(STEP_MS);
+    const requests: { url: string; authorization: string | undefined }[] = [];
+    page.on("request", (request) =>
+      requests.push({ url: request.url(), authorization: request.headers().authorization }),
+    );
+
+    await page.goto(`${server.url}/`);
+    const form = page.locator('[data-testid="token-form"]');
+    await form.waitFor();
+    await form.locator("input").fill("not-a-token");
+    await form.locator("button").click();
+    await form.locator(".error", { hasText: "refused" }).waitFor();
+    await screenshot(page, "5-token-refused.png");
+
+    await form.locator("input").fill(ALICE);
+    await form.locator("button").click();
+    await page.locator('[data-testid="connection"]', { hasText: "live" }).waitFor();
+    await page.locator(`[data-testid="session-row"][data-session-id="${mine.id}"]`).waitFor();
+    assert.equal(
+      await page.locator(`[data-testid="session-row"][data-session-id="${theirs.id}"]`).count(),
+      0,
+    );
+    assert.equal(
+      await page.locator('[data-testid="dev-mode"]').count(),
+      0,
+      "no development mode without --dev",
+    );
+    assert.equal(await page.evaluate("sessionStorage.length"), 1, "the token is kept for this tab");
+
+    for (const request of requests) assert.doesNotMatch(request.url, new RegExp(ALICE), "no token in a URL");
+    const toApi = requests.filter((r) => new URL(r.url).pathname.startsWith("/v1/"));
+    assert.ok(
+      toApi.some((r) => r.authorization === `Bearer ${ALICE}`),
+      "the API requests carry the token as a header",
+    );
+  });
+
+  it("draws only the rows in view of a thousand sessions, and finds one by search", {
+    timeout: 180_000,
+  }, async (t) => {
+    requirements();
+    const server = await serve({ memory: true, port: 0, closeGraceMs: 1000 });
+    t.after(() => server.close());
+    const COUNT = 1000;
+    for (let made = 0; made < COUNT; made += 50) {
+      await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          api(`${server.url}/v1/sessions`, "POST", { name: `many-${String(made + i).padStart(4, "0")}` }),
+        ),
+      );
+    }
+    const browser = await launch();
+    t.after(() => browser.close());
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    page.setDefaultTimeout(60_000);
+    const began = performance.now();
+    await page.goto(`${server.url}/`);
+    await page
+      .locator('[data-testid="session-count"]', { hasText: `${COUNT} of ${COUNT} sessions` })
+      .waitFor();
+    const firstRenderMs = Math.round(performance.now() - began);
+    const drawn = await page.locator('[data-testid="session-row"]').count();
+    assert.ok(drawn > 5 && drawn < 100, `${drawn} rows drawn of ${COUNT}`);
+
+    // Scrolled to the end: the last sessions are drawn, still only a window of rows.
+    await page.locator('[data-testid="virtual-list"]').evaluate((list) => {
+      list.scrollTop = list.scrollHeight;
+    });
+    await page
+      .locator('[data-testid="session-row"]', { hasText: `many-${String(COUNT - 1).padStart(4, "0")}` })
+      .waitFor();
+    assert.ok((await page.locator('[data-testid="session-row"]').count()) < 100);
+
+    await page.locator('[data-testid="search"]').fill("many-0421");
+    await page.locator('[data-testid="session-count"]', { hasText: `1 of ${COUNT} sessions` }).waitFor();
+    assert.equal(await page.locator('[data-testid="session-row"]').count(), 1);
+    await screenshot(page, "6-thousand-sessions-search.png");
+    t.diagnostic(`first render of ${COUNT} sessions: ${firstRenderMs} ms (page load to the rows drawn)`);
   });
 });
