@@ -140,6 +140,42 @@ describe("sessionvisor serve (the command)", () => {
     }
   });
 
+  it("logs readable lines by default", TEST_TIMEOUT, async () => {
+    const served = await startServe(["--port", "0", "--memory"], envWith({ SESSIONVISOR_LOG_LEVEL: "info" }));
+    served.child.kill("SIGTERM");
+    await served.exit;
+    assert.match(
+      served.stderr(),
+      /^\d\d:\d\d:\d\d INFO {2}sessionvisor serving on http:\S+ event=server_listening/m,
+    );
+  });
+
+  it("logs pino JSON lines with --log-format json", TEST_TIMEOUT, async () => {
+    const served = await startServe(
+      ["--port", "0", "--memory", "--log-format", "json"],
+      envWith({ SESSIONVISOR_LOG_LEVEL: "info" }),
+    );
+    served.child.kill("SIGTERM");
+    await served.exit;
+    const records = served
+      .stderr()
+      .split("\n")
+      .filter((line) => line.startsWith("{"))
+      .map((line) => JSON.parse(line) as { event?: string; level: number });
+    assert.ok(records.some((record) => record.event === "server_listening" && record.level === 30));
+  });
+
+  it("refuses an unknown --log-format with exit 2", TEST_TIMEOUT, () => {
+    const run = spawnSync(process.execPath, [...CLI, "serve", "--log-format", "xml"], {
+      encoding: "utf8",
+      timeout: 30_000,
+      killSignal: "SIGKILL",
+      env: envWith(),
+    });
+    assert.equal(run.status, 2);
+    assert.match(run.stderr, /--log-format: must be pretty or json/);
+  });
+
   it("refuses a bad --port with exit 2", TEST_TIMEOUT, () => {
     const run = spawnSync(process.execPath, [...CLI, "serve", "--port", "eighty"], {
       encoding: "utf8",

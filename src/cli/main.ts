@@ -100,6 +100,10 @@ program
     `bearer tokens, JSON [{"owner":"alice","sha256":"<hex>"}] (default: $${TOKENS_ENV}; none: loopback only)`,
   )
   .option(
+    "--log-format <format>",
+    "log records on stderr as readable lines (pretty, the default) or pino JSON (json)",
+  )
+  .option(
     "--dev",
     "development mode: the web observer at / gets buttons to kill processes and hosts (loopback only)",
   )

@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from "../errors.js";
-import { stderrLogger } from "../runtime/index.js";
 import { hashToken, loadTokens, newToken, OwnerNameSchema, TOKENS_ENV } from "./auth.js";
+import { commandLogger, parseLogFormat } from "./log-lines.js";
 import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, type RunningServer, serve } from "./serve.js";
 
 /** `sessionvisor serve`'s flags, as commander gives them. */
@@ -11,6 +11,7 @@ export interface ServeFlags {
   tokens?: string;
   memory?: boolean;
   dev?: boolean;
+  logFormat?: string;
 }
 
 export interface CommandIo {
@@ -41,8 +42,18 @@ export async function runServeCommand(flags: ServeFlags, io: CommandIo): Promise
   } catch (error) {
     return fail(2, (error as Error).message);
   }
+  let logFormat: ReturnType<typeof parseLogFormat>;
+  try {
+    logFormat = parseLogFormat(flags.logFormat);
+  } catch (error) {
+    return fail(2, (error as Error).message);
+  }
   // Problems only, unless SESSIONVISOR_LOG_LEVEL asks for more.
-  const logger = stderrLogger((io.env ?? process.env).SESSIONVISOR_LOG_LEVEL ?? "warn");
+  const logger = commandLogger(
+    logFormat,
+    (io.env ?? process.env).SESSIONVISOR_LOG_LEVEL ?? "warn",
+    io.stderr,
+  );
   // Listened for before anything starts, so that a signal that comes as soon as the URL is
   // printed (or during the start) closes the server rather than killing the process.
   let removeSignalHandlers = () => {};
