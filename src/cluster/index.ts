@@ -24,6 +24,9 @@ export {
   connectCluster,
   DEFAULT_NATS_SERVERS,
 } from "./nats-connection.js";
+export { NatsRouter, type NatsRouterOptions } from "./nats-router.js";
+export { isNodeDown, type NodeDownCause, NodeDownError } from "./route-errors.js";
+export { followMembership } from "./route-membership.js";
 export {
   type ClaimOptions,
   DEFAULT_LEASE_TTL_MS,

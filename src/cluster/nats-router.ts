@@ -73,7 +73,8 @@ export class NatsRouter implements RemoteRouter {
 
   private constructor(
     private readonly runtime: Runtime,
-    private readonly nc: NatsConnection,
+    /** The NATS connection the router was started on (the caller's; the router never closes it). */
+    readonly connection: NatsConnection,
     options: NatsRouterOptions,
   ) {
     this.node = runtime.node;
@@ -86,7 +87,7 @@ export class NatsRouter implements RemoteRouter {
       publish: (to, kind, frame) => {
         const data = this.frameBytes(frame, "message");
         try {
-          this.nc.publish(nodeSubject(this.prefix, to, kind), data);
+          this.connection.publish(nodeSubject(this.prefix, to, kind), data);
         } catch (error) {
           // Our connection is closed or draining: as a send to a node that is gone, it is lost.
           this.runtime.logger.warn(
@@ -96,7 +97,7 @@ export class NatsRouter implements RemoteRouter {
         }
       },
       request: (to, kind, frame, timeoutMs) =>
-        this.nc
+        this.connection
           .request(nodeSubject(this.prefix, to, kind), this.frameBytes(frame, "message"), {
             timeout: timeoutMs,
           })
@@ -181,6 +182,11 @@ export class NatsRouter implements RemoteRouter {
     this.forget(node, why);
   }
 
+  /** Where this node listens: `<prefix>.node.<node>` (what membership publishes as its subject prefix). */
+  get subjectPrefix(): string {
+    return `${this.prefix}.node.${this.node}`;
+  }
+
   /** Whether `node` is held for gone (until `nodeUp`). */
   isDown(node: string): boolean {
     return this.down.has(node);
@@ -211,7 +217,7 @@ export class NatsRouter implements RemoteRouter {
     if (node !== undefined) {
       if (this.down.has(node)) return undefined;
       try {
-        const msg = await this.nc.request(nodeSubject(this.prefix, node, "whereis"), frame, {
+        const msg = await this.connection.request(nodeSubject(this.prefix, node, "whereis"), frame, {
           timeout: this.lookupTimeoutMs,
         });
         return this.pidOf(msg);
@@ -219,7 +225,7 @@ export class NatsRouter implements RemoteRouter {
         return undefined; // nobody serves that node, or it did not answer in time
       }
     }
-    const replies = await this.nc.requestMany(namesSubject(this.prefix), frame, {
+    const replies = await this.connection.requestMany(namesSubject(this.prefix), frame, {
       strategy: "timer",
       maxWait: this.lookupTimeoutMs,
     });
@@ -259,11 +265,11 @@ export class NatsRouter implements RemoteRouter {
       this.onMessage(msg);
     };
     this.subscriptions.push(
-      this.nc.subscribe(nodeSubject(this.prefix, this.node, ">"), { callback: onMessage }),
-      this.nc.subscribe(namesSubject(this.prefix), { callback: onMessage }),
+      this.connection.subscribe(nodeSubject(this.prefix, this.node, ">"), { callback: onMessage }),
+      this.connection.subscribe(namesSubject(this.prefix), { callback: onMessage }),
     );
     // Once the connection is gone for good, no other node can be reached, nor reach us.
-    void this.nc.closed().then(() => {
+    void this.connection.closed().then(() => {
       if (this.closed) return;
       for (const node of [...this.peers.keys()])
         this.forget(node, new NodeDownError(node, "disconnected", "this node's NATS connection closed"));
@@ -339,7 +345,7 @@ export class NatsRouter implements RemoteRouter {
     const stamped =
       frame !== null && typeof frame === "object" && "n" in frame ? { ...frame, n: this.node } : frame;
     const data = encodeFrame(stamped);
-    const max = this.nc.info?.max_payload ?? 1024 * 1024;
+    const max = this.connection.info?.max_payload ?? 1024 * 1024;
     if (data.length > max) {
       throw new UnsendableMessageError(
         what,
