@@ -151,11 +151,11 @@ describe("the observer's page", () => {
   });
 
   it(
-    "answers 503 observer_not_built, naming the fix, when the page was not built",
+    "answers 404 observer_not_built, naming the fix, when the page was not built",
     TEST_TIMEOUT,
     async (t) => {
       const response = await pageApp(t, false).request("/");
-      assert.equal(response.status, 503);
+      assert.equal(response.status, 404);
       const body = (await response.json()) as { error: { code: string; message: string } };
       assert.equal(body.error.code, "observer_not_built");
       assert.match(body.error.message, /npm run build/);
@@ -168,8 +168,8 @@ describe("the observer's page", () => {
     async (t) => {
       const server = await started(t);
       const page = await fetch(`${server.url}/`);
-      // Built (200) or not (503): either way not a 401.
-      assert.ok([200, 503].includes(page.status), String(page.status));
+      // Built (200) or not (404): either way not a 401.
+      assert.ok([200, 404].includes(page.status), String(page.status));
       await page.body?.cancel();
       assert.equal((await fetch(`${server.url}/v1/tree/stream`)).status, 401);
     },

@@ -64,12 +64,13 @@ export function defaultObserverDir(): string | undefined {
 /**
  * The web observer: its page at `/` and its hashed assets at `/assets/:file` (cached for good:
  * a new build gives them new names). No token is needed for these; the page asks for one and
- * sends it with each API request. A missing build answers 503 `observer_not_built`.
+ * sends it with each API request. A missing build answers 404 `observer_not_built`.
  */
 export function observerPage(app: Hono<ServerEnv>, dir: string | undefined = defaultObserverDir()): void {
+  // A 404, not a 503: nothing will come here by waiting, only by building.
   const notBuilt = () =>
     new HttpError(
-      503,
+      404,
       "observer_not_built",
       "the web observer is not built in this copy of sessionvisor: run `npm run build` (it writes dist/observer)",
     );

@@ -331,7 +331,7 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
   {
     method: "get",
     path: "/",
-    summary: "The web observer's page (503 observer_not_built when the package was not built)",
+    summary: "The web observer's page (404 observer_not_built when the package was not built)",
     tag: OBSERVER,
     auth: false,
     status: 200,
