@@ -369,7 +369,7 @@ describe("NatsRouter: a node that goes down", () => {
 
 describe("NatsRouter: names on other nodes", () => {
   it("finds a name on a given node and cluster-wide, then reaches it by pid", TEST, async (t) => {
-    const { a, b } = await twoNodes(t, { alpha: { lookupTimeoutMs: 300 } });
+    const { a, b } = await twoNodes(t, { alpha: { lookupTimeoutMs: 3000 } });
     new TestNames(b.runtime);
     new TestNames(a.runtime);
     const echo = await b.runtime.spawn(new Echo(), { name: "svc" });
@@ -381,6 +381,15 @@ describe("NatsRouter: names on other nodes", () => {
     assert.equal(await a.router.whereis("svc", "alpha"), undefined);
     assert.ok(anywhere);
     assert.equal(await a.runtime.call(anywhere, { op: "echo", value: "by name" }), "by name");
+  });
+
+  it("ends a cluster-wide miss once every node it knows has answered", TEST, async (t) => {
+    // A lookup timeout past the test's own: waiting for it would fail the test.
+    const { a, b } = await twoNodes(t, { alpha: { lookupTimeoutMs: 120_000 } });
+    const echo = await a.runtime.spawn(new Echo());
+    await b.runtime.call(echo, { op: "echo", value: "alpha now knows beta" });
+    assert.deepEqual(a.router.connectedNodes, ["beta"]);
+    assert.equal(await a.router.whereis("nobody"), undefined);
   });
 
   it("sends names not registered here to the namesNode, when one is set", TEST, async (t) => {

@@ -225,13 +225,22 @@ export class NatsRouter implements RemoteRouter {
         return undefined; // nobody serves that node, or it did not answer in time
       }
     }
-    const replies = await this.connection.requestMany(namesSubject(this.prefix), frame, {
-      strategy: "timer",
-      maxWait: this.lookupTimeoutMs,
-    });
-    for await (const msg of replies) {
-      const pid = this.pidOf(msg);
-      if (pid) return pid;
+    // Every node answers, with the pid or null; once each node known here has, the rest is
+    // silence, so a miss costs one round trip in a cluster this node has talked to.
+    const expected = new Set(this.peers.keys());
+    try {
+      const replies = await this.connection.requestMany(namesSubject(this.prefix), frame, {
+        strategy: "timer",
+        maxWait: this.lookupTimeoutMs,
+      });
+      for await (const msg of replies) {
+        const reply = this.lookupReply(msg);
+        if (reply?.pid) return reply.pid;
+        if (reply) expected.delete(reply.node);
+        if (expected.size === 0 && this.peers.size > 0) return undefined;
+      }
+    } catch {
+      // Our connection is closed: no other node can be asked.
     }
     return undefined;
   }
@@ -395,10 +404,14 @@ export class NatsRouter implements RemoteRouter {
   }
 
   private pidOf(msg: Msg): Pid | undefined {
+    return this.lookupReply(msg)?.pid;
+  }
+
+  private lookupReply(msg: Msg): { node: string; pid: Pid | undefined } | undefined {
     const reply = whereisReply.safeParse(decodeJson(msg.data));
-    if (!reply.success || reply.data.pid === null) return undefined;
+    if (!reply.success) return undefined;
     try {
-      return Pid.parse(reply.data.pid);
+      return { node: reply.data.n, pid: reply.data.pid === null ? undefined : Pid.parse(reply.data.pid) };
     } catch {
       return undefined;
     }
