@@ -1,5 +1,5 @@
 // Runs the benchmarks and prints one table per suite, beside Erlang/OTP's figures measured in
-// the same run (bench/otp/bench.exs). Usage: npm run bench [-- core|sessions|durability|isolation|llm|server|cluster]
+// the same run (bench/otp/bench.exs). Usage: npm run bench [-- core|sessions|durability|isolation|llm|server|cluster|stores]
 // `npm run bench` compiles with tsc first: figures are for the JavaScript users run, not for a
 // development loader (tsx wraps every function expression, which costs time and memory).
 import { clusterCallTable, measureClusterCall } from "./cluster-call.js";
@@ -16,9 +16,10 @@ import { llmTable, measureLlm } from "./llm.js";
 import { runOtp } from "./otp.js";
 import { measureServer, serverTable } from "./server.js";
 import { measureSessions, measureShape } from "./sessions.js";
+import { measureStoreBackends, storeBackendsTable } from "./store-backends.js";
 import { type Figure, renderTable } from "./table.js";
 
-const ALL = ["core", "sessions", "durability", "isolation", "llm", "server", "cluster"];
+const ALL = ["core", "sessions", "durability", "isolation", "llm", "server", "cluster", "stores"];
 const requested = process.argv.slice(2).filter((arg) => !arg.startsWith("-"));
 const suites = requested.length > 0 ? requested : ALL;
 for (const suite of suites) {
@@ -39,7 +40,8 @@ const otpSuites = suites
       suite !== "isolation" &&
       suite !== "llm" &&
       suite !== "server" &&
-      suite !== "cluster",
+      suite !== "cluster" &&
+      suite !== "stores",
   )
   // The sessions table compares the session shape, the whole create path and a turn.
   .flatMap((s) => (s === "sessions" ? ["session", "create", "turn"] : [s]));
@@ -411,4 +413,9 @@ if (suites.includes("server")) {
 if (suites.includes("cluster")) {
   console.log("");
   console.log(clusterCallTable(await measureClusterCall()));
+}
+
+if (suites.includes("stores")) {
+  console.log("");
+  console.log(storeBackendsTable(await measureStoreBackends()));
 }
