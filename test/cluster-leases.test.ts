@@ -216,6 +216,28 @@ describe("session leases", () => {
     },
   );
 
+  it(
+    "a renewal that landed unseen (the key moved on, still with this holder's fence) is adopted, not a loss",
+    TEST,
+    async (t) => {
+      const nats = await natsFixture(t);
+      const a = await node(t, nats, "node-a");
+      const id = newSession();
+      const fence = await a.leases.claim(id);
+      // What a renewal that timed out here but reached the server leaves behind: a newer
+      // revision holding A's own entry. A's next renewal names the old revision and is refused.
+      const kv = await new Kvm(await nats.connect("operator")).open(nats.bucket("owners"));
+      const current = await kv.get(id);
+      assert.ok(current);
+      const moved = await kv.update(id, JSON.stringify({ node: "node-a", fence }), current.revision);
+      await sleep(TTL_MS * 2);
+      assert.deepEqual(a.losses, []);
+      assert.equal(a.leases.fenceOf(id), fence);
+      const after = await kv.get(id);
+      assert.ok((after?.revision ?? 0) > moved, "A renews on from the adopted revision");
+    },
+  );
+
   it("one node claims and renews 200 sessions without losing any", TEST, async (t) => {
     const nats = await natsFixture(t);
     const a = await node(t, nats, "node-a");

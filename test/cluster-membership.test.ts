@@ -130,6 +130,25 @@ describe("cluster membership", () => {
     );
   });
 
+  it("tells its listeners when a heartbeat cannot be written", TEST, async (t) => {
+    const nats = await natsFixture(t);
+    const nc = await nats.connect("cut-off");
+    const membership = await Membership.join(await ClusterConnection.wrap(nc), {
+      node: "cut-off",
+      bucket: nats.bucket("nodes"),
+      heartbeatMs: HEARTBEAT_MS,
+      deadAfterMs: DEAD_AFTER_MS,
+    });
+    t.after(() => membership.close());
+    const events = record(membership);
+    await nc.close();
+    await waitFor(
+      () => events.some((event) => event.type === "heartbeat_failed"),
+      10_000,
+      "heartbeat_failed",
+    );
+  });
+
   it("refuses bad options before touching NATS", async () => {
     const unused = {} as ClusterConnection;
     await assert.rejects(Membership.join(unused, { node: "a.b" }), InvalidArgumentError);
