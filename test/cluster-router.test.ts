@@ -468,3 +468,27 @@ describe("NatsRouter: a node's hosts", () => {
     assert.ok(isNodeDown(await hereExit));
   });
 });
+
+describe("NatsRouter: what arrives malformed", () => {
+  it("answers a malformed request with InvalidArgumentError and goes on", TEST, async (t) => {
+    const { a, b, prefix } = await twoNodes(t);
+    const echo = await b.runtime.spawn(new Echo());
+    const nc = b.router.connection;
+    const ask = async (subject: string, body: string) =>
+      JSON.parse(new TextDecoder().decode((await nc.request(subject, body, { timeout: 5000 })).data)) as {
+        ok: boolean;
+        error: unknown;
+      };
+    const missing = await ask(`${prefix}.node.alpha.call`, JSON.stringify({ n: "beta", to: "<alpha.1>" }));
+    assert.equal(missing.ok, false);
+    assert.match(JSON.stringify(missing.error), /InvalidArgumentError/);
+    const garbage = await ask(`${prefix}.node.alpha.call`, "{not json");
+    assert.equal(garbage.ok, false);
+    nc.publish(`${prefix}.node.alpha.cast`, "[]");
+    nc.publish(`${prefix}.node.alpha.nonsense`, "{}");
+    // alpha goes on routing both ways.
+    assert.equal(await a.runtime.call(echo, { op: "echo", value: "fine" }), "fine");
+    const here = await a.runtime.spawn(new Echo());
+    assert.equal(await b.runtime.call(here, { op: "echo", value: "fine too" }), "fine too");
+  });
+});

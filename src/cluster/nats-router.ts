@@ -296,6 +296,15 @@ export class NatsRouter implements RemoteRouter {
         { event: "cluster_bad_frame", subject: msg.subject, error },
         "dropped a malformed frame",
       );
+      // A request gets the reason rather than silence until its timeout.
+      if (msg.reply) {
+        const detail = error instanceof Error ? error.message : String(error);
+        const why = new InvalidArgumentError("frame", `malformed ${kind} frame: ${detail.slice(0, 500)}`);
+        this.respond(
+          msg,
+          kind === "link" || kind === "monitor" ? { refused: packReason(why) } : packOutcome(false, why),
+        );
+      }
       return;
     }
     const from = frame.n;
