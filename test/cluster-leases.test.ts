@@ -178,6 +178,32 @@ describe("session leases", () => {
     },
   );
 
+  it(
+    "claiming again a lease past its validity reports the old loss first, then holds a new fence",
+    TEST,
+    async (t) => {
+      const nats = await natsFixture(t);
+      const a = await node(t, nats, "node-a");
+      const id = newSession();
+      const fence = await a.leases.claim(id);
+      const blockedUntil = performance.now() + TTL_MS;
+      while (performance.now() < blockedUntil) {
+        // spin: the loss timer cannot run
+      }
+      const reclaim = a.leases.claim(id, { waitMs: TTL_MS * 5 });
+      assert.deepEqual(
+        a.losses.map((loss) => [loss.fence, loss.reason]),
+        [[fence, "expired"]],
+        "the old lease is reported lost before the new claim is even sent",
+      );
+      const renewed = await reclaim;
+      assert.ok(renewed > fence);
+      await sleep(TTL_MS);
+      assert.equal(a.losses.length, 1, "the old lease's timer reports nothing more");
+      assert.equal(a.leases.fenceOf(id), renewed);
+    },
+  );
+
   it("a claim that cannot wait out a live lease is refused, naming the owner", TEST, async (t) => {
     const nats = await natsFixture(t);
     const a = await node(t, nats, "node-a");

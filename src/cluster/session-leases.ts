@@ -140,6 +140,9 @@ export class SessionLeases implements FenceSource {
     const { waitMs } = parseOptions(ClaimSchema, options, "claim");
     const held = this.leases.get(sessionId);
     if (held?.isValid(this.now())) return held.fence;
+    // Past its validity but its loss timer has not run yet (a blocked event loop): it is lost
+    // now, and said so before any new claim, so the old ownership's end comes before the new one.
+    if (held) this.lose(held, "expired");
     // One claim at a time per session on this node: two would race each other on the server.
     const pending = this.claiming.get(sessionId);
     if (pending) return pending;
