@@ -400,6 +400,16 @@ describe("NatsRouter: names on other nodes", () => {
     assert.equal(await a.runtime.call("svc", { op: "echo", value: "via beta" }), "via beta");
     await assert.rejects(a.runtime.call("nobody", { op: "echo", value: 1 }), NoProcError);
   });
+
+  it("looks a name sent from another node up here only, so names cannot bounce", TEST, async (t) => {
+    // Each sends the other the names it lacks: a name neither has must still fail at once.
+    const { a, b } = await twoNodes(t, { alpha: { namesNode: "beta" }, beta: { namesNode: "alpha" } });
+    new TestNames(b.runtime);
+    new TestNames(a.runtime);
+    await assert.rejects(a.runtime.call("nobody", { op: "echo", value: 1 }, 60_000), NoProcError);
+    assert.equal(await a.runtime.whenExited("nobody"), "noproc");
+    assert.doesNotThrow(() => a.runtime.cast("nobody", { op: "note", value: 1 } as never));
+  });
 });
 
 /** alpha, and beta with worker-thread hosts; alpha knows beta once beta has called it. */

@@ -189,22 +189,21 @@ export class RoutePeer implements RemoteRoute {
         return this.answerCall(frame as FrameOf<"call">);
       case "cast": {
         const f = frame as FrameOf<"cast">;
-        runtime.cast(target(f), unpackTerm(f.message) as never);
+        const to = this.resolve(f);
+        if (to) runtime.cast(to, unpackTerm(f.message) as never);
         return;
       }
       case "send": {
         const f = frame as FrameOf<"send">;
-        try {
-          runtime.send(target(f), unpackTerm(f.message));
-        } catch (error) {
-          // As a send from afar in OTP: to an unknown name, it is lost, not an error here.
-          if (!(error instanceof NoProcError)) throw error;
-        }
+        // As a send from afar in OTP: to an unknown name, it is lost, not an error here.
+        const to = this.resolve(f);
+        if (to) runtime.send(to, unpackTerm(f.message));
         return;
       }
       case "exit": {
         const f = frame as FrameOf<"exit">;
-        this.inbound.exit(Pid.parse(f.from), target(f), unpackTerm(f.reason) as ExitReason);
+        const to = this.resolve(f);
+        if (to) this.inbound.exit(Pid.parse(f.from), to, unpackTerm(f.reason) as ExitReason);
         return;
       }
       case "link": {
@@ -225,7 +224,7 @@ export class RoutePeer implements RemoteRoute {
       case "monitor": {
         const f = frame as FrameOf<"monitor">;
         Ref.parse(f.ref);
-        this.watchForThem(f.ref, target(f));
+        this.watchForThem(f.ref, this.resolve(f));
         return Promise.resolve({});
       }
       case "demonitor": {
@@ -263,13 +262,14 @@ export class RoutePeer implements RemoteRoute {
 
   private answerCall(frame: FrameOf<"call">): Promise<unknown> {
     let message: unknown;
-    let to: Pid | string;
+    let to: Pid | undefined;
     try {
       message = unpackTerm(frame.message);
-      to = target(frame);
+      to = this.resolve(frame);
     } catch (error) {
       return Promise.resolve(packOutcome(false, error));
     }
+    if (!to) return Promise.resolve(packOutcome(false, new NoProcError(frame.to)));
     const timeoutMs = frame.timeoutMs ?? Number.POSITIVE_INFINITY;
     return this.runtime.call(to, message as never, timeoutMs).then(
       (value) => packOutcome(true, value),
@@ -277,19 +277,33 @@ export class RoutePeer implements RemoteRoute {
     );
   }
 
-  private watchForThem(theirRef: string, watched: Pid | string): void {
-    const pid = typeof watched === "string" ? this.runtime.whereis(watched) : watched;
-    const ours = this.runtime.watch(pid ?? watched, (reason) => {
-      if (!this.watchedForThem.delete(theirRef) || this.closedWith !== undefined) return;
+  /** `pid` undefined: a name not registered here, which is reported `noproc` at once. */
+  private watchForThem(theirRef: string, pid: Pid | undefined): void {
+    const down = (reason: ExitReason) =>
       this.publishQuietly("down", {
         n: "",
         ref: theirRef,
         pid: (pid ?? this.runtime.external).toString(),
         reason: packReason(reason),
       });
+    if (!pid) {
+      queueMicrotask(() => down("noproc"));
+      return;
+    }
+    const ours = this.runtime.watch(pid, (reason) => {
+      if (this.watchedForThem.delete(theirRef) && this.closedWith === undefined) down(reason);
     });
     // A watch of a process already gone fires on the next microtask, after this line.
     this.watchedForThem.set(theirRef, ours);
+  }
+
+  /**
+   * The process a frame is for. A name is looked up in this node's registry only (its hosts'
+   * keys included), as Erlang's `{Name, Node}`: never passed on to a names route, so two nodes
+   * that send each other the names they lack cannot bounce one between them.
+   */
+  private resolve(frame: { to: string; name: boolean }): Pid | undefined {
+    return frame.name ? this.runtime.whereis(frame.to) : Pid.parse(frame.to);
   }
 
   /**
@@ -343,10 +357,6 @@ export class RoutePeer implements RemoteRoute {
     const message = error instanceof Error ? error.message : String(error);
     return new NodeDownError(this.node, "disconnected", message);
   }
-}
-
-function target(frame: { to: string; name: boolean }): Pid | string {
-  return frame.name ? frame.to : Pid.parse(frame.to);
 }
 
 /** The NATS client's errors, told apart by name so that this module does not load the client. */
