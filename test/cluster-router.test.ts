@@ -413,10 +413,10 @@ describe("NatsRouter: names on other nodes", () => {
 });
 
 /** alpha, and beta with worker-thread hosts; alpha knows beta once beta has called it. */
-async function withHosts(t: TestContext) {
+async function withHosts(t: TestContext, kind: "thread" | "process" = "thread") {
   const nats = await natsFixture(t);
   const prefix = nats.subject("rt");
-  const system = probeSystem(t, "thread");
+  const system = probeSystem(t, kind);
   const routerB = await NatsRouter.start(system.runtime, await nats.connect("b"), { prefix });
   const a = new Runtime({ node: "alpha", logger: silentLogger() });
   const routerA = await NatsRouter.start(a, await nats.connect("a"), { prefix });
@@ -443,6 +443,23 @@ describe("NatsRouter: a node's hosts", () => {
     const watched = a.whenExited(probe);
     routerA.nodeDown(beta.node);
     assert.ok(isNodeDown(await watched));
+  });
+
+  it("lets a host's process of the other node call a process here", { timeout: 60_000 }, async (t) => {
+    const { a, probe } = await withHosts(t);
+    const echo = await a.spawn(new Echo());
+    const answer = await a.call(probe, {
+      op: "call",
+      target: echo,
+      message: { op: "echo", value: "from the host" },
+    });
+    assert.equal(answer, "from the host");
+  });
+
+  it("reaches a process in a child-process host of the other node", { timeout: 60_000 }, async (t) => {
+    const { a, probe } = await withHosts(t, "process");
+    const where = (await a.call(probe, { op: "where" })) as { isolation: string };
+    assert.equal(where.isolation, "process");
   });
 
   it("breaks a link to a host's process with the host's death, relayed by its node", {
