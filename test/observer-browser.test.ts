@@ -282,4 +282,45 @@ describe("the web observer in headless Chromium", () => {
     await screenshot(page, "6-thousand-sessions-search.png");
     t.diagnostic(`first render of ${COUNT} sessions: ${firstRenderMs} ms (page load to the rows drawn)`);
   });
+
+  it("shows a thread-isolated session's host, and its kill button makes the session recover in a new one", {
+    timeout: 120_000,
+  }, async (t) => {
+    requirements();
+    const server = await serve({
+      dev: true,
+      memory: true,
+      port: 0,
+      systemOptions: { isolation: "thread" },
+      closeGraceMs: 1000,
+    });
+    t.after(() => server.close());
+    const created = await api<{ id: string }>(`${server.url}/v1/sessions`, "POST", { name: "in-a-thread" });
+    const browser = await launch();
+    t.after(() => browser.close());
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    page.setDefaultTimeout(STEP_MS);
+    await page.goto(`${server.url}/#/session/${created.id}`);
+    const host = page.locator('[data-testid="host"]');
+    await host.waitFor();
+    const hostBefore = server.system.sessionHost(created.id)?.hostId as string;
+    assert.match(
+      (await host.textContent()) ?? "",
+      new RegExp(`host ${hostBefore}.*thread.*pid ${process.pid} thread \\d+`),
+    );
+    const trail = page.locator('[data-testid="status-trail"] li');
+    await trail.first().waitFor();
+    const before = await trail.count();
+    await host.locator('[data-testid="kill-host"]').click();
+    await eventually("the trail shows recovering, then active", async () => {
+      const seen = (await trail.allTextContents()).slice(before);
+      return seen.indexOf("recovering") >= 0 && seen.slice(seen.indexOf("recovering") + 1).includes("active");
+    });
+    await eventually("the page shows the session's new host", async () => {
+      const text = (await host.textContent()) ?? "";
+      return !text.includes(hostBefore) && /host \S+/.test(text);
+    });
+    assert.notEqual(server.system.sessionHost(created.id)?.hostId, hostBefore);
+    await screenshot(page, "7-host-killed.png");
+  });
 });

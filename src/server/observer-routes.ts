@@ -4,6 +4,7 @@ import type { SessionInfo } from "../session/index.js";
 import type { ServerContext, ServerEnv } from "./context.js";
 import { HttpError } from "./errors.js";
 import type {
+  ObservedHost,
   ObservedProcess,
   ObservedSession,
   TreeStreamChanges,
@@ -77,6 +78,15 @@ export function observerRoutes(
     return shown;
   };
 
+  const hostOf = (sessionId: string, host: NonNullable<TreeNode["host"]>): ObservedHost => {
+    const running = system.sessionHost(sessionId);
+    return {
+      ...host,
+      ...(running?.osPid === undefined ? {} : { osPid: running.osPid }),
+      ...(running?.threadId === undefined ? {} : { threadId: running.threadId }),
+    };
+  };
+
   const sessionOf = (
     info: SessionInfo,
     node: TreeNode | undefined,
@@ -91,7 +101,7 @@ export function observerRoutes(
     createdAt: info.createdAt.toISOString(),
     statusChangedAt: info.statusChangedAt.toISOString(),
     ...(node?.isolation === undefined ? {} : { isolation: node.isolation }),
-    ...(node?.host === undefined ? {} : { host: node.host }),
+    ...(node?.host === undefined ? {} : { host: hostOf(info.id, node.host) }),
     ...(node === undefined ? {} : { supervisor: processOf(node) }),
     ...(crash === undefined ? {} : { lastCrash: crash }),
   });
@@ -240,11 +250,16 @@ function recordCrashes(ctx: ServerContext): Map<string, { reason: string; at: st
   return crashes;
 }
 
+/** A crash reason in one line: an error (or an error as JSON, from a host) as its name and message, no stack. */
 function describe(reason: unknown): string {
   let text: string;
+  const error = reason as { name?: unknown; error?: unknown; message?: unknown } | null;
   if (typeof reason === "string") text = reason;
-  else if (reason instanceof Error) text = `${reason.name}: ${reason.message}`;
-  else {
+  else if (typeof error === "object" && error !== null && typeof error.message === "string") {
+    const name =
+      typeof error.name === "string" ? error.name : typeof error.error === "string" ? error.error : "Error";
+    text = `${name}: ${error.message}`;
+  } else {
     try {
       text = JSON.stringify(reason) ?? String(reason);
     } catch {

@@ -19,6 +19,10 @@ export interface ObservedProcess {
 export interface ObservedHost {
   id: string;
   kind: string;
+  /** Its OS process (the server's own for a thread host), and its thread. */
+  osPid?: number | undefined;
+  threadId?: number | undefined;
+  /** From its latest heartbeat: heapUsed, heapLimit, external, rss (bytes). */
   memory?: Record<string, number> | undefined;
 }
 

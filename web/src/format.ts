@@ -12,6 +12,12 @@ export function bytes(value: number | undefined): string {
   return `${at.toFixed(at < 10 ? 1 : 0)} ${units[unit]}`;
 }
 
+/** Where a host runs: its OS process, and its thread for a thread host. */
+export function hostPlace(host: { osPid?: number | undefined; threadId?: number | undefined }): string {
+  if (host.osPid === undefined) return "";
+  return `pid ${host.osPid}${host.threadId === undefined ? "" : ` thread ${host.threadId}`}`;
+}
+
 /** A host's memory in one figure: its heap, else its resident set. */
 export function memoryOf(memory: Record<string, number> | undefined): string {
   if (!memory) return "";

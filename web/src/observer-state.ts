@@ -98,8 +98,15 @@ function onEvent(event: SessionEvent): void {
   }
 }
 
-function describe(reason: unknown): string {
+/** A crash reason in one line (the server's tree stream says the same, once it looks again). */
+export function describe(reason: unknown): string {
   if (typeof reason === "string") return reason;
+  const error = reason as { name?: unknown; error?: unknown; message?: unknown } | null;
+  if (typeof error === "object" && error !== null && typeof error.message === "string") {
+    const name =
+      typeof error.name === "string" ? error.name : typeof error.error === "string" ? error.error : "Error";
+    return `${name}: ${error.message}`;
+  }
   return JSON.stringify(reason) ?? String(reason);
 }
 

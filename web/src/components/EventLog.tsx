@@ -1,11 +1,12 @@
 import { time } from "../format.js";
+import { describe } from "../observer-state.js";
 import type { SessionEvent } from "../types.js";
 
 /** What one event says, briefly. */
 function summary(event: SessionEvent): string {
   if (event.type === "session_status") return `${event.previousStatus} → ${event.status}`;
   if (event.turn) return `${event.turn.role}: ${event.turn.content.slice(0, 120)}`;
-  if (event.type === "session_crashed") return JSON.stringify(event.reason ?? "").slice(0, 200);
+  if (event.type === "session_crashed") return describe(event.reason).slice(0, 200);
   if (event.type === "llm_done") return (event.text ?? "").slice(0, 120);
   return "";
 }

@@ -7,13 +7,33 @@ import { type Row, SessionTree } from "./SessionTree.js";
 
 const STATUSES = ["all", "active", "idle", "initializing", "recovering", "failed", "terminated"];
 
+/** The overview's filters and open rows, kept while a session's page is shown. */
+const kept = {
+  search: "",
+  status: "all",
+  expanded: new Set<string>() as ReadonlySet<string>,
+  expandAll: false,
+};
+
+/** A useState whose value outlives the component, in `kept`. */
+function useKept<K extends keyof typeof kept>(key: K): [(typeof kept)[K], (value: (typeof kept)[K]) => void] {
+  const [value, setValue] = useState(kept[key]);
+  return [
+    value,
+    (next) => {
+      kept[key] = next;
+      setValue(() => next);
+    },
+  ];
+}
+
 /** The live tree of every session, filtered and searched, with the charts above it. */
 export function Overview() {
   const state = useStore(observer);
-  const [search, setSearch] = useState("");
-  const [status, setStatus] = useState("all");
-  const [expanded, setExpanded] = useState<ReadonlySet<string>>(new Set());
-  const [expandAll, setExpandAll] = useState(false);
+  const [search, setSearch] = useKept("search");
+  const [status, setStatus] = useKept("status");
+  const [expanded, setExpanded] = useKept("expanded");
+  const [expandAll, setExpandAll] = useKept("expandAll");
 
   const sessions = useMemo(() => {
     const needle = search.trim().toLowerCase();
@@ -45,12 +65,11 @@ export function Overview() {
     return out;
   }, [sessions, expanded, expandAll]);
 
-  const toggle = (id: string) =>
-    setExpanded((set) => {
-      const next = new Set(set);
-      if (!next.delete(id)) next.add(id);
-      return next;
-    });
+  const toggle = (id: string) => {
+    const next = new Set(expanded);
+    if (!next.delete(id)) next.add(id);
+    setExpanded(next);
+  };
 
   return (
     <main class="overview">

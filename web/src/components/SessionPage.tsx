@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, stream } from "../api.js";
-import { memoryOf, time } from "../format.js";
+import { hostPlace, memoryOf, time } from "../format.js";
 import { observer } from "../observer-state.js";
 import { useStore } from "../store.js";
 import type { ConversationTurn, SessionEvent, SessionFiles } from "../types.js";
@@ -160,8 +160,9 @@ export function SessionPage({ id }: { id: string }) {
           <h3>Processes</h3>
           {session?.host && session.host.kind !== "inline" && (
             <div class="prow" data-testid="host">
-              host {session.host.id} <span class="tag">{session.host.kind}</span>{" "}
-              {memoryOf(session.host.memory)}
+              host {session.host.id} <span class="tag">{session.host.kind}</span>
+              <span class="muted">{hostPlace(session.host)}</span>
+              <span title="heap used">{memoryOf(session.host.memory)}</span>
               {state.dev && (
                 <button
                   type="button"

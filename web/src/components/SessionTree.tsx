@@ -1,4 +1,4 @@
-import { memoryOf } from "../format.js";
+import { hostPlace, memoryOf } from "../format.js";
 import { sessionHref } from "../router.js";
 import type { ObservedHost, ObservedProcess, ObservedSession } from "../types.js";
 import { StatusBadge } from "./StatusBadge.js";
@@ -87,7 +87,8 @@ export function SessionTree({ rows, expanded, expandAll, onToggle }: Props) {
               <div class="row host" data-testid="host-row">
                 <span class="col-name">
                   <span style={{ display: "inline-block", width: "16px" }} />
-                  host {row.host.id} <span class="tag">{row.host.kind}</span>
+                  host {row.host.id} <span class="tag">{row.host.kind}</span>{" "}
+                  <span class="muted">{hostPlace(row.host)}</span>
                 </span>
                 <span class="col-status" />
                 <span class="col-num" />

@@ -25,8 +25,11 @@ export function VirtualList<T>({ items, rowHeight, render, keyOf, overscan = 10 
     observer.observe(element);
     return () => observer.disconnect();
   }, []);
-  const first = Math.max(0, Math.floor(top / rowHeight) - overscan);
-  const last = Math.min(items.length, Math.ceil((top + height) / rowHeight) + overscan);
+  // The list may have shrunk under a scrolled view (a search): the browser clamps its scroll
+  // position without always telling, so the window is clamped here too.
+  const at = Math.min(top, Math.max(0, items.length * rowHeight - height));
+  const first = Math.max(0, Math.floor(at / rowHeight) - overscan);
+  const last = Math.min(items.length, Math.ceil((at + height) / rowHeight) + overscan);
   return (
     <div
       class="vlist"
