@@ -149,6 +149,30 @@ describe("cluster membership", () => {
     );
   });
 
+  it(
+    "a sessions callback that throws or answers nonsense fails heartbeats, not the process",
+    TEST,
+    async (t) => {
+      const nats = await natsFixture(t);
+      let answer: () => number = () => 1;
+      const membership = await join(t, nats, "flaky", { sessions: () => answer() });
+      const events = record(membership);
+      answer = () => {
+        throw new Error("count unavailable");
+      };
+      await waitFor(
+        () => events.some((event) => event.type === "heartbeat_failed"),
+        10_000,
+        "heartbeat_failed",
+      );
+      answer = () => -1;
+      const failures = events.length;
+      await waitFor(() => events.length > failures, 10_000, "another heartbeat_failed");
+      const last = events.at(-1);
+      assert.match(last?.type === "heartbeat_failed" ? last.error.message : "", /membership\.sessions/);
+    },
+  );
+
   it("refuses bad options before touching NATS", async () => {
     const unused = {} as ClusterConnection;
     await assert.rejects(Membership.join(unused, { node: "a.b" }), InvalidArgumentError);

@@ -1,6 +1,7 @@
 import type { KV, KvWatchEntry } from "@nats-io/kv";
 import type { QueuedIterator } from "@nats-io/transport-node";
 import { z } from "zod";
+import { InvalidArgumentError } from "../errors.js";
 import { ClusterClosedError, ClusterUnavailableError } from "./errors.js";
 import { openTtlBucket } from "./kv-bucket.js";
 import { LivenessView, type MemberDownReason } from "./liveness.js";
@@ -141,9 +142,10 @@ export class Membership {
   }
 
   private async start(warmUpTimeoutMs: number): Promise<void> {
+    const entry = encodeMemberEntry(this.entry()); // a bad `sessions` callback fails the join as itself
     let joinRevision: number;
     try {
-      joinRevision = await this.kv.put(this.node, encodeMemberEntry(this.entry()));
+      joinRevision = await this.kv.put(this.node, entry);
     } catch (error) {
       throw new ClusterUnavailableError(
         "request_failed",
@@ -200,10 +202,17 @@ export class Membership {
   }
 
   private entry(): MemberEntry {
+    const sessions = this.sessions();
+    if (!Number.isSafeInteger(sessions) || sessions < 0) {
+      throw new InvalidArgumentError(
+        "membership.sessions",
+        `answered ${String(sessions)}: expected a whole number >= 0`,
+      );
+    }
     return {
       node: this.node,
       subjectPrefix: this.subjectPrefix,
-      sessions: this.sessions(),
+      sessions,
       rssMb: Math.round(process.memoryUsage.rss() / 2 ** 20),
       startedAt: this.startedAt,
     };
@@ -212,8 +221,9 @@ export class Membership {
   private heartbeat(): void {
     // One at a time: a slow server must not pile up puts; the next tick tries again.
     if (this.heartbeatInFlight || this.closed) return;
-    this.heartbeatInFlight = this.kv
-      .put(this.node, encodeMemberEntry(this.entry()))
+    this.heartbeatInFlight = Promise.resolve()
+      // Inside the chain: a `sessions` callback that throws is a failed heartbeat, not a crash.
+      .then(() => this.kv.put(this.node, encodeMemberEntry(this.entry())))
       .then(
         () => undefined,
         (error: unknown) => {
