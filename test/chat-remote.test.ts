@@ -70,6 +70,45 @@ describe("chat --url", { timeout: 30_000 }, () => {
     );
   });
 
+  it("reopens a broken event stream after the last event read, so a reply after the break is shown whole", async () => {
+    const { url, system } = await start({ chunkDelayMs: 5 });
+    let cut = false;
+    // The first event stream ends after its first event, as a dropped connection would.
+    const fetcher = async (request: Request): Promise<Response> => {
+      const response = await fetch(request);
+      if (cut || !request.url.endsWith("/v1/events") || !response.body) return response;
+      cut = true;
+      const reader = response.body.getReader();
+      let text = "";
+      const body = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          const chunk = await reader.read();
+          if (chunk.done) return controller.close();
+          text += new TextDecoder().decode(chunk.value);
+          controller.enqueue(chunk.value);
+          if (/\ndata: .*\n\n/.test(text)) {
+            await reader.cancel();
+            controller.close();
+          }
+        },
+      });
+      return new Response(body, { status: response.status, headers: response.headers });
+    };
+    const chat = new StreamChat({ server: new ApiClient(url, fetcher, ALICE) });
+    chats.push(chat);
+    await chat.waitFor(/the server ended the event stream; reconnecting/);
+    await chat.waitFor(/\[1\]> $/);
+    const mark = chat.mark();
+    chat.type("after the break");
+    await chat.waitFor(/\[1\]> $/, mark + 1);
+    const [session] = await system.listSessions();
+    const reply = (await system.getHistory(session?.id as string)).find(
+      (t) => t.role === "assistant",
+    )?.content;
+    assert.ok(chat.since(mark).includes(reply as string), chat.since(mark));
+    assert.doesNotMatch(chat.since(0), /events were lost/);
+  });
+
   it("/kill on a server without --dev says the server does not allow it", async () => {
     const { url } = await start();
     const chat = chatWith(url, ALICE);

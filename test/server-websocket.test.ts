@@ -138,6 +138,36 @@ describe("a session's events over WebSocket", () => {
     );
   });
 
+  it("resumes /v1/events/ws after ?since=<globalId> with exactly the events missed", T, async () => {
+    const { url, system } = await started();
+    const id = await created(url, ALICE);
+    const first = listen(url, "/v1/events/ws", ALICE);
+    await first.opened;
+    await system.sendMessage(id, "echo one");
+    await first.until(() => first.events.some((e) => e.type === "llm_done"));
+    const last = first.events.at(-1) as SessionEvent & { globalId: string };
+    assert.match(last.globalId, /^[0-9a-f]{8}\.\d+$/);
+    first.socket.close();
+    await first.closed;
+
+    const missed: SessionEvent[] = [];
+    const watching = system.subscribeAll((event) => missed.push(event));
+    await system.sendMessage(id, "echo two");
+    watching.unsubscribe();
+    const resumed = listen(url, `/v1/events/ws?since=${last.globalId}`, ALICE);
+    await resumed.opened;
+    await resumed.until(() => resumed.events.length >= missed.length);
+    assert.deepEqual(
+      resumed.events.map((e) => e.type),
+      missed.map((e) => e.type),
+    );
+  });
+
+  it("refuses /v1/events/ws with a malformed ?since= (400)", T, async () => {
+    const { url } = await started();
+    await assert.rejects(listen(url, "/v1/events/ws?since=nope", ALICE).opened, /HTTP 400/);
+  });
+
   it("refuses /v1/events/ws without a valid token", T, async () => {
     const { url } = await started();
     await assert.rejects(listen(url, "/v1/events/ws", "svt_not_a_token").opened, /HTTP 401/);

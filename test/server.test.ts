@@ -991,6 +991,117 @@ describe("HTTP API: events", () => {
     assert.deepEqual(new Set(seen.map((m) => m.data.sessionId)), new Set([alices.id]));
     assert.equal(seen[0]?.event, "session_created");
   });
+
+  it(
+    "numbers /v1/events with global ids and resumes after Last-Event-ID with exactly what was missed",
+    TEST_TIMEOUT,
+    async () => {
+      const { url, system } = await start();
+      const alice = client(url, ALICE);
+      const stream = await openSse(url, "/v1/events", { token: ALICE });
+      const { body: first } = await alice.post("/v1/sessions", {});
+      await alice.post(`/v1/sessions/${first.id}/messages`, { text: "echo one" });
+      const before = await stream.readUntil((m) => m.event === "llm_done");
+      for (const message of before) assert.match(message.id ?? "", /^[0-9a-f]{8}\.\d+$/);
+      const lastId = before.at(-1)?.id as string;
+      stream.close();
+
+      // Away: another session is made and both talk; everything of it is published meanwhile.
+      const missed: SessionEvent[] = [];
+      const watching = system.subscribeAll((event) => missed.push(event));
+      const { body: second } = await alice.post("/v1/sessions", {});
+      await alice.post(`/v1/sessions/${second.id}/messages`, { text: "echo two" });
+      await alice.post(`/v1/sessions/${first.id}/messages`, { text: "echo three" });
+      watching.unsubscribe();
+
+      const resumed = await openSse(url, "/v1/events", {
+        token: ALICE,
+        headers: { "last-event-id": lastId },
+      });
+      const got: SseMessage[] = [];
+      for (let i = 0; i < missed.length; i++) got.push((await resumed.next()) as SseMessage);
+      assert.deepEqual(
+        got.map((m) => [m.event, m.data.sessionId]),
+        missed.map((e) => [e.type, e.sessionId]),
+      );
+      const [epoch, n] = lastId.split(".");
+      assert.deepEqual(
+        got.map((m) => m.id),
+        missed.map((_, i) => `${epoch}.${Number(n) + i + 1}`),
+      );
+      await assert.rejects(resumed.next(300), /no SSE event/);
+    },
+  );
+
+  it("resumes /v1/events with the caller's sessions only", TEST_TIMEOUT, async () => {
+    const { url } = await start();
+    const stream = await openSse(url, "/v1/events", { token: BOB });
+    const { body: bobs } = await client(url, BOB).post("/v1/sessions", {});
+    const [created] = await stream.readUntil((m) => m.event === "session_created");
+    stream.close();
+    await client(url, ALICE).post("/v1/sessions", {});
+    await client(url, BOB).post(`/v1/sessions/${bobs.id}/messages`, { text: "echo bob" });
+    const resumed = await openSse(url, `/v1/events?since=${created?.id}`, { token: BOB });
+    const seen = await resumed.readUntil((m) => m.event === "llm_done");
+    assert.deepEqual(new Set(seen.map((m) => m.data.sessionId)), new Set([bobs.id]));
+  });
+
+  it(
+    "sends events_lost first for a cursor of an earlier server, then live events",
+    TEST_TIMEOUT,
+    async () => {
+      const { url } = await start();
+      const stream = await openSse(url, "/v1/events", {
+        token: ALICE,
+        headers: { "last-event-id": "00000000.12" },
+      });
+      const lost = await stream.next();
+      assert.equal(lost?.event, "events_lost");
+      assert.equal(lost?.data.since, "00000000.12");
+      assert.match(lost?.data.message, /restarted/);
+      await client(url, ALICE).post("/v1/sessions", {});
+      assert.equal((await stream.next())?.event, "session_created");
+    },
+  );
+
+  it(
+    "sends events_lost, then every kept event, for a cursor older than keptGlobalEvents",
+    TEST_TIMEOUT,
+    async () => {
+      const { url } = await start({ limits: { keptGlobalEvents: 3 } });
+      const alice = client(url, ALICE);
+      const stream = await openSse(url, "/v1/events", { token: ALICE });
+      const { body: made } = await alice.post("/v1/sessions", {});
+      const [created] = await stream.readUntil((m) => m.event === "session_created");
+      stream.close();
+      await alice.post(`/v1/sessions/${made.id}/messages`, { text: "echo a long enough reply" });
+      const resumed = await openSse(url, "/v1/events", {
+        token: ALICE,
+        headers: { "last-event-id": created?.id as string },
+      });
+      const lost = await resumed.next();
+      assert.equal(lost?.event, "events_lost");
+      assert.match(lost?.data.message, /only the newest 3 events are kept/);
+      const kept = [
+        (await resumed.next()) as SseMessage,
+        (await resumed.next()) as SseMessage,
+        (await resumed.next()) as SseMessage,
+      ];
+      const ids = kept.map((m) => Number((m.id as string).split(".")[1]));
+      assert.deepEqual(ids, [ids[0], (ids[0] as number) + 1, (ids[0] as number) + 2]);
+      assert.equal(kept.at(-1)?.event, "llm_done");
+    },
+  );
+
+  it("refuses a malformed Last-Event-ID on /v1/events with 400 naming it", TEST_TIMEOUT, async () => {
+    const { url } = await start();
+    const answer = await call(url, "GET", "/v1/events", {
+      token: ALICE,
+      headers: { accept: "text/event-stream", "last-event-id": "12" },
+    });
+    assert.equal(answer.status, 400);
+    assert.equal(answer.body.error.field, "last-event-id");
+  });
 });
 
 // ---- health and closing --------------------------------------------------------------------

@@ -118,14 +118,18 @@ export class ApiClient {
   }
 
   /**
-   * Opens `GET /v1/events` (every event of the caller's sessions); resolves once the server has
-   * answered, with a `read` that gives each event to `onEvent` in order until `signal` aborts or
-   * the server ends the stream. An error answer rejects as the other requests do.
+   * Opens `GET /v1/events` (every event of the caller's sessions, after `lastEventId` if given);
+   * resolves once the server has answered, with a `read` that gives each event and its id to
+   * `onEvent` in order until `signal` aborts or the server ends the stream (an `events_lost`
+   * comes as an event of that type). An error answer rejects as the other requests do.
    */
   async openEvents(
     signal: AbortSignal,
-  ): Promise<{ read(onEvent: (event: SessionEvent) => void): Promise<void> }> {
-    const response = await this.send("GET", "/v1/events", undefined, signal, "text/event-stream");
+    lastEventId?: string,
+  ): Promise<{ read(onEvent: (event: SessionEvent, id: string | undefined) => void): Promise<void> }> {
+    const path =
+      lastEventId === undefined ? "/v1/events" : `/v1/events?since=${encodeURIComponent(lastEventId)}`;
+    const response = await this.send("GET", path, undefined, signal, "text/event-stream");
     if (!response.ok) throw await failure(response, "GET", "/v1/events");
     const body = response.body;
     return {
@@ -139,7 +143,7 @@ export class ApiClient {
             } catch {
               return;
             }
-            onEvent(event);
+            onEvent(event, message.id);
           },
         });
         const decoder = new TextDecoder();

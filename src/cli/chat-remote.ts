@@ -16,8 +16,8 @@ const RECONNECT_MS = 1000;
 
 /**
  * The chat's sessions on a running `sessionvisor serve`: requests to its HTTP API, and every
- * event of the caller's sessions from `GET /v1/events`, opened again if it breaks. `/kill` and
- * `/crash` need a server started with `--dev`.
+ * event of the caller's sessions from `GET /v1/events`, opened again after the last event read
+ * if it breaks, so that nothing is missed. `/kill` and `/crash` need a server started with `--dev`.
  */
 export class RemoteChatBackend implements ChatBackend {
   private readonly stop = new AbortController();
@@ -26,6 +26,8 @@ export class RemoteChatBackend implements ChatBackend {
   private readonly doneSteps = new Map<string, number>();
   private readonly stepWaiters = new Set<() => void>();
   private streaming: Promise<void> = Promise.resolve();
+  /** The id of the last event read: a stream opened again resumes after it. */
+  private lastEventId: string | undefined;
 
   constructor(
     private readonly client: ApiClient,
@@ -45,8 +47,8 @@ export class RemoteChatBackend implements ChatBackend {
     let stream: typeof opened | undefined = opened;
     while (!this.stop.signal.aborted) {
       try {
-        stream ??= await this.client.openEvents(this.stop.signal);
-        await stream.read((event) => this.deliver(event));
+        stream ??= await this.client.openEvents(this.stop.signal, this.lastEventId);
+        await stream.read((event, id) => this.deliver(event, id));
         if (!this.stop.signal.aborted) this.notice("(the server ended the event stream; reconnecting)");
       } catch (error) {
         if (this.stop.signal.aborted) return;
@@ -57,7 +59,12 @@ export class RemoteChatBackend implements ChatBackend {
     }
   }
 
-  private deliver(event: SessionEvent): void {
+  private deliver(event: SessionEvent, id: string | undefined): void {
+    if (id !== undefined) this.lastEventId = id;
+    if ((event as { type: string }).type === "events_lost") {
+      this.notice("(some events were lost while the stream was away; /list shows where sessions are now)");
+      return;
+    }
     if (event.type === "llm_done") {
       this.doneSteps.set(event.turnId, (this.doneSteps.get(event.turnId) ?? 0) + 1);
     }

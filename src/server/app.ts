@@ -6,6 +6,7 @@ import { Auth, type TokenEntry } from "./auth.js";
 import { ServerContext, type ServerEnv } from "./context.js";
 import { errorResponse, HttpError } from "./errors.js";
 import { eventRoutes } from "./event-routes.js";
+import type { GlobalEvents } from "./global-events.js";
 import { createMetrics } from "./metrics.js";
 import { observerPage, observerRoutes } from "./observer.js";
 import { openApiDocument } from "./openapi.js";
@@ -49,6 +50,7 @@ export interface SessionvisorApp {
   readonly access: {
     ownerOf(authorization: string | undefined): string;
     canSee(owner: string, sessionId: string): Promise<boolean>;
+    readonly globalEvents: GlobalEvents;
   };
   /**
    * Stops taking requests (they answer 503 `server_closing`, `/readyz` too), ends every SSE
@@ -150,6 +152,7 @@ export async function createApp(system: SessionSystem, options: AppOptions = {})
     access: {
       ownerOf: (authorization) => auth.ownerOf(authorization),
       canSee: (owner, sessionId) => (auth.implicit ? Promise.resolve(true) : ctx.canSee(owner, sessionId)),
+      globalEvents: ctx.globalEvents,
     },
     close: () => ctx.close(),
   };

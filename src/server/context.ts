@@ -12,6 +12,7 @@ import {
 } from "../session/index.js";
 import type { Auth } from "./auth.js";
 import { HttpError } from "./errors.js";
+import { GlobalEvents } from "./global-events.js";
 import type { ServerLimits } from "./options.js";
 import type { SessionOwners } from "./owners.js";
 import { parseWith, queryOf } from "./request.js";
@@ -43,13 +44,18 @@ export class ServerContext {
   private readonly messageBuckets = new Map<string, { left: number; at: number }>();
   private readonly writers = new Set<SseWriter>();
 
+  /** Every session's events, numbered and kept for the global streams to resume from. */
+  readonly globalEvents: GlobalEvents;
+
   constructor(
     readonly system: SessionSystem,
     readonly auth: Auth,
     readonly owners: SessionOwners,
     readonly limits: ServerLimits,
     readonly logger: Logger,
-  ) {}
+  ) {
+    this.globalEvents = new GlobalEvents(system, limits.keptGlobalEvents);
+  }
 
   get closing(): AbortSignal {
     return this.closingController.signal;
@@ -65,6 +71,7 @@ export class ServerContext {
     if (this.closing.aborted) return;
     this.closingController.abort(new HttpError(503, "server_closing", "the server is closing"));
     for (const writer of [...this.writers]) writer.close();
+    this.globalEvents.close();
   }
 
   /** Refuses any query parameter (a route that takes none). */

@@ -3,12 +3,18 @@ import type { Subscription } from "../registry/index.js";
 import type { SessionEvent } from "../session/index.js";
 import type { ServerContext, ServerEnv } from "./context.js";
 import { parseWith, queryOf } from "./request.js";
-import { EventsQuerySchema, LastEventIdSchema } from "./schemas.js";
+import {
+  EventsQuerySchema,
+  GlobalEventsQuerySchema,
+  GlobalLastEventIdSchema,
+  LastEventIdSchema,
+} from "./schemas.js";
 import { type SseWriter, sseResponse } from "./sse.js";
 
 /**
  * Events as SSE: one session's (each with `id: <seq>`, resumable with `Last-Event-ID` or
- * `?since=`), and every session's of the caller (`/v1/events`, live only).
+ * `?since=`), and every session's of the caller (`/v1/events`, each with a global id
+ * `<epoch>.<n>`, resumable the same way from the server's kept events).
  */
 export function eventRoutes(app: Hono<ServerEnv>, ctx: ServerContext): void {
   const { system, limits } = ctx;
@@ -78,7 +84,12 @@ export function eventRoutes(app: Hono<ServerEnv>, ctx: ServerContext): void {
   });
 
   app.get("/v1/events", async (c) => {
-    ctx.noQuery(c);
+    const query = parseWith(GlobalEventsQuerySchema, queryOf(c.req.url));
+    const header = c.req.header("last-event-id")?.trim();
+    const since =
+      header === undefined || header === ""
+        ? query.since
+        : parseWith(GlobalLastEventIdSchema, { "last-event-id": header })["last-event-id"];
     const owner = c.get("owner");
     const release = ctx.acquireStream(owner);
     return sseResponse({
@@ -87,19 +98,23 @@ export function eventRoutes(app: Hono<ServerEnv>, ctx: ServerContext): void {
         // In order: an event whose session's owner must be read from the store holds back the
         // ones after it until it is known.
         let pending: Promise<void> = Promise.resolve();
-        const subscription = system.subscribeAll((event) => {
-          if (ctx.auth.implicit) {
-            sendEvent(writer, event, false);
-            return;
-          }
-          pending = pending.then(async () => {
-            if (!writer.closed && (await ctx.canSee(owner, event.sessionId).catch(() => false))) {
-              sendEvent(writer, event, false);
+        const follower = ctx.globalEvents.follow(
+          since,
+          (id, event) => {
+            if (ctx.auth.implicit) {
+              writer.send({ event: event.type, id, data: event });
+              return;
             }
-          });
-        });
+            pending = pending.then(async () => {
+              if (!writer.closed && (await ctx.canSee(owner, event.sessionId).catch(() => false))) {
+                writer.send({ event: event.type, id, data: event });
+              }
+            });
+          },
+          (lost) => writer.send({ event: lost.type, data: lost }),
+        );
         writer.onClose(() => {
-          unsubscribeQuietly(ctx, subscription);
+          follower.stop();
           release();
         });
         ctx.track(writer);
@@ -108,9 +123,9 @@ export function eventRoutes(app: Hono<ServerEnv>, ctx: ServerContext): void {
   });
 }
 
-/** An event as SSE: named by its type; with its `seq` as the id where resuming by it means something. */
-function sendEvent(writer: SseWriter, event: SessionEvent, withId = true): void {
-  writer.send({ event: event.type, ...(withId ? { id: event.seq } : {}), data: event });
+/** A session's event as SSE: named by its type, its `seq` as the id to resume from. */
+function sendEvent(writer: SseWriter, event: SessionEvent): void {
+  writer.send({ event: event.type, id: event.seq, data: event });
 }
 
 function unsubscribeQuietly(ctx: ServerContext, subscription: Subscription): void {

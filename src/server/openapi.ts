@@ -9,6 +9,7 @@ import {
   CancelQuerySchema,
   DenyBodySchema,
   EventsQuerySchema,
+  GlobalEventsQuerySchema,
   ListQuerySchema,
   MessageBodySchema,
   NoQuerySchema,
@@ -262,11 +263,16 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
   {
     method: "get",
     path: "/v1/events",
-    summary: "Every event of the caller's sessions as SSE (live only)",
+    summary:
+      "Every event of the caller's sessions as SSE, resumable after an event's id (Last-Event-ID or ?since=)",
     tag: EVENTS,
-    query: NoQuerySchema,
+    query: GlobalEventsQuerySchema,
     status: 200,
-    otherContent: { type: "text/event-stream", description: "event: <type>, data: the event as JSON" },
+    otherContent: {
+      type: "text/event-stream",
+      description:
+        "event: <type>, id: <epoch>.<n>, data: the event as JSON; first `events_lost` when events after the cursor are gone",
+    },
   },
   {
     method: "get",

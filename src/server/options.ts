@@ -19,6 +19,8 @@ export interface ServerLimits {
   heartbeatMs: number;
   /** Events waiting for a slow SSE client at most; past it the stream is closed and the client resumes by Last-Event-ID (default 10,000). */
   maxQueuedEvents: number;
+  /** Newest events of all sessions kept in memory for the global streams to resume from (default 10,000); older cursors get `events_lost`. */
+  keptGlobalEvents: number;
 }
 
 export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = {
@@ -30,6 +32,7 @@ export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = {
   maxPageSize: 500,
   heartbeatMs: 15_000,
   maxQueuedEvents: 10_000,
+  keptGlobalEvents: 10_000,
 };
 
 /** The limits with defaults filled in; each must be a positive whole number (InvalidArgumentError naming it). */

@@ -38,6 +38,17 @@ export const EventsQuerySchema = z.object({ since: wholeNumber.optional() }).str
 /** What the `Last-Event-ID` header may hold: the `seq` of the last event the client got. */
 export const LastEventIdSchema = z.object({ "last-event-id": wholeNumber }).strict();
 
+/** A global event's id, `<epoch>.<n>` (as `/v1/events` numbers them). */
+const globalCursor = z
+  .string()
+  .regex(/^[0-9a-f]{8}\.\d{1,15}$/, "must be the id of an event of /v1/events (<epoch>.<n>)");
+
+/** `GET /v1/events?since=<id>` (and the WebSocket's): resume after that event. */
+export const GlobalEventsQuerySchema = z.object({ since: globalCursor.optional() }).strict();
+
+/** The `Last-Event-ID` of `/v1/events`: the id of the last event the client got. */
+export const GlobalLastEventIdSchema = z.object({ "last-event-id": globalCursor }).strict();
+
 /** `DELETE /v1/sessions/:id/turn?reason=`. */
 export const CancelQuerySchema = z.object({ reason: reason.optional() }).strict();
 

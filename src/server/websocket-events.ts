@@ -3,10 +3,12 @@ import type { Duplex } from "node:stream";
 import type { Subscription } from "../registry/index.js";
 import type { Logger } from "../runtime/index.js";
 import type { SessionEvent, SessionSystem } from "../session/index.js";
+import type { GlobalEvents } from "./global-events.js";
+import { GlobalEventsQuerySchema } from "./schemas.js";
 
 /** Where a session's events are served over WebSocket: `/v1/sessions/<id>/events/ws`. */
 const ROUTE = /^\/v1\/sessions\/([^/]+)\/events\/ws$/;
-/** Every session's events the caller may see, live only (as `/v1/events`). */
+/** Every session's events the caller may see (as `/v1/events`), resumable with `?since=<globalId>`. */
 const GLOBAL_ROUTE = "/v1/events/ws";
 /** Bytes a client may leave unread before it is cut off (it resumes with `?since=`). */
 const MAX_BUFFERED = 8 * 1024 * 1024;
@@ -38,6 +40,7 @@ export async function webSocketEvents(
   access: {
     ownerOf(authorization: string | undefined): string;
     canSee(owner: string, sessionId: string): Promise<boolean>;
+    readonly globalEvents: GlobalEvents;
   },
   logger: Logger,
 ): Promise<WebSocketEvents> {
@@ -64,7 +67,13 @@ export async function webSocketEvents(
         refuse(socket, 401, JSON.stringify({ error: { code: "unauthorized", message } }));
         return;
       }
-      wss.handleUpgrade(request, socket, head, (ws) => streamAll(ws, owner));
+      const since = GlobalEventsQuerySchema.safeParse(Object.fromEntries(url.searchParams));
+      if (!since.success) {
+        const message = since.error.issues[0]?.message ?? "is invalid";
+        refuse(socket, 400, JSON.stringify({ error: { code: "invalid_request", message, field: "since" } }));
+        return;
+      }
+      wss.handleUpgrade(request, socket, head, (ws) => streamAll(ws, owner, since.data.since));
       return;
     }
     const match = ROUTE.exec(url.pathname);
@@ -140,26 +149,38 @@ export async function webSocketEvents(
     }
   };
 
-  /** Every session's events the owner may see, in order: one whose owner must be read holds back the rest. */
-  const streamAll = (ws: Socket, owner: string) => {
+  /**
+   * Every session's events the owner may see, in order (one whose owner must be read holds back
+   * the rest), each frame the event with its `globalId`; after `since`, the kept ones first.
+   */
+  const streamAll = (ws: Socket, owner: string, since: string | undefined) => {
     sockets.add(ws);
     let pending: Promise<void> = Promise.resolve();
     let ended = false;
-    const subscription = system.subscribeAll((event) => {
-      pending = pending.then(async () => {
-        if (ended || !(await access.canSee(owner, event.sessionId).catch(() => false))) return;
-        if (ws.bufferedAmount > MAX_BUFFERED) {
-          ended = true;
-          ws.close(TOO_SLOW, "too slow");
-          return;
-        }
-        ws.send(JSON.stringify(event));
-      });
-    });
+    const send = (frame: object) => {
+      if (ended) return;
+      if (ws.bufferedAmount > MAX_BUFFERED) {
+        ended = true;
+        ws.close(TOO_SLOW, "too slow: reconnect with ?since=<the last globalId read>");
+        return;
+      }
+      ws.send(JSON.stringify(frame));
+    };
+    const follower = access.globalEvents.follow(
+      since,
+      (globalId, event) => {
+        pending = pending.then(async () => {
+          if (!ended && (await access.canSee(owner, event.sessionId).catch(() => false))) {
+            send({ ...event, globalId });
+          }
+        });
+      },
+      (lost) => send(lost),
+    );
     ws.on("close", () => {
       sockets.delete(ws);
       ended = true;
-      system.unsubscribe(subscription);
+      follower.stop();
     });
     ws.on("error", () => {});
   };
