@@ -352,6 +352,7 @@ describe("NatsRouter: a node that goes down", () => {
     assert.equal(reason.how, "unreachable");
     const watched = await a.runtime.whenExited(ghost);
     assert.ok(isNodeDown(watched) && watched.how === "unreachable", String(watched));
+    assert.deepEqual(a.router.connectedNodes, [], "a node never served is not kept as a peer");
     assert.doesNotThrow(() => a.runtime.cast(ghost, "lost"));
   });
 

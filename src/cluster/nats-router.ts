@@ -84,6 +84,10 @@ export class NatsRouter implements RemoteRouter {
     this.namesNode = options.namesNode === undefined ? undefined : checkNode(options.namesNode, "namesNode");
     this.wire = {
       ackTimeoutMs: this.ackTimeoutMs,
+      // A node tried and never served (a typo, a node not started) is not kept as a peer.
+      unreachable: (peer) => {
+        if (peer.idle && this.peers.get(peer.node) === peer) this.peers.delete(peer.node);
+      },
       publish: (to, kind, frame) => {
         const data = this.frameBytes(frame, "message");
         try {

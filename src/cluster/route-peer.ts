@@ -21,6 +21,8 @@ export interface RouteWire {
   request(to: string, kind: FrameKind, frame: object, timeoutMs: number): Promise<unknown>;
   /** How long a link or monitor request waits for its acknowledgement. */
   readonly ackTimeoutMs: number;
+  /** Nobody serves `peer`'s subjects: the router may forget a peer that holds nothing. */
+  unreachable(peer: RoutePeer): void;
 }
 
 interface PendingCall {
@@ -54,9 +56,9 @@ export class RoutePeer implements RemoteRoute {
     return this.closedWith !== undefined;
   }
 
-  /** Calls waiting on this node's answer (for introspection and tests). */
-  get pendingCalls(): number {
-    return this.calls.size;
+  /** Whether this side holds nothing for the node: no call waits on it, it watches nothing here. */
+  get idle(): boolean {
+    return this.calls.size === 0 && this.watchedForThem.size === 0;
   }
 
   // ---- outgoing (RemoteRoute) ------------------------------------------------------------
@@ -352,8 +354,10 @@ export class RoutePeer implements RemoteRoute {
   }
 
   private unreachable(error: unknown): NodeDownError {
-    if (isNoResponders(error))
+    if (isNoResponders(error)) {
+      this.wire.unreachable(this);
       return new NodeDownError(this.node, "unreachable", "no responders on its subjects");
+    }
     const message = error instanceof Error ? error.message : String(error);
     return new NodeDownError(this.node, "disconnected", message);
   }
