@@ -18,7 +18,15 @@ import type { TreeAccess } from "./tree-routes.js";
 /** A tree stream sends changes at most this often (ms)… */
 const TICK_MS = 1000;
 /** …and looks again this often even when no event came (memory and mailboxes change silently). */
-const QUIET_TICKS = 5;
+const QUIET_MS = 5000;
+/**
+ * A look at a large system is not cheap (10,000 sessions: about 1.5 s here): after one that
+ * took `t`, the next waits at least `BUSY_FACTOR × t` (events came) or `QUIET_FACTOR × t` (none
+ * came), so that a stream keeps a core busy a fifth of the time at most. Status changes reach
+ * the page at once anyway, by the global events.
+ */
+const BUSY_FACTOR = 4;
+const QUIET_FACTOR = 20;
 /** Longest crash reason kept for a session. */
 const MAX_REASON = 500;
 
@@ -120,8 +128,10 @@ export function observerRoutes(
         const sent = new Map<string, string>();
         let sentSystem = "";
         let dirty = false;
-        let quiet = 0;
         let looking = false;
+        /** No look before this time (performance.now()), and none without an event before `quietUntil`. */
+        let earliest = 0;
+        let quietUntil = performance.now() + QUIET_MS;
         const remember = (snapshot: TreeStreamSnapshot): TreeStreamChanges => {
           const changes: TreeStreamChanges = { sessions: [], removed: [] };
           const systemJson = JSON.stringify(snapshot.system);
@@ -146,11 +156,10 @@ export function observerRoutes(
         writer.send({ event: "snapshot", data: first });
 
         const look = async () => {
-          if (looking || writer.closed) return;
-          if (!dirty && ++quiet < QUIET_TICKS) return;
+          const began = performance.now();
+          if (looking || writer.closed || began < earliest || (!dirty && began < quietUntil)) return;
           looking = true;
           dirty = false;
-          quiet = 0;
           try {
             const changes = remember(await observe(owner));
             if (changes.system || changes.sessions.length > 0 || changes.removed.length > 0) {
@@ -160,6 +169,9 @@ export function observerRoutes(
             // The system stopping: the server closes the stream.
           } finally {
             looking = false;
+            const ended = performance.now();
+            earliest = ended + BUSY_FACTOR * (ended - began);
+            quietUntil = ended + Math.max(QUIET_MS, QUIET_FACTOR * (ended - began));
           }
         };
         const timer = setInterval(() => void look(), TICK_MS);
