@@ -130,8 +130,14 @@ describe("PostgresSessionStore when the database connection is lost", { timeout:
     await store.putSession("s1", { n: 2 });
     await killBackends(app);
     await store.changeConversation("s1", { append: [{ id: "t1" }] });
+    await killBackends(app);
+    await store.appendEvents([{ sessionId: "s1", seq: 1, event: "e" }], 10);
+    await killBackends(app);
+    await store.putConversations([["s2", { turns: [{ id: "t1" }] }]]);
     assert.deepEqual(await store.getSession("s1"), { id: "s1", record: { n: 2 } });
     assert.deepEqual(await store.getConversation("s1"), { turns: [{ id: "t1" }] });
+    assert.deepEqual(await store.readEvents("s1", 0), [{ sessionId: "s1", seq: 1, event: "e" }]);
+    assert.deepEqual(await store.getConversation("s2"), { turns: [{ id: "t1" }] });
   });
 
   it("runs a transaction whose connection is killed before its commit again on a fresh connection, and applies it once", async (t) => {

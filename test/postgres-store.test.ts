@@ -8,6 +8,7 @@ import {
   POSTGRES_SCHEMA_VERSION,
   PostgresDriverMissingError,
   PostgresSessionStore,
+  type PostgresStoreOptions,
   StoreCorruptError,
   StoreUnavailableError,
   StoreVersionError,
@@ -23,18 +24,28 @@ after(async () => {
   await schemas.dropAll();
 });
 
-async function openStore(schema = schemas.fresh(), poolSize?: number): Promise<PostgresSessionStore> {
+async function openStore(
+  schema = schemas.fresh(),
+  poolSize?: number,
+  more: PostgresStoreOptions = {},
+): Promise<PostgresSessionStore> {
   await requirePostgres();
   const store = await PostgresSessionStore.open({
     connectionString: TEST_POSTGRES_URL,
     schema,
     ...(poolSize === undefined ? {} : { poolSize }),
+    ...more,
   });
   opened.push(store);
   return store;
 }
 
 describeSessionStoreConformance("postgres", () => openStore());
+// The other paths of every write: fenced (this node owns every session), commits that do not
+// wait for the WAL flush.
+describeSessionStoreConformance("postgres, fenced, durableTurns false", () =>
+  openStore(undefined, undefined, { fences: { fenceOf: () => 1 }, durableTurns: false }),
+);
 
 describe("PostgresSessionStore", { timeout: 60_000 }, () => {
   it("keeps everything across close and reopen of the schema", async () => {
@@ -48,6 +59,17 @@ describe("PostgresSessionStore", { timeout: 60_000 }, () => {
     assert.deepEqual(await second.getSession("s1"), { id: "s1", record: { status: "idle" } });
     assert.deepEqual(await second.getConversation("s1"), { nextTurn: 2, turns: [{ id: "t1" }] });
     assert.deepEqual(await second.lastEventSeqs(), [["s1", 1]]);
+  });
+
+  it("reads back a record written with durable: false at once, from another store too", async () => {
+    const schema = schemas.fresh();
+    const a = await openStore(schema);
+    const b = await openStore(schema);
+    await a.putSession("s1", { status: "initializing" }, { durable: false });
+    assert.deepEqual(await a.getSession("s1"), { id: "s1", record: { status: "initializing" } });
+    assert.deepEqual(await b.getSession("s1"), { id: "s1", record: { status: "initializing" } });
+    await a.putSession("s1", { status: "active" });
+    assert.deepEqual(await b.getSession("s1"), { id: "s1", record: { status: "active" } });
   });
 
   it("keeps strings JSON cannot put in jsonb, such as a NUL character, exactly as written", async () => {
@@ -199,6 +221,7 @@ describe("PostgresSessionStore options", { timeout: 30_000 }, () => {
       [{ connectionString: "" }, "connectionString"],
       [{ applicationName: "é" }, "applicationName"],
       [{ fences: {} }, "fences"],
+      [{ durableTurns: "yes" }, "durableTurns"],
       [{ pool: 3 }, "pool"],
     ];
     for (const [options, field] of cases) {

@@ -20,6 +20,15 @@ export interface PostgresStoreOptions {
   /** The `application_name` of the store's connections, as pg_stat_activity shows it (default `sessionvisor`). */
   applicationName?: string | undefined;
   /**
+   * Whether conversation and event-log writes wait for the database's WAL flush before they
+   * return (default true). False commits them with `synchronous_commit = off`, as the SQLite
+   * store commits the same writes without an fsync: they survive this process dying at any
+   * point, and a crash of the database server may lose the last fraction of a second of them
+   * (never out of order). Session records always commit durably unless written with
+   * `durable: false`.
+   */
+  durableTurns?: boolean | undefined;
+  /**
    * Cluster mode: the fence of each session this node owns. Every write that concerns a session
    * then carries its fence, and the store refuses it with StaleFenceError when the session's
    * fence in the database is higher (a newer owner wrote) or this node holds none. Without it
@@ -34,6 +43,7 @@ export interface ResolvedPostgresStoreOptions {
   poolSize: number;
   connectTimeoutMs: number;
   applicationName: string;
+  durableTurns: boolean;
   fences: FenceSource | undefined;
 }
 
@@ -51,6 +61,7 @@ export function resolvePostgresStoreOptions(options: unknown): ResolvedPostgresS
     "poolSize",
     "connectTimeoutMs",
     "applicationName",
+    "durableTurns",
     "fences",
   ]);
   for (const key of Object.keys(o))
@@ -79,6 +90,9 @@ export function resolvePostgresStoreOptions(options: unknown): ResolvedPostgresS
   const applicationName = o.applicationName ?? "sessionvisor";
   if (typeof applicationName !== "string" || !APPLICATION_NAME.test(applicationName))
     throw new InvalidArgumentError("applicationName", "must be 1-63 printable ASCII characters");
+  const durableTurns = o.durableTurns ?? true;
+  if (typeof durableTurns !== "boolean")
+    throw new InvalidArgumentError("durableTurns", "must be true or false");
   if (o.fences !== undefined && typeof (o.fences as Partial<FenceSource>)?.fenceOf !== "function")
     throw new InvalidArgumentError("fences", "must have a fenceOf(sessionId) method");
   return {
@@ -87,6 +101,7 @@ export function resolvePostgresStoreOptions(options: unknown): ResolvedPostgresS
     poolSize,
     connectTimeoutMs,
     applicationName,
+    durableTurns,
     fences: o.fences,
   };
 }

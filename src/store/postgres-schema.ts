@@ -7,6 +7,9 @@ import { StoreCorruptError, StoreVersionError } from "./errors.js";
  */
 type Migration = (t: (table: string) => string) => string;
 
+/** The SQLSTATE claim_fences fails with when a stored fence is higher than the write's. */
+export const STALE_FENCE_STATE = "SV001";
+
 const MIGRATIONS: readonly Migration[] = [
   // 1: what SQLite's schema version 3 holds (records, conversations turn by turn, the event
   // log, the store's state) and each session's highest fence. Text, not jsonb: stored values
@@ -47,6 +50,27 @@ const MIGRATIONS: readonly Migration[] = [
       id text PRIMARY KEY,
       fence bigint NOT NULL
     );
+    -- Raises each session's fence to the write's and locks its row until the commit (ON
+    -- CONFLICT DO UPDATE locks the row even when its WHERE leaves it as it is), or fails when a
+    -- stored fence is higher: failing, not answering, lets a pipelined transaction send its
+    -- writes and COMMIT at once — after a failure the server rolls the transaction back.
+    CREATE FUNCTION ${t("claim_fences")}(ids text[], fences bigint[]) RETURNS void
+    LANGUAGE plpgsql AS $$
+    DECLARE
+      stale record;
+    BEGIN
+      INSERT INTO ${t("session_fences")} AS f (id, fence)
+      SELECT n.id, n.fence FROM unnest(ids, fences) AS n(id, fence) ORDER BY n.id
+      ON CONFLICT (id) DO UPDATE SET fence = excluded.fence WHERE f.fence < excluded.fence;
+      SELECT n.id, n.fence, f.fence AS current INTO stale
+      FROM unnest(ids, fences) AS n(id, fence) JOIN ${t("session_fences")} AS f ON f.id = n.id
+      WHERE f.fence > n.fence ORDER BY n.id LIMIT 1;
+      IF FOUND THEN
+        RAISE EXCEPTION 'stale fence for session %', stale.id USING
+          ERRCODE = '${STALE_FENCE_STATE}',
+          DETAIL = json_build_object('sessionId', stale.id, 'fence', stale.fence, 'current', stale.current)::text;
+      END IF;
+    END $$;
   `,
 ];
 

@@ -44,11 +44,7 @@ export function postgresStatements(schema: string) {
     listSessions: `SELECT id, record FROM ${sessions} ORDER BY created`,
     deleteSession: `WITH ${deleteAll("")} SELECT 1`,
     deleteSessionFenced: `WITH ${fenceOne("$1", "$2")}, ${deleteAll(fenced)} SELECT EXISTS (SELECT 1 FROM fence) AS fenced`,
-    claimFences: `
-      INSERT INTO ${fences} AS f (id, fence)
-      SELECT id, fence FROM unnest($1::text[], $2::bigint[]) AS n(id, fence) ORDER BY id
-      ON CONFLICT (id) DO UPDATE SET fence = excluded.fence WHERE f.fence <= excluded.fence
-      RETURNING id`,
+    claimFences: `SELECT ${quoteIdentifier(schema)}.claim_fences($1::text[], $2::bigint[])`,
     currentFence: `SELECT fence FROM ${fences} WHERE id = $1`,
 
     deleteTurnsOf: `DELETE FROM ${turns} WHERE session_id = ANY($1::text[])`,

@@ -18,7 +18,7 @@ import {
   type ResolvedPostgresStoreOptions,
   resolvePostgresStoreOptions,
 } from "./postgres-options.js";
-import { migrate } from "./postgres-schema.js";
+import { migrate, STALE_FENCE_STATE } from "./postgres-schema.js";
 import { postgresStatements, type Statements } from "./postgres-sql.js";
 import type {
   PutSessionOptions,
@@ -42,10 +42,13 @@ interface ConversationRows {
 
 /**
  * The SessionStore on PostgreSQL, for several nodes sharing their sessions. Every table lives
- * in one schema (created and migrated on open). Calls share a connection pool; a call whose
- * connection is lost fails with StoreUnavailableError and the next one opens a fresh
- * connection. A write the port calls "one commit" is one transaction, or one statement.
- * Postgres commits are durable on return, so `durable: false` changes nothing here.
+ * in one schema (created and migrated on open). Calls share a connection pool: a call whose
+ * pooled connection turns out dead runs again on a fresh one when that is safe, and otherwise
+ * fails with StoreUnavailableError, as does a call while the database cannot be reached; the
+ * store needs no restart when it answers again. A write the port calls "one commit" is one
+ * transaction, or one statement. Commits are durable on return (the WAL is flushed), except a
+ * record written with `durable: false` and, with `durableTurns: false`, the conversation and
+ * event-log writes.
  *
  * With `fences` (cluster mode) every write that concerns a session carries its fence inside the
  * write's transaction: the session's row in `session_fences` is raised to it, and locked until
@@ -57,6 +60,7 @@ export class PostgresSessionStore implements SessionStore {
   private readonly sql: Statements;
   private readonly fences: ResolvedPostgresStoreOptions["fences"];
   private readonly poolSize: number;
+  private readonly durableTurns: boolean;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -67,6 +71,7 @@ export class PostgresSessionStore implements SessionStore {
     this.sql = postgresStatements(options.schema);
     this.fences = options.fences;
     this.poolSize = options.poolSize;
+    this.durableTurns = options.durableTurns;
   }
 
   /** Connects, creates or migrates the schema, and answers the store. */
@@ -81,6 +86,8 @@ export class PostgresSessionStore implements SessionStore {
       application_name: resolved.applicationName,
       // A connection the server or network dropped is found out instead of hanging a call.
       keepAlive: true,
+      // A transaction's statements go out without waiting for each other's answers.
+      pipeline: true,
     });
     // An idle connection that breaks (the server restarted, an admin killed it) is dropped by
     // the pool and reported here; without a listener the process would crash. The next call
@@ -102,19 +109,21 @@ export class PostgresSessionStore implements SessionStore {
     return new PostgresSessionStore(pool, resolved, target);
   }
 
+  /** `durable: false` commits without waiting for the WAL flush (see `statement`). */
   async putSession(
     id: string,
     record: { [key: string]: StoredJson },
-    _options?: PutSessionOptions,
+    options?: PutSessionOptions,
   ): Promise<void> {
     this.check(id);
     const text = JSON.stringify(record);
+    const durable = options?.durable !== false;
     if (!this.fences) {
-      await this.query(this.sql.putSession, [id, text]);
+      await this.statement(this.sql.putSession, [id, text], durable);
       return;
     }
     const fence = this.fenceOf(id);
-    const result = await this.query(this.sql.putSessionFenced, [id, text, fence]);
+    const result = await this.statement(this.sql.putSessionFenced, [id, text, fence], durable);
     if (!result.rows[0]?.fenced) await this.refuse(this.query, [[id, fence]]);
   }
 
@@ -172,19 +181,23 @@ export class PostgresSessionStore implements SessionStore {
     });
     const ids = rows.map((row) => row.id);
     const fences = this.fences ? fencesOf(this.fences, ids) : undefined;
-    await this.transaction(async (q) => {
-      if (fences) await this.claim(q, fences);
-      await q(this.sql.deleteTurnsOf, [ids]);
-      await q(this.sql.putHeads, [ids, rows.map((r) => r.head), rows.map((r) => r.turnByTurn)]);
-      const turnRows = rows.flatMap((r) => r.turns.map((turn, i) => [r.id, i + 1, turn] as const));
-      if (turnRows.length === 0) return;
-      await q(this.sql.insertTurns, [
-        turnRows.map(([id]) => id),
-        turnRows.map(([, seq]) => seq),
-        turnRows.map(([, , turn]) => turnIdOf(turn) ?? null),
-        turnRows.map(([, , turn]) => JSON.stringify(turn)),
-      ]);
-    });
+    const turnRows = rows.flatMap((r) => r.turns.map((turn, i) => [r.id, i + 1, turn] as const));
+    // Every statement goes out at once; the commit checks that each succeeded.
+    await this.transaction(
+      async (q) => {
+        if (fences) this.claim(q, fences);
+        q(this.sql.deleteTurnsOf, [ids]);
+        q(this.sql.putHeads, [ids, rows.map((r) => r.head), rows.map((r) => r.turnByTurn)]);
+        if (turnRows.length === 0) return;
+        q(this.sql.insertTurns, [
+          turnRows.map(([id]) => id),
+          turnRows.map(([, seq]) => seq),
+          turnRows.map(([, , turn]) => turnIdOf(turn) ?? null),
+          turnRows.map(([, , turn]) => JSON.stringify(turn)),
+        ]);
+      },
+      { idempotent: true, durable: this.durableTurns },
+    );
   }
 
   async getConversation(id: string): Promise<StoredJson | undefined> {
@@ -200,8 +213,10 @@ export class PostgresSessionStore implements SessionStore {
   }
 
   /**
-   * One transaction, the conversation's row locked from the first read: concurrent changes to
-   * one conversation apply one after the other, and a failed check rolls the whole change back.
+   * One transaction in two round trips: the checks and the turn writes go out together (the
+   * conversation's row created if missing and locked first, so concurrent changes to one
+   * conversation apply one after the other); once their answers are checked, the head and the
+   * commit follow — or a rollback, and nothing of the change stays.
    */
   async changeConversation(id: string, change: ConversationChange): Promise<void> {
     this.check(id);
@@ -209,47 +224,48 @@ export class PostgresSessionStore implements SessionStore {
     const fences = this.fences ? fencesOf(this.fences, [id]) : undefined;
     const s = this.sql;
     const entry = { sessionId: id, part: "conversation" } as const;
-    await this.transaction(async (q) => {
-      if (fences) await this.claim(q, fences);
-      let row = (await q(s.lockHead, [id])).rows[0] as { head: string; turn_by_turn: boolean } | undefined;
-      const stored = row !== undefined;
-      if (!row) {
-        // A conversation not stored yet starts empty; the lock then orders racing first changes.
-        await q(s.startHead, [id]);
-        row = (await q(s.lockHead, [id])).rows[0] as { head: string; turn_by_turn: boolean };
-      }
-      if (!row.turn_by_turn) throw notTurnByTurn(id);
-      if (change.replace && change.replace.length > 0) {
-        // Replacing one id twice leaves the last: the same as applying them in order.
-        const replaced = new Map<string, string>();
-        for (const turn of change.replace) {
-          const turnId = turnIdOf(turn) as string;
-          replaced.delete(turnId);
-          replaced.set(turnId, JSON.stringify(turn));
+    // Replacing one id twice leaves the last: the same as applying them in order.
+    const replaced = new Map<string, string>();
+    for (const turn of change.replace ?? []) {
+      const turnId = turnIdOf(turn) as string;
+      replaced.delete(turnId);
+      replaced.set(turnId, JSON.stringify(turn));
+    }
+    await this.transaction(
+      async (q) => {
+        if (fences) this.claim(q, fences);
+        // A conversation not stored yet starts empty, as `{ turns: [] }`.
+        const started = q(s.startHead, [id]);
+        const locked = q(s.lockHead, [id]);
+        const replacing =
+          replaced.size > 0
+            ? q(s.replaceTurns, [id, [...replaced.keys()], [...replaced.values()]])
+            : undefined;
+        if (change.append && change.append.length > 0) {
+          q(s.appendTurns, [
+            id,
+            change.append.map((turn) => turnIdOf(turn) ?? null),
+            change.append.map((turn) => JSON.stringify(turn)),
+          ]);
         }
-        const found = new Set(
-          (await q(s.replaceTurns, [id, [...replaced.keys()], [...replaced.values()]])).rows.map(
-            (r: { turn_id: string }) => r.turn_id,
-          ),
-        );
-        for (const turnId of replaced.keys())
-          if (!found.has(turnId)) throw missingTurn("replace", turnId, id);
-      }
-      if (change.append && change.append.length > 0) {
-        await q(s.appendTurns, [
-          id,
-          change.append.map((turn) => turnIdOf(turn) ?? null),
-          change.append.map((turn) => JSON.stringify(turn)),
-        ]);
-      }
-      if (change.keepFrom !== undefined) {
-        const first = (await q(s.keepTurnsFrom, [id, change.keepFrom])).rows[0] as { first: string | null };
-        if (first.first === null) throw missingTurn("keepFrom", change.keepFrom, id);
-      }
-      if (stored && change.set === undefined) return;
-      const head = stored ? (parseStoredText(row.head, entry) as object) : {};
-      await q(s.setHead, [id, JSON.stringify({ ...head, ...change.set })]);
-    });
+        const keeping = change.keepFrom !== undefined ? q(s.keepTurnsFrom, [id, change.keepFrom]) : undefined;
+
+        const stored = (await started).rowCount === 0;
+        const row = (await locked).rows[0] as { head: string; turn_by_turn: boolean };
+        if (!row.turn_by_turn) throw notTurnByTurn(id);
+        if (replacing) {
+          const found = new Set((await replacing).rows.map((r: { turn_id: string }) => r.turn_id));
+          for (const turnId of replaced.keys())
+            if (!found.has(turnId)) throw missingTurn("replace", turnId, id);
+        }
+        if (keeping && (await keeping).rows[0]?.first === null)
+          throw missingTurn("keepFrom", change.keepFrom as string, id);
+        if (stored && change.set === undefined) return;
+        const head = parseStoredText(row.head, entry) as object;
+        q(s.setHead, [id, JSON.stringify({ ...head, ...change.set })]);
+      },
+      { idempotent: false, durable: this.durableTurns },
+    );
   }
 
   /**
@@ -279,14 +295,18 @@ export class PostgresSessionStore implements SessionStore {
     const ids = [...new Set(entries.map((e) => e.sessionId))];
     const fences = this.fences ? fencesOf(this.fences, ids) : undefined;
     if (!fences && keep === undefined) {
-      await this.query(this.sql.appendEvents, values);
+      await this.statement(this.sql.appendEvents, values, this.durableTurns);
       return;
     }
-    await this.transaction(async (q) => {
-      if (fences) await this.claim(q, fences);
-      await q(this.sql.appendEvents, values);
-      if (keep !== undefined) await q(this.sql.trimEvents, [ids, keep]);
-    });
+    // One round trip: the fences, the events, the trims and the commit go out together.
+    await this.transaction(
+      async (q) => {
+        if (fences) this.claim(q, fences);
+        q(this.sql.appendEvents, values);
+        if (keep !== undefined) q(this.sql.trimEvents, [ids, keep]);
+      },
+      { idempotent: true, durable: this.durableTurns },
+    );
   }
 
   async readEvents(id: string, since: number): Promise<StoredEvent[]> {
@@ -355,28 +375,67 @@ export class PostgresSessionStore implements SessionStore {
     );
 
   /**
-   * Runs `body` in a transaction: committed when it returns, rolled back when it throws. It is
-   * retried when its connection died before COMMIT was sent (the server then rolled it back);
-   * once COMMIT is sent, a lost connection leaves the outcome unknown and the call fails.
+   * One idempotent statement, committed durably (the commit returns once the WAL is flushed)
+   * or not: with `synchronous_commit = off` it returns before the flush, which follows within
+   * a fraction of a second. Either way it is on the server, visible to every node, and survives
+   * this process dying; only a crash of the database server can lose a non-durable commit, and
+   * never one without the commits before it (the WAL is flushed in order).
    */
-  private async transaction(body: (q: Query) => Promise<void>): Promise<void> {
+  private async statement(text: string, values: unknown[], durable: boolean): Promise<pg.QueryResult> {
+    if (durable) return this.query(text, values);
+    let result: pg.QueryResult | undefined;
+    await this.transaction(
+      async (q) => {
+        result = await q(text, values);
+      },
+      { idempotent: true, durable: false },
+    );
+    return result as pg.QueryResult;
+  }
+
+  /**
+   * Runs `body` in a transaction: committed when it returns, rolled back when it throws. The
+   * connections are pipelined: `body` sends statements without waiting for their answers and
+   * awaits only those it must read, and the commit follows the last one. A statement that
+   * fails aborts the transaction on the server, so the COMMIT that follows it rolls back; the
+   * first failure is what the caller gets. The transaction runs again on another connection
+   * when its connection died before COMMIT was sent (the server rolled it back), or at any point
+   * when it is `idempotent` (running it twice leaves what running it once leaves); otherwise a
+   * connection lost after COMMIT was sent leaves the outcome unknown, and the call fails.
+   */
+  private async transaction(
+    body: (q: Query) => Promise<void> | void,
+    { idempotent, durable }: { idempotent: boolean; durable: boolean },
+  ): Promise<void> {
     let committing = false;
     await this.onConnection(
       async (client) => {
         committing = false;
-        const q: Query = (text, values) => client.query(text, values) as Promise<pg.QueryResult>;
-        await q("BEGIN");
+        let failed: { error: unknown } | undefined;
+        const q: Query = (text, values) => {
+          const sent = client.query(text, values) as Promise<pg.QueryResult>;
+          // Every answer is checked: an unread failure still reaches the caller through the commit.
+          sent.catch((error: unknown) => {
+            failed ??= { error };
+          });
+          return sent;
+        };
+        q("BEGIN");
+        if (!durable) q("SET LOCAL synchronous_commit = off");
         try {
           await body(q);
         } catch (error) {
-          // A refused change (a stale fence, a turn not stored): nothing of it stays.
-          if (connectionProblem(error) === undefined) await q("ROLLBACK");
-          throw error;
+          await q("ROLLBACK").catch(() => undefined);
+          throw failed && failed.error !== error ? failed.error : error;
         }
         committing = true;
-        await q("COMMIT");
+        const commit = await q("COMMIT").catch((error: unknown) => {
+          throw failed?.error ?? error;
+        });
+        if (failed) throw failed.error;
+        if (commit.command !== "COMMIT") throw new Error(`the transaction ended with ${commit.command}`);
       },
-      () => !committing,
+      () => idempotent || !committing,
     );
   }
 
@@ -406,7 +465,7 @@ export class PostgresSessionStore implements SessionStore {
         return await work(client);
       } catch (error) {
         const problem = connectionProblem(error);
-        if (problem === undefined) throw error;
+        if (problem === undefined) throw staleFence(error) ?? error;
         broken = error as Error;
         if (problem === "retryable" && attempt < this.poolSize && !this.closed && mayRetry()) continue;
         throw storeError(error, this.target);
@@ -418,19 +477,14 @@ export class PostgresSessionStore implements SessionStore {
   }
 
   /**
-   * Raises each session's stored fence to the write's, locking its row until the commit; refuses
-   * the write when a session's stored fence is higher. Rows are locked in id order, so two
-   * batches never wait on each other in a cycle.
+   * Raises each session's stored fence to the write's, locking its row until the commit, or
+   * fails (SQLSTATE SV001, see the schema's claim_fences) when one is higher: the transaction
+   * then commits nothing. Rows are locked in id order, so two batches never wait on each other
+   * in a cycle.
    */
-  private async claim(q: Query, fences: Map<string, number>): Promise<void> {
+  private claim(q: Query, fences: Map<string, number>): void {
     const sorted = [...fences].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    const raised = new Set(
-      (await q(this.sql.claimFences, [sorted.map(([id]) => id), sorted.map(([, f]) => f)])).rows.map(
-        (row: { id: string }) => row.id,
-      ),
-    );
-    const stale = sorted.filter(([id]) => !raised.has(id));
-    if (stale.length > 0) await this.refuse(q, stale);
+    q(this.sql.claimFences, [sorted.map(([id]) => id), sorted.map(([, f]) => f)]);
   }
 
   /** Throws StaleFenceError for the first of these writes, with the fence the store holds. */
@@ -442,6 +496,17 @@ export class PostgresSessionStore implements SessionStore {
 }
 
 function ignore(): void {}
+
+/** The StaleFenceError claim_fences failed with, if it did. */
+function staleFence(error: unknown): StaleFenceError | undefined {
+  if ((error as { code?: unknown })?.code !== STALE_FENCE_STATE) return undefined;
+  const detail = JSON.parse(String((error as { detail?: unknown }).detail)) as {
+    sessionId: string;
+    fence: number;
+    current: number;
+  };
+  return new StaleFenceError(detail.sessionId, Number(detail.fence), Number(detail.current));
+}
 
 function isPoolEnded(error: unknown): boolean {
   return error instanceof Error && /Cannot use a pool after calling end/.test(error.message);
