@@ -268,6 +268,27 @@ describe("HTTP API: sessions", () => {
     assert.equal(bad.body.error.field, "status");
   });
 
+  it(
+    "lists the caller's terminated sessions, still restorable, with ?status=terminated",
+    TEST_TIMEOUT,
+    async () => {
+      const { url } = await start();
+      const alice = client(url, ALICE);
+      const bob = client(url, BOB);
+      const mine = (await alice.post("/v1/sessions", {})).body;
+      const theirs = (await bob.post("/v1/sessions", {})).body;
+      await alice.delete(`/v1/sessions/${mine.id}`);
+      await bob.delete(`/v1/sessions/${theirs.id}`);
+      const listed = await alice.get("/v1/sessions?status=terminated");
+      assert.deepEqual(
+        listed.body.sessions.map((s: { id: string; status: string }) => [s.id, s.status]),
+        [[mine.id, "terminated"]],
+      );
+      assert.equal((await alice.post(`/v1/sessions/${mine.id}/restore`, {})).status, 200);
+      assert.deepEqual((await alice.get("/v1/sessions?status=terminated")).body.sessions, []);
+    },
+  );
+
   it("pages the list with an opaque cursor: every session once, in order", TEST_TIMEOUT, async () => {
     const { url } = await start();
     const alice = client(url, ALICE);

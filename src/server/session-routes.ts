@@ -48,7 +48,10 @@ export function sessionRoutes(app: Hono<ServerEnv>, ctx: ServerContext): void {
     }
     const owner = c.get("owner");
     const mine: SessionInfo[] = [];
-    for (const info of await system.listSessions()) {
+    // Terminated sessions are not among the live ones: the store keeps them until they are purged.
+    const listed =
+      query.status === "terminated" ? await system.listTerminatedSessions() : await system.listSessions();
+    for (const info of listed) {
       if (query.status !== undefined && info.status !== query.status) continue;
       if (auth.implicit || (await owners.ownerOf(info.id)) === owner) mine.push(info);
     }

@@ -41,6 +41,41 @@ describe("retention of terminated sessions", () => {
     await assert.rejects(sys.restoreSession(id), SessionNotFoundError);
   });
 
+  it("lists terminated sessions that are kept, and no longer once restored", async () => {
+    const sys = await start();
+    const { id: ended } = await sys.createSession({ name: "ended" });
+    const { id: live } = await sys.createSession({ name: "live" });
+    await sys.terminateSession(ended);
+    const terminated = await sys.listTerminatedSessions();
+    assert.deepEqual(
+      terminated.map((s) => [s.id, s.name, s.status]),
+      [[ended, "ended", "terminated"]],
+    );
+    assert.deepEqual(
+      (await sys.listSessions()).map((s) => s.id),
+      [live],
+    );
+    await sys.restoreSession(ended);
+    assert.deepEqual(await sys.listTerminatedSessions(), []);
+  });
+
+  it("does not list a terminated session once it is purged", async () => {
+    const clock = new ManualClock();
+    let wallClock = Date.parse("2026-11-24T12:00:00Z");
+    const sys = await start({
+      clock,
+      now: () => new Date(wallClock),
+      idleSweepMs: 100,
+      retainTerminatedMs: 60_000,
+    });
+    const { id } = await sys.createSession();
+    await sys.terminateSession(id);
+    assert.equal((await sys.listTerminatedSessions()).length, 1);
+    wallClock += 61_000;
+    await clock.advance(200);
+    assert.deepEqual(await sys.listTerminatedSessions(), []);
+  });
+
   it("refuses to restore a live session", async () => {
     const sys = await start();
     const { id } = await sys.createSession();

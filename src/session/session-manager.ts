@@ -60,6 +60,8 @@ export type SessionManagerRequests = {
   create: { request: { config: SessionConfig }; reply: SessionInfo };
   terminate: { request: { id: string }; reply: undefined };
   list: { request: object; reply: SessionInfo[] };
+  /** Terminated sessions still kept (restorable for `retainTerminatedMs`), oldest first. */
+  list_terminated: { request: object; reply: SessionInfo[] };
   /** Undefined when there is no such session. */
   get: { request: { id: string }; reply: SessionInfo | undefined };
   hibernate: { request: { id: string }; reply: undefined };
@@ -166,6 +168,8 @@ export class SessionManager extends GenServer<
           return ok(undefined);
         case "list":
           return ok([...this.entries.values()].map((e) => e.info));
+        case "list_terminated":
+          return ok(await this.terminatedInfos());
         case "get":
           assertSessionId(message.id);
           return ok(this.entries.get(message.id)?.info);
@@ -293,6 +297,16 @@ export class SessionManager extends GenServer<
   // ---- retention, restore, import --------------------------------------------------------
 
   /** Brings a terminated session back under the same id, with its conversation. */
+  /** What the store keeps of each retained terminated session; one purged meanwhile is left out. */
+  private async terminatedInfos(): Promise<SessionInfo[]> {
+    const infos: SessionInfo[] = [];
+    for (const id of this.retained.keys()) {
+      const stored = await this.deps.store.getSession(id);
+      if (stored?.record.status === "terminated") infos.push(readStoredSession(stored).info);
+    }
+    return infos.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+  }
+
   private async restoreTerminated(id: string): Promise<SessionInfo> {
     assertSessionId(id);
     if (this.entries.has(id)) throw new SessionExistsError(id);

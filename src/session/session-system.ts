@@ -311,8 +311,17 @@ export class SessionSystem implements AsyncDisposable {
     await this.manager({ op: "terminate", id });
   }
 
+  /** The live sessions (every status but `terminated`). */
   async listSessions(): Promise<SessionInfo[]> {
     return this.manager({ op: "list" });
+  }
+
+  /**
+   * The terminated sessions still kept (each restorable with `restoreSession` and exportable
+   * until `retainTerminatedMs` after its end), oldest first. Read from the store: O(their number).
+   */
+  async listTerminatedSessions(): Promise<SessionInfo[]> {
+    return this.manager({ op: "list_terminated" });
   }
 
   /** The session's info, or undefined if there is no such session. */
