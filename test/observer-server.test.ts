@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
 import { Hono } from "hono";
 import { InvalidArgumentError, type RunningServer, type SessionSystemOptions, serve } from "../src/index.js";
+import { runServeCommand } from "../src/server/command.js";
 import type { ServerEnv } from "../src/server/context.js";
 import { errorResponse } from "../src/server/errors.js";
 import { observerPage } from "../src/server/observer.js";
@@ -345,6 +346,24 @@ describe("the kill routes", () => {
       return now !== undefined && now !== host && (await server.system.getSession(id))?.status === "active";
     }, "the session runs again in a new host");
   });
+
+  it(
+    "are refused by sessionvisor serve --dev on an address other than loopback, exit code 2",
+    TEST_TIMEOUT,
+    async () => {
+      let stderr = "";
+      const code = await runServeCommand(
+        { dev: true, host: "0.0.0.0", port: "0", memory: true },
+        {
+          stdout: { write: () => true },
+          stderr: { write: (text: string) => (stderr += text) },
+          env: { SESSIONVISOR_TOKENS: JSON.stringify(TOKENS) },
+        },
+      );
+      assert.equal(code, 2);
+      assert.match(stderr, /development mode .* refused on 0\.0\.0\.0/);
+    },
+  );
 
   it("are refused with development mode on an address other than loopback", TEST_TIMEOUT, async () => {
     await assert.rejects(

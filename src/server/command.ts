@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from "../errors.js";
 import { hashToken, loadTokens, newToken, OwnerNameSchema, TOKENS_ENV } from "./auth.js";
 import { commandLogger, parseLogFormat } from "./log-lines.js";
+import { observerBuilt } from "./observer.js";
 import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, type RunningServer, serve } from "./serve.js";
 
 /** `sessionvisor serve`'s flags, as commander gives them. */
@@ -90,7 +91,12 @@ export async function runServeCommand(flags: ServeFlags, io: CommandIo): Promise
     ? `bearer tokens of ${owners} owner${owners === 1 ? "" : "s"}`
     : "no tokens, loopback only";
   io.stdout.write(`sessionvisor serving on ${server.url} (${auth}); Ctrl-C or SIGTERM stops it\n`);
-  io.stdout.write(`observer: ${server.url}/${flags.dev ? " (development mode: kill buttons on)" : ""}\n`);
+  const observer = observerBuilt()
+    ? flags.dev
+      ? " (development mode: kill buttons on)"
+      : ""
+    : " (not built in this copy: run npm run build)";
+  io.stdout.write(`observer: ${server.url}/${observer}\n`);
 
   const signal = await stopSignal;
   io.stderr.write(`sessionvisor serve: ${signal}, closing\n`);

@@ -61,6 +61,11 @@ export function defaultObserverDir(): string | undefined {
   return root === undefined ? undefined : join(root, ...OBSERVER_DIR);
 }
 
+/** Whether this copy of the package has the observer built (`serve` says so when it has not). */
+export function observerBuilt(dir: string | undefined = defaultObserverDir()): boolean {
+  return dir !== undefined && existsSync(join(dir, "index.html"));
+}
+
 /**
  * The web observer: its page at `/` and its hashed assets at `/assets/:file` (cached for good:
  * a new build gives them new names). No token is needed for these; the page asks for one and
