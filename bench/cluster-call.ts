@@ -13,7 +13,8 @@ const URL = process.env.SESSIONVISOR_BENCH_NATS_URL ?? "nats://127.0.0.1:4222";
 const SEQUENTIAL = 3000;
 const WARMUP = 3000;
 const IN_FLIGHT = 32;
-const RUN_MS = 2000;
+const RUN_MS = 4000;
+const ROUNDS = 8;
 const PAYLOAD = { op: "echo", text: "hello from the other node", n: 42 };
 
 class Echo extends GenServer<unknown, unknown> {
@@ -21,6 +22,8 @@ class Echo extends GenServer<unknown, unknown> {
     return message;
   }
 }
+
+type Latency = { median: number; p99: number };
 
 export interface ClusterCallFigures {
   localUs: { median: number; p99: number };
@@ -30,29 +33,43 @@ export interface ClusterCallFigures {
   barePerSec: number;
 }
 
-async function sequential(call: () => Promise<unknown>): Promise<{ median: number; p99: number }> {
-  for (let i = 0; i < WARMUP; i++) await call();
-  const samples = new Float64Array(SEQUENTIAL);
+/**
+ * Latency of each way, sampled in turns (one call of each, then the next round), so that a
+ * machine whose load changes during the run weighs on all of them alike.
+ */
+async function sequential(calls: (() => Promise<unknown>)[]): Promise<{ median: number; p99: number }[]> {
+  for (let i = 0; i < WARMUP; i++) for (const call of calls) await call();
+  const samples = calls.map(() => new Float64Array(SEQUENTIAL));
   for (let i = 0; i < SEQUENTIAL; i++) {
-    const started = performance.now();
-    await call();
-    samples[i] = performance.now() - started;
+    for (let c = 0; c < calls.length; c++) {
+      const started = performance.now();
+      await (calls[c] as () => Promise<unknown>)();
+      (samples[c] as Float64Array)[i] = performance.now() - started;
+    }
   }
-  return latencyUs(samples);
+  return samples.map(latencyUs);
 }
 
-async function throughput(call: () => Promise<unknown>): Promise<number> {
-  const until = performance.now() + RUN_MS;
-  let done = 0;
-  const worker = async () => {
-    while (performance.now() < until) {
-      await call();
-      done++;
+/** Calls per second with IN_FLIGHT at once, each way measured in ROUNDS alternating slices. */
+async function throughput(calls: (() => Promise<unknown>)[]): Promise<number[]> {
+  const done = calls.map(() => 0);
+  const spent = calls.map(() => 0);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let c = 0; c < calls.length; c++) {
+      const call = calls[c] as () => Promise<unknown>;
+      const until = performance.now() + RUN_MS / ROUNDS;
+      const worker = async () => {
+        while (performance.now() < until) {
+          await call();
+          done[c] = (done[c] as number) + 1;
+        }
+      };
+      const started = performance.now();
+      await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+      spent[c] = (spent[c] as number) + (performance.now() - started);
     }
-  };
-  const started = performance.now();
-  await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
-  return done / ((performance.now() - started) / 1000);
+  }
+  return done.map((n, c) => n / ((spent[c] as number) / 1000));
 }
 
 export async function measureClusterCall(): Promise<ClusterCallFigures> {
@@ -85,11 +102,12 @@ export async function measureClusterCall(): Promise<ClusterCallFigures> {
     const remote = () => a.call(echo, PAYLOAD);
     const local = () => b.call(echo, PAYLOAD);
 
-    const localUs = await sequential(local);
-    const remoteUs = await sequential(remote);
-    const bareUs = await sequential(bare);
-    const remotePerSec = await throughput(remote);
-    const barePerSec = await throughput(bare);
+    const [remoteUs, bareUs, localUs] = (await sequential([remote, bare, local])) as [
+      Latency,
+      Latency,
+      Latency,
+    ];
+    const [remotePerSec, barePerSec] = (await throughput([remote, bare])) as [number, number];
     return { localUs, remoteUs, bareUs, remotePerSec, barePerSec };
   } finally {
     await a.shutdown(1000);
