@@ -20,7 +20,7 @@ const TICK_MS = 1000;
 /** …and looks again this often even when no event came (memory and mailboxes change silently). */
 const QUIET_MS = 5000;
 /**
- * A look at a large system is not cheap (10,000 sessions: about 1.5 s here): after one that
+ * A look at a large system is not cheap (10,000 sessions: about half a second here): after one that
  * took `t`, the next waits at least `BUSY_FACTOR × t` (events came) or `QUIET_FACTOR × t` (none
  * came), so that a stream keeps a core busy a fifth of the time at most. Status changes reach
  * the page at once anyway, by the global events.
