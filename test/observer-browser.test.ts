@@ -49,6 +49,19 @@ async function launch(): Promise<Browser> {
   });
 }
 
+/**
+ * Run in the page: records in `window.__streamed` each new text of the streamed reply's
+ * content, from every DOM change. A string, as it runs in the browser, not in Node.
+ */
+const STREAM_RECORDER = `(() => {
+  window.__streamed = [];
+  new MutationObserver(() => {
+    const node = document.querySelector('[data-testid="streaming-reply"] .content');
+    const text = node ? node.textContent : "";
+    if (text && text !== window.__streamed.at(-1)) window.__streamed.push(text);
+  }).observe(document.body, { subtree: true, childList: true, characterData: true });
+})()`;
+
 /** A screenshot, checked to be a PNG of the viewport's size with more than a blank page in it. */
 async function screenshot(page: Page, name: string): Promise<string> {
   mkdirSync(SHOTS, { recursive: true });
@@ -143,13 +156,21 @@ describe("the web observer in headless Chromium", () => {
     await page.locator(`[data-testid="session-page"][data-session-id="${created.id}"]`).waitFor();
     const said = "echo the observer streams this reply in many small pieces one word after another";
     await page.locator('[data-testid="message-input"]').fill(said);
+    // Every text the streamed reply shows in the DOM, as the page draws it (a MutationObserver
+    // misses no drawing, where polling the page could).
+    await page.evaluate(STREAM_RECORDER);
     await page.locator('[data-testid="send"]').click();
-    const streaming = page.locator('[data-testid="streaming-reply"]');
-    await streaming.waitFor();
-    const partial = (await streaming.textContent()) ?? "";
     const reply = said.slice("echo ".length);
     await page.locator('[data-testid="turn"][data-role="assistant"]', { hasText: reply }).waitFor();
-    assert.ok(partial.length > 0, "the streamed reply was drawn before the turn ended");
+    const drawn = (await page.evaluate("window.__streamed")) as string[];
+    assert.ok(
+      drawn.length >= 3,
+      `the reply was drawn growing, ${drawn.length} times: ${JSON.stringify(drawn)}`,
+    );
+    for (const [i, text] of drawn.entries()) {
+      assert.ok(reply.startsWith(text), `drawn text ${JSON.stringify(text)} is the start of the reply`);
+      if (i > 0) assert.ok(text.length > (drawn[i - 1] as string).length, "each drawing shows more of it");
+    }
     const deltas = Number(
       await page.locator('[data-testid="conversation"]').getAttribute("data-last-deltas"),
     );
