@@ -1,5 +1,5 @@
 // Runs the benchmarks and prints one table per suite, beside Erlang/OTP's figures measured in
-// the same run (bench/otp/bench.exs). Usage: npm run bench [-- core|sessions|durability|isolation|llm|server|cluster|stores]
+// the same run (bench/otp/bench.exs). Usage: npm run bench [-- core|sessions|durability|isolation|llm|server|observer|cluster|stores]
 // `npm run bench` compiles with tsc first: figures are for the JavaScript users run, not for a
 // development loader (tsx wraps every function expression, which costs time and memory).
 import { clusterCallTable, measureClusterCall } from "./cluster-call.js";
@@ -13,13 +13,14 @@ import {
   measureIsolation,
 } from "./isolation.js";
 import { llmTable, measureLlm } from "./llm.js";
+import { measureObserver, observerTable } from "./observer.js";
 import { runOtp } from "./otp.js";
 import { measureServer, serverTable } from "./server.js";
 import { measureSessions, measureShape } from "./sessions.js";
 import { measureStoreBackends, storeBackendsTable } from "./store-backends.js";
 import { type Figure, renderTable } from "./table.js";
 
-const ALL = ["core", "sessions", "durability", "isolation", "llm", "server", "cluster", "stores"];
+const ALL = ["core", "sessions", "durability", "isolation", "llm", "server", "observer", "cluster", "stores"];
 const requested = process.argv.slice(2).filter((arg) => !arg.startsWith("-"));
 const suites = requested.length > 0 ? requested : ALL;
 for (const suite of suites) {
@@ -40,6 +41,7 @@ const otpSuites = suites
       suite !== "isolation" &&
       suite !== "llm" &&
       suite !== "server" &&
+      suite !== "observer" &&
       suite !== "cluster" &&
       suite !== "stores",
   )
@@ -408,6 +410,11 @@ if (suites.includes("llm")) {
 
 if (suites.includes("server")) {
   console.log(serverTable(await measureServer()));
+}
+
+if (suites.includes("observer")) {
+  console.log("");
+  console.log(observerTable(await measureObserver()));
 }
 
 if (suites.includes("cluster")) {
