@@ -7,6 +7,7 @@ import type { ContextStore } from "./context-store.js";
 import type { EventLog } from "./event-log.js";
 import type { SessionEventInput } from "./events.js";
 import { GLOBAL_SESSION_TOPIC, sessionTopic } from "./session-id.js";
+import type { SessionOwnership } from "./session-ownership.js";
 
 /**
  * What a session's agents use of the store: their conversation, read whole and changed. In a
@@ -45,6 +46,8 @@ export interface SessionHosting {
 export interface ManagerDeps extends SessionDeps {
   store: SessionStore;
   eventLog: EventLog;
+  /** Cluster mode: the sessions this system owns in a store it shares (see SessionOwnership). */
+  ownership?: SessionOwnership;
 }
 
 export const SESSION_MANAGER_NAME = "session_manager";

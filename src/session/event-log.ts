@@ -49,10 +49,17 @@ export class EventLog {
     private readonly logger: Logger,
     /** How many of each session's newest durable events replay can return. */
     readonly retain = DEFAULT_RETAINED_EVENTS,
+    /**
+     * The store is shared with other systems (cluster mode): its open/closed mark is store-wide,
+     * so one node's clean close would hide another's crash. Nothing store-wide is read or
+     * marked; each session's numbering is learnt when it is adopted (`resume`).
+     */
+    private readonly shared = false,
   ) {}
 
   /** Learns where each stored session's numbering stopped; before any event is published. */
   async open(): Promise<void> {
+    if (this.shared) return;
     const closedCleanly = await this.store.openEventLog();
     this.floor = closedCleanly ? 0 : MAX_UNWRITTEN_EVENTS;
     for (const [id, seq] of await this.store.lastEventSeqs()) this.heads.set(id, seq + this.floor);
@@ -62,7 +69,20 @@ export class EventLog {
   async close(): Promise<void> {
     this.write();
     await this.settled();
-    await this.store.closeEventLog();
+    if (!this.shared) await this.store.closeEventLog();
+  }
+
+  /**
+   * Numbering of a session this system takes over from another (or from a crashed run of its
+   * own): it goes on past the session's last stored event by MAX_UNWRITTEN_EVENTS, since the
+   * previous owner may have numbered (and told listeners of) events it never wrote. A gap,
+   * never a repeat. Before the session publishes anything here.
+   */
+  async resume(sessionId: string): Promise<void> {
+    this.forget(sessionId);
+    const stored = await this.store.readEvents(sessionId, 0);
+    const last = stored.reduce((max, entry) => Math.max(max, entry.seq), 0);
+    this.heads.set(sessionId, last + MAX_UNWRITTEN_EVENTS);
   }
 
   /** The seq of the session's last durable event (0 before its first). */

@@ -48,6 +48,7 @@ export {
   sessionInfoToJSON,
 } from "./session-info.js";
 export type { SessionDocument } from "./session-manager.js";
+export type { SessionOwnership } from "./session-ownership.js";
 export { type SessionHostInfo, SessionSystem, type SessionSystemOptions } from "./session-system.js";
 export {
   applyTransition,

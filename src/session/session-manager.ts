@@ -6,7 +6,7 @@ import {
   type Pid,
   type TimerRef,
 } from "../runtime/index.js";
-import type { PutSessionOptions } from "../store/index.js";
+import type { PutSessionOptions, StoredSession } from "../store/index.js";
 import { DynamicSupervisor, type ReplyResult, type Request } from "../supervision/index.js";
 import type { SessionConfig } from "./config.js";
 import {
@@ -67,6 +67,16 @@ export type SessionManagerRequests = {
   hibernate: { request: { id: string }; reply: undefined };
   wake: { request: { id: string }; reply: SessionInfo };
   restore: { request: { id: string }; reply: SessionInfo };
+  /**
+   * Starts here a session the store holds and this system now owns (cluster mode), as a
+   * program restart would: its status carries over, a turn in flight is marked interrupted.
+   */
+  adopt: { request: { id: string }; reply: SessionInfo };
+  /**
+   * Stops the session's processes here and forgets it, writing nothing: another system owns it
+   * now. Resolves with whether it was here.
+   */
+  release: { request: { id: string }; reply: boolean };
   /** A document as parseSessionDocument returns it: checked whole by the caller. */
   import: { request: { document: ImportedSession }; reply: SessionInfo };
 };
@@ -185,6 +195,10 @@ export class SessionManager extends GenServer<
           return ok(await this.restoreTerminated(message.id));
         case "import":
           return ok(await this.importDocument(message.document));
+        case "adopt":
+          return ok(await this.adoptStored(message.id));
+        case "release":
+          return ok(await this.release(message.id));
         default:
           throw new TypeError(`unknown SessionManager request ${JSON.stringify(message)}`);
       }
@@ -245,6 +259,7 @@ export class SessionManager extends GenServer<
     while (this.entries.has(id)) id = newSessionId();
     const at = this.deps.now();
     const entry = SessionEntry.created(id, config, at, this.runtime.clock.now());
+    await this.deps.ownership?.claim(id);
     // Not yet durable: the `active` record written once the processes are up is, and carries
     // this one to the disk with it. A crash before that leaves no session, or (once this write
     // returned) an `initializing` one that the next start brings up or marks failed.
@@ -328,6 +343,7 @@ export class SessionManager extends GenServer<
     if (this.entries.has(info.id) || (await this.deps.store.getSession(info.id)))
       throw new SessionExistsError(info.id);
     if (this.entries.size >= this.maxSessions) throw new MaxSessionsError(this.maxSessions);
+    await this.deps.ownership?.claim(info.id);
     try {
       // Copied as JSON data and checked by the conversation's schema when the document was parsed.
       if (conversation) await this.deps.store.putConversation(info.id, asStoredJson(conversation));
@@ -345,6 +361,7 @@ export class SessionManager extends GenServer<
     this.givenUpIds.delete(old.id);
     const at = this.deps.now();
     const entry = SessionEntry.revived(old, config, at, this.runtime.clock.now());
+    await this.deps.ownership?.claim(old.id);
     // Made durable by the `active` record, as in `create`.
     await this.persist(entry, { durable: false });
     try {
@@ -378,7 +395,15 @@ export class SessionManager extends GenServer<
     const now = this.deps.now().getTime();
     for (const [id, terminatedAt] of [...this.retained]) {
       if (now - terminatedAt < this.retainTerminatedMs) continue;
-      await this.deps.store.deleteSession(id);
+      try {
+        await this.deps.store.deleteSession(id);
+      } catch (error) {
+        // A shared store may refuse it (another node owns the session again): not ours to purge.
+        this.runtime.logger.warn(
+          { event: "session_purge_failed", sessionId: id, err: error },
+          `could not purge terminated session ${id}`,
+        );
+      }
       this.deps.eventLog?.forget(id);
       this.retained.delete(id);
     }
@@ -596,7 +621,7 @@ export class SessionManager extends GenServer<
     const held = new Map<string, Pid | undefined>();
     for (const child of await DynamicSupervisor.whichChildren(this.runtime, SESSIONS_SUPERVISOR_NAME))
       held.set(child.id, child.pid);
-    for (const stored of await this.deps.store.listSessions()) {
+    for (const stored of await this.storedSessions()) {
       const { info, config } = readStoredSession(stored);
       if (info.status === "terminated") {
         this.retained.set(info.id, info.statusChangedAt.getTime());
@@ -607,6 +632,59 @@ export class SessionManager extends GenServer<
       if (held.has(info.id)) await this.adopt(entry, held.get(info.id));
       else await this.recoverLost(entry);
     }
+  }
+
+  /** The stored sessions this system runs: all of them, or (sharing the store) those it owns. */
+  private async storedSessions(): Promise<StoredSession[]> {
+    const { ownership, store } = this.deps;
+    if (!ownership) return store.listSessions();
+    const owned: StoredSession[] = [];
+    for (const id of ownership.owned()) {
+      const stored = await store.getSession(id);
+      if (stored) owned.push(stored);
+    }
+    return owned;
+  }
+
+  /** See the `adopt` request. Already here: its info. */
+  private async adoptStored(id: string): Promise<SessionInfo> {
+    assertSessionId(id);
+    const present = this.entries.get(id);
+    if (present) return present.info;
+    const stored = await this.deps.store.getSession(id);
+    if (!stored) throw new SessionNotFoundError(id);
+    const { info, config } = readStoredSession(stored);
+    if (info.status === "terminated") throw new SessionNotFoundError(id);
+    if (this.entries.size >= this.maxSessions) throw new MaxSessionsError(this.maxSessions);
+    await this.deps.eventLog.resume(id);
+    const entry = SessionEntry.stored(info, config, this.runtime.clock.now());
+    this.entries.set(id, entry);
+    if (info.status === "terminating") {
+      await this.finishTermination(entry);
+      throw new SessionNotFoundError(id);
+    }
+    // Asleep on purpose, or given up on: listed here, without processes, as stored.
+    if (!info.hibernated && info.status !== "failed") await this.restart(entry);
+    this.armSweep();
+    return entry.info;
+  }
+
+  /** See the `release` request: nothing is written, and no event published. */
+  private async release(id: string): Promise<boolean> {
+    assertSessionId(id);
+    const entry = this.entries.get(id);
+    this.toStart.delete(id);
+    this.retained.delete(id);
+    if (!entry) return false;
+    this.entries.delete(id);
+    const pid = entry.supervisor;
+    this.unwatch(entry);
+    this.deps.eventLog.forget(id);
+    this.deps.contextStore.clearSession(id);
+    if (pid && this.runtime.isAlive(pid)) {
+      await DynamicSupervisor.terminateChild(this.runtime, SESSIONS_SUPERVISOR_NAME, pid).catch(() => {});
+    }
+    return true;
   }
 
   /**

@@ -47,6 +47,7 @@ import { parseSessionDocument } from "./session-document.js";
 import { assertSessionId, GLOBAL_SESSION_TOPIC, sessionKeys, sessionTopic } from "./session-id.js";
 import type { SessionInfo } from "./session-info.js";
 import type { SessionDocument, SessionManagerRequests } from "./session-manager.js";
+import { checkOwnership, type SessionOwnership } from "./session-ownership.js";
 import { bootSessionTree, SESSION_SYSTEM_CHILD_ID } from "./system-boot.js";
 import { newRequestId, sendTurn } from "./turn-call.js";
 import { streamTurn, type TurnPart } from "./turn-stream.js";
@@ -122,6 +123,12 @@ export interface SessionSystemOptions {
    * store. Default: the root runs on its own.
    */
   supervisor?: Pid;
+  /**
+   * Cluster mode: the store is shared with other systems, and this one runs only the sessions
+   * it owns (see SessionOwnership). Nothing is restored at boot; `adoptSession` starts a stored
+   * session here once it is owned, and `releaseSession` stops one that is no longer.
+   */
+  ownership?: SessionOwnership;
 }
 
 export { SESSION_SYSTEM_CHILD_ID };
@@ -200,7 +207,8 @@ export class SessionSystem implements AsyncDisposable {
     this.registry = new Registry(this.runtime, { keys: "unique", names: true });
     this.pubsub = new PubSub(this.runtime);
     this.contextStore = new ContextStore();
-    this.eventLog = new EventLog(this.store, this.runtime.logger, options.retainEvents);
+    const ownership = options.ownership === undefined ? undefined : checkOwnership(options.ownership);
+    this.eventLog = new EventLog(this.store, this.runtime.logger, options.retainEvents, !!ownership);
     this.hosts = new Hosts(this.runtime, this.registry, {
       ...(options.hostLimits ? { limits: options.hostLimits } : {}),
       ...(options.hostSpares === undefined ? {} : { spares: options.hostSpares }),
@@ -215,6 +223,7 @@ export class SessionSystem implements AsyncDisposable {
       providers: options.providers ?? defaultProviders(),
       now: options.now ?? (() => new Date()),
       hosting: { hosts: this.hosts, isolation, ...(hostProviders ? { providers: hostProviders } : {}) },
+      ...(ownership ? { ownership } : {}),
     };
     this.hosts.provide(SESSION_SERVICE, (caller) => this.sessionService(caller.label));
   }
@@ -359,6 +368,28 @@ export class SessionSystem implements AsyncDisposable {
     // Checked whole here, before the manager writes anything (InvalidSessionDocumentError).
     const session = parseSessionDocument(document, { providers: this.deps.providers.names() });
     return this.manager({ op: "import", document: session });
+  }
+
+  /**
+   * Cluster mode (`ownership`): starts here a session the shared store holds and this system
+   * now owns, as a restart after a crash does — its status carries over, and a turn that was in
+   * flight is marked `interrupted` with its `turn_interrupted` event. Its event numbers go on
+   * past what the store holds. Already running here: its info. A terminated or unknown one:
+   * SessionNotFoundError.
+   */
+  async adoptSession(id: string): Promise<SessionInfo> {
+    assertSessionId(id);
+    return this.manager({ op: "adopt", id });
+  }
+
+  /**
+   * Cluster mode: stops the session's processes here at once and forgets it, writing nothing
+   * to the store and publishing nothing — its ownership is gone and another node will run it.
+   * A turn in flight fails for its caller here. Resolves with whether it ran here.
+   */
+  async releaseSession(id: string): Promise<boolean> {
+    assertSessionId(id);
+    return this.manager({ op: "release", id });
   }
 
   /** Stops an idle session's processes to free memory; it stays listed and wakes on use. */
