@@ -11,6 +11,7 @@ import {
   type DownMessage,
   type ExitReason,
   GenServer,
+  InvalidArgumentError,
   isDownMessage,
   isExitMessage,
   NoProcError,
@@ -518,5 +519,31 @@ describe("NatsRouter: what arrives malformed", () => {
     assert.equal(await a.runtime.call(echo, { op: "echo", value: "fine" }), "fine");
     const here = await a.runtime.spawn(new Echo());
     assert.equal(await b.runtime.call(here, { op: "echo", value: "fine too" }), "fine too");
+  });
+});
+
+describe("NatsRouter: options", () => {
+  it("refuses a bad prefix, timeout or names node, and a closed connection", TEST, async (t) => {
+    const nats = await natsFixture(t);
+    const nc = await nats.connect("options");
+    const runtime = new Runtime({ node: "opts", logger: silentLogger() });
+    t.after(() => runtime.shutdown(1000));
+    for (const options of [
+      { prefix: "a.*" },
+      { prefix: "" },
+      { ackTimeoutMs: 0 },
+      { lookupTimeoutMs: Number.POSITIVE_INFINITY },
+      { namesNode: "no.dots" },
+    ]) {
+      await assert.rejects(
+        NatsRouter.start(runtime, nc, options),
+        InvalidArgumentError,
+        JSON.stringify(options),
+      );
+    }
+    await nc.close();
+    await assert.rejects(NatsRouter.start(runtime, nc), /closed/);
+    // Nothing was left installed: the runtime routes no other node.
+    await assert.rejects(runtime.call(new Pid("elsewhere", 1), "x"), NoProcError);
   });
 });
