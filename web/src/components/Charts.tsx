@@ -28,8 +28,15 @@ function Chart({ title, testId, times, lines }: ChartProps) {
         legend: { show: true },
         // The last five minutes, however few points there are yet; counts from 0.
         scales: {
-          x: { time: true, range: (_u, _min, max) => [max - WINDOW_S, max] },
-          y: { range: (_u, _min, max) => [0, Math.max(2, Math.ceil(max * 1.1))] },
+          x: {
+            time: true,
+            range: () => {
+              const now = Date.now() / 1000;
+              return [now - WINDOW_S, now];
+            },
+          },
+          // No data yet gives null bounds.
+          y: { range: (_u, _min, max) => [0, Math.max(2, Math.ceil((max ?? 0) * 1.1))] },
         },
         axes: [{ stroke: "#889" }, { stroke: "#889", size: 40 }],
         series: [{}, ...lines.map((l) => ({ label: l.label, stroke: l.color, width: 1.5 }))],
