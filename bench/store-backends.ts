@@ -9,6 +9,7 @@ import { performance } from "node:perf_hooks";
 import {
   MemorySessionStore,
   PostgresSessionStore,
+  type PostgresStoreOptions,
   type SessionStore,
   SqliteSessionStore,
   type StoredJson,
@@ -34,6 +35,8 @@ export interface BackendFigures {
 
 export interface StoreBackendsResult {
   figures: BackendFigures[];
+  /** A bare `SELECT 1` on a pooled pg connection, measured between the backends' slices: the unit a Postgres call costs at least. */
+  roundTrip: { medianUs: number; p99Us: number } | undefined;
   /** Why a backend is missing from the figures (PostgreSQL not reachable). */
   notes: string[];
 }
@@ -68,7 +71,16 @@ async function sessionTurn(store: SessionStore, c: Cursor): Promise<void> {
   await store.appendEvents(events, RETAIN_EVENTS);
 }
 
-async function measure(backend: string, store: SessionStore): Promise<BackendFigures> {
+interface Backend {
+  name: string;
+  store: SessionStore;
+  cursors: Cursor[];
+  samples: number[];
+  sequentialMs: number;
+  concurrentMs: number;
+}
+
+async function prepare(name: string, store: SessionStore): Promise<Backend> {
   const cursors: Cursor[] = Array.from({ length: SESSIONS }, (_, i) => ({
     id: `bench_${i}`,
     nextTurn: 11,
@@ -81,88 +93,137 @@ async function measure(backend: string, store: SessionStore): Promise<BackendFig
       { version: 1, nextTurn: 11, turns: Array.from({ length: 10 }, (_, i) => turn(i + 1)) } as StoredJson,
     ]),
   );
-  // Warm-up: prepared plans, pooled connections, JIT.
+  // Warm-up: plans, pooled connections, JIT.
   for (let i = 0; i < 200; i++) await sessionTurn(store, cursors[i % SESSIONS] as Cursor);
+  return { name, store, cursors, samples: [], sequentialMs: 0, concurrentMs: 0 };
+}
 
-  const samples = new Float64Array(SEQUENTIAL_TURNS);
+/** `turns` turns one at a time, round robin over the backend's sessions. */
+async function sequential(b: Backend, turns: number): Promise<void> {
   const started = performance.now();
-  for (let i = 0; i < SEQUENTIAL_TURNS; i++) {
+  for (let i = 0; i < turns; i++) {
     const t0 = performance.now();
-    await sessionTurn(store, cursors[i % SESSIONS] as Cursor);
-    samples[i] = performance.now() - t0;
+    await sessionTurn(b.store, b.cursors[b.samples.length % SESSIONS] as Cursor);
+    b.samples.push(performance.now() - t0);
   }
-  const sequentialPerSec = SEQUENTIAL_TURNS / ((performance.now() - started) / 1000);
+  b.sequentialMs += performance.now() - started;
+}
 
-  // IN_FLIGHT workers, each on its own sessions, so no two turns of one session overlap.
+/** `turns` turns with IN_FLIGHT workers, each on its own sessions (no session's turns overlap). */
+async function concurrent(b: Backend, turns: number): Promise<void> {
   let next = 0;
-  const concurrentStarted = performance.now();
+  const started = performance.now();
   await Promise.all(
     Array.from({ length: IN_FLIGHT }, async (_, worker) => {
-      const mine = cursors.filter((_, i) => i % IN_FLIGHT === worker);
-      for (let k = 0; next < CONCURRENT_TURNS; k++) {
+      const mine = b.cursors.filter((_, i) => i % IN_FLIGHT === worker);
+      for (let k = 0; next < turns; k++) {
         next++;
-        await sessionTurn(store, mine[k % mine.length] as Cursor);
+        await sessionTurn(b.store, mine[k % mine.length] as Cursor);
       }
     }),
   );
-  const concurrentPerSec = CONCURRENT_TURNS / ((performance.now() - concurrentStarted) / 1000);
-  const { median, p99 } = latencyUs(samples);
-  return { backend, sequentialPerSec, medianUs: median, p99Us: p99, concurrentPerSec };
+  b.concurrentMs += performance.now() - started;
 }
 
-async function onPostgres<T>(
-  run: (open: (fenced: boolean) => Promise<PostgresSessionStore>) => Promise<T>,
-): Promise<T> {
-  const schema = `svbench_${process.pid}_${Date.now()}`;
-  const opened: PostgresSessionStore[] = [];
-  try {
-    return await run(async (fenced) => {
-      const store = await PostgresSessionStore.open({
-        connectionString: POSTGRES_URL,
-        schema: `${schema}_${opened.length}`,
-        poolSize: IN_FLIGHT,
-        applicationName: "sessionvisor-bench",
-        // A node that owns every session, with one fence each.
-        ...(fenced ? { fences: { fenceOf: () => 1 } } : {}),
-      });
-      opened.push(store);
-      return store;
-    });
-  } finally {
-    const { default: pg } = await import("pg");
-    const admin = new pg.Client({ connectionString: POSTGRES_URL });
-    await admin.connect();
-    for (let i = 0; i < opened.length; i++) {
-      await opened[i]?.close();
-      await admin.query(`DROP SCHEMA IF EXISTS "${schema}_${i}" CASCADE`);
+/**
+ * The backends take turns, a slice at a time: a machine whose load changes during the run
+ * (other programs, a checkpoint) weighs on each of them alike.
+ */
+async function measure(
+  backends: Backend[],
+  roundTrip: (() => Promise<unknown>) | undefined,
+): Promise<{ figures: BackendFigures[]; roundTrip: StoreBackendsResult["roundTrip"] }> {
+  const rounds = 10;
+  const trips: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    for (const b of backends) await sequential(b, SEQUENTIAL_TURNS / rounds);
+    for (let i = 0; roundTrip && i < SEQUENTIAL_TURNS / rounds; i++) {
+      const t0 = performance.now();
+      await roundTrip();
+      trips.push(performance.now() - t0);
     }
-    await admin.end();
   }
+  for (let round = 0; round < rounds; round++)
+    for (const b of backends) await concurrent(b, CONCURRENT_TURNS / rounds);
+  const figures = backends.map((b) => {
+    const { median, p99 } = latencyUs(Float64Array.from(b.samples));
+    return {
+      backend: b.name,
+      sequentialPerSec: SEQUENTIAL_TURNS / (b.sequentialMs / 1000),
+      medianUs: median,
+      p99Us: p99,
+      concurrentPerSec: CONCURRENT_TURNS / (b.concurrentMs / 1000),
+    };
+  });
+  if (trips.length === 0) return { figures, roundTrip: undefined };
+  const { median, p99 } = latencyUs(Float64Array.from(trips));
+  return { figures, roundTrip: { medianUs: median, p99Us: p99 } };
 }
 
 export async function measureStoreBackends(): Promise<StoreBackendsResult> {
-  const figures: BackendFigures[] = [];
   const notes: string[] = [];
-  figures.push(await measure("memory", new MemorySessionStore()));
-
   const dir = mkdtempSync(join(tmpdir(), "sessionvisor-bench-stores-"));
-  try {
-    const sqlite = SqliteSessionStore.open(join(dir, "store.db"));
-    figures.push(await measure("SQLite (file, WAL)", sqlite));
-    await sqlite.close();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-
-  try {
-    await onPostgres(async (open) => {
-      figures.push(await measure("PostgreSQL", await open(false)));
-      figures.push(await measure("PostgreSQL, fenced writes", await open(true)));
+  const schema = `svbench_${process.pid}_${Date.now()}`;
+  const postgres: PostgresSessionStore[] = [];
+  const openPostgres = async (options: Partial<PostgresStoreOptions>) => {
+    const store = await PostgresSessionStore.open({
+      connectionString: POSTGRES_URL,
+      schema: `${schema}_${postgres.length}`,
+      poolSize: IN_FLIGHT,
+      applicationName: "sessionvisor-bench",
+      ...options,
     });
-  } catch (error) {
-    notes.push(`PostgreSQL at ${POSTGRES_URL} left out: ${(error as Error).message}`);
+    postgres.push(store);
+    return store;
+  };
+  const sqlite = SqliteSessionStore.open(join(dir, "store.db"));
+  try {
+    const backends = [
+      await prepare("memory", new MemorySessionStore()),
+      await prepare("SQLite (file, WAL)", sqlite),
+    ];
+    try {
+      backends.push(await prepare("PostgreSQL", await openPostgres({})));
+      // A node that owns every session, with one fence each.
+      backends.push(
+        await prepare("PostgreSQL, fenced", await openPostgres({ fences: { fenceOf: () => 1 } })),
+      );
+      backends.push(
+        await prepare(
+          "PostgreSQL, fenced, durableTurns: false",
+          await openPostgres({
+            fences: { fenceOf: () => 1 },
+            durableTurns: false,
+          }),
+        ),
+      );
+    } catch (error) {
+      notes.push(`PostgreSQL at ${POSTGRES_URL} left out: ${(error as Error).message}`);
+    }
+    let bare: import("pg").Pool | undefined;
+    if (postgres.length > 0) {
+      const { default: pg } = await import("pg");
+      bare = new pg.Pool({ connectionString: POSTGRES_URL, max: 1 });
+    }
+    try {
+      const measured = await measure(backends, bare && (() => (bare as import("pg").Pool).query("SELECT 1")));
+      return { ...measured, notes };
+    } finally {
+      await bare?.end();
+    }
+  } finally {
+    await sqlite.close();
+    rmSync(dir, { recursive: true, force: true });
+    for (const store of postgres) await store.close();
+    if (postgres.length > 0) {
+      const { default: pg } = await import("pg");
+      const admin = new pg.Client({ connectionString: POSTGRES_URL });
+      await admin.connect();
+      for (let i = 0; i < postgres.length; i++)
+        await admin.query(`DROP SCHEMA IF EXISTS "${schema}_${i}" CASCADE`);
+      await admin.end();
+    }
   }
-  return { figures, notes };
 }
 
 function format(value: number): string {
@@ -197,6 +258,11 @@ export function storeBackendsTable(result: StoreBackendsResult): string {
     line(header),
     `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`,
     ...rows.map(line),
+    ...(result.roundTrip
+      ? [
+          `bare pg round trip (SELECT 1 on a pooled connection, between the slices above): median ${format(result.roundTrip.medianUs)} µs, p99 ${format(result.roundTrip.p99Us)} µs`,
+        ]
+      : []),
     ...result.notes.map((note) => `note: ${note}`),
   ].join("\n");
 }

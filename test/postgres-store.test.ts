@@ -233,11 +233,21 @@ describe("PostgresSessionStore options", { timeout: 30_000 }, () => {
     }
   });
 
-  it("fails to open with StoreUnavailableError when nothing listens, and keeps no connection", async () => {
-    await assert.rejects(
-      PostgresSessionStore.open({ connectionString: "postgres://postgres@127.0.0.1:1/test", schema: "x" }),
-      (e: unknown) => e instanceof StoreUnavailableError && e.retryable && e.code === "store_unavailable",
-    );
+  it("fails to open with a retryable StoreUnavailableError when nothing listens, never showing the password", async () => {
+    for (const connectionString of [
+      "postgres://postgres:hunter2@127.0.0.1:1/test",
+      "postgres://postgres@127.0.0.1:1/test?password=hunter2",
+    ]) {
+      await assert.rejects(
+        PostgresSessionStore.open({ connectionString, schema: "x" }),
+        (e: unknown) =>
+          e instanceof StoreUnavailableError &&
+          e.retryable &&
+          e.code === "store_unavailable" &&
+          e.message.includes("127.0.0.1:1") &&
+          !e.message.includes("hunter2"),
+      );
+    }
   });
 
   it("fails to open with a StoreUnavailableError that is not retryable when the database does not exist", async () => {

@@ -113,6 +113,7 @@ export function describeTarget(connectionString: string | undefined, schema: str
   try {
     const url = new URL(connectionString);
     if (url.password) url.password = "***";
+    if (url.searchParams.has("password")) url.searchParams.set("password", "***");
     shown = url.toString();
   } catch {
     shown = "(connection string)";
