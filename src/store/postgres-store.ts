@@ -61,6 +61,8 @@ export class PostgresSessionStore implements SessionStore {
   private readonly fences: ResolvedPostgresStoreOptions["fences"];
   private readonly poolSize: number;
   private readonly durableTurns: boolean;
+  /** Each statement's prepared name, the same on every connection of the pool. */
+  private readonly names = new Map<string, string>();
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -358,19 +360,34 @@ export class PostgresSessionStore implements SessionStore {
   }
 
   /**
+   * A statement with parameters as a named prepared statement: each connection parses and
+   * plans it once, not on every call (for the small statements of a turn, planning costs as
+   * much as running them). Statements without parameters (BEGIN, COMMIT) go as they are.
+   */
+  private prepared(text: string, values: unknown[] | undefined): pg.QueryConfig {
+    if (values === undefined) return { text };
+    let name = this.names.get(text);
+    if (name === undefined) {
+      name = `sessionvisor_${this.names.size + 1}`;
+      this.names.set(text, name);
+    }
+    return { name, text, values };
+  }
+
+  /**
    * One idempotent statement (every single-statement call but openEventLog): repeating it
    * leaves what one run leaves, so it is retried when its connection turns out to be dead.
    */
   private readonly query: Query = (text, values) =>
     this.onConnection(
-      async (client) => (await client.query(text, values)) as pg.QueryResult,
+      async (client) => (await client.query(this.prepared(text, values))) as pg.QueryResult,
       () => true,
     );
 
   /** One statement that must not run twice (it reads what it writes). */
   private readonly queryOnce: Query = (text, values) =>
     this.onConnection(
-      async (client) => (await client.query(text, values)) as pg.QueryResult,
+      async (client) => (await client.query(this.prepared(text, values))) as pg.QueryResult,
       () => false,
     );
 
@@ -413,7 +430,7 @@ export class PostgresSessionStore implements SessionStore {
         committing = false;
         let failed: { error: unknown } | undefined;
         const q: Query = (text, values) => {
-          const sent = client.query(text, values) as Promise<pg.QueryResult>;
+          const sent = client.query(this.prepared(text, values)) as Promise<pg.QueryResult>;
           // Every answer is checked: an unread failure still reaches the caller through the commit.
           sent.catch((error: unknown) => {
             failed ??= { error };
