@@ -1,5 +1,15 @@
 export type { ClusterCapabilities } from "./capabilities.js";
 export {
+  ClusterNode,
+  type ClusterNodeOptions,
+  type ClusterSystemOptions,
+} from "./cluster-node.js";
+export {
+  type ClusterSessionInfo,
+  ClusterSessions,
+  type ClusterSubscription,
+} from "./cluster-sessions.js";
+export {
   ClusterBucketMismatchError,
   ClusterClosedError,
   ClusterUnavailableError,
@@ -25,6 +35,8 @@ export {
   DEFAULT_NATS_SERVERS,
 } from "./nats-connection.js";
 export { NatsRouter, type NatsRouterOptions } from "./nats-router.js";
+export { NoNodeAvailableError, SessionNotHereError } from "./node-errors.js";
+export type { ClusterNodeEvent, ClusterNodeListener } from "./node-events.js";
 export { isNodeDown, type NodeDownCause, NodeDownError } from "./route-errors.js";
 export { followMembership } from "./route-membership.js";
 export {

@@ -1,0 +1,380 @@
+import type { KV } from "@nats-io/kv";
+import { z } from "zod";
+import { type Logger, Runtime, silentLogger } from "../runtime/index.js";
+import {
+  type SessionEvent,
+  SessionNotFoundError,
+  SessionSystem,
+  type SessionSystemOptions,
+} from "../session/index.js";
+import { PostgresSessionStore, type PostgresStoreOptions } from "../store/index.js";
+import { ClusterSessions } from "./cluster-sessions.js";
+import { SessionOwnedElsewhereError } from "./errors.js";
+import { Failover } from "./failover.js";
+import { DEFAULT_NODES_BUCKET, Membership } from "./membership.js";
+import { type ClusterConnection, connectCluster, DEFAULT_NATS_SERVERS } from "./nats-connection.js";
+import { NatsRouter } from "./nats-router.js";
+import type { ClusterNodeEvent, ClusterNodeListener } from "./node-events.js";
+import { eventsSubject, NodeService } from "./node-service.js";
+import { BUCKET_PATTERN, parseOptions } from "./options.js";
+import { followMembership } from "./route-membership.js";
+import { packTerm } from "./route-wire.js";
+import { DEFAULT_LEASE_TTL_MS, DEFAULT_LEASES_BUCKET, SessionLeases } from "./session-leases.js";
+
+/** What a cluster node's session system may be given (the node supplies the store, runtime and ownership). */
+export type ClusterSystemOptions = Omit<
+  SessionSystemOptions,
+  "store" | "storePath" | "runtime" | "ownership" | "supervisor" | "logger"
+>;
+
+export interface ClusterNodeOptions {
+  /** This node's id: its runtime's node name, its membership key and its lease owner name (1-64 of `A-Za-z0-9_-`). */
+  node: string;
+  /** NATS server URL(s) (default nats://127.0.0.1:4222). */
+  servers?: string | string[];
+  /** The subject prefix of every node of the cluster (default `sessionvisor`). */
+  prefix?: string;
+  /** The shared Postgres store (its `fences` are the node's leases). */
+  store: Omit<PostgresStoreOptions, "fences">;
+  /** Ownership lease TTL, the same on every node (default 10 000 ms). */
+  leaseTtlMs?: number;
+  /** Membership heartbeat (default leaseTtlMs / 5, at most 1000 ms); a node is down after 3 missed. */
+  heartbeatMs?: number;
+  /** KV bucket names (defaults `sessionvisor_nodes`, `sessionvisor_session_owner`). */
+  buckets?: { nodes?: string; leases?: string };
+  /** How long a session request other than a turn waits for its node (default 10 000 ms). */
+  requestTimeoutMs?: number;
+  /** Options of the node's session system. */
+  system?: ClusterSystemOptions;
+  logger?: Logger;
+}
+
+const OptionsSchema = z
+  .object({
+    node: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1-64 letters, digits, '_' or '-'"),
+    servers: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).default(DEFAULT_NATS_SERVERS),
+    prefix: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, "must be subject tokens joined by '.'")
+      .default("sessionvisor"),
+    store: z.record(z.string(), z.unknown()),
+    leaseTtlMs: z.number().int().min(500).default(DEFAULT_LEASE_TTL_MS),
+    heartbeatMs: z.number().int().min(50).optional(),
+    buckets: z
+      .object({
+        nodes: z.string().regex(BUCKET_PATTERN).default(DEFAULT_NODES_BUCKET),
+        leases: z.string().regex(BUCKET_PATTERN).default(DEFAULT_LEASES_BUCKET),
+      })
+      .strict()
+      .default({ nodes: DEFAULT_NODES_BUCKET, leases: DEFAULT_LEASES_BUCKET }),
+    requestTimeoutMs: z.number().int().positive().default(10_000),
+    system: z.record(z.string(), z.unknown()).default({}),
+    logger: z.custom<Logger>((value) => typeof value === "object" && value !== null).optional(),
+  })
+  .strict();
+
+/**
+ * One node of a sessionvisor cluster: a session system on the shared Postgres store that runs
+ * the sessions whose ownership leases it holds, reachable from every node. It joins the
+ * membership (its load: the sessions it owns), installs the NatsRouter on its runtime (remote
+ * pids work across nodes), serves the session API to the others, publishes its sessions' events
+ * on `<prefix>.events.<id>`, and takes over the sessions of nodes that go down.
+ *
+ * Safety: a lease that cannot be renewed is reported lost before its key can expire, and the
+ * session is stopped here at once (without a write); the store refuses any write whose fence is
+ * stale, which covers a node that was paused past its lease.
+ */
+export class ClusterNode implements AsyncDisposable {
+  /** The cluster-wide session API, usable from this node. */
+  readonly sessions: ClusterSessions;
+  private readonly listeners = new Set<ClusterNodeListener>();
+  private readonly cleanups: (() => void)[] = [];
+  private closing = false;
+  private service: NodeService | undefined;
+
+  private constructor(
+    readonly node: string,
+    readonly prefix: string,
+    readonly connection: ClusterConnection,
+    readonly leases: SessionLeases,
+    readonly store: PostgresSessionStore,
+    readonly runtime: Runtime,
+    readonly system: SessionSystem,
+    readonly router: NatsRouter,
+    readonly membership: Membership,
+    private readonly failover: Failover,
+    requestTimeoutMs: number,
+    turnTimeoutMs: number,
+  ) {
+    this.sessions = new ClusterSessions({
+      nc: connection.nc,
+      prefix,
+      leases,
+      members: () => this.liveMembers(),
+      requestTimeoutMs,
+      turnTimeoutMs,
+    });
+  }
+
+  static async start(options: ClusterNodeOptions): Promise<ClusterNode> {
+    const o = parseOptions(OptionsSchema, options, "cluster node");
+    const logger = o.logger ?? silentLogger();
+    const heartbeatMs = o.heartbeatMs ?? Math.min(1000, Math.floor(o.leaseTtlMs / 5));
+    const undo: (() => Promise<unknown>)[] = [];
+    // The session system exists only once the store (which needs the leases) is open; a lease
+    // lost before that has nothing running to stop.
+    let node: ClusterNode | undefined;
+    let system: SessionSystem | undefined;
+    const emit = (event: ClusterNodeEvent) => node?.emit(event);
+    try {
+      const connection = await connectCluster({ servers: o.servers, name: o.node });
+      undo.push(() => connection.close());
+      const leases = await SessionLeases.open(connection, {
+        node: o.node,
+        bucket: o.buckets.leases,
+        leaseTtlMs: o.leaseTtlMs,
+        onLost: (sessionId, fence, reason) => {
+          // Synchronously: the manager gets the release before anything else of this session.
+          system
+            ?.releaseSession(sessionId)
+            .catch((error: unknown) =>
+              logger.warn(
+                { event: "cluster_release_failed", sessionId, err: error },
+                "could not stop a lost session",
+              ),
+            );
+          emit({ type: "session_released", sessionId, node: o.node, fence, reason, at: Date.now() });
+        },
+      });
+      undo.push(() => leases.close({ release: false }));
+      const leasesKv: KV = await connection.kvm.open(o.buckets.leases);
+      const store = await PostgresSessionStore.open({ ...(o.store as PostgresStoreOptions), fences: leases });
+      undo.push(() => store.close());
+      const runtime = new Runtime({ node: o.node, logger });
+      undo.push(() => runtime.shutdown());
+      const systemOptions = o.system as ClusterSystemOptions;
+      system = await SessionSystem.start({
+        ...systemOptions,
+        logger,
+        runtime,
+        store,
+        ownership: {
+          claim: async (sessionId) => {
+            const fence = await leases.claim(sessionId);
+            emit({
+              type: "session_activated",
+              sessionId,
+              node: o.node,
+              fence,
+              how: "created",
+              at: Date.now(),
+            });
+          },
+          owned: () => leases.held(),
+        },
+      });
+      const started = system;
+      undo.push(() => started.stop());
+      const router = await NatsRouter.start(runtime, connection.nc, { prefix: o.prefix });
+      undo.push(() => router.close());
+      const membership = await Membership.join(connection, {
+        node: o.node,
+        bucket: o.buckets.nodes,
+        subjectPrefix: router.subjectPrefix,
+        heartbeatMs,
+        sessions: () => leases.held().length,
+      });
+      undo.push(() => membership.close());
+      const failover = new Failover({
+        node: o.node,
+        leases,
+        leasesKv,
+        store,
+        members: () => node?.liveMembers() ?? membership.members(),
+        adopt: (sessionId, how) => (node as ClusterNode).adopt(sessionId, how),
+        logger,
+      });
+      node = new ClusterNode(
+        o.node,
+        o.prefix,
+        connection,
+        leases,
+        store,
+        runtime,
+        started,
+        router,
+        membership,
+        failover,
+        o.requestTimeoutMs,
+        systemOptions.turnTimeoutMs ?? 60_000,
+      );
+      await node.serve();
+      return node;
+    } catch (error) {
+      for (const step of undo.reverse()) await step().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async serve(): Promise<void> {
+    const { nc } = this.connection;
+    this.cleanups.push(followMembership(this.router, this.membership));
+    this.cleanups.push(
+      this.membership.watch((event) => {
+        if (event.type === "member_down") this.failover.memberDown(event.member.node, event.reason);
+      }),
+    );
+    // Every event of a session run here goes to its subject, in the order it was published.
+    const events = this.system.subscribeAll((event: SessionEvent) => {
+      try {
+        nc.publish(eventsSubject(this.prefix, event.sessionId), JSON.stringify(packTerm(event, "event")));
+      } catch (error) {
+        this.runtime.logger.warn(
+          { event: "cluster_event_not_published", err: error },
+          "could not publish an event",
+        );
+      }
+    });
+    this.cleanups.push(() => events.unsubscribe());
+    this.service = await NodeService.start({
+      nc,
+      prefix: this.prefix,
+      node: this.node,
+      system: this.system,
+      leases: this.leases,
+      activate: (sessionId) => this.activate(sessionId),
+      terminated: async (sessionId) => {
+        const fence = this.leases.fenceOf(sessionId);
+        await this.leases.release(sessionId);
+        this.emit({
+          type: "session_released",
+          sessionId,
+          node: this.node,
+          fence,
+          reason: "terminated",
+          at: Date.now(),
+        });
+      },
+      logger: this.runtime.logger,
+    });
+  }
+
+  /** Live members as this node sees them, itself included. */
+  liveMembers() {
+    const members = this.membership.members();
+    return members;
+  }
+
+  /** Ownership starts and ends on this node (for checkers and observers). Returns the unwatch. */
+  watch(listener: ClusterNodeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(event: ClusterNodeEvent): void {
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.runtime.logger.warn(
+          { event: "cluster_listener_failed", err: error },
+          "a cluster node listener threw",
+        );
+      }
+    }
+  }
+
+  /**
+   * An ownerless session on first use (from the activation queue group): claimed here, waiting
+   * out a dead owner's key, then adopted. Owned by a live node already: that node's name.
+   */
+  private async activate(sessionId: string): Promise<string> {
+    if (this.leases.fenceOf(sessionId) !== undefined) {
+      await this.system.adoptSession(sessionId);
+      return this.node;
+    }
+    const stored = await this.store.getSession(sessionId);
+    if (!stored || stored.record.status === "terminated") throw new SessionNotFoundError(sessionId);
+    const owner = await this.leases.owner(sessionId);
+    if (owner && this.liveMembers().some((m) => m.node === owner.node)) return owner.node;
+    try {
+      await this.leases.claim(sessionId, { waitMs: 2 * this.leases.leaseTtlMs });
+    } catch (error) {
+      if (error instanceof SessionOwnedElsewhereError) return error.node;
+      throw error;
+    }
+    await this.adopt(sessionId, "activated");
+    return this.node;
+  }
+
+  /** Starts a session this node has just claimed; a failure gives the claim back. */
+  private async adopt(sessionId: string, how: "activated" | "failover"): Promise<void> {
+    const fence = this.leases.fenceOf(sessionId);
+    try {
+      await this.system.adoptSession(sessionId);
+    } catch (error) {
+      await this.leases.release(sessionId).catch(() => undefined);
+      throw error;
+    }
+    if (fence !== undefined)
+      this.emit({ type: "session_activated", sessionId, node: this.node, fence, how, at: Date.now() });
+  }
+
+  /**
+   * Leaves the cluster cleanly: stops serving, stops the sessions (their leases released, so
+   * other nodes activate them at once on first use or by their orphan scan), leaves the
+   * membership (seen at once as member_down `left`), and closes everything.
+   */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    this.service?.close();
+    this.failover.close();
+    for (const cleanup of this.cleanups.splice(0)) cleanup();
+    await this.system.stop().catch(() => undefined);
+    for (const sessionId of this.leases.held()) {
+      const fence = this.leases.fenceOf(sessionId);
+      await this.leases.release(sessionId).catch(() => undefined);
+      this.emit({
+        type: "session_released",
+        sessionId,
+        node: this.node,
+        fence,
+        reason: "closed",
+        at: Date.now(),
+      });
+    }
+    await this.leases.close().catch(() => undefined);
+    await this.membership.leave().catch(() => undefined);
+    await this.finish();
+  }
+
+  /**
+   * Stops at once as a crash looks to the others: the NATS connection is cut first (no leave,
+   * no release: the keys expire by themselves), so nothing more of this node is written —
+   * every lease is lost, and the store refuses writes without a fence. For tests of failover.
+   */
+  async abandon(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    this.failover.close();
+    await this.connection.nc.close().catch(() => undefined);
+    await this.leases.close({ release: false }).catch(() => undefined);
+    await this.membership.close().catch(() => undefined);
+    for (const cleanup of this.cleanups.splice(0)) cleanup();
+    this.service?.close();
+    await this.system.stop().catch(() => undefined);
+    await this.finish();
+  }
+
+  private async finish(): Promise<void> {
+    await this.router.close().catch(() => undefined);
+    await this.runtime.shutdown().catch(() => undefined);
+    await this.store.close().catch(() => undefined);
+    await this.connection.close().catch(() => undefined);
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

@@ -1,0 +1,227 @@
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import type { Pid } from "../runtime/index.js";
+import {
+  type ConversationTurn,
+  InvalidSessionIdError,
+  isSessionId,
+  type SessionConfigInput,
+  type SessionEvent,
+  type SessionEventListener,
+  type SessionInfo,
+  SessionNotFoundError,
+  type TurnReply,
+} from "../session/index.js";
+import type { ClusterMember } from "./member-entry.js";
+import { NoNodeAvailableError, SessionNotHereError } from "./node-errors.js";
+import { activateSubject, eventsSubject, sessionsSubject } from "./node-service.js";
+import { LoadPlacement } from "./placement.js";
+import { unpackTerm } from "./route-wire.js";
+import type { SessionLeases } from "./session-leases.js";
+import { decodeOutcome, encodeRequest, type NodeRequest } from "./session-wire.js";
+
+export interface ClusterSessionsDeps {
+  nc: NatsConnection;
+  prefix: string;
+  leases: Pick<SessionLeases, "owner" | "leaseTtlMs" | "pollMs">;
+  /** The live members. */
+  members: () => ClusterMember[];
+  /** Requests other than turns wait this long for their answer (ms). */
+  requestTimeoutMs: number;
+  /** A turn's request waits its own timeout plus this (ms). */
+  turnTimeoutMs: number;
+}
+
+/** A session as listed cluster-wide: its info and the node that runs it. */
+export type ClusterSessionInfo = SessionInfo & { readonly node: string };
+
+/** A subscription to a session's events on NATS. */
+export interface ClusterSubscription {
+  unsubscribe(): void;
+}
+
+const decoder = new TextDecoder();
+
+/**
+ * The session API of the whole cluster, usable from any node: each request goes to the node
+ * that owns the session (read from its lease). A session nobody owns — its node died, or
+ * released it — is activated on a live node first (the `<prefix>.activate` queue group: one
+ * node claims it, waiting out a dead owner's key, and adopts it from the store), and a request
+ * that finds its owner gone (no responders, or not the owner any more) looks again and is
+ * retried once.
+ */
+export class ClusterSessions {
+  private readonly placement = new LoadPlacement();
+
+  constructor(private readonly deps: ClusterSessionsDeps) {}
+
+  /** Creates a session on the least loaded live node (which claims it, then creates it). */
+  async createSession(config: SessionConfigInput = {}): Promise<ClusterSessionInfo> {
+    const tried = new Set<string>();
+    for (;;) {
+      const node = this.placement.choose(this.deps.members(), tried);
+      if (node === undefined)
+        throw new NoNodeAvailableError(
+          `no live node to create a session on (tried ${[...tried].join(", ") || "none"})`,
+        );
+      try {
+        const info = (await this.ask(
+          node,
+          { op: "create", config },
+          this.deps.requestTimeoutMs,
+        )) as SessionInfo;
+        return { ...info, node };
+      } catch (error) {
+        // A node that died since its last heartbeat: the next least loaded one.
+        if (!isNoResponders(error) || tried.size >= 2) throw error;
+        tried.add(node);
+      }
+    }
+  }
+
+  async sendMessage(id: string, text: string, options: { timeoutMs?: number } = {}): Promise<TurnReply> {
+    const wait = (options.timeoutMs ?? this.deps.turnTimeoutMs) + this.deps.requestTimeoutMs;
+    const request: NodeRequest = {
+      op: "send",
+      id,
+      text,
+      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+    };
+    return (await this.onOwner(id, request, wait)) as TurnReply;
+  }
+
+  async getHistory(id: string): Promise<ConversationTurn[]> {
+    return (await this.onOwner(id, { op: "history", id }, this.deps.requestTimeoutMs)) as ConversationTurn[];
+  }
+
+  /** The session's info and node, or undefined when the cluster has no such (live) session. */
+  async getSession(id: string): Promise<ClusterSessionInfo | undefined> {
+    try {
+      const { node, value } = await this.onOwnerWithNode(id, { op: "get", id }, this.deps.requestTimeoutMs);
+      return value === null ? undefined : { ...(value as SessionInfo), node };
+    } catch (error) {
+      if (error instanceof SessionNotFoundError) return undefined;
+      throw error;
+    }
+  }
+
+  async terminateSession(id: string): Promise<void> {
+    await this.onOwner(id, { op: "terminate", id }, this.deps.requestTimeoutMs);
+  }
+
+  /**
+   * The pid of the session's supervisor on its node: usable with the runtime's call, monitor
+   * and link from any node (the NatsRouter carries them). Undefined while it restarts.
+   */
+  async findSupervisor(id: string): Promise<Pid | undefined> {
+    return ((await this.onOwner(id, { op: "supervisor", id }, this.deps.requestTimeoutMs)) ?? undefined) as
+      | Pid
+      | undefined;
+  }
+
+  /** The live sessions of every live node (a node that does not answer in time is left out). */
+  async listSessions(): Promise<ClusterSessionInfo[]> {
+    const lists = await Promise.allSettled(
+      this.deps.members().map(async (member) => {
+        const infos = (await this.ask(
+          member.node,
+          { op: "list" },
+          this.deps.requestTimeoutMs,
+        )) as SessionInfo[];
+        return infos.map((info) => ({ ...info, node: member.node }));
+      }),
+    );
+    return lists.flatMap((result) => (result.status === "fulfilled" ? result.value : []));
+  }
+
+  /** The node that owns the session now, from its lease; undefined when nobody does. */
+  async ownerOf(id: string): Promise<string | undefined> {
+    checkId(id);
+    return (await this.deps.leases.owner(id))?.node;
+  }
+
+  /**
+   * The session's events, from whichever node runs it, in the order that node published them
+   * (each carries its `seq`). Resolves once the subscription is in place at the server.
+   */
+  async subscribe(id: string, listener: SessionEventListener): Promise<ClusterSubscription> {
+    checkId(id);
+    if (typeof listener !== "function") throw new TypeError("listener must be a function");
+    const subscription: Subscription = this.deps.nc.subscribe(eventsSubject(this.deps.prefix, id), {
+      callback: (error, msg) => {
+        if (error) return;
+        let event: SessionEvent;
+        try {
+          event = unpackTerm(JSON.parse(decoder.decode(msg.data))) as SessionEvent;
+        } catch {
+          return; // not an event of ours
+        }
+        listener(event);
+      },
+    });
+    await this.deps.nc.flush();
+    return { unsubscribe: () => subscription.unsubscribe() };
+  }
+
+  /** Asks the session's owner; activates the session when it has none, and retries once. */
+  private async onOwner(id: string, request: NodeRequest, timeoutMs: number): Promise<unknown> {
+    return (await this.onOwnerWithNode(id, request, timeoutMs)).value;
+  }
+
+  private async onOwnerWithNode(
+    id: string,
+    request: NodeRequest,
+    timeoutMs: number,
+  ): Promise<{ node: string; value: unknown }> {
+    checkId(id);
+    let node = (await this.deps.leases.owner(id))?.node;
+    for (let attempt = 0; ; attempt++) {
+      if (node === undefined) node = await this.activate(id);
+      try {
+        return { node, value: await this.ask(node, request, timeoutMs) };
+      } catch (error) {
+        const ownerGone = error instanceof SessionNotHereError || isNoResponders(error);
+        if (!ownerGone || attempt >= 1) throw error;
+        node = undefined;
+      }
+    }
+  }
+
+  /** One live node claims the session (after a dead owner's key expires) and adopts it. */
+  private async activate(id: string): Promise<string> {
+    const { leases } = this.deps;
+    const timeoutMs = 2 * leases.leaseTtlMs + leases.pollMs + this.deps.requestTimeoutMs;
+    try {
+      return (await this.request(
+        activateSubject(this.deps.prefix),
+        { op: "activate", id },
+        timeoutMs,
+      )) as string;
+    } catch (error) {
+      if (isNoResponders(error))
+        throw new NoNodeAvailableError(`no node answers ${activateSubject(this.deps.prefix)}`);
+      throw error;
+    }
+  }
+
+  private ask(node: string, request: NodeRequest, timeoutMs: number): Promise<unknown> {
+    return this.request(sessionsSubject(this.deps.prefix, node), request, timeoutMs);
+  }
+
+  private async request(subject: string, request: NodeRequest, timeoutMs: number): Promise<unknown> {
+    const reply = await this.deps.nc.request(subject, encodeRequest(request), { timeout: timeoutMs });
+    return decodeOutcome(reply.data);
+  }
+}
+
+function checkId(id: unknown): asserts id is string {
+  if (!isSessionId(id)) throw new InvalidSessionIdError(id);
+}
+
+/** NATS says nobody listens on the subject (the node is gone). */
+export function isNoResponders(error: unknown): boolean {
+  const e = error as { isNoResponders?: () => boolean; name?: string; cause?: unknown } | undefined;
+  if (typeof e?.isNoResponders === "function" && e.isNoResponders()) return true;
+  const named = (x: unknown) =>
+    typeof (x as { name?: unknown })?.name === "string" && /NoResponders/i.test((x as { name: string }).name);
+  return named(e) || named(e?.cause);
+}

@@ -1,0 +1,129 @@
+// Three cluster nodes in one process on the real NATS and Postgres: sessions created from any
+// node are spread by load, every session API call from any node reaches the session's owner,
+// and a session's events reach a subscriber on another node in order.
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { type SessionEvent, SessionNotFoundError } from "../src/index.js";
+import { GenServer, isDownMessage } from "../src/runtime/index.js";
+import { Supervisor } from "../src/supervision/index.js";
+import { startCluster } from "./fixtures/cluster-node-support.js";
+import { TestSchemas } from "./support/postgres-test-db.js";
+
+const schemas = new TestSchemas();
+after(() => schemas.dropAll());
+
+describe("cluster nodes", () => {
+  it("sessions created from any node land spread over the nodes", { timeout: 60_000 }, async (t) => {
+    const { nodes } = await startCluster(t, schemas);
+    const owners: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const info = await (nodes[i % 3] as (typeof nodes)[number]).sessions.createSession();
+      assert.equal(await nodes[0]?.sessions.ownerOf(info.id), info.node);
+      owners.push(info.node);
+    }
+    const counts = new Map<string, number>();
+    for (const owner of owners) counts.set(owner, (counts.get(owner) ?? 0) + 1);
+    assert.ok(counts.size >= 2, `all six sessions on ${[...counts.keys()]}`);
+    assert.ok(Math.max(...counts.values()) <= 4, `placement ${JSON.stringify([...counts])}`);
+  });
+
+  it("a message sent from any node reaches the owner and its reply comes back", {
+    timeout: 60_000,
+  }, async (t) => {
+    const { nodes } = await startCluster(t, schemas);
+    const [a, b, c] = nodes as [(typeof nodes)[0], (typeof nodes)[0], (typeof nodes)[0]];
+    const { id, node } = await a.sessions.createSession();
+    assert.equal((await b.sessions.sendMessage(id, "echo from b")).text, "from b");
+    assert.equal((await c.sessions.sendMessage(id, "echo from c")).text, "from c");
+    assert.equal((await a.sessions.sendMessage(id, "echo from a")).text, "from a");
+    assert.deepEqual(
+      (await c.sessions.getHistory(id)).map((turn) => turn.content),
+      ["echo from b", "from b", "echo from c", "from c", "echo from a", "from a"],
+    );
+    const info = await b.sessions.getSession(id);
+    assert.equal(info?.node, node);
+    assert.equal(info?.status, "active");
+    // Only the owner runs it.
+    assert.deepEqual(
+      nodes.filter((n) => n.system.findSupervisor(id)).map((n) => n.node),
+      [node],
+    );
+  });
+
+  it("lists every node's sessions from any node", { timeout: 60_000 }, async (t) => {
+    const { nodes } = await startCluster(t, schemas);
+    const created = [];
+    for (const node of nodes) created.push((await node.system.createSession()).id);
+    const listed = await nodes[1]?.sessions.listSessions();
+    assert.deepEqual(listed?.map((s) => s.id).sort(), [...created].sort());
+    assert.deepEqual(
+      listed?.map((s) => [s.id, s.node]).sort(),
+      created.map((id, i) => [id, `node${i}`]).sort(),
+    );
+  });
+
+  it("terminates a session from another node and releases its lease", { timeout: 60_000 }, async (t) => {
+    const { nodes } = await startCluster(t, schemas);
+    const { id, node } = await (nodes[0] as (typeof nodes)[0]).sessions.createSession();
+    await nodes[2]?.sessions.terminateSession(id);
+    assert.equal(await nodes[1]?.sessions.ownerOf(id), undefined);
+    assert.equal(nodes.find((n) => n.node === node)?.system.findSupervisor(id), undefined);
+    assert.equal(await nodes[1]?.sessions.getSession(id), undefined);
+    await assert.rejects(nodes[1]?.sessions.getHistory(id) as Promise<unknown>, SessionNotFoundError);
+  });
+
+  it("a subscriber on another node sees a turn's events in order", { timeout: 60_000 }, async (t) => {
+    const { nodes } = await startCluster(t, schemas);
+    const [a, b] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
+    const { id } = await a.system.createSession();
+    const events: SessionEvent[] = [];
+    const subscription = await b.sessions.subscribe(id, (event) => events.push(event));
+    t.after(() => subscription.unsubscribe());
+    await b.sessions.sendMessage(id, "echo one two three four");
+    const deadline = Date.now() + 10_000;
+    while (!events.some((e) => e.type === "llm_done") && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    const types = events.map((e) => e.type);
+    assert.ok(types.includes("message_added"), `types ${types}`);
+    const deltas = events.flatMap((e) =>
+      e.type === "llm_delta" ? [(e as { text?: string }).text ?? ""] : [],
+    );
+    assert.equal(deltas.join("").trim(), "one two three four");
+    const durable = events.filter((e) => e.type !== "llm_delta").map((e) => e.seq);
+    assert.deepEqual(
+      durable,
+      [...durable].sort((x, y) => x - y),
+    );
+    assert.equal(new Set(durable).size, durable.length);
+  });
+
+  it("a session's supervisor is a pid the runtime of another node can call and monitor", {
+    timeout: 60_000,
+  }, async (t) => {
+    const { nodes } = await startCluster(t, schemas);
+    const [a, b] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
+    const { id } = await a.system.createSession();
+    const pid = await b.sessions.findSupervisor(id);
+    assert.ok(pid);
+    assert.equal(pid.node, "node0");
+    const children = await Supervisor.whichChildren(b.runtime, pid);
+    assert.equal(children.length, 2);
+    const watcher = new Watcher();
+    const watcherPid = await b.runtime.spawn(watcher);
+    b.runtime.monitor(watcherPid, pid);
+    await Supervisor.whichChildren(b.runtime, pid); // the monitor is in place
+    await a.sessions.terminateSession(id);
+    const deadline = Date.now() + 10_000;
+    while (!watcher.infos.some(isDownMessage) && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    const down = watcher.infos.find(isDownMessage);
+    assert.ok(down?.pid.equals(pid));
+  });
+});
+
+class Watcher extends GenServer<never, never, never, unknown> {
+  readonly infos: unknown[] = [];
+  override handleInfo(message: unknown): void {
+    this.infos.push(message);
+  }
+}
