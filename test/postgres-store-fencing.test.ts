@@ -101,6 +101,26 @@ describe("PostgresSessionStore with fences", { timeout: 60_000 }, () => {
     assert.equal((await newOwner.getSession("s1"))?.record.status, "idle");
   });
 
+  it("writes again on the same connections once it holds the session with a newer fence", async () => {
+    const schema = schemas.fresh();
+    const leases = new Leases();
+    const other = new Leases();
+    const store = await node(schema, leases);
+    const newer = await node(schema, other);
+    other.held.set("s1", 2);
+    await newer.putSession("s1", {});
+    leases.held.set("s1", 1);
+    // Refused: statements sent after the refused fence in a transaction are never prepared.
+    for (const [name, write] of writes("s1")) await assert.rejects(write(store), StaleFenceError, name);
+    leases.held.set("s1", 3);
+    for (const [name, write] of writes("s1"))
+      await write(store).catch((error: unknown) => assert.fail(`${name}: ${String(error)}`));
+    await store.putSession("s1", { back: true });
+    await store.changeConversation("s1", { append: [turn("t1")] });
+    assert.deepEqual(await newer.getSession("s1"), { id: "s1", record: { back: true } });
+    assert.deepEqual(await newer.getConversation("s1"), { turns: [turn("t1")] });
+  });
+
   it("refuses a write for a session this node holds no fence for, before it reaches the database", async () => {
     const schema = schemas.fresh();
     const leases = new Leases();
