@@ -191,7 +191,7 @@ export class ClusterNode implements AsyncDisposable {
         leasesKv,
         store,
         members: () => node?.liveMembers() ?? membership.members(),
-        adopt: (sessionId, how) => (node as ClusterNode).adopt(sessionId, how),
+        adopt: (sessionId, how, claimedAt) => (node as ClusterNode).adopt(sessionId, how, claimedAt),
         logger,
       });
       node = new ClusterNode(
@@ -242,7 +242,7 @@ export class ClusterNode implements AsyncDisposable {
       node: this.node,
       system: this.system,
       leases: this.leases,
-      activate: (sessionId) => this.activate(sessionId),
+      activate: (sessionId, unreachable) => this.activate(sessionId, unreachable),
       terminated: async (sessionId) => {
         const fence = this.leases.fenceOf(sessionId);
         await this.leases.release(sessionId);
@@ -286,29 +286,43 @@ export class ClusterNode implements AsyncDisposable {
 
   /**
    * An ownerless session on first use (from the activation queue group): claimed here, waiting
-   * out a dead owner's key, then adopted. Owned by a live node already: that node's name.
+   * out a dead owner's key, then adopted. Owned by a live node already: that node's name — but
+   * not `unreachable`, the owner the caller could not reach, whose key is waited out.
    */
-  private async activate(sessionId: string): Promise<string> {
+  private async activate(sessionId: string, unreachable: string | undefined): Promise<string> {
     if (this.leases.fenceOf(sessionId) !== undefined) {
       await this.system.adoptSession(sessionId);
       return this.node;
     }
     const stored = await this.store.getSession(sessionId);
     if (!stored || stored.record.status === "terminated") throw new SessionNotFoundError(sessionId);
-    const owner = await this.leases.owner(sessionId);
-    if (owner && this.liveMembers().some((m) => m.node === owner.node)) return owner.node;
-    try {
-      await this.leases.claim(sessionId, { waitMs: 2 * this.leases.leaseTtlMs });
-    } catch (error) {
-      if (error instanceof SessionOwnedElsewhereError) return error.node;
-      throw error;
+    // A dead owner's key lasts at most a TTL after its last renewal.
+    const deadline = Date.now() + 2 * this.leases.leaseTtlMs;
+    for (;;) {
+      const owner = await this.leases.owner(sessionId);
+      const live =
+        owner !== undefined &&
+        (owner.node === this.node ||
+          (owner.node !== unreachable && this.liveMembers().some((m) => m.node === owner.node)));
+      if (owner && live) return owner.node;
+      if (!owner) {
+        try {
+          await this.leases.claim(sessionId);
+        } catch (error) {
+          // Someone else claimed it between the read and the claim: go on with them.
+          if (error instanceof SessionOwnedElsewhereError) continue;
+          throw error;
+        }
+        await this.adopt(sessionId, "activated", Date.now());
+        return this.node;
+      }
+      if (Date.now() > deadline) throw new SessionOwnedElsewhereError(sessionId, owner.node, owner.fence);
+      await new Promise((resolve) => setTimeout(resolve, this.leases.pollMs));
     }
-    await this.adopt(sessionId, "activated");
-    return this.node;
   }
 
-  /** Starts a session this node has just claimed; a failure gives the claim back. */
-  private async adopt(sessionId: string, how: "activated" | "failover"): Promise<void> {
+  /** Starts a session this node has just claimed (at `claimedAt`); a failure gives the claim back. */
+  private async adopt(sessionId: string, how: "activated" | "failover", claimedAt: number): Promise<void> {
     const fence = this.leases.fenceOf(sessionId);
     try {
       await this.system.adoptSession(sessionId);
@@ -317,7 +331,7 @@ export class ClusterNode implements AsyncDisposable {
       throw error;
     }
     if (fence !== undefined)
-      this.emit({ type: "session_activated", sessionId, node: this.node, fence, how, at: Date.now() });
+      this.emit({ type: "session_activated", sessionId, node: this.node, fence, how, at: claimedAt });
   }
 
   /**

@@ -174,26 +174,28 @@ export class ClusterSessions {
   ): Promise<{ node: string; value: unknown }> {
     checkId(id);
     let node = (await this.deps.leases.owner(id))?.node;
+    let unreachable: string | undefined;
     for (let attempt = 0; ; attempt++) {
-      if (node === undefined) node = await this.activate(id);
+      if (node === undefined) node = await this.activate(id, unreachable);
       try {
         return { node, value: await this.ask(node, request, timeoutMs) };
       } catch (error) {
-        const ownerGone = error instanceof SessionNotHereError || isNoResponders(error);
-        if (!ownerGone || attempt >= 1) throw error;
+        const notHere = error instanceof SessionNotHereError;
+        if (!(notHere || isNoResponders(error)) || attempt >= 1) throw error;
+        unreachable = notHere ? undefined : node;
         node = undefined;
       }
     }
   }
 
   /** One live node claims the session (after a dead owner's key expires) and adopts it. */
-  private async activate(id: string): Promise<string> {
+  private async activate(id: string, unreachable: string | undefined): Promise<string> {
     const { leases } = this.deps;
     const timeoutMs = 2 * leases.leaseTtlMs + leases.pollMs + this.deps.requestTimeoutMs;
     try {
       return (await this.request(
         activateSubject(this.deps.prefix),
-        { op: "activate", id },
+        { op: "activate", id, ...(unreachable === undefined ? {} : { unreachable }) },
         timeoutMs,
       )) as string;
     } catch (error) {

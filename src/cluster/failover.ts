@@ -16,7 +16,7 @@ export interface FailoverDeps {
   /** The live members, this node included. */
   members: () => ClusterMember[];
   /** Starts a session this node has just claimed; a failure releases the claim. */
-  adopt: (sessionId: string, how: "failover") => Promise<void>;
+  adopt: (sessionId: string, how: "failover", claimedAt: number) => Promise<void>;
   logger: Logger;
 }
 
@@ -109,7 +109,7 @@ export class Failover {
             if (error instanceof SessionOwnedElsewhereError) return;
             throw error;
           }
-          await this.deps.adopt(id, "failover");
+          await this.deps.adopt(id, "failover", Date.now());
           return;
         }
         await this.sleep(leases.pollMs);

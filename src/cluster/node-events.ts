@@ -11,7 +11,7 @@ export type ClusterNodeEvent =
       fence: number;
       /** created here; activated on first use; taken over from a node that went down. */
       how: "created" | "activated" | "failover";
-      /** Wall-clock ms (Date.now) of this node. */
+      /** When the claim succeeded: wall-clock ms (Date.now) of this node. */
       at: number;
     }
   | {

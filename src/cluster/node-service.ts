@@ -12,7 +12,7 @@ export interface NodeServiceDeps {
   system: SessionSystem;
   leases: SessionLeases;
   /** Claims an ownerless session here (waiting out a dead owner's key) and adopts it; answers the owner. */
-  activate: (sessionId: string) => Promise<string>;
+  activate: (sessionId: string, unreachable: string | undefined) => Promise<string>;
   /** A session terminated here: give its lease up. */
   terminated: (sessionId: string) => Promise<void>;
   logger: Logger;
@@ -83,7 +83,7 @@ export class NodeService {
       case "list":
         return system.listSessions();
       case "activate":
-        return this.deps.activate(request.id);
+        return this.deps.activate(request.id, request.unreachable);
       default:
         break;
     }

@@ -24,7 +24,12 @@ export const NodeRequestSchema = z.discriminatedUnion("op", [
   z.object({ op: z.literal("terminate"), id }),
   z.object({ op: z.literal("supervisor"), id }),
   /** To the activation queue group: claim the ownerless session and adopt it; answers the node. */
-  z.object({ op: z.literal("activate"), id }),
+  z.object({
+    op: z.literal("activate"),
+    id,
+    /** The owner the caller found unreachable: its lease is waited out even if it looks live. */
+    unreachable: z.string().max(256).optional(),
+  }),
 ]);
 
 export type NodeRequest = z.infer<typeof NodeRequestSchema>;

@@ -1,0 +1,142 @@
+// Failover between cluster nodes in one process, on the real NATS and Postgres (lease TTL
+// 1.5 s): a node that crashes (its connection cut, nothing released, nothing more written)
+// has its sessions answer from the others with their acknowledged turns and the turn it had in
+// flight marked interrupted; the survivors take them over by themselves, each exactly once;
+// and a node cut off from NATS stops its session before another node's claim succeeds.
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import type { ClusterNode, ClusterNodeEvent } from "../src/cluster/index.js";
+import { defaultProviders, type SessionEvent } from "../src/index.js";
+import { startCluster, TTL_MS } from "./fixtures/cluster-node-support.js";
+import { TestSchemas } from "./support/postgres-test-db.js";
+
+const schemas = new TestSchemas();
+after(() => schemas.dropAll());
+
+/** Streams a word every 100 ms, so a long echo is a turn in flight for a while. */
+const slow = { providers: defaultProviders({ chunkDelayMs: 100 }) };
+
+async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+function activations(history: ClusterNodeEvent[], id: string, after: number) {
+  return history.filter((e) => e.type === "session_activated" && e.sessionId === id && e.at >= after);
+}
+
+describe("cluster node failover", () => {
+  it("a crashed node's sessions answer from the others with their acknowledged turns, the turn in flight interrupted", {
+    timeout: 90_000,
+  }, async (t) => {
+    const { nodes, history } = await startCluster(t, schemas, { system: slow });
+    const [a, , victim] = nodes as [ClusterNode, ClusterNode, ClusterNode];
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await victim.system.createSession()).id);
+    for (const [i, id] of ids.entries())
+      assert.equal((await a.sessions.sendMessage(id, `echo kept ${i}`)).text, `kept ${i}`);
+    const [first] = ids as [string];
+    const seen: SessionEvent[] = [];
+    const subscription = await a.sessions.subscribe(first, (event) => seen.push(event));
+    t.after(() => subscription.unsubscribe());
+    const long = `echo ${Array.from({ length: 60 }, (_, i) => `w${i}`).join(" ")}`;
+    a.sessions.sendMessage(first, long).catch(() => undefined); // its node dies under it
+    await until("the turn to stream", 10_000, async () =>
+      seen.some((e) => e.type === "llm_delta") ? true : undefined,
+    );
+
+    const crashedAt = Date.now();
+    await victim.abandon();
+    const answered = await Promise.all(
+      ids.map(async (id) => {
+        const turns = await until(`session ${id} to answer`, 6 * TTL_MS, () => a.sessions.getHistory(id));
+        return { id, turns, ms: Date.now() - crashedAt };
+      }),
+    );
+    t.diagnostic(`answered after the crash in ${answered.map((r) => r.ms).join(", ")} ms (TTL ${TTL_MS} ms)`);
+    for (const [i, { turns }] of answered.entries())
+      assert.deepEqual(
+        turns.slice(0, 2).map((turn) => [turn.content, turn.status]),
+        [
+          [`echo kept ${i}`, "complete"],
+          [`kept ${i}`, "complete"],
+        ],
+      );
+    const cut = answered[0]?.turns.at(-1);
+    assert.deepEqual([cut?.content, cut?.status], [long, "interrupted"]);
+    await until("turn_interrupted on the session's subject", 5000, async () =>
+      seen.some((e) => e.type === "turn_interrupted") ? true : undefined,
+    );
+    for (const id of ids) {
+      const taken = activations(history, id, crashedAt);
+      assert.equal(taken.length, 1, `activations of ${id}: ${JSON.stringify(taken)}`);
+      assert.notEqual(taken[0]?.node, victim.node);
+    }
+    for (const { ms } of answered) assert.ok(ms < 4 * TTL_MS, `answered ${ms} ms after the crash`);
+  });
+
+  it("the survivors take a crashed node's sessions over by themselves, each once", {
+    timeout: 90_000,
+  }, async (t) => {
+    const { nodes, history } = await startCluster(t, schemas);
+    const [a, , victim] = nodes as [ClusterNode, ClusterNode, ClusterNode];
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) ids.push((await victim.system.createSession()).id);
+    const crashedAt = Date.now();
+    await victim.abandon();
+    const owners = await until("every session to be taken over", 6 * TTL_MS, async () => {
+      const taken = ids.map((id) => activations(history, id, crashedAt));
+      return taken.every((list) => list.length > 0)
+        ? taken.map((list) => list[0] as ClusterNodeEvent)
+        : undefined;
+    });
+    const ms = owners.map((e) => e.at - crashedAt);
+    const spread = owners.map((e) => e.node);
+    t.diagnostic(`taken over after ${ms.join(", ")} ms by ${spread.join(", ")} (TTL ${TTL_MS} ms)`);
+    assert.ok(owners.every((e) => e.type === "session_activated" && e.how === "failover"));
+    assert.ok(spread.every((node) => node !== victim.node));
+    for (const id of ids) assert.equal(activations(history, id, crashedAt).length, 1);
+    for (const id of ids) assert.equal((await a.sessions.getSession(id))?.status, "active");
+  });
+
+  it("a node cut off from NATS stops its session before another node's claim succeeds", {
+    timeout: 90_000,
+  }, async (t) => {
+    const { nodes, history } = await startCluster(t, schemas);
+    const [a, b] = nodes as [ClusterNode, ClusterNode];
+    const { id } = await a.system.createSession();
+    await a.system.sendMessage(id, "echo before");
+    const supervisor = a.system.findSupervisor(id);
+    assert.ok(supervisor);
+    let stoppedAt: number | undefined;
+    void a.runtime.whenExited(supervisor).then(() => {
+      stoppedAt = Date.now();
+    });
+    const cutAt = Date.now();
+    await a.connection.nc.close(); // a runs on, but can neither renew nor be reached
+    assert.equal((await b.sessions.sendMessage(id, "echo after")).text, "after");
+    const [claim] = activations(history, id, cutAt);
+    assert.ok(claim && claim.node !== a.node, JSON.stringify(claim));
+    const lost = history.find(
+      (e) => e.type === "session_released" && e.node === a.node && e.sessionId === id,
+    );
+    assert.ok(lost && lost.type === "session_released" && lost.reason === "expired", JSON.stringify(lost));
+    assert.ok(
+      stoppedAt !== undefined && stoppedAt <= claim.at,
+      `stopped at ${stoppedAt}, claimed at ${claim.at}`,
+    );
+    t.diagnostic(
+      `lease lost ${lost.at - cutAt} ms after the cut, session stopped ${stoppedAt - cutAt} ms, claimed elsewhere ${claim.at - cutAt} ms`,
+    );
+    assert.equal(a.system.findSupervisor(id), undefined);
+    assert.deepEqual(
+      (await b.sessions.getHistory(id)).map((turn) => turn.content),
+      ["echo before", "before", "echo after", "after"],
+    );
+  });
+});
