@@ -137,12 +137,32 @@ export class EventLog {
     const batch = this.unwritten;
     if (batch.length === 0) return;
     this.unwritten = [];
-    this.track(this.store.appendEvents(batch, this.retain), batch);
+    this.track(this.append(batch), batch);
   }
 
   /** Waits for the writes begun so far; later ones are not waited for, so a busy log cannot starve a read. */
   private async settled(): Promise<void> {
     await Promise.allSettled([...this.writes]);
+  }
+
+  /**
+   * A shared store refuses a whole batch when one of its sessions is no longer owned here
+   * (StaleFenceError naming it): the others' events are written again without that session's.
+   */
+  private append(batch: StoredEvent[], refused = new Set<string>()): Promise<void> {
+    return this.store.appendEvents(batch, this.retain).catch((error: unknown) => {
+      const sessionId = (error as { code?: unknown; sessionId?: unknown })?.sessionId;
+      const stale = (error as { code?: unknown })?.code === "stale_fence" && typeof sessionId === "string";
+      if (!stale || refused.has(sessionId)) throw error;
+      refused.add(sessionId);
+      const rest = batch.filter((entry) => entry.sessionId !== sessionId);
+      if (rest.length === 0) throw error;
+      this.logger.warn(
+        { event: "session_events_not_kept", sessionId, err: error },
+        `events of ${sessionId} were refused by the store (not owned here any more)`,
+      );
+      return this.append(rest, refused);
+    });
   }
 
   private track(write: Promise<void>, batch: StoredEvent[]): void {

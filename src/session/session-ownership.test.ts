@@ -5,8 +5,10 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { recorder, systemsForTests } from "../../test/support/sessions.js";
 import { defaultProviders } from "../llm/index.js";
-import { MemorySessionStore, type SessionStore } from "../store/index.js";
+import { silentLogger } from "../runtime/index.js";
+import { MemorySessionStore, type SessionStore, StaleFenceError, type StoredEvent } from "../store/index.js";
 import { SessionNotFoundError } from "./errors.js";
+import { EventLog } from "./event-log.js";
 import type { SessionEvent } from "./events.js";
 import type { SessionOwnership } from "./session-ownership.js";
 
@@ -235,5 +237,26 @@ describe("session systems sharing a store (ownership)", () => {
       [id],
     );
     assert.equal(a.findSupervisor(theirs), undefined);
+  });
+
+  it("events of sessions still owned are kept when the store refuses a batch for one no longer owned", async () => {
+    const lost = "session_00000000-0000-4000-8000-00000000000a";
+    const kept = "session_00000000-0000-4000-8000-00000000000b";
+    const store = new MemorySessionStore();
+    const append = store.appendEvents.bind(store);
+    store.appendEvents = async (entries: StoredEvent[], keep?: number) => {
+      if (entries.some((entry) => entry.sessionId === lost))
+        throw new StaleFenceError(lost, undefined, undefined);
+      return append(entries, keep);
+    };
+    const log = new EventLog(store, silentLogger(), 100, true);
+    await log.open();
+    log.record({ type: "session_hibernated", sessionId: lost, at: "2026-01-01T00:00:00.000Z" });
+    log.record({ type: "session_hibernated", sessionId: kept, at: "2026-01-01T00:00:00.000Z" });
+    assert.deepEqual(
+      (await log.read(kept, 0)).map((e) => [e.sessionId, e.seq]),
+      [[kept, 1]],
+    );
+    assert.deepEqual(await store.readEvents(lost, 0), []);
   });
 });
