@@ -5,7 +5,7 @@
 // and a node cut off from NATS stops its session before another node's claim succeeds.
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import type { ClusterNode, ClusterNodeEvent } from "../src/cluster/index.js";
+import { type ClusterNode, type ClusterNodeEvent, NodeDownError } from "../src/cluster/index.js";
 import { defaultProviders, type SessionEvent } from "../src/index.js";
 import { startCluster, TTL_MS } from "./fixtures/cluster-node-support.js";
 import { TestSchemas } from "./support/postgres-test-db.js";
@@ -45,7 +45,8 @@ describe("cluster node failover", () => {
     const subscription = await a.sessions.subscribe(first, (event) => seen.push(event));
     t.after(() => subscription.unsubscribe());
     const long = `echo ${Array.from({ length: 60 }, (_, i) => `w${i}`).join(" ")}`;
-    a.sessions.sendMessage(first, long).catch(() => undefined); // its node dies under it
+    // Its node dies under it: the caller learns so from membership, not from a timeout.
+    const inFlight = a.sessions.sendMessage(first, long).catch((error: unknown) => error);
     await until("the turn to stream", 10_000, async () =>
       seen.some((e) => e.type === "llm_delta") ? true : undefined,
     );
@@ -67,6 +68,8 @@ describe("cluster node failover", () => {
           [`kept ${i}`, "complete"],
         ],
       );
+    const failed = await inFlight;
+    assert.ok(failed instanceof NodeDownError && failed.node === victim.node, String(failed));
     const cut = answered[0]?.turns.at(-1);
     assert.deepEqual([cut?.content, cut?.status], [long, "interrupted"]);
     await until("turn_interrupted on the session's subject", 5000, async () =>
@@ -138,5 +141,27 @@ describe("cluster node failover", () => {
       (await b.sessions.getHistory(id)).map((turn) => turn.content),
       ["echo before", "before", "echo after", "after"],
     );
+  });
+
+  it("a node that leaves cleanly releases its sessions, and they answer from the others", {
+    timeout: 90_000,
+  }, async (t) => {
+    const { nodes, history } = await startCluster(t, schemas);
+    const [a, , leaving] = nodes as [ClusterNode, ClusterNode, ClusterNode];
+    const { id } = await leaving.system.createSession();
+    await a.sessions.sendMessage(id, "echo before");
+    const leftAt = Date.now();
+    await leaving.close();
+    assert.ok(
+      history.some((e) => e.type === "session_released" && e.node === leaving.node && e.reason === "closed"),
+    );
+    assert.equal((await a.sessions.ownerOf(id)) === leaving.node, false);
+    assert.deepEqual(
+      (await a.sessions.getHistory(id)).map((turn) => turn.content),
+      ["echo before", "before"],
+    );
+    const [taken] = activations(history, id, leftAt);
+    assert.ok(taken && taken.node !== leaving.node);
+    t.diagnostic(`answered from ${taken.node} ${Date.now() - leftAt} ms after the leave`);
   });
 });

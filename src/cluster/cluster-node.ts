@@ -113,6 +113,10 @@ export class ClusterNode implements AsyncDisposable {
       members: () => this.liveMembers(),
       requestTimeoutMs,
       turnTimeoutMs,
+      watchDown: (node, listener) =>
+        membership.watch((event) => {
+          if (event.type === "member_down" && event.member.node === node) listener(event.reason);
+        }),
     });
   }
 

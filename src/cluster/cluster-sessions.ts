@@ -15,6 +15,7 @@ import type { ClusterMember } from "./member-entry.js";
 import { NoNodeAvailableError, SessionNotHereError } from "./node-errors.js";
 import { activateSubject, eventsSubject, sessionsSubject } from "./node-service.js";
 import { LoadPlacement } from "./placement.js";
+import { NodeDownError } from "./route-errors.js";
 import { unpackTerm } from "./route-wire.js";
 import type { SessionLeases } from "./session-leases.js";
 import { decodeOutcome, encodeRequest, type NodeRequest } from "./session-wire.js";
@@ -29,6 +30,8 @@ export interface ClusterSessionsDeps {
   requestTimeoutMs: number;
   /** A turn's request waits its own timeout plus this (ms). */
   turnTimeoutMs: number;
+  /** Calls `listener` when membership reports `node` down; returns the unwatch. */
+  watchDown?: (node: string, listener: (reason: string) => void) => () => void;
 }
 
 /** A session as listed cluster-wide: its info and the node that runs it. */
@@ -205,8 +208,19 @@ export class ClusterSessions {
     }
   }
 
+  /**
+   * A request to one node. If membership reports that node down before it answers, the request
+   * fails then with NodeDownError instead of waiting out its timeout (a turn is not retried: it
+   * may have run, and its node's successor marks it interrupted).
+   */
   private ask(node: string, request: NodeRequest, timeoutMs: number): Promise<unknown> {
-    return this.request(sessionsSubject(this.deps.prefix, node), request, timeoutMs);
+    const reply = this.request(sessionsSubject(this.deps.prefix, node), request, timeoutMs);
+    const { watchDown } = this.deps;
+    if (!watchDown) return reply;
+    return new Promise((resolve, reject) => {
+      const unwatch = watchDown(node, (reason) => reject(new NodeDownError(node, "member_down", reason)));
+      reply.then(resolve, reject).finally(unwatch);
+    });
   }
 
   private async request(subject: string, request: NodeRequest, timeoutMs: number): Promise<unknown> {
