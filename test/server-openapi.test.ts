@@ -190,8 +190,9 @@ describe("GET /openapi.json", () => {
         // An empty or null body reads as none: the route checks {} then.
         const seen = input === null || input === "" ? {} : input;
         const documented = check(seen);
-        assert.ok(answer.status === 200 || answer.status === 400, `status ${answer.status}`);
-        assert.equal(answer.status === 200, documented, `${JSON.stringify(input)}: route ${answer.status}`);
+        // A valid timeoutMs of a few ms (or 5e-324) lets the turn time out: 504, taken all the same.
+        assert.ok([200, 400, 504].includes(answer.status), `status ${answer.status}`);
+        assert.equal(answer.status !== 400, documented, `${JSON.stringify(input)}: route ${answer.status}`);
       }),
       { numRuns: 150 },
     );
