@@ -20,6 +20,7 @@ import { GenServer, type Logger, Runtime, SessionSystem } from "../src/index.js"
 const execFileAsync = promisify(execFile);
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const TSC = join(ROOT, "node_modules", "typescript", "bin", "tsc");
+const VITE = join(ROOT, "node_modules", "vite", "bin", "vite.js");
 const NPM_FLAGS = ["--no-audit", "--no-fund", "--no-update-notifier", "--loglevel=error"];
 
 interface Ran {
@@ -77,6 +78,22 @@ before(
       120_000,
     );
     await ok(process.execPath, ["scripts/bundle.mjs", join(stage, "dist"), "--package"], ROOT);
+    // The observer page, as `npm run build` makes it.
+    await ok(
+      process.execPath,
+      [
+        VITE,
+        "build",
+        "web",
+        "--logLevel",
+        "warn",
+        "--outDir",
+        join(stage, "dist", "observer"),
+        "--emptyOutDir",
+      ],
+      ROOT,
+      120_000,
+    );
     for (const file of ["package.json", "README.md", "LICENSE", "CHANGELOG.md"]) {
       cpSync(join(ROOT, file), join(stage, file));
     }
@@ -265,6 +282,28 @@ console.log(typeof testing.describeProviderConformance, typeof testing.describeS
   it("runs as `npx sessionvisor --version`", async (t) => {
     if (skip) return t.skip(skip);
     assert.equal((await ok("npx", ["sessionvisor", "--version"], app)).trim(), manifest.version);
+  });
+
+  it("serves the web observer page and its assets from the installed package", async (t) => {
+    if (skip) return t.skip(skip);
+    const ran = await script(
+      "observer.mjs",
+      `import { serve } from "sessionvisor";
+const server = await serve({ memory: true, port: 0 });
+const page = await fetch(server.url + "/");
+const html = await page.text();
+const asset = /src="(\\/assets\\/[^"]+\\.js)"/.exec(html)?.[1];
+const script = asset ? await fetch(server.url + asset) : undefined;
+console.log(JSON.stringify({ page: page.status, type: page.headers.get("content-type"), asset, script: script?.status }));
+await server.close();
+`,
+    );
+    assert.equal(ran.code, 0, ran.stderr);
+    const answer = JSON.parse(ran.stdout) as { page: number; type: string; asset?: string; script?: number };
+    assert.equal(answer.page, 200);
+    assert.match(answer.type, /^text\/html/);
+    assert.ok(answer.asset, "the page names its script");
+    assert.equal(answer.script, 200);
   });
 
   it("runs as `npx sessionvisor --help`, listing its commands", async (t) => {
