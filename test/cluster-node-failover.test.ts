@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { type ClusterNode, type ClusterNodeEvent, NodeDownError } from "../src/cluster/index.js";
 import { defaultProviders, type SessionEvent } from "../src/index.js";
+import { ownershipViolations } from "./fixtures/cluster-node-checker.js";
 import { startCluster, TTL_MS } from "./fixtures/cluster-node-support.js";
 import { TestSchemas } from "./support/postgres-test-db.js";
 
@@ -80,6 +81,7 @@ describe("cluster node failover", () => {
       assert.equal(taken.length, 1, `activations of ${id}: ${JSON.stringify(taken)}`);
       assert.notEqual(taken[0]?.node, victim.node);
     }
+    assert.deepEqual(ownershipViolations(history, new Map([[victim.node, crashedAt]])), []);
     for (const { ms } of answered) assert.ok(ms < 4 * TTL_MS, `answered ${ms} ms after the crash`);
   });
 
@@ -104,6 +106,7 @@ describe("cluster node failover", () => {
     assert.ok(owners.every((e) => e.type === "session_activated" && e.how === "failover"));
     assert.ok(spread.every((node) => node !== victim.node));
     for (const id of ids) assert.equal(activations(history, id, crashedAt).length, 1);
+    assert.deepEqual(ownershipViolations(history, new Map([[victim.node, crashedAt]])), []);
     for (const id of ids) assert.equal((await a.sessions.getSession(id))?.status, "active");
   });
 
@@ -137,6 +140,7 @@ describe("cluster node failover", () => {
       `lease lost ${lost.at - cutAt} ms after the cut, session stopped ${stoppedAt - cutAt} ms, claimed elsewhere ${claim.at - cutAt} ms`,
     );
     assert.equal(a.system.findSupervisor(id), undefined);
+    assert.deepEqual(ownershipViolations(history, new Map()), []);
     assert.deepEqual(
       (await b.sessions.getHistory(id)).map((turn) => turn.content),
       ["echo before", "before", "echo after", "after"],
