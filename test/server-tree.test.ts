@@ -131,7 +131,7 @@ describe("GET /v1/tree", () => {
     assert.ok(sessionNode(all, a) && sessionNode(all, b));
   });
 
-  it("shows a thread-hosted session as far as its root pid and host", TEST_TIMEOUT, async () => {
+  it("shows a thread-hosted session with its host and the agents its host runs", TEST_TIMEOUT, async () => {
     const { url, system } = await start({ system: { isolation: "thread" } });
     const id = await createSession(url, ALICE);
     const session = sessionNode(await tree(url, ALICE), id);
@@ -141,7 +141,14 @@ describe("GET /v1/tree", () => {
     assert.equal(session.host?.kind, "thread");
     assert.equal(session.host?.id, host?.hostId);
     assert.equal(session.pid, system.findSupervisor(id)?.toString());
-    assert.equal(session.children, undefined, "its children run in the host's runtime");
+    assert.deepEqual(
+      session.children?.map((child) => [child.id, child.pid]),
+      [
+        ["context_manager", system.getContextManagerPid(id)?.toString()],
+        ["llm_orchestrator", system.getOrchestratorPid(id)?.toString()],
+      ],
+      "its agents, as the host's runtime lists them",
+    );
   });
 });
 

@@ -29,7 +29,8 @@ export interface TreeAccess {
  * The supervision tree (`GET /v1/tree`) and one process's info (`GET /v1/processes/:pid`), as
  * the caller may see them: another owner's sessions are left out of the tree, and their
  * processes answer 404 as unknown ones do. A hosted session (thread or process isolation) is
- * shown as far as this runtime sees it: its supervisor's pid and its host, not its children.
+ * shown with its host, and its children as its host's runtime reports them (without mailbox
+ * lengths, which only the host knows).
  */
 export function treeRoutes(app: Hono<ServerEnv>, ctx: ServerContext): TreeAccess {
   const { system } = ctx;
@@ -101,9 +102,11 @@ export function treeRoutes(app: Hono<ServerEnv>, ctx: ServerContext): TreeAccess
     }
     const info = pid.node === runtime.node ? runtime.info(pid) : undefined;
     if (info) result.mailbox = info.mailboxLength;
-    // A hosted subtree runs in another runtime: shown as far as its root.
-    if (type === "supervisor" && pid.node === runtime.node) {
-      const children = await Supervisor.whichChildren(runtime, pid).catch(() => []);
+    if (type === "supervisor") {
+      // A hosted subtree runs in its host's runtime: asked over the host's connection, and
+      // shown without its children if the host does not answer in time (it may be hung).
+      const asked = Supervisor.whichChildren(runtime, pid).catch(() => []);
+      const children = pid.node === runtime.node ? await asked : await withinMs(asked, HOSTED_ANSWER_MS, []);
       result.children = [];
       for (const child of children) {
         if (!child.pid) continue;
@@ -160,4 +163,16 @@ export function treeRoutes(app: Hono<ServerEnv>, ctx: ServerContext): TreeAccess
   });
 
   return { tree, mayShow: async (owner, pid) => mayShow(pid, await visible(owner)) };
+}
+
+/** How long the tree waits for a host to list a hosted supervisor's children. */
+const HOSTED_ANSWER_MS = 1000;
+
+/** `promise`'s value, or `fallback` if it takes more than `ms`. */
+function withinMs<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(fallback), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
