@@ -6,6 +6,18 @@ import { InvalidSessionDocumentError, SessionExistsError, SessionNotFoundError }
 
 const start = systemsForTests();
 
+/** A system that keeps terminated sessions `retainTerminatedMs`, and `passes(ms)` of wall-clock time (with a sweep). */
+async function withRetention(retainTerminatedMs: number) {
+  const clock = new ManualClock();
+  let wallClock = Date.parse("2026-11-24T12:00:00Z");
+  const sys = await start({ clock, now: () => new Date(wallClock), idleSweepMs: 100, retainTerminatedMs });
+  const passes = async (ms: number) => {
+    wallClock += ms;
+    await clock.advance(200);
+  };
+  return { sys, passes };
+}
+
 describe("retention of terminated sessions", () => {
   it("restores a terminated session under the same id with its conversation", async () => {
     const sys = await start();
@@ -22,21 +34,12 @@ describe("retention of terminated sessions", () => {
   });
 
   it("purges a terminated session after the retention time, and then it cannot be restored", async () => {
-    const clock = new ManualClock();
-    let wallClock = Date.parse("2026-11-24T12:00:00Z");
-    const sys = await start({
-      clock,
-      now: () => new Date(wallClock),
-      idleSweepMs: 100,
-      retainTerminatedMs: 60_000,
-    });
+    const { sys, passes } = await withRetention(60_000);
     const { id } = await sys.createSession();
     await sys.terminateSession(id);
-    wallClock += 59_000;
-    await clock.advance(200);
+    await passes(59_000);
     assert.ok(await sys.store.getSession(id), "still kept within the retention time");
-    wallClock += 2_000;
-    await clock.advance(200);
+    await passes(2_000);
     assert.equal(await sys.store.getSession(id), undefined);
     await assert.rejects(sys.restoreSession(id), SessionNotFoundError);
   });
@@ -60,19 +63,11 @@ describe("retention of terminated sessions", () => {
   });
 
   it("does not list a terminated session once it is purged", async () => {
-    const clock = new ManualClock();
-    let wallClock = Date.parse("2026-11-24T12:00:00Z");
-    const sys = await start({
-      clock,
-      now: () => new Date(wallClock),
-      idleSweepMs: 100,
-      retainTerminatedMs: 60_000,
-    });
+    const { sys, passes } = await withRetention(60_000);
     const { id } = await sys.createSession();
     await sys.terminateSession(id);
     assert.equal((await sys.listTerminatedSessions()).length, 1);
-    wallClock += 61_000;
-    await clock.advance(200);
+    await passes(61_000);
     assert.deepEqual(await sys.listTerminatedSessions(), []);
   });
 
