@@ -38,6 +38,8 @@ async function open(): Promise<{ store: PostgresSessionStore; app: string; schem
 class TcpProxy {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
+  /** Each open relay: the client's socket and the database's. */
+  private readonly pairs = new Set<{ client: Socket; upstream: Socket }>();
 
   private constructor(
     private readonly target: { host: string; port: number },
@@ -63,7 +65,12 @@ class TcpProxy {
         socket.on("close", () => this.sockets.delete(socket));
       }
       client.pipe(upstream).pipe(client);
-      client.on("close", () => upstream.destroy());
+      const pair = { client, upstream };
+      this.pairs.add(pair);
+      client.on("close", () => {
+        upstream.destroy();
+        this.pairs.delete(pair);
+      });
       upstream.on("close", () => client.destroy());
     });
     await new Promise<void>((resolve, reject) => {
@@ -71,6 +78,19 @@ class TcpProxy {
       server.listen(this.port, "127.0.0.1", resolve);
     });
     this.server = server;
+  }
+
+  /**
+   * The open connections drop the database's answers (the client waits, as behind a network
+   * that lost them); when the database closes one, its client is closed too. New connections
+   * are relayed as before.
+   */
+  dropAnswers(): void {
+    for (const { client, upstream } of this.pairs) {
+      upstream.unpipe(client);
+      // Unpiped, the socket is paused: it must go on reading to see the database close it.
+      upstream.on("data", () => undefined).resume();
+    }
   }
 
   async cut(): Promise<void> {
@@ -92,6 +112,10 @@ async function killBackends(app: string): Promise<number> {
     [app],
   );
   return result.rows.filter((row) => row.killed).length;
+}
+
+async function until(condition: () => Promise<boolean>): Promise<void> {
+  while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 10));
 }
 
 async function untilWaitingOnLock(app: string): Promise<void> {
@@ -160,6 +184,51 @@ describe("PostgresSessionStore when the database connection is lost", { timeout:
     await locker.query("ROLLBACK");
     await change;
     assert.deepEqual(await store.getConversation("s1"), { turns: [{ id: "t1" }, { id: "t2" }] });
+  });
+
+  it("holds a session's rows no longer than idleInTransactionTimeoutMs when its connection stops answering mid-write", async (t) => {
+    await requirePostgres();
+    const proxy = await TcpProxy.start(new URL(TEST_POSTGRES_URL));
+    t.after(() => proxy.close());
+    const url = new URL(TEST_POSTGRES_URL);
+    url.host = `127.0.0.1:${proxy.port}`;
+    const schema = schemas.fresh();
+    const app = `sv-stuck-${randomBytes(4).toString("hex")}`;
+    const stuck = await PostgresSessionStore.open({
+      connectionString: url.toString(),
+      schema,
+      applicationName: app,
+      poolSize: 1,
+      idleInTransactionTimeoutMs: 300,
+    });
+    opened.push(stuck);
+    const other = await PostgresSessionStore.open({ connectionString: TEST_POSTGRES_URL, schema });
+    opened.push(other);
+    await stuck.putConversation("s1", { turns: [{ id: "t1" }] });
+
+    // The change's first round trip (BEGIN, the conversation's row locked, the turn inserted)
+    // reaches the database, but its answers never reach the store: the transaction stays open.
+    proxy.dropAnswers();
+    const change = stuck.changeConversation("s1", { append: [{ id: "t2" }] });
+    const settled = change.then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    await until(async () => {
+      const rows = await schemas.sql(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND state = 'idle in transaction'",
+        [app],
+      );
+      return rows.rows[0].n > 0;
+    });
+    // Another node's write to the same conversation waits for the row only until the database
+    // gives up on the stuck transaction (rolled back: its turn is not stored).
+    await other.changeConversation("s1", { append: [{ id: "t3" }] });
+    const outcome = await settled;
+    if (outcome !== undefined) assert.ok(outcome instanceof StoreUnavailableError, String(outcome));
+    const turns = ((await other.getConversation("s1")) as { turns: { id: string }[] }).turns.map((x) => x.id);
+    // Run again on a fresh connection (COMMIT was never sent), or failed: never twice.
+    assert.deepEqual(turns, outcome === undefined ? ["t1", "t3", "t2"] : ["t1", "t3"]);
   });
 
   it("fails calls with a retryable StoreUnavailableError while the network is cut, and answers again once it is back", async (t) => {

@@ -222,6 +222,7 @@ describe("PostgresSessionStore options", { timeout: 30_000 }, () => {
       [{ applicationName: "é" }, "applicationName"],
       [{ fences: {} }, "fences"],
       [{ durableTurns: "yes" }, "durableTurns"],
+      [{ idleInTransactionTimeoutMs: 0 }, "idleInTransactionTimeoutMs"],
       [{ pool: 3 }, "pool"],
     ];
     for (const [options, field] of cases) {

@@ -17,6 +17,13 @@ export interface PostgresStoreOptions {
   poolSize?: number | undefined;
   /** How long a call waits for a new connection before it fails with StoreUnavailableError (default 5000 ms). */
   connectTimeoutMs?: number | undefined;
+  /**
+   * How long the database lets one of the store's transactions sit open with nothing to do
+   * before it ends the connection and rolls the transaction back (default 10000 ms). It bounds
+   * how long a node that pauses, or loses its network, in the middle of a write can hold the
+   * rows of that write locked: another node that has taken the session over waits no longer.
+   */
+  idleInTransactionTimeoutMs?: number | undefined;
   /** The `application_name` of the store's connections, as pg_stat_activity shows it (default `sessionvisor`). */
   applicationName?: string | undefined;
   /**
@@ -42,6 +49,7 @@ export interface ResolvedPostgresStoreOptions {
   schema: string;
   poolSize: number;
   connectTimeoutMs: number;
+  idleInTransactionTimeoutMs: number;
   applicationName: string;
   durableTurns: boolean;
   fences: FenceSource | undefined;
@@ -60,6 +68,7 @@ export function resolvePostgresStoreOptions(options: unknown): ResolvedPostgresS
     "schema",
     "poolSize",
     "connectTimeoutMs",
+    "idleInTransactionTimeoutMs",
     "applicationName",
     "durableTurns",
     "fences",
@@ -87,6 +96,12 @@ export function resolvePostgresStoreOptions(options: unknown): ResolvedPostgresS
   const connectTimeoutMs = o.connectTimeoutMs ?? 5000;
   if (!Number.isSafeInteger(connectTimeoutMs) || connectTimeoutMs < 1)
     throw new InvalidArgumentError("connectTimeoutMs", "must be a whole number of milliseconds >= 1");
+  const idleInTransactionTimeoutMs = o.idleInTransactionTimeoutMs ?? 10_000;
+  if (!Number.isSafeInteger(idleInTransactionTimeoutMs) || idleInTransactionTimeoutMs < 1)
+    throw new InvalidArgumentError(
+      "idleInTransactionTimeoutMs",
+      "must be a whole number of milliseconds >= 1",
+    );
   const applicationName = o.applicationName ?? "sessionvisor";
   if (typeof applicationName !== "string" || !APPLICATION_NAME.test(applicationName))
     throw new InvalidArgumentError("applicationName", "must be 1-63 printable ASCII characters");
@@ -100,6 +115,7 @@ export function resolvePostgresStoreOptions(options: unknown): ResolvedPostgresS
     schema,
     poolSize,
     connectTimeoutMs,
+    idleInTransactionTimeoutMs,
     applicationName,
     durableTurns,
     fences: o.fences,

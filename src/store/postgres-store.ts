@@ -86,6 +86,7 @@ export class PostgresSessionStore implements SessionStore {
       max: resolved.poolSize,
       connectionTimeoutMillis: resolved.connectTimeoutMs,
       application_name: resolved.applicationName,
+      idle_in_transaction_session_timeout: resolved.idleInTransactionTimeoutMs,
       // A connection the server or network dropped is found out instead of hanging a call.
       keepAlive: true,
       // A transaction's statements go out without waiting for each other's answers.
