@@ -19,7 +19,7 @@ export interface PostgresStoreOptions {
   connectTimeoutMs?: number | undefined;
   /**
    * How long the database lets one of the store's transactions sit open with nothing to do
-   * before it ends the connection and rolls the transaction back (default 10000 ms). It bounds
+   * before it ends the connection and rolls the transaction back (default 5000 ms). It bounds
    * how long a node that pauses, or loses its network, in the middle of a write can hold the
    * rows of that write locked: another node that has taken the session over waits no longer.
    */
@@ -96,7 +96,7 @@ export function resolvePostgresStoreOptions(options: unknown): ResolvedPostgresS
   const connectTimeoutMs = o.connectTimeoutMs ?? 5000;
   if (!Number.isSafeInteger(connectTimeoutMs) || connectTimeoutMs < 1)
     throw new InvalidArgumentError("connectTimeoutMs", "must be a whole number of milliseconds >= 1");
-  const idleInTransactionTimeoutMs = o.idleInTransactionTimeoutMs ?? 10_000;
+  const idleInTransactionTimeoutMs = o.idleInTransactionTimeoutMs ?? 5000;
   if (!Number.isSafeInteger(idleInTransactionTimeoutMs) || idleInTransactionTimeoutMs < 1)
     throw new InvalidArgumentError(
       "idleInTransactionTimeoutMs",
