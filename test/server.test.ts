@@ -1114,6 +1114,35 @@ describe("HTTP API: events", () => {
     },
   );
 
+  it("sends only the asked types on /v1/events?types=", TEST_TIMEOUT, async () => {
+    const { url } = await start();
+    const alice = client(url, ALICE);
+    const stream = await openSse(url, "/v1/events?types=session_created,turn_started", { token: ALICE });
+    const { body: made } = await alice.post("/v1/sessions", {});
+    await alice.post(`/v1/sessions/${made.id}/messages`, { text: "echo filtered" });
+    await alice.post(`/v1/sessions/${made.id}/messages`, { text: "echo again" });
+    const seen = await stream.readUntil((m) => m.event === "turn_started" && m.data.queued === 0, 5000);
+    const more = await stream.next();
+    assert.deepEqual(
+      [...seen, more].map((m) => m?.event),
+      ["session_created", "turn_started", "turn_started"],
+    );
+  });
+
+  it(
+    "refuses /v1/events?types= that is not a list of event types (400 naming types)",
+    TEST_TIMEOUT,
+    async () => {
+      const { url } = await start();
+      const answer = await call(url, "GET", "/v1/events?types=Session-Status", {
+        token: ALICE,
+        headers: { accept: "text/event-stream" },
+      });
+      assert.equal(answer.status, 400);
+      assert.equal(answer.body.error.field, "types");
+    },
+  );
+
   it("refuses a malformed Last-Event-ID on /v1/events with 400 naming it", TEST_TIMEOUT, async () => {
     const { url } = await start();
     const answer = await call(url, "GET", "/v1/events", {

@@ -101,6 +101,7 @@ export function eventRoutes(app: Hono<ServerEnv>, ctx: ServerContext): void {
         const follower = ctx.globalEvents.follow(
           since,
           (id, event) => {
+            if (query.types && !query.types.has(event.type)) return;
             if (ctx.auth.implicit) {
               writer.send({ event: event.type, id, data: event });
               return;

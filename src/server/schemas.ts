@@ -43,8 +43,22 @@ const globalCursor = z
   .string()
   .regex(/^[0-9a-f]{8}\.\d{1,15}$/, "must be the id of an event of /v1/events (<epoch>.<n>)");
 
-/** `GET /v1/events?since=<id>` (and the WebSocket's): resume after that event. */
-export const GlobalEventsQuerySchema = z.object({ since: globalCursor.optional() }).strict();
+/** `?types=a,b`: only events of these types (at most 32 names of letters and `_`). */
+const eventTypes = z
+  .string()
+  .regex(
+    /^[a-z_]{1,40}(,[a-z_]{1,40}){0,31}$/,
+    "must be event types separated by commas, e.g. session_status,session_crashed",
+  )
+  .transform((text) => new Set(text.split(",")));
+
+/**
+ * `GET /v1/events?since=<id>&types=<a,b>` (and the WebSocket's): resume after that event; only
+ * events of those types (the others still count in the ids).
+ */
+export const GlobalEventsQuerySchema = z
+  .object({ since: globalCursor.optional(), types: eventTypes.optional() })
+  .strict();
 
 /** The `Last-Event-ID` of `/v1/events`: the id of the last event the client got. */
 export const GlobalLastEventIdSchema = z.object({ "last-event-id": globalCursor }).strict();

@@ -73,7 +73,9 @@ export async function webSocketEvents(
         refuse(socket, 400, JSON.stringify({ error: { code: "invalid_request", message, field: "since" } }));
         return;
       }
-      wss.handleUpgrade(request, socket, head, (ws) => streamAll(ws, owner, since.data.since));
+      wss.handleUpgrade(request, socket, head, (ws) =>
+        streamAll(ws, owner, since.data.since, since.data.types),
+      );
       return;
     }
     const match = ROUTE.exec(url.pathname);
@@ -150,10 +152,16 @@ export async function webSocketEvents(
   };
 
   /**
-   * Every session's events the owner may see, in order (one whose owner must be read holds back
-   * the rest), each frame the event with its `globalId`; after `since`, the kept ones first.
+   * Every session's events the owner may see (of `types`, if given), in order (one whose owner
+   * must be read holds back the rest), each frame the event with its `globalId`; after `since`,
+   * the kept ones first.
    */
-  const streamAll = (ws: Socket, owner: string, since: string | undefined) => {
+  const streamAll = (
+    ws: Socket,
+    owner: string,
+    since: string | undefined,
+    types: Set<string> | undefined,
+  ) => {
     sockets.add(ws);
     let pending: Promise<void> = Promise.resolve();
     let ended = false;
@@ -169,6 +177,7 @@ export async function webSocketEvents(
     const follower = access.globalEvents.follow(
       since,
       (globalId, event) => {
+        if (types && !types.has(event.type)) return;
         pending = pending.then(async () => {
           if (!ended && (await access.canSee(owner, event.sessionId).catch(() => false))) {
             send({ ...event, globalId });

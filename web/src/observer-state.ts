@@ -170,10 +170,11 @@ export function connect(): void {
     },
     onDown: () => observer.update((state) => ({ ...state, connected: false })),
   });
-  const stopEvents = stream("/v1/events", {
+  // Only what the overview shows at once: a busy server's token deltas never travel.
+  const types = "session_created,session_status,session_crashed,session_terminated,turn_started";
+  const stopEvents = stream(`/v1/events?types=${types}`, {
     onMessage: (message) => {
-      if (message.event !== "llm_delta" && message.event !== "error")
-        onEvent(JSON.parse(message.data) as SessionEvent);
+      if (message.event !== "error") onEvent(JSON.parse(message.data) as SessionEvent);
     },
   });
   const timer = setInterval(sample, 1000);
