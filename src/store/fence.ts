@@ -28,8 +28,8 @@ export class StaleFenceError extends SessionvisorError {
       "stale_fence",
       fence === undefined
         ? `write for session ${sessionId} refused: this node holds no ownership fence for it`
-        : `write for session ${sessionId} refused: its fence ${fence} is older than the ${current ?? "newer"} ` +
-            "the store has seen, so another node owns the session now",
+        : `write for session ${sessionId} refused: its fence ${fence} is older than the ` +
+            `${current === undefined ? "fence" : `fence ${current}`} the store has seen, so another node owns the session now`,
     );
     this.sessionId = sessionId;
     this.fence = fence;
