@@ -187,10 +187,14 @@ describe("cluster nodes as processes", () => {
     }
     const cut = answered.find((r) => r.id === inFlightId)?.turns.at(-1);
     assert.deepEqual([cut?.content, cut?.status], [long, "interrupted"]);
+    // A node prints its activation as it replies: the line may come after the reply.
+    const takenOver = (id: string) =>
+      history.filter((e) => e.type === "session_activated" && e.sessionId === id && e.at >= killedAt);
+    await until("every activation's line", 5000, async () =>
+      victims.every((id) => takenOver(id).length > 0) ? true : undefined,
+    );
     for (const id of victims) {
-      const after = history.filter(
-        (e) => e.type === "session_activated" && e.sessionId === id && e.at >= killedAt,
-      );
+      const after = takenOver(id);
       assert.equal(after.length, 1, `activations of ${id} after the kill: ${JSON.stringify(after)}`);
       assert.notEqual(after[0]?.node, victim);
     }

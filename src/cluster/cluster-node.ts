@@ -88,6 +88,8 @@ export class ClusterNode implements AsyncDisposable {
   /** The cluster-wide session API, usable from this node. */
   readonly sessions: ClusterSessions;
   private readonly listeners = new Set<ClusterNodeListener>();
+  /** The fence of each ownership announced (session_activated) and not yet ended. */
+  private readonly announced = new Map<string, number>();
   private readonly cleanups: (() => void)[] = [];
   private closing = false;
   private service: NodeService | undefined;
@@ -276,6 +278,12 @@ export class ClusterNode implements AsyncDisposable {
   }
 
   private emit(event: ClusterNodeEvent): void {
+    // One ownership is announced once, though an activation on first use and a failover
+    // takeover may claim it at the same time (the leases give both the same claim).
+    if (event.type === "session_activated") {
+      if (this.announced.get(event.sessionId) === event.fence) return;
+      this.announced.set(event.sessionId, event.fence);
+    } else this.announced.delete(event.sessionId);
     for (const listener of [...this.listeners]) {
       try {
         listener(event);

@@ -70,7 +70,11 @@ export class Failover {
       const entry = await leasesKv.get(key);
       if (entry?.operation === "PUT" && ownerOf(entry.value, entry.revision).node === dead) ids.push(key);
     }
-    await Promise.all(ids.map((id) => this.take(id, dead)));
+    const orders = spreadOrders(
+      ids.sort(),
+      this.deps.members().filter((m) => m.node !== dead),
+    );
+    await Promise.all(ids.map((id) => this.take(id, dead, orders.get(id) ?? [])));
   }
 
   /** Sessions the store holds live whose lease nobody holds. */
@@ -83,16 +87,19 @@ export class Failover {
       if (this.deps.leases.fenceOf(id) !== undefined) continue;
       if (!(await this.deps.leases.owner(id))) orphans.push(id);
     }
-    await Promise.all(orphans.map((id) => this.take(id, undefined)));
+    const orders = spreadOrders(orphans.sort(), this.deps.members());
+    await Promise.all(orphans.map((id) => this.take(id, undefined, orders.get(id) ?? [])));
   }
 
-  /** One session of `dead` (undefined: of nobody): claimed by whichever node's turn comes first. */
-  private async take(id: string, dead: string | undefined): Promise<void> {
+  /**
+   * One session of `dead` (undefined: of nobody): claimed by whichever node's turn comes first,
+   * in `order` (the first node at once, each next one a stagger later).
+   */
+  private async take(id: string, dead: string | undefined, order: readonly string[]): Promise<void> {
     if (this.taking.has(id)) return;
     this.taking.add(id);
     try {
-      const members = this.deps.members().filter((m) => m.node !== dead);
-      const rank = rendezvousOrder(id, members).indexOf(this.deps.node);
+      const rank = order.indexOf(this.deps.node);
       if (rank < 0) return;
       await this.sleep(rank * this.staggerMs);
       const { leases } = this.deps;
@@ -136,4 +143,29 @@ export class Failover {
     if (ms <= 0) return Promise.resolve();
     return new Promise((resolve) => this.later(ms, async () => resolve()));
   }
+}
+
+/**
+ * The order in which the live nodes try to take each of these sessions. Every node computes the
+ * same from the same view: the sessions in id order each go first to the least loaded node
+ * (its reported sessions plus those this spread gave it so far; ties by the session's
+ * rendezvous order), so a dead node's sessions spread evenly; the next nodes of its rendezvous
+ * order follow as fallbacks. Nodes whose views differ a little only make a fallback wait.
+ */
+export function spreadOrders(
+  ids: readonly string[],
+  members: readonly Pick<ClusterMember, "node" | "sessions">[],
+): Map<string, string[]> {
+  const load = new Map(members.map((m) => [m.node, m.sessions]));
+  const orders = new Map<string, string[]>();
+  for (const id of ids) {
+    const order = rendezvousOrder(id, members);
+    let first: string | undefined;
+    for (const node of order)
+      if (first === undefined || (load.get(node) ?? 0) < (load.get(first) ?? 0)) first = node;
+    if (first === undefined) continue;
+    load.set(first, (load.get(first) ?? 0) + 1);
+    orders.set(id, [first, ...order.filter((node) => node !== first)]);
+  }
+  return orders;
 }

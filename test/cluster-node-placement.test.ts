@@ -1,0 +1,56 @@
+// How a cluster places sessions without asking anyone: the takeover order of a dead node's
+// sessions (the same on every node, spread by load) and the least-loaded choice for a new one.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { spreadOrders } from "../src/cluster/failover.js";
+import { LoadPlacement, rendezvousOrder } from "../src/cluster/placement.js";
+
+const ids = Array.from({ length: 12 }, (_, i) => `session_${String(i).padStart(2, "0")}`);
+
+describe("placement", () => {
+  it("spreads a dead node's sessions evenly over equally loaded nodes, every node computing the same", () => {
+    const members = [
+      { node: "a", sessions: 0 },
+      { node: "b", sessions: 0 },
+      { node: "c", sessions: 0 },
+    ];
+    const orders = spreadOrders(ids, members);
+    const again = spreadOrders([...ids].reverse().sort(), [...members].reverse());
+    assert.deepEqual([...orders], [...again]);
+    const firsts = ids.map((id) => orders.get(id)?.[0]);
+    for (const node of ["a", "b", "c"]) assert.equal(firsts.filter((f) => f === node).length, 4);
+    for (const id of ids) assert.deepEqual([...(orders.get(id) ?? [])].sort(), ["a", "b", "c"]);
+  });
+
+  it("gives a busier node fewer of them", () => {
+    const orders = spreadOrders(ids, [
+      { node: "a", sessions: 6 },
+      { node: "b", sessions: 0 },
+    ]);
+    const firsts = ids.map((id) => orders.get(id)?.[0]);
+    assert.equal(firsts.filter((f) => f === "b").length, 9);
+    assert.equal(firsts.filter((f) => f === "a").length, 3);
+  });
+
+  it("rendezvous order does not depend on the order members are listed in", () => {
+    const members = [
+      { node: "a", sessions: 1 },
+      { node: "b", sessions: 2 },
+      { node: "c", sessions: 0 },
+    ];
+    for (const id of ids)
+      assert.deepEqual(rendezvousOrder(id, members), rendezvousOrder(id, [...members].reverse()));
+  });
+
+  it("places new sessions on the least loaded node, counting those placed since its last heartbeat", () => {
+    const lastSeen = new Date(0);
+    const members = [
+      { node: "a", sessions: 2, lastSeen, subjectPrefix: "x", rssMb: 1, startedAt: "" },
+      { node: "b", sessions: 0, lastSeen, subjectPrefix: "x", rssMb: 1, startedAt: "" },
+    ];
+    const placement = new LoadPlacement();
+    const chosen = [1, 2, 3, 4].map(() => placement.choose(members));
+    assert.deepEqual(chosen.slice(0, 2), ["b", "b"]);
+    assert.deepEqual([...chosen.slice(2)].sort(), ["a", "b"]);
+  });
+});
