@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { TEST_POSTGRES_URL, TestSchemas } from "./support/postgres-test-db.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const ENTRY = join(ROOT, "src", "index.js");
@@ -20,10 +21,32 @@ const TSX = import.meta.resolve("tsx");
 /** Blocks that cannot run here, with why; they still compile. Matched by a string they contain. */
 const COMPILE_ONLY: [string, string][] = [
   ["@modelcontextprotocol/server-filesystem", "npx downloads an MCP server from the npm registry"],
+  ["fences: leases", "it needs a cluster node's leases"],
 ];
 
-/** What a reader changes to run a block on a shared machine: a fixed port may be taken. */
-const SUBSTITUTIONS: [string, string][] = [["port: 8787", "port: 0"]];
+/**
+ * What a fragment that cannot run takes as given, declared for the compiler only: the names a
+ * reader brings from the surrounding text.
+ */
+const GIVEN: Record<string, string> = {
+  leases: `import(${JSON.stringify(ENTRY)}).FenceSource`,
+  connectionString: "string",
+  schema: "string",
+};
+
+/** The schema the Postgres example runs in: the test database's, fresh, dropped afterwards. */
+const schemas = new TestSchemas();
+const README_SCHEMA = schemas.fresh();
+
+/**
+ * What a reader changes to run a block on a shared machine: a fixed port may be taken, and the
+ * Postgres example names a server of its own.
+ */
+const SUBSTITUTIONS: [string, string][] = [
+  ["port: 8787", "port: 0"],
+  ['"postgres://app@db.internal:5432/app"', JSON.stringify(TEST_POSTGRES_URL)],
+  ['schema: "sessionvisor"', `schema: ${JSON.stringify(README_SCHEMA)}`],
+];
 
 interface Block {
   line: number;
@@ -59,10 +82,10 @@ const declares = (code: string, name: string) =>
   new RegExp(`import\\s+${name}\\s+from`).test(code);
 
 /** The block as a module a reader would write around it. */
-function completed(code: string, exported: string[]): string {
+function completed(code: string, exported: string[], runs: boolean): string {
   const body = SUBSTITUTIONS.reduce((text, [from, to]) => text.replaceAll(from, to), code).replaceAll(
-    '"sessionvisor"',
-    JSON.stringify(ENTRY),
+    'from "sessionvisor"',
+    `from ${JSON.stringify(ENTRY)}`,
   );
   const needs = (name: string) => uses(body, name) && !declares(body, name);
   const before: string[] = [];
@@ -91,6 +114,11 @@ function completed(code: string, exported: string[]): string {
     before.push(
       `(await import("node:fs")).writeFileSync("tokens.json", JSON.stringify([{ owner: "alice", sha256: "${"a".repeat(64)}" }]));`,
     );
+  }
+  if (!runs) {
+    for (const [name, type] of Object.entries(GIVEN)) {
+      if (needs(name)) before.unshift(`declare const ${name}: ${type};`);
+    }
   }
   const head =
     imports.size > 0 ? [`import { ${[...imports].join(", ")} } from ${JSON.stringify(ENTRY)};`] : [];
@@ -128,7 +156,8 @@ describe("the README's TypeScript examples", { timeout: 240_000 }, () => {
     writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module" }));
     const exported = Object.keys(await import("../src/index.js"));
     for (const block of blocks) {
-      writeFileSync(join(dir, `line-${block.line}.ts`), completed(block.code, exported));
+      const runs = !COMPILE_ONLY.some(([marker]) => block.code.includes(marker));
+      writeFileSync(join(dir, `line-${block.line}.ts`), completed(block.code, exported, runs));
     }
     writeFileSync(
       join(dir, "tsconfig.json"),
@@ -151,8 +180,9 @@ describe("the README's TypeScript examples", { timeout: 240_000 }, () => {
     assert.ok(tsc.status === 0 || diagnostics.size > 0, `tsc failed outside the examples:\n${tsc.output}`);
   });
 
-  after(() => {
+  after(async () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
+    await schemas.dropAll();
   });
 
   it("has the blocks this test expects to find", () => {
