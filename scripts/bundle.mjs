@@ -42,6 +42,7 @@ export const SUBPATHS = [
   { name: "llm", source: "src/llm/index.ts" },
   { name: "store", source: "src/store/index.ts" },
   { name: "tools", source: "src/tools/index.ts" },
+  { name: "cluster", source: "src/cluster/index.ts" },
   { name: "testing", source: "src/testing.ts" },
 ];
 

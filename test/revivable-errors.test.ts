@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import * as cluster from "../src/cluster/index.js";
 import * as api from "../src/index.js";
 
 const { decodeTerm, encodeTerm, SessionvisorError } = api;
@@ -11,10 +12,14 @@ function across(value: unknown): unknown {
   return decodeTerm(structuredClone(encodeTerm(value)));
 }
 
-/** Every SessionvisorError class (the base included) the public API exports. */
+/**
+ * Every SessionvisorError class (the base included) the public API exports: the root's, and
+ * the cluster's (`sessionvisor/cluster`, kept out of the root because of its optional peers).
+ */
 function exportedErrorClasses(): [string, ErrorClass][] {
   const found: [string, ErrorClass][] = [];
-  for (const [name, value] of Object.entries(api as Record<string, unknown>)) {
+  const entries = [...Object.entries(api as Record<string, unknown>), ...Object.entries(cluster)];
+  for (const [name, value] of entries) {
     if (typeof value !== "function") continue;
     if (value === SessionvisorError || value.prototype instanceof SessionvisorError)
       found.push([name, value as ErrorClass]);
