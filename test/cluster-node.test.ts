@@ -3,7 +3,7 @@
 // and a session's events reach a subscriber on another node in order.
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { type SessionEvent, SessionNotFoundError } from "../src/index.js";
+import { defaultProviders, type SessionEvent, SessionNotFoundError, type TurnPart } from "../src/index.js";
 import { GenServer, isDownMessage } from "../src/runtime/index.js";
 import { Supervisor } from "../src/supervision/index.js";
 import { startCluster } from "./fixtures/cluster-node-support.js";
@@ -95,6 +95,37 @@ describe("cluster nodes", () => {
       [...durable].sort((x, y) => x - y),
     );
     assert.equal(new Set(durable).size, durable.length);
+  });
+
+  it("streams a turn of a session that runs on another node", { timeout: 60_000 }, async (t) => {
+    const { nodes } = await startCluster(t, schemas);
+    const [a, b] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
+    const { id } = await a.system.createSession();
+    const parts: TurnPart[] = [];
+    for await (const part of b.sessions.stream(id, "echo one two three")) parts.push(part);
+    assert.equal(parts[0]?.type, "turn_started");
+    const text = parts.flatMap((p) => (p.type === "text" ? [p.text] : [])).join("");
+    assert.equal(text.trim(), "one two three");
+    const last = parts.at(-1);
+    assert.equal(last?.type === "done" && last.reply.text, "one two three");
+  });
+
+  it("leaving a stream early cancels the turn on the session's node", { timeout: 60_000 }, async (t) => {
+    const { nodes } = await startCluster(t, schemas, {
+      system: { providers: defaultProviders({ chunkDelayMs: 100 }) },
+    });
+    const [a, b] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
+    const { id } = await a.system.createSession();
+    const long = `echo ${Array.from({ length: 50 }, (_, i) => `w${i}`).join(" ")}`;
+    for await (const part of b.sessions.stream(id, long)) if (part.type === "text") break;
+    const deadline = Date.now() + 10_000;
+    let last: { content: string; status: string } | undefined;
+    while (Date.now() < deadline) {
+      last = (await b.sessions.getHistory(id)).find((turn) => turn.content === long);
+      if (last?.status === "cancelled") break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(last?.status, "cancelled");
   });
 
   it("a session's supervisor is a pid the runtime of another node can call and monitor", {

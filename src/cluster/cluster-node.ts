@@ -113,6 +113,7 @@ export class ClusterNode implements AsyncDisposable {
       prefix,
       leases,
       members: () => this.liveMembers(),
+      node,
       requestTimeoutMs,
       turnTimeoutMs,
       watchDown: (node, listener) =>

@@ -11,6 +11,8 @@ import {
   SessionNotFoundError,
   type TurnReply,
 } from "../session/index.js";
+import { newRequestId } from "../session/turn-call.js";
+import { streamTurn, type TurnPart } from "../session/turn-stream.js";
 import type { ClusterMember } from "./member-entry.js";
 import { NoNodeAvailableError, SessionNotHereError } from "./node-errors.js";
 import { activateSubject, eventsSubject, sessionsSubject } from "./node-service.js";
@@ -30,6 +32,8 @@ export interface ClusterSessionsDeps {
   requestTimeoutMs: number;
   /** A turn's request waits its own timeout plus this (ms). */
   turnTimeoutMs: number;
+  /** This node's id, in the request ids of its streams. */
+  node?: string;
   /** Calls `listener` when membership reports `node` down; returns the unwatch. */
   watchDown?: (node: string, listener: (reason: string) => void) => () => void;
 }
@@ -81,15 +85,76 @@ export class ClusterSessions {
     }
   }
 
-  async sendMessage(id: string, text: string, options: { timeoutMs?: number } = {}): Promise<TurnReply> {
+  /**
+   * Sends a message to the session's owner and resolves with the turn's reply. `requestId`
+   * names the message (its `turn_started` carries it; `cancelTurn` can name it). A turn is
+   * never retried once its owner had it: if that node goes down meanwhile this fails with
+   * NodeDownError, and the next owner marks the turn interrupted.
+   */
+  async sendMessage(
+    id: string,
+    text: string,
+    options: { timeoutMs?: number; requestId?: string } = {},
+  ): Promise<TurnReply> {
     const wait = (options.timeoutMs ?? this.deps.turnTimeoutMs) + this.deps.requestTimeoutMs;
     const request: NodeRequest = {
       op: "send",
       id,
       text,
       ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+      ...(options.requestId === undefined ? {} : { requestId: options.requestId }),
     };
     return (await this.onOwner(id, request, wait)) as TurnReply;
+  }
+
+  /** Cancels the session's running turn, or with `requestId` that message's turn (see SessionSystem.cancelTurn). */
+  async cancelTurn(id: string, reason?: string, options: { requestId?: string } = {}): Promise<boolean> {
+    const request: NodeRequest = {
+      op: "cancel",
+      id,
+      ...(reason === undefined ? {} : { reason }),
+      ...(options.requestId === undefined ? {} : { requestId: options.requestId }),
+    };
+    return (await this.onOwner(id, request, this.deps.requestTimeoutMs)) as boolean;
+  }
+
+  /**
+   * Sends a message and yields its turn as it happens on the owner's node, as
+   * SessionSystem.stream does: `turn_started`, text deltas, tool calls and results, then `done`.
+   * The parts come from the session's events subject; leaving the loop early (or `signal`)
+   * cancels the turn on its node.
+   */
+  stream(
+    id: string,
+    text: string,
+    options: { timeoutMs?: number; signal?: AbortSignal } = {},
+  ): AsyncIterableIterator<TurnPart> {
+    checkId(id);
+    return streamTurn(
+      {
+        subscribe: async (listener) => {
+          const subscription = await this.subscribe(id, listener);
+          return {
+            topic: eventsSubject(this.deps.prefix, id),
+            unsubscribe: () => subscription.unsubscribe(),
+          };
+        },
+        unsubscribe: (subscription) => subscription.unsubscribe(),
+        send: (requestId, signal) => {
+          const cancel = () => {
+            this.cancelTurn(id, "its caller cancelled it", { requestId }).catch(() => undefined);
+          };
+          signal.addEventListener("abort", cancel, { once: true });
+          const reply = this.sendMessage(id, text, {
+            requestId,
+            ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+          });
+          return reply.finally(() => signal.removeEventListener("abort", cancel));
+        },
+      },
+      `${this.deps.node ?? "cluster"}-${newRequestId()}`,
+      options.signal,
+    );
   }
 
   async getHistory(id: string): Promise<ConversationTurn[]> {

@@ -90,10 +90,15 @@ export class NodeService {
     this.owned(request.id);
     switch (request.op) {
       case "send":
-        return system.sendMessage(
+        return system.sendMessage(request.id, request.text, {
+          ...(request.timeoutMs === undefined ? {} : { timeoutMs: request.timeoutMs }),
+          ...(request.requestId === undefined ? {} : { requestId: request.requestId }),
+        });
+      case "cancel":
+        return system.cancelTurn(
           request.id,
-          request.text,
-          request.timeoutMs === undefined ? {} : { timeoutMs: request.timeoutMs },
+          request.reason,
+          request.requestId === undefined ? {} : { requestId: request.requestId },
         );
       case "history":
         return system.getHistory(request.id);

@@ -17,6 +17,13 @@ export const NodeRequestSchema = z.discriminatedUnion("op", [
     id,
     text: z.string(),
     timeoutMs: z.number().int().positive().optional(),
+    requestId: z.string().min(1).max(200).optional(),
+  }),
+  z.object({
+    op: z.literal("cancel"),
+    id,
+    requestId: z.string().min(1).max(200).optional(),
+    reason: z.string().max(10_000).optional(),
   }),
   z.object({ op: z.literal("history"), id }),
   z.object({ op: z.literal("get"), id }),

@@ -413,13 +413,19 @@ export class SessionSystem implements AsyncDisposable {
    *   running command killed with its process group, the turn stored `cancelled` with its
    *   partial reply (a `turn_cancelled` event), and this rejects with TurnCancelledError.
    * A message that arrives while a turn runs follows the session's `turns.whenBusy`.
+   * - `requestId` names the message: its turn's `turn_started` event carries it (so a caller
+   *   that watches the session's events, on another node say, can pick this turn's), and
+   *   `cancelTurn(id, reason, { requestId })` cancels this message only. Default: a fresh one.
    */
   async sendMessage(
     id: string,
     text: string,
-    given: { timeoutMs?: number; signal?: AbortSignal } = {},
+    given: { timeoutMs?: number; signal?: AbortSignal; requestId?: string } = {},
   ): Promise<TurnReply> {
-    return this.send(id, text, given, undefined);
+    const requestId = optionOf(given, "requestId");
+    if (requestId !== undefined && !(typeof requestId === "string" && /^[\x21-\x7e]{1,200}$/.test(requestId)))
+      throw new InvalidArgumentError("requestId", "must be 1-200 printable ASCII characters without spaces");
+    return this.send(id, text, given, requestId);
   }
 
   private async send(
@@ -476,17 +482,25 @@ export class SessionSystem implements AsyncDisposable {
   /**
    * Cancels the session's running turn, as its caller's signal would (see `sendMessage`);
    * messages waiting behind it are not touched. Resolves with whether a turn was running.
+   * With `requestId`, cancels that message's turn only, running or waiting.
    */
-  async cancelTurn(id: string, reason?: string): Promise<boolean> {
+  async cancelTurn(id: string, reason?: string, options: { requestId?: string } = {}): Promise<boolean> {
     assertSessionId(id);
     if (reason !== undefined && (typeof reason !== "string" || reason.length > 10_000))
       throw new InvalidArgumentError("reason", "must be text of at most 10000 characters");
+    const requestId = optionOf(options, "requestId");
+    if (requestId !== undefined && (typeof requestId !== "string" || requestId.length === 0))
+      throw new InvalidArgumentError("requestId", "must be the requestId of a sendMessage");
     const pid = this.registry.whereis(sessionKeys(id).orchestrator);
     if (!pid) {
       if (!(await this.getSession(id))) throw new SessionNotFoundError(id);
       return false;
     }
-    return askOrchestrator(this.runtime, pid, { op: "cancel", ...(reason === undefined ? {} : { reason }) });
+    return askOrchestrator(this.runtime, pid, {
+      op: "cancel",
+      ...(reason === undefined ? {} : { reason }),
+      ...(requestId === undefined ? {} : { requestId: requestId as string }),
+    });
   }
 
   /** Lets a tool call that waits for approval (`tool_approval_requested`) run. */
