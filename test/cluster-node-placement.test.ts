@@ -3,7 +3,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { spreadOrders } from "../src/cluster/failover.js";
+import { ClusterNode } from "../src/cluster/index.js";
 import { LoadPlacement, rendezvousOrder } from "../src/cluster/placement.js";
+import { InvalidArgumentError } from "../src/index.js";
 
 const ids = Array.from({ length: 12 }, (_, i) => `session_${String(i).padStart(2, "0")}`);
 
@@ -52,5 +54,22 @@ describe("placement", () => {
     const chosen = [1, 2, 3, 4].map(() => placement.choose(members));
     assert.deepEqual(chosen.slice(0, 2), ["b", "b"]);
     assert.deepEqual([...chosen.slice(2)].sort(), ["a", "b"]);
+  });
+});
+
+describe("ClusterNode options", () => {
+  it("are checked before anything connects", async () => {
+    await assert.rejects(
+      ClusterNode.start({ node: "has space", store: {} }),
+      (error: unknown) => error instanceof InvalidArgumentError && /cluster node\.node/.test(error.message),
+    );
+    await assert.rejects(
+      ClusterNode.start({ node: "n", store: {}, leaseTtlMs: 10 }),
+      (error: unknown) => error instanceof InvalidArgumentError && /leaseTtlMs/.test(error.message),
+    );
+    await assert.rejects(
+      ClusterNode.start({ node: "n", store: {}, colour: "blue" } as never),
+      (error: unknown) => error instanceof InvalidArgumentError && /colour/.test(error.message),
+    );
   });
 });

@@ -14,6 +14,7 @@ import { Failover } from "./failover.js";
 import { DEFAULT_NODES_BUCKET, Membership } from "./membership.js";
 import { type ClusterConnection, connectCluster, DEFAULT_NATS_SERVERS } from "./nats-connection.js";
 import { NatsRouter } from "./nats-router.js";
+import { SessionNotHereError } from "./node-errors.js";
 import type { ClusterNodeEvent, ClusterNodeListener } from "./node-events.js";
 import { eventsSubject, NodeService } from "./node-service.js";
 import { BUCKET_PATTERN, parseOptions } from "./options.js";
@@ -343,8 +344,12 @@ export class ClusterNode implements AsyncDisposable {
       await this.leases.release(sessionId).catch(() => undefined);
       throw error;
     }
-    if (fence !== undefined)
-      this.emit({ type: "session_activated", sessionId, node: this.node, fence, how, at: claimedAt });
+    if (fence === undefined || this.leases.fenceOf(sessionId) !== fence) {
+      // Lost while it started (its onLost found nothing to stop yet): stop it now.
+      await this.system.releaseSession(sessionId);
+      throw new SessionNotHereError(sessionId, this.node);
+    }
+    this.emit({ type: "session_activated", sessionId, node: this.node, fence, how, at: claimedAt });
   }
 
   /**
