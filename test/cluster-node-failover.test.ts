@@ -171,4 +171,24 @@ describe("cluster node failover", () => {
     assert.ok(taken && taken.node !== leaving.node);
     t.diagnostic(`answered from ${taken.node} ${Date.now() - leftAt} ms after the leave`);
   });
+
+  it("a node restarted under the same name waits out its earlier run's leases, then serves the sessions", {
+    timeout: 90_000,
+  }, async (t) => {
+    const { nodes, history, startNode } = await startCluster(t, schemas, { count: 2 });
+    const [, old] = nodes as [ClusterNode, ClusterNode];
+    const { id } = await old.system.createSession();
+    await old.system.sendMessage(id, "echo before");
+    await old.abandon();
+    const restartedAt = Date.now();
+    const again = await startNode(old.node);
+    assert.deepEqual(
+      (await again.sessions.getHistory(id)).map((turn) => turn.content),
+      ["echo before", "before"],
+    );
+    const [taken] = activations(history, id, restartedAt);
+    assert.ok(taken, "activated again after the restart");
+    t.diagnostic(`answered ${Date.now() - restartedAt} ms after the restart, from ${taken.node}`);
+    assert.deepEqual(ownershipViolations(history, new Map([[old.node, restartedAt]])), []);
+  });
 });

@@ -314,10 +314,12 @@ export class ClusterNode implements AsyncDisposable {
     const deadline = Date.now() + 2 * this.leases.leaseTtlMs;
     for (;;) {
       const owner = await this.leases.owner(sessionId);
+      // Our own name on a lease we do not hold is an earlier run of this node: waited out too.
       const live =
         owner !== undefined &&
-        (owner.node === this.node ||
-          (owner.node !== unreachable && this.liveMembers().some((m) => m.node === owner.node)));
+        owner.node !== this.node &&
+        owner.node !== unreachable &&
+        this.liveMembers().some((m) => m.node === owner.node);
       if (owner && live) return owner.node;
       if (!owner) {
         try {
