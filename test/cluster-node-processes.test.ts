@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
-import { after, describe, it } from "node:test";
+import { after, describe, it, type TestContext } from "node:test";
 import {
   ClusterConnection,
   type ClusterMember,
@@ -40,91 +40,98 @@ async function until<T>(what: string, ms: number, probe: () => Promise<T | undef
   }
 }
 
+/** Three node processes and a client of theirs (owners from the leases, nodes from their bucket). */
+async function processCluster(t: Pick<TestContext, "after">) {
+  const nats = await natsFixture(t);
+  await requirePostgres();
+  const schema = schemas.fresh();
+  const prefix = nats.subject("sv");
+  const buckets = { nodes: nats.bucket("nodes"), leases: nats.bucket("owners") };
+  const history: ClusterNodeEvent[] = [];
+  const children: NodeProcess[] = [];
+  t.after(async () => {
+    for (const { child, exited } of children) {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      await exited;
+    }
+  });
+  for (let i = 0; i < 3; i++) {
+    const node = `node${i}`;
+    const config = {
+      node,
+      servers: nats.url,
+      prefix,
+      connectionString: TEST_POSTGRES_URL,
+      schema,
+      buckets,
+      leaseTtlMs: TTL_MS,
+      chunkDelayMs: 100,
+    };
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "test/fixtures/cluster-node-process.ts", JSON.stringify(config)],
+      { stdio: ["pipe", "pipe", "inherit"] },
+    );
+    const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve(signal ?? code)));
+    const ready = new Promise<void>((resolve, reject) => {
+      child.once("exit", () => reject(new Error(`${node} exited before it was ready`)));
+      createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
+        let event: { type?: string };
+        try {
+          event = JSON.parse(line);
+        } catch {
+          return;
+        }
+        if (event.type === "ready") resolve();
+        else history.push(event as ClusterNodeEvent);
+      });
+    });
+    ready.catch(() => undefined);
+    children.push({ node, child, ready, exited });
+  }
+  await Promise.all(children.map((c) => c.ready));
+
+  // The test talks to the cluster as a client: owners from the leases, nodes from their bucket.
+  const connection = await ClusterConnection.wrap(await nats.connect("client"));
+  const leases = await SessionLeases.open(connection, {
+    node: "client",
+    bucket: buckets.leases,
+    leaseTtlMs: TTL_MS,
+  });
+  const nodesKv = await connection.kvm.open(buckets.nodes);
+  let members: ClusterMember[] = [];
+  const readMembers = async () => {
+    const found: ClusterMember[] = [];
+    for await (const key of await nodesKv.keys()) {
+      const entry = await nodesKv.get(key);
+      if (entry?.operation !== "PUT") continue;
+      found.push({ ...(entry.json() as Omit<ClusterMember, "lastSeen">), lastSeen: entry.created });
+    }
+    members = found;
+  };
+  await until("the three nodes in the nodes bucket", 10_000, async () => {
+    await readMembers();
+    return members.length === 3 ? true : undefined;
+  });
+  const dead = new Set<string>();
+  const client = new ClusterSessions({
+    nc: connection.nc,
+    prefix,
+    leases,
+    members: () => members.filter((m) => !dead.has(m.node)),
+    requestTimeoutMs: 10_000,
+    turnTimeoutMs: 60_000,
+  });
+
+  t.after(() => leases.close().catch(() => undefined));
+  return { children, history, client, dead, readMembers };
+}
+
 describe("cluster nodes as processes", () => {
   it("kill -9 of a node mid-conversation: its sessions answer from the others, 0 acknowledged turns lost, one owner per fence", {
     timeout: 120_000,
   }, async (t) => {
-    const nats = await natsFixture(t);
-    await requirePostgres();
-    const schema = schemas.fresh();
-    const prefix = nats.subject("sv");
-    const buckets = { nodes: nats.bucket("nodes"), leases: nats.bucket("owners") };
-    const history: ClusterNodeEvent[] = [];
-    const children: NodeProcess[] = [];
-    t.after(async () => {
-      for (const { child, exited } of children) {
-        if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-        await exited;
-      }
-    });
-    for (let i = 0; i < 3; i++) {
-      const node = `node${i}`;
-      const config = {
-        node,
-        servers: nats.url,
-        prefix,
-        connectionString: TEST_POSTGRES_URL,
-        schema,
-        buckets,
-        leaseTtlMs: TTL_MS,
-        chunkDelayMs: 100,
-      };
-      const child = spawn(
-        process.execPath,
-        ["--import", "tsx", "test/fixtures/cluster-node-process.ts", JSON.stringify(config)],
-        { stdio: ["pipe", "pipe", "inherit"] },
-      );
-      const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve(signal ?? code)));
-      const ready = new Promise<void>((resolve, reject) => {
-        child.once("exit", () => reject(new Error(`${node} exited before it was ready`)));
-        createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
-          let event: { type?: string };
-          try {
-            event = JSON.parse(line);
-          } catch {
-            return;
-          }
-          if (event.type === "ready") resolve();
-          else history.push(event as ClusterNodeEvent);
-        });
-      });
-      ready.catch(() => undefined);
-      children.push({ node, child, ready, exited });
-    }
-    await Promise.all(children.map((c) => c.ready));
-
-    // The test talks to the cluster as a client: owners from the leases, nodes from their bucket.
-    const connection = await ClusterConnection.wrap(await nats.connect("client"));
-    const leases = await SessionLeases.open(connection, {
-      node: "client",
-      bucket: buckets.leases,
-      leaseTtlMs: TTL_MS,
-    });
-    const nodesKv = await connection.kvm.open(buckets.nodes);
-    let members: ClusterMember[] = [];
-    const readMembers = async () => {
-      const found: ClusterMember[] = [];
-      for await (const key of await nodesKv.keys()) {
-        const entry = await nodesKv.get(key);
-        if (entry?.operation !== "PUT") continue;
-        found.push({ ...(entry.json() as Omit<ClusterMember, "lastSeen">), lastSeen: entry.created });
-      }
-      members = found;
-    };
-    await until("the three nodes in the nodes bucket", 10_000, async () => {
-      await readMembers();
-      return members.length === 3 ? true : undefined;
-    });
-    const dead = new Set<string>();
-    const client = new ClusterSessions({
-      nc: connection.nc,
-      prefix,
-      leases,
-      members: () => members.filter((m) => !dead.has(m.node)),
-      requestTimeoutMs: 10_000,
-      turnTimeoutMs: 60_000,
-    });
-
+    const { children, history, client, dead, readMembers } = await processCluster(t);
     const ids: string[] = [];
     const acknowledged = new Map<string, string[]>();
     for (let i = 0; i < 6; i++) {
@@ -200,6 +207,59 @@ describe("cluster nodes as processes", () => {
     }
     assert.deepEqual(ownershipViolations(history, new Map([[victim, killedAt]])), []);
     for (const ms of failoverMs) assert.ok(ms < 4 * TTL_MS, `answered ${ms} ms after the kill`);
-    await leases.close();
+  });
+
+  it("a node paused (SIGSTOP) past its leases loses its sessions, and once resumed writes nothing of them", {
+    timeout: 120_000,
+  }, async (t) => {
+    const { children, history, client, dead } = await processCluster(t);
+    const { id, node: victim } = await client.createSession();
+    await client.sendMessage(id, "echo before");
+    const seen: SessionEvent[] = [];
+    const subscription = await client.subscribe(id, (event) => seen.push(event));
+    t.after(() => subscription.unsubscribe());
+    const long = `echo ${Array.from({ length: 40 }, (_, i) => `w${i}`).join(" ")}`;
+    client.sendMessage(id, long).catch(() => undefined); // its node stops under it
+    await until("the turn to stream", 10_000, async () =>
+      seen.some((e) => e.type === "llm_delta") ? true : undefined,
+    );
+
+    const paused = children.find((c) => c.node === victim) as NodeProcess;
+    paused.child.kill("SIGSTOP");
+    const pausedAt = Date.now();
+    dead.add(victim);
+    // Another node takes the session over (its old lease expires while its holder sleeps).
+    assert.equal((await client.sendMessage(id, "echo after")).text, "after");
+    const [taken] = history.filter(
+      (e) => e.type === "session_activated" && e.sessionId === id && e.at >= pausedAt,
+    );
+    assert.ok(taken && taken.node !== victim, JSON.stringify(taken));
+
+    paused.child.kill("SIGCONT");
+    const resumedAt = Date.now();
+    // Once running again it finds its lease gone and stops the session; it stays a member.
+    await until("the resumed node to give the session up", 10_000, async () =>
+      history.some(
+        (e) => e.type === "session_released" && e.node === victim && e.sessionId === id && e.at >= resumedAt,
+      )
+        ? true
+        : undefined,
+    );
+    // Its turn in flight streamed on, unable to write: the store holds the new owner's story only.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const turns = await client.getHistory(id);
+    assert.deepEqual(
+      turns.map((turn) => [turn.content, turn.status]),
+      [
+        ["echo before", "complete"],
+        ["before", "complete"],
+        [long, "interrupted"],
+        ["echo after", "complete"],
+        ["after", "complete"],
+      ],
+    );
+    assert.equal(await client.ownerOf(id), taken.node);
+    assert.deepEqual(ownershipViolations(history, new Map([[victim, pausedAt]])), []);
+    t.diagnostic(`taken over ${taken.at - pausedAt} ms after the pause; the resumed node gave it up too`);
   });
 });

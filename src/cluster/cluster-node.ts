@@ -313,8 +313,14 @@ export class ClusterNode implements AsyncDisposable {
     // A dead owner's key lasts at most a TTL after its last renewal.
     const deadline = Date.now() + 2 * this.leases.leaseTtlMs;
     for (;;) {
+      // Claimed here meanwhile (a failover takeover of this node): adopted here, or being.
+      if (this.leases.fenceOf(sessionId) !== undefined) {
+        await this.system.adoptSession(sessionId);
+        return this.node;
+      }
       const owner = await this.leases.owner(sessionId);
-      // Our own name on a lease we do not hold is an earlier run of this node: waited out too.
+      // Our own name on a lease we do not hold is a claim of ours still on its way (the check
+      // above finds it next time), or an earlier run of this node's: waited out too.
       const live =
         owner !== undefined &&
         owner.node !== this.node &&

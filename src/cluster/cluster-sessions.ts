@@ -16,7 +16,7 @@ import { streamTurn, type TurnPart } from "../session/turn-stream.js";
 import type { ClusterMember } from "./member-entry.js";
 import { NoNodeAvailableError, SessionNotHereError } from "./node-errors.js";
 import { activateSubject, eventsSubject, sessionsSubject } from "./node-service.js";
-import { LoadPlacement } from "./placement.js";
+import { LoadPlacement, rendezvousOrder } from "./placement.js";
 import { NodeDownError } from "./route-errors.js";
 import { unpackTerm } from "./route-wire.js";
 import type { SessionLeases } from "./session-leases.js";
@@ -47,6 +47,9 @@ export interface ClusterSubscription {
 }
 
 const decoder = new TextDecoder();
+
+/** Requests that change nothing: asked again on the next owner when theirs went down. */
+const READS = new Set<NodeRequest["op"]>(["history", "get", "supervisor"]);
 
 /**
  * The session API of the whole cluster, usable from any node: each request goes to the node
@@ -243,29 +246,71 @@ export class ClusterSessions {
     checkId(id);
     let node = (await this.deps.leases.owner(id))?.node;
     let unreachable: string | undefined;
+    // An owner membership holds for down (dead, or paused: NATS may still take its requests and
+    // never answer) is not asked: its lease is waited out by the activation.
+    if (node !== undefined && !this.deps.members().some((m) => m.node === node)) {
+      unreachable = node;
+      node = undefined;
+    }
+    let preferred: string | undefined;
     for (let attempt = 0; ; attempt++) {
-      if (node === undefined) node = await this.activate(id, unreachable);
+      if (node === undefined) node = await this.activate(id, unreachable, preferred);
       try {
         return { node, value: await this.ask(node, request, timeoutMs) };
       } catch (error) {
         const notHere = error instanceof SessionNotHereError;
-        if (!(notHere || isNoResponders(error)) || attempt >= 1) throw error;
+        // A read is asked again when its node went down under it; a turn or a change is not.
+        const downUnderRead = error instanceof NodeDownError && READS.has(request.op);
+        if (!(notHere || downUnderRead || isNoResponders(error)) || attempt >= 1) throw error;
+        // A node named by the lease that says it is not the owner holds an earlier run's lease
+        // (restarted under its name) or a claim still on its way: it activates the session
+        // itself, once that lease is gone or that claim is in.
         unreachable = notHere ? undefined : node;
+        preferred = notHere ? node : undefined;
         node = undefined;
       }
     }
   }
 
   /** One live node claims the session (after a dead owner's key expires) and adopts it. */
-  private async activate(id: string, unreachable: string | undefined): Promise<string> {
+  /**
+   * One live node claims the session (after a dead owner's key expires) and adopts it: the
+   * first of the session's rendezvous order over the live members (so that callers on several
+   * nodes pick the same one), the next if that one is gone too. A node membership holds for
+   * down is never asked — a paused one would take the request and not answer. With no member
+   * known, the `<prefix>.activate` queue group picks one.
+   */
+  private async activate(
+    id: string,
+    unreachable: string | undefined,
+    preferred: string | undefined = undefined,
+  ): Promise<string> {
     const { leases } = this.deps;
     const timeoutMs = 2 * leases.leaseTtlMs + leases.pollMs + this.deps.requestTimeoutMs;
+    const request: NodeRequest = {
+      op: "activate",
+      id,
+      ...(unreachable === undefined ? {} : { unreachable }),
+    };
+    const order = rendezvousOrder(
+      id,
+      this.deps.members().filter((m) => m.node !== unreachable),
+    );
+    const candidates = (
+      preferred !== undefined && order.includes(preferred)
+        ? [preferred, ...order.filter((n) => n !== preferred)]
+        : order
+    ).slice(0, 2);
+    for (const [i, node] of candidates.entries()) {
+      try {
+        return (await this.ask(node, request, timeoutMs)) as string;
+      } catch (error) {
+        const gone = isNoResponders(error) || error instanceof NodeDownError;
+        if (!gone || i === candidates.length - 1) throw error;
+      }
+    }
     try {
-      return (await this.request(
-        activateSubject(this.deps.prefix),
-        { op: "activate", id, ...(unreachable === undefined ? {} : { unreachable }) },
-        timeoutMs,
-      )) as string;
+      return (await this.request(activateSubject(this.deps.prefix), request, timeoutMs)) as string;
     } catch (error) {
       if (isNoResponders(error))
         throw new NoNodeAvailableError(`no node answers ${activateSubject(this.deps.prefix)}`);
