@@ -200,6 +200,15 @@ describe("cluster nodes as processes", () => {
     await until("every activation's line", 5000, async () =>
       victims.every((id) => takenOver(id).length > 0) ? true : undefined,
     );
+    t.diagnostic(
+      `claims: ${victims
+        .map((id) =>
+          takenOver(id).map(
+            (e) => `${e.node} ${e.type === "session_activated" ? e.how : ""} +${e.at - killedAt} ms`,
+          ),
+        )
+        .join("; ")}`,
+    );
     for (const id of victims) {
       const after = takenOver(id);
       assert.equal(after.length, 1, `activations of ${id} after the kill: ${JSON.stringify(after)}`);
