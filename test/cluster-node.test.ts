@@ -128,6 +128,34 @@ describe("cluster nodes", () => {
     assert.equal(last?.status, "cancelled");
   });
 
+  it("a subscriber on another node replays what it missed with since, then goes on live", {
+    timeout: 60_000,
+  }, async (t) => {
+    const { nodes } = await startCluster(t, schemas);
+    const [a, b, c] = nodes as [(typeof nodes)[0], (typeof nodes)[0], (typeof nodes)[0]];
+    const { id } = await a.system.createSession();
+    await b.sessions.sendMessage(id, "echo first");
+    const events: SessionEvent[] = [];
+    const subscription = await c.sessions.subscribe(id, (event) => events.push(event), { since: 0 });
+    t.after(() => subscription.unsubscribe());
+    const replayed = events.length;
+    assert.ok(
+      events.some((e) => e.type === "session_created"),
+      `replayed ${events.map((e) => e.type)}`,
+    );
+    await b.sessions.sendMessage(id, "echo second");
+    const deadline = Date.now() + 10_000;
+    while (events.filter((e) => e.type === "llm_done").length < 2 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.ok(events.length > replayed);
+    const durable = events.filter((e) => e.type !== "llm_delta").map((e) => e.seq);
+    assert.deepEqual(
+      durable,
+      [...new Set(durable)].sort((x, y) => x - y),
+    );
+    assert.deepEqual(durable.slice(0, 3), [1, 2, 3]);
+  });
+
   it("a session's supervisor is a pid the runtime of another node can call and monitor", {
     timeout: 60_000,
   }, async (t) => {

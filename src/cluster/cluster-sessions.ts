@@ -1,5 +1,5 @@
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
-import type { Pid } from "../runtime/index.js";
+import { InvalidArgumentError, type Pid } from "../runtime/index.js";
 import {
   type ConversationTurn,
   InvalidSessionIdError,
@@ -49,7 +49,7 @@ export interface ClusterSubscription {
 const decoder = new TextDecoder();
 
 /** Requests that change nothing: asked again on the next owner when theirs went down. */
-const READS = new Set<NodeRequest["op"]>(["history", "get", "supervisor"]);
+const READS = new Set<NodeRequest["op"]>(["history", "get", "supervisor", "events"]);
 
 /**
  * The session API of the whole cluster, usable from any node: each request goes to the node
@@ -212,11 +212,32 @@ export class ClusterSessions {
 
   /**
    * The session's events, from whichever node runs it, in the order that node published them
-   * (each carries its `seq`). Resolves once the subscription is in place at the server.
+   * (each carries its `seq`). Resolves once the subscription is in place at the server. With
+   * `since`, first the session's kept durable events numbered above it (read on its owner,
+   * which activates it if nobody runs it), then the live ones, none repeated between the two.
    */
-  async subscribe(id: string, listener: SessionEventListener): Promise<ClusterSubscription> {
+  async subscribe(
+    id: string,
+    listener: SessionEventListener,
+    options: { since?: number } = {},
+  ): Promise<ClusterSubscription> {
     checkId(id);
     if (typeof listener !== "function") throw new TypeError("listener must be a function");
+    const since = options?.since;
+    if (since !== undefined && !(Number.isSafeInteger(since) && since >= 0))
+      throw new InvalidArgumentError("since", "must be a whole number >= 0 (the seq of an event)");
+    // Live events wait here while the replay is read, so none falls between the two.
+    let held: SessionEvent[] | undefined = since === undefined ? undefined : [];
+    let last = since ?? 0;
+    const deliver = (event: SessionEvent) => {
+      if (since !== undefined) {
+        // A delta carries the seq of the last durable event before it.
+        const fresh = event.type === "llm_delta" ? event.seq >= last : event.seq > last;
+        if (!fresh) return;
+        if (event.type !== "llm_delta") last = event.seq;
+      }
+      listener(event);
+    };
     const subscription: Subscription = this.deps.nc.subscribe(eventsSubject(this.deps.prefix, id), {
       callback: (error, msg) => {
         if (error) return;
@@ -226,10 +247,27 @@ export class ClusterSessions {
         } catch {
           return; // not an event of ours
         }
-        listener(event);
+        if (held) held.push(event);
+        else deliver(event);
       },
     });
     await this.deps.nc.flush();
+    if (since !== undefined) {
+      try {
+        const replay = (await this.onOwner(
+          id,
+          { op: "events", id, since },
+          this.deps.requestTimeoutMs,
+        )) as SessionEvent[];
+        for (const event of replay) deliver(event);
+      } catch (error) {
+        subscription.unsubscribe();
+        throw error;
+      }
+      const waiting = held ?? [];
+      held = undefined;
+      for (const event of waiting) deliver(event);
+    }
     return { unsubscribe: () => subscription.unsubscribe() };
   }
 

@@ -102,6 +102,8 @@ export class NodeService {
         );
       case "history":
         return system.getHistory(request.id);
+      case "events":
+        return system.eventLog.read(request.id, request.since);
       case "get":
         return (await system.getSession(request.id)) ?? null;
       case "terminate":

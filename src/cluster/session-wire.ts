@@ -26,6 +26,7 @@ export const NodeRequestSchema = z.discriminatedUnion("op", [
     reason: z.string().max(10_000).optional(),
   }),
   z.object({ op: z.literal("history"), id }),
+  z.object({ op: z.literal("events"), id, since: z.number().int().nonnegative() }),
   z.object({ op: z.literal("get"), id }),
   z.object({ op: z.literal("list") }),
   z.object({ op: z.literal("terminate"), id }),
