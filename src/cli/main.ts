@@ -15,6 +15,7 @@ import { CHAT_PROVIDERS, type ChatFlags, ChatUsageError } from "./chat-flags.js"
 import { chatOptions } from "./chat-options.js";
 import { TOKEN_ENV } from "./connection.js";
 import { registerDoctorCommand } from "./doctor-command.js";
+import { registerNodesCommand } from "./nodes-command.js";
 import { CliError } from "./output.js";
 import { registerSessionsCommand } from "./sessions-command.js";
 import { registerTreeCommand } from "./tree-command.js";
@@ -128,6 +129,7 @@ const exitWith = (code: number) => {
 registerSessionsCommand(program, VERSION, exitWith);
 registerTreeCommand(program, VERSION, exitWith);
 registerDoctorCommand(program, VERSION, exitWith);
+registerNodesCommand(program, VERSION, exitWith);
 
 try {
   await program.parseAsync();

@@ -21,6 +21,7 @@ export type { LeaseLossReason } from "./held-lease.js";
 export type { LeaseOwner } from "./lease-entry.js";
 export type { MemberDownReason } from "./liveness.js";
 export type { ClusterMember } from "./member-entry.js";
+export { type ListedMember, type ListMembersOptions, listMembers } from "./member-list.js";
 export {
   DEFAULT_NODES_BUCKET,
   Membership,
