@@ -11,6 +11,7 @@ import { PostgresSessionStore, type PostgresStoreOptions } from "../store/index.
 import { ClusterSessions } from "./cluster-sessions.js";
 import { SessionOwnedElsewhereError } from "./errors.js";
 import { Failover } from "./failover.js";
+import type { ClusterMember } from "./member-entry.js";
 import { DEFAULT_NODES_BUCKET, Membership } from "./membership.js";
 import { type ClusterConnection, connectCluster, DEFAULT_NATS_SERVERS } from "./nats-connection.js";
 import { NatsRouter } from "./nats-router.js";
@@ -268,9 +269,8 @@ export class ClusterNode implements AsyncDisposable {
   }
 
   /** Live members as this node sees them, itself included. */
-  liveMembers() {
-    const members = this.membership.members();
-    return members;
+  liveMembers(): ClusterMember[] {
+    return this.membership.members();
   }
 
   /** Ownership starts and ends on this node (for checkers and observers). Returns the unwatch. */
