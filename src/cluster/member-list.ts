@@ -37,7 +37,7 @@ export async function listMembers(
     const kv = await connection.kvm.open(bucket);
     for await (const key of await kv.keys()) {
       const got = await kv.get(key);
-      if (!got || got.operation !== "PUT") continue;
+      if (got?.operation !== "PUT") continue;
       const entry = decodeMemberEntry(got.value);
       if (entry) seen.push({ ...entry, node: key, lastSeen: got.created });
     }
