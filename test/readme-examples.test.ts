@@ -15,6 +15,16 @@ import { TEST_POSTGRES_URL, TestSchemas } from "./support/postgres-test-db.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const ENTRY = join(ROOT, "src", "index.js");
+/** Each `sessionvisor/<subpath>` import as the source file the package builds it from. */
+const SUBPATH_ENTRIES: Record<string, string> = {
+  otp: join(ROOT, "src", "otp.js"),
+  hosts: join(ROOT, "src", "hosts", "index.js"),
+  llm: join(ROOT, "src", "llm", "index.js"),
+  store: join(ROOT, "src", "store", "index.js"),
+  tools: join(ROOT, "src", "tools", "index.js"),
+  cluster: join(ROOT, "src", "cluster", "index.js"),
+  testing: join(ROOT, "src", "testing.js"),
+};
 /** tsx's loader by its own address: a block runs in a folder with no node_modules of its own. */
 const TSX = import.meta.resolve("tsx");
 
@@ -30,6 +40,7 @@ const COMPILE_ONLY: [string, string][] = [
  */
 const GIVEN: Record<string, string> = {
   leases: `import(${JSON.stringify(ENTRY)}).FenceSource`,
+  remotePid: `import(${JSON.stringify(ENTRY)}).Pid`,
   connectionString: "string",
   schema: "string",
 };
@@ -51,6 +62,8 @@ const SUBSTITUTIONS: [string, string][] = [
 interface Block {
   line: number;
   code: string;
+  /** Why it does not run, from a `<!-- compile-only: why -->` line above it. */
+  compileOnly?: string;
 }
 
 /** The README's ```ts blocks (indented ones in lists too), but for the examples/ files it shows. */
@@ -64,8 +77,10 @@ function readmeBlocks(): Block[] {
     const start = i;
     const body: string[] = [];
     while (!/^\s*```\s*$/.test(lines[++i] as string)) body.push((lines[i] as string).slice(indent));
-    if (/^<!-- .*examples\//.test(lines[start - 1] ?? "")) continue;
-    blocks.push({ line: start + 1, code: `${body.join("\n")}\n` });
+    const above = lines[start - 1] ?? "";
+    if (/^<!-- .*examples\//.test(above)) continue;
+    const compileOnly = /^<!-- compile-only: (.+) -->$/.exec(above)?.[1];
+    blocks.push({ line: start + 1, code: `${body.join("\n")}\n`, ...(compileOnly ? { compileOnly } : {}) });
   }
   return blocks;
 }
@@ -78,14 +93,16 @@ const uses = (code: string, name: string) =>
   new RegExp(`(?<![.\\w$])${name}\\b(?!\\??\\s*:)`).test(codeOnly(code));
 const declares = (code: string, name: string) =>
   new RegExp(`\\b(?:const|let|var|using|class|function)\\s+${name}\\b`).test(code) ||
+  // Destructured: `const { id } = …`, `const [a, id] = …`.
+  new RegExp(`\\b(?:const|let|var)\\s*[{[][^=]*\\b${name}\\b[^=]*[}\\]]\\s*=`).test(code) ||
   new RegExp(`import\\s*\\{[^}]*\\b${name}\\b[^}]*\\}`).test(code) ||
   new RegExp(`import\\s+${name}\\s+from`).test(code);
 
 /** The block as a module a reader would write around it. */
 function completed(code: string, exported: string[], runs: boolean): string {
   const body = SUBSTITUTIONS.reduce((text, [from, to]) => text.replaceAll(from, to), code).replaceAll(
-    'from "sessionvisor"',
-    `from ${JSON.stringify(ENTRY)}`,
+    /from "sessionvisor(?:\/([a-z]+))?"/g,
+    (_, subpath: string | undefined) => `from ${JSON.stringify(subpath ? SUBPATH_ENTRIES[subpath] : ENTRY)}`,
   );
   const needs = (name: string) => uses(body, name) && !declares(body, name);
   const before: string[] = [];
@@ -156,7 +173,7 @@ describe("the README's TypeScript examples", { timeout: 240_000 }, () => {
     writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module" }));
     const exported = Object.keys(await import("../src/index.js"));
     for (const block of blocks) {
-      const runs = !COMPILE_ONLY.some(([marker]) => block.code.includes(marker));
+      const runs = !(block.compileOnly || COMPILE_ONLY.some(([marker]) => block.code.includes(marker)));
       writeFileSync(join(dir, `line-${block.line}.ts`), completed(block.code, exported, runs));
     }
     writeFileSync(
@@ -190,10 +207,10 @@ describe("the README's TypeScript examples", { timeout: 240_000 }, () => {
   });
 
   for (const block of blocks) {
-    const skip = COMPILE_ONLY.find(([marker]) => block.code.includes(marker));
+    const skip = block.compileOnly ?? COMPILE_ONLY.find(([marker]) => block.code.includes(marker))?.[1];
     const file = `line-${block.line}.ts`;
     const title = skip
-      ? `the block at README line ${block.line} compiles (it does not run here: ${skip[1]})`
+      ? `the block at README line ${block.line} compiles (it does not run here: ${skip})`
       : `the block at README line ${block.line} compiles and runs`;
     it(title, async () => {
       assert.deepEqual(diagnostics.get(file) ?? [], [], readFileSync(join(dir, file), "utf8"));
