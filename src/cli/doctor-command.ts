@@ -8,6 +8,7 @@ import { SqliteSessionStore } from "../store/index.js";
 import { ApiClient } from "./api-client.js";
 import { checkUrl } from "./connection.js";
 import { type CommandOutput, firstLine, json, paletteFor, processOutput, reportError } from "./output.js";
+import { withProgress } from "./progress.js";
 
 /** One check's outcome. An optional one that fails does not fail the doctor. */
 export interface Check {
@@ -130,7 +131,12 @@ export async function runChecks(flags: DoctorFlags, env: NodeJS.ProcessEnv): Pro
 export async function runDoctor(flags: DoctorFlags, out: CommandOutput): Promise<number> {
   try {
     const url = flags.url === undefined ? undefined : checkUrl(flags.url);
-    const checks = await runChecks({ ...flags, ...(url === undefined ? {} : { url }) }, out.env);
+    const checks = await withProgress(
+      out.stderr,
+      out.env,
+      "checking",
+      runChecks({ ...flags, ...(url === undefined ? {} : { url }) }, out.env),
+    );
     const ok = checks.every((check) => check.ok || !check.required);
     if (flags.json) {
       out.stdout.write(json({ ok, checks }));

@@ -9,6 +9,7 @@ import {
   table,
   usageError,
 } from "./output.js";
+import { withProgress } from "./progress.js";
 
 export interface NodesFlags {
   nats?: string;
@@ -35,10 +36,15 @@ export async function runNodes(flags: NodesFlags, out: CommandOutput): Promise<n
       maxReconnectAttempts: 0,
     });
     try {
-      const members = await listMembers(connection, {
-        bucket: flags.bucket ?? DEFAULT_NODES_BUCKET,
-        ...(deadAfterMs === undefined ? {} : { deadAfterMs }),
-      });
+      const members = await withProgress(
+        out.stderr,
+        out.env,
+        "reading the membership bucket",
+        listMembers(connection, {
+          bucket: flags.bucket ?? DEFAULT_NODES_BUCKET,
+          ...(deadAfterMs === undefined ? {} : { deadAfterMs }),
+        }),
+      );
       if (flags.json) {
         out.stdout.write(json(members));
         return 0;

@@ -15,6 +15,7 @@ import {
   table,
   usageError,
 } from "./output.js";
+import { withProgress } from "./progress.js";
 
 interface OutputFlags extends ConnectionFlags {
   json?: boolean;
@@ -35,7 +36,8 @@ export async function runWithConnection(
 ): Promise<number> {
   let connection: Connection | undefined;
   try {
-    connection = await connect(flags, out.env);
+    const where = flags.url ?? "the sessions store";
+    connection = await withProgress(out.stderr, out.env, `opening ${where}`, connect(flags, out.env));
     await body(connection);
     return 0;
   } catch (error) {
