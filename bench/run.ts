@@ -1,8 +1,9 @@
 // Runs the benchmarks and prints one table per suite, beside Erlang/OTP's figures measured in
-// the same run (bench/otp/bench.exs). Usage: npm run bench [-- core|sessions|durability|isolation|llm|server|observer|cluster|stores]
+// the same run (bench/otp/bench.exs). Usage: npm run bench [-- core|sessions|durability|isolation|llm|server|observer|cluster|stores|cluster-sessions]
 // `npm run bench` compiles with tsc first: figures are for the JavaScript users run, not for a
 // development loader (tsx wraps every function expression, which costs time and memory).
 import { clusterCallTable, measureClusterCall } from "./cluster-call.js";
+import { clusterSessionsTable, measureClusterSessions } from "./cluster-sessions.js";
 import { measureCore } from "./core.js";
 import { measureDurability, turnAppendFigures } from "./durability.js";
 import {
@@ -20,7 +21,18 @@ import { measureSessions, measureShape } from "./sessions.js";
 import { measureStoreBackends, storeBackendsTable } from "./store-backends.js";
 import { type Figure, renderTable } from "./table.js";
 
-const ALL = ["core", "sessions", "durability", "isolation", "llm", "server", "observer", "cluster", "stores"];
+const ALL = [
+  "core",
+  "sessions",
+  "durability",
+  "isolation",
+  "llm",
+  "server",
+  "observer",
+  "cluster",
+  "stores",
+  "cluster-sessions",
+];
 const requested = process.argv.slice(2).filter((arg) => !arg.startsWith("-"));
 const suites = requested.length > 0 ? requested : ALL;
 for (const suite of suites) {
@@ -43,6 +55,7 @@ const otpSuites = suites
       suite !== "server" &&
       suite !== "observer" &&
       suite !== "cluster" &&
+      suite !== "cluster-sessions" &&
       suite !== "stores",
   )
   // The sessions table compares the session shape, the whole create path and a turn.
@@ -420,6 +433,11 @@ if (suites.includes("observer")) {
 if (suites.includes("cluster")) {
   console.log("");
   console.log(clusterCallTable(await measureClusterCall()));
+}
+
+if (suites.includes("cluster-sessions")) {
+  console.log("");
+  console.log(clusterSessionsTable(await measureClusterSessions()));
 }
 
 if (suites.includes("stores")) {
