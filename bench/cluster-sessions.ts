@@ -335,6 +335,12 @@ export async function measureClusterSessions(): Promise<ClusterSessionsFigures> 
   if (missing) return { available: false, why: missing };
   const run = new Run();
   const started = performance.now();
+  // Interrupted (Ctrl-C), the suite still stops its nodes and deletes its buckets and schemas.
+  const interrupted = (signal: NodeJS.Signals) => {
+    void run.cleanup().finally(() => process.kill(process.pid, signal));
+  };
+  process.once("SIGINT", interrupted);
+  process.once("SIGTERM", interrupted);
   try {
     const loadBefore = loadavg()[0] as number;
     const scaling = await stage("activation rate", () => measureScaling(run));
@@ -354,6 +360,8 @@ export async function measureClusterSessions(): Promise<ClusterSessionsFigures> 
       why: `the run failed: ${error instanceof Error ? error.message : String(error)}`,
     };
   } finally {
+    process.off("SIGINT", interrupted);
+    process.off("SIGTERM", interrupted);
     await run.cleanup();
   }
 }
