@@ -49,7 +49,9 @@ async function pool(count: number, inFlight: number, job: (i: number) => Promise
 }
 
 /** A conversation kept going on some sessions until stopped: which turns were acknowledged. */
-let chat: { stop: boolean; acked: { id: string; text: string }[]; done: Promise<unknown> } | undefined;
+let chat:
+  | { stop: boolean; acked: { id: string; text: string }[]; failed: number; done: Promise<unknown> }
+  | undefined;
 
 type Request = { id: number; op: string } & Record<string, unknown>;
 
@@ -106,6 +108,7 @@ const ops: Record<string, (r: Request) => Promise<unknown>> = {
     const state = {
       stop: false,
       acked: [] as { id: string; text: string }[],
+      failed: 0,
       done: Promise.resolve() as Promise<unknown>,
     };
     const first = ids.map(() => {
@@ -126,6 +129,7 @@ const ops: Record<string, (r: Request) => Promise<unknown>> = {
             await sleep(r.gapMs as number);
           } catch {
             // Not acknowledged (its node died under it, or the session moves): nothing to check.
+            state.failed++;
             await sleep(20);
           }
         }
@@ -139,11 +143,11 @@ const ops: Record<string, (r: Request) => Promise<unknown>> = {
 
   chatStop: async () => {
     const state = chat;
-    if (!state) return [];
+    if (!state) return { acked: [], failed: 0 };
     state.stop = true;
     await state.done;
     chat = undefined;
-    return state.acked;
+    return { acked: state.acked, failed: state.failed };
   },
 
   // The first successful answer of each session (its history), as this node's wall clock.
