@@ -9,6 +9,7 @@ import { type ClusterNode, type ClusterNodeEvent, NodeDownError } from "../src/c
 import { defaultProviders, type SessionEvent } from "../src/index.js";
 import { ownershipViolations } from "./fixtures/cluster-node-checker.js";
 import { startCluster, TTL_MS } from "./fixtures/cluster-node-support.js";
+import { until } from "./support/cluster-turns.js";
 import { TestSchemas } from "./support/postgres-test-db.js";
 
 const schemas = new TestSchemas();
@@ -16,16 +17,6 @@ after(() => schemas.dropAll());
 
 /** Streams a word every 100 ms, so a long echo is a turn in flight for a while. */
 const slow = { providers: defaultProviders({ chunkDelayMs: 100 }) };
-
-async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 function activations(history: ClusterNodeEvent[], id: string, after: number) {
   return history.filter((e) => e.type === "session_activated" && e.sessionId === id && e.at >= after);

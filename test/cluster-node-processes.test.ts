@@ -16,6 +16,7 @@ import {
 } from "../src/cluster/index.js";
 import type { SessionEvent } from "../src/index.js";
 import { ownershipViolations } from "./fixtures/cluster-node-checker.js";
+import { assertAcknowledgedKept, historiesAnswered, until } from "./support/cluster-turns.js";
 import { natsFixture } from "./support/nats.js";
 import { requirePostgres, TEST_POSTGRES_URL, TestSchemas } from "./support/postgres-test-db.js";
 
@@ -28,16 +29,6 @@ interface NodeProcess {
   child: ChildProcess;
   ready: Promise<void>;
   exited: Promise<unknown>;
-}
-
-async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /** Three node processes and a client of theirs (owners from the leases, nodes from their bucket). */
@@ -175,23 +166,11 @@ describe("cluster nodes as processes", () => {
     assert.equal(await victimProcess.exited, "SIGKILL");
     dead.add(victim);
 
-    const answered = await Promise.all(
-      ids.map(async (id) => {
-        const turns = await until(`session ${id}`, 8 * TTL_MS, () => client.getHistory(id));
-        return { id, turns, ms: Date.now() - killedAt };
-      }),
-    );
+    const answered = await historiesAnswered(client, ids, killedAt, 8 * TTL_MS, "after the kill");
     const failoverMs = answered.filter((r) => victims.includes(r.id)).map((r) => r.ms);
     t.diagnostic(`the killed node's sessions answered after ${failoverMs.join(", ")} ms (TTL ${TTL_MS} ms)`);
 
-    for (const { id, turns } of answered) {
-      const users = turns.filter((turn) => turn.role === "user");
-      for (const text of acknowledged.get(id) ?? [])
-        assert.ok(
-          users.some((turn) => turn.content === text && turn.status === "complete"),
-          `acknowledged turn ${text} of ${id}`,
-        );
-    }
+    assertAcknowledgedKept(answered, acknowledged);
     const cut = answered.find((r) => r.id === inFlightId)?.turns.at(-1);
     assert.deepEqual([cut?.content, cut?.status], [long, "interrupted"]);
     // A node prints its activation as it replies: the line may come after the reply.

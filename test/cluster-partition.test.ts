@@ -25,6 +25,7 @@ import { ownershipViolations } from "./fixtures/cluster-node-checker.js";
 import { ownNatsServer } from "./fixtures/cluster-partition-nats.js";
 import { partitionNetwork } from "./fixtures/cluster-partition-network.js";
 import { tcpRelay } from "./fixtures/cluster-partition-relay.js";
+import { assertAcknowledgedKept, historiesAnswered, until } from "./support/cluster-turns.js";
 import { natsFixture } from "./support/nats.js";
 import { requirePostgres, TEST_POSTGRES_URL, TestSchemas } from "./support/postgres-test-db.js";
 
@@ -47,16 +48,6 @@ interface NodeProcess {
   child: ChildProcess;
   ready: Promise<void>;
   exited: Promise<unknown>;
-}
-
-async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /**
@@ -250,22 +241,10 @@ describe("a network partition (network namespace and veth)", () => {
     cutOff.add(isolated);
 
     // The others serve its sessions (activated on first use or taken over after member_down).
-    const answered = await Promise.all(
-      ids.map(async (id) => {
-        const turns = await until(`session ${id} after the cut`, 8 * TTL_MS, () => client.getHistory(id));
-        return { id, turns, ms: Date.now() - cutAt };
-      }),
-    );
+    const answered = await historiesAnswered(client, ids, cutAt, 8 * TTL_MS, "after the cut");
     const failoverMs = answered.filter((r) => cut.includes(r.id)).map((r) => r.ms);
     t.diagnostic(`the cut node's sessions answered after ${failoverMs.join(", ")} ms (TTL ${TTL_MS} ms)`);
-    for (const { id, turns } of answered) {
-      const users = turns.filter((turn) => turn.role === "user");
-      for (const text of acknowledged.get(id) ?? [])
-        assert.ok(
-          users.some((turn) => turn.content === text && turn.status === "complete"),
-          `acknowledged turn ${text} of ${id}`,
-        );
-    }
+    assertAcknowledgedKept(answered, acknowledged);
     const interrupted = answered.find((r) => r.id === inFlightId)?.turns.at(-1);
     assert.deepEqual([interrupted?.content, interrupted?.status], [long, "interrupted"]);
 
