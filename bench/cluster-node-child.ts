@@ -50,7 +50,13 @@ async function pool(count: number, inFlight: number, job: (i: number) => Promise
 
 /** A conversation kept going on some sessions until stopped: which turns were acknowledged. */
 let chat:
-  | { stop: boolean; acked: { id: string; text: string }[]; failed: number; done: Promise<unknown> }
+  | {
+      stop: boolean;
+      acked: { id: string; text: string }[];
+      /** The turns that failed: when each was sent, and why. */
+      failed: { sentAt: number; why: string }[];
+      done: Promise<unknown>;
+    }
   | undefined;
 
 type Request = { id: number; op: string } & Record<string, unknown>;
@@ -108,7 +114,7 @@ const ops: Record<string, (r: Request) => Promise<unknown>> = {
     const state = {
       stop: false,
       acked: [] as { id: string; text: string }[],
-      failed: 0,
+      failed: [] as { sentAt: number; why: string }[],
       done: Promise.resolve() as Promise<unknown>,
     };
     const first = ids.map(() => {
@@ -122,14 +128,17 @@ const ops: Record<string, (r: Request) => Promise<unknown>> = {
       ids.map(async (id, k) => {
         for (let n = 0; !state.stop; n++) {
           const text = `echo ${r.tag as string} ${id.slice(-6)} ${n}`;
+          const sentAt = Date.now();
           try {
             await sessions.sendMessage(id, text, { timeoutMs: 5000 });
             state.acked.push({ id, text });
             first[k]?.resolve();
             await sleep(r.gapMs as number);
-          } catch {
+          } catch (error) {
             // Not acknowledged (its node died under it, or the session moves): nothing to check.
-            state.failed++;
+            const why =
+              error instanceof Error ? `${error.name}: ${error.message.slice(0, 90)}` : String(error);
+            state.failed.push({ sentAt, why });
             await sleep(20);
           }
         }
@@ -143,7 +152,7 @@ const ops: Record<string, (r: Request) => Promise<unknown>> = {
 
   chatStop: async () => {
     const state = chat;
-    if (!state) return { acked: [], failed: 0 };
+    if (!state) return { acked: [], failed: [] };
     state.stop = true;
     await state.done;
     chat = undefined;

@@ -59,6 +59,8 @@ export interface FailoverFigures {
   acknowledged: number;
   /** Turns of those conversations that failed (in flight at the kill, or sent to the dead owner). */
   unacknowledged: number;
+  /** Why they failed: error name and message, with how many times. */
+  failures: Record<string, number>;
   lost: number;
   /** A few of the lost turns, with the end of their session's history, to look into. */
   lostExamples: string[];
@@ -269,6 +271,7 @@ async function measureFailover(run: Run): Promise<{
   let acknowledged = 0;
   let lost = 0;
   let unacknowledged = 0;
+  const failures: Record<string, number> = {};
   const lostExamples: string[] = [];
   for (let kill = 0; kill < KILLS; kill++) {
     const victim = nodes[kill % 3] as NodeProcess;
@@ -293,9 +296,13 @@ async function measureFailover(run: Run): Promise<{
     );
     const { acked, failed } = await chatter.request<{
       acked: { id: string; text: string }[];
-      failed: number;
+      failed: { sentAt: number; why: string }[];
     }>("chatStop", {}, 60_000);
-    unacknowledged += failed;
+    unacknowledged += failed.length;
+    for (const { sentAt, why } of failed) {
+      const reason = `${why} — sent ${sentAt < killedAt ? "before" : "after"} the kill`;
+      failures[reason] = (failures[reason] ?? 0) + 1;
+    }
     for (const id of victims) {
       const at = answered[id];
       if (at === null || at === undefined) unanswered++;
@@ -327,7 +334,17 @@ async function measureFailover(run: Run): Promise<{
   await stopAll(nodes);
   return {
     turns,
-    failover: { kills: KILLS, samplesMs, unanswered, acknowledged, unacknowledged, lost, lostExamples, how },
+    failover: {
+      kills: KILLS,
+      samplesMs,
+      unanswered,
+      acknowledged,
+      unacknowledged,
+      failures,
+      lost,
+      lostExamples,
+      how,
+    },
   };
 }
 
@@ -469,6 +486,9 @@ export function clusterSessionsTable(f: ClusterSessionsFigures): string {
     )
       .map(([how, n]) => `${how} ${n}`)
       .join(", ")}`,
+    ...Object.entries(fo.failures)
+      .sort((a, b) => b[1] - a[1])
+      .map(([reason, n]) => `failed turns: ${n} × ${reason}`),
     ...fo.lostExamples.map((example) => `lost: ${example}`),
     `whole suite ${f.seconds.toFixed(0)} s; load average ${f.load[0].toFixed(1)} at its start and ${f.load[1].toFixed(1)} at its end on ${cores}`,
   ].join("\n");
