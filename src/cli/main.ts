@@ -101,6 +101,10 @@ program
     `bearer tokens, JSON [{"owner":"alice","sha256":"<hex>"}] (default: $${TOKENS_ENV}; none: loopback only)`,
   )
   .option(
+    "--store <url>",
+    "keep sessions in PostgreSQL instead (postgres://…, ?schema=NAME, default schema sessionvisor; needs pg)",
+  )
+  .option(
     "--log-format <format>",
     "log records on stderr as readable lines (pretty, the default) or pino JSON (json)",
   )

@@ -11,6 +11,7 @@ export interface ServeFlags {
   dataDir?: string;
   tokens?: string;
   memory?: boolean;
+  store?: string;
   dev?: boolean;
   logFormat?: string;
 }
@@ -72,11 +73,16 @@ export async function runServeCommand(flags: ServeFlags, io: CommandIo): Promise
   });
   let server: RunningServer;
   try {
-    if (flags.memory && flags.dataDir !== undefined) return fail(2, "give --memory or --data-dir, not both");
+    const backends = [flags.memory === true, flags.dataDir !== undefined, flags.store !== undefined];
+    if (backends.filter(Boolean).length > 1) return fail(2, "give one of --memory, --data-dir and --store");
     server = await serve({
       port,
       host,
-      ...(flags.memory ? { memory: true } : { dataDir: flags.dataDir ?? DEFAULT_DATA_DIR }),
+      ...(flags.memory
+        ? { memory: true }
+        : flags.store !== undefined
+          ? { store: flags.store }
+          : { dataDir: flags.dataDir ?? DEFAULT_DATA_DIR }),
       tokens,
       logger,
       ...(flags.dev ? { dev: true } : {}),

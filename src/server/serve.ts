@@ -6,11 +6,12 @@ import type { ServerType } from "@hono/node-server";
 import { InvalidArgumentError } from "../errors.js";
 import { type Logger, silentLogger } from "../runtime/index.js";
 import { SessionSystem, type SessionSystemOptions } from "../session/index.js";
-import { MemorySessionStore } from "../store/index.js";
+import { MemorySessionStore, PostgresSessionStore } from "../store/index.js";
 import { VERSION } from "../version.js";
 import { type AppOptions, createApp, type SessionvisorApp } from "./app.js";
 import { claimDataDir } from "./data-dir-lock.js";
 import { isLoopbackHost } from "./options.js";
+import { parseStoreUrl } from "./store-url.js";
 import { webSocketEvents } from "./websocket-events.js";
 
 export const DEFAULT_PORT = 8787;
@@ -33,6 +34,12 @@ export interface ServeOptions extends AppOptions {
    * better-sqlite3 needed). Only when no `system` is given.
    */
   memory?: boolean | undefined;
+  /**
+   * Keeps sessions in PostgreSQL instead of `dataDir`: a `postgres://` URL, `?schema=` naming the
+   * schema of the store's tables (default `sessionvisor`; needs the `pg` package). Only when no
+   * `system` is given; the store is closed with the server.
+   */
+  store?: string | undefined;
   /** Options of the session system started when no `system` is given (its store and logger are the server's). */
   systemOptions?: Omit<SessionSystemOptions, "store" | "storePath" | "logger"> | undefined;
   /** How long `close` lets responses finish before it drops their connections (ms, default 5,000). */
@@ -86,6 +93,14 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
       `development mode lets a client kill any of its processes, so it is refused on ${host}: listen on 127.0.0.1`,
     );
   }
+  const backends = [options.dataDir !== undefined, options.memory === true, options.store !== undefined];
+  if (backends.filter(Boolean).length > 1) {
+    throw new InvalidArgumentError(
+      options.store === undefined ? "memory" : "store",
+      "give one of dataDir, memory and store",
+    );
+  }
+  const storeUrl = options.store === undefined ? undefined : parseStoreUrl(options.store);
   const logger: Logger = options.logger ?? silentLogger();
   // Loaded on the first serve, not when sessionvisor is imported (see createApp).
   const { createAdaptorServer } = await import("@hono/node-server");
@@ -95,8 +110,18 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
   // The data directory is this server's while it runs: a second serve, or the CLI's embedded
   // mode, on the same SQLite file would run every session a second time.
   let lock: ReturnType<typeof claimDataDir> | undefined;
+  /** A store this server opened, closed after its system stops. */
+  let ownStore: PostgresSessionStore | undefined;
   if (options.system) {
     system = options.system;
+  } else if (storeUrl) {
+    ownStore = await PostgresSessionStore.open(storeUrl);
+    try {
+      system = await SessionSystem.start({ ...options.systemOptions, store: ownStore, logger });
+    } catch (error) {
+      await ownStore.close().catch(() => {});
+      throw error;
+    }
   } else if (options.memory) {
     system = await SessionSystem.start({ ...options.systemOptions, store: new MemorySessionStore(), logger });
   } else {
@@ -126,6 +151,7 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
     });
   } catch (error) {
     if (ownsSystem) await system.stop().catch(() => {});
+    await ownStore?.close().catch(() => {});
     lock?.release();
     throw error;
   }
@@ -154,6 +180,7 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
     websockets.close();
     app.close();
     if (ownsSystem) await system.stop().catch(() => {});
+    await ownStore?.close().catch(() => {});
     lock?.release();
     throw error;
   }
@@ -177,6 +204,7 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
       await stopped;
       clearTimeout(grace);
       if (ownsSystem) await system.stop();
+      await ownStore?.close();
       lock?.release();
       logger.info({ event: "server_closed", url }, "sessionvisor server closed");
     })();
