@@ -176,6 +176,8 @@ describe("cluster history checker", () => {
             recorded.restarts.push({ node: again.node, at: Date.now() });
             slots[slot] = again;
           })();
+          // Handled here as well, so a failed restart fails the test where it is awaited, not as an unhandled rejection.
+          restarting.catch(() => undefined);
           done(`crashed ${victim.node}, restart in ${downFor(op.downMs)} ms`);
         } else {
           await sleep(op.kind === "pause" ? op.ms : 0);
