@@ -5,7 +5,7 @@ import { LivenessView, type Sighting } from "../src/cluster/liveness.js";
 
 const DEAD_AFTER_MS = 3000;
 
-function heartbeat(node: string, createdMs: number): Sighting {
+function heartbeat(node: string, createdMs: number, startedAt = "2026-01-01T00:00:00.000Z"): Sighting {
   return {
     node,
     createdMs,
@@ -15,7 +15,7 @@ function heartbeat(node: string, createdMs: number): Sighting {
       subjectPrefix: `sv.${node}`,
       sessions: 0,
       rssMb: 1,
-      startedAt: "2026-01-01T00:00:00.000Z",
+      startedAt,
     },
   };
 }
@@ -32,6 +32,25 @@ describe("liveness by server timestamps", () => {
       view.members().map((member) => member.node),
       ["a", "b"],
     );
+  });
+
+  it("reports a node restarted under its id (a new start time) down, then up, even with no silence between", () => {
+    const view = new LivenessView(DEAD_AFTER_MS);
+    view.observe(heartbeat("a", 1000));
+    view.observe(heartbeat("a", 1100));
+    const changes = view.observe(heartbeat("a", 1150, "2026-01-01T00:00:05.000Z"));
+    assert.deepEqual(
+      changes.map((change) => [
+        change.type,
+        change.type === "member_down" && change.reason,
+        change.member.startedAt,
+      ]),
+      [
+        ["member_down", "restarted", "2026-01-01T00:00:00.000Z"],
+        ["member_up", false, "2026-01-01T00:00:05.000Z"],
+      ],
+    );
+    assert.deepEqual(view.observe(heartbeat("a", 1200, "2026-01-01T00:00:05.000Z")), []);
   });
 
   it("reports a node down (silent) at the first entry more than deadAfterMs after its last heartbeat", () => {

@@ -163,6 +163,30 @@ describe("cluster node failover", () => {
     t.diagnostic(`answered from ${taken.node} ${Date.now() - leftAt} ms after the leave`);
   });
 
+  it("a turn in flight to a node that crashes and restarts at once under its name fails with NodeDownError (restarted)", {
+    timeout: 90_000,
+  }, async (t) => {
+    const { nodes, startNode } = await startCluster(t, schemas, { system: slow });
+    const [a, , victim] = nodes as [ClusterNode, ClusterNode, ClusterNode];
+    const { id } = await victim.system.createSession();
+    const seen: SessionEvent[] = [];
+    const subscription = await a.sessions.subscribe(id, (event) => seen.push(event));
+    t.after(() => subscription.unsubscribe());
+    const long = `echo ${Array.from({ length: 60 }, (_, i) => `w${i}`).join(" ")}`;
+    const startedAt = Date.now();
+    const inFlight = a.sessions.sendMessage(id, long, { timeoutMs: 60_000 }).catch((error: unknown) => error);
+    await until("the turn to stream", 10_000, async () =>
+      seen.some((e) => e.type === "llm_delta") ? true : undefined,
+    );
+    // Back before the others could count three missed heartbeats: only its new start time tells.
+    await victim.abandon();
+    await startNode(victim.node);
+    const failed = await inFlight;
+    assert.ok(failed instanceof NodeDownError && failed.node === victim.node, String(failed));
+    assert.match(failed.message, /restarted/);
+    assert.ok(Date.now() - startedAt < 30_000, "it failed when the restart was seen, not at its timeout");
+  });
+
   it("a node restarted under the same name waits out its earlier run's leases, then serves the sessions", {
     timeout: 90_000,
   }, async (t) => {

@@ -1,7 +1,11 @@
 import type { ClusterMember, MemberEntry } from "./member-entry.js";
 
-/** Why a member went down: it deleted its key (a clean leave), or stopped renewing it. */
-export type MemberDownReason = "left" | "silent";
+/**
+ * Why a member went down: it deleted its key (a clean leave), stopped renewing it, or its key
+ * was written by a new start of the node under the same id (`restarted`: whatever the old run
+ * held or had in flight is gone, even if the others never saw it fall silent).
+ */
+export type MemberDownReason = "left" | "silent" | "restarted";
 
 export type LivenessChange =
   | { type: "member_up"; member: ClusterMember }
@@ -58,7 +62,10 @@ export class LivenessView {
         node: sighting.node,
         lastSeen: new Date(sighting.createdMs),
       };
-      this.known.set(sighting.node, { member, live: previous?.live ?? false });
+      // A new start of the node (its start time differs) ends the run we knew: down, then up.
+      const restarted = previous?.live === true && previous.member.startedAt !== member.startedAt;
+      if (restarted) changes.push({ type: "member_down", member: previous.member, reason: "restarted" });
+      this.known.set(sighting.node, { member, live: restarted ? false : (previous?.live ?? false) });
     }
     for (const [node, known] of this.known) {
       const age = this.serverNowMs - known.member.lastSeen.getTime();
