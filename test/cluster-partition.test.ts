@@ -308,7 +308,12 @@ describe("a network partition (network namespace and veth)", () => {
     );
     const own = await until(`${isolated} to heartbeat and answer after the heal`, 30_000, async () => {
       const members = await readMembers();
-      if (!members.some((m) => m.node === isolated && m.lastSeen.getTime() > healedAt)) return undefined;
+      // A heartbeat queued before the cut may land after the heal with its old session count:
+      // wait for one that says what the node runs now (nothing), which placement goes by.
+      const rejoined = members.some(
+        (m) => m.node === isolated && m.lastSeen.getTime() > healedAt && m.sessions === 0,
+      );
+      if (!rejoined) return undefined;
       return await listedBy(isolated);
     });
     cutOff.delete(isolated);

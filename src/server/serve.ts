@@ -93,12 +93,10 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
       `development mode lets a client kill any of its processes, so it is refused on ${host}: listen on 127.0.0.1`,
     );
   }
-  const backends = [options.dataDir !== undefined, options.memory === true, options.store !== undefined];
-  if (backends.filter(Boolean).length > 1) {
-    throw new InvalidArgumentError(
-      options.store === undefined ? "memory" : "store",
-      "give one of dataDir, memory and store",
-    );
+  // `memory` wins over a `dataDir` given beside it (nothing is created there); a `store` is
+  // a third place for the sessions, so it goes with neither.
+  if (options.store !== undefined && (options.memory === true || options.dataDir !== undefined)) {
+    throw new InvalidArgumentError("store", "give one of dataDir, memory and store");
   }
   const storeUrl = options.store === undefined ? undefined : parseStoreUrl(options.store);
   const logger: Logger = options.logger ?? silentLogger();
