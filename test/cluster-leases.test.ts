@@ -57,6 +57,17 @@ async function node(
 const newSession = () => `session_${randomUUID()}`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Blocks this process's event loop for `ms`, as a long GC pause or a synchronous loop would: no
+ * timer (the loss timer included) and no renewal can run meanwhile.
+ */
+function blockEventLoop(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // spin
+  }
+}
+
 describe("session leases", () => {
   it("a claim returns a fence, and the bucket names this node as the owner", TEST, async (t) => {
     const nats = await natsFixture(t);
@@ -163,11 +174,7 @@ describe("session leases", () => {
       const a = await node(t, nats, "node-a");
       const id = newSession();
       const fence = await a.leases.claim(id);
-      // Blocked (a long GC pause, a synchronous loop): no timer and no renewal can run meanwhile.
-      const blockedUntil = performance.now() + TTL_MS;
-      while (performance.now() < blockedUntil) {
-        // spin
-      }
+      blockEventLoop(TTL_MS);
       assert.equal(a.leases.fenceOf(id), undefined, "a write now carries no fence");
       assert.equal(a.losses.length, 0, "the loss timer has not run yet");
       await waitFor(() => a.losses.length > 0, 10_000, "the overdue loss timer");
@@ -186,10 +193,7 @@ describe("session leases", () => {
       const a = await node(t, nats, "node-a");
       const id = newSession();
       const fence = await a.leases.claim(id);
-      const blockedUntil = performance.now() + TTL_MS;
-      while (performance.now() < blockedUntil) {
-        // spin: the loss timer cannot run
-      }
+      blockEventLoop(TTL_MS);
       const reclaim = a.leases.claim(id, { waitMs: TTL_MS * 5 });
       assert.deepEqual(
         a.losses.map((loss) => [loss.fence, loss.reason]),
