@@ -2,9 +2,19 @@
 // node are spread by load, every session API call from any node reaches the session's owner,
 // and a session's events reach a subscriber on another node in order.
 import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { defaultProviders, type SessionEvent, SessionNotFoundError, type TurnPart } from "../src/index.js";
+import {
+  defaultProviders,
+  type SessionEvent,
+  SessionExistsError,
+  SessionNotFoundError,
+  type TurnPart,
+} from "../src/index.js";
 import { GenServer, isDownMessage } from "../src/runtime/index.js";
+import { newSessionId } from "../src/session/session-id.js";
 import { Supervisor } from "../src/supervision/index.js";
 import { startCluster } from "./fixtures/cluster-node-support.js";
 import { TestSchemas } from "./support/postgres-test-db.js";
@@ -70,6 +80,61 @@ describe("cluster nodes", () => {
     assert.equal(nodes.find((n) => n.node === node)?.system.findSupervisor(id), undefined);
     assert.equal(await nodes[1]?.sessions.getSession(id), undefined);
     await assert.rejects(nodes[1]?.sessions.getHistory(id) as Promise<unknown>, SessionNotFoundError);
+  });
+
+  it("a session terminated through its node's own system gives its lease up", {
+    timeout: 60_000,
+  }, async (t) => {
+    const { nodes } = await startCluster(t, schemas);
+    const [a, b] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
+    const { id } = await a.system.createSession();
+    await a.system.terminateSession(id);
+    const deadline = Date.now() + 5000;
+    while ((await b.sessions.ownerOf(id)) !== undefined && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(await b.sessions.ownerOf(id), undefined);
+    // Restorable on any node: the claim a restore makes finds no lease in the way.
+    const restored = await b.sessions.restoreSession(id);
+    assert.equal(restored.status, "active");
+  });
+
+  it("denies a tool call of a session on another node, and the model is told why", {
+    timeout: 60_000,
+  }, async (t) => {
+    const { nodes } = await startCluster(t, schemas);
+    const [a, b] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
+    const project = mkdtempSync(join(tmpdir(), "sessionvisor-cluster-"));
+    t.after(() => rmSync(project, { recursive: true, force: true }));
+    const { id } = await a.system.createSession({ projectPath: project });
+    const asked = new Promise<string>((resolve) => {
+      void b.sessions.subscribe(id, (event) => {
+        if (event.type === "tool_approval_requested") resolve(event.callId);
+      });
+    });
+    const turn = b.sessions.sendMessage(id, "tool run_command touch denied.txt");
+    await b.sessions.denyToolCall(id, await asked, "not across nodes");
+    await turn;
+    const tool = (await b.sessions.getHistory(id)).find((entry) => entry.role === "tool");
+    assert.match(tool?.content ?? "", /not across nodes/);
+    assert.equal(existsSync(join(project, "denied.txt")), false);
+  });
+
+  it("imports an exported session on a node of the cluster's choosing, under its id", {
+    timeout: 60_000,
+  }, async (t) => {
+    const { nodes } = await startCluster(t, schemas);
+    const [a, b] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
+    const { id } = await a.system.createSession({ name: "travelling" });
+    await a.sessions.sendMessage(id, "echo carried");
+    const document = await a.system.exportSession(id);
+    const copy = JSON.parse(JSON.stringify(document).replaceAll(id, newSessionId()));
+    const imported = await b.sessions.importSession(copy);
+    assert.equal(imported.name, "travelling");
+    assert.deepEqual(
+      (await a.sessions.getHistory(imported.id)).map((turn) => turn.content),
+      ["echo carried", "carried"],
+    );
+    await assert.rejects(b.sessions.importSession(copy), SessionExistsError);
   });
 
   it("a subscriber on another node sees a turn's events in order", { timeout: 60_000 }, async (t) => {

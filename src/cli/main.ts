@@ -105,6 +105,12 @@ program
     "keep sessions in PostgreSQL instead (postgres://…, ?schema=NAME, default schema sessionvisor; needs pg)",
   )
   .option(
+    "--cluster <nats-url>",
+    "join a cluster of nodes on NATS (nats://host:4222, several comma-separated); needs --store",
+  )
+  .option("--node <id>", "this node's id in the cluster (default <hostname>-<pid>)")
+  .option("--prefix <prefix>", "the cluster's subject prefix, the same on every node (default sessionvisor)")
+  .option(
     "--log-format <format>",
     "log records on stderr as readable lines (pretty, the default) or pino JSON (json)",
   )

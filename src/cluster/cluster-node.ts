@@ -1,5 +1,6 @@
 import type { KV } from "@nats-io/kv";
 import { z } from "zod";
+import { InvalidArgumentError } from "../errors.js";
 import { type Logger, Runtime, silentLogger } from "../runtime/index.js";
 import {
   type SessionEvent,
@@ -42,7 +43,11 @@ export interface ClusterNodeOptions {
   leaseTtlMs?: number;
   /** Membership heartbeat (default leaseTtlMs / 5, at most 1000 ms); a node is down after 3 missed. */
   heartbeatMs?: number;
-  /** KV bucket names (defaults `sessionvisor_nodes`, `sessionvisor_session_owner`). */
+  /**
+   * KV bucket names. Default `<prefix>_nodes` and `<prefix>_session_owner` (dots of the prefix
+   * as `_`): `sessionvisor_nodes` and `sessionvisor_session_owner` with the default prefix, so
+   * that two clusters on one NATS with their own prefixes share nothing.
+   */
   buckets?: { nodes?: string; leases?: string };
   /** How long a session request other than a turn waits for its node (default 10 000 ms). */
   requestTimeoutMs?: number;
@@ -64,11 +69,11 @@ const OptionsSchema = z
     heartbeatMs: z.number().int().min(50).optional(),
     buckets: z
       .object({
-        nodes: z.string().regex(BUCKET_PATTERN).default(DEFAULT_NODES_BUCKET),
-        leases: z.string().regex(BUCKET_PATTERN).default(DEFAULT_LEASES_BUCKET),
+        nodes: z.string().regex(BUCKET_PATTERN).optional(),
+        leases: z.string().regex(BUCKET_PATTERN).optional(),
       })
       .strict()
-      .default({ nodes: DEFAULT_NODES_BUCKET, leases: DEFAULT_LEASES_BUCKET }),
+      .default({}),
     requestTimeoutMs: z.number().int().positive().default(10_000),
     system: z.record(z.string(), z.unknown()).default({}),
     logger: z.custom<Logger>((value) => typeof value === "object" && value !== null).optional(),
@@ -92,6 +97,8 @@ export class ClusterNode implements AsyncDisposable {
   private readonly listeners = new Set<ClusterNodeListener>();
   /** The fence of each ownership announced (session_activated) and not yet ended. */
   private readonly announced = new Map<string, number>();
+  /** Leases of terminated sessions being given up (one release each, however it was asked for). */
+  private readonly releasing = new Map<string, Promise<void>>();
   private readonly cleanups: (() => void)[] = [];
   private closing = false;
   private service: NodeService | undefined;
@@ -126,7 +133,8 @@ export class ClusterNode implements AsyncDisposable {
   }
 
   static async start(options: ClusterNodeOptions): Promise<ClusterNode> {
-    const o = parseOptions(OptionsSchema, options, "cluster node");
+    const parsed = parseOptions(OptionsSchema, options, "cluster node");
+    const o = { ...parsed, buckets: bucketsOf(parsed.prefix, parsed.buckets) };
     const logger = o.logger ?? silentLogger();
     const heartbeatMs = o.heartbeatMs ?? Math.min(1000, Math.floor(o.leaseTtlMs / 5));
     const undo: (() => Promise<unknown>)[] = [];
@@ -235,6 +243,16 @@ export class ClusterNode implements AsyncDisposable {
     );
     // Every event of a session run here goes to its subject, in the order it was published.
     const events = this.system.subscribeAll((event: SessionEvent) => {
+      // Terminated here, however (through the cluster, this node's own system, a tool): its
+      // lease is given up, so that a restore can claim it anywhere.
+      if (event.type === "session_terminated") {
+        this.releaseTerminated(event.sessionId).catch((error: unknown) =>
+          this.runtime.logger.warn(
+            { event: "cluster_release_failed", sessionId: event.sessionId, err: error },
+            "could not give up a terminated session's lease",
+          ),
+        );
+      }
       try {
         nc.publish(eventsSubject(this.prefix, event.sessionId), JSON.stringify(packTerm(event, "event")));
       } catch (error) {
@@ -252,8 +270,19 @@ export class ClusterNode implements AsyncDisposable {
       system: this.system,
       leases: this.leases,
       activate: (sessionId, unreachable) => this.activate(sessionId, unreachable),
-      terminated: async (sessionId) => {
-        const fence = this.leases.fenceOf(sessionId);
+      terminated: (sessionId) => this.releaseTerminated(sessionId),
+      logger: this.runtime.logger,
+    });
+  }
+
+  /** Gives up a terminated session's lease, once; resolves when it is released. */
+  private releaseTerminated(sessionId: string): Promise<void> {
+    const pending = this.releasing.get(sessionId);
+    if (pending) return pending;
+    const fence = this.leases.fenceOf(sessionId);
+    if (fence === undefined) return Promise.resolve();
+    const released = (async () => {
+      try {
         await this.leases.release(sessionId);
         this.emit({
           type: "session_released",
@@ -263,9 +292,12 @@ export class ClusterNode implements AsyncDisposable {
           reason: "terminated",
           at: Date.now(),
         });
-      },
-      logger: this.runtime.logger,
-    });
+      } finally {
+        this.releasing.delete(sessionId);
+      }
+    })();
+    this.releasing.set(sessionId, released);
+    return released;
   }
 
   /** Live members as this node sees them, itself included. */
@@ -417,4 +449,24 @@ export class ClusterNode implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/** The buckets given, the others named after the prefix (the defaults with the default prefix). */
+function bucketsOf(prefix: string, given: { nodes?: string | undefined; leases?: string | undefined }) {
+  const stem = prefix.replace(/\./g, "_");
+  const named = (given: string | undefined, suffix: string, fallback: string): string => {
+    if (given !== undefined) return given;
+    if (prefix === "sessionvisor") return fallback;
+    const name = `${stem}_${suffix}`;
+    if (!BUCKET_PATTERN.test(name))
+      throw new InvalidArgumentError(
+        "buckets",
+        `the prefix ${JSON.stringify(prefix)} makes the bucket name ${JSON.stringify(name)}, longer than 64 characters: name the buckets`,
+      );
+    return name;
+  };
+  return {
+    nodes: named(given.nodes, "nodes", DEFAULT_NODES_BUCKET),
+    leases: named(given.leases, "session_owner", DEFAULT_LEASES_BUCKET),
+  };
 }

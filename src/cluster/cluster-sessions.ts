@@ -2,9 +2,11 @@ import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { InvalidArgumentError, type Pid } from "../runtime/index.js";
 import {
   type ConversationTurn,
+  type FileEntry,
   InvalidSessionIdError,
   isSessionId,
   type SessionConfigInput,
+  type SessionDocument,
   type SessionEvent,
   type SessionEventListener,
   type SessionInfo,
@@ -66,22 +68,36 @@ export class ClusterSessions {
 
   /** Creates a session on the least loaded live node (which claims it, then creates it). */
   async createSession(config: SessionConfigInput = {}): Promise<ClusterSessionInfo> {
+    return this.placed({ op: "create", config }, "create a session");
+  }
+
+  /**
+   * Starts an exported session (SessionSystem.importSession's document) on the least loaded
+   * live node, under its original id; refused (SessionExistsError) if the store holds that id.
+   */
+  async importSession(document: SessionDocument): Promise<ClusterSessionInfo> {
+    return this.placed({ op: "import", document }, "import a session");
+  }
+
+  /** Brings back a terminated session (see SessionSystem.restoreSession) on the least loaded live node. */
+  async restoreSession(id: string): Promise<ClusterSessionInfo> {
+    checkId(id);
+    return this.placed({ op: "restore", id }, "restore a session");
+  }
+
+  /** A request that starts a session, on the least loaded live node; the next one if that one died since its last heartbeat. */
+  private async placed(request: NodeRequest, what: string): Promise<ClusterSessionInfo> {
     const tried = new Set<string>();
     for (;;) {
       const node = this.placement.choose(this.deps.members(), tried);
       if (node === undefined)
         throw new NoNodeAvailableError(
-          `no live node to create a session on (tried ${[...tried].join(", ") || "none"})`,
+          `no live node to ${what} on (tried ${[...tried].join(", ") || "none"})`,
         );
       try {
-        const info = (await this.ask(
-          node,
-          { op: "create", config },
-          this.deps.requestTimeoutMs,
-        )) as SessionInfo;
+        const info = (await this.ask(node, request, this.deps.requestTimeoutMs)) as SessionInfo;
         return { ...info, node };
       } catch (error) {
-        // A node that died since its last heartbeat: the next least loaded one.
         if (!isNoResponders(error) || tried.size >= 2) throw error;
         tried.add(node);
       }
@@ -191,17 +207,64 @@ export class ClusterSessions {
 
   /** The live sessions of every live node (a node that does not answer in time is left out). */
   async listSessions(): Promise<ClusterSessionInfo[]> {
+    return this.fromEveryNode({ op: "list" });
+  }
+
+  /**
+   * The terminated sessions kept for restoring, as each live node knows them (those terminated
+   * there, and those it found at its start), each once; `node` is the node that listed it.
+   */
+  async listTerminatedSessions(): Promise<ClusterSessionInfo[]> {
+    const seen = new Set<string>();
+    return (await this.fromEveryNode({ op: "list_terminated" })).filter(
+      (info) => !seen.has(info.id) && seen.add(info.id),
+    );
+  }
+
+  private async fromEveryNode(request: NodeRequest): Promise<ClusterSessionInfo[]> {
     const lists = await Promise.allSettled(
       this.deps.members().map(async (member) => {
-        const infos = (await this.ask(
-          member.node,
-          { op: "list" },
-          this.deps.requestTimeoutMs,
-        )) as SessionInfo[];
+        const infos = (await this.ask(member.node, request, this.deps.requestTimeoutMs)) as SessionInfo[];
         return infos.map((info) => ({ ...info, node: member.node }));
       }),
     );
     return lists.flatMap((result) => (result.status === "fulfilled" ? result.value : []));
+  }
+
+  /** The session's context files (see SessionSystem.getFiles), from its owner. */
+  async getFiles(id: string): Promise<{ active: string[]; index: FileEntry[] }> {
+    return (await this.onOwner(id, { op: "files", id }, this.deps.requestTimeoutMs)) as {
+      active: string[];
+      index: FileEntry[];
+    };
+  }
+
+  /** Approves a tool call the session's turn waits on (see SessionSystem.approveToolCall). */
+  async approveToolCall(id: string, callId: string): Promise<void> {
+    await this.onOwner(id, { op: "approve", id, callId }, this.deps.requestTimeoutMs);
+  }
+
+  /** Denies a tool call the session's turn waits on (see SessionSystem.denyToolCall). */
+  async denyToolCall(id: string, callId: string, reason?: string): Promise<void> {
+    const request: NodeRequest = { op: "deny", id, callId, ...(reason === undefined ? {} : { reason }) };
+    await this.onOwner(id, request, this.deps.requestTimeoutMs);
+  }
+
+  /**
+   * Every event of every session of the cluster, as each node publishes them (in order per
+   * session; sessions interleave as they arrive). Nothing is replayed: the events from the
+   * moment the subscription reaches the server on.
+   */
+  subscribeAll(listener: SessionEventListener): ClusterSubscription {
+    if (typeof listener !== "function") throw new TypeError("listener must be a function");
+    const subscription = this.deps.nc.subscribe(eventsSubject(this.deps.prefix, "*"), {
+      callback: (error, msg) => {
+        if (error) return;
+        const event = decodeEvent(msg.data);
+        if (event) listener(event);
+      },
+    });
+    return { unsubscribe: () => subscription.unsubscribe() };
   }
 
   /** The node that owns the session now, from its lease; undefined when nobody does. */
@@ -241,12 +304,8 @@ export class ClusterSessions {
     const subscription: Subscription = this.deps.nc.subscribe(eventsSubject(this.deps.prefix, id), {
       callback: (error, msg) => {
         if (error) return;
-        let event: SessionEvent;
-        try {
-          event = unpackTerm(JSON.parse(decoder.decode(msg.data))) as SessionEvent;
-        } catch {
-          return; // not an event of ours
-        }
+        const event = decodeEvent(msg.data);
+        if (!event) return;
         if (held) held.push(event);
         else deliver(event);
       },
@@ -374,6 +433,15 @@ export class ClusterSessions {
   private async request(subject: string, request: NodeRequest, timeoutMs: number): Promise<unknown> {
     const reply = await this.deps.nc.request(subject, encodeRequest(request), { timeout: timeoutMs });
     return decodeOutcome(reply.data);
+  }
+}
+
+/** An event as a node published it; undefined for anything else on the subject. */
+function decodeEvent(data: Uint8Array): SessionEvent | undefined {
+  try {
+    return unpackTerm(JSON.parse(decoder.decode(data))) as SessionEvent;
+  } catch {
+    return undefined;
   }
 }
 

@@ -82,6 +82,12 @@ export class NodeService {
         return system.createSession(request.config as never);
       case "list":
         return system.listSessions();
+      case "list_terminated":
+        return system.listTerminatedSessions();
+      case "import":
+        return system.importSession(request.document as never);
+      case "restore":
+        return system.restoreSession(request.id);
       case "activate":
         return this.deps.activate(request.id, request.unreachable);
       default:
@@ -112,6 +118,14 @@ export class NodeService {
         return null;
       case "supervisor":
         return system.findSupervisor(request.id) ?? null;
+      case "files":
+        return system.getFiles(request.id);
+      case "approve":
+        await system.approveToolCall(request.id, request.callId);
+        return null;
+      case "deny":
+        await system.denyToolCall(request.id, request.callId, request.reason);
+        return null;
     }
   }
 

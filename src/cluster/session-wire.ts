@@ -29,8 +29,20 @@ export const NodeRequestSchema = z.discriminatedUnion("op", [
   z.object({ op: z.literal("events"), id, since: z.number().int().nonnegative() }),
   z.object({ op: z.literal("get"), id }),
   z.object({ op: z.literal("list") }),
+  z.object({ op: z.literal("list_terminated") }),
   z.object({ op: z.literal("terminate"), id }),
   z.object({ op: z.literal("supervisor"), id }),
+  z.object({ op: z.literal("files"), id }),
+  z.object({ op: z.literal("approve"), id, callId: z.string().min(1).max(256) }),
+  z.object({
+    op: z.literal("deny"),
+    id,
+    callId: z.string().min(1).max(256),
+    reason: z.string().max(10_000).optional(),
+  }),
+  /** Placed like `create`: the node that takes it claims the session. */
+  z.object({ op: z.literal("import"), document: z.unknown() }),
+  z.object({ op: z.literal("restore"), id }),
   /** To the activation queue group: claim the ownerless session and adopt it; answers the node. */
   z.object({
     op: z.literal("activate"),

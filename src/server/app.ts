@@ -1,7 +1,7 @@
 import type { Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { type Logger, silentLogger } from "../runtime/index.js";
-import type { SessionSystem } from "../session/index.js";
+import { SessionSystem } from "../session/index.js";
 import { Auth, type TokenEntry } from "./auth.js";
 import { ServerContext, type ServerEnv } from "./context.js";
 import { errorResponse, HttpError } from "./errors.js";
@@ -12,6 +12,7 @@ import { observerPage, observerRoutes } from "./observer.js";
 import { openApiDocument } from "./openapi.js";
 import { resolveServerLimits, type ServerLimits } from "./options.js";
 import { SessionOwners } from "./owners.js";
+import { localSessions, type ServedSessions } from "./served-sessions.js";
 import { sessionRoutes } from "./session-routes.js";
 import { treeRoutes } from "./tree-routes.js";
 import { turnRoutes } from "./turn-routes.js";
@@ -35,7 +36,7 @@ export interface AppOptions {
   dev?: boolean | undefined;
 }
 
-/** The HTTP API over one session system, as a fetch handler (see `serve` for a listening server). */
+/** The HTTP API over one session system (or a cluster's), as a fetch handler (see `serve` for a listening server). */
 export interface SessionvisorApp {
   readonly hono: Hono<ServerEnv>;
   readonly fetch: (request: Request) => Response | Promise<Response>;
@@ -51,6 +52,7 @@ export interface SessionvisorApp {
     ownerOf(authorization: string | undefined): string;
     canSee(owner: string, sessionId: string): Promise<boolean>;
     readonly globalEvents: GlobalEvents;
+    readonly sessions: ServedSessions;
   };
   /**
    * Stops taking requests (they answer 503 `server_closing`, `/readyz` too), ends every SSE
@@ -63,16 +65,22 @@ export interface SessionvisorApp {
 const PROBE_ID = "session_00000000-0000-4000-8000-000000000000";
 
 /**
- * The HTTP API (routes under `/v1`, `/healthz`, `/readyz`) over a started session system.
- * Reads who owns each stored session first.
+ * The HTTP API (routes under `/v1`, `/healthz`, `/readyz`) over a started session system, or
+ * the sessions of a whole cluster (what `serve` gives it in cluster mode). Reads who owns each
+ * stored session first.
  */
-export async function createApp(system: SessionSystem, options: AppOptions = {}): Promise<SessionvisorApp> {
+export async function createApp(
+  served: SessionSystem | ServedSessions,
+  options: AppOptions = {},
+): Promise<SessionvisorApp> {
+  const sessions = served instanceof SessionSystem ? localSessions(served) : served;
+  const system = sessions.local;
   const limits = resolveServerLimits(options.limits);
   const auth = new Auth(options.tokens);
   const logger = options.logger ?? silentLogger();
   const owners = new SessionOwners(system.store);
   await owners.load();
-  const ctx = new ServerContext(system, auth, owners, limits, logger);
+  const ctx = new ServerContext(sessions, auth, owners, limits, logger);
 
   // Loaded here, not at import: a program that imports sessionvisor and never serves does not
   // pay for hono (about 40 ms with the node adapter).
@@ -140,6 +148,11 @@ export async function createApp(system: SessionSystem, options: AppOptions = {})
   turnRoutes(app, ctx);
   eventRoutes(app, ctx);
   observerRoutes(app, ctx, treeRoutes(app, ctx), { dev: options.dev === true });
+  // Cluster mode: the nodes this one sees (any owner may look: it names no session).
+  app.get("/v1/nodes", (c) => {
+    ctx.noQuery(c);
+    return c.json({ node: sessions.node ?? null, nodes: sessions.listNodes() });
+  });
   observerPage(app);
 
   return {
@@ -153,6 +166,7 @@ export async function createApp(system: SessionSystem, options: AppOptions = {})
       ownerOf: (authorization) => auth.ownerOf(authorization),
       canSee: (owner, sessionId) => (auth.implicit ? Promise.resolve(true) : ctx.canSee(owner, sessionId)),
       globalEvents: ctx.globalEvents,
+      sessions,
     },
     close: () => ctx.close(),
   };

@@ -12,6 +12,9 @@ export interface ServeFlags {
   tokens?: string;
   memory?: boolean;
   store?: string;
+  cluster?: string;
+  node?: string;
+  prefix?: string;
   dev?: boolean;
   logFormat?: string;
 }
@@ -75,6 +78,10 @@ export async function runServeCommand(flags: ServeFlags, io: CommandIo): Promise
   try {
     const backends = [flags.memory === true, flags.dataDir !== undefined, flags.store !== undefined];
     if (backends.filter(Boolean).length > 1) return fail(2, "give one of --memory, --data-dir and --store");
+    if (flags.cluster === undefined && (flags.node !== undefined || flags.prefix !== undefined))
+      return fail(2, "--node and --prefix go with --cluster");
+    if (flags.cluster !== undefined && flags.store === undefined)
+      return fail(2, "--cluster needs --store postgres://…: the PostgreSQL every node of the cluster shares");
     server = await serve({
       port,
       host,
@@ -86,6 +93,18 @@ export async function runServeCommand(flags: ServeFlags, io: CommandIo): Promise
       tokens,
       logger,
       ...(flags.dev ? { dev: true } : {}),
+      ...(flags.cluster === undefined
+        ? {}
+        : {
+            cluster: {
+              servers: flags.cluster
+                .split(",")
+                .map((url) => url.trim())
+                .filter((url) => url !== ""),
+              ...(flags.node === undefined ? {} : { node: flags.node }),
+              ...(flags.prefix === undefined ? {} : { prefix: flags.prefix }),
+            },
+          }),
     });
   } catch (error) {
     removeSignalHandlers();
@@ -97,6 +116,8 @@ export async function runServeCommand(flags: ServeFlags, io: CommandIo): Promise
     ? `bearer tokens of ${owners} owner${owners === 1 ? "" : "s"}`
     : "no tokens, loopback only";
   io.stdout.write(`sessionvisor serving on ${server.url} (${auth}); Ctrl-C or SIGTERM stops it\n`);
+  if (server.node !== undefined)
+    io.stdout.write(`cluster node ${server.node}: serving every node's sessions\n`);
   const observer = observerBuilt()
     ? flags.dev
       ? " (development mode: kill buttons on)"

@@ -4,7 +4,6 @@ import type { Logger } from "../runtime/index.js";
 import {
   InvalidSessionIdError,
   isSessionId,
-  type SessionInfo,
   type SessionInfoJson,
   SessionNotFoundError,
   type SessionSystem,
@@ -17,17 +16,18 @@ import type { ServerLimits } from "./options.js";
 import type { SessionOwners } from "./owners.js";
 import { parseWith, queryOf } from "./request.js";
 import { NoQuerySchema } from "./schemas.js";
+import type { ServedSessionInfo, ServedSessions, ServedSubscription } from "./served-sessions.js";
 import type { SseWriter } from "./sse.js";
 
 /** What hono keeps per request: the owner the auth middleware found. */
 export type ServerEnv = { Variables: { owner: string } };
 export type ServerRequest = Context<ServerEnv>;
 
-/** A session as the API answers with it: its info, and its owner when it has one. */
-export type SessionJson = SessionInfoJson & { owner?: string };
+/** A session as the API answers with it: its info, its owner when it has one, and in a cluster its node. */
+export type SessionJson = SessionInfoJson & { owner?: string; node?: string };
 
 /**
- * What every route shares: the system, who may see what, the limits, and the streams open, so
+ * What every route shares: the sessions served, who may see what, the limits, and the streams open, so
  * that closing the server ends them all.
  */
 export class ServerContext {
@@ -48,13 +48,18 @@ export class ServerContext {
   readonly globalEvents: GlobalEvents;
 
   constructor(
-    readonly system: SessionSystem,
+    readonly sessions: ServedSessions,
     readonly auth: Auth,
     readonly owners: SessionOwners,
     readonly limits: ServerLimits,
     readonly logger: Logger,
   ) {
-    this.globalEvents = new GlobalEvents(system, limits.keptGlobalEvents);
+    this.globalEvents = new GlobalEvents(sessions, limits.keptGlobalEvents);
+  }
+
+  /** This process's own session system: its runtime, hosts and process tree. */
+  get system(): SessionSystem {
+    return this.sessions.local;
   }
 
   get closing(): AbortSignal {
@@ -98,9 +103,23 @@ export class ServerContext {
     return this.auth.implicit || recorded === owner;
   }
 
-  sessionJson(info: SessionInfo): SessionJson {
+  sessionJson(info: ServedSessionInfo): SessionJson {
     const owner = this.owners.cached(info.id);
-    return { ...sessionInfoToJSON(info), ...(owner ? { owner } : {}) };
+    return {
+      ...sessionInfoToJSON(info),
+      ...(owner ? { owner } : {}),
+      ...(info.node === undefined ? {} : { node: info.node }),
+    };
+  }
+
+  /** Ends a subscription whose stream is over (a failure to is logged, not thrown). */
+  unsubscribe(subscription: ServedSubscription): void {
+    try {
+      subscription.unsubscribe();
+    } catch (error) {
+      // Gone with its session (or its system) already.
+      this.logger.debug({ event: "unsubscribe_failed", err: error }, "could not end a subscription");
+    }
   }
 
   /**

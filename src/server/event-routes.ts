@@ -1,5 +1,4 @@
 import type { Hono } from "hono";
-import type { Subscription } from "../registry/index.js";
 import type { SessionEvent } from "../session/index.js";
 import type { ServerContext, ServerEnv } from "./context.js";
 import { parseWith, queryOf } from "./request.js";
@@ -9,6 +8,7 @@ import {
   GlobalLastEventIdSchema,
   LastEventIdSchema,
 } from "./schemas.js";
+import type { ServedSubscription } from "./served-sessions.js";
 import { type SseWriter, sseResponse } from "./sse.js";
 
 /**
@@ -17,7 +17,7 @@ import { type SseWriter, sseResponse } from "./sse.js";
  * `<epoch>.<n>`, resumable the same way from the server's kept events).
  */
 export function eventRoutes(app: Hono<ServerEnv>, ctx: ServerContext): void {
-  const { system, limits } = ctx;
+  const { sessions, limits } = ctx;
   const streamOptions = (c: { req: { raw: Request } }) => ({
     signal: c.req.raw.signal,
     heartbeatMs: limits.heartbeatMs,
@@ -34,11 +34,12 @@ export function eventRoutes(app: Hono<ServerEnv>, ctx: ServerContext): void {
         : parseWith(LastEventIdSchema, { "last-event-id": header.trim() })["last-event-id"];
     const id = await ctx.ownedId(c);
 
-    if ((await system.getSession(id)) === undefined) {
+    if ((await sessions.getSession(id)) === undefined) {
       // Terminated (its record kept for a restore): what is kept after `since`, then the end;
-      // nothing at all is 204, which tells an EventSource to stop reconnecting.
+      // nothing at all is 204, which tells an EventSource to stop reconnecting. Read from the
+      // store here (in a cluster the shared one: no node runs the session).
       const kept: SessionEvent[] = [];
-      if (since !== undefined) system.unsubscribe(await system.subscribe(id, (e) => kept.push(e), { since }));
+      if (since !== undefined) (await ctx.system.subscribe(id, (e) => kept.push(e), { since })).unsubscribe();
       if (kept.length === 0) return c.body(null, 204);
       return sseResponse({
         ...streamOptions(c),
@@ -53,15 +54,15 @@ export function eventRoutes(app: Hono<ServerEnv>, ctx: ServerContext): void {
     return sseResponse({
       ...streamOptions(c),
       start: async (writer) => {
-        let subscription: Subscription | undefined;
+        let subscription: ServedSubscription | undefined;
         writer.onClose(() => {
-          if (subscription) unsubscribeQuietly(ctx, subscription);
+          if (subscription) ctx.unsubscribe(subscription);
           release();
         });
         ctx.track(writer);
         let replaying = true;
         let lastType: string | undefined;
-        const subscribed = await system.subscribe(
+        const subscribed = await sessions.subscribe(
           id,
           (event) => {
             sendEvent(writer, event);
@@ -74,11 +75,12 @@ export function eventRoutes(app: Hono<ServerEnv>, ctx: ServerContext): void {
         );
         replaying = false;
         if (writer.closed) {
-          unsubscribeQuietly(ctx, subscribed);
+          ctx.unsubscribe(subscribed);
           return;
         }
         subscription = subscribed;
-        if (lastType === "session_terminated" && (await system.getSession(id)) === undefined) writer.close();
+        if (lastType === "session_terminated" && (await sessions.getSession(id)) === undefined)
+          writer.close();
       },
     });
   });
@@ -127,12 +129,4 @@ export function eventRoutes(app: Hono<ServerEnv>, ctx: ServerContext): void {
 /** A session's event as SSE: named by its type, its `seq` as the id to resume from. */
 function sendEvent(writer: SseWriter, event: SessionEvent): void {
   writer.send({ event: event.type, id: event.seq, data: event });
-}
-
-function unsubscribeQuietly(ctx: ServerContext, subscription: Subscription): void {
-  try {
-    ctx.system.unsubscribe(subscription);
-  } catch {
-    // Gone with its session already.
-  }
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import type { Subscription } from "../registry/index.js";
-import type { SessionEvent, SessionSystem } from "../session/index.js";
+import type { SessionEvent } from "../session/index.js";
+import type { ServedSessions, ServedSubscription } from "./served-sessions.js";
 
 /**
  * What a global stream sends first when it cannot give everything after the client's cursor:
@@ -32,14 +32,14 @@ export class GlobalEvents {
   /** A ring of the newest events: `kept[n % keep]` holds event n while n > count - keep. */
   private readonly kept: (SessionEvent | undefined)[];
   private readonly listeners = new Set<Listener>();
-  private readonly subscription: Subscription;
+  private readonly subscription: ServedSubscription;
 
   constructor(
-    private readonly system: SessionSystem,
+    sessions: Pick<ServedSessions, "subscribeAll">,
     private readonly keep: number,
   ) {
     this.kept = new Array(keep);
-    this.subscription = system.subscribeAll((event) => {
+    this.subscription = sessions.subscribeAll((event) => {
       const n = ++this.count;
       this.kept[n % keep] = event;
       const id = this.idOf(n);
@@ -92,7 +92,7 @@ export class GlobalEvents {
   close(): void {
     this.listeners.clear();
     try {
-      this.system.unsubscribe(this.subscription);
+      this.subscription.unsubscribe();
     } catch {
       // The system has stopped already.
     }

@@ -33,7 +33,14 @@ export {
   DEFAULT_HOST,
   DEFAULT_PORT,
   type RunningServer,
+  type ServeClusterOptions,
   type ServeOptions,
   STORE_FILE,
   serve,
 } from "./serve.js";
+export {
+  localSessions,
+  type ServedSessionInfo,
+  type ServedSessions,
+  type ServedSubscription,
+} from "./served-sessions.js";

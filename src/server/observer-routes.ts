@@ -1,6 +1,5 @@
 import type { Hono } from "hono";
 import { Pid } from "../runtime/index.js";
-import type { SessionInfo } from "../session/index.js";
 import type { ServerContext, ServerEnv } from "./context.js";
 import { HttpError } from "./errors.js";
 import type {
@@ -12,6 +11,7 @@ import type {
 } from "./observer-types.js";
 import { parseWith, readJsonBody } from "./request.js";
 import { ApproveBodySchema, type TreeNode } from "./schemas.js";
+import type { ServedSessionInfo } from "./served-sessions.js";
 import { sseResponse } from "./sse.js";
 import type { TreeAccess } from "./tree-routes.js";
 
@@ -46,10 +46,13 @@ export function observerRoutes(
   access: TreeAccess,
   options: ObserverRouteOptions,
 ): void {
-  const { system, limits } = ctx;
+  const { system, sessions, limits } = ctx;
   const crashes = recordCrashes(ctx);
 
-  /** Every session the owner may see, each with its subtree; and the system's own processes. */
+  /**
+   * Every session the owner may see, each with its subtree when it runs here (in a cluster,
+   * every node's sessions, each with its node); and this system's own processes.
+   */
   const observe = async (owner: string): Promise<TreeStreamSnapshot> => {
     const root = await access.tree(owner);
     const subtrees = new Map<string, TreeNode>();
@@ -65,12 +68,17 @@ export function observerRoutes(
       return shown;
     };
     const systemTree = withoutSessions(root);
-    const sessions: ObservedSession[] = [];
-    for (const info of await system.listSessions()) {
+    const observed: ObservedSession[] = [];
+    for (const info of await sessions.listSessions()) {
       if (!(await ctx.canSee(owner, info.id))) continue;
-      sessions.push(sessionOf(info, subtrees.get(info.id), crashes.get(info.id)));
+      observed.push(sessionOf(info, subtrees.get(info.id), crashes.get(info.id)));
     }
-    return { dev: options.dev, system: systemTree, sessions };
+    return {
+      dev: options.dev,
+      ...(sessions.node === undefined ? {} : { node: sessions.node }),
+      system: systemTree,
+      sessions: observed,
+    };
   };
 
   const processOf = (node: TreeNode, deep = true): ObservedProcess => {
@@ -96,12 +104,13 @@ export function observerRoutes(
   };
 
   const sessionOf = (
-    info: SessionInfo,
+    info: ServedSessionInfo,
     node: TreeNode | undefined,
     crash: ObservedSession["lastCrash"],
   ): ObservedSession => ({
     id: info.id,
     ...(info.name === undefined ? {} : { name: info.name }),
+    ...(info.node === undefined ? {} : { node: info.node }),
     status: info.status,
     restarts: info.restarts,
     hibernated: info.hibernated,
@@ -176,17 +185,13 @@ export function observerRoutes(
         };
         const timer = setInterval(() => void look(), TICK_MS);
         timer.unref();
-        const subscription = system.subscribeAll((event) => {
+        const subscription = sessions.subscribeAll((event) => {
           // Token deltas do not change the tree.
           if (event.type !== "llm_delta") dirty = true;
         });
         writer.onClose(() => {
           clearInterval(timer);
-          try {
-            system.unsubscribe(subscription);
-          } catch {
-            // The system stopped first.
-          }
+          ctx.unsubscribe(subscription);
           release();
         });
         ctx.track(writer);
@@ -197,7 +202,7 @@ export function observerRoutes(
   app.get("/v1/sessions/:id/files", async (c) => {
     ctx.noQuery(c);
     const id = await ctx.ownedId(c);
-    return c.json(await system.getFiles(id));
+    return c.json(await sessions.getFiles(id));
   });
 
   /** Development mode only; otherwise the same 404 as a route that does not exist. */
@@ -241,24 +246,14 @@ export function observerRoutes(
 /** Each session's latest crash reason, kept while the server runs (dropped when it terminates). */
 function recordCrashes(ctx: ServerContext): Map<string, { reason: string; at: string }> {
   const crashes = new Map<string, { reason: string; at: string }>();
-  const subscription = ctx.system.subscribeAll((event) => {
+  const subscription = ctx.sessions.subscribeAll((event) => {
     if (event.type === "session_crashed") {
       crashes.set(event.sessionId, { reason: describe(event.reason), at: event.at });
     } else if (event.type === "session_terminated") {
       crashes.delete(event.sessionId);
     }
   });
-  ctx.closing.addEventListener(
-    "abort",
-    () => {
-      try {
-        ctx.system.unsubscribe(subscription);
-      } catch {
-        // The system stopped first.
-      }
-    },
-    { once: true },
-  );
+  ctx.closing.addEventListener("abort", () => ctx.unsubscribe(subscription), { once: true });
   return crashes;
 }
 

@@ -30,6 +30,8 @@ export interface ObservedHost {
 export interface ObservedSession {
   id: string;
   name?: string | undefined;
+  /** The cluster node that runs it (cluster mode only). */
+  node?: string | undefined;
   status: string;
   restarts: number;
   hibernated: boolean;
@@ -51,6 +53,8 @@ export interface ObservedSession {
  */
 export interface TreeStreamSnapshot {
   dev: boolean;
+  /** The node this server is, in cluster mode (its processes are `system`'s and its sessions' subtrees). */
+  node?: string | undefined;
   system: ObservedProcess;
   sessions: ObservedSession[];
 }

@@ -30,7 +30,26 @@ export const ErrorBodySchema = z
   })
   .strict();
 
-const SessionSchema = SessionInfoJsonSchema.extend({ owner: z.string().optional() });
+const SessionSchema = SessionInfoJsonSchema.extend({
+  owner: z.string().optional(),
+  node: z.string().optional().describe("cluster mode: the node that runs the session"),
+});
+const NodesSchema = z
+  .object({
+    node: z.string().nullable().describe("this server's node id; null when it runs alone"),
+    nodes: z.array(
+      z
+        .object({
+          node: z.string(),
+          sessions: z.number().int(),
+          rssMb: z.number(),
+          startedAt: z.string(),
+          lastSeen: z.string(),
+        })
+        .strict(),
+    ),
+  })
+  .strict();
 const SessionListSchema = z
   .object({ sessions: z.array(SessionSchema), nextCursor: z.string().optional() })
   .strict();
@@ -282,6 +301,15 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
     query: NoQuerySchema,
     status: 200,
     response: "Tree",
+  },
+  {
+    method: "get",
+    path: "/v1/nodes",
+    summary: "The live nodes of the cluster (cluster mode; none when the server runs alone)",
+    tag: OPS,
+    query: NoQuerySchema,
+    status: 200,
+    response: NodesSchema,
   },
   {
     method: "get",

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, statSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { hostname } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import type { ServerType } from "@hono/node-server";
 import { InvalidArgumentError } from "../errors.js";
@@ -9,8 +10,10 @@ import { SessionSystem, type SessionSystemOptions } from "../session/index.js";
 import { MemorySessionStore, PostgresSessionStore } from "../store/index.js";
 import { VERSION } from "../version.js";
 import { type AppOptions, createApp, type SessionvisorApp } from "./app.js";
+import { clusterSessions } from "./cluster-served-sessions.js";
 import { claimDataDir } from "./data-dir-lock.js";
 import { isLoopbackHost } from "./options.js";
+import { localSessions, type ServedSessions } from "./served-sessions.js";
 import { parseStoreUrl } from "./store-url.js";
 import { webSocketEvents } from "./websocket-events.js";
 
@@ -40,10 +43,34 @@ export interface ServeOptions extends AppOptions {
    * `system` is given; the store is closed with the server.
    */
   store?: string | undefined;
+  /**
+   * Joins a cluster of sessionvisor nodes on NATS: this server's sessions run on every node of
+   * the cluster, and its API reaches each wherever it runs (see `ServeClusterOptions`). Needs
+   * `store` (the PostgreSQL every node shares) and the NATS packages; not with `system`.
+   */
+  cluster?: ServeClusterOptions | undefined;
   /** Options of the session system started when no `system` is given (its store and logger are the server's). */
   systemOptions?: Omit<SessionSystemOptions, "store" | "storePath" | "logger"> | undefined;
   /** How long `close` lets responses finish before it drops their connections (ms, default 5,000). */
   closeGraceMs?: number | undefined;
+}
+
+/** `serve`'s cluster mode: the NATS to join and this node's place in the cluster. */
+export interface ServeClusterOptions {
+  /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`. */
+  servers: string | string[];
+  /**
+   * This node's id (1-64 of `A-Za-z0-9_-`), unique in the cluster. Default
+   * `<hostname>-<process id>`: a restarted server is a new node, and the others take over its
+   * sessions when its leases expire. Give a stable id to have a restart seen as one at once.
+   */
+  node?: string | undefined;
+  /** The subject prefix every node of the cluster shares (default `sessionvisor`). */
+  prefix?: string | undefined;
+  /** Ownership lease TTL, the same on every node (default 10,000 ms): a dead node's sessions move within 2× it. */
+  leaseTtlMs?: number | undefined;
+  /** How long a request to another node other than a turn waits (default 10,000 ms). */
+  requestTimeoutMs?: number | undefined;
 }
 
 export interface RunningServer {
@@ -51,7 +78,10 @@ export interface RunningServer {
   readonly url: string;
   readonly host: string;
   readonly port: number;
+  /** This process's session system (in cluster mode: this node's). */
   readonly system: SessionSystem;
+  /** This node's id in cluster mode; undefined otherwise. */
+  readonly node: string | undefined;
   readonly app: SessionvisorApp;
   /** The node HTTP server underneath. */
   readonly server: ServerType;
@@ -99,12 +129,25 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
     throw new InvalidArgumentError("store", "give one of dataDir, memory and store");
   }
   const storeUrl = options.store === undefined ? undefined : parseStoreUrl(options.store);
+  if (options.cluster !== undefined) {
+    if (options.system !== undefined)
+      throw new InvalidArgumentError("cluster", "cannot serve a given system");
+    if (storeUrl === undefined)
+      throw new InvalidArgumentError(
+        "cluster",
+        "needs store: the postgres:// URL of the PostgreSQL every node of the cluster shares",
+      );
+  }
   const logger: Logger = options.logger ?? silentLogger();
   // Loaded on the first serve, not when sessionvisor is imported (see createApp).
   const { createAdaptorServer } = await import("@hono/node-server");
 
   const ownsSystem = options.system === undefined;
   let system: SessionSystem;
+  /** What the API serves: `system`'s sessions, or in cluster mode every node's. */
+  let served: ServedSessions | undefined;
+  /** This server's cluster node, closed with it. */
+  let clusterNode: { close(): Promise<void> } | undefined;
   // The data directory is this server's while it runs: a second serve, or the CLI's embedded
   // mode, on the same SQLite file would run every session a second time.
   let lock: ReturnType<typeof claimDataDir> | undefined;
@@ -112,6 +155,23 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
   let ownStore: PostgresSessionStore | undefined;
   if (options.system) {
     system = options.system;
+  } else if (options.cluster && storeUrl) {
+    // Loaded only here: the NATS packages are optional, and a server alone never needs them.
+    const { ClusterNode } = await import("../cluster/index.js");
+    const { cluster } = options;
+    const node = await ClusterNode.start({
+      node: cluster.node ?? defaultNodeId(),
+      servers: cluster.servers,
+      store: storeUrl,
+      logger,
+      ...(cluster.prefix === undefined ? {} : { prefix: cluster.prefix }),
+      ...(cluster.leaseTtlMs === undefined ? {} : { leaseTtlMs: cluster.leaseTtlMs }),
+      ...(cluster.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: cluster.requestTimeoutMs }),
+      ...(options.systemOptions === undefined ? {} : { system: options.systemOptions }),
+    });
+    clusterNode = node;
+    system = node.system;
+    served = clusterSessions(node);
   } else if (storeUrl) {
     ownStore = await PostgresSessionStore.open(storeUrl);
     try {
@@ -138,9 +198,17 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
     }
   }
 
+  const sessions = served ?? localSessions(system);
+  /** Stops what this server started: its system (or cluster node), store and data directory. */
+  const stopOwn = async () => {
+    if (clusterNode) await clusterNode.close();
+    else if (ownsSystem) await system.stop();
+    await ownStore?.close();
+    lock?.release();
+  };
   let app: SessionvisorApp;
   try {
-    app = await createApp(system, {
+    app = await createApp(sessions, {
       tokens: options.tokens,
       limits: options.limits,
       logger,
@@ -148,9 +216,7 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
       dev: options.dev,
     });
   } catch (error) {
-    if (ownsSystem) await system.stop().catch(() => {});
-    await ownStore?.close().catch(() => {});
-    lock?.release();
+    await stopOwn().catch(() => {});
     throw error;
   }
 
@@ -164,7 +230,7 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
   });
   const connections = trackConnections(server);
   // A session's events over WebSocket too, beside SSE (ws is loaded with the first server).
-  const websockets = await webSocketEvents(system, (request) => app.fetch(request), app.access, logger);
+  const websockets = await webSocketEvents(sessions, (request) => app.fetch(request), app.access, logger);
   server.on("upgrade", websockets.upgrade);
   try {
     await new Promise<void>((done, fail) => {
@@ -177,9 +243,7 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
   } catch (error) {
     websockets.close();
     app.close();
-    if (ownsSystem) await system.stop().catch(() => {});
-    await ownStore?.close().catch(() => {});
-    lock?.release();
+    await stopOwn().catch(() => {});
     throw error;
   }
   const address = server.address() as AddressInfo;
@@ -201,15 +265,22 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
       const grace = setTimeout(() => connections.closeAll(), closeGraceMs);
       await stopped;
       clearTimeout(grace);
-      if (ownsSystem) await system.stop();
-      await ownStore?.close();
-      lock?.release();
+      await stopOwn();
       logger.info({ event: "server_closed", url }, "sessionvisor server closed");
     })();
     return closed;
   };
 
-  return { url, host, port: address.port, system, app, server, close };
+  return { url, host, port: address.port, system, node: sessions.node, app, server, close };
+}
+
+/** `<hostname>-<process id>`, kept to what a node id may hold. */
+function defaultNodeId(): string {
+  const host =
+    hostname()
+      .replace(/[^A-Za-z0-9_-]+/g, "-")
+      .slice(0, 40) || "node";
+  return `${host}-${process.pid}`;
 }
 
 /**

@@ -16,7 +16,7 @@ import { ApproveBodySchema, JsonObjectSchema, ListQuerySchema } from "./schemas.
  * import, history. Each `:id` is checked to be the caller's before anything is done with it.
  */
 export function sessionRoutes(app: Hono<ServerEnv>, ctx: ServerContext): void {
-  const { system, auth, owners, limits } = ctx;
+  const { sessions, auth, owners, limits } = ctx;
 
   app.post("/v1/sessions", async (c) => {
     ctx.noQuery(c);
@@ -35,7 +35,7 @@ export function sessionRoutes(app: Hono<ServerEnv>, ctx: ServerContext): void {
     const owner = c.get("owner");
     // The config is checked by the session system's own schema (unknown keys refused, the field named).
     const config = (auth.implicit ? body : { ...(body as object), owner }) as SessionConfigInput;
-    const info = await system.createSession(config);
+    const info = await sessions.createSession(config);
     owners.set(info.id, auth.implicit ? null : owner);
     return c.json(ctx.sessionJson(info), 201, { Location: `/v1/sessions/${info.id}` });
   });
@@ -50,7 +50,7 @@ export function sessionRoutes(app: Hono<ServerEnv>, ctx: ServerContext): void {
     const mine: SessionInfo[] = [];
     // Terminated sessions are not among the live ones: the store keeps them until they are purged.
     const listed =
-      query.status === "terminated" ? await system.listTerminatedSessions() : await system.listSessions();
+      query.status === "terminated" ? await sessions.listTerminatedSessions() : await sessions.listSessions();
     for (const info of listed) {
       if (query.status !== undefined && info.status !== query.status) continue;
       if (auth.implicit || (await owners.ownerOf(info.id)) === owner) mine.push(info);
@@ -69,7 +69,7 @@ export function sessionRoutes(app: Hono<ServerEnv>, ctx: ServerContext): void {
     parseWith(JsonObjectSchema, body, "invalid_session_document");
     const document = body as Record<string, unknown>;
     const owner = c.get("owner");
-    const info = await system.importSession(withOwner(document, auth.implicit ? undefined : owner));
+    const info = await sessions.importSession(withOwner(document, auth.implicit ? undefined : owner));
     owners.set(info.id, auth.implicit ? null : owner);
     return c.json(ctx.sessionJson(info), 201, { Location: `/v1/sessions/${info.id}` });
   });
@@ -77,7 +77,7 @@ export function sessionRoutes(app: Hono<ServerEnv>, ctx: ServerContext): void {
   app.get("/v1/sessions/:id", async (c) => {
     ctx.noQuery(c);
     const id = await ctx.ownedId(c);
-    const info = await system.getSession(id);
+    const info = await sessions.getSession(id);
     if (!info) throw new SessionNotFoundError(id);
     return c.json(ctx.sessionJson(info));
   });
@@ -85,7 +85,7 @@ export function sessionRoutes(app: Hono<ServerEnv>, ctx: ServerContext): void {
   app.delete("/v1/sessions/:id", async (c) => {
     ctx.noQuery(c);
     const id = await ctx.ownedId(c);
-    await system.terminateSession(id);
+    await sessions.terminateSession(id);
     return c.body(null, 204);
   });
 
@@ -93,20 +93,20 @@ export function sessionRoutes(app: Hono<ServerEnv>, ctx: ServerContext): void {
     ctx.noQuery(c);
     const id = await ctx.ownedId(c);
     parseWith(ApproveBodySchema, (await readJsonBody(c.req.raw, limits.maxBodyBytes)) ?? {});
-    const info = await system.restoreSession(id);
+    const info = await sessions.restoreSession(id);
     return c.json(ctx.sessionJson(info));
   });
 
   app.get("/v1/sessions/:id/export", async (c) => {
     ctx.noQuery(c);
     const id = await ctx.ownedId(c);
-    return c.json(await system.exportSession(id));
+    return c.json(await sessions.exportSession(id));
   });
 
   app.get("/v1/sessions/:id/history", async (c) => {
     ctx.noQuery(c);
     const id = await ctx.ownedId(c);
-    return c.json({ turns: await system.getHistory(id) });
+    return c.json({ turns: await sessions.getHistory(id) });
   });
 }
 

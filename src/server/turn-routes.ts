@@ -17,7 +17,7 @@ import { sseResponse } from "./sse.js";
  * turn, answer a tool call waiting for approval.
  */
 export function turnRoutes(app: Hono<ServerEnv>, ctx: ServerContext): void {
-  const { system, limits } = ctx;
+  const { sessions, limits } = ctx;
 
   app.post("/v1/sessions/:id/messages", async (c) => {
     ctx.noQuery(c);
@@ -31,7 +31,7 @@ export function turnRoutes(app: Hono<ServerEnv>, ctx: ServerContext): void {
       // The client leaving (or the server closing) cancels the turn, as closing a stream does.
       const { signal, done } = ctx.turnSignal(c);
       try {
-        return c.json(await system.sendMessage(id, body.text, { ...timeout, signal }));
+        return c.json(await sessions.sendMessage(id, body.text, { ...timeout, signal }));
       } finally {
         done();
       }
@@ -44,7 +44,7 @@ export function turnRoutes(app: Hono<ServerEnv>, ctx: ServerContext): void {
       // Counted once the stream is allowed (a 429 for streams costs no message).
       ctx.takeMessage(owner);
       // Made here, not in the stream, so that an argument it refuses is a 4xx rather than a broken stream.
-      parts = system.stream(id, body.text, { ...timeout, signal: cancel.signal });
+      parts = sessions.stream(id, body.text, { ...timeout, signal: cancel.signal });
     } catch (error) {
       release();
       throw error;
@@ -74,7 +74,7 @@ export function turnRoutes(app: Hono<ServerEnv>, ctx: ServerContext): void {
   app.delete("/v1/sessions/:id/turn", async (c) => {
     const query = parseWith(CancelQuerySchema, queryOf(c.req.url));
     const id = await ctx.ownedId(c);
-    return c.json({ cancelled: await system.cancelTurn(id, query.reason) });
+    return c.json({ cancelled: await sessions.cancelTurn(id, query.reason) });
   });
 
   app.post("/v1/sessions/:id/tool-calls/:callId/approve", async (c) => {
@@ -82,7 +82,7 @@ export function turnRoutes(app: Hono<ServerEnv>, ctx: ServerContext): void {
     const id = await ctx.ownedId(c);
     const { callId } = parseWith(CallIdParamSchema, { callId: c.req.param("callId") });
     parseWith(ApproveBodySchema, (await readJsonBody(c.req.raw, limits.maxBodyBytes)) ?? {});
-    await system.approveToolCall(id, callId);
+    await sessions.approveToolCall(id, callId);
     return c.body(null, 204);
   });
 
@@ -91,7 +91,7 @@ export function turnRoutes(app: Hono<ServerEnv>, ctx: ServerContext): void {
     const id = await ctx.ownedId(c);
     const { callId } = parseWith(CallIdParamSchema, { callId: c.req.param("callId") });
     const body = parseWith(DenyBodySchema, (await readJsonBody(c.req.raw, limits.maxBodyBytes)) ?? {});
-    await system.denyToolCall(id, callId, body.reason);
+    await sessions.denyToolCall(id, callId, body.reason);
     return c.body(null, 204);
   });
 }

@@ -1,10 +1,10 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
-import type { Subscription } from "../registry/index.js";
 import type { Logger } from "../runtime/index.js";
-import type { SessionEvent, SessionSystem } from "../session/index.js";
+import type { SessionEvent } from "../session/index.js";
 import type { GlobalEvents } from "./global-events.js";
 import { GlobalEventsQuerySchema } from "./schemas.js";
+import type { ServedSessions, ServedSubscription } from "./served-sessions.js";
 
 /** Where a session's events are served over WebSocket: `/v1/sessions/<id>/events/ws`. */
 const ROUTE = /^\/v1\/sessions\/([^/]+)\/events\/ws$/;
@@ -35,7 +35,7 @@ export interface WebSocketEvents {
  * the upgrade is answered with that status and error body.
  */
 export async function webSocketEvents(
-  system: SessionSystem,
+  sessions: Pick<ServedSessions, "subscribe">,
   fetchApi: (request: Request) => Response | Promise<Response>,
   access: {
     ownerOf(authorization: string | undefined): string;
@@ -116,18 +116,18 @@ export async function webSocketEvents(
 
   const stream = async (ws: Socket, id: string, since: number | undefined) => {
     sockets.add(ws);
-    let subscription: Subscription | undefined;
+    let subscription: ServedSubscription | undefined;
     let ended = false;
     const end = (code: number, reason: string) => {
       if (ended) return;
       ended = true;
-      if (subscription) system.unsubscribe(subscription);
+      subscription?.unsubscribe();
       ws.close(code, reason);
     };
     ws.on("close", () => {
       sockets.delete(ws);
       ended = true;
-      if (subscription) system.unsubscribe(subscription);
+      subscription?.unsubscribe();
     });
     ws.on("error", () => {});
     const send = (event: SessionEvent) => {
@@ -140,8 +140,8 @@ export async function webSocketEvents(
       if (event.type === "session_terminated") end(1000, "the session was terminated");
     };
     try {
-      subscription = await system.subscribe(id, send, since === undefined ? {} : { since });
-      if (ended) system.unsubscribe(subscription);
+      subscription = await sessions.subscribe(id, send, since === undefined ? {} : { since });
+      if (ended) subscription.unsubscribe();
     } catch (error) {
       logger.warn(
         { event: "websocket_subscribe_failed", sessionId: id, error },

@@ -26,6 +26,8 @@ export interface ObserverState {
   connected: boolean;
   /** The server runs in development mode: kill buttons are shown. */
   dev: boolean;
+  /** The cluster node this server is (cluster mode only). */
+  node: string | undefined;
   system: ObservedProcess | undefined;
   sessions: ReadonlyMap<string, ObservedSession>;
   series: Series;
@@ -35,6 +37,7 @@ export const observer = new Store<ObserverState>({
   auth: "checking",
   connected: false,
   dev: false,
+  node: undefined,
   system: undefined,
   sessions: new Map(),
   series: { t: [], sessions: [], running: [], turns: [], restarts: [] },
@@ -116,6 +119,7 @@ function applySnapshot(snapshot: TreeStreamSnapshot): void {
     auth: "ok",
     connected: true,
     dev: snapshot.dev,
+    node: snapshot.node,
     system: snapshot.system,
     sessions: new Map(snapshot.sessions.map((s) => [s.id, s])),
   }));

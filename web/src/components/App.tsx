@@ -20,6 +20,11 @@ export function App() {
         <span class={`conn ${state.connected ? "up" : "down"}`} data-testid="connection">
           {state.connected ? "live" : "connecting…"}
         </span>
+        {state.node !== undefined && (
+          <span class="node-badge" data-testid="this-node" title="the cluster node this server is">
+            node {state.node}
+          </span>
+        )}
         {state.dev && (
           <span class="dev-badge" data-testid="dev-mode">
             development mode

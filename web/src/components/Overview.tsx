@@ -44,6 +44,7 @@ export function Overview() {
           !needle ||
           s.id.includes(needle) ||
           (s.name ?? "").toLowerCase().includes(needle) ||
+          (s.node ?? "").toLowerCase().includes(needle) ||
           (s.lastCrash?.reason ?? "").toLowerCase().includes(needle),
       )
       .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
@@ -78,7 +79,7 @@ export function Overview() {
         <div class="toolbar">
           <input
             type="search"
-            placeholder="search id, name, crash reason"
+            placeholder="search id, name, node, crash reason"
             value={search}
             data-testid="search"
             onInput={(e) => setSearch(e.currentTarget.value)}

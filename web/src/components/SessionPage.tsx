@@ -126,6 +126,11 @@ export function SessionPage({ id }: { id: string }) {
         <h2>{session?.name ?? id}</h2>
         <span data-testid="session-head-status">{session && <StatusBadge status={session.status} />}</span>
         {session && <span class="muted">restarts {session.restarts}</span>}
+        {session?.node !== undefined && (
+          <span class="muted" data-testid="session-page-node">
+            on node {session.node}
+          </span>
+        )}
         {session?.projectPath && <code class="muted">{session.projectPath}</code>}
       </div>
       {problem && (

@@ -69,6 +69,11 @@ export function SessionTree({ rows, expanded, expandAll, onToggle }: Props) {
                   {session.isolation && session.isolation !== "inline" && (
                     <span class="tag">{session.isolation}</span>
                   )}
+                  {session.node !== undefined && (
+                    <span class="tag node" data-testid="session-node" title="the cluster node that runs it">
+                      {session.node}
+                    </span>
+                  )}
                 </span>
                 <span class="col-status">
                   <StatusBadge status={session.status} />

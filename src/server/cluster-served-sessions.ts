@@ -1,0 +1,56 @@
+import type { ClusterNode } from "../cluster/index.js";
+import { newRequestId } from "../session/turn-call.js";
+import type { ServedSessions } from "./served-sessions.js";
+
+/**
+ * A cluster node's server: the session API of the whole cluster (each request goes to the node
+ * that runs the session, which is activated on first use when nobody does), beside this node's
+ * own system for what only it has. Exports read the shared store here.
+ */
+export function clusterSessions(node: ClusterNode): ServedSessions {
+  const { sessions, system } = node;
+  return {
+    local: system,
+    node: node.node,
+    listNodes: () =>
+      node.liveMembers().map((member) => ({
+        node: member.node,
+        sessions: member.sessions,
+        rssMb: member.rssMb,
+        startedAt: member.startedAt,
+        lastSeen: member.lastSeen.toISOString(),
+      })),
+    createSession: (config) => sessions.createSession(config),
+    listSessions: () => sessions.listSessions(),
+    listTerminatedSessions: () => sessions.listTerminatedSessions(),
+    getSession: (id) => sessions.getSession(id),
+    terminateSession: (id) => sessions.terminateSession(id),
+    restoreSession: (id) => sessions.restoreSession(id),
+    importSession: (document) => sessions.importSession(document),
+    exportSession: (id) => system.exportSession(id),
+    getHistory: (id) => sessions.getHistory(id),
+    getFiles: (id) => sessions.getFiles(id),
+    sendMessage: async (id, text, { timeoutMs, signal }) => {
+      // The turn runs on its node: the caller's signal cancels it there, by its request id.
+      const requestId = `${node.node}-${newRequestId()}`;
+      const cancel = () => {
+        sessions.cancelTurn(id, "its caller cancelled it", { requestId }).catch(() => undefined);
+      };
+      signal?.addEventListener("abort", cancel, { once: true });
+      try {
+        return await sessions.sendMessage(id, text, {
+          requestId,
+          ...(timeoutMs === undefined ? {} : { timeoutMs }),
+        });
+      } finally {
+        signal?.removeEventListener("abort", cancel);
+      }
+    },
+    stream: (id, text, options) => sessions.stream(id, text, options),
+    cancelTurn: (id, reason) => sessions.cancelTurn(id, reason),
+    approveToolCall: (id, callId) => sessions.approveToolCall(id, callId),
+    denyToolCall: (id, callId, reason) => sessions.denyToolCall(id, callId, reason),
+    subscribe: (id, listener, options) => sessions.subscribe(id, listener, options),
+    subscribeAll: (listener) => sessions.subscribeAll(listener),
+  };
+}
