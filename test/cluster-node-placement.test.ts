@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { spreadOrders } from "../src/cluster/failover.js";
-import { ClusterNode } from "../src/cluster/index.js";
+import { ClusterNode, clusterBuckets } from "../src/cluster/index.js";
 import { LoadPlacement, rendezvousOrder } from "../src/cluster/placement.js";
 import { InvalidArgumentError } from "../src/index.js";
 
@@ -70,6 +70,33 @@ describe("ClusterNode options", () => {
     await assert.rejects(
       ClusterNode.start({ node: "n", store: {}, colour: "blue" } as never),
       (error: unknown) => error instanceof InvalidArgumentError && /colour/.test(error.message),
+    );
+  });
+});
+
+describe("cluster bucket names", () => {
+  it("are the default names with the default prefix", () => {
+    assert.deepEqual(clusterBuckets("sessionvisor"), {
+      nodes: "sessionvisor_nodes",
+      leases: "sessionvisor_session_owner",
+    });
+  });
+
+  it("are named after any other prefix, its dots as underscores, unless given", () => {
+    assert.deepEqual(clusterBuckets("acme.prod"), {
+      nodes: "acme_prod_nodes",
+      leases: "acme_prod_session_owner",
+    });
+    assert.deepEqual(clusterBuckets("acme.prod", { leases: "owners" }), {
+      nodes: "acme_prod_nodes",
+      leases: "owners",
+    });
+  });
+
+  it("refuse a prefix too long to name a bucket, asking for the names", () => {
+    assert.throws(
+      () => clusterBuckets("p".repeat(60)),
+      (error: unknown) => error instanceof InvalidArgumentError && /name the buckets/.test(error.message),
     );
   });
 });

@@ -1,27 +1,20 @@
 // `sessionvisor serve` and `sessionvisor token` as a user runs them: a child process, its output,
 // its exit code, and real HTTP against it.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, it } from "node:test";
 import { SessionSystem, silentLogger } from "../src/index.js";
+import { CLI, envWith, reapServeChildren, startServe } from "./support/serve-cli.js";
 
 const TEST_TIMEOUT = { timeout: 60_000 };
-const CLI = ["--import", "tsx", "src/cli/main.ts"];
 
-const children: ChildProcess[] = [];
 const dirs: string[] = [];
 
 afterEach(async () => {
-  for (const child of children.splice(0)) {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGKILL");
-      await exited;
-    }
-  }
+  await reapServeChildren();
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -29,52 +22,6 @@ function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), "sessionvisor-serve-cli-"));
   dirs.push(dir);
   return dir;
-}
-
-/** Env without SESSIONVISOR_TOKENS from the caller's shell, plus `extra`. */
-function envWith(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const { SESSIONVISOR_TOKENS: _dropped, ...env } = process.env;
-  return { ...env, ...extra };
-}
-
-interface Served {
-  child: ChildProcess;
-  url: string;
-  stderr: () => string;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** Starts `sessionvisor serve` with `flags` and waits for the URL it prints. */
-async function startServe(flags: string[], env = envWith()): Promise<Served> {
-  const child = spawn(process.execPath, [...CLI, "serve", ...flags], {
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.push(child);
-  let stdout = "";
-  let stderr = "";
-  child.stderr?.on("data", (chunk) => {
-    stderr += chunk;
-  });
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once("exit", (code, signal) => resolve({ code, signal })),
-  );
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no URL within 30 s; stderr: ${stderr}`)), 30_000);
-    child.stdout?.on("data", (chunk) => {
-      stdout += chunk;
-      const found = /serving on (http:\/\/\S+)/.exec(stdout);
-      if (found) {
-        clearTimeout(timer);
-        resolve(found[1] as string);
-      }
-    });
-    void exit.then(({ code }) => {
-      clearTimeout(timer);
-      reject(new Error(`serve exited ${code} before listening; stderr: ${stderr}`));
-    });
-  });
-  return { child, url, stderr: () => stderr, exit };
 }
 
 describe("sessionvisor serve (the command)", () => {

@@ -20,11 +20,11 @@ import { client, closeOpenStreams, openSse } from "./support/http-client.js";
 import { ALICE, BOB, TOKENS } from "./support/http-servers.js";
 import { natsFixture } from "./support/nats.js";
 import { requirePostgres, TEST_POSTGRES_URL, TestSchemas } from "./support/postgres-test-db.js";
+import { CLI, reapServeChildren, startServe } from "./support/serve-cli.js";
 
 const schemas = new TestSchemas();
 after(() => schemas.dropAll());
 const T = { timeout: 60_000 };
-const CLI = ["--import", "tsx", "src/cli/main.ts"];
 
 function storeUrl(schema: string): string {
   const url = new URL(TEST_POSTGRES_URL);
@@ -295,5 +295,66 @@ describe("serve in cluster mode", () => {
     });
     assert.equal(run.status, 2, run.stderr);
     assert.match(run.stderr, /--cluster needs --store postgres:\/\//);
+  });
+});
+
+describe("sessionvisor serve --cluster (the command)", () => {
+  it("two serve processes form one cluster: a session made on one answers through the other, nodes lists both, SIGTERM leaves cleanly", {
+    timeout: 90_000,
+  }, async (t) => {
+    const nats = await natsFixture(t);
+    await requirePostgres();
+    t.after(() => reapServeChildren());
+    const store = storeUrl(schemas.fresh());
+    const prefix = nats.subject("sv");
+    const flags = (node: string) => [
+      "--port",
+      "0",
+      "--cluster",
+      nats.url,
+      "--node",
+      node,
+      "--prefix",
+      prefix,
+      "--store",
+      store,
+    ];
+    const one = await startServe(flags("cli-one"));
+    const two = await startServe(flags("cli-two"));
+    for (const served of [one, two]) {
+      const deadline = Date.now() + 15_000;
+      for (;;) {
+        const { body } = await client(served.url, undefined).get("/v1/nodes");
+        if (body.nodes.length === 2) break;
+        if (Date.now() > deadline)
+          throw new Error(`${served.url} did not see both nodes: ${served.stderr()}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+    const made = await client(one.url, undefined).post("/v1/sessions", { name: "cli cluster" });
+    assert.equal(made.status, 201);
+    const other = made.body.node === "cli-one" ? two : one;
+    const reply = await client(other.url, undefined).post(`/v1/sessions/${made.body.id}/messages`, {
+      text: "echo through the other process",
+    });
+    assert.equal(reply.body.text, "through the other process");
+
+    const listed = spawnSync(
+      process.execPath,
+      [...CLI, "nodes", "--nats", nats.url, "--prefix", prefix, "--json"],
+      { encoding: "utf8", timeout: 30_000, killSignal: "SIGKILL" },
+    );
+    assert.equal(listed.status, 0, listed.stderr);
+    assert.deepEqual((JSON.parse(listed.stdout) as { node: string }[]).map((n) => n.node).sort(), [
+      "cli-one",
+      "cli-two",
+    ]);
+
+    one.child.kill("SIGTERM");
+    two.child.kill("SIGTERM");
+    for (const served of [one, two]) {
+      const { code, signal } = await served.exit;
+      assert.deepEqual({ code, signal }, { code: 0, signal: null }, served.stderr());
+    }
   });
 });

@@ -1,5 +1,11 @@
 import type { Command } from "commander";
-import { connectCluster, DEFAULT_NATS_SERVERS, DEFAULT_NODES_BUCKET, listMembers } from "../cluster/index.js";
+import {
+  clusterBuckets,
+  connectCluster,
+  DEFAULT_NATS_SERVERS,
+  DEFAULT_NODES_BUCKET,
+  listMembers,
+} from "../cluster/index.js";
 import {
   type CommandOutput,
   json,
@@ -14,6 +20,7 @@ import { withProgress } from "./progress.js";
 export interface NodesFlags {
   nats?: string;
   bucket?: string;
+  prefix?: string;
   deadAfter?: string;
   json?: boolean;
 }
@@ -30,6 +37,11 @@ export async function runNodes(flags: NodesFlags, out: CommandOutput): Promise<n
         `--dead-after must be a whole number of ms above 0, not ${JSON.stringify(flags.deadAfter)}`,
       );
     }
+    if (flags.bucket !== undefined && flags.prefix !== undefined)
+      throw usageError("give one of --bucket and --prefix");
+    const bucket =
+      flags.bucket ??
+      (flags.prefix === undefined ? DEFAULT_NODES_BUCKET : clusterBuckets(flags.prefix).nodes);
     const connection = await connectCluster({
       servers: flags.nats ?? DEFAULT_NATS_SERVERS,
       name: "sessionvisor-nodes",
@@ -41,7 +53,7 @@ export async function runNodes(flags: NodesFlags, out: CommandOutput): Promise<n
         out.env,
         "reading the membership bucket",
         listMembers(connection, {
-          bucket: flags.bucket ?? DEFAULT_NODES_BUCKET,
+          bucket,
           ...(deadAfterMs === undefined ? {} : { deadAfterMs }),
         }),
       );
@@ -74,7 +86,7 @@ export async function runNodes(flags: NodesFlags, out: CommandOutput): Promise<n
   }
 }
 
-/** `sessionvisor nodes [--nats URL] [--bucket NAME] [--dead-after MS] [--json]`. */
+/** `sessionvisor nodes [--nats URL] [--prefix P | --bucket NAME] [--dead-after MS] [--json]`. */
 export function registerNodesCommand(
   program: Command,
   version: string,
@@ -88,6 +100,10 @@ export function registerNodesCommand(
     )
     .version(version, "-V, --version", "print the version")
     .option("--nats <url>", `the cluster's NATS server (default ${DEFAULT_NATS_SERVERS})`)
+    .option(
+      "--prefix <prefix>",
+      "the cluster's subject prefix (serve --prefix): its bucket is <prefix>_nodes",
+    )
     .option("--bucket <name>", `the membership bucket (default ${DEFAULT_NODES_BUCKET})`)
     .option("--dead-after <ms>", "a node whose last heartbeat is older than this is silent (default 3000)")
     .option("--json", "print the nodes as JSON")

@@ -1,6 +1,5 @@
 import type { KV } from "@nats-io/kv";
 import { z } from "zod";
-import { InvalidArgumentError } from "../errors.js";
 import { type Logger, Runtime, silentLogger } from "../runtime/index.js";
 import {
   type SessionEvent,
@@ -9,11 +8,12 @@ import {
   type SessionSystemOptions,
 } from "../session/index.js";
 import { PostgresSessionStore, type PostgresStoreOptions } from "../store/index.js";
+import { clusterBuckets } from "./buckets.js";
 import { ClusterSessions } from "./cluster-sessions.js";
 import { SessionOwnedElsewhereError } from "./errors.js";
 import { Failover } from "./failover.js";
 import type { ClusterMember } from "./member-entry.js";
-import { DEFAULT_NODES_BUCKET, Membership } from "./membership.js";
+import { Membership } from "./membership.js";
 import { type ClusterConnection, connectCluster, DEFAULT_NATS_SERVERS } from "./nats-connection.js";
 import { NatsRouter } from "./nats-router.js";
 import { SessionNotHereError } from "./node-errors.js";
@@ -22,7 +22,7 @@ import { eventsSubject, NodeService } from "./node-service.js";
 import { BUCKET_PATTERN, parseOptions } from "./options.js";
 import { followMembership } from "./route-membership.js";
 import { packTerm } from "./route-wire.js";
-import { DEFAULT_LEASE_TTL_MS, DEFAULT_LEASES_BUCKET, SessionLeases } from "./session-leases.js";
+import { DEFAULT_LEASE_TTL_MS, SessionLeases } from "./session-leases.js";
 
 /** What a cluster node's session system may be given (the node supplies the store, runtime and ownership). */
 export type ClusterSystemOptions = Omit<
@@ -134,7 +134,7 @@ export class ClusterNode implements AsyncDisposable {
 
   static async start(options: ClusterNodeOptions): Promise<ClusterNode> {
     const parsed = parseOptions(OptionsSchema, options, "cluster node");
-    const o = { ...parsed, buckets: bucketsOf(parsed.prefix, parsed.buckets) };
+    const o = { ...parsed, buckets: clusterBuckets(parsed.prefix, parsed.buckets) };
     const logger = o.logger ?? silentLogger();
     const heartbeatMs = o.heartbeatMs ?? Math.min(1000, Math.floor(o.leaseTtlMs / 5));
     const undo: (() => Promise<unknown>)[] = [];
@@ -449,24 +449,4 @@ export class ClusterNode implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
-}
-
-/** The buckets given, the others named after the prefix (the defaults with the default prefix). */
-function bucketsOf(prefix: string, given: { nodes?: string | undefined; leases?: string | undefined }) {
-  const stem = prefix.replace(/\./g, "_");
-  const named = (given: string | undefined, suffix: string, fallback: string): string => {
-    if (given !== undefined) return given;
-    if (prefix === "sessionvisor") return fallback;
-    const name = `${stem}_${suffix}`;
-    if (!BUCKET_PATTERN.test(name))
-      throw new InvalidArgumentError(
-        "buckets",
-        `the prefix ${JSON.stringify(prefix)} makes the bucket name ${JSON.stringify(name)}, longer than 64 characters: name the buckets`,
-      );
-    return name;
-  };
-  return {
-    nodes: named(given.nodes, "nodes", DEFAULT_NODES_BUCKET),
-    leases: named(given.leases, "session_owner", DEFAULT_LEASES_BUCKET),
-  };
 }

@@ -1,3 +1,4 @@
+export { clusterBuckets } from "./buckets.js";
 export type { ClusterCapabilities } from "./capabilities.js";
 export {
   ClusterNode,
