@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { ClusterSessions, ClusterUnavailableError } from "../src/cluster/index.js";
 import {
   defaultProviders,
   type SessionEvent,
@@ -17,6 +18,7 @@ import { GenServer, isDownMessage } from "../src/runtime/index.js";
 import { newSessionId } from "../src/session/session-id.js";
 import { Supervisor } from "../src/supervision/index.js";
 import { startCluster } from "./fixtures/cluster-node-support.js";
+import { natsFixture } from "./support/nats.js";
 import { TestSchemas } from "./support/postgres-test-db.js";
 
 const schemas = new TestSchemas();
@@ -251,3 +253,36 @@ class Watcher extends GenServer<never, never, never, unknown> {
     this.infos.push(message);
   }
 }
+
+describe("cluster sessions without an answer", () => {
+  it("fail a request nobody answers in time with ClusterUnavailableError, not the NATS client's timeout", {
+    timeout: 30_000,
+  }, async (t) => {
+    const nats = await natsFixture(t);
+    const nc = await nats.connect();
+    const prefix = nats.subject("sv");
+    // A node that takes requests and never answers (as one whose connection stalled would).
+    nc.subscribe(`${prefix}.sessions.ghost`, { callback: () => undefined });
+    await nc.flush();
+    const ghost = {
+      node: "ghost",
+      subjectPrefix: prefix,
+      sessions: 0,
+      rssMb: 0,
+      startedAt: "",
+      lastSeen: new Date(),
+    };
+    const sessions = new ClusterSessions({
+      nc,
+      prefix,
+      leases: { owner: async () => ({ node: "ghost", fence: 1 }), leaseTtlMs: 1500, pollMs: 50 },
+      members: () => [ghost],
+      requestTimeoutMs: 200,
+      turnTimeoutMs: 200,
+    });
+    const error = await sessions.getHistory(newSessionId()).catch((e: unknown) => e);
+    assert.ok(error instanceof ClusterUnavailableError, String(error));
+    assert.equal(error.reason, "request_failed");
+    assert.match(error.message, /no answer to history .* within 200 ms/);
+  });
+});

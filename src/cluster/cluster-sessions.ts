@@ -15,6 +15,7 @@ import {
 } from "../session/index.js";
 import { newRequestId } from "../session/turn-call.js";
 import { streamTurn, type TurnPart } from "../session/turn-stream.js";
+import { ClusterUnavailableError } from "./errors.js";
 import type { ClusterMember } from "./member-entry.js";
 import { NoNodeAvailableError, SessionNotHereError } from "./node-errors.js";
 import { activateSubject, eventsSubject, sessionsSubject } from "./node-service.js";
@@ -430,8 +431,28 @@ export class ClusterSessions {
     });
   }
 
+  /**
+   * A request and its outcome. No answer in time (this node's own connection is down, or the
+   * cluster's NATS is) is a ClusterUnavailableError, not the NATS client's untyped timeout; "no
+   * responders" is left as it is for the callers that look elsewhere on it.
+   */
   private async request(subject: string, request: NodeRequest, timeoutMs: number): Promise<unknown> {
-    const reply = await this.deps.nc.request(subject, encodeRequest(request), { timeout: timeoutMs });
+    let reply: Awaited<ReturnType<NatsConnection["request"]>>;
+    try {
+      reply = await this.deps.nc.request(subject, encodeRequest(request), { timeout: timeoutMs });
+    } catch (error) {
+      if (isNoResponders(error)) throw error;
+      const name = (error as { name?: unknown } | undefined)?.name;
+      if (name === "TimeoutError")
+        throw new ClusterUnavailableError(
+          "request_failed",
+          `no answer to ${request.op} on ${subject} within ${timeoutMs} ms`,
+          error,
+        );
+      if (this.deps.nc.isClosed())
+        throw new ClusterUnavailableError("closed", `this node's NATS connection is closed (${request.op})`, error);
+      throw error;
+    }
     return decodeOutcome(reply.data);
   }
 }
