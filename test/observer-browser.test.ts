@@ -8,13 +8,17 @@
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import { type Browser, chromium, type Page } from "playwright-core";
-import { defaultProviders, serve } from "../src/index.js";
+import { defaultProviders, type RunningServer, serve } from "../src/index.js";
 import { defaultObserverDir, packageRoot } from "../src/server/observer.js";
 import { ALICE, BOB, TOKENS } from "./support/http-servers.js";
+import { natsFixture } from "./support/nats.js";
+import { requirePostgres, TEST_POSTGRES_URL, TestSchemas } from "./support/postgres-test-db.js";
 
 const CHROMIUM = "/usr/bin/chromium";
+const schemas = new TestSchemas();
+after(() => schemas.dropAll());
 const ROOT = packageRoot() as string;
 const SHOTS = join(ROOT, ".test-output", "observer");
 /** Each browser step waits at most this long (a loaded CI machine included). */
@@ -343,5 +347,69 @@ describe("the web observer in headless Chromium", () => {
     });
     assert.notEqual(server.system.sessionHost(created.id)?.hostId, hostBefore);
     await screenshot(page, "7-host-killed.png");
+  });
+
+  it("in cluster mode names this node and each session's, and talks to a session of the other node from the page", {
+    timeout: 120_000,
+  }, async (t) => {
+    requirements();
+    const nats = await natsFixture(t);
+    await requirePostgres();
+    const store = new URL(TEST_POSTGRES_URL);
+    store.searchParams.set("schema", schemas.fresh());
+    const servers: RunningServer[] = [];
+    t.after(async () => {
+      for (const server of servers.splice(0)) await server.close().catch(() => undefined);
+    });
+    for (const node of ["a", "b"])
+      servers.push(
+        await serve({
+          port: 0,
+          store: store.href,
+          closeGraceMs: 1000,
+          cluster: { servers: nats.url, node, prefix: nats.subject("sv"), leaseTtlMs: 1500 },
+          systemOptions: { providers: defaultProviders({ chunkDelayMs: 20 }) },
+        }),
+      );
+    const [a, b] = servers as [RunningServer, RunningServer];
+    await eventually("b sees both nodes", async () => {
+      const { nodes } = await api<{ nodes: unknown[] }>(`${b.url}/v1/nodes`, "GET");
+      return nodes.length === 2;
+    });
+    const onA = await a.system.createSession({ name: "runs-on-a" });
+    const onB = await b.system.createSession({ name: "runs-on-b" });
+    const browser = await launch();
+    t.after(() => browser.close());
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const pageErrors: string[] = [];
+    page.on("pageerror", (error) => pageErrors.push(error.message));
+    page.setDefaultTimeout(STEP_MS);
+
+    await page.goto(`${b.url}/`);
+    await page.locator('[data-testid="this-node"]', { hasText: "node b" }).waitFor();
+    for (const [id, node] of [
+      [onA.id, "a"],
+      [onB.id, "b"],
+    ] as const) {
+      await page
+        .locator(`[data-testid="session-row"][data-session-id="${id}"] [data-testid="session-node"]`, {
+          hasText: node,
+        })
+        .waitFor();
+    }
+    await screenshot(page, "7-cluster-overview.png");
+
+    // The session that runs on a, opened on b's page: a message from the page answered there.
+    await page.locator(`[data-testid="session-row"][data-session-id="${onA.id}"] a`).click();
+    await page.locator('[data-testid="session-page-node"]', { hasText: "on node a" }).waitFor();
+    const said = "echo answered by the other node";
+    await page.locator('[data-testid="message-input"]').fill(said);
+    await page.locator('[data-testid="send"]').click();
+    await page
+      .locator('[data-testid="turn"][data-role="assistant"]', { hasText: "answered by the other node" })
+      .waitFor();
+    await page.locator('[data-testid="event-row"][data-type="llm_done"]').waitFor();
+    await screenshot(page, "8-cluster-session-on-other-node.png");
+    assert.deepEqual(pageErrors, [], "the page threw no errors");
   });
 });
