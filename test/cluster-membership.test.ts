@@ -72,6 +72,21 @@ describe("cluster membership", () => {
     await waitFor(() => observer.member("loaded")?.sessions === 9, 10_000, "the next heartbeat's load");
   });
 
+  it(
+    "reports a member full while its full callback says so, and not full once it does not",
+    TEST,
+    async (t) => {
+      const nats = await natsFixture(t);
+      let full = true;
+      await join(t, nats, "busy", { full: () => full });
+      const observer = await join(t, nats, "observer");
+      assert.equal(observer.member("busy")?.full, true);
+      assert.equal(observer.member("observer")?.full, undefined);
+      full = false;
+      await waitFor(() => observer.member("busy")?.full === undefined, 10_000, "the next heartbeat's entry");
+    },
+  );
+
   it("reports a member that stops renewing as down (silent), and no longer lists it", TEST, async (t) => {
     const nats = await natsFixture(t);
     const observer = await join(t, nats, "observer");

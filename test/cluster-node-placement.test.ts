@@ -57,6 +57,36 @@ describe("placement", () => {
   });
 });
 
+describe("placement with full nodes", () => {
+  const member = (node: string, sessions: number, full?: boolean) => ({
+    node,
+    sessions,
+    ...(full === undefined ? {} : { full }),
+    subjectPrefix: `sv.${node}`,
+    rssMb: 100,
+    startedAt: "",
+    lastSeen: new Date(0),
+  });
+
+  it("places a new session on a node that is not full, even a busier one", () => {
+    const placement = new LoadPlacement();
+    for (let i = 0; i < 20; i++) assert.equal(placement.choose([member("a", 0, true), member("b", 50)]), "b");
+  });
+
+  it("places on the least loaded of the full nodes when every node is full", () => {
+    assert.equal(new LoadPlacement().choose([member("a", 3, true), member("b", 1, true)]), "b");
+  });
+
+  it("gives a dead node's sessions first to nodes that are not full, and puts full nodes last", () => {
+    const members = [member("a", 0, true), member("b", 5), member("c", 5)];
+    for (const order of spreadOrders(ids, members).values()) {
+      assert.notEqual(order[0], "a");
+      assert.equal(order.at(-1), "a");
+    }
+    for (const id of ids) assert.equal(rendezvousOrder(id, members).at(-1), "a");
+  });
+});
+
 describe("ClusterNode options", () => {
   it("are checked before anything connects", async () => {
     await assert.rejects(

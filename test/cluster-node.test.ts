@@ -39,6 +39,23 @@ describe("cluster nodes", () => {
     assert.ok(Math.max(...counts.values()) <= 4, `placement ${JSON.stringify([...counts])}`);
   });
 
+  it("places no session on a node over its maxRssMb while another node has room", {
+    timeout: 60_000,
+  }, async (t) => {
+    // node0's limit is below any Node process's memory: it reports itself full.
+    const { nodes } = await startCluster(t, schemas, {
+      optionsFor: (node) => (node === "node0" ? { maxRssMb: 1 } : {}),
+    });
+    const [full] = nodes as [(typeof nodes)[0]];
+    const deadline = Date.now() + 10_000;
+    while (!nodes[1]?.liveMembers().find((m) => m.node === "node0")?.full && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    for (let i = 0; i < 6; i++) {
+      const info = await full.sessions.createSession();
+      assert.notEqual(info.node, "node0");
+    }
+  });
+
   it("a message sent from any node reaches the owner and its reply comes back", {
     timeout: 60_000,
   }, async (t) => {

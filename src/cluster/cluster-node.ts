@@ -2,6 +2,7 @@ import type { KV } from "@nats-io/kv";
 import { z } from "zod";
 import { type Logger, Runtime, silentLogger } from "../runtime/index.js";
 import {
+  DEFAULT_MAX_SESSIONS,
   type SessionEvent,
   SessionNotFoundError,
   SessionSystem,
@@ -51,6 +52,12 @@ export interface ClusterNodeOptions {
   buckets?: { nodes?: string; leases?: string };
   /** How long a session request other than a turn waits for its node (default 10 000 ms). */
   requestTimeoutMs?: number;
+  /**
+   * Resident memory (MiB) above which this node reports itself full: new sessions and the
+   * sessions of a dead node go to nodes that are not, while there are any (default: no limit).
+   * A node that runs its session system's `maxSessions` is full too.
+   */
+  maxRssMb?: number;
   /** Options of the node's session system. */
   system?: ClusterSystemOptions;
   logger?: Logger;
@@ -75,6 +82,7 @@ const OptionsSchema = z
       .strict()
       .default({}),
     requestTimeoutMs: z.number().int().positive().default(10_000),
+    maxRssMb: z.number().positive().optional(),
     system: z.record(z.string(), z.unknown()).default({}),
     logger: z.custom<Logger>((value) => typeof value === "object" && value !== null).optional(),
   })
@@ -200,6 +208,9 @@ export class ClusterNode implements AsyncDisposable {
         subjectPrefix: router.subjectPrefix,
         heartbeatMs,
         sessions: () => leases.held().length,
+        full: () =>
+          leases.held().length >= (systemOptions.maxSessions ?? DEFAULT_MAX_SESSIONS) ||
+          (o.maxRssMb !== undefined && process.memoryUsage.rss() / 2 ** 20 > o.maxRssMb),
       });
       undo.push(() => membership.close());
       const failover = new Failover({

@@ -450,7 +450,11 @@ export class ClusterSessions {
           error,
         );
       if (this.deps.nc.isClosed())
-        throw new ClusterUnavailableError("closed", `this node's NATS connection is closed (${request.op})`, error);
+        throw new ClusterUnavailableError(
+          "closed",
+          `this node's NATS connection is closed (${request.op})`,
+          error,
+        );
       throw error;
     }
     return decodeOutcome(reply.data);

@@ -154,15 +154,20 @@ export class Failover {
  */
 export function spreadOrders(
   ids: readonly string[],
-  members: readonly Pick<ClusterMember, "node" | "sessions">[],
+  members: readonly Pick<ClusterMember, "node" | "sessions" | "full">[],
 ): Map<string, string[]> {
   const load = new Map(members.map((m) => [m.node, m.sessions]));
+  // A full node is the first choice only when every node is full.
+  const full = new Set(members.filter((m) => m.full === true).map((m) => m.node));
+  const allFull = full.size === members.length;
   const orders = new Map<string, string[]>();
   for (const id of ids) {
     const order = rendezvousOrder(id, members);
     let first: string | undefined;
-    for (const node of order)
+    for (const node of order) {
+      if (full.has(node) && !allFull) continue;
       if (first === undefined || (load.get(node) ?? 0) < (load.get(first) ?? 0)) first = node;
+    }
     if (first === undefined) continue;
     load.set(first, (load.get(first) ?? 0) + 1);
     orders.set(id, [first, ...order.filter((node) => node !== first)]);

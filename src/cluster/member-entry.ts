@@ -9,6 +9,11 @@ export const MemberEntrySchema = z.object({
   sessions: z.number().int().nonnegative(),
   /** Its resident memory, in MiB. */
   rssMb: z.number().nonnegative(),
+  /**
+   * It takes no new sessions while another node does: at its session system's `maxSessions`, or
+   * its memory over its `maxRssMb`. Absent: not full (and from nodes of earlier versions).
+   */
+  full: z.boolean().optional(),
   /** When it joined, by its own clock (shown to people; never compared across machines). */
   startedAt: z.string(),
 });

@@ -38,6 +38,8 @@ export interface MembershipOptions {
   bucketTtlMs?: number;
   /** The number of sessions this node runs, reported with every heartbeat. Default: 0. */
   sessions?: () => number;
+  /** Whether this node is full (takes no new sessions while another does), with every heartbeat. Default: never. */
+  full?: () => boolean;
 }
 
 export type MembershipEvent =
@@ -65,6 +67,7 @@ const OptionsSchema = z
     deadAfterMs: z.number().int().positive().optional(),
     bucketTtlMs: z.number().int().positive().optional(),
     sessions: z.custom<() => number>((value) => typeof value === "function", "must be a function").optional(),
+    full: z.custom<() => boolean>((value) => typeof value === "function", "must be a function").optional(),
   })
   .strict()
   .superRefine((options, ctx) => {
@@ -92,6 +95,7 @@ export class Membership {
   private readonly view: LivenessView;
   private readonly listeners = new Set<MembershipListener>();
   private readonly sessions: () => number;
+  private readonly full: () => boolean;
   private readonly startedAt = new Date().toISOString();
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private heartbeatInFlight: Promise<void> | undefined;
@@ -106,6 +110,7 @@ export class Membership {
     this.heartbeatMs = parsed.heartbeatMs;
     this.deadAfterMs = parsed.deadAfterMs ?? parsed.heartbeatMs * 3;
     this.sessions = parsed.sessions ?? (() => 0);
+    this.full = parsed.full ?? (() => false);
     this.view = new LivenessView(this.deadAfterMs);
     this.watcher = watcher;
   }
@@ -214,6 +219,7 @@ export class Membership {
       subjectPrefix: this.subjectPrefix,
       sessions,
       rssMb: Math.round(process.memoryUsage.rss() / 2 ** 20),
+      ...(this.full() ? { full: true } : {}),
       startedAt: this.startedAt,
     };
   }

@@ -9,11 +9,16 @@ import type { ClusterMember } from "./member-entry.js";
  */
 export function rendezvousOrder(
   sessionId: string,
-  members: readonly Pick<ClusterMember, "node" | "sessions">[],
+  members: readonly Pick<ClusterMember, "node" | "sessions" | "full">[],
 ): string[] {
+  // Full nodes (see MemberEntry.full) come after every other, in their own order.
   return members
-    .map((member) => ({ node: member.node, score: score(sessionId, member.node, member.sessions) }))
-    .sort((a, b) => b.score - a.score || (a.node < b.node ? -1 : 1))
+    .map((member) => ({
+      node: member.node,
+      full: member.full === true,
+      score: score(sessionId, member.node, member.sessions),
+    }))
+    .sort((a, b) => Number(a.full) - Number(b.full) || b.score - a.score || (a.node < b.node ? -1 : 1))
     .map((entry) => entry.node);
 }
 
@@ -28,7 +33,8 @@ function score(sessionId: string, node: string, sessions: number): number {
 /**
  * The least loaded of the live nodes for a new session: its reported sessions plus what was
  * placed on it since that report (so that a burst of creations does not all land on the node
- * that was idle at its last heartbeat). Ties go to a random one of them.
+ * that was idle at its last heartbeat). Ties go to a random one of them. A full node is chosen
+ * only when every node is full.
  */
 export class LoadPlacement {
   private readonly placed = new Map<string, { lastSeen: number; count: number }>();
@@ -36,8 +42,9 @@ export class LoadPlacement {
   choose(members: readonly ClusterMember[], exclude: ReadonlySet<string> = new Set()): string | undefined {
     let best: string[] = [];
     let bestLoad = Number.POSITIVE_INFINITY;
-    for (const member of members) {
-      if (exclude.has(member.node)) continue;
+    const open = members.filter((member) => !exclude.has(member.node));
+    const roomy = open.filter((member) => member.full !== true);
+    for (const member of roomy.length > 0 ? roomy : open) {
       const load = member.sessions + this.pending(member);
       if (load < bestLoad) {
         best = [member.node];

@@ -71,6 +71,8 @@ export interface ServeClusterOptions {
   leaseTtlMs?: number | undefined;
   /** How long a request to another node other than a turn waits (default 10,000 ms). */
   requestTimeoutMs?: number | undefined;
+  /** Resident memory (MiB) above which this node takes no new sessions while another does (default: no limit). */
+  maxRssMb?: number | undefined;
 }
 
 export interface RunningServer {
@@ -167,6 +169,7 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
       ...(cluster.prefix === undefined ? {} : { prefix: cluster.prefix }),
       ...(cluster.leaseTtlMs === undefined ? {} : { leaseTtlMs: cluster.leaseTtlMs }),
       ...(cluster.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: cluster.requestTimeoutMs }),
+      ...(cluster.maxRssMb === undefined ? {} : { maxRssMb: cluster.maxRssMb }),
       ...(options.systemOptions === undefined ? {} : { system: options.systemOptions }),
     });
     clusterNode = node;

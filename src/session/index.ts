@@ -49,7 +49,12 @@ export {
 } from "./session-info.js";
 export type { SessionDocument } from "./session-manager.js";
 export type { SessionOwnership } from "./session-ownership.js";
-export { type SessionHostInfo, SessionSystem, type SessionSystemOptions } from "./session-system.js";
+export {
+  DEFAULT_MAX_SESSIONS,
+  type SessionHostInfo,
+  SessionSystem,
+  type SessionSystemOptions,
+} from "./session-system.js";
 export {
   applyTransition,
   canTransition,

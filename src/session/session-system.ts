@@ -56,6 +56,9 @@ const askManager = requester<SessionManagerRequests>();
 const askContextManager = requester<ContextManagerRequests>();
 const askOrchestrator = requester<OrchestratorRequests>();
 
+/** Sessions one system runs at most unless told otherwise (`maxSessions`). */
+export const DEFAULT_MAX_SESSIONS = 10_000;
+
 export interface SessionSystemOptions {
   /** Run inside an existing runtime (its name service must be free); by default a new one. */
   runtime?: Runtime;
@@ -256,7 +259,7 @@ export class SessionSystem implements AsyncDisposable {
 
   static async start(given: SessionSystemOptions = {}): Promise<SessionSystem> {
     const options = copyOptions(given);
-    const maxSessions = options.maxSessions ?? 10_000;
+    const maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
     if (!(Number.isInteger(maxSessions) && maxSessions > 0)) {
       throw new InvalidArgumentError("maxSessions", "must be a positive whole number");
     }
