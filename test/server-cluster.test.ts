@@ -196,6 +196,19 @@ describe("serve in cluster mode", () => {
     }
   });
 
+  it("hibernates the other node's session, and a message through this node wakes it there", T, async (t) => {
+    const { a, b } = await twoServers(t);
+    const made = await a.system.createSession();
+    const viaB = client(b.url, undefined);
+    assert.equal((await viaB.post(`/v1/sessions/${made.id}/hibernate`)).status, 204);
+    assert.equal(a.system.findSupervisor(made.id), undefined);
+    assert.equal((await viaB.get(`/v1/sessions/${made.id}`)).body.hibernated, true);
+    const reply = await viaB.post(`/v1/sessions/${made.id}/messages`, { text: "echo awake" });
+    assert.equal(reply.body.text, "awake");
+    assert.ok(a.system.findSupervisor(made.id));
+    assert.equal(b.system.findSupervisor(made.id), undefined);
+  });
+
   it("lists a session terminated on the other node, exports it and restores it", T, async (t) => {
     const { a, b } = await twoServers(t);
     const made = await a.system.createSession({ name: "brought back" });

@@ -177,6 +177,22 @@ describe("HTTP API: sessions", () => {
     assert.equal(after.body.error.code, "session_not_found");
   });
 
+  it("hibernates a session over HTTP, and wakes it", TEST_TIMEOUT, async () => {
+    const { url, system } = await start();
+    const alice = client(url, ALICE);
+    const { body: made } = await alice.post("/v1/sessions", {});
+    const slept = await alice.post(`/v1/sessions/${made.id}/hibernate`);
+    assert.equal(slept.status, 204);
+    assert.equal(system.findSupervisor(made.id), undefined);
+    assert.equal((await alice.get(`/v1/sessions/${made.id}`)).body.hibernated, true);
+    const woken = await alice.post(`/v1/sessions/${made.id}/wake`);
+    assert.equal(woken.status, 200);
+    assert.equal(woken.body.hibernated, false);
+    assert.ok(system.findSupervisor(made.id));
+    // Another owner's session is not found, as everywhere.
+    assert.equal((await client(url, BOB).post(`/v1/sessions/${made.id}/hibernate`)).status, 404);
+  });
+
   it("restores a terminated session under its id", TEST_TIMEOUT, async () => {
     const { url } = await start();
     const alice = client(url, ALICE);

@@ -240,6 +240,17 @@ export class ClusterSessions {
     };
   }
 
+  /** Stops an idle session's processes on its node (see SessionSystem.hibernateSession). */
+  async hibernateSession(id: string): Promise<void> {
+    await this.onOwner(id, { op: "hibernate", id }, this.deps.requestTimeoutMs);
+  }
+
+  /** Starts a hibernated session's processes again on its node (see SessionSystem.wakeSession). */
+  async wakeSession(id: string): Promise<ClusterSessionInfo> {
+    const { node, value } = await this.onOwnerWithNode(id, { op: "wake", id }, this.deps.requestTimeoutMs);
+    return { ...(value as SessionInfo), node };
+  }
+
   /** Approves a tool call the session's turn waits on (see SessionSystem.approveToolCall). */
   async approveToolCall(id: string, callId: string): Promise<void> {
     await this.onOwner(id, { op: "approve", id, callId }, this.deps.requestTimeoutMs);

@@ -120,6 +120,11 @@ export class NodeService {
         return system.findSupervisor(request.id) ?? null;
       case "files":
         return system.getFiles(request.id);
+      case "hibernate":
+        await system.hibernateSession(request.id);
+        return null;
+      case "wake":
+        return system.wakeSession(request.id);
       case "approve":
         await system.approveToolCall(request.id, request.callId);
         return null;

@@ -33,6 +33,8 @@ export const NodeRequestSchema = z.discriminatedUnion("op", [
   z.object({ op: z.literal("terminate"), id }),
   z.object({ op: z.literal("supervisor"), id }),
   z.object({ op: z.literal("files"), id }),
+  z.object({ op: z.literal("hibernate"), id }),
+  z.object({ op: z.literal("wake"), id }),
   z.object({ op: z.literal("approve"), id, callId: z.string().min(1).max(256) }),
   z.object({
     op: z.literal("deny"),

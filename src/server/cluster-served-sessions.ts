@@ -28,6 +28,8 @@ export function clusterSessions(node: ClusterNode): ServedSessions {
     restoreSession: (id) => sessions.restoreSession(id),
     importSession: (document) => sessions.importSession(document),
     exportSession: (id) => system.exportSession(id),
+    hibernateSession: (id) => sessions.hibernateSession(id),
+    wakeSession: (id) => sessions.wakeSession(id),
     getHistory: (id) => sessions.getHistory(id),
     getFiles: (id) => sessions.getFiles(id),
     sendMessage: async (id, text, { timeoutMs, signal }) => {

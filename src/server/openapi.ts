@@ -200,6 +200,26 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
     response: "Session",
   },
   {
+    method: "post",
+    path: "/v1/sessions/:id/hibernate",
+    summary:
+      "Stop an idle session's processes to free memory (it stays listed and wakes on use; 409 if not idle)",
+    tag: SESSION,
+    query: NoQuerySchema,
+    body: ApproveBodySchema,
+    status: 204,
+  },
+  {
+    method: "post",
+    path: "/v1/sessions/:id/wake",
+    summary: "Start a hibernated session's processes again (a message does this too)",
+    tag: SESSION,
+    query: NoQuerySchema,
+    body: ApproveBodySchema,
+    status: 200,
+    response: "Session",
+  },
+  {
     method: "get",
     path: "/v1/sessions/:id/export",
     summary: "Export a session as a document",

@@ -51,6 +51,8 @@ export interface ServedSessions {
   restoreSession(id: string): Promise<ServedSessionInfo>;
   importSession(document: SessionDocument): Promise<ServedSessionInfo>;
   exportSession(id: string): Promise<SessionDocument>;
+  hibernateSession(id: string): Promise<void>;
+  wakeSession(id: string): Promise<ServedSessionInfo>;
   getHistory(id: string): Promise<ConversationTurn[]>;
   getFiles(id: string): Promise<{ active: string[]; index: FileEntry[] }>;
   sendMessage(
@@ -90,6 +92,8 @@ export function localSessions(system: SessionSystem): ServedSessions {
     restoreSession: (id) => system.restoreSession(id),
     importSession: (document) => system.importSession(document),
     exportSession: (id) => system.exportSession(id),
+    hibernateSession: (id) => system.hibernateSession(id),
+    wakeSession: (id) => system.wakeSession(id),
     getHistory: (id) => system.getHistory(id),
     getFiles: (id) => system.getFiles(id),
     sendMessage: (id, text, options) => system.sendMessage(id, text, options),

@@ -97,6 +97,21 @@ export function sessionRoutes(app: Hono<ServerEnv>, ctx: ServerContext): void {
     return c.json(ctx.sessionJson(info));
   });
 
+  app.post("/v1/sessions/:id/hibernate", async (c) => {
+    ctx.noQuery(c);
+    const id = await ctx.ownedId(c);
+    parseWith(ApproveBodySchema, (await readJsonBody(c.req.raw, limits.maxBodyBytes)) ?? {});
+    await sessions.hibernateSession(id);
+    return c.body(null, 204);
+  });
+
+  app.post("/v1/sessions/:id/wake", async (c) => {
+    ctx.noQuery(c);
+    const id = await ctx.ownedId(c);
+    parseWith(ApproveBodySchema, (await readJsonBody(c.req.raw, limits.maxBodyBytes)) ?? {});
+    return c.json(ctx.sessionJson(await sessions.wakeSession(id)));
+  });
+
   app.get("/v1/sessions/:id/export", async (c) => {
     ctx.noQuery(c);
     const id = await ctx.ownedId(c);
