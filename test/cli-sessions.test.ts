@@ -99,6 +99,7 @@ interface SessionJson {
   name?: string;
   status: string;
   restarts: number;
+  hibernated?: boolean;
 }
 
 /** A port nothing listens on (bound, then released). */
@@ -161,6 +162,14 @@ describe("sessionvisor sessions over --url", () => {
       assert.ok(!afterTerminate.some((s) => s.id === created.id));
       const restored = await cliJson<SessionJson>(["sessions", "restore", created.id, ...remote]);
       assert.equal(restored.status, "active");
+      const hibernated = await cli(["sessions", "hibernate", created.id, ...remote]);
+      assert.deepEqual(
+        [hibernated.code, hibernated.stdout],
+        [0, `hibernated ${created.id}\n`],
+        hibernated.stderr,
+      );
+      const woken = await cliJson<SessionJson>(["sessions", "wake", created.id, ...remote]);
+      assert.equal(woken.hibernated, false);
 
       const imported = await cliJson<SessionJson>([
         "sessions",

@@ -71,6 +71,14 @@ export class ApiClient {
     return (await this.request("POST", `/v1/sessions/${encodeURIComponent(id)}/restore`, {})) as SessionJson;
   }
 
+  async hibernateSession(id: string): Promise<void> {
+    await this.request("POST", `/v1/sessions/${encodeURIComponent(id)}/hibernate`, {});
+  }
+
+  async wakeSession(id: string): Promise<SessionJson> {
+    return (await this.request("POST", `/v1/sessions/${encodeURIComponent(id)}/wake`, {})) as SessionJson;
+  }
+
   async exportSession(id: string): Promise<unknown> {
     return this.request("GET", `/v1/sessions/${encodeURIComponent(id)}/export`);
   }

@@ -47,7 +47,7 @@ export async function runWithConnection(
   }
 }
 
-/** `sessionvisor sessions list|create|show|terminate|restore|export|import`. */
+/** `sessionvisor sessions list|create|show|terminate|restore|hibernate|wake|export|import`. */
 export function registerSessionsCommand(
   program: Command,
   version: string,
@@ -57,7 +57,7 @@ export function registerSessionsCommand(
   const sessions = program
     .command("sessions")
     .description(
-      "list, create, show, terminate, restore, export and import sessions (a server's or a store's)",
+      "list, create, show, terminate, restore, hibernate, wake, export and import sessions (a server's or a store's)",
     )
     .version(version, "-V, --version", "print the version");
   const sub = (name: string, description: string) =>
@@ -126,6 +126,23 @@ export function registerSessionsCommand(
     .action((id: string, flags: OutputFlags) =>
       run("restore", flags, async ({ client }) => {
         printSession(await client.restoreSession(id), flags, out);
+      }),
+    );
+
+  sub("hibernate", "stop a session's processes to free memory; it stays listed and wakes on its next message")
+    .argument("<id>", "the session's id")
+    .action((id: string, flags: OutputFlags) =>
+      run("hibernate", flags, async ({ client }) => {
+        await client.hibernateSession(id);
+        out.stdout.write(flags.json ? json({ id, hibernated: true }) : `hibernated ${id}\n`);
+      }),
+    );
+
+  sub("wake", "start a hibernated session's processes again; prints it")
+    .argument("<id>", "the session's id")
+    .action((id: string, flags: OutputFlags) =>
+      run("wake", flags, async ({ client }) => {
+        printSession(await client.wakeSession(id), flags, out);
       }),
     );
 
