@@ -16,6 +16,7 @@ import {
   serve,
   type TokenEntry,
 } from "../src/index.js";
+import { tcpRelay } from "./fixtures/cluster-partition-relay.js";
 import { client, closeOpenStreams, openSse } from "./support/http-client.js";
 import { ALICE, BOB, TOKENS } from "./support/http-servers.js";
 import { natsFixture } from "./support/nats.js";
@@ -293,6 +294,44 @@ describe("serve in cluster mode", () => {
       assert.equal(theirs.body.error.code, "session_not_found");
     },
   );
+
+  it("answers /readyz 503 while cut off from NATS, and ready again once it reaches it", T, async (t) => {
+    const nats = await natsFixture(t);
+    await requirePostgres();
+    const address = new URL(nats.url);
+    const relay = await tcpRelay(t, "127.0.0.1", {
+      host: address.hostname,
+      port: Number(address.port || 4222),
+    });
+    const server = await serve({
+      port: 0,
+      store: storeUrl(schemas.fresh()),
+      closeGraceMs: 1000,
+      cluster: {
+        servers: `nats://127.0.0.1:${relay.port}`,
+        node: "cut",
+        prefix: nats.subject("sv"),
+        leaseTtlMs: 1500,
+      },
+    });
+    t.after(() => server.close().catch(() => undefined));
+    const ready = async () => (await fetch(`${server.url}/readyz`)).status;
+    assert.equal(await ready(), 200);
+    relay.stall();
+    const refused = await fetch(`${server.url}/readyz`);
+    assert.equal(refused.status, 503);
+    assert.match(
+      ((await refused.json()) as { error: { message: string } }).error.message,
+      /no answer from NATS/,
+    );
+    relay.resume();
+    // Its client gives the stalled connection up (two unanswered pings, 2 s apart) and reconnects.
+    const deadline = Date.now() + 30_000;
+    while ((await ready()) !== 200) {
+      assert.ok(Date.now() < deadline, "ready again within 30 s of the heal");
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  });
 
   it("refuses cluster mode without a shared store, before starting anything", async () => {
     await assert.rejects(

@@ -122,6 +122,7 @@ export async function createApp(
       if (system.managerPid() === undefined)
         throw new HttpError(503, "not_ready", "the session system is not running");
       await system.store.getSession(PROBE_ID);
+      await sessions.checkCluster();
     } catch (error) {
       const { body } = errorResponse(error);
       return c.json(

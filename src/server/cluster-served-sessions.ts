@@ -1,6 +1,10 @@
 import type { ClusterNode } from "../cluster/index.js";
 import { newRequestId } from "../session/turn-call.js";
+import { HttpError } from "./errors.js";
 import type { ServedSessions } from "./served-sessions.js";
+
+/** How long `/readyz` waits for the NATS server to answer a ping in cluster mode. */
+const NATS_READY_MS = 2000;
 
 /**
  * A cluster node's server: the session API of the whole cluster (each request goes to the node
@@ -20,6 +24,25 @@ export function clusterSessions(node: ClusterNode): ServedSessions {
         startedAt: member.startedAt,
         lastSeen: member.lastSeen.toISOString(),
       })),
+    checkCluster: async () => {
+      // A round trip to the NATS server: a node cut off from it (its connection stalled, or
+      // reconnecting) cannot renew its leases, so it should take no traffic.
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), NATS_READY_MS);
+      });
+      const flushed = node.connection.nc.flush().then(
+        () => true,
+        () => false, // closed
+      );
+      const answered = await Promise.race([flushed, late]).finally(() => clearTimeout(timer));
+      if (!answered)
+        throw new HttpError(
+          503,
+          "not_ready",
+          `node ${node.node} has no answer from NATS within ${NATS_READY_MS} ms (cut off from the cluster)`,
+        );
+    },
     createSession: (config) => sessions.createSession(config),
     listSessions: () => sessions.listSessions(),
     listTerminatedSessions: () => sessions.listTerminatedSessions(),

@@ -43,6 +43,8 @@ export interface ServedSessions {
   readonly node: string | undefined;
   /** The live nodes of the cluster, this one included; none when the server runs alone. */
   listNodes(): ServedNode[];
+  /** Rejects when this node cannot reach the cluster now (what `/readyz` adds in cluster mode). */
+  checkCluster(): Promise<void>;
   createSession(config: SessionConfigInput): Promise<ServedSessionInfo>;
   listSessions(): Promise<ServedSessionInfo[]>;
   listTerminatedSessions(): Promise<ServedSessionInfo[]>;
@@ -84,6 +86,7 @@ export function localSessions(system: SessionSystem): ServedSessions {
     local: system,
     node: undefined,
     listNodes: () => [],
+    checkCluster: () => Promise.resolve(),
     createSession: (config) => system.createSession(config),
     listSessions: () => system.listSessions(),
     listTerminatedSessions: () => system.listTerminatedSessions(),
