@@ -10,11 +10,11 @@ import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { type Browser, chromium, type Page } from "playwright-core";
-import { defaultProviders, type RunningServer, serve } from "../src/index.js";
+import { defaultProviders, serve } from "../src/index.js";
 import { defaultObserverDir, packageRoot } from "../src/server/observer.js";
+import { twoClusterServers } from "./support/cluster-servers.js";
 import { ALICE, BOB, TOKENS } from "./support/http-servers.js";
-import { natsFixture } from "./support/nats.js";
-import { requirePostgres, TEST_POSTGRES_URL, TestSchemas } from "./support/postgres-test-db.js";
+import { TestSchemas } from "./support/postgres-test-db.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const schemas = new TestSchemas();
@@ -94,6 +94,15 @@ async function eventually(what: string, check: () => Promise<boolean>): Promise<
   }
 }
 
+/** A page of the viewport the screenshots expect, recording what it throws, each step bounded. */
+async function openPage(browser: Browser): Promise<{ page: Page; pageErrors: string[] }> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const pageErrors: string[] = [];
+  page.on("pageerror", (error) => pageErrors.push(error.message));
+  page.setDefaultTimeout(STEP_MS);
+  return { page, pageErrors };
+}
+
 async function api<T>(url: string, method: string, body?: unknown, token?: string): Promise<T> {
   const response = await fetch(url, {
     method,
@@ -120,10 +129,7 @@ describe("the web observer in headless Chromium", () => {
     t.after(() => server.close());
     const browser = await launch();
     t.after(() => browser.close());
-    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    const pageErrors: string[] = [];
-    page.on("pageerror", (error) => pageErrors.push(error.message));
-    page.setDefaultTimeout(STEP_MS);
+    const { page, pageErrors } = await openPage(browser);
 
     // The page: its streams open, development mode on.
     await page.goto(`${server.url}/`);
@@ -353,37 +359,12 @@ describe("the web observer in headless Chromium", () => {
     timeout: 120_000,
   }, async (t) => {
     requirements();
-    const nats = await natsFixture(t);
-    await requirePostgres();
-    const store = new URL(TEST_POSTGRES_URL);
-    store.searchParams.set("schema", schemas.fresh());
-    const servers: RunningServer[] = [];
-    t.after(async () => {
-      for (const server of servers.splice(0)) await server.close().catch(() => undefined);
-    });
-    for (const node of ["a", "b"])
-      servers.push(
-        await serve({
-          port: 0,
-          store: store.href,
-          closeGraceMs: 1000,
-          cluster: { servers: nats.url, node, prefix: nats.subject("sv"), leaseTtlMs: 1500 },
-          systemOptions: { providers: defaultProviders({ chunkDelayMs: 20 }) },
-        }),
-      );
-    const [a, b] = servers as [RunningServer, RunningServer];
-    await eventually("b sees both nodes", async () => {
-      const { nodes } = await api<{ nodes: unknown[] }>(`${b.url}/v1/nodes`, "GET");
-      return nodes.length === 2;
-    });
+    const { a, b } = await twoClusterServers(t, schemas, { chunkDelayMs: 20 });
     const onA = await a.system.createSession({ name: "runs-on-a" });
     const onB = await b.system.createSession({ name: "runs-on-b" });
     const browser = await launch();
     t.after(() => browser.close());
-    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    const pageErrors: string[] = [];
-    page.on("pageerror", (error) => pageErrors.push(error.message));
-    page.setDefaultTimeout(STEP_MS);
+    const { page, pageErrors } = await openPage(browser);
 
     await page.goto(`${b.url}/`);
     await page.locator('[data-testid="this-node"]', { hasText: "node b" }).waitFor();

@@ -8,80 +8,23 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, describe, it, type TestContext } from "node:test";
-import {
-  defaultProviders,
-  InvalidArgumentError,
-  type RunningServer,
-  serve,
-  type TokenEntry,
-} from "../src/index.js";
+import { after, describe, it } from "node:test";
+import { InvalidArgumentError, serve } from "../src/index.js";
 import { tcpRelay } from "./fixtures/cluster-partition-relay.js";
-import { client, closeOpenStreams, openSse } from "./support/http-client.js";
+import { twoClusterServers as twoServers } from "./support/cluster-servers.js";
+import { client, openSse } from "./support/http-client.js";
 import { ALICE, BOB, TOKENS } from "./support/http-servers.js";
 import { natsFixture } from "./support/nats.js";
-import { requirePostgres, TEST_POSTGRES_URL, TestSchemas } from "./support/postgres-test-db.js";
+import { requirePostgres, TestSchemas, testStoreUrl } from "./support/postgres-test-db.js";
 import { CLI, reapServeChildren, startServe } from "./support/serve-cli.js";
 
 const schemas = new TestSchemas();
 after(() => schemas.dropAll());
 const T = { timeout: 60_000 };
 
-function storeUrl(schema: string): string {
-  const url = new URL(TEST_POSTGRES_URL);
-  url.searchParams.set("schema", schema);
-  return url.href;
-}
-
-interface Cluster {
-  a: RunningServer;
-  b: RunningServer;
-}
-
-/** Servers "a" and "b" of one cluster, each seeing the other; closed when the test ends. */
-async function twoServers(
-  t: TestContext,
-  options: { chunkDelayMs?: number; tokens?: TokenEntry[] } = {},
-): Promise<Cluster> {
-  const nats = await natsFixture(t);
-  await requirePostgres();
-  const store = storeUrl(schemas.fresh());
-  const servers: RunningServer[] = [];
-  t.after(async () => {
-    closeOpenStreams();
-    for (const server of servers.splice(0)) await server.close().catch(() => undefined);
-  });
-  for (const node of ["a", "b"]) {
-    servers.push(
-      await serve({
-        port: 0,
-        store,
-        closeGraceMs: 1000,
-        ...(options.tokens ? { tokens: options.tokens } : {}),
-        // The prefix names the cluster's buckets too (`<prefix>_nodes`…), which the fixture deletes.
-        cluster: { servers: nats.url, node, prefix: nats.subject("sv"), leaseTtlMs: 1500 },
-        systemOptions: { providers: defaultProviders({ chunkDelayMs: options.chunkDelayMs ?? 0 }) },
-      }),
-    );
-  }
-  const [a, b] = servers as [RunningServer, RunningServer];
-  for (const server of [a, b]) {
-    const sees = async () => {
-      const { body } = await client(server.url, options.tokens ? ALICE : undefined).get("/v1/nodes");
-      return (body.nodes as { node: string }[]).map((n) => n.node).sort();
-    };
-    const deadline = Date.now() + 10_000;
-    while ((await sees()).join() !== "a,b") {
-      if (Date.now() > deadline) throw new Error(`node ${server.node} did not see both nodes within 10 s`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
-  return { a, b };
-}
-
 describe("serve in cluster mode", () => {
   it("lists the cluster's live nodes on GET /v1/nodes, with the server's own id", T, async (t) => {
-    const { a } = await twoServers(t);
+    const { a } = await twoServers(t, schemas);
     const { status, body } = await client(a.url, undefined).get("/v1/nodes");
     assert.equal(status, 200);
     assert.equal(body.node, "a");
@@ -95,7 +38,7 @@ describe("serve in cluster mode", () => {
     "serves a session that runs on the other node: message, history, and its info naming the node",
     T,
     async (t) => {
-      const { a, b } = await twoServers(t);
+      const { a, b } = await twoServers(t, schemas);
       const made = await a.system.createSession({ name: "on a" });
       const viaB = client(b.url, undefined);
       const reply = await viaB.post(`/v1/sessions/${made.id}/messages`, { text: "echo across nodes" });
@@ -116,7 +59,7 @@ describe("serve in cluster mode", () => {
   );
 
   it("lists every node's sessions from either server, each with its node", T, async (t) => {
-    const { a, b } = await twoServers(t);
+    const { a, b } = await twoServers(t, schemas);
     const onA = await a.system.createSession();
     const onB = await b.system.createSession();
     for (const server of [a, b]) {
@@ -132,7 +75,7 @@ describe("serve in cluster mode", () => {
   });
 
   it("places sessions created over HTTP on both nodes", T, async (t) => {
-    const { a, b } = await twoServers(t);
+    const { a, b } = await twoServers(t, schemas);
     const nodes = new Set<string>();
     for (let i = 0; i < 6; i++) {
       const { status, body } = await client(i % 2 ? a.url : b.url, undefined).post("/v1/sessions", {});
@@ -143,7 +86,7 @@ describe("serve in cluster mode", () => {
   });
 
   it("streams a turn of the other node's session as SSE, word by word", T, async (t) => {
-    const { a, b } = await twoServers(t, { chunkDelayMs: 5 });
+    const { a, b } = await twoServers(t, schemas, { chunkDelayMs: 5 });
     const made = await a.system.createSession();
     const stream = await openSse(b.url, `/v1/sessions/${made.id}/messages`, {
       method: "POST",
@@ -156,7 +99,7 @@ describe("serve in cluster mode", () => {
   });
 
   it("follows the other node's session on its events stream, in order", T, async (t) => {
-    const { a, b } = await twoServers(t, { chunkDelayMs: 2 });
+    const { a, b } = await twoServers(t, schemas, { chunkDelayMs: 2 });
     const made = await a.system.createSession();
     const stream = await openSse(b.url, `/v1/sessions/${made.id}/events?since=0`);
     await a.system.sendMessage(made.id, "echo followed from b");
@@ -171,7 +114,7 @@ describe("serve in cluster mode", () => {
   });
 
   it("carries every node's events on each server's /v1/events", T, async (t) => {
-    const { a, b } = await twoServers(t);
+    const { a, b } = await twoServers(t, schemas);
     const stream = await openSse(b.url, "/v1/events");
     // The stream is live once it has delivered something: a session made on b says so.
     const probe = await b.system.createSession();
@@ -186,7 +129,7 @@ describe("serve in cluster mode", () => {
   });
 
   it("terminates the other node's session, and then answers 404 for it on both", T, async (t) => {
-    const { a, b } = await twoServers(t);
+    const { a, b } = await twoServers(t, schemas);
     const made = await a.system.createSession();
     const ended = await client(b.url, undefined).delete(`/v1/sessions/${made.id}`);
     assert.equal(ended.status, 204);
@@ -198,7 +141,7 @@ describe("serve in cluster mode", () => {
   });
 
   it("hibernates the other node's session, and a message through this node wakes it there", T, async (t) => {
-    const { a, b } = await twoServers(t);
+    const { a, b } = await twoServers(t, schemas);
     const made = await a.system.createSession();
     const viaB = client(b.url, undefined);
     assert.equal((await viaB.post(`/v1/sessions/${made.id}/hibernate`)).status, 204);
@@ -211,7 +154,7 @@ describe("serve in cluster mode", () => {
   });
 
   it("lists a session terminated on the other node, exports it and restores it", T, async (t) => {
-    const { a, b } = await twoServers(t);
+    const { a, b } = await twoServers(t, schemas);
     const made = await a.system.createSession({ name: "brought back" });
     await a.system.sendMessage(made.id, "echo kept");
     await a.system.terminateSession(made.id);
@@ -236,7 +179,7 @@ describe("serve in cluster mode", () => {
   });
 
   it("approves a tool call of the other node's session, and reads its files there", T, async (t) => {
-    const { a, b } = await twoServers(t);
+    const { a, b } = await twoServers(t, schemas);
     const project = mkdtempSync(join(tmpdir(), "sessionvisor-cluster-"));
     t.after(() => rmSync(project, { recursive: true, force: true }));
     writeFileSync(join(project, "notes.md"), "kept on a\n");
@@ -259,7 +202,7 @@ describe("serve in cluster mode", () => {
   });
 
   it("names each session's node and this server's in the observer's tree stream", T, async (t) => {
-    const { a, b } = await twoServers(t);
+    const { a, b } = await twoServers(t, schemas);
     const onA = await a.system.createSession();
     const onB = await b.system.createSession();
     const stream = await openSse(b.url, "/v1/tree/stream");
@@ -285,7 +228,7 @@ describe("serve in cluster mode", () => {
     "checks a session's owner through the shared store: another owner's token gets 404 on the other node",
     T,
     async (t) => {
-      const { a, b } = await twoServers(t, { tokens: TOKENS });
+      const { a, b } = await twoServers(t, schemas, { tokens: TOKENS });
       const { body: made } = await client(a.url, ALICE).post("/v1/sessions", {});
       const mine = await client(b.url, ALICE).get(`/v1/sessions/${made.id}/history`);
       const theirs = await client(b.url, BOB).get(`/v1/sessions/${made.id}/history`);
@@ -305,7 +248,7 @@ describe("serve in cluster mode", () => {
     });
     const server = await serve({
       port: 0,
-      store: storeUrl(schemas.fresh()),
+      store: testStoreUrl(schemas.fresh()),
       closeGraceMs: 1000,
       cluster: {
         servers: `nats://127.0.0.1:${relay.port}`,
@@ -357,7 +300,7 @@ describe("sessionvisor serve --cluster (the command)", () => {
     const nats = await natsFixture(t);
     await requirePostgres();
     t.after(() => reapServeChildren());
-    const store = storeUrl(schemas.fresh());
+    const store = testStoreUrl(schemas.fresh());
     const prefix = nats.subject("sv");
     const flags = (node: string) => [
       "--port",

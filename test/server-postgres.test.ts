@@ -5,23 +5,17 @@ import { spawnSync } from "node:child_process";
 import { after, describe, it } from "node:test";
 import { InvalidArgumentError, serve } from "../src/index.js";
 import { parseStoreUrl } from "../src/server/store-url.js";
-import { requirePostgres, TEST_POSTGRES_URL, TestSchemas } from "./support/postgres-test-db.js";
+import { requirePostgres, TestSchemas, testStoreUrl } from "./support/postgres-test-db.js";
+import { CLI } from "./support/serve-cli.js";
 
 const schemas = new TestSchemas();
 after(() => schemas.dropAll());
 const T = { timeout: 60_000 };
-const CLI = ["--import", "tsx", "src/cli/main.ts"];
-
-function storeUrl(schema: string): string {
-  const url = new URL(TEST_POSTGRES_URL);
-  url.searchParams.set("schema", schema);
-  return url.href;
-}
 
 describe("serve with a PostgreSQL store", () => {
   it("keeps the sessions in the database: a second server on the same store serves them", T, async () => {
     await requirePostgres();
-    const store = storeUrl(schemas.fresh());
+    const store = testStoreUrl(schemas.fresh());
     const first = await serve({ port: 0, store });
     const created = await fetch(`${first.url}/v1/sessions`, {
       method: "POST",

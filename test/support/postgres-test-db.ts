@@ -5,6 +5,13 @@ import pg from "pg";
 export const TEST_POSTGRES_URL =
   process.env.SESSIONVISOR_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 
+/** The test database as a `--store` URL whose `?schema=` names `schema`. */
+export function testStoreUrl(schema: string): string {
+  const url = new URL(TEST_POSTGRES_URL);
+  url.searchParams.set("schema", schema);
+  return url.href;
+}
+
 let reachable: Promise<void> | undefined;
 
 /** Resolves when the server answers; otherwise rejects with what is missing and how to start it. */
