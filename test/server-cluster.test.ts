@@ -276,6 +276,20 @@ describe("serve in cluster mode", () => {
     }
   });
 
+  it("refuses cluster options that are not an object, lack servers, or name an unknown option", async () => {
+    const store = "postgres://127.0.0.1/x";
+    for (const [cluster, field] of [
+      ["nats://127.0.0.1:4222", /^cluster$/],
+      [{}, /^cluster\.servers$/],
+      [{ servers: "nats://127.0.0.1:4222", leaseTTL: 5000 }, /^cluster\.leaseTTL$/],
+    ] as const) {
+      await assert.rejects(
+        serve({ port: 0, store, cluster: cluster as never }),
+        (error: unknown) => error instanceof InvalidArgumentError && field.test(error.argument),
+      );
+    }
+  });
+
   it("refuses cluster mode without a shared store, before starting anything", async () => {
     await assert.rejects(
       serve({ port: 0, cluster: { servers: "nats://127.0.0.1:4222" } }),

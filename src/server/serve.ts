@@ -132,6 +132,7 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
   }
   const storeUrl = options.store === undefined ? undefined : parseStoreUrl(options.store);
   if (options.cluster !== undefined) {
+    checkClusterOptions(options.cluster);
     if (options.system !== undefined)
       throw new InvalidArgumentError("cluster", "cannot serve a given system");
     if (storeUrl === undefined)
@@ -275,6 +276,32 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
   };
 
   return { url, host, port: address.port, system, node: sessions.node, app, server, close };
+}
+
+const CLUSTER_OPTION_NAMES = new Set([
+  "servers",
+  "node",
+  "prefix",
+  "leaseTtlMs",
+  "requestTimeoutMs",
+  "maxRssMb",
+]);
+
+/**
+ * The shape of `cluster` (its values are checked by the cluster node): an object with `servers`
+ * and no option it does not know, so that a misspelt one is not silently left at its default.
+ */
+function checkClusterOptions(cluster: unknown): void {
+  if (typeof cluster !== "object" || cluster === null || Array.isArray(cluster))
+    throw new InvalidArgumentError(
+      "cluster",
+      "must be an object: { servers, node?, prefix?, leaseTtlMs?, … }",
+    );
+  for (const name of Object.keys(cluster))
+    if (!CLUSTER_OPTION_NAMES.has(name))
+      throw new InvalidArgumentError(`cluster.${name}`, "is not a known option");
+  if ((cluster as { servers?: unknown }).servers === undefined)
+    throw new InvalidArgumentError("cluster.servers", "is required: the NATS URL(s) of the cluster");
 }
 
 /** `<hostname>-<process id>`, kept to what a node id may hold. */
