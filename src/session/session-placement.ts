@@ -1,5 +1,6 @@
 import { hostedChild } from "../hosts/index.js";
 import { InvalidArgumentError, type Pid } from "../runtime/index.js";
+import { withStartNow } from "../supervision/child-spec.js";
 import type { ChildSpec } from "../supervision/index.js";
 import type { SessionConfig } from "./config.js";
 import type { SessionDeps } from "./deps.js";
@@ -35,11 +36,13 @@ export function sessionChildSpec(
       type: "supervisor",
       restart: "permanent",
       shutdown: "infinity",
-      start: (ctx): Promise<Pid> => {
+      // Able to finish at once: the session supervisor's init is synchronous when its
+      // agents' are, so the sessions supervisor answers the start without a promise.
+      start: withStartNow((starter): Pid | Promise<Pid> => {
         const supervisor = new SessionSupervisor(sessionId, deps, config, fresh);
         fresh = false;
-        return ctx.spawnLink(supervisor, { trapExit: true });
-      },
+        return starter.spawnLinkNow(supervisor, { trapExit: true });
+      }),
     };
   }
   if (!hosting) throw new InvalidArgumentError("isolation", `${isolation} needs a session system with hosts`);
