@@ -259,7 +259,8 @@ export class SessionManager extends GenServer<
     while (this.entries.has(id)) id = newSessionId();
     const at = this.deps.now();
     const entry = SessionEntry.created(id, config, at, this.runtime.clock.now());
-    await this.deps.ownership?.claim(id);
+    // Awaited only when there is a claim to make: an `await undefined` still costs a microtask.
+    if (this.deps.ownership) await this.deps.ownership.claim(id);
     // Not yet durable: the `active` record written once the processes are up is, and carries
     // this one to the disk with it. A crash before that leaves no session, or (once this write
     // returned) an `initializing` one that the next start brings up or marks failed.
