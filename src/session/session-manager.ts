@@ -24,6 +24,7 @@ import {
   SessionStartError,
   SessionUnavailableError,
 } from "./errors.js";
+import { formatIso } from "./iso-time.js";
 import type { ImportedSession } from "./session-document.js";
 import { asStoredJson, SessionEntry, sessionRecord } from "./session-entry.js";
 import { assertSessionId, newSessionId, sessionKeys, sessionTopic } from "./session-id.js";
@@ -281,7 +282,7 @@ export class SessionManager extends GenServer<
     }
     this.entries.set(id, entry);
     this.watch(entry, pid);
-    publish(this.deps, { type: "session_created", sessionId: id, at: at.toISOString(), info: entry.info });
+    publish(this.deps, { type: "session_created", sessionId: id, at: formatIso(at), info: entry.info });
     await this.transition(entry, "active");
     this.armSweep();
     return entry.info;
