@@ -48,6 +48,8 @@ const RESTARTS: ReadonlySet<string> = new Set<RestartType>(["permanent", "transi
 const TYPES: ReadonlySet<string> = new Set<ChildType>(["worker", "supervisor"]);
 
 export function normalizeChildSpec(spec: ChildSpec, idRequired = true): NormalizedChildSpec {
+  // Made by the library, normalized already, and held by nobody who could change it.
+  if (spec instanceof PreparedWorkerSpec) return spec;
   if (typeof spec !== "object" || spec === null)
     throw new InvalidArgumentError("child spec", "must be an object");
   if (idRequired || spec.id !== undefined) {
@@ -147,6 +149,36 @@ export function withStartNow(now: StartNow): ChildSpec["start"] {
     Promise.resolve(now({ spawnLinkNow: (server, options) => ctx.spawnLink(server, options) }));
   start[START_NOW] = now;
   return start;
+}
+
+/**
+ * A permanent worker's spec as the library builds it for a supervisor of its own (a session's
+ * agents), that starts a fresh `make()` server with `args` each time, as `worker(id, make,
+ * { args })` does. It is normalized already, so a supervisor keeps it as it is instead of
+ * copying it, and it starts through methods every instance shares instead of closures made per
+ * spec: a session supervisor's two agents cost two small objects. Not for user code (a copy of
+ * it by spread loses its methods); `worker` is.
+ */
+export class PreparedWorkerSpec<S extends AnyServer> implements NormalizedChildSpec {
+  readonly restart: RestartType = "permanent";
+  readonly shutdown: Shutdown = 5000;
+  readonly type: ChildType = "worker";
+  readonly significant = false;
+
+  constructor(
+    readonly id: string,
+    private readonly make: () => S,
+    private readonly args: ArgsOf<S>,
+  ) {}
+
+  start(ctx: StartContext): Promise<Pid> {
+    return ctx.spawnLink(this.make(), { args: this.args });
+  }
+
+  /** `start` that finishes at once when the server's `init` is synchronous (see `startNowOf`). */
+  startNow(starter: ChildStarter): Pid | Promise<Pid> {
+    return starter.spawnLinkNow(this.make(), { args: this.args });
+  }
 }
 
 /** A child spec that starts a fresh `make()` server each time (a restart never reuses state). */
