@@ -354,7 +354,10 @@ export class Registry<V = unknown> implements NameService {
   private emit(event: "register", payload: RegisterEvent<V>): void;
   private emit(event: "unregister", payload: UnregisterEvent<V>): void;
   private emit(event: "register" | "unregister", payload: RegisterEvent<V> | UnregisterEvent<V>): void {
-    for (const listener of this.listeners[event] as Set<(event: typeof payload) => void>) {
+    const listeners = this.listeners[event] as Set<(event: typeof payload) => void>;
+    // Most registries have no listener: no iterator for every key registered.
+    if (listeners.size === 0) return;
+    for (const listener of listeners) {
       try {
         listener(payload);
       } catch (error) {
