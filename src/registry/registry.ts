@@ -7,6 +7,7 @@ import {
   type Pid,
   type Runtime,
 } from "../runtime/index.js";
+import { PidTable } from "../runtime/pid-table.js";
 import { NameTakenError, UnsupportedKeyModeError } from "./errors.js";
 
 export type KeyMode = "unique" | "duplicate";
@@ -63,8 +64,11 @@ export class Registry<V = unknown> implements NameService {
   readonly mode: KeyMode;
   private readonly unique = new Map<string, RegistryEntry<V>>();
   private readonly duplicate = new Map<string, RegistryEntry<V>[]>();
-  /** Keys by pid id. Most processes hold one key, so a lone string avoids an array each. */
-  private readonly byPid = new Map<number, string | string[]>();
+  /**
+   * Keys by the id of a pid of this node. Most processes hold one key, so a lone string avoids
+   * an array each; a PidTable, as a new process's id is next to the ids registered just before.
+   */
+  private readonly byPid = new PidTable<string | string[]>();
   /** Keys held by processes of other nodes (hosts), by pid text: they leave when their node says so. */
   private readonly byRemotePid = new Map<string, string[]>();
   private readonly listeners: Listeners<V> = { register: new Set(), unregister: new Set() };

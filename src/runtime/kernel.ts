@@ -9,6 +9,7 @@ import { CAST, INFO } from "./mailbox.js";
 import type { DownMessage, ExitMessage } from "./messages.js";
 import { CallTimeouts, PendingCall } from "./pending-call.js";
 import { Pid, Ref } from "./pid.js";
+import { PidTable } from "./pid-table.js";
 import { type KernelPort, Proc } from "./process.js";
 import type { ExitListener, ProcessInfo } from "./process-info.js";
 import { Queue } from "./queue.js";
@@ -65,7 +66,7 @@ export class Kernel implements KernelPort, LocalNode {
   readonly defaultCallTimeout: number;
   readonly distribution: Distribution;
 
-  private readonly table = new Map<number, Proc>();
+  private readonly table = new PidTable<Proc>();
   private readonly monitorTargets = new Map<number, Proc>();
   private readonly exitListeners = new Set<ExitListener>();
   private readonly timeouts: CallTimeouts;
@@ -215,7 +216,7 @@ export class Kernel implements KernelPort, LocalNode {
   }
 
   processes(): Pid[] {
-    return [...this.table.values()].map((proc) => proc.pid);
+    return this.table.values().map((proc) => proc.pid);
   }
 
   get processCount(): number {
@@ -635,7 +636,10 @@ export class Kernel implements KernelPort, LocalNode {
 
   async shutdown(timeoutMs: number): Promise<void> {
     this.stopped = true;
-    const roots = [...this.table.values()].filter((proc) => !this.table.has(proc.parent.id)).reverse();
+    const roots = this.table
+      .values()
+      .filter((proc) => !this.table.has(proc.parent.id))
+      .reverse();
     for (const proc of roots) {
       if (proc.state === "dead") continue;
       const exited = new Promise<ExitReason>((resolve) => this.watch(proc.pid, resolve));
@@ -648,7 +652,7 @@ export class Kernel implements KernelPort, LocalNode {
       if (timer) this.clock.clearTimeout(timer);
       if (outcome === "timeout") this.terminate(proc, "killed", true);
     }
-    for (const proc of [...this.table.values()]) this.terminate(proc, "killed", true);
+    for (const proc of this.table.values()) this.terminate(proc, "killed", true);
   }
 
   get isStopped(): boolean {
