@@ -1,3 +1,4 @@
+import { IdTable } from "../runtime/id-table.js";
 import {
   type ExitReason,
   InvalidArgumentError,
@@ -7,7 +8,6 @@ import {
   type Pid,
   type Runtime,
 } from "../runtime/index.js";
-import { PidTable } from "../runtime/pid-table.js";
 import { NameTakenError, UnsupportedKeyModeError } from "./errors.js";
 
 export type KeyMode = "unique" | "duplicate";
@@ -66,9 +66,9 @@ export class Registry<V = unknown> implements NameService {
   private readonly duplicate = new Map<string, RegistryEntry<V>[]>();
   /**
    * Keys by the id of a pid of this node. Most processes hold one key, so a lone string avoids
-   * an array each; a PidTable, as a new process's id is next to the ids registered just before.
+   * an array each; an IdTable, as a new process's id is next to the ids registered just before.
    */
-  private readonly byPid = new PidTable<string | string[]>();
+  private readonly byPid = new IdTable<string | string[]>();
   /** Keys held by processes of other nodes (hosts), by pid text: they leave when their node says so. */
   private readonly byRemotePid = new Map<string, string[]>();
   private readonly listeners: Listeners<V> = { register: new Set(), unregister: new Set() };

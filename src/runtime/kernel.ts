@@ -4,12 +4,12 @@ import { reportExit } from "./crash-report.js";
 import { Distribution, Hop, type LocalNode } from "./distribution.js";
 import { CallExitError, InvalidArgumentError, NoProcError, RuntimeStoppedError } from "./errors.js";
 import type { ExitReason } from "./exit-reason.js";
+import { IdTable } from "./id-table.js";
 import type { Logger } from "./logger.js";
 import { CAST, INFO } from "./mailbox.js";
 import type { DownMessage, ExitMessage } from "./messages.js";
 import { CallTimeouts, PendingCall } from "./pending-call.js";
 import { Pid, Ref } from "./pid.js";
-import { PidTable } from "./pid-table.js";
 import { type KernelPort, Proc } from "./process.js";
 import type { ExitListener, ProcessInfo } from "./process-info.js";
 import { Queue } from "./queue.js";
@@ -66,8 +66,9 @@ export class Kernel implements KernelPort, LocalNode {
   readonly defaultCallTimeout: number;
   readonly distribution: Distribution;
 
-  private readonly table = new PidTable<Proc>();
-  private readonly monitorTargets = new Map<number, Proc>();
+  private readonly table = new IdTable<Proc>();
+  /** The process each monitor of this node watches, by the monitor's id. */
+  private readonly monitorTargets = new IdTable<Proc>();
   private readonly exitListeners = new Set<ExitListener>();
   private readonly timeouts: CallTimeouts;
   private readonly scheduler: Scheduler;

@@ -1,3 +1,4 @@
+import { IdTable } from "../runtime/id-table.js";
 import {
   type DownMessage,
   GenServer,
@@ -124,7 +125,8 @@ export class SessionManager extends GenServer<
   private maxSessions = 0;
   private idleSweepMs = 1000;
   private readonly entries = new Map<string, SessionEntry>();
-  private readonly byMonitor = new Map<number, string>();
+  /** Session ids by the id of the monitor on their supervisor (ids this node hands out in order). */
+  private readonly byMonitor = new IdTable<string>();
   private sweepArmed = false;
   private retainTerminatedMs = 0;
   /** Terminated sessions kept in the store, by id, with when they terminated (epoch ms). */

@@ -7,14 +7,14 @@ interface Page<T> {
 }
 
 /**
- * A table by the id of a pid of this node (a whole number handed out in increasing order), as
- * pages of slots in a small Map by `id / PAGE`. A node's ids are dense and a new pid's page is
- * nearly always one just used, so it is in the cache; a Map by id hashes every id into a table
- * as large as the node's process count, and at ten thousand sessions a set into it was the most
- * expensive line of a spawn. Values in id order, as a Map filled in increasing id order gives
- * them: a page is only ever made for the newest id, so pages are in increasing order too.
+ * A table by an id this node hands out in increasing order (a pid's, a monitor's), as pages of
+ * slots in a small Map by `id / PAGE`. The ids in use are dense and a new one's page is nearly
+ * always one just used, so it is in the cache; a Map by id hashes every id into a table as large
+ * as the node's process count, and at ten thousand sessions a set into it was the most expensive
+ * line of a spawn. Values in id order, as a Map filled in increasing id order gives them: a page
+ * is only ever made for the newest id, so pages are in increasing order too.
  */
-export class PidTable<T> {
+export class IdTable<T> {
   private readonly pages = new Map<number, Page<T>>();
   private count = 0;
 
@@ -30,7 +30,7 @@ export class PidTable<T> {
     return this.get(id) !== undefined;
   }
 
-  /** `id` must be a whole number ≥ 0 (a pid's id). */
+  /** `id` must be a whole number ≥ 0 (a pid's or a monitor's id). */
   set(id: number, value: T): void {
     const key = Math.floor(id / PAGE);
     let page = this.pages.get(key);

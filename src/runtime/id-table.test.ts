@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { PidTable } from "./pid-table.js";
+import { IdTable } from "./id-table.js";
 
-describe("PidTable", () => {
+describe("IdTable", () => {
   it("gets what was set, by id, and nothing for ids never set", () => {
-    const table = new PidTable<string>();
+    const table = new IdTable<string>();
     table.set(1, "one");
     table.set(40, "forty");
     assert.equal(table.get(1), "one");
@@ -16,7 +16,7 @@ describe("PidTable", () => {
   });
 
   it("counts each id once, however often it is set", () => {
-    const table = new PidTable<string>();
+    const table = new IdTable<string>();
     table.set(5, "a");
     table.set(5, "b");
     table.set(6, "c");
@@ -25,7 +25,7 @@ describe("PidTable", () => {
   });
 
   it("forgets a deleted id, says whether it held it, and keeps the others", () => {
-    const table = new PidTable<string>();
+    const table = new IdTable<string>();
     for (let id = 1; id <= 40; id++) table.set(id, `p${id}`);
     assert.equal(table.delete(17), true);
     assert.equal(table.delete(17), false);
@@ -36,7 +36,7 @@ describe("PidTable", () => {
   });
 
   it("gives values in id order, as a Map filled in increasing id order does, across emptied pages", () => {
-    const table = new PidTable<number>();
+    const table = new IdTable<number>();
     const map = new Map<number, number>();
     for (let id = 1; id <= 100; id++) {
       table.set(id, id);
@@ -52,7 +52,7 @@ describe("PidTable", () => {
   });
 
   it("is empty again once every id is deleted", () => {
-    const table = new PidTable<string>();
+    const table = new IdTable<string>();
     for (let id = 1; id <= 50; id++) table.set(id, "x");
     for (let id = 1; id <= 50; id++) table.delete(id);
     assert.equal(table.size, 0);
