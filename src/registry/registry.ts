@@ -1,3 +1,4 @@
+import { IdTable } from "../runtime/id-table.js";
 import {
   type ExitReason,
   InvalidArgumentError,
@@ -63,8 +64,11 @@ export class Registry<V = unknown> implements NameService {
   readonly mode: KeyMode;
   private readonly unique = new Map<string, RegistryEntry<V>>();
   private readonly duplicate = new Map<string, RegistryEntry<V>[]>();
-  /** Keys by pid id. Most processes hold one key, so a lone string avoids an array each. */
-  private readonly byPid = new Map<number, string | string[]>();
+  /**
+   * Keys by the id of a pid of this node. Most processes hold one key, so a lone string avoids
+   * an array each; an IdTable, as a new process's id is next to the ids registered just before.
+   */
+  private readonly byPid = new IdTable<string | string[]>();
   /** Keys held by processes of other nodes (hosts), by pid text: they leave when their node says so. */
   private readonly byRemotePid = new Map<string, string[]>();
   private readonly listeners: Listeners<V> = { register: new Set(), unregister: new Set() };
@@ -354,7 +358,10 @@ export class Registry<V = unknown> implements NameService {
   private emit(event: "register", payload: RegisterEvent<V>): void;
   private emit(event: "unregister", payload: UnregisterEvent<V>): void;
   private emit(event: "register" | "unregister", payload: RegisterEvent<V> | UnregisterEvent<V>): void {
-    for (const listener of this.listeners[event] as Set<(event: typeof payload) => void>) {
+    const listeners = this.listeners[event] as Set<(event: typeof payload) => void>;
+    // Most registries have no listener: no iterator for every key registered.
+    if (listeners.size === 0) return;
+    for (const listener of listeners) {
       try {
         listener(payload);
       } catch (error) {

@@ -4,6 +4,7 @@ import { reportExit } from "./crash-report.js";
 import { Distribution, Hop, type LocalNode } from "./distribution.js";
 import { CallExitError, InvalidArgumentError, NoProcError, RuntimeStoppedError } from "./errors.js";
 import type { ExitReason } from "./exit-reason.js";
+import { IdTable } from "./id-table.js";
 import type { Logger } from "./logger.js";
 import { CAST, INFO } from "./mailbox.js";
 import type { DownMessage, ExitMessage } from "./messages.js";
@@ -65,8 +66,9 @@ export class Kernel implements KernelPort, LocalNode {
   readonly defaultCallTimeout: number;
   readonly distribution: Distribution;
 
-  private readonly table = new Map<number, Proc>();
-  private readonly monitorTargets = new Map<number, Proc>();
+  private readonly table = new IdTable<Proc>();
+  /** The process each monitor of this node watches, by the monitor's id. */
+  private readonly monitorTargets = new IdTable<Proc>();
   private readonly exitListeners = new Set<ExitListener>();
   private readonly timeouts: CallTimeouts;
   private readonly scheduler: Scheduler;
@@ -215,7 +217,7 @@ export class Kernel implements KernelPort, LocalNode {
   }
 
   processes(): Pid[] {
-    return [...this.table.values()].map((proc) => proc.pid);
+    return this.table.values().map((proc) => proc.pid);
   }
 
   get processCount(): number {
@@ -635,7 +637,10 @@ export class Kernel implements KernelPort, LocalNode {
 
   async shutdown(timeoutMs: number): Promise<void> {
     this.stopped = true;
-    const roots = [...this.table.values()].filter((proc) => !this.table.has(proc.parent.id)).reverse();
+    const roots = this.table
+      .values()
+      .filter((proc) => !this.table.has(proc.parent.id))
+      .reverse();
     for (const proc of roots) {
       if (proc.state === "dead") continue;
       const exited = new Promise<ExitReason>((resolve) => this.watch(proc.pid, resolve));
@@ -648,7 +653,7 @@ export class Kernel implements KernelPort, LocalNode {
       if (timer) this.clock.clearTimeout(timer);
       if (outcome === "timeout") this.terminate(proc, "killed", true);
     }
-    for (const proc of [...this.table.values()]) this.terminate(proc, "killed", true);
+    for (const proc of this.table.values()) this.terminate(proc, "killed", true);
   }
 
   get isStopped(): boolean {

@@ -11,8 +11,15 @@ export type MailboxTag = typeof CAST | typeof INFO | PendingCall;
  * an object per message: a burst of casts then allocates nothing per message, which keeps
  * queued messages from being copied through the young generation on every scavenge.
  */
+/**
+ * The slots of every mailbox that has not had a message yet: most processes of a session are
+ * never sent one before they are idle, and an array each would cost 32 bytes a process. Never
+ * written to: `push` replaces it with an array of the mailbox's own.
+ */
+const NO_SLOTS: unknown[] = [];
+
 export class Mailbox {
-  private slots: unknown[] = [];
+  private slots: unknown[] = NO_SLOTS;
   private head = 0;
 
   get length(): number {
@@ -20,7 +27,8 @@ export class Mailbox {
   }
 
   push(tag: MailboxTag, message: unknown): void {
-    this.slots.push(tag, message);
+    if (this.slots === NO_SLOTS) this.slots = [tag, message];
+    else this.slots.push(tag, message);
   }
 
   /** Takes the next entry; read its message with `takeMessage` right after. */
@@ -52,7 +60,7 @@ export class Mailbox {
       const tag = this.slots[i];
       if (typeof tag === "object" && tag !== null) calls.push(tag as PendingCall);
     }
-    this.slots = [];
+    this.slots = NO_SLOTS;
     this.head = 0;
     return calls;
   }

@@ -1,7 +1,7 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: the ${NAME} reference syntax is under test here.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { parseSessionConfig } from "./config.js";
+import { parseSessionConfig, SessionConfigSchema } from "./config.js";
 import { SessionConfigError } from "./errors.js";
 
 function fieldOf(input: unknown, options?: { providers?: string[] }): string | undefined {
@@ -112,5 +112,42 @@ describe("secrets in mcpServers", () => {
       mcpServers: [{ name: "gh", command: "gh-mcp", env: { GITHUB_TOKEN: "${GITHUB_TOKEN}" } }],
     });
     assert.equal(config.mcpServers[0]?.env.GITHUB_TOKEN, "${GITHUB_TOKEN}");
+  });
+});
+
+describe("session config: an empty config (defaults parsed once)", () => {
+  it("is the schema's own parse of {}, field for field and in the same key order", () => {
+    const expected = JSON.stringify(SessionConfigSchema.parse({}));
+    assert.equal(JSON.stringify(parseSessionConfig({})), expected);
+    assert.equal(JSON.stringify(parseSessionConfig(undefined)), expected);
+    assert.equal(JSON.stringify(parseSessionConfig(null)), expected);
+    assert.equal(JSON.stringify(parseSessionConfig(Object.create(null))), expected);
+    assert.equal(
+      JSON.stringify(parseSessionConfig(Object.defineProperty({}, "llm", { value: 1 }))),
+      expected,
+    );
+  });
+
+  it("is a new object graph each time: changing one config changes no other", () => {
+    const first = parseSessionConfig({});
+    first.llm.model = "changed";
+    first.limits.maxHistory = 1;
+    first.tools.approval.command = "deny";
+    first.mcpServers.push({ name: "x", command: "x", args: [], env: {} } as never);
+    (first.metadata as Record<string, unknown>).key = "value";
+    const second = parseSessionConfig({});
+    assert.deepEqual(second, SessionConfigSchema.parse({}));
+    assert.notEqual(second.llm, first.llm);
+    assert.notEqual(second.tools.approval, first.tools.approval);
+    assert.notEqual(second.mcpServers, first.mcpServers);
+  });
+
+  it("is refused when the default provider is not among the providers, as any config", () => {
+    assert.equal(fieldOf({}, { providers: ["other"] }), "llm.provider");
+  });
+
+  it("is accepted again without a copy once parsed (it is marked validated)", () => {
+    const config = parseSessionConfig({});
+    assert.equal(parseSessionConfig(config), config);
   });
 });

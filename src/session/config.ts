@@ -195,14 +195,57 @@ export function parseSessionConfig(
     checkProvider(input as SessionConfig, options.providers);
     return input as SessionConfig;
   }
+  if (isEmptyConfig(input)) {
+    // Every field defaulted: a copy of the defaults, parsed once, instead of the schema again.
+    defaults ??= parseWithSchema({});
+    const config = copyParsed(defaults) as SessionConfig;
+    checkProvider(config, options.providers);
+    validated.add(config);
+    return config;
+  }
+  const config = parseWithSchema(input);
+  checkProvider(config, options.providers);
+  validated.add(config);
+  return config;
+}
+
+/** The config every field of which is defaulted, as the schema makes it (see `isEmptyConfig`). */
+let defaults: SessionConfig | undefined;
+
+/**
+ * Nothing, or a plain object without own enumerable keys: what the JSON copy of the input would
+ * turn into `{}`. Anything unusual (a proxy whose traps throw, say) takes the schema's path,
+ * which reports it as it always did.
+ */
+function isEmptyConfig(input: unknown): boolean {
+  if (input === undefined || input === null) return true;
+  if (typeof input !== "object") return false;
+  try {
+    if (Array.isArray(input)) return false;
+    const proto = Object.getPrototypeOf(input);
+    if (proto !== Object.prototype && proto !== null) return false;
+    return Object.keys(input).length === 0;
+  } catch {
+    return false;
+  }
+}
+
+/** A fresh copy of a parsed config (plain objects, arrays and primitives), keys in order. */
+function copyParsed(value: unknown): unknown {
+  if (typeof value !== "object" || value === null) return value;
+  if (Array.isArray(value)) return value.map(copyParsed);
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) copy[key] = copyParsed((value as Record<string, unknown>)[key]);
+  return copy;
+}
+
+/** Copies the input as JSON data and checks it against the schema, filling defaults. */
+function parseWithSchema(input: unknown): SessionConfig {
   const copied = toJsonData(input ?? {}, { maxLength: MAX_CONFIG_LENGTH });
   if (!copied.ok) throw new SessionConfigError([dataIssue(copied.path, copied.message, "(config)")]);
   const parsed = SessionConfigSchema.safeParse(copied.value);
   if (!parsed.success) throw new SessionConfigError(fieldIssues(parsed.error, "(config)"));
-  const config = parsed.data;
-  checkProvider(config, options.providers);
-  validated.add(config);
-  return config;
+  return parsed.data;
 }
 
 function checkProvider(config: SessionConfig, providers: string[] | undefined): void {

@@ -2,6 +2,7 @@ import { type Pid, type Ref, serializeReason } from "../runtime/index.js";
 import type { StoredJson } from "../store/index.js";
 import type { SessionConfig } from "./config.js";
 import type { SessionEventInput } from "./events.js";
+import { formatIso } from "./iso-time.js";
 import type { SessionInfo } from "./session-info.js";
 import { applyTransition, type SessionStatus } from "./status.js";
 
@@ -24,8 +25,8 @@ export function asStoredJson(value: object): StoredJson {
  */
 export function sessionRecord(info: SessionInfo, config: SessionConfig): SessionRecord {
   // A create or a transition stamps its times with one Date: each is formatted once.
-  const updatedAt = info.updatedAt.toISOString();
-  const iso = (date: Date) => (date === info.updatedAt ? updatedAt : date.toISOString());
+  const updatedAt = formatIso(info.updatedAt);
+  const iso = (date: Date) => (date === info.updatedAt ? updatedAt : formatIso(date));
   const record: SessionRecord = {
     id: info.id,
     status: info.status,
@@ -124,7 +125,7 @@ export class SessionEntry {
       sessionId: this.info.id,
       status: next.status,
       previousStatus: next.previousStatus as SessionStatus,
-      at: at.toISOString(),
+      at: formatIso(at),
     };
   }
 
@@ -139,7 +140,7 @@ export class SessionEntry {
       type: "session_crashed",
       sessionId: this.info.id,
       reason: serializeReason(reason),
-      at: at.toISOString(),
+      at: formatIso(at),
     };
   }
 }

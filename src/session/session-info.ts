@@ -8,6 +8,7 @@ import {
 } from "./config.js";
 import { SessionConfigError } from "./errors.js";
 import { fieldIssues } from "./field-issues.js";
+import { formatIso } from "./iso-time.js";
 import { isSessionId } from "./session-id.js";
 import { SESSION_STATUSES, type SessionStatus } from "./status.js";
 
@@ -73,9 +74,9 @@ export function sessionInfoToJSON(info: SessionInfo): SessionInfoJson {
     metadata: info.metadata,
     llm: info.llm,
     limits: info.limits,
-    createdAt: info.createdAt.toISOString(),
-    updatedAt: info.updatedAt.toISOString(),
-    statusChangedAt: info.statusChangedAt.toISOString(),
+    createdAt: formatIso(info.createdAt),
+    updatedAt: formatIso(info.updatedAt),
+    statusChangedAt: formatIso(info.statusChangedAt),
     restarts: info.restarts,
     hibernated: info.hibernated,
     usage: { ...info.usage },

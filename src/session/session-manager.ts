@@ -1,3 +1,4 @@
+import { IdTable } from "../runtime/id-table.js";
 import {
   type DownMessage,
   GenServer,
@@ -24,6 +25,7 @@ import {
   SessionStartError,
   SessionUnavailableError,
 } from "./errors.js";
+import { formatIso } from "./iso-time.js";
 import type { ImportedSession } from "./session-document.js";
 import { asStoredJson, SessionEntry, sessionRecord } from "./session-entry.js";
 import { assertSessionId, newSessionId, sessionKeys, sessionTopic } from "./session-id.js";
@@ -123,7 +125,8 @@ export class SessionManager extends GenServer<
   private maxSessions = 0;
   private idleSweepMs = 1000;
   private readonly entries = new Map<string, SessionEntry>();
-  private readonly byMonitor = new Map<number, string>();
+  /** Session ids by the id of the monitor on their supervisor (ids this node hands out in order). */
+  private readonly byMonitor = new IdTable<string>();
   private sweepArmed = false;
   private retainTerminatedMs = 0;
   /** Terminated sessions kept in the store, by id, with when they terminated (epoch ms). */
@@ -259,7 +262,8 @@ export class SessionManager extends GenServer<
     while (this.entries.has(id)) id = newSessionId();
     const at = this.deps.now();
     const entry = SessionEntry.created(id, config, at, this.runtime.clock.now());
-    await this.deps.ownership?.claim(id);
+    // Awaited only when there is a claim to make: an `await undefined` still costs a microtask.
+    if (this.deps.ownership) await this.deps.ownership.claim(id);
     // Not yet durable: the `active` record written once the processes are up is, and carries
     // this one to the disk with it. A crash before that leaves no session, or (once this write
     // returned) an `initializing` one that the next start brings up or marks failed.
@@ -280,7 +284,7 @@ export class SessionManager extends GenServer<
     }
     this.entries.set(id, entry);
     this.watch(entry, pid);
-    publish(this.deps, { type: "session_created", sessionId: id, at: at.toISOString(), info: entry.info });
+    publish(this.deps, { type: "session_created", sessionId: id, at: formatIso(at), info: entry.info });
     await this.transition(entry, "active");
     this.armSweep();
     return entry.info;

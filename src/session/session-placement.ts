@@ -1,6 +1,7 @@
 import { hostedChild } from "../hosts/index.js";
 import { InvalidArgumentError, type Pid } from "../runtime/index.js";
-import type { ChildSpec } from "../supervision/index.js";
+import { type ChildStarter, PreparedChildSpec } from "../supervision/child-spec.js";
+import type { ChildSpec, StartContext } from "../supervision/index.js";
 import type { SessionConfig } from "./config.js";
 import type { SessionDeps } from "./deps.js";
 import type { HostedSessionArgs } from "./hosted-session.js";
@@ -28,19 +29,7 @@ export function sessionChildSpec(
   const hosting = deps.hosting;
   const isolation = config.isolation ?? hosting?.isolation ?? "inline";
   if (isolation === "inline") {
-    // Only the first start is of a fresh session: a restart of its tree finds what it stored.
-    let fresh = options.fresh === true;
-    return {
-      id: sessionId,
-      type: "supervisor",
-      restart: "permanent",
-      shutdown: "infinity",
-      start: (ctx): Promise<Pid> => {
-        const supervisor = new SessionSupervisor(sessionId, deps, config, fresh);
-        fresh = false;
-        return ctx.spawnLink(supervisor, { trapExit: true });
-      },
-    };
+    return new InlineSessionSpec(sessionId, config, deps, options.fresh === true);
   }
   if (!hosting) throw new InvalidArgumentError("isolation", `${isolation} needs a session system with hosts`);
   const { maxHeapMb, maxMemoryMb, hangTimeoutMs, maxInFlightMb } = config.limits;
@@ -65,4 +54,35 @@ export function sessionChildSpec(
     shutdown: "infinity",
     type: "supervisor",
   });
+}
+
+/**
+ * An inline session's supervisor as a child of the sessions supervisor: permanent, waited for
+ * when stopped. One object per session, started through the class's methods; its start
+ * finishes at once when the session supervisor's and its agents' inits are synchronous.
+ */
+class InlineSessionSpec extends PreparedChildSpec {
+  constructor(
+    sessionId: string,
+    private readonly config: SessionConfig,
+    private readonly deps: SessionDeps,
+    /** Only the first start is of a fresh session: a restart of its tree finds what it stored. */
+    private fresh: boolean,
+  ) {
+    super(sessionId, "permanent", "infinity", "supervisor");
+  }
+
+  start(ctx: StartContext): Promise<Pid> {
+    return ctx.spawnLink(this.supervisor(), { trapExit: true });
+  }
+
+  startNow(starter: ChildStarter): Pid | Promise<Pid> {
+    return starter.spawnLinkNow(this.supervisor(), { trapExit: true });
+  }
+
+  private supervisor(): SessionSupervisor {
+    const supervisor = new SessionSupervisor(this.id, this.deps, this.config, this.fresh);
+    this.fresh = false;
+    return supervisor;
+  }
 }

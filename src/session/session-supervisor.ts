@@ -1,10 +1,15 @@
-import { Supervisor, worker } from "../supervision/index.js";
+import { PreparedWorkerSpec } from "../supervision/child-spec.js";
+import { Supervisor } from "../supervision/index.js";
 import type { SessionConfig } from "./config.js";
 import { type AgentArgs, ContextManager } from "./context-manager.js";
 import type { SessionDeps } from "./deps.js";
 import { LlmOrchestrator } from "./llm-orchestrator.js";
 import { type SessionKeys, sessionKeys } from "./session-id.js";
 import { mcpStartErrorIn, sessionChildren, sessionMcpServers } from "./session-mcp.js";
+
+// One function each for every session, where closures made per session would be kept per session.
+const makeContextManager = () => new ContextManager();
+const makeOrchestrator = () => new LlmOrchestrator();
 
 /**
  * One session's supervisor (one_for_one), registered as `session_supervisor:<id>`, owning the
@@ -45,9 +50,9 @@ export class SessionSupervisor extends Supervisor {
       maxRestarts: 3,
       period: 5000,
       children: sessionChildren(
-        worker("context_manager", () => new ContextManager(), { args }),
+        new PreparedWorkerSpec("context_manager", makeContextManager, args),
         mcpServers,
-        worker("llm_orchestrator", () => new LlmOrchestrator(), { args }),
+        new PreparedWorkerSpec("llm_orchestrator", makeOrchestrator, args),
       ),
     });
     this.keys = keys;

@@ -18,6 +18,7 @@ import {
   NoProcError,
   type Pid,
   Runtime,
+  type Target,
 } from "../runtime/index.js";
 import { MemorySessionStore, type SessionStore, SqliteSessionStore } from "../store/index.js";
 import { type Caller, type RestartBudget, requester, Supervisor } from "../supervision/index.js";
@@ -32,7 +33,7 @@ import {
   copyOptions,
   optionOf,
 } from "./api-arguments.js";
-import { parseSessionConfig, type SessionConfigInput } from "./config.js";
+import { parseSessionConfig, type SessionConfig, type SessionConfigInput } from "./config.js";
 import type { ContextManagerRequests } from "./context-requests.js";
 import type { ConversationTurn, FileEntry } from "./context-state.js";
 import { ContextStore } from "./context-store.js";
@@ -312,8 +313,14 @@ export class SessionSystem implements AsyncDisposable {
   // ---- sessions --------------------------------------------------------------------------
 
   /** Validates `config`, starts the session's tree, and resolves once it is `active`. */
-  async createSession(config: SessionConfigInput = {}): Promise<SessionInfo> {
-    const parsed = parseSessionConfig(config, { providers: this.deps.providers.names() });
+  createSession(config: SessionConfigInput = {}): Promise<SessionInfo> {
+    // Not async: returning the manager's promise from an async function costs two microtasks.
+    let parsed: SessionConfig;
+    try {
+      parsed = parseSessionConfig(config, { providers: this.deps.providers.names() });
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.manager({ op: "create", config: parsed });
   }
 
@@ -716,18 +723,28 @@ export class SessionSystem implements AsyncDisposable {
 
   /** Calls to the manager; only a missing manager is waited for, never a reply that is an error. */
   private readonly managerCalls: Caller = {
-    call: async (target, message, timeoutMs) => {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          return await this.runtime.call(target, message, timeoutMs);
-        } catch (error) {
-          // While the manager restarts its name is briefly unregistered; wait a moment for it.
-          if (!(error instanceof NoProcError) || attempt >= 50) throw error;
-          await new Promise((resolve) => setTimeout(resolve, 2));
-        }
-      }
-    },
+    call: (target, message, timeoutMs) => this.callManager(target, message, timeoutMs, 0),
   };
+
+  /**
+   * One try of a call to the manager, and the next after a moment if it is missing. Promise
+   * chains rather than an async loop: a reply reaches the caller a microtask or two sooner.
+   */
+  private callManager(target: Target, message: unknown, timeoutMs: number | undefined, attempt: number) {
+    let reply: Promise<unknown>;
+    try {
+      reply = this.runtime.call(target, message, timeoutMs);
+    } catch (error) {
+      reply = Promise.reject(error);
+    }
+    return reply.catch((error: unknown): Promise<unknown> => {
+      // While the manager restarts its name is briefly unregistered; wait a moment for it.
+      if (!(error instanceof NoProcError) || attempt >= 50) throw error;
+      return new Promise((resolve) => setTimeout(resolve, 2)).then(() =>
+        this.callManager(target, message, timeoutMs, attempt + 1),
+      );
+    });
+  }
 
   /** The live pid of a session's agent, waiting out a recovery; typed errors otherwise. */
   private async availableAgent(

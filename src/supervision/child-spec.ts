@@ -48,6 +48,8 @@ const RESTARTS: ReadonlySet<string> = new Set<RestartType>(["permanent", "transi
 const TYPES: ReadonlySet<string> = new Set<ChildType>(["worker", "supervisor"]);
 
 export function normalizeChildSpec(spec: ChildSpec, idRequired = true): NormalizedChildSpec {
+  // Made by the library, normalized already, and held by nobody who could change it.
+  if (spec instanceof PreparedChildSpec) return spec;
   if (typeof spec !== "object" || spec === null)
     throw new InvalidArgumentError("child spec", "must be an object");
   if (idRequired || spec.id !== undefined) {
@@ -147,6 +149,51 @@ export function withStartNow(now: StartNow): ChildSpec["start"] {
     Promise.resolve(now({ spawnLinkNow: (server, options) => ctx.spawnLink(server, options) }));
   start[START_NOW] = now;
   return start;
+}
+
+/**
+ * A child spec the library builds for a supervisor of its own (a session's supervisor under
+ * the sessions supervisor, a session's agents under it). It is normalized already, so a
+ * supervisor keeps it as it is instead of copying it, and it starts through methods every
+ * instance of its class shares instead of closures made per spec. Not for user code (a copy of
+ * it by spread loses its methods); `worker` and plain specs are.
+ */
+export abstract class PreparedChildSpec implements NormalizedChildSpec {
+  readonly significant = false;
+
+  constructor(
+    readonly id: string,
+    readonly restart: RestartType,
+    readonly shutdown: Shutdown,
+    readonly type: ChildType,
+  ) {}
+
+  abstract start(ctx: StartContext): Promise<Pid>;
+
+  /** `start` that finishes at once when the child's `init` is synchronous (see `startNowOf`). */
+  abstract startNow(starter: ChildStarter): Pid | Promise<Pid>;
+}
+
+/**
+ * A permanent worker that starts a fresh `make()` server with `args` each time, as
+ * `worker(id, make, { args })` does: a session supervisor's two agents cost two small objects.
+ */
+export class PreparedWorkerSpec<S extends AnyServer> extends PreparedChildSpec {
+  constructor(
+    id: string,
+    private readonly make: () => S,
+    private readonly args: ArgsOf<S>,
+  ) {
+    super(id, "permanent", 5000, "worker");
+  }
+
+  start(ctx: StartContext): Promise<Pid> {
+    return ctx.spawnLink(this.make(), { args: this.args });
+  }
+
+  startNow(starter: ChildStarter): Pid | Promise<Pid> {
+    return starter.spawnLinkNow(this.make(), { args: this.args });
+  }
 }
 
 /** A child spec that starts a fresh `make()` server each time (a restart never reuses state). */

@@ -20,6 +20,7 @@ import {
   type ChildSpec,
   type ChildType,
   type NormalizedChildSpec,
+  PreparedChildSpec,
   type RestartType,
   type Shutdown,
   type StartContext,
@@ -209,8 +210,12 @@ export abstract class SupervisorBase<R extends RequestMap, Cast, Args> extends G
   ): StartOutcome | Promise<StartOutcome> {
     let started: Pid | Promise<Pid>;
     try {
-      const now = startNowOf(spec.start);
-      started = now ? now(this.scope) : spec.start(this.context, ...extra);
+      if (spec instanceof PreparedChildSpec) {
+        started = spec.startNow(this.scope);
+      } else {
+        const now = startNowOf(spec.start);
+        started = now ? now(this.scope) : spec.start(this.context, ...extra);
+      }
     } catch (error) {
       return this.startFailed(spec, error);
     }
