@@ -20,7 +20,7 @@ import {
 import type { ReplyResult, Request } from "../supervision/index.js";
 import type { AgentArgs, ContextManagerCall } from "./context-manager.js";
 import type { ContextManagerRequests } from "./context-requests.js";
-import type { TurnEnding } from "./context-state.js";
+import type { BuiltContext, TurnEnding } from "./context-state.js";
 import { err, ok, publish, type Result, SESSION_MANAGER_NAME, unwrap } from "./deps.js";
 import {
   SessionBusyError,
@@ -493,9 +493,11 @@ export class LlmOrchestrator extends GenServer<
     const { signal } = turn.controller;
     const progress = { reply: "", usage: { inputTokens: 0, outputTokens: 0 } };
     try {
-      const userTurn = await this.context({ op: "append", role: "user", content: turn.text }, undefined);
-      turn.turnId = userTurn.id;
-      const turnId = userTurn.id;
+      // The user's message recorded and the first step's context built, in one call.
+      const begun = await this.context({ op: "begin_turn", content: turn.text }, undefined);
+      turn.turnId = begun.turn.id;
+      const turnId = begun.turn.id;
+      let context: BuiltContext | undefined = begun.context;
       publish(deps, {
         type: "turn_started",
         sessionId,
@@ -504,11 +506,14 @@ export class LlmOrchestrator extends GenServer<
         ...(turn.requestId === undefined ? {} : { requestId: turn.requestId }),
       });
       signal.throwIfAborted();
-      const tools = await this.sessionTools(turn);
+      // Without MCP servers there is nothing to gather again: no wait for a promise per turn.
+      const ready = this.tools;
+      const tools = ready !== undefined && !ready.refreshes ? ready : await this.sessionTools(turn);
       signal.throwIfAborted();
       let toolCallCount = 0;
       for (let step = 1; ; step++) {
-        const { end, calls } = await this.modelStep(turn, tools, progress);
+        const { end, calls } = await this.modelStep(turn, tools, progress, context);
+        context = undefined;
         if (calls.length === 0 || step >= config.tools.maxSteps) {
           if (calls.length > 0) {
             // Recorded, then closed as not run: the history shows what the model asked for.
@@ -562,11 +567,13 @@ export class LlmOrchestrator extends GenServer<
     turn: Turn,
     tools: SessionTools,
     progress: { reply: string; usage: LlmUsage },
+    /** The context when the turn's first step got it with the user's message. */
+    built: BuiltContext | undefined,
   ): Promise<{ end: StreamEnd; calls: LlmToolCall[] }> {
     const { sessionId, deps, config } = this.args;
     const turnId = turn.turnId as string;
     const { signal } = turn.controller;
-    const context = await this.context({ op: "build_context" }, turnId);
+    const context = built ?? (await this.context({ op: "build_context" }, turnId));
     signal.throwIfAborted();
     turn.step++;
     turn.heard = false;

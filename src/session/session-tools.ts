@@ -71,6 +71,11 @@ export class SessionTools {
     return this.#definitions;
   }
 
+  /** Whether `refresh` has anything to gather (the session has MCP servers). */
+  get refreshes(): boolean {
+    return (this.#args.mcpServers?.length ?? 0) > 0;
+  }
+
   /**
    * Gathers the MCP servers' tools again. A server not running now (restarting, or given up)
    * keeps offering the tools it last listed: a call to one then fails with the reason
