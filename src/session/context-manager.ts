@@ -40,11 +40,6 @@ export interface AgentArgs {
 
 export type ContextManagerCall =
   | { op: "append"; role: TurnRole; content: string; status?: ConversationTurn["status"] }
-  /**
-   * A user message that starts a turn: appended as `append` does, and answered with the context
-   * the model is then sent (as `build_context` would answer next), in one round trip.
-   */
-  | { op: "begin_turn"; content: string }
   /** Ends a user turn waiting for its reply (see ContextState.endTurn); `timeoutMs` for the event. */
   | {
       op: "end_turn";
@@ -212,10 +207,6 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
     switch (message?.op) {
       case "append":
         return this.append(message.role, message.content, message.status);
-      case "begin_turn": {
-        const turn = await this.append("user", message.content, undefined);
-        return { turn, context: this.read({ op: "build_context" }) };
-      }
       case "end_turn":
         return this.endTurn(message);
       case "interrupt_unanswered": {

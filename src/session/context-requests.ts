@@ -19,8 +19,6 @@ export type ContextManagerRequests = {
     request: { role: TurnRole; content: string; status?: ConversationTurn["status"] };
     reply: ConversationTurn;
   };
-  /** A user message that starts a turn, and the context the model is then sent, in one round trip. */
-  begin_turn: { request: { content: string }; reply: { turn: ConversationTurn; context: BuiltContext } };
   /** Ends a user turn waiting for its reply (see ContextState.endTurn); `timeoutMs` for the event. */
   end_turn: {
     request: { turnId: string; status: TurnStatus; reply: string; timeoutMs?: number; usage?: LlmUsage };

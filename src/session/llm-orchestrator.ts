@@ -20,7 +20,7 @@ import {
 import type { ReplyResult, Request } from "../supervision/index.js";
 import type { AgentArgs, ContextManagerCall } from "./context-manager.js";
 import type { ContextManagerRequests } from "./context-requests.js";
-import type { BuiltContext, TurnEnding } from "./context-state.js";
+import type { TurnEnding } from "./context-state.js";
 import { err, ok, publish, type Result, SESSION_MANAGER_NAME, unwrap } from "./deps.js";
 import {
   SessionBusyError,
@@ -493,11 +493,9 @@ export class LlmOrchestrator extends GenServer<
     const { signal } = turn.controller;
     const progress = { reply: "", usage: { inputTokens: 0, outputTokens: 0 } };
     try {
-      // The user's message recorded and the first step's context built, in one call.
-      const begun = await this.context({ op: "begin_turn", content: turn.text }, undefined);
-      turn.turnId = begun.turn.id;
-      const turnId = begun.turn.id;
-      let context: BuiltContext | undefined = begun.context;
+      const userTurn = await this.context({ op: "append", role: "user", content: turn.text }, undefined);
+      turn.turnId = userTurn.id;
+      const turnId = userTurn.id;
       publish(deps, {
         type: "turn_started",
         sessionId,
@@ -512,8 +510,7 @@ export class LlmOrchestrator extends GenServer<
       signal.throwIfAborted();
       let toolCallCount = 0;
       for (let step = 1; ; step++) {
-        const { end, calls } = await this.modelStep(turn, tools, progress, context);
-        context = undefined;
+        const { end, calls } = await this.modelStep(turn, tools, progress);
         if (calls.length === 0 || step >= config.tools.maxSteps) {
           if (calls.length > 0) {
             // Recorded, then closed as not run: the history shows what the model asked for.
@@ -567,13 +564,11 @@ export class LlmOrchestrator extends GenServer<
     turn: Turn,
     tools: SessionTools,
     progress: { reply: string; usage: LlmUsage },
-    /** The context when the turn's first step got it with the user's message. */
-    built: BuiltContext | undefined,
   ): Promise<{ end: StreamEnd; calls: LlmToolCall[] }> {
     const { sessionId, deps, config } = this.args;
     const turnId = turn.turnId as string;
     const { signal } = turn.controller;
-    const context = built ?? (await this.context({ op: "build_context" }, turnId));
+    const context = await this.context({ op: "build_context" }, turnId);
     signal.throwIfAborted();
     turn.step++;
     turn.heard = false;
