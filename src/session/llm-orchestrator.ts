@@ -80,7 +80,7 @@ export const DEFAULT_TURN_TIMEOUT_MS = 60_000;
 export const TURN_REPLY_GRACE_MS = 5000;
 /** How long recording a turn's ending may take once the turn has gone wrong. */
 const ENDING_CALL_TIMEOUT_MS = 2000;
-/** How many turns one abort controller may serve (see LlmOrchestrator.keepController). */
+/** How many turns one abort controller may serve (see keepController). */
 const MAX_CONTROLLER_REUSE = 32;
 /** Node's timers fire at once beyond this; a longer deadline is no deadline. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -103,6 +103,8 @@ interface WaitingMessage {
 
 interface Turn extends WaitingMessage {
   controller: AbortController;
+  /** The controller as the spares keep it (see takeController). */
+  lease: ControllerLease;
   /** Known once the user's message is recorded. */
   turnId?: string;
   /** While the model's reply streams: ends the stream's reading at once, when the turn is aborted. */
@@ -159,9 +161,6 @@ export class LlmOrchestrator extends GenServer<
    * arrival, so a later turn's is seldom earlier: a timer per busy minute, not per turn.
    */
   private deadlineTimer: { ref: TimerRef; deadline: number } | undefined;
-  private spareController: AbortController | undefined;
-  /** How many turns the controller in use has served. */
-  private controllerUses = 0;
   /** Opened at the first turn (see SessionTools); a failed open is tried again next turn. */
   private tools: SessionTools | undefined;
   private readonly approvals = new Map<string, PendingApproval>();
@@ -254,7 +253,7 @@ export class LlmOrchestrator extends GenServer<
         const { turn } = message;
         if (turn !== this.current) return;
         this.current = undefined;
-        if (message.result.ok) this.keepController(turn.controller);
+        if (message.result.ok) keepController(turn.lease);
         turn.from.reply(message.result);
         this.startNext();
         return;
@@ -429,7 +428,7 @@ export class LlmOrchestrator extends GenServer<
       requestId: message.requestId,
       timeoutMs: message.timeoutMs,
       deadline: message.deadline,
-      controller: this.takeController(),
+      ...takeController(),
       step: 0,
       heard: false,
     };
@@ -439,33 +438,6 @@ export class LlmOrchestrator extends GenServer<
       this.send(this.self, { type: "turn_finished", turn, result });
     });
     return true;
-  }
-
-  /**
-   * The next turn's abort controller: the last one again when it can be (see keepController).
-   * Node 20 makes an AbortSignal with a prototype change and a finalizer, some 10-25 µs, a
-   * good part of a whole turn with the offline model.
-   */
-  private takeController(): AbortController {
-    const kept = this.spareController;
-    this.spareController = undefined;
-    if (kept && this.controllerUses < MAX_CONTROLLER_REUSE) {
-      this.controllerUses++;
-      return kept;
-    }
-    this.controllerUses = 1;
-    return new AbortController();
-  }
-
-  /**
-   * Keeps a completed turn's controller for the next turn if nothing can tell: never aborted,
-   * and no abort listener left on its signal by the provider. A provider that kept something
-   * else of it (a signal made with AbortSignal.any) holds it for at most MAX_CONTROLLER_REUSE
-   * turns; all of them completed, so an abort reaching them stops nothing that still runs.
-   */
-  private keepController(controller: AbortController): void {
-    const { signal } = controller;
-    if (!signal.aborted && getEventListeners(signal, "abort").length === 0) this.spareController = controller;
   }
 
   /** Makes sure the deadline timer fires by the turn's deadline (a turn with none needs none). */
@@ -702,6 +674,44 @@ export class LlmOrchestrator extends GenServer<
       },
     );
   }
+}
+
+/** An abort controller and how many turns it has served. */
+interface ControllerLease {
+  readonly controller: AbortController;
+  uses: number;
+}
+
+/**
+ * Controllers of completed turns, for the next turn of any orchestrator in this program (most
+ * recent first): a turn, a session's first included, then seldom makes one. Node 20 makes an
+ * AbortSignal with a prototype change and a finalizer, some 10-25 µs, a good part of a whole
+ * turn with the offline model.
+ */
+const spareControllers: ControllerLease[] = [];
+const MAX_SPARE_CONTROLLERS = 64;
+
+/** The next turn's abort controller: a spare when there is one that may serve again. */
+function takeController(): { controller: AbortController; lease: ControllerLease } {
+  const kept = spareControllers.pop();
+  if (kept && kept.uses < MAX_CONTROLLER_REUSE) {
+    kept.uses++;
+    return { controller: kept.controller, lease: kept };
+  }
+  const lease = { controller: new AbortController(), uses: 1 };
+  return { controller: lease.controller, lease };
+}
+
+/**
+ * Keeps a completed turn's controller for a next turn if nothing can tell: never aborted, and
+ * no abort listener left on its signal by the provider. A provider that kept something else of
+ * it (a signal made with AbortSignal.any) holds it for at most MAX_CONTROLLER_REUSE turns; all
+ * of them completed, so an abort reaching them stops nothing that still runs.
+ */
+function keepController(lease: ControllerLease): void {
+  const { signal } = lease.controller;
+  if (spareControllers.length >= MAX_SPARE_CONTROLLERS) return;
+  if (!signal.aborted && getEventListeners(signal, "abort").length === 0) spareControllers.push(lease);
 }
 
 /** Aborts the turn's signal, and with it whatever read of the model's stream is pending. */

@@ -11,6 +11,12 @@ import {
 } from "../tools/index.js";
 import type { AgentArgs } from "./context-manager.js";
 
+/**
+ * The signal the session's context is made with: every run gets its turn's own (`withSignal`),
+ * and without one ToolContext would make an AbortController per session for nothing.
+ */
+const UNUSED_SIGNAL = new AbortController().signal;
+
 /** Stands for the project of a session that has none; only MCP tools run with it. */
 const NO_PROJECT: object = Object.freeze({});
 
@@ -53,6 +59,7 @@ export class SessionTools {
           : BUILTIN_TOOLS;
     const context = new ToolContext({
       project,
+      signal: UNUSED_SIGNAL,
       approval: config.tools.approval,
       approve,
       ...(config.tools.commandTimeoutMs === undefined
