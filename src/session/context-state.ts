@@ -432,7 +432,8 @@ export class ContextState {
     while (start >= 0 && (this.turns[start] as ConversationTurn).role !== "user") start--;
     const closed: ConversationTurn[] = [];
     let dropped = 0;
-    if (start < 0) return { closed, dropped };
+    // Nothing after the user's message (a turn without tool calls): no call to close.
+    if (start < 0 || start === this.turns.length - 1) return { closed, dropped };
     for (const [callId, name] of this.openCallIds(start)) {
       const added = this.push({
         id: `t${this.nextTurn++}`,
@@ -522,7 +523,8 @@ export class ContextState {
       ended: true,
       statusChanged: changed,
       turn: marked,
-      reply: { ...turn },
+      // push hands out a copy already.
+      reply: turn,
       closed,
       dropped: dropped + droppedByClosing,
     };
