@@ -60,7 +60,8 @@ export class OfflineProvider implements LlmProvider {
         ? failure
         : new LlmProviderError(this.name, failure.message, { cause: failure });
     }
-    const inputTokens = request.messages.reduce((sum, m) => sum + tokensOf(m), 0);
+    let inputTokens = 0;
+    for (const message of request.messages) inputTokens += tokensOf(message);
     const reply = offlineReply(request.model, request.messages, request.tools);
     const { chunks, truncated } = fitToTokenBudget(reply.text, splitIntoWords(reply.text), request.maxTokens);
     const out: LlmChunk[] = chunks.map((text) => ({ type: "delta", text }));
@@ -150,8 +151,9 @@ class ReadyChunks implements AsyncIterableIterator<LlmChunk> {
 /** A message's token estimate: its text, and an assistant's tool calls (name and JSON input). */
 function tokensOf(message: LlmMessage): number {
   let tokens = estimateTokens(message.content);
-  if (message.role === "assistant") {
-    for (const call of message.toolCalls ?? [])
+  // Most messages have no calls: no empty list made (and walked) for each, every turn.
+  if (message.role === "assistant" && message.toolCalls !== undefined) {
+    for (const call of message.toolCalls)
       tokens += estimateTokens(call.name + (JSON.stringify(call.input) ?? ""));
   }
   return tokens;
