@@ -789,6 +789,8 @@ function close(chunks: AsyncIterator<unknown>): void {
  * across steps, and a result is matched to its call by id.
  */
 function uniqueIds(calls: LlmToolCall[], turnId: string, step: number): LlmToolCall[] {
+  // A reply without calls (most of them) needs no set and no copy.
+  if (calls.length === 0) return calls;
   const seen = new Set<string>();
   return calls.map((call, i) => {
     const id =
