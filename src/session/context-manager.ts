@@ -330,10 +330,31 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
    * its fields. If the write fails, the caller gets the error and the state is read again from
    * the store before the next request: a failed write changes nothing that is acknowledged.
    */
+  /**
+   * The change with every head field set (those it sets win), for a conversation the store does
+   * not hold yet. Built field by field in the order the head keeps them: object spreads of
+   * these shapes took most of a session's first write.
+   */
+  private withEveryField(change: ConversationChange): ConversationChange {
+    const turns = this.state.turnFields();
+    const files = this.state.fileFields();
+    const set: { [key: string]: StoredJson } = {
+      version: turns.version,
+      nextTurn: turns.nextTurn,
+      usage: turns.usage,
+      activeFiles: files.activeFiles,
+      fileIndex: files.fileIndex as unknown as StoredJson,
+    };
+    if (change.set) for (const key of Object.keys(change.set)) set[key] = change.set[key] as StoredJson;
+    const whole: ConversationChange = { set };
+    if (change.replace) whole.replace = change.replace;
+    if (change.append) whole.append = change.append;
+    if (change.keepFrom !== undefined) whole.keepFrom = change.keepFrom;
+    return whole;
+  }
+
   private async write(change: ConversationChange): Promise<void> {
-    const whole = this.stored
-      ? change
-      : { ...change, set: { ...this.state.turnFields(), ...this.state.fileFields(), ...change.set } };
+    const whole = this.stored ? change : this.withEveryField(change);
     try {
       await this.deps.store.changeConversation(this.sessionId, whole as ConversationChange);
       this.stored = true;
