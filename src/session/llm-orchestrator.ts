@@ -448,7 +448,10 @@ export class LlmOrchestrator extends GenServer<
     if (armed && armed.deadline <= turn.deadline) return;
     if (armed) this.cancelTimer(armed.ref);
     const { deadline } = turn;
-    this.deadlineTimer = { ref: this.sendAfter(remaining, { type: "turn_deadline", deadline }), deadline };
+    // In whole ms: Node keeps a list of timers per duration, and a fractional one (the clock's)
+    // made a new list for nearly every session's first turn. At most 1 ms later than the deadline.
+    const ms = Math.ceil(remaining);
+    this.deadlineTimer = { ref: this.sendAfter(ms, { type: "turn_deadline", deadline }), deadline };
   }
 
   private timedOutWaiting(message: WaitingMessage): TurnTimedOutError {
