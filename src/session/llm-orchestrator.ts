@@ -422,13 +422,15 @@ export class LlmOrchestrator extends GenServer<
       message.from.reply(err(this.timedOutWaiting(message)));
       return false;
     }
+    const lease = takeController();
     const turn: Turn = {
       from: message.from,
       text: message.text,
       requestId: message.requestId,
       timeoutMs: message.timeoutMs,
       deadline: message.deadline,
-      ...takeController(),
+      controller: lease.controller,
+      lease,
       step: 0,
       heard: false,
     };
@@ -695,14 +697,13 @@ const spareControllers: ControllerLease[] = [];
 const MAX_SPARE_CONTROLLERS = 64;
 
 /** The next turn's abort controller: a spare when there is one that may serve again. */
-function takeController(): { controller: AbortController; lease: ControllerLease } {
+function takeController(): ControllerLease {
   const kept = spareControllers.pop();
   if (kept && kept.uses < MAX_CONTROLLER_REUSE) {
     kept.uses++;
-    return { controller: kept.controller, lease: kept };
+    return kept;
   }
-  const lease = { controller: new AbortController(), uses: 1 };
-  return { controller: lease.controller, lease };
+  return { controller: new AbortController(), uses: 1 };
 }
 
 /**
