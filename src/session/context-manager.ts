@@ -318,11 +318,9 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
    */
   private turnsAdded(turns: ConversationTurn[], dropped: number, counted: boolean): ConversationChange {
     const keepFrom = dropped > 0 || this.trimPending ? this.state.oldestTurnId() : undefined;
-    return {
-      append: asStored(turns),
-      set: this.state.changedTurnFields(counted),
-      ...(keepFrom === undefined ? {} : { keepFrom }),
-    };
+    const append = asStored(turns);
+    const set = this.state.changedTurnFields(counted);
+    return keepFrom === undefined ? { append, set } : { append, set, keepFrom };
   }
 
   /**

@@ -3,6 +3,7 @@ import {
   type LlmChunk,
   type LlmProvider,
   LlmProviderError,
+  type LlmRequest,
   type LlmToolCall,
   type LlmUsage,
 } from "../llm/index.js";
@@ -473,13 +474,16 @@ export class LlmOrchestrator extends GenServer<
       const userTurn = await this.context({ op: "append", role: "user", content: turn.text }, undefined);
       turn.turnId = userTurn.id;
       const turnId = userTurn.id;
-      publish(deps, {
-        type: "turn_started",
-        sessionId,
-        turnId,
-        queued: this.queue.length,
-        ...(turn.requestId === undefined ? {} : { requestId: turn.requestId }),
-      });
+      // Two literals rather than a spread of an optional field: the spread costs more per turn
+      // than the rest of the event (the same fields in the same order either way).
+      const queued = this.queue.length;
+      const { requestId } = turn;
+      publish(
+        deps,
+        requestId === undefined
+          ? { type: "turn_started", sessionId, turnId, queued }
+          : { type: "turn_started", sessionId, turnId, queued, requestId },
+      );
       signal.throwIfAborted();
       // Without MCP servers there is nothing to gather again: no wait for a promise per turn.
       const ready = this.tools;
@@ -554,16 +558,12 @@ export class LlmOrchestrator extends GenServer<
       firstTokenTimeoutMs === undefined
         ? undefined
         : this.sendAfter(firstTokenTimeoutMs, { type: "first_token_deadline", turn, step: turn.step });
-    const chunks = this.provider
-      .stream({
-        model: config.llm.model,
-        messages: context.messages,
-        temperature: config.llm.temperature,
-        maxTokens: config.llm.maxTokens,
-        ...(tools.empty ? {} : { tools: tools.definitions() }),
-        signal,
-      })
-      [Symbol.asyncIterator]();
+    const { model, temperature, maxTokens } = config.llm;
+    const { messages } = context;
+    const request: LlmRequest = tools.empty
+      ? { model, messages, temperature, maxTokens, signal }
+      : { model, messages, temperature, maxTokens, tools: tools.definitions(), signal };
+    const chunks = this.provider.stream(request)[Symbol.asyncIterator]();
     const calls: LlmToolCall[] = [];
     let end: StreamEnd;
     try {
