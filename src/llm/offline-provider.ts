@@ -60,11 +60,13 @@ export class OfflineProvider implements LlmProvider {
         ? failure
         : new LlmProviderError(this.name, failure.message, { cause: failure });
     }
-    const inputTokens = request.messages.reduce((sum, m) => sum + tokensOf(m), 0);
+    let inputTokens = 0;
+    for (const message of request.messages) inputTokens += tokensOf(message);
     const reply = offlineReply(request.model, request.messages, request.tools);
-    const { chunks, truncated } = fitToTokenBudget(splitIntoWords(reply.text), request.maxTokens);
+    const { chunks, truncated } = fitToTokenBudget(reply.text, splitIntoWords(reply.text), request.maxTokens);
     const out: LlmChunk[] = chunks.map((text) => ({ type: "delta", text }));
-    let outputTokens = estimateTokens(chunks.join(""));
+    // The words join back to exactly the reply's text (see splitIntoWords) unless it was cut.
+    let outputTokens = estimateTokens(truncated ? chunks.join("") : reply.text);
     // A reply cut by the token limit never reaches its calls, as a real model's would not.
     const calls = truncated ? [] : reply.toolCalls;
     for (const call of calls) {
@@ -149,8 +151,9 @@ class ReadyChunks implements AsyncIterableIterator<LlmChunk> {
 /** A message's token estimate: its text, and an assistant's tool calls (name and JSON input). */
 function tokensOf(message: LlmMessage): number {
   let tokens = estimateTokens(message.content);
-  if (message.role === "assistant") {
-    for (const call of message.toolCalls ?? [])
+  // Most messages have no calls: no empty list made (and walked) for each, every turn.
+  if (message.role === "assistant" && message.toolCalls !== undefined) {
+    for (const call of message.toolCalls)
       tokens += estimateTokens(call.name + (JSON.stringify(call.input) ?? ""));
   }
   return tokens;
@@ -166,10 +169,14 @@ function splitIntoWords(text: string): string[] {
  * a real model stops mid-word at its token limit.
  */
 function fitToTokenBudget(
+  /** The words' whole text (they join back to it). */
+  whole: string,
   words: string[],
   maxTokens: number | undefined,
 ): { chunks: string[]; truncated: boolean } {
-  if (maxTokens === undefined) return { chunks: words, truncated: false };
+  // The estimate grows with the text, so a reply that fits whole fits word by word too.
+  if (maxTokens === undefined || estimateTokens(whole) <= maxTokens)
+    return { chunks: words, truncated: false };
   const chunks: string[] = [];
   let text = "";
   for (const word of words) {

@@ -131,7 +131,7 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
   private async interruptUnanswered(): Promise<ConversationTurn[]> {
     const { marked, closed, dropped } = this.state.interruptUnanswered(this.deps.now());
     if (marked.length === 0 && closed.length === 0) return marked;
-    const change = closed.length > 0 ? this.turnsAdded(closed, dropped) : {};
+    const change = closed.length > 0 ? this.turnsAdded(closed, dropped, false) : {};
     await this.write({ ...change, replace: asStored(marked) });
     return marked;
   }
@@ -205,17 +205,8 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
 
   private async handle(message: ContextManagerCall): Promise<unknown> {
     switch (message?.op) {
-      case "append": {
-        const { turn, dropped } = this.state.append(
-          message.role,
-          message.content,
-          this.deps.now(),
-          message.status,
-        );
-        await this.write(this.turnsAdded([turn], dropped));
-        publish(this.deps, { type: "message_added", sessionId: this.sessionId, turn });
-        return turn;
-      }
+      case "append":
+        return this.append(message.role, message.content, message.status);
       case "end_turn":
         return this.endTurn(message);
       case "interrupt_unanswered": {
@@ -226,14 +217,14 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
       case "record_calls": {
         const added = this.state.recordCalls(message.turnId, message.text, message.calls, this.deps.now());
         if (!added) this.refuseEnded(message.turnId);
-        await this.write(this.turnsAdded([added.turn], added.dropped));
+        await this.write(this.turnsAdded([added.turn], added.dropped, false));
         publish(this.deps, { type: "message_added", sessionId: this.sessionId, turn: added.turn });
         return added.turn;
       }
       case "record_result": {
         const added = this.state.recordResult(message.turnId, message, this.deps.now());
         if (!added) this.refuseEnded(message.turnId);
-        await this.write(this.turnsAdded([added.turn], added.dropped));
+        await this.write(this.turnsAdded([added.turn], added.dropped, false));
         publish(this.deps, { type: "message_added", sessionId: this.sessionId, turn: added.turn });
         return added.turn;
       }
@@ -273,6 +264,17 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
     }
   }
 
+  private async append(
+    role: TurnRole,
+    content: string,
+    status: ConversationTurn["status"] | undefined,
+  ): Promise<ConversationTurn> {
+    const { turn, dropped } = this.state.append(role, content, this.deps.now(), status);
+    await this.write(this.turnsAdded([turn], dropped, false));
+    publish(this.deps, { type: "message_added", sessionId: this.sessionId, turn });
+    return turn;
+  }
+
   private async endTurn(message: Extract<ContextManagerCall, { op: "end_turn" }>): Promise<ConversationTurn> {
     const { turnId, status } = message;
     const ended = this.state.endTurn(turnId, status, message.reply, this.deps.now(), message.usage);
@@ -288,10 +290,17 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
       return ended.turn as ConversationTurn;
     }
     const added = ended.reply ? [...ended.closed, ended.reply] : ended.closed;
+    const counted = message.usage !== undefined;
     // The usage totals change with every ending, so the head is written even when nothing is added.
     const change =
-      added.length > 0 ? this.turnsAdded(added, ended.dropped) : { set: this.state.turnFields() };
-    await this.write({ ...change, replace: asStored([ended.turn as ConversationTurn]) });
+      added.length > 0
+        ? this.turnsAdded(added, ended.dropped, counted)
+        : { set: this.state.changedTurnFields(counted) };
+    // A turn that completes keeps the status it was stored with: only another ending rewrites it.
+    const write = ended.statusChanged
+      ? { ...change, replace: asStored([ended.turn as ConversationTurn]) }
+      : change;
+    await this.write(write);
     const { sessionId } = this;
     for (const turn of added) publish(this.deps, { type: "message_added", sessionId, turn });
     const turn = ended.turn as ConversationTurn;
@@ -303,14 +312,15 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
     return turn;
   }
 
-  /** The change that adds `turns`, with the oldest turns dropped from the history dropped from the store. */
-  private turnsAdded(turns: ConversationTurn[], dropped: number): ConversationChange {
+  /**
+   * The change that adds `turns`, with the oldest turns dropped from the history dropped from the
+   * store, and the head fields that changed (`usage` only when `counted`: an ending with tokens).
+   */
+  private turnsAdded(turns: ConversationTurn[], dropped: number, counted: boolean): ConversationChange {
     const keepFrom = dropped > 0 || this.trimPending ? this.state.oldestTurnId() : undefined;
-    return {
-      append: asStored(turns),
-      set: this.state.turnFields(),
-      ...(keepFrom === undefined ? {} : { keepFrom }),
-    };
+    const append = asStored(turns);
+    const set = this.state.changedTurnFields(counted);
+    return keepFrom === undefined ? { append, set } : { append, set, keepFrom };
   }
 
   /**
@@ -318,10 +328,31 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
    * its fields. If the write fails, the caller gets the error and the state is read again from
    * the store before the next request: a failed write changes nothing that is acknowledged.
    */
+  /**
+   * The change with every head field set (those it sets win), for a conversation the store does
+   * not hold yet. Built field by field in the order the head keeps them: object spreads of
+   * these shapes took most of a session's first write.
+   */
+  private withEveryField(change: ConversationChange): ConversationChange {
+    const turns = this.state.turnFields();
+    const files = this.state.fileFields();
+    const set: { [key: string]: StoredJson } = {
+      version: turns.version,
+      nextTurn: turns.nextTurn,
+      usage: turns.usage,
+      activeFiles: files.activeFiles,
+      fileIndex: files.fileIndex as unknown as StoredJson,
+    };
+    if (change.set) for (const key of Object.keys(change.set)) set[key] = change.set[key] as StoredJson;
+    const whole: ConversationChange = { set };
+    if (change.replace) whole.replace = change.replace;
+    if (change.append) whole.append = change.append;
+    if (change.keepFrom !== undefined) whole.keepFrom = change.keepFrom;
+    return whole;
+  }
+
   private async write(change: ConversationChange): Promise<void> {
-    const whole = this.stored
-      ? change
-      : { ...change, set: { ...this.state.turnFields(), ...this.state.fileFields(), ...change.set } };
+    const whole = this.stored ? change : this.withEveryField(change);
     try {
       await this.deps.store.changeConversation(this.sessionId, whole as ConversationChange);
       this.stored = true;

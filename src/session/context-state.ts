@@ -266,6 +266,17 @@ export class ContextState {
     return { version: 1, nextTurn: this.nextTurn, usage: { ...this.usage } };
   }
 
+  /**
+   * The head fields a change of the turns may have changed: `nextTurn` always, `usage` when
+   * asked (an ending that counted tokens). `version` never changes once written.
+   */
+  changedTurnFields(usage: boolean): {
+    nextTurn: number;
+    usage?: { inputTokens: number; outputTokens: number };
+  } {
+    return usage ? { nextTurn: this.nextTurn, usage: { ...this.usage } } : { nextTurn: this.nextTurn };
+  }
+
   /** Tokens used by every turn so far. */
   usageTotals(): LlmUsage {
     return { ...this.usage };
@@ -421,7 +432,8 @@ export class ContextState {
     while (start >= 0 && (this.turns[start] as ConversationTurn).role !== "user") start--;
     const closed: ConversationTurn[] = [];
     let dropped = 0;
-    if (start < 0) return { closed, dropped };
+    // Nothing after the user's message (a turn without tool calls): no call to close.
+    if (start < 0 || start === this.turns.length - 1) return { closed, dropped };
     for (const [callId, name] of this.openCallIds(start)) {
       const added = this.push({
         id: `t${this.nextTurn++}`,
@@ -456,6 +468,8 @@ export class ContextState {
     usage?: LlmUsage,
   ): {
     ended: boolean;
+    /** Whether the user turn's status changed (any ending but `complete`): it must be stored again. */
+    statusChanged: boolean;
     turn: ConversationTurn | undefined;
     reply: ConversationTurn | undefined;
     /** Results added for calls that had none (see closeOpenCalls). */
@@ -469,10 +483,19 @@ export class ContextState {
     const i = this.openTurnIndex(turnId);
     if (i < 0) {
       const user = this.turns.find((t) => t.id === turnId);
-      return { ended: false, turn: user ? { ...user } : undefined, reply: undefined, closed: [], dropped: 0 };
+      return {
+        ended: false,
+        statusChanged: false,
+        turn: user ? { ...user } : undefined,
+        reply: undefined,
+        closed: [],
+        dropped: 0,
+      };
     }
     const user = this.turns[i] as ConversationTurn;
     const { closed, dropped: droppedByClosing } = this.closeOpenCalls(status, at);
+    // An open user turn is `complete` (see openTurnIndex): only another ending changes it.
+    const changed = user.status !== status;
     user.status = status;
     const marked = { ...user };
     if (usage) {
@@ -480,7 +503,14 @@ export class ContextState {
       this.usage.outputTokens += usage.outputTokens;
     }
     if (status !== "complete" && reply.length === 0)
-      return { ended: true, turn: marked, reply: undefined, closed, dropped: droppedByClosing };
+      return {
+        ended: true,
+        statusChanged: changed,
+        turn: marked,
+        reply: undefined,
+        closed,
+        dropped: droppedByClosing,
+      };
     const { turn, dropped } = this.push({
       id: `t${this.nextTurn++}`,
       role: "assistant",
@@ -489,7 +519,15 @@ export class ContextState {
       status,
       ...(usage ? { usage: { ...usage } } : {}),
     });
-    return { ended: true, turn: marked, reply: { ...turn }, closed, dropped: dropped + droppedByClosing };
+    return {
+      ended: true,
+      statusChanged: changed,
+      turn: marked,
+      // push hands out a copy already.
+      reply: turn,
+      closed,
+      dropped: dropped + droppedByClosing,
+    };
   }
 
   /**

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { systemsForTests } from "../../test/support/sessions.js";
 import { InvalidArgumentError } from "../errors.js";
+import { defaultProviders } from "../llm/index.js";
 import { type ConversationChange, MemorySessionStore, type StoredJson } from "../store/index.js";
 import type { SessionService } from "./hosted-session.js";
 
@@ -47,17 +48,54 @@ describe("conversation writes", () => {
       user?.append?.map((t) => (t as { content: string }).content),
       ["echo last"],
     );
-    assert.deepEqual(Object.keys(user?.set ?? {}).sort(), ["nextTurn", "usage", "version"]);
+    // Of the head, only what the turn changed: the next turn's number, then the token totals.
+    assert.deepEqual(Object.keys(user?.set ?? {}), ["nextTurn"]);
     assert.equal(user?.set?.nextTurn, 62);
-    assert.deepEqual(
-      reply?.replace?.map((t) => (t as { content: string }).content),
-      ["echo last"],
-    );
+    // The user's turn completes with the status it was stored with: it is not written again.
+    assert.equal(reply?.replace, undefined);
     assert.deepEqual(
       reply?.append?.map((t) => (t as { content: string }).content),
       ["last"],
     );
+    assert.deepEqual(Object.keys(reply?.set ?? {}).sort(), ["nextTurn", "usage"]);
     assert.equal(turns(await store.getConversation(id)).length, 62);
+  });
+
+  it("a turn's writes leave the store holding what the session holds, head included", T, async () => {
+    const store = new RecordingStore();
+    const sys = await start({ store });
+    const { id } = await sys.createSession({ limits: { maxHistory: 4 } });
+    for (let i = 0; i < 5; i++) await sys.sendMessage(id, `echo ${i}`);
+    const stored = (await store.getConversation(id)) as {
+      version: number;
+      nextTurn: number;
+      usage: { inputTokens: number; outputTokens: number };
+      turns: { content: string; status: string }[];
+    };
+    assert.equal(stored.version, 1);
+    assert.equal(stored.nextTurn, 11);
+    assert.deepEqual(stored.usage, (await sys.getSession(id))?.usage);
+    assert.deepEqual(
+      stored.turns.map((t) => [t.content, t.status]),
+      (await sys.getHistory(id)).map((t) => [t.content, t.status]),
+    );
+  });
+
+  it("a turn that ends otherwise than complete writes its user turn again, marked", T, async () => {
+    const store = new RecordingStore();
+    const sys = await start({ store, providers: defaultProviders({ chunkDelayMs: 50 }) });
+    const { id } = await sys.createSession();
+    const controller = new AbortController();
+    const turn = sys.sendMessage(id, "echo one two three four", { signal: controller.signal });
+    setTimeout(() => controller.abort(), 60);
+    await assert.rejects(turn);
+    const ending = store.changes.at(-1);
+    assert.deepEqual(
+      ending?.replace?.map((t) => [(t as { content: string }).content, (t as { status: string }).status]),
+      [["echo one two three four", "cancelled"]],
+    );
+    const stored = (await store.getConversation(id)) as { turns: { status: string }[] };
+    assert.equal(stored.turns[0]?.status, "cancelled");
   });
 
   it("the oldest turns pushed out of the history are dropped from the store too", T, async () => {

@@ -3,6 +3,7 @@ import {
   type LlmChunk,
   type LlmProvider,
   LlmProviderError,
+  type LlmRequest,
   type LlmToolCall,
   type LlmUsage,
 } from "../llm/index.js";
@@ -80,7 +81,7 @@ export const DEFAULT_TURN_TIMEOUT_MS = 60_000;
 export const TURN_REPLY_GRACE_MS = 5000;
 /** How long recording a turn's ending may take once the turn has gone wrong. */
 const ENDING_CALL_TIMEOUT_MS = 2000;
-/** How many turns one abort controller may serve (see LlmOrchestrator.keepController). */
+/** How many turns one abort controller may serve (see keepController). */
 const MAX_CONTROLLER_REUSE = 32;
 /** Node's timers fire at once beyond this; a longer deadline is no deadline. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -103,6 +104,8 @@ interface WaitingMessage {
 
 interface Turn extends WaitingMessage {
   controller: AbortController;
+  /** The controller as the spares keep it (see takeController). */
+  lease: ControllerLease;
   /** Known once the user's message is recorded. */
   turnId?: string;
   /** While the model's reply streams: ends the stream's reading at once, when the turn is aborted. */
@@ -159,9 +162,6 @@ export class LlmOrchestrator extends GenServer<
    * arrival, so a later turn's is seldom earlier: a timer per busy minute, not per turn.
    */
   private deadlineTimer: { ref: TimerRef; deadline: number } | undefined;
-  private spareController: AbortController | undefined;
-  /** How many turns the controller in use has served. */
-  private controllerUses = 0;
   /** Opened at the first turn (see SessionTools); a failed open is tried again next turn. */
   private tools: SessionTools | undefined;
   private readonly approvals = new Map<string, PendingApproval>();
@@ -254,7 +254,7 @@ export class LlmOrchestrator extends GenServer<
         const { turn } = message;
         if (turn !== this.current) return;
         this.current = undefined;
-        if (message.result.ok) this.keepController(turn.controller);
+        if (message.result.ok) keepController(turn.lease);
         turn.from.reply(message.result);
         this.startNext();
         return;
@@ -423,13 +423,15 @@ export class LlmOrchestrator extends GenServer<
       message.from.reply(err(this.timedOutWaiting(message)));
       return false;
     }
+    const lease = takeController();
     const turn: Turn = {
       from: message.from,
       text: message.text,
       requestId: message.requestId,
       timeoutMs: message.timeoutMs,
       deadline: message.deadline,
-      controller: this.takeController(),
+      controller: lease.controller,
+      lease,
       step: 0,
       heard: false,
     };
@@ -441,33 +443,6 @@ export class LlmOrchestrator extends GenServer<
     return true;
   }
 
-  /**
-   * The next turn's abort controller: the last one again when it can be (see keepController).
-   * Node 20 makes an AbortSignal with a prototype change and a finalizer, some 10-25 µs, a
-   * good part of a whole turn with the offline model.
-   */
-  private takeController(): AbortController {
-    const kept = this.spareController;
-    this.spareController = undefined;
-    if (kept && this.controllerUses < MAX_CONTROLLER_REUSE) {
-      this.controllerUses++;
-      return kept;
-    }
-    this.controllerUses = 1;
-    return new AbortController();
-  }
-
-  /**
-   * Keeps a completed turn's controller for the next turn if nothing can tell: never aborted,
-   * and no abort listener left on its signal by the provider. A provider that kept something
-   * else of it (a signal made with AbortSignal.any) holds it for at most MAX_CONTROLLER_REUSE
-   * turns; all of them completed, so an abort reaching them stops nothing that still runs.
-   */
-  private keepController(controller: AbortController): void {
-    const { signal } = controller;
-    if (!signal.aborted && getEventListeners(signal, "abort").length === 0) this.spareController = controller;
-  }
-
   /** Makes sure the deadline timer fires by the turn's deadline (a turn with none needs none). */
   private armDeadline(turn: Turn): void {
     const remaining = turn.deadline - this.runtime.clock.now();
@@ -476,7 +451,10 @@ export class LlmOrchestrator extends GenServer<
     if (armed && armed.deadline <= turn.deadline) return;
     if (armed) this.cancelTimer(armed.ref);
     const { deadline } = turn;
-    this.deadlineTimer = { ref: this.sendAfter(remaining, { type: "turn_deadline", deadline }), deadline };
+    // In whole ms: Node keeps a list of timers per duration, and a fractional one (the clock's)
+    // made a new list for nearly every session's first turn. At most 1 ms later than the deadline.
+    const ms = Math.ceil(remaining);
+    this.deadlineTimer = { ref: this.sendAfter(ms, { type: "turn_deadline", deadline }), deadline };
   }
 
   private timedOutWaiting(message: WaitingMessage): TurnTimedOutError {
@@ -496,15 +474,20 @@ export class LlmOrchestrator extends GenServer<
       const userTurn = await this.context({ op: "append", role: "user", content: turn.text }, undefined);
       turn.turnId = userTurn.id;
       const turnId = userTurn.id;
-      publish(deps, {
-        type: "turn_started",
-        sessionId,
-        turnId,
-        queued: this.queue.length,
-        ...(turn.requestId === undefined ? {} : { requestId: turn.requestId }),
-      });
+      // Two literals rather than a spread of an optional field: the spread costs more per turn
+      // than the rest of the event (the same fields in the same order either way).
+      const queued = this.queue.length;
+      const { requestId } = turn;
+      publish(
+        deps,
+        requestId === undefined
+          ? { type: "turn_started", sessionId, turnId, queued }
+          : { type: "turn_started", sessionId, turnId, queued, requestId },
+      );
       signal.throwIfAborted();
-      const tools = await this.sessionTools(turn);
+      // Without MCP servers there is nothing to gather again: no wait for a promise per turn.
+      const ready = this.tools;
+      const tools = ready !== undefined && !ready.refreshes ? ready : await this.sessionTools(turn);
       signal.throwIfAborted();
       let toolCallCount = 0;
       for (let step = 1; ; step++) {
@@ -575,16 +558,12 @@ export class LlmOrchestrator extends GenServer<
       firstTokenTimeoutMs === undefined
         ? undefined
         : this.sendAfter(firstTokenTimeoutMs, { type: "first_token_deadline", turn, step: turn.step });
-    const chunks = this.provider
-      .stream({
-        model: config.llm.model,
-        messages: context.messages,
-        temperature: config.llm.temperature,
-        maxTokens: config.llm.maxTokens,
-        ...(tools.empty ? {} : { tools: tools.definitions() }),
-        signal,
-      })
-      [Symbol.asyncIterator]();
+    const { model, temperature, maxTokens } = config.llm;
+    const { messages } = context;
+    const request: LlmRequest = tools.empty
+      ? { model, messages, temperature, maxTokens, signal }
+      : { model, messages, temperature, maxTokens, tools: tools.definitions(), signal };
+    const chunks = this.provider.stream(request)[Symbol.asyncIterator]();
     const calls: LlmToolCall[] = [];
     let end: StreamEnd;
     try {
@@ -702,6 +681,43 @@ export class LlmOrchestrator extends GenServer<
   }
 }
 
+/** An abort controller and how many turns it has served. */
+interface ControllerLease {
+  readonly controller: AbortController;
+  uses: number;
+}
+
+/**
+ * Controllers of completed turns, for the next turn of any orchestrator in this program (most
+ * recent first): a turn, a session's first included, then seldom makes one. Node 20 makes an
+ * AbortSignal with a prototype change and a finalizer, some 10-25 µs, a good part of a whole
+ * turn with the offline model.
+ */
+const spareControllers: ControllerLease[] = [];
+const MAX_SPARE_CONTROLLERS = 64;
+
+/** The next turn's abort controller: a spare when there is one that may serve again. */
+function takeController(): ControllerLease {
+  const kept = spareControllers.pop();
+  if (kept && kept.uses < MAX_CONTROLLER_REUSE) {
+    kept.uses++;
+    return kept;
+  }
+  return { controller: new AbortController(), uses: 1 };
+}
+
+/**
+ * Keeps a completed turn's controller for a next turn if nothing can tell: never aborted, and
+ * no abort listener left on its signal by the provider. A provider that kept something else of
+ * it (a signal made with AbortSignal.any) holds it for at most MAX_CONTROLLER_REUSE turns; all
+ * of them completed, so an abort reaching them stops nothing that still runs.
+ */
+function keepController(lease: ControllerLease): void {
+  const { signal } = lease.controller;
+  if (spareControllers.length >= MAX_SPARE_CONTROLLERS) return;
+  if (!signal.aborted && getEventListeners(signal, "abort").length === 0) spareControllers.push(lease);
+}
+
 /** Aborts the turn's signal, and with it whatever read of the model's stream is pending. */
 function abort(turn: Turn, reason: Error): void {
   turn.controller.abort(reason);
@@ -777,6 +793,8 @@ function close(chunks: AsyncIterator<unknown>): void {
  * across steps, and a result is matched to its call by id.
  */
 function uniqueIds(calls: LlmToolCall[], turnId: string, step: number): LlmToolCall[] {
+  // A reply without calls (most of them) needs no set and no copy.
+  if (calls.length === 0) return calls;
   const seen = new Set<string>();
   return calls.map((call, i) => {
     const id =

@@ -11,6 +11,12 @@ import {
 } from "../tools/index.js";
 import type { AgentArgs } from "./context-manager.js";
 
+/**
+ * The signal the session's context is made with: every run gets its turn's own (`withSignal`),
+ * and without one ToolContext would make an AbortController per session for nothing.
+ */
+const UNUSED_SIGNAL = new AbortController().signal;
+
 /** Stands for the project of a session that has none; only MCP tools run with it. */
 const NO_PROJECT: object = Object.freeze({});
 
@@ -23,17 +29,22 @@ const NO_PROJECT: object = Object.freeze({});
  */
 export class SessionTools {
   readonly #builtin: readonly AnyTool[];
-  readonly #context: ToolContext;
+  #context: ToolContext | undefined;
+  readonly #makeContext: () => ToolContext;
   readonly #args: AgentArgs;
   #set: ToolSet;
   #definitions: LlmToolDefinition[];
   /** Each MCP server's tools as last listed: offered while it restarts or after it is given up. */
   readonly #lastListed = new Map<string, AnyTool[]>();
 
-  private constructor(args: AgentArgs, builtin: readonly AnyTool[], context: ToolContext) {
+  private constructor(args: AgentArgs, builtin: readonly AnyTool[], makeContext: () => ToolContext) {
     this.#args = args;
     this.#builtin = builtin;
-    this.#context = context;
+    this.#makeContext = makeContext;
+    // Made now when a tool can run (a bad limit then fails the turn that opens the tools, as it
+    // always did); a session without any tool (no project, no MCP server) makes it only if a
+    // model calls one all the same, rather than at every session's first turn.
+    if (builtin.length > 0 || (args.mcpServers?.length ?? 0) > 0) this.#context = makeContext();
     this.#set = new ToolSet(builtin);
     this.#definitions = this.#set.definitions();
   }
@@ -51,15 +62,17 @@ export class SessionTools {
         : enabled
           ? BUILTIN_TOOLS.filter((tool) => enabled.includes(tool.name))
           : BUILTIN_TOOLS;
-    const context = new ToolContext({
-      project,
-      approval: config.tools.approval,
-      approve,
-      ...(config.tools.commandTimeoutMs === undefined
-        ? {}
-        : { limits: { commandTimeoutMs: config.tools.commandTimeoutMs } }),
-    });
-    return new SessionTools(args, builtin, context);
+    const makeContext = () =>
+      new ToolContext({
+        project,
+        signal: UNUSED_SIGNAL,
+        approval: config.tools.approval,
+        approve,
+        ...(config.tools.commandTimeoutMs === undefined
+          ? {}
+          : { limits: { commandTimeoutMs: config.tools.commandTimeoutMs } }),
+      });
+    return new SessionTools(args, builtin, makeContext);
   }
 
   /** Whether the model is offered any tool at all (without any, a request carries no tool list). */
@@ -69,6 +82,11 @@ export class SessionTools {
 
   definitions(): readonly LlmToolDefinition[] {
     return this.#definitions;
+  }
+
+  /** Whether `refresh` has anything to gather (the session has MCP servers). */
+  get refreshes(): boolean {
+    return (this.#args.mcpServers?.length ?? 0) > 0;
   }
 
   /**
@@ -113,6 +131,7 @@ export class SessionTools {
     signal: AbortSignal,
     runtime: Runtime,
   ): Promise<ToolOutcome> {
+    this.#context ??= this.#makeContext();
     const context = this.#context.withSignal(signal);
     try {
       return await this.#set.run(call, context);

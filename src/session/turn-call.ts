@@ -60,7 +60,7 @@ export async function sendTurn(
   try {
     result = (await runtime.call(
       orchestrator,
-      { op: "send", text, timeoutMs, ...(requestId === undefined ? {} : { requestId }) },
+      requestId === undefined ? { op: "send", text, timeoutMs } : { op: "send", text, timeoutMs, requestId },
       callTimeoutFor(timeoutMs),
     )) as Result<TurnReply>;
   } catch (error) {

@@ -284,6 +284,30 @@ describe("the turn deadline (inline)", () => {
   });
 
   it(
+    "cancelling one session's turn leaves the turns of other sessions, then and later, complete",
+    T,
+    async () => {
+      // Abort controllers of completed turns serve later turns of any session: none may carry a
+      // cancellation over to another turn.
+      const sys = await start({ providers: slowProviders() });
+      const a = await sys.createSession();
+      const b = await sys.createSession();
+      for (let i = 0; i < 3; i++) {
+        await sys.sendMessage(a.id, "echo warm");
+        await sys.sendMessage(b.id, "echo warm");
+      }
+      const controller = new AbortController();
+      const cancelled = sys.sendMessage(a.id, SLOW_REPLY, { signal: controller.signal });
+      const other = sys.sendMessage(b.id, "echo one two three");
+      setTimeout(() => controller.abort(), 30);
+      await assert.rejects(cancelled, hasCode("turn_cancelled"));
+      assert.equal((await other).text, "one two three");
+      assert.equal((await sys.sendMessage(a.id, "echo again")).text, "again");
+      assert.equal((await sys.sendMessage(b.id, "echo again")).text, "again");
+    },
+  );
+
+  it(
     "a message queued behind a silent turn times out at its own deadline, without starting a turn",
     T,
     async () => {
