@@ -6,11 +6,12 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { type ClusterNode, type ClusterNodeEvent, NodeDownError } from "../src/cluster/index.js";
-import { defaultProviders, type SessionEvent } from "../src/index.js";
+import { defaultProviders, NoProcError, type SessionEvent } from "../src/index.js";
 import { ownershipViolations } from "./fixtures/cluster-node-checker.js";
 import { startCluster, TTL_MS } from "./fixtures/cluster-node-support.js";
 import { until } from "./support/cluster-turns.js";
 import { TestSchemas } from "./support/postgres-test-db.js";
+import { Echo } from "./support/servers.js";
 
 const schemas = new TestSchemas();
 after(() => schemas.dropAll());
@@ -185,6 +186,37 @@ describe("cluster node failover", () => {
     assert.ok(failed instanceof NodeDownError && failed.node === victim.node, String(failed));
     assert.match(failed.message, /restarted/);
     assert.ok(Date.now() - startedAt < 30_000, "it failed when the restart was seen, not at its timeout");
+  });
+
+  it("a pid of a node's earlier run finds no process after it restarts under the same name (OTP's creation)", {
+    timeout: 90_000,
+  }, async (t) => {
+    const { nodes, startNode } = await startCluster(t, schemas, { count: 2 });
+    const [caller, old] = nodes as [ClusterNode, ClusterNode];
+    const kept = await old.runtime.spawn(new Echo());
+    assert.equal(await caller.runtime.call(kept, { op: "echo", value: 1 }), 1);
+    await old.abandon();
+    const again = await startNode(old.node);
+    // More processes than the earlier run had made when it spawned the kept one (numbered from 1,
+    // as before, one of them would have taken its number and answered for it).
+    for (let i = 0; i < 20; i++) await again.runtime.spawn(new Echo());
+    const fresh = await again.runtime.spawn(new Echo());
+    assert.ok(
+      fresh.id > kept.id,
+      `the new run numbers from above its earlier run (${fresh.id} > ${kept.id})`,
+    );
+    const deadline = Date.now() + 20_000;
+    let failure: unknown;
+    // Once the caller has seen the restart (calls to the old run fail NodeDownError until then).
+    while (Date.now() < deadline) {
+      failure = await caller.runtime
+        .call(kept, { op: "echo", value: 2 }, 2000)
+        .catch((error: unknown) => error);
+      if (failure instanceof NoProcError) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.ok(failure instanceof NoProcError, `the kept pid reached ${String(failure)}`);
+    assert.equal(await caller.runtime.call(fresh, { op: "echo", value: 3 }), 3);
   });
 
   it("a node restarted under the same name waits out its earlier run's leases, then serves the sessions", {

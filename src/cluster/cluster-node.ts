@@ -1,6 +1,6 @@
 import type { KV } from "@nats-io/kv";
 import { z } from "zod";
-import { type Logger, Runtime, silentLogger } from "../runtime/index.js";
+import { type Logger, pidBaseAt, Runtime, silentLogger } from "../runtime/index.js";
 import {
   DEFAULT_MAX_SESSIONS,
   type SessionEvent,
@@ -175,7 +175,9 @@ export class ClusterNode implements AsyncDisposable {
       const leasesKv: KV = await connection.kvm.open(o.buckets.leases);
       const store = await PostgresSessionStore.open({ ...(o.store as PostgresStoreOptions), fences: leases });
       undo.push(() => store.close());
-      const runtime = new Runtime({ node: o.node, logger });
+      // Its pids are numbered from its start time, above any an earlier run under this id gave
+      // out: a pid kept from that run finds no process here instead of a new one (OTP's creation).
+      const runtime = new Runtime({ node: o.node, logger, firstPid: pidBaseAt(Date.now()) });
       undo.push(() => runtime.shutdown());
       const systemOptions = o.system as ClusterSystemOptions;
       system = await SessionSystem.start({

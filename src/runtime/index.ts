@@ -35,6 +35,7 @@ export {
   type ExitListener,
   type NameService,
   type ProcessInfo,
+  pidBaseAt,
   Runtime,
   type RuntimeOptions,
   type SpawnOptions,

@@ -26,6 +26,7 @@ export interface KernelConfig {
   readonly defaultCallTimeout: number;
   readonly reductions: number;
   readonly sliceMs: number;
+  readonly firstPid: number;
 }
 
 /** A server as the kernel holds it: with the slot its scope goes in. */
@@ -89,6 +90,7 @@ export class Kernel implements KernelPort, LocalNode {
     this.logger = config.logger;
     this.defaultCallTimeout = config.defaultCallTimeout;
     this.external = new Pid(this.node, EXTERNAL_ID);
+    this.nextPid = config.firstPid;
     this.timeouts = new CallTimeouts(this.clock);
     this.scheduler = new Scheduler(config.reductions, config.sliceMs);
     this.distribution = new Distribution(this);

@@ -5,8 +5,8 @@ import { Counter, Echo } from "../../test/support/servers.js";
 import { RuntimeStoppedError } from "./errors.js";
 import { GenServer } from "./gen-server.js";
 import { silentLogger } from "./logger.js";
-import type { Pid } from "./pid.js";
-import { type NameService, Runtime } from "./runtime.js";
+import { Pid } from "./pid.js";
+import { type NameService, pidBaseAt, Runtime } from "./runtime.js";
 
 let rt: Runtime;
 beforeEach(() => {
@@ -178,5 +178,37 @@ describe("crash reports", () => {
     await new Promise((resolve) => setImmediate(resolve));
     assert.deepEqual(logs.events("crash_report"), []);
     await local.shutdown(10);
+  });
+});
+
+describe("pid numbering (firstPid)", () => {
+  it("numbers the first process spawned firstPid, and the next ones up from it", async () => {
+    const numbered = new Runtime({ logger: silentLogger(), firstPid: 5_000 });
+    try {
+      const first = await numbered.spawn(new Counter());
+      const second = await numbered.spawn(new Counter());
+      assert.deepEqual([first.id, second.id], [5_000, 5_001]);
+      assert.equal(await numbered.call(first, "inc"), 1);
+    } finally {
+      await numbered.shutdown(100);
+    }
+  });
+
+  it("refuses a firstPid that is not a whole number from 1 to 9 × 10^14", () => {
+    for (const firstPid of [0, -1, 1.5, 9e14 + 1, Number.NaN])
+      assert.throws(() => new Runtime({ firstPid }), /firstPid/);
+  });
+
+  it("gives pidBaseAt a thousand numbers per millisecond, usable as firstPid until 2050", async () => {
+    const at = Date.UTC(2026, 11, 2);
+    assert.equal(pidBaseAt(at + 1) - pidBaseAt(at), 1000);
+    assert.equal(pidBaseAt(0), 1);
+    const late = new Runtime({ logger: silentLogger(), firstPid: pidBaseAt(Date.UTC(2050, 0, 1)) });
+    try {
+      const pid = await late.spawn(new Counter());
+      assert.equal(Pid.parse(pid.toString()).id, pid.id);
+    } finally {
+      await late.shutdown(100);
+    }
   });
 });

@@ -25,6 +25,30 @@ export interface RuntimeOptions {
    * (default 10). Counted across every drain of one event-loop turn, async handlers included.
    */
   sliceMs?: number;
+  /**
+   * The number of the first process spawned (default 1); the next ones count up from it. A node
+   * restarted under the same name should start above every number its earlier run gave out — what
+   * OTP's pid "creation" does — so that a pid kept from that run (by another node, or in a store)
+   * finds no process (`noproc`) instead of a new process that got the same number. A cluster node
+   * starts at a number taken from its start time (see `pidBaseAt`). At most 9 × 10^14, which
+   * leaves room for 10^14 processes within the 15 digits a pid's text form holds.
+   */
+  firstPid?: number;
+}
+
+/** Pids numbered from here have 10^14 numbers left within the 15 digits a pid's text form holds. */
+const MAX_FIRST_PID = 9e14;
+/** 2025-01-01T00:00:00Z: `pidBaseAt` counts from it, so its numbers stay within 15 digits until 2050. */
+const PID_EPOCH_MS = Date.UTC(2025, 0, 1);
+
+/**
+ * A `firstPid` for a runtime started at `atMs` (epoch ms), above every pid a runtime started
+ * earlier under the same name with it could have given out — as long as that one spawned fewer
+ * than 1,000 processes per millisecond it ran (a thousand times what one core manages). A clock
+ * set back between two starts defeats it.
+ */
+export function pidBaseAt(atMs: number): number {
+  return Math.max(1, Math.floor(atMs - PID_EPOCH_MS) * 1000 + 1);
 }
 
 /**
@@ -54,6 +78,7 @@ export class Runtime implements AsyncDisposable {
         defaultCallTimeout: checkTimeout(options.defaultCallTimeout ?? 5000, "defaultCallTimeout"),
         reductions: checkReductions(options.reductions ?? 200),
         sliceMs: checkSlice(options.sliceMs ?? 10),
+        firstPid: checkFirstPid(options.firstPid ?? 1),
       },
       this,
     );
@@ -214,6 +239,16 @@ function checkReductions(n: number): number {
 }
 
 /** An infinite slice would let one process freeze the event loop again. */
+function checkFirstPid(first: number): number {
+  if (!Number.isSafeInteger(first) || first < 1 || first > MAX_FIRST_PID) {
+    throw new InvalidArgumentError(
+      "firstPid",
+      `must be a whole number from 1 to 9 × 10^14, got ${String(first)}`,
+    );
+  }
+  return first;
+}
+
 function checkSlice(ms: number): number {
   if (typeof ms !== "number" || !Number.isFinite(ms) || ms <= 0) {
     throw new InvalidArgumentError("sliceMs", `must be a positive, finite number of ms, got ${String(ms)}`);
