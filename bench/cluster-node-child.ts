@@ -8,20 +8,11 @@ import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { ClusterNode } from "../src/cluster/index.js";
 import { defaultProviders, type SessionConfigInput, silentLogger } from "../src/index.js";
-
-interface Config {
-  node: string;
-  servers: string;
-  prefix: string;
-  connectionString: string;
-  schema: string;
-  buckets: { nodes: string; leases: string };
-  leaseTtlMs: number;
-}
+import type { NodeConfig } from "./cluster-node-procs.js";
 
 const TURN_TEXT = "echo the quick brown fox jumps over the lazy dog";
 
-const config = JSON.parse(process.argv[2] ?? "{}") as Config;
+const config = JSON.parse(process.argv[2] ?? "{}") as NodeConfig;
 const print = (line: unknown) => process.stdout.write(`${JSON.stringify(line)}\n`);
 
 const node = await ClusterNode.start({

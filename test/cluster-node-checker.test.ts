@@ -1,8 +1,15 @@
-// The ownership checker the cluster tests rely on finds each kind of violation it claims to.
+// The checkers the cluster tests rely on find each kind of violation they claim to.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { ClusterNodeEvent } from "../src/cluster/index.js";
-import { ownershipViolations } from "./fixtures/cluster-node-checker.js";
+import {
+  OWNER_CHANGE_ERRORS as ALLOWED,
+  lostAcknowledgedTurns,
+  ownershipIntervalViolations,
+  ownershipViolations,
+  type SentTurn,
+  unexplainedFailures,
+} from "./fixtures/cluster-node-checker.js";
 
 const s = "session_1";
 const up = (node: string, fence: number, at: number): ClusterNodeEvent => ({
@@ -47,5 +54,60 @@ describe("ownership checker", () => {
       problems.some((p) => p.includes("before the lower fence")),
       String(problems),
     );
+  });
+});
+
+describe("history checker (restarts, turns and cuts)", () => {
+  const turn = (outcome: SentTurn["outcome"], start = 50, end = 60): SentTurn => ({
+    sessionId: s,
+    text: "echo x",
+    via: "c",
+    start,
+    end,
+    outcome,
+  });
+
+  it("finds an owner still alive at the next claim, and a fence not growing, across a restart", () => {
+    const crashes = [{ node: "a", at: 30 }];
+    // a's first run ends at its crash; its restart claims again later with a higher fence: fine.
+    assert.deepEqual(
+      ownershipIntervalViolations([up("a", 1, 0), up("b", 2, 40), down("b", 2, 50), up("a", 3, 60)], crashes),
+      [],
+    );
+    assert.equal(ownershipIntervalViolations([up("a", 1, 0), up("b", 2, 20)], crashes).length, 1);
+    assert.equal(ownershipIntervalViolations([up("a", 2, 0), up("b", 2, 40)], crashes).length, 1);
+  });
+
+  it("finds an acknowledged turn missing or incomplete, not a failed one", () => {
+    const stored = new Map([[s, [{ role: "user", content: "echo x", status: "interrupted" }]]]);
+    assert.equal(lostAcknowledgedTurns([turn({ acknowledged: true })], stored).length, 1);
+    assert.equal(lostAcknowledgedTurns([turn({ acknowledged: true })], new Map()).length, 1);
+    assert.deepEqual(
+      lostAcknowledgedTurns([turn({ acknowledged: false, error: "NodeDownError" })], stored),
+      [],
+    );
+  });
+
+  it("finds a failed turn whose owner stayed alive and the same, or that failed with another error", () => {
+    const history = [up("a", 1, 0)];
+    const nodeDown = { acknowledged: false as const, error: "NodeDownError: x" };
+    assert.equal(unexplainedFailures([turn(nodeDown)], history, [], ALLOWED).length, 1);
+    assert.deepEqual(unexplainedFailures([turn(nodeDown)], history, [{ node: "a", at: 55 }], ALLOWED), []);
+    const other = { acknowledged: false as const, error: "TurnTimedOutError: x" };
+    assert.equal(unexplainedFailures([turn(other)], history, [{ node: "a", at: 55 }], ALLOWED).length, 1);
+    // Its caller's own node crashed under it: any error is explained.
+    assert.deepEqual(unexplainedFailures([turn(other)], history, [{ node: "c", at: 55 }], ALLOWED), []);
+  });
+
+  it("explains a failed turn by a cut of its caller (any error) or of its owner (an allowed error), during it only", () => {
+    const history = [up("a", 1, 0)];
+    const nodeDown = { acknowledged: false as const, error: "NodeDownError: x" };
+    const other = { acknowledged: false as const, error: "TimeoutError: x" };
+    const cutOf = (node: string, from: number, to: number) => [{ node, from, to }];
+    assert.deepEqual(unexplainedFailures([turn(other)], history, [], ALLOWED, cutOf("c", 40, 55)), []);
+    assert.deepEqual(unexplainedFailures([turn(nodeDown)], history, [], ALLOWED, cutOf("a", 55, 70)), []);
+    assert.equal(unexplainedFailures([turn(other)], history, [], ALLOWED, cutOf("a", 55, 70)).length, 1);
+    // A cut that was over before the turn began explains nothing.
+    assert.equal(unexplainedFailures([turn(nodeDown)], history, [], ALLOWED, cutOf("a", 10, 40)).length, 1);
   });
 });

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { InvalidArgumentError, serve } from "../src/index.js";
+import { InvalidArgumentError, serve, TurnCancelledError } from "../src/index.js";
 import { tcpRelay } from "./fixtures/cluster-partition-relay.js";
 import { twoClusterServers as twoServers } from "./support/cluster-servers.js";
 import { client, openSse } from "./support/http-client.js";
@@ -55,6 +55,20 @@ describe("serve in cluster mode", () => {
       // It runs on a only.
       assert.ok(a.system.findSupervisor(made.id));
       assert.equal(b.system.findSupervisor(made.id), undefined);
+    },
+  );
+
+  it(
+    "refuses a turn whose signal was aborted before it was sent, as one system does, and runs nothing",
+    T,
+    async (t) => {
+      const { a, b } = await twoServers(t, schemas);
+      const made = await a.system.createSession();
+      await assert.rejects(
+        b.app.access.sessions.sendMessage(made.id, "echo never", { signal: AbortSignal.abort() }),
+        TurnCancelledError,
+      );
+      assert.deepEqual(await a.system.getHistory(made.id), []);
     },
   );
 

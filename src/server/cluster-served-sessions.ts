@@ -1,4 +1,5 @@
 import type { ClusterNode } from "../cluster/index.js";
+import { TurnCancelledError } from "../session/index.js";
 import { newRequestId } from "../session/turn-call.js";
 import { HttpError } from "./errors.js";
 import type { ServedSessions } from "./served-sessions.js";
@@ -56,10 +57,14 @@ export function clusterSessions(node: ClusterNode): ServedSessions {
     getHistory: (id) => sessions.getHistory(id),
     getFiles: (id) => sessions.getFiles(id),
     sendMessage: async (id, text, { timeoutMs, signal }) => {
-      // The turn runs on its node: the caller's signal cancels it there, by its request id.
+      // The turn runs on its node: the caller's signal cancels it there, by its request id (as
+      // SessionSystem.sendMessage does on its own node).
+      if (signal?.aborted)
+        throw new TurnCancelledError(id, undefined, "its signal was aborted before it was sent");
       const requestId = `${node.node}-${newRequestId()}`;
       const cancel = () => {
-        sessions.cancelTurn(id, "its caller cancelled it", { requestId }).catch(() => undefined);
+        const reason = signal?.reason instanceof Error ? signal.reason.message : "its caller cancelled it";
+        sessions.cancelTurn(id, reason, { requestId }).catch(() => undefined);
       };
       signal?.addEventListener("abort", cancel, { once: true });
       try {

@@ -185,13 +185,19 @@ export function observerRoutes(
         };
         const timer = setInterval(() => void look(), TICK_MS);
         timer.unref();
-        const subscription = sessions.subscribeAll((event) => {
-          // Token deltas do not change the tree.
-          if (event.type !== "llm_delta") dirty = true;
-        });
+        // From the server's one subscription to every session's events (in a cluster, every
+        // node's), not one more per open page.
+        const following = ctx.globalEvents.follow(
+          undefined,
+          (_id, event) => {
+            // Token deltas do not change the tree.
+            if (event.type !== "llm_delta") dirty = true;
+          },
+          () => undefined,
+        );
         writer.onClose(() => {
           clearInterval(timer);
-          ctx.unsubscribe(subscription);
+          following.stop();
           release();
         });
         ctx.track(writer);
@@ -246,14 +252,18 @@ export function observerRoutes(
 /** Each session's latest crash reason, kept while the server runs (dropped when it terminates). */
 function recordCrashes(ctx: ServerContext): Map<string, { reason: string; at: string }> {
   const crashes = new Map<string, { reason: string; at: string }>();
-  const subscription = ctx.sessions.subscribeAll((event) => {
-    if (event.type === "session_crashed") {
-      crashes.set(event.sessionId, { reason: describe(event.reason), at: event.at });
-    } else if (event.type === "session_terminated") {
-      crashes.delete(event.sessionId);
-    }
-  });
-  ctx.closing.addEventListener("abort", () => ctx.unsubscribe(subscription), { once: true });
+  // Ends with the server's global events (closed with the server).
+  ctx.globalEvents.follow(
+    undefined,
+    (_id, event) => {
+      if (event.type === "session_crashed") {
+        crashes.set(event.sessionId, { reason: describe(event.reason), at: event.at });
+      } else if (event.type === "session_terminated") {
+        crashes.delete(event.sessionId);
+      }
+    },
+    () => undefined,
+  );
   return crashes;
 }
 
