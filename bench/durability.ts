@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -20,6 +20,13 @@ import type { Figure } from "./table.js";
 export interface DurabilityFigures {
   /** Whole `createSession`s on an SQLite file, one at a time, one global subscriber. */
   createPerSecSqlite: number;
+  /** The same creates, 16 at a time. */
+  createPerSecSqliteConcurrent: number;
+  /** Writes of one byte, each flushed with `fdatasync`, one after another: what one flush costs on this disk. */
+  bareFlushesPerSec: number;
+  /** Another session's `sendMessage` while sessions are created one after another, in ms. */
+  neighbourTurnMedianMs: number;
+  neighbourTurnP99Ms: number;
   turnsPerSecSingle: number;
   rawPerSecSingle: number;
   turnsPerSecBatched: number;
@@ -93,16 +100,67 @@ function record(id: string, status: "active" | "idle", hibernated: boolean) {
  * Whole `createSession`s, one after another, on a fresh SQLite file: each waits for its
  * lifecycle record's fsync (what makes a created session survive a power cut).
  */
-async function sqliteCreateRate(path: string, n = 1000): Promise<number> {
+async function sqliteCreateRate(path: string, inFlight: number, n = 1000): Promise<number> {
   const system = await SessionSystem.start({ storePath: path, logger: silentLogger(), maxSessions: 20_000 });
   const subscriber = system.subscribeAll(() => {});
   for (let i = 0; i < 100; i++) await system.createSession();
   const t0 = performance.now();
-  for (let i = 0; i < n; i++) await system.createSession();
+  let started = 0;
+  const creator = async () => {
+    while (started++ < n) await system.createSession();
+  };
+  await Promise.all(Array.from({ length: inFlight }, creator));
   const perSec = n / ((performance.now() - t0) / 1000);
   subscriber.unsubscribe();
   await system.stop();
   return perSec;
+}
+
+/** One-byte writes each flushed before the next, for `ms`: the disk's flush rate. */
+function bareFlushRate(path: string, ms = 500): number {
+  const fd = openSync(path, "w");
+  try {
+    let n = 0;
+    const t0 = performance.now();
+    while (performance.now() - t0 < ms) {
+      writeSync(fd, "x");
+      fdatasyncSync(fd);
+      n++;
+    }
+    return n / ((performance.now() - t0) / 1000);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * One session's turns, one after another, while sessions are created one after another on the
+ * same SQLite file: what a create's flush costs the sessions already running.
+ */
+async function neighbourTurnsDuringCreates(path: string, ms = 2000): Promise<{ medianMs: number; p99Ms: number }> {
+  const system = await SessionSystem.start({ storePath: path, logger: silentLogger(), maxSessions: 20_000 });
+  try {
+    const { id } = await system.createSession();
+    for (let i = 0; i < 500; i++) await system.sendMessage(id, "hello there");
+    let creating = true;
+    const creates = (async () => {
+      while (creating) await system.createSession();
+    })();
+    const samples: number[] = [];
+    const t0 = performance.now();
+    while (performance.now() - t0 < ms) {
+      const start = performance.now();
+      await system.sendMessage(id, "hello there");
+      samples.push(performance.now() - start);
+    }
+    creating = false;
+    await creates;
+    samples.sort((a, b) => a - b);
+    const at = (q: number) => samples[Math.floor(q * (samples.length - 1))] as number;
+    return { medianMs: at(0.5), p99Ms: at(0.99) };
+  } finally {
+    await system.stop();
+  }
 }
 
 /** Writes `count` stored sessions straight into a store file: set-up, not measured. */
@@ -298,7 +356,10 @@ export function turnAppendFigures(d: DurabilityFigures): Figure[] {
 export async function measureDurability(): Promise<DurabilityFigures> {
   const dir = mkdtempSync(join(tmpdir(), "sessionvisor-bench-"));
   try {
-    const createPerSecSqlite = await sqliteCreateRate(join(dir, "creates.db"));
+    const bareFlushesPerSec = bareFlushRate(join(dir, "flushes"));
+    const createPerSecSqlite = await sqliteCreateRate(join(dir, "creates.db"), 1);
+    const createPerSecSqliteConcurrent = await sqliteCreateRate(join(dir, "creates-16.db"), 16);
+    const neighbour = await neighbourTurnsDuringCreates(join(dir, "neighbour.db"));
     const rates = await turnRates(dir);
     // Version 2's turn, for comparison: one row holding the whole snapshot, upserted.
     const v2 = new Database(join(dir, "v2.db"));
@@ -357,6 +418,10 @@ export async function measureDurability(): Promise<DurabilityFigures> {
     await big.stop();
     return {
       createPerSecSqlite,
+      createPerSecSqliteConcurrent,
+      bareFlushesPerSec,
+      neighbourTurnMedianMs: neighbour.medianMs,
+      neighbourTurnP99Ms: neighbour.p99Ms,
       ...rates,
       appendSqlite,
       appendMemory,
