@@ -137,7 +137,10 @@ function bareFlushRate(path: string, ms = 500): number {
  * One session's turns, one after another, while sessions are created one after another on the
  * same SQLite file: what a create's flush costs the sessions already running.
  */
-async function neighbourTurnsDuringCreates(path: string, ms = 2000): Promise<{ medianMs: number; p99Ms: number }> {
+async function neighbourTurnsDuringCreates(
+  path: string,
+  ms = 2000,
+): Promise<{ medianMs: number; p99Ms: number }> {
   const system = await SessionSystem.start({ storePath: path, logger: silentLogger(), maxSessions: 20_000 });
   try {
     const { id } = await system.createSession();
