@@ -162,10 +162,10 @@ export class SqliteSessionStore implements SessionStore {
       putSession: turns.prepare(PUT_SESSION),
       getSession: lifecycle.prepare("SELECT record FROM sessions WHERE id = ?").pluck(),
       listSessions: lifecycle.prepare("SELECT id, record FROM sessions ORDER BY rowid"),
-      deleteSession: lifecycle.prepare("DELETE FROM sessions WHERE id = ?"),
-      deleteConversation: lifecycle.prepare("DELETE FROM conversations WHERE id = ?"),
-      deleteTurns: lifecycle.prepare("DELETE FROM conversation_turns WHERE session_id = ?"),
-      deleteEvents: lifecycle.prepare("DELETE FROM session_events WHERE session_id = ?"),
+      deleteSession: turns.prepare("DELETE FROM sessions WHERE id = ?"),
+      deleteConversation: turns.prepare("DELETE FROM conversations WHERE id = ?"),
+      deleteTurns: turns.prepare("DELETE FROM conversation_turns WHERE session_id = ?"),
+      deleteEvents: turns.prepare("DELETE FROM session_events WHERE session_id = ?"),
       appendEvent: turns.prepare(
         "INSERT OR REPLACE INTO session_events (session_id, seq, event) VALUES (?, ?, ?)",
       ),
@@ -270,12 +270,13 @@ export class SqliteSessionStore implements SessionStore {
 
   async deleteSession(id: string): Promise<void> {
     this.check(id);
-    this.lifecycle.transaction(() => {
+    this.turns.transaction(() => {
       this.statements.deleteSession.run(id);
       this.statements.deleteConversation.run(id);
       this.statements.deleteTurns.run(id);
       this.statements.deleteEvents.run(id);
     })();
+    await this.wal.sync();
   }
 
   async putConversation(id: string, conversation: StoredJson): Promise<void> {
@@ -376,7 +377,7 @@ export class SqliteSessionStore implements SessionStore {
     ]);
   }
 
-  /** The mark commits with the lifecycle records' `synchronous=FULL`: it survives a power cut. */
+  /** The mark commits with `synchronous=FULL`: it survives a power cut (once at start and stop). */
   async openEventLog(): Promise<boolean> {
     this.check();
     const before = this.statements.getState.get("event_log") as string | undefined;
