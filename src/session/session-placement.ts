@@ -58,6 +58,8 @@ export function sessionChildSpec(
     restart: "permanent",
     shutdown: "infinity",
     type: "supervisor",
+    // A spare for the next session imports its providers' module too, as hostedSessionRoot will.
+    ...(hosting.providers ? { preload: [hosting.providers.module] } : {}),
   });
 }
 
