@@ -1,8 +1,9 @@
 // Bundles the library's JavaScript with esbuild: `node scripts/bundle.mjs <outdir> [src-file…]`.
 //
 // Why: every worker-thread or child-process host is a fresh isolate that loads the runtime,
-// the registry, the session layer, zod and pino before it can run a session. As ~150 separate
-// ES modules that load is most of a host's start; as a few large files it is a fraction.
+// the registry and the session's agents before it can run a session (not zod, the tools, the
+// store backends or pino: see hosted-session.ts and runtime/logger.ts). As separate ES modules
+// that load is most of a host's start; as a few files it is a fraction.
 //
 // The output is split into shared chunks, so the entry the package exports (`index.js`), the
 // host's entry (`host-main.js`) and the hosted session's module (`hosted-session.js`) share one
