@@ -1,7 +1,7 @@
 // The isolation bench's providers, plus "flood": answers "ok: <prompt>", except that "FLOOD"
 // streams deltas for ever without yielding to the event loop — a session whose events flood
 // its parent.
-import type { LlmChunk, LlmRequest, ProviderRegistry } from "../src/index.js";
+import type { LlmChunk, LlmRequest, ProviderRegistry } from "../src/llm/index.js";
 import { runawayProviders } from "./runaway-provider.js";
 
 export function floodingProviders(): ProviderRegistry {

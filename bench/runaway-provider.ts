@@ -1,6 +1,8 @@
 // The bench's providers inside hosts: the built-in ones, plus "runaway", which answers "LOOP"
-// by spinning forever — a session stuck in a synchronous loop.
-import { defaultProviders, type LlmChunk, type LlmRequest, type ProviderRegistry } from "../src/index.js";
+// by spinning forever — a session stuck in a synchronous loop. From the llm layer alone
+// (`sessionvisor/llm`), as a provider module for hosts should: the package's index would load the
+// whole library (zod, the tools, the store backends) into every host.
+import { defaultProviders, type LlmChunk, type LlmRequest, type ProviderRegistry } from "../src/llm/index.js";
 
 export function runawayProviders(): ProviderRegistry {
   return defaultProviders().register("runaway", () => ({

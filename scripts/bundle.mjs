@@ -1,8 +1,9 @@
 // Bundles the library's JavaScript with esbuild: `node scripts/bundle.mjs <outdir> [src-file…]`.
 //
 // Why: every worker-thread or child-process host is a fresh isolate that loads the runtime,
-// the registry, the session layer, zod and pino before it can run a session. As ~150 separate
-// ES modules that load is most of a host's start; as a few large files it is a fraction.
+// the registry and the session's agents before it can run a session (not zod, the tools, the
+// store backends or pino: see hosted-session.ts and runtime/logger.ts). As separate ES modules
+// that load is most of a host's start; as a few files it is a fraction.
 //
 // The output is split into shared chunks, so the entry the package exports (`index.js`), the
 // host's entry (`host-main.js`) and the hosted session's module (`hosted-session.js`) share one
@@ -11,9 +12,11 @@
 // at the top of <outdir>, beside the chunks, because the code finds them next to itself
 // (`new URL("./host-main.js", import.meta.url)`).
 //
-// zod and pino are bundled in (they are most of what a host loads); zod without its
-// translations of error messages, which the library never selects. Every other package stays
-// an import (better-sqlite3 is native; the model SDKs load only when used).
+// zod and pino are bundled in; zod without its translations of error messages, which the
+// library never selects. Every other package stays an import (better-sqlite3 is native; the model
+// SDKs load only when used). The runtime's loggers load pino only when one is made, from
+// `pino.cjs` beside the chunks (a CommonJS bundle of it, which `require` loads synchronously), so
+// that a host whose parent is silent does not load it; the server's log lines bundle their own.
 //
 // `--package` is the build the package ships (`npm run build`): no source maps, and a CommonJS
 // shim per export for `require` (see writeRequireShims).
@@ -22,6 +25,7 @@
 // ones bench/*.ts import directly (the benchmarks run tsc's output of bench/ against this
 // bundle, in .bench-out/src). They share the same chunks.
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
@@ -100,6 +104,17 @@ export async function bundle(outdir, extra = [], options = {}) {
   ];
   // Chunks from an earlier build would stay beside the new ones.
   for (const name of safeList(outdir)) if (/^chunk-.*\.js(\.map)?$/.test(name)) rmSync(join(outdir, name));
+  // pino for the runtime's loggers (src/runtime/logger.ts), which `require` it from here.
+  await esbuild.build({
+    entryPoints: [createRequire(import.meta.url).resolve("pino")],
+    outfile: join(outdir, "pino.cjs"),
+    bundle: true,
+    format: "cjs",
+    platform: "node",
+    target: "node20",
+    sourcemap: options.sourcemap ?? true,
+    logLevel: "warning",
+  });
   return esbuild.build({
     entryPoints,
     outdir,

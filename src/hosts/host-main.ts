@@ -7,7 +7,7 @@ import { writeSync } from "node:fs";
 import { getHeapStatistics } from "node:v8";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { Registry } from "../registry/index.js";
-import { Pid, Runtime, stderrLogger } from "../runtime/index.js";
+import { type Logger, Pid, Runtime, stderrLogger } from "../runtime/index.js";
 import { floodWords, frameBytes, SendWindow } from "./flow-control.js";
 import type { Frame, HostMemory } from "./frames.js";
 import type { HostContext } from "./host-context.js";
@@ -82,8 +82,17 @@ function post(frame: Frame): void {
   postRaw(frame);
 }
 
+/** What a silent parent's hosts log through: nothing, and without loading pino to do it. */
+const SILENT: Logger = {
+  level: "silent",
+  isLevelEnabled: () => false,
+  error() {},
+  warn() {},
+  info() {},
+  debug() {},
+};
 // The parent's level (silent unless its logger says otherwise): records go to stderr as JSON lines.
-const logger = stderrLogger(boot.logLevel);
+const logger = boot.logLevel === "silent" ? SILENT : stderrLogger(boot.logLevel);
 const runtime = new Runtime({ node: boot.node, logger });
 const registry = new Registry(runtime, { keys: "unique", names: true });
 

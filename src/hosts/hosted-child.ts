@@ -26,6 +26,11 @@ export interface HostedChildOptions {
   type?: ChildType;
   /** Default true for a supervisor, false for a worker. */
   trapExit?: boolean;
+  /**
+   * Other modules the root imports as it starts (file paths, file URLs or package specifiers):
+   * a spare host kept for it (`spares`) imports them ahead, with `module`.
+   */
+  preload?: readonly (string | URL)[];
 }
 
 /**
@@ -44,6 +49,9 @@ export function hostedChild(hosts: Hosts, options: HostedChildOptions): ChildSpe
   const trapExit = options.trapExit ?? type === "supervisor";
   const args = options.args;
   encodeTerm(args, "args");
+  if (options.preload !== undefined && !Array.isArray(options.preload))
+    throw new InvalidArgumentError("preload", "must be an array of modules");
+  const preload = options.preload?.map(moduleSpecifier);
   if (isolation !== "inline") resolveLimits(options.limits, hosts.limits);
   return {
     id: options.id,
@@ -64,6 +72,7 @@ export function hostedChild(hosts: Hosts, options: HostedChildOptions): ChildSpe
         parent: ctx.supervisor,
         trapExit,
         ...(options.limits === undefined ? {} : { limits: options.limits }),
+        ...(preload === undefined ? {} : { preload }),
       });
     },
   };

@@ -1,6 +1,9 @@
 // The hosts layer on its own: a probe server in a worker thread and in a child process,
 // reached from the main runtime exactly as a local process would be.
 import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Registry } from "../registry/index.js";
 import { CallExitError, GenServer, type Pid, Runtime, silentLogger } from "../runtime/index.js";
@@ -11,6 +14,7 @@ import { hostedChild } from "./hosted-child.js";
 import { Hosts } from "./hosts.js";
 
 const PROBE = new URL("../../test/fixtures/hosted-probe.ts", import.meta.url);
+const PRELOAD_MARKER = new URL("../../test/fixtures/preload-marker.ts", import.meta.url);
 const HUNG_SOON = { hangTimeoutMs: 1000 };
 
 /** Collects what it is sent, for the tests of send and links. */
@@ -270,6 +274,49 @@ describe("hosts", () => {
     assert.throws(
       () => hostedChild(hosts, { id: "x", isolation: "vm" as never, module: PROBE }),
       /isolation/,
+    );
+  });
+
+  it("start a spare that imports the modules a root names to preload, before it is ready", async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), "sessionvisor-preload-"));
+    const mark = join(dir, "mark");
+    process.env.SESSIONVISOR_PRELOAD_MARK = mark;
+    const runtime = new Runtime({ logger: silentLogger() });
+    const registry = new Registry(runtime, { keys: "unique", names: true });
+    const hosts = new Hosts(runtime, registry, { spares: 1, limits: { hangTimeoutMs: 5000 } });
+    t.after(async () => {
+      delete process.env.SESSIONVISOR_PRELOAD_MARK;
+      await runtime.shutdown();
+      await hosts.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const supervisor = await DynamicSupervisor.start(runtime);
+    const spec = hostedChild(hosts, {
+      id: "preloading",
+      isolation: "thread",
+      module: PROBE,
+      args: { name: "preloading_probe" },
+      type: "worker",
+      preload: [PRELOAD_MARKER],
+    });
+    // The first root starts in a new host, which imports only the root's module.
+    await DynamicSupervisor.startChild(runtime, supervisor, spec);
+    assert.equal(existsSync(mark), false);
+    // The spare started after it imports both, before it is listed as ready.
+    await eventually(
+      () => hosts.list().filter((host) => host.label === undefined && !host.stopping).length,
+      (spares) => spares === 1,
+      20_000,
+    );
+    assert.equal(readFileSync(mark, "utf8").trim().split("\n").length, 1);
+  });
+
+  it("reject a preload that is not a list of modules", () => {
+    const runtime = new Runtime({ logger: silentLogger() });
+    const hosts = new Hosts(runtime, new Registry(runtime, { keys: "unique", names: true }));
+    assert.throws(
+      () => hostedChild(hosts, { id: "x", isolation: "thread", module: PROBE, preload: "x" as never }),
+      /preload/,
     );
   });
 

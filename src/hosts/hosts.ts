@@ -68,6 +68,11 @@ export interface SpawnRootOptions {
   parent: Pid;
   trapExit: boolean;
   limits?: Partial<HostLimits>;
+  /**
+   * Other modules the root imports as it starts (a module of providers it names): a spare kept
+   * for roots like this one imports them too, with `module`, before it is ready.
+   */
+  preload?: readonly string[];
 }
 
 interface HostRecord {
@@ -168,7 +173,7 @@ export class Hosts {
       this.runtime.demonitor(ownerWatch);
       // Spares are replaced once this spawn is done, not while it runs: on a busy machine a
       // booting host would slow the very start the spare was kept for.
-      this.refill(kind, limits, options.module);
+      this.refill(kind, limits, [options.module, ...(options.preload ?? [])]);
     }
   }
 
@@ -309,12 +314,12 @@ export class Hosts {
     return record ?? this.launch(kind, limits);
   }
 
-  /** Starts spares up to the count; they import `module` before they say they are ready. */
-  private refill(kind: HostKind, limits: HostLimits, module: string): void {
+  /** Starts spares up to the count; they import `modules` before they say they are ready. */
+  private refill(kind: HostKind, limits: HostLimits, modules: string[]): void {
     if (this.stopped || this.runtime.isStopped) return;
     const pool = this.pool(kind, limits);
     while (pool.length < this.spareCount) {
-      const spare = this.launch(kind, limits, [module]);
+      const spare = this.launch(kind, limits, modules);
       spare.catch(() => {});
       pool.push(spare);
     }

@@ -1,4 +1,29 @@
-import { pino } from "pino";
+import { createRequire } from "node:module";
+import type { Logger as PinoLogger } from "pino";
+
+type Pino = typeof import("pino")["pino"];
+let pinoFunction: Pino | undefined;
+
+/**
+ * pino, loaded at the first logger made with it: a worker-thread or child-process host whose
+ * parent is silent never loads it (it is over a third of the code a host would load otherwise).
+ * pino is CommonJS, so `require` loads it synchronously: built, from `pino.cjs`, the bundle of it
+ * beside this code (scripts/bundle.mjs); from the sources, the package itself.
+ */
+function pino(): Pino {
+  if (pinoFunction === undefined) {
+    const require = createRequire(import.meta.url);
+    let loaded: typeof import("pino");
+    try {
+      loaded = require("./pino.cjs");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "MODULE_NOT_FOUND") throw error;
+      loaded = require("pino");
+    }
+    pinoFunction = loaded.pino;
+  }
+  return pinoFunction;
+}
 
 /** One structured record: the fields first, then a human message (pino's argument order). */
 export type LogMethod = (fields: object, message?: string) => void;
@@ -29,21 +54,22 @@ export function logsAt(logger: Logger, level: "error" | "warn" | "info" | "debug
  * and supervisor reports there. `level` defaults to SESSIONVISOR_LOG_LEVEL, else `info`. The
  * library never uses it unless asked: a Runtime or SessionSystem given no logger is silent.
  */
-export function stderrLogger(level: string = process.env.SESSIONVISOR_LOG_LEVEL ?? "info"): pino.Logger {
+export function stderrLogger(level: string = process.env.SESSIONVISOR_LOG_LEVEL ?? "info"): PinoLogger {
+  const lib = pino();
   // A level pino does not know (another logger's, passed on to a host) would make pino throw.
-  const known = level === "silent" || Object.hasOwn(pino.levels.values, level);
-  return pino(
+  const known = level === "silent" || Object.hasOwn(lib.levels.values, level);
+  return lib(
     { name: "sessionvisor", level: known ? level : "info" },
-    pino.destination({ dest: 2, sync: true }),
+    lib.destination({ dest: 2, sync: true }),
   );
 }
 
 /** @deprecated The runtime's default is now silent; this is {@link stderrLogger}. */
-export function defaultLogger(): pino.Logger {
+export function defaultLogger(): PinoLogger {
   return stderrLogger();
 }
 
 /** A logger that writes nothing: what a Runtime uses when given none. */
-export function silentLogger(): pino.Logger {
-  return pino({ level: "silent" });
+export function silentLogger(): PinoLogger {
+  return pino()({ level: "silent" });
 }

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { SessionConfigSchema } from "../session/config.js";
-import { ConversationTurnSchema } from "../session/context-state.js";
+import { ConversationTurnSchema } from "../session/conversation-schema.js";
 import { SessionDocumentSchema } from "../session/session-document.js";
 import { SessionInfoJsonSchema } from "../session/session-info.js";
 import {

@@ -4,7 +4,7 @@ import { TOKENIZERS } from "../llm/index.js";
 import { BUILTIN_TOOLS, literalSecrets, mcpServerConfigSchema } from "../tools/index.js";
 import { SessionConfigError } from "./errors.js";
 import { dataIssue, fieldIssues } from "./field-issues.js";
-import { toJsonData } from "./json-data.js";
+import { MAX_METADATA_LENGTH, toJsonData } from "./json-data.js";
 
 /** Any JSON value (what `toJsonData` produces; this checks it again where no copy was made). */
 export const jsonValue: z.ZodType<unknown> = z.lazy(() =>
@@ -18,8 +18,8 @@ export const jsonValue: z.ZodType<unknown> = z.lazy(() =>
   ]),
 );
 
-/** Most characters a session's (or a file's) metadata may take as JSON. */
-export const MAX_METADATA_LENGTH = 64 * 1024;
+export { MAX_METADATA_LENGTH } from "./json-data.js";
+
 /** Most characters a whole config may take as JSON; its fields have tighter limits of their own. */
 const MAX_CONFIG_LENGTH = 1024 * 1024;
 

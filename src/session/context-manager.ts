@@ -17,6 +17,17 @@ import { err, ok, publish, type Result, SESSION_MANAGER_NAME, type SessionDeps }
 import { TurnInterruptedError } from "./errors.js";
 import { type SessionKeys, sessionKeys } from "./session-id.js";
 
+/**
+ * The conversation schema (zod), loaded when a conversation is first read from a store: a host's
+ * session code reads conversations its parent checked, and never loads it.
+ */
+let schemaModule: Promise<typeof import("./conversation-schema.js")> | undefined;
+
+function conversationSchema(): Promise<typeof import("./conversation-schema.js")> {
+  schemaModule ??= import("./conversation-schema.js");
+  return schemaModule;
+}
+
 export interface AgentArgs {
   sessionId: string;
   config: SessionConfig;
@@ -158,10 +169,22 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
   }
 
   private async load(): Promise<void> {
-    const snapshot = (await this.deps.store.getConversation(this.sessionId)) as ContextSnapshot | undefined;
-    this.state = snapshot
-      ? ContextState.restore(snapshot, this.config.limits, this.sessionId, this.counter)
-      : new ContextState(this.config.limits, this.counter);
+    const { store } = this.deps;
+    const { limits } = this.config;
+    let snapshot: ContextSnapshot | undefined;
+    if (store.getContextSnapshot) {
+      // Checked already (a host's parent read it).
+      snapshot = await store.getContextSnapshot(this.sessionId);
+      this.state = snapshot
+        ? ContextState.fromSnapshot(snapshot, limits, this.counter)
+        : new ContextState(limits, this.counter);
+    } else {
+      const stored = (await store.getConversation(this.sessionId)) as ContextSnapshot | undefined;
+      this.state = stored
+        ? (await conversationSchema()).restoreContextState(stored, limits, this.sessionId, this.counter)
+        : new ContextState(limits, this.counter);
+      snapshot = stored;
+    }
     this.stored = snapshot !== undefined;
     this.trimPending = snapshot !== undefined && snapshot.turns.length > this.state.turnCount();
     this.stale = false;

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { estimateTokens } from "../llm/index.js";
 import { ContextState } from "./context-state.js";
+import { restoreContextState } from "./conversation-schema.js";
 
 const at = new Date("2026-11-24T12:00:00.000Z");
 const limits = { maxHistory: 3, maxFiles: 2 };
@@ -77,7 +78,7 @@ describe("ContextState", () => {
     const state = new ContextState(limits);
     state.append("user", "hello", at);
     state.addFile("/a.ts", { k: 1 }, at);
-    const copy = ContextState.restore(JSON.parse(JSON.stringify(state.snapshot())), limits);
+    const copy = restoreContextState(JSON.parse(JSON.stringify(state.snapshot())), limits);
     assert.deepEqual(copy.snapshot(), state.snapshot());
     assert.equal(copy.append("user", "next", at).turn.id, "t2");
   });

@@ -6,6 +6,7 @@ import { InvalidArgumentError } from "../runtime/index.js";
 import { StoreCorruptError } from "../store/index.js";
 import { MAX_METADATA_LENGTH } from "./config.js";
 import { type ContextSnapshot, ContextState, TURN_STATUSES } from "./context-state.js";
+import { restoreContextState } from "./conversation-schema.js";
 
 const limits = { maxHistory: 100, maxFiles: 10 };
 const at = "2026-11-24T12:00:00.000Z";
@@ -40,7 +41,7 @@ const turns = (s: Record<string, unknown>) => s.turns as Record<string, unknown>
 
 describe("the conversation schema", () => {
   it("restores a well-formed conversation, every turn status included", () => {
-    const state = ContextState.restore(
+    const state = restoreContextState(
       snapshot((s) => {
         s.turns = TURN_STATUSES.map((status, i) => ({
           id: `t${i + 1}`,
@@ -60,7 +61,7 @@ describe("the conversation schema", () => {
   });
 
   it("reads a stored conversation that breaks it as StoreCorruptError naming session and field", () => {
-    const restore = (s: unknown) => ContextState.restore(s, limits, "session_x");
+    const restore = (s: unknown) => restoreContextState(s, limits, "session_x");
     assert.throws(() => restore(snapshot((s) => (s.turns = [{}]))), corruptAt("turns.0.id"));
     assert.throws(() => restore(snapshot((s) => (turns(s)[0]!.role = "bogus"))), corruptAt("turns.0.role"));
     assert.throws(() => restore(snapshot((s) => (turns(s)[1]!.content = 5))), corruptAt("turns.1.content"));
@@ -73,14 +74,14 @@ describe("the conversation schema", () => {
   });
 
   it("refuses turn ids that repeat or are not below nextTurn, so no later turn reuses one", () => {
-    const restore = (s: unknown) => ContextState.restore(s, limits, "session_x");
+    const restore = (s: unknown) => restoreContextState(s, limits, "session_x");
     assert.throws(() => restore(snapshot((s) => (s.nextTurn = 2))), corruptAt("turns.1.id"));
     assert.throws(() => restore(snapshot((s) => (turns(s)[1]!.id = "t1"))), corruptAt("turns.1.id"));
     assert.throws(() => restore(snapshot((s) => (turns(s)[0]!.id = "tNaN"))), corruptAt("turns.0.id"));
   });
 
   it("refuses an active file the index does not know, and repeated paths", () => {
-    const restore = (s: unknown) => ContextState.restore(s, limits, "session_x");
+    const restore = (s: unknown) => restoreContextState(s, limits, "session_x");
     assert.throws(() => restore(snapshot((s) => (s.activeFiles = ["/b.ts"]))), corruptAt("activeFiles.0"));
     assert.throws(
       () => restore(snapshot((s) => (s.activeFiles = ["/a.ts", "/a.ts"]))),

@@ -3,6 +3,7 @@ import type { ProviderRegistry } from "../llm/index.js";
 import type { PubSub, Registry } from "../registry/index.js";
 import { InvalidArgumentError, type Runtime } from "../runtime/index.js";
 import type { SessionStore } from "../store/index.js";
+import type { ContextSnapshot } from "./context-state.js";
 import type { ContextStore } from "./context-store.js";
 import type { EventLog } from "./event-log.js";
 import type { SessionEventInput } from "./events.js";
@@ -14,7 +15,14 @@ import type { SessionOwnership } from "./session-ownership.js";
  * host these two go to the parent's store through the `session` service; the rest of the
  * store (records, event logs) is the manager's alone.
  */
-export type ConversationStore = Pick<SessionStore, "getConversation" | "changeConversation">;
+export type ConversationStore = Pick<SessionStore, "getConversation" | "changeConversation"> & {
+  /**
+   * The conversation read and checked against the conversation schema already (a host's parent
+   * does it, so that the session code in a host does not load the schema); without it, the
+   * context manager checks what `getConversation` returns.
+   */
+  getContextSnapshot?(id: string): Promise<ContextSnapshot | undefined>;
+};
 
 /** What every session process needs, handed down from the SessionSystem that owns it all. */
 export interface SessionDeps {

@@ -1,5 +1,5 @@
 import { registerRevivableError, SessionvisorError } from "../errors.js";
-import { InvalidSessionIdError } from "../store/index.js";
+import { InvalidSessionIdError } from "../store/errors.js";
 
 // It lives in the store layer, whose guard throws it too; the client API throws the same class.
 export { InvalidSessionIdError };

@@ -9,15 +9,21 @@ import { defaultProviders, ProviderRegistry } from "../llm/index.js";
 import { PubSub } from "../registry/index.js";
 import { InvalidArgumentError } from "../runtime/index.js";
 import type { ConversationChange, StoredJson } from "../store/index.js";
-import { parseSessionConfig, type SessionConfig } from "./config.js";
+import type { SessionConfig } from "./config.js";
+import type { ContextSnapshot } from "./context-state.js";
 import { ContextStore } from "./context-store.js";
 import type { ConversationStore, SessionDeps } from "./deps.js";
 import type { SessionEventInput } from "./events.js";
 import { assertSessionId } from "./session-id.js";
+import { provideMcpServer } from "./session-mcp.js";
 import { SessionSupervisor } from "./session-supervisor.js";
 
 export interface HostedSessionArgs {
   sessionId: string;
+  /**
+   * As the parent parsed it (parseSessionConfig): the host takes it as it is, so that its
+   * session code needs neither the config's schemas nor the tools they name.
+   */
   config: SessionConfig;
   providers?: { module: string; export: string };
 }
@@ -25,6 +31,8 @@ export interface HostedSessionArgs {
 /** What a hosted session asks of its parent: its own conversation, and its events published. */
 export interface SessionService {
   getConversation(id: string): Promise<StoredJson | undefined>;
+  /** Its conversation read and checked by the parent (the conversation schema stays there). */
+  getContextSnapshot(id: string): Promise<ContextSnapshot | undefined>;
   /** One change to its conversation, one commit in the parent's store (see SessionStore). */
   changeConversation(id: string, change: ConversationChange): Promise<void>;
   /** The parent numbers the event (any `seq` sent along is replaced). */
@@ -36,11 +44,15 @@ export const SESSION_SERVICE = "session";
 export async function hostedSessionRoot(context: HostContext, raw: unknown): Promise<SessionSupervisor> {
   const args = raw as HostedSessionArgs;
   assertSessionId(args?.sessionId);
-  const config = parseSessionConfig(args.config);
+  const config = args.config;
+  // The MCP server class comes with the tools layer, loaded only for a session that has servers.
+  if ((config.mcpServers?.length ?? 0) > 0) provideMcpServer((await import("../tools/index.js")).McpServer);
   const parent = context.service<SessionService>(SESSION_SERVICE);
-  // The agents use only these store methods; the rest of the store stays with the manager.
+  // The agents use only these store methods; the rest of the store stays with the manager. The
+  // parent checks the conversation it sends, as the context manager does inline.
   const store: ConversationStore = {
     getConversation: (id) => parent.getConversation(id),
+    getContextSnapshot: (id) => parent.getContextSnapshot(id),
     changeConversation: (id, change) => parent.changeConversation(id, change),
   };
   const deps: SessionDeps = {

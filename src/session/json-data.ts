@@ -1,6 +1,9 @@
 /** A JSON value as plain data: what a caller's argument is copied into before anything uses it. */
 export type JsonData = null | boolean | number | string | JsonData[] | { [key: string]: JsonData };
 
+/** Most characters a session's (or a file's) metadata may take as JSON. */
+export const MAX_METADATA_LENGTH = 64 * 1024;
+
 export type JsonPath = (string | number)[];
 
 export interface JsonDataLimits {

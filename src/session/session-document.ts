@@ -1,7 +1,8 @@
 import { isDeepStrictEqual } from "node:util";
 import { z } from "zod";
 import { parseSessionConfig, type SessionConfig } from "./config.js";
-import { type ContextSnapshot, ContextSnapshotSchema } from "./context-state.js";
+import type { ContextSnapshot } from "./context-state.js";
+import { ContextSnapshotSchema } from "./conversation-schema.js";
 import { InvalidSessionDocumentError, SessionConfigError } from "./errors.js";
 import { dataIssue, fieldIssues } from "./field-issues.js";
 import { toJsonData } from "./json-data.js";

@@ -1,7 +1,19 @@
 import { InitError } from "../runtime/index.js";
 import { type ChildSpec, ChildStartError } from "../supervision/index.js";
-import { McpServer, McpServerStartError } from "../tools/index.js";
+import type { McpServer } from "../tools/index.js";
+import { McpServerStartError } from "../tools/mcp/errors.js";
 import type { SessionConfig } from "./config.js";
+
+/**
+ * The MCP server class, given by whoever builds session supervisors: the main process has it
+ * loaded (session-placement.ts), and a host imports it only for a session that has servers
+ * (hosted-session.ts), so that a host's session code does not load the tools and their schemas.
+ */
+let McpServerClass: typeof McpServer | undefined;
+
+export function provideMcpServer(server: typeof McpServer): void {
+  McpServerClass = server;
+}
 
 /**
  * The MCP servers of one session, one handle each, in the order the config lists them; undefined
@@ -15,7 +27,9 @@ import type { SessionConfig } from "./config.js";
 export function sessionMcpServers(config: SessionConfig): readonly McpServer[] | undefined {
   const configs = config.mcpServers;
   if (configs === undefined || configs.length === 0) return undefined;
-  return configs.map((server) => new McpServer(server));
+  const Server = McpServerClass;
+  if (Server === undefined) throw new Error("sessionMcpServers: no McpServer class was provided");
+  return configs.map((server) => new Server(server));
 }
 
 /**

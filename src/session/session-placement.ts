@@ -2,10 +2,15 @@ import { hostedChild } from "../hosts/index.js";
 import { InvalidArgumentError, type Pid } from "../runtime/index.js";
 import { type ChildStarter, PreparedChildSpec } from "../supervision/child-spec.js";
 import type { ChildSpec, StartContext } from "../supervision/index.js";
+import { McpServer } from "../tools/index.js";
 import type { SessionConfig } from "./config.js";
 import type { SessionDeps } from "./deps.js";
 import type { HostedSessionArgs } from "./hosted-session.js";
+import { provideMcpServer } from "./session-mcp.js";
 import { SessionSupervisor } from "./session-supervisor.js";
+
+// Inline sessions build their MCP servers here; a host loads the class itself (hosted-session.ts).
+provideMcpServer(McpServer);
 
 // Under tsx (tests, `npm start`) this layer runs from its sources; built, from .js files.
 const HOSTED_SESSION_MODULE = new URL(
@@ -53,6 +58,8 @@ export function sessionChildSpec(
     restart: "permanent",
     shutdown: "infinity",
     type: "supervisor",
+    // A spare for the next session imports its providers' module too, as hostedSessionRoot will.
+    ...(hosting.providers ? { preload: [hosting.providers.module] } : {}),
   });
 }
 

@@ -37,6 +37,7 @@ import { parseSessionConfig, type SessionConfig, type SessionConfigInput } from 
 import type { ContextManagerRequests } from "./context-requests.js";
 import type { ConversationTurn, FileEntry } from "./context-state.js";
 import { ContextStore } from "./context-store.js";
+import { readContextSnapshot } from "./conversation-schema.js";
 import { type ManagerDeps, publish, SESSION_MANAGER_NAME } from "./deps.js";
 import { SessionNotFoundError, SessionUnavailableError, ToolCallNotPendingError } from "./errors.js";
 import { DEFAULT_RETAINED_EVENTS, EventLog } from "./event-log.js";
@@ -246,6 +247,11 @@ export class SessionSystem implements AsyncDisposable {
       getConversation: async (id) => {
         own(id);
         return this.store.getConversation(id);
+      },
+      getContextSnapshot: async (id) => {
+        own(id);
+        const stored = await this.store.getConversation(id);
+        return stored ? readContextSnapshot(stored, id) : undefined;
       },
       changeConversation: async (id, change) => {
         own(id);

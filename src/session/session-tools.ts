@@ -1,15 +1,21 @@
 import type { LlmToolDefinition } from "../llm/index.js";
 import type { Runtime } from "../runtime/index.js";
-import {
-  type AnyTool,
-  type Approver,
-  BUILTIN_TOOLS,
-  Project,
-  ToolContext,
-  type ToolOutcome,
-  ToolSet,
-} from "../tools/index.js";
+import type { AnyTool, Approver, Project, ToolContext, ToolOutcome, ToolSet } from "../tools/index.js";
 import type { AgentArgs } from "./context-manager.js";
+
+type ToolsModule = typeof import("../tools/index.js");
+
+/**
+ * The tools layer, loaded when a session first has tools to offer or a call to run: a session
+ * without a project or MCP servers never needs it, and a host's session code then does not load
+ * the tools and their schemas (zod). Once loaded, every session shares the settled promise.
+ */
+let toolsModule: Promise<ToolsModule> | undefined;
+
+function loadTools(): Promise<ToolsModule> {
+  toolsModule ??= import("../tools/index.js");
+  return toolsModule;
+}
 
 /**
  * The signal the session's context is made with: every run gets its turn's own (`withSignal`),
@@ -30,39 +36,53 @@ const NO_PROJECT: object = Object.freeze({});
 export class SessionTools {
   readonly #builtin: readonly AnyTool[];
   #context: ToolContext | undefined;
-  readonly #makeContext: () => ToolContext;
+  readonly #makeContext: (tools: ToolsModule) => ToolContext;
   readonly #args: AgentArgs;
-  #set: ToolSet;
+  /** Undefined for a session with no tool at all, until a model calls one all the same. */
+  #set: ToolSet | undefined;
   #definitions: LlmToolDefinition[];
   /** Each MCP server's tools as last listed: offered while it restarts or after it is given up. */
   readonly #lastListed = new Map<string, AnyTool[]>();
 
-  private constructor(args: AgentArgs, builtin: readonly AnyTool[], makeContext: () => ToolContext) {
+  private constructor(
+    args: AgentArgs,
+    builtin: readonly AnyTool[],
+    makeContext: (tools: ToolsModule) => ToolContext,
+    tools: ToolsModule | undefined,
+  ) {
     this.#args = args;
     this.#builtin = builtin;
     this.#makeContext = makeContext;
     // Made now when a tool can run (a bad limit then fails the turn that opens the tools, as it
     // always did); a session without any tool (no project, no MCP server) makes it only if a
     // model calls one all the same, rather than at every session's first turn.
-    if (builtin.length > 0 || (args.mcpServers?.length ?? 0) > 0) this.#context = makeContext();
-    this.#set = new ToolSet(builtin);
+    if (tools === undefined) {
+      this.#definitions = [];
+      return;
+    }
+    this.#context = makeContext(tools);
+    this.#set = new tools.ToolSet(builtin);
     this.#definitions = this.#set.definitions();
   }
 
   /** Opens the session's project (ProjectOpenError if it cannot be), with `approve` for `ask` calls. */
   static async open(args: AgentArgs, approve: Approver): Promise<SessionTools> {
     const { config } = args;
+    const hasTools = config.projectPath !== undefined || (args.mcpServers?.length ?? 0) > 0;
+    const tools = hasTools ? await loadTools() : undefined;
     // Without a project only MCP tools are offered, and none of them touches `project`.
     const project =
-      config.projectPath === undefined ? (NO_PROJECT as Project) : await Project.open(config.projectPath);
+      config.projectPath === undefined || tools === undefined
+        ? (NO_PROJECT as Project)
+        : await tools.Project.open(config.projectPath);
     const enabled = config.tools.enabled;
     const builtin =
-      config.projectPath === undefined
+      config.projectPath === undefined || tools === undefined
         ? []
         : enabled
-          ? BUILTIN_TOOLS.filter((tool) => enabled.includes(tool.name))
-          : BUILTIN_TOOLS;
-    const makeContext = () =>
+          ? tools.BUILTIN_TOOLS.filter((tool) => enabled.includes(tool.name))
+          : tools.BUILTIN_TOOLS;
+    const makeContext = ({ ToolContext }: ToolsModule) =>
       new ToolContext({
         project,
         signal: UNUSED_SIGNAL,
@@ -72,7 +92,7 @@ export class SessionTools {
           ? {}
           : { limits: { commandTimeoutMs: config.tools.commandTimeoutMs } }),
       });
-    return new SessionTools(args, builtin, makeContext);
+    return new SessionTools(args, builtin, makeContext, tools);
   }
 
   /** Whether the model is offered any tool at all (without any, a request carries no tool list). */
@@ -112,13 +132,13 @@ export class SessionTools {
         );
       }
     }
-    this.#set = new ToolSet(gathered);
+    this.#set = new (await loadTools()).ToolSet(gathered);
     this.#definitions = this.#set.definitions();
   }
 
   /** The kind of a tool by name (for the approval event), or undefined for an unknown one. */
   kindOf(name: string): AnyTool["kind"] | undefined {
-    return this.#set.get(name)?.kind;
+    return this.#set?.get(name)?.kind;
   }
 
   /**
@@ -131,10 +151,16 @@ export class SessionTools {
     signal: AbortSignal,
     runtime: Runtime,
   ): Promise<ToolOutcome> {
-    this.#context ??= this.#makeContext();
+    // A call to a session with no tools: answered as an unknown tool, as by any other set.
+    if (this.#set === undefined || this.#context === undefined) {
+      const tools = await loadTools();
+      this.#set ??= new tools.ToolSet(this.#builtin);
+      this.#context ??= this.#makeContext(tools);
+    }
+    const set = this.#set;
     const context = this.#context.withSignal(signal);
     try {
-      return await this.#set.run(call, context);
+      return await set.run(call, context);
     } catch (error) {
       runtime.logger.error(
         { event: "tool_failed", sessionId: this.#args.sessionId, tool: call.name, error },

@@ -6,7 +6,8 @@ import { faultProviders } from "../../test/fixtures/fault-provider.js";
 import { recorder, systemsForTests } from "../../test/support/sessions.js";
 import { defaultProviders, OfflineProvider } from "../llm/index.js";
 import type { Pid } from "../runtime/index.js";
-import { type ContextSnapshot, ContextState, type ConversationTurn } from "./context-state.js";
+import type { ContextSnapshot, ContextState, ConversationTurn } from "./context-state.js";
+import { restoreContextState } from "./conversation-schema.js";
 import type { SessionSystem } from "./session-system.js";
 
 const start = systemsForTests();
@@ -30,7 +31,7 @@ function restored(turns: ConversationTurn[]): ContextState {
     activeFiles: [],
     fileIndex: [],
   };
-  return ContextState.restore(snapshot, LIMITS);
+  return restoreContextState(snapshot, LIMITS);
 }
 
 const shape = (turns: ConversationTurn[]) => turns.map((t) => `${t.role}:${t.status}`);
