@@ -14,14 +14,6 @@ export const DEFAULT_RETAINED_EVENTS = 100;
 export const MAX_UNWRITTEN_EVENTS = 64;
 
 /**
- * A write starts as soon as this many events wait, without waiting for the event loop's turn:
- * in a program that runs turns back to back without yielding (the offline model), the batch
- * is written in pieces of a quarter of the bound rather than 64 events at once, which cost
- * the turn that happened to publish the 64th some 80 µs (the sessions benchmark's p99).
- */
-const WRITE_AT_EVENTS = 16;
-
-/**
  * Whether an event is written to its session's log, and so can be replayed. A streamed reply's
  * `llm_delta`s are not: they come many per turn, and the reply they make up is kept whole by the
  * `message_added` and `llm_done` that end the turn. Every other type, including ones added later,
@@ -37,7 +29,7 @@ export function isDurableEvent(event: { type: string }): boolean {
  * hosted sessions reach through the `session` service.
  *
  * Listeners are told of an event at once; the store gets it with the other events published
- * in the same turn of the event loop (or the same `WRITE_AT_EVENTS`), in one commit that
+ * in the same turn of the event loop (or the same `MAX_UNWRITTEN_EVENTS`), in one commit that
  * also trims the logs to their newest `retain` events: a commit per event would cost more than
  * the turn that published it. A crash can lose those unwritten events from the log (never from
  * the conversation), but not their numbers: they are never given again.
@@ -115,7 +107,7 @@ export class EventLog {
     this.heads.set(id, seq);
     event.seq = seq;
     this.unwritten.push({ sessionId: id, seq, event: toStored(event) });
-    if (this.unwritten.length >= WRITE_AT_EVENTS) this.write();
+    if (this.unwritten.length >= MAX_UNWRITTEN_EVENTS) this.write();
     else if (!this.writeScheduled) {
       this.writeScheduled = true;
       setImmediate(() => this.write());
