@@ -696,6 +696,15 @@ interface ControllerLease {
 const spareControllers: ControllerLease[] = [];
 const MAX_SPARE_CONTROLLERS = 64;
 
+/**
+ * Controllers never used, made while the program waited (see refillFresh): a provider that
+ * leaves a listener on the signal (fetch does, until its request is collected) lets no
+ * controller serve twice, and making one as a turn starts put its cost before the request.
+ */
+const freshControllers: AbortController[] = [];
+const MAX_FRESH_CONTROLLERS = 8;
+let refillScheduled = false;
+
 /** The next turn's abort controller: a spare when there is one that may serve again. */
 function takeController(): ControllerLease {
   const kept = spareControllers.pop();
@@ -703,7 +712,21 @@ function takeController(): ControllerLease {
     kept.uses++;
     return kept;
   }
-  return { controller: new AbortController(), uses: 1 };
+  const fresh = freshControllers.pop();
+  if (!refillScheduled) {
+    refillScheduled = true;
+    setImmediate(refillFresh);
+  }
+  return { controller: fresh ?? new AbortController(), uses: 1 };
+}
+
+/**
+ * Runs in the event loop's check phase, once the turn that found no spare has sent its request:
+ * the next turns' controllers are made while it waits for the model rather than before theirs.
+ */
+function refillFresh(): void {
+  refillScheduled = false;
+  while (freshControllers.length < MAX_FRESH_CONTROLLERS) freshControllers.push(new AbortController());
 }
 
 /**
