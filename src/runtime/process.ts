@@ -77,6 +77,9 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   );
 }
 
+/** Links held in an array (of this many slots) before they move to a Set (see `Proc.links`). */
+const LINK_SLOTS = 4;
+
 /**
  * The runtime's record of one process. Everything a process owns hangs off this object, and
  * the optional collections stay undefined until used so that an idle process stays small. It is
@@ -102,9 +105,12 @@ export class Proc extends Mailbox implements ReplyHolder, ProcessScope {
   deferred: Set<PendingCall> | undefined = undefined;
   /**
    * The processes linked to this one: most processes have one link (to their supervisor), held
-   * as that Proc without a Set; a second link makes it a Set.
+   * as that Proc without a collection; up to LINK_SLOTS (a session's supervisor: its parent and
+   * two agents) in an array of that many slots, the unused ones undefined at the end, which
+   * costs a third of a Set with its hash table; more (a supervisor of many children) in a Set,
+   * so that dropping one stays O(1). In the order they were made, in each form.
    */
-  links: Proc | Set<Proc> | undefined = undefined;
+  links: Proc | (Proc | undefined)[] | Set<Proc> | undefined = undefined;
   /** Links to processes of other nodes, by pid text. */
   remoteLinks: Map<string, Pid> | undefined = undefined;
   /** Monitors on this process: most processes have none or one, held without a Map. */
@@ -126,14 +132,30 @@ export class Proc extends Mailbox implements ReplyHolder, ProcessScope {
   addLink(other: Proc): void {
     const links = this.links;
     if (links === undefined) this.links = other;
-    else if (links instanceof Set) links.add(other);
-    else if (links !== other) this.links = new Set([links, other]);
+    else if (links instanceof Proc) {
+      if (links !== other) this.links = [links, other, undefined, undefined];
+    } else if (Array.isArray(links)) {
+      let count = 0;
+      for (; count < LINK_SLOTS; count++) {
+        const linked = links[count];
+        if (linked === undefined) break;
+        if (linked === other) return;
+      }
+      if (count < LINK_SLOTS) links[count] = other;
+      else this.links = new Set([...(links as Proc[]), other]);
+    } else links.add(other);
   }
 
   dropLink(other: Proc): void {
     const links = this.links;
     if (links === other) this.links = undefined;
-    else if (links instanceof Set) links.delete(other);
+    else if (Array.isArray(links)) {
+      // Moves the ones after it down a slot: the links stay in the order they were made.
+      let at = links.indexOf(other);
+      if (at < 0) return;
+      for (; at < LINK_SLOTS - 1; at++) links[at] = links[at + 1];
+      links[LINK_SLOTS - 1] = undefined;
+    } else if (links instanceof Set) links.delete(other);
   }
 
   addWatcher(watcher: Watcher): void {
@@ -170,7 +192,12 @@ export class Proc extends Mailbox implements ReplyHolder, ProcessScope {
   /** The linked processes, as a new array. */
   linked(): Proc[] {
     const links = this.links;
-    return links === undefined ? [] : links instanceof Set ? [...links] : [links];
+    if (links === undefined) return [];
+    if (links instanceof Proc) return [links];
+    if (links instanceof Set) return [...links];
+    const list: Proc[] = [];
+    for (const linked of links) if (linked !== undefined) list.push(linked);
+    return list;
   }
 
   // ---- the scope: what the process does as itself -------------------------------------
