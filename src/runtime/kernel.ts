@@ -443,7 +443,7 @@ export class Kernel implements KernelPort, LocalNode {
     for (const call of proc.mailbox.drainCalls()) call.fail(unanswered());
 
     if (proc.watching) {
-      for (const refId of proc.watching) this.dropMonitor(refId);
+      for (const refId of proc.watching.values()) this.dropMonitor(refId);
       proc.watching = undefined;
     }
     if (proc.watchers) {
@@ -543,8 +543,8 @@ export class Kernel implements KernelPort, LocalNode {
       return ref;
     }
     this.addWatcher(proc, { refId: ref.id, watcher, callback: undefined });
-    if (!watcher.watching) watcher.watching = new Set();
-    watcher.watching.add(ref.id);
+    if (!watcher.watching) watcher.watching = new IdTable();
+    watcher.watching.set(ref.id, ref.id);
     return ref;
   }
 

@@ -139,7 +139,12 @@ export class Proc extends Mailbox implements ReplyHolder, ProcessScope {
   remoteLinks: Map<string, Pid> | undefined = undefined;
   /** Monitors on this process: most processes have none or one, held without a Map. */
   watchers: Watcher | Map<number, Watcher> | undefined = undefined;
-  watching: Set<number> | undefined = undefined;
+  /**
+   * The monitors this process holds, by ref id (each is its value). Ref ids are handed out in
+   * increasing order, so an IdTable: a process watching ten thousand (the session manager, one
+   * per session) set each new one into a page just used, not into a Set's table out of the cache.
+   */
+  watching: IdTable<number> | undefined = undefined;
   timers: Set<TimerHandle> | undefined = undefined;
   stopReason: ExitReason | undefined = undefined;
   exitReason: ExitReason | undefined = undefined;
