@@ -74,9 +74,8 @@ export class Registry<V = unknown> implements NameService {
   readonly mode: KeyMode;
   /**
    * A unique registry's keys: the holder's Pid alone when it registered without a value (a name,
-   * as every process of a session registers) and no one listened for registrations, else its
-   * entry (as given to the listeners). The pid is an object kept anyway; an entry is one more
-   * (48 bytes) per key. Only an entry is ever anything but a Pid instance.
+   * as every process of a session registers), else its entry. The pid is an object kept anyway;
+   * an entry is one more (48 bytes) per key. Only an entry is ever anything but a Pid instance.
    */
   private readonly unique = new Map<string, Pid | RegistryEntry<V>>();
   private readonly duplicate = new Map<string, RegistryEntry<V>[]>();
@@ -154,9 +153,11 @@ export class Registry<V = unknown> implements NameService {
     if (this.mode === "unique") {
       const holder = this.unique.get(key);
       if (holder) throw new NameTakenError(key, pidOf(holder));
-      if (value === undefined && pid instanceof Pid && this.listeners.register.size === 0) {
+      if (value === undefined && pid instanceof Pid) {
         this.unique.set(key, pid);
         this.indexKey(pid, key);
+        // The listeners get an entry of their own, as `lookup` gives a copy.
+        if (this.listeners.register.size > 0) this.emit("register", { key, pid, value: value as V });
         return;
       }
       const entry: RegistryEntry<V> = { key, pid, value: value as V };
