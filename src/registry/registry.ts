@@ -5,7 +5,7 @@ import {
   type Logger,
   type NameService,
   NoProcError,
-  type Pid,
+  Pid,
   type Runtime,
 } from "../runtime/index.js";
 import { NameTakenError, UnsupportedKeyModeError } from "./errors.js";
@@ -44,6 +44,16 @@ export function checkKey(key: unknown, what = "key"): asserts key is string {
   }
 }
 
+/** The pid holding a unique key, kept alone or in its entry. */
+function pidOf<V>(held: Pid | RegistryEntry<V>): Pid {
+  return held instanceof Pid ? held : held.pid;
+}
+
+/** A unique key's entry: a copy of the one kept, or made for a pid kept alone (its value undefined). */
+function entryOf<V>(key: string, held: Pid | RegistryEntry<V>): RegistryEntry<V> {
+  return held instanceof Pid ? { key, pid: held, value: undefined as V } : { ...held };
+}
+
 /** The process whose entries an operation acts on (Elixir's `self()`). */
 function checkOwner(pid: unknown): asserts pid is Pid {
   if (!pid || typeof pid !== "object" || typeof (pid as Pid).equals !== "function") {
@@ -62,7 +72,12 @@ function checkOwner(pid: unknown): asserts pid is Pid {
  */
 export class Registry<V = unknown> implements NameService {
   readonly mode: KeyMode;
-  private readonly unique = new Map<string, RegistryEntry<V>>();
+  /**
+   * A unique registry's keys: the holder's Pid alone when it registered without a value (a name,
+   * as every process of a session registers), else its entry. The pid is an object kept anyway;
+   * an entry is one more (48 bytes) per key. Only an entry is ever anything but a Pid instance.
+   */
+  private readonly unique = new Map<string, Pid | RegistryEntry<V>>();
   private readonly duplicate = new Map<string, RegistryEntry<V>[]>();
   /**
    * Keys by the id of a pid of this node. Most processes hold one key, so a lone string avoids
@@ -135,16 +150,26 @@ export class Registry<V = unknown> implements NameService {
   }
 
   private insert(key: string, pid: Pid, value: V | undefined): void {
-    const entry: RegistryEntry<V> = { key, pid, value: value as V };
     if (this.mode === "unique") {
       const holder = this.unique.get(key);
-      if (holder) throw new NameTakenError(key, holder.pid);
+      if (holder) throw new NameTakenError(key, pidOf(holder));
+      if (value === undefined && pid instanceof Pid) {
+        this.unique.set(key, pid);
+        this.indexKey(pid, key);
+        // The listeners get an entry of their own, as `lookup` gives a copy.
+        if (this.listeners.register.size > 0) this.emit("register", { key, pid, value: value as V });
+        return;
+      }
+      const entry: RegistryEntry<V> = { key, pid, value: value as V };
       this.unique.set(key, entry);
-    } else {
-      const entries = this.duplicate.get(key);
-      if (entries) entries.push(entry);
-      else this.duplicate.set(key, [entry]);
+      this.indexKey(pid, key);
+      this.emit("register", entry);
+      return;
     }
+    const entry: RegistryEntry<V> = { key, pid, value: value as V };
+    const entries = this.duplicate.get(key);
+    if (entries) entries.push(entry);
+    else this.duplicate.set(key, [entry]);
     this.indexKey(pid, key);
     this.emit("register", entry);
   }
@@ -167,13 +192,14 @@ export class Registry<V = unknown> implements NameService {
   }
 
   whereis(key: string): Pid | undefined {
-    return this.unique.get(key)?.pid;
+    const held = this.unique.get(key);
+    return held === undefined ? undefined : pidOf(held);
   }
 
   lookup(key: string): RegistryEntry<V>[] {
     if (this.mode === "unique") {
-      const entry = this.unique.get(key);
-      return entry ? [{ ...entry }] : [];
+      const held = this.unique.get(key);
+      return held ? [entryOf(key, held)] : [];
     }
     return (this.duplicate.get(key) ?? []).map((entry) => ({ ...entry }));
   }
@@ -232,9 +258,10 @@ export class Registry<V = unknown> implements NameService {
     }
     checkKey(key);
     checkOwner(pid);
-    const entry = this.unique.get(key);
-    if (!entry?.pid.equals(pid)) return false;
-    entry.value = update(entry.value);
+    const held = this.unique.get(key);
+    if (!held || !pidOf(held).equals(pid)) return false;
+    if (held instanceof Pid) this.unique.set(key, { key, pid: held, value: update(undefined as V) });
+    else held.value = update(held.value);
     return true;
   }
 
@@ -260,21 +287,24 @@ export class Registry<V = unknown> implements NameService {
   }
 
   private *allEntries(): Iterable<RegistryEntry<V>> {
-    if (this.mode === "unique") yield* this.unique.values();
+    if (this.mode === "unique") for (const [key, held] of this.unique) yield entryOf(key, held);
     else for (const entries of this.duplicate.values()) yield* entries;
   }
 
   private holds(key: string, pid: Pid): boolean {
-    if (this.mode === "unique") return this.unique.get(key)?.pid.equals(pid) ?? false;
+    if (this.mode === "unique") {
+      const held = this.unique.get(key);
+      return held !== undefined && pidOf(held).equals(pid);
+    }
     return this.duplicate.get(key)?.some((entry) => entry.pid.equals(pid)) ?? false;
   }
 
   private removeEntries(key: string, pid: Pid): RegistryEntry<V>[] {
     if (this.mode === "unique") {
-      const entry = this.unique.get(key);
-      if (!entry?.pid.equals(pid)) return [];
+      const held = this.unique.get(key);
+      if (!held || !pidOf(held).equals(pid)) return [];
       this.unique.delete(key);
-      return [entry];
+      return [entryOf(key, held)];
     }
     const entries = this.duplicate.get(key);
     if (!entries) return [];
@@ -300,10 +330,11 @@ export class Registry<V = unknown> implements NameService {
    */
   private removeOnExit(key: string, pid: Pid, reason: ExitReason): void {
     if (this.mode === "unique") {
-      const entry = this.unique.get(key);
-      if (!entry?.pid.equals(pid)) return;
+      const held = this.unique.get(key);
+      if (!held || !pidOf(held).equals(pid)) return;
       this.unique.delete(key);
-      if (this.listeners.unregister.size > 0) this.emit("unregister", { ...entry, cause: "exit", reason });
+      if (this.listeners.unregister.size > 0)
+        this.emit("unregister", { ...entryOf(key, held), cause: "exit", reason });
       return;
     }
     for (const entry of this.removeEntries(key, pid))

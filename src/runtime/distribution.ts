@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from "./errors.js";
 import type { ExitReason } from "./exit-reason.js";
+import { IdTable } from "./id-table.js";
 import type { DownMessage } from "./messages.js";
 import { Pid, Ref } from "./pid.js";
 import type { Proc } from "./process.js";
@@ -145,8 +146,8 @@ export class Distribution {
     const node = hop.route.node;
     this.watches.set(ref.id, { refId: ref.id, watcher, callback, target: hop.to, node });
     if (watcher) {
-      if (!watcher.watching) watcher.watching = new Set();
-      watcher.watching.add(ref.id);
+      if (!watcher.watching) watcher.watching = new IdTable();
+      watcher.watching.set(ref.id, ref.id);
     }
     hop.route.monitor(ref, hop.to);
   }

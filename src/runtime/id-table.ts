@@ -17,13 +17,23 @@ interface Page<T> {
 export class IdTable<T> {
   private readonly pages = new Map<number, Page<T>>();
   private count = 0;
+  /**
+   * The page last set into, and its key: ids are handed out in increasing order, so a set (and
+   * most gets) is for the page of the ids just before, found here without a lookup in `pages`.
+   */
+  private lastKey = -1;
+  private lastPage: Page<T> | undefined = undefined;
+  /** The greatest key a page was ever made for: a greater one has none, without a lookup. */
+  private maxKey = -1;
 
   get size(): number {
     return this.count;
   }
 
   get(id: number): T | undefined {
-    return this.pages.get(Math.floor(id / PAGE))?.slots[id % PAGE];
+    const key = Math.floor(id / PAGE);
+    const page = key === this.lastKey ? this.lastPage : this.pages.get(key);
+    return page?.slots[id % PAGE];
   }
 
   has(id: number): boolean {
@@ -33,11 +43,14 @@ export class IdTable<T> {
   /** `id` must be a whole number ≥ 0 (a pid's or a monitor's id). */
   set(id: number, value: T): void {
     const key = Math.floor(id / PAGE);
-    let page = this.pages.get(key);
+    let page = key === this.lastKey ? this.lastPage : key > this.maxKey ? undefined : this.pages.get(key);
     if (page === undefined) {
       page = { slots: new Array<T | undefined>(PAGE).fill(undefined), used: 0 };
       this.pages.set(key, page);
+      if (key > this.maxKey) this.maxKey = key;
     }
+    this.lastKey = key;
+    this.lastPage = page;
     const slot = id % PAGE;
     if (page.slots[slot] === undefined) {
       page.used++;
@@ -53,7 +66,13 @@ export class IdTable<T> {
     if (page === undefined || page.slots[slot] === undefined) return false;
     page.slots[slot] = undefined;
     this.count--;
-    if (--page.used === 0) this.pages.delete(key);
+    if (--page.used === 0) {
+      this.pages.delete(key);
+      if (key === this.lastKey) {
+        this.lastKey = -1;
+        this.lastPage = undefined;
+      }
+    }
     return true;
   }
 

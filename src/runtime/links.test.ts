@@ -159,3 +159,42 @@ describe("exit signals", () => {
     assert.equal(server.infos.find(isExitMessage)?.reason, "shutdown");
   });
 });
+
+describe("many links", () => {
+  it("are listed in the order they were made, in every form they are held in", async () => {
+    const hub = await rt.spawn(new Echo(), { trapExit: true });
+    const older = await rt.spawn(new Counter());
+    const others: Pid[] = [];
+    for (let i = 0; i < 7; i++) others.push(await rt.spawn(new Counter()));
+    const linkedOf = () => rt.info(hub)?.links.map(String);
+    // One, then a few, then many newer ones, then one older than them.
+    for (const [i, pid] of others.entries()) {
+      rt.link(hub, pid);
+      assert.deepEqual(linkedOf(), others.slice(0, i + 1).map(String));
+    }
+    rt.link(hub, others[2] as Pid);
+    assert.deepEqual(linkedOf(), others.map(String));
+    rt.unlink(hub, others[3] as Pid);
+    const kept = others.filter((_, i) => i !== 3);
+    assert.deepEqual(linkedOf(), kept.map(String));
+    rt.link(hub, older);
+    assert.deepEqual(linkedOf(), [...kept, older].map(String));
+    rt.link(hub, others[3] as Pid);
+    assert.deepEqual(linkedOf(), [...kept, older, others[3]].map(String));
+    // Each of them gets the exit signal.
+    const exits = [...kept, older, others[3] as Pid].map((pid) => rt.whenExited(pid));
+    rt.exit(hub, "kill");
+    for (const reason of await Promise.all(exits)) assert.equal(reason, "killed");
+  });
+
+  it("to newer processes, dropped and made again, keep their order", async () => {
+    const hub = await rt.spawn(new Echo(), { trapExit: true });
+    const others: Pid[] = [];
+    for (let i = 0; i < 6; i++) others.push(await rt.spawn(new Counter(), { link: hub }));
+    rt.unlink(hub, others[5] as Pid);
+    rt.link(hub, others[5] as Pid);
+    rt.unlink(hub, others[0] as Pid);
+    rt.link(hub, others[0] as Pid);
+    assert.deepEqual(rt.info(hub)?.links.map(String), [...others.slice(1), others[0]].map(String));
+  });
+});

@@ -27,8 +27,14 @@ export class Mailbox {
   }
 
   push(tag: MailboxTag, message: unknown): void {
-    if (this.slots === NO_SLOTS) this.slots = [tag, message];
-    else this.slots.push(tag, message);
+    const slots = this.slots;
+    if (slots === NO_SLOTS) this.slots = [tag, message];
+    else if (this.head === 2 && slots.length === 2) {
+      // Emptied after one message (see takeMessage): the same two slots take the next.
+      slots[0] = tag;
+      slots[1] = message;
+      this.head = 0;
+    } else slots.push(tag, message);
   }
 
   /** Takes the next entry; read its message with `takeMessage` right after. */
@@ -44,8 +50,14 @@ export class Mailbox {
     slots[this.head + 1] = undefined;
     this.head += 2;
     if (this.head === slots.length) {
-      slots.length = 0;
-      this.head = 0;
+      // Empty. Most processes take one message at a time: their two slots are kept for the
+      // next (head stays past them), where cutting the array to length 0 would give up its
+      // backing store and the next push allocate another (~150 bytes a message). A longer one
+      // is let go.
+      if (slots.length !== 2) {
+        this.slots = NO_SLOTS;
+        this.head = 0;
+      }
     } else if (this.head > 2048 && this.head * 2 > slots.length) {
       slots.splice(0, this.head);
       this.head = 0;

@@ -1,6 +1,7 @@
 import type { Clock, TimerHandle } from "./clock.js";
 import { InitError } from "./errors.js";
 import type { ExitReason } from "./exit-reason.js";
+import { IdTable } from "./id-table.js";
 import type { Logger } from "./logger.js";
 import { CAST, Mailbox, type MailboxTag } from "./mailbox.js";
 import { isExitMessage } from "./messages.js";
@@ -77,6 +78,31 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   );
 }
 
+/** Links held in an array (of this many slots) before they move to a Set (see `Proc.links`). */
+const LINK_SLOTS = 4;
+
+/**
+ * Many links made in increasing pid order (a supervisor's: its parent, then its children as they
+ * start): by pid id in an IdTable, in that order. A new child's slot is in a page just used,
+ * where a Set of ten thousand sessions' supervisors hashed each one into a table out of the
+ * cache. `last`: the newest id in it; a link to an older process moves them all to a Set.
+ */
+class LinkTable {
+  readonly table = new IdTable<Proc>();
+  last = -1;
+}
+
+/** A LinkTable for `links` in increasing pid order, else a Set. */
+function manyLinks(links: Proc[]): LinkTable | Set<Proc> {
+  const table = new LinkTable();
+  for (const link of links) {
+    if (link.pid.id <= table.last) return new Set(links);
+    table.table.set(link.pid.id, link);
+    table.last = link.pid.id;
+  }
+  return table;
+}
+
 /**
  * The runtime's record of one process. Everything a process owns hangs off this object, and
  * the optional collections stay undefined until used so that an idle process stays small. It is
@@ -102,14 +128,23 @@ export class Proc extends Mailbox implements ReplyHolder, ProcessScope {
   deferred: Set<PendingCall> | undefined = undefined;
   /**
    * The processes linked to this one: most processes have one link (to their supervisor), held
-   * as that Proc without a Set; a second link makes it a Set.
+   * as that Proc without a collection; up to LINK_SLOTS (a session's supervisor: its parent and
+   * two agents) in an array of that many slots, the unused ones undefined at the end, which
+   * costs a third of a Set with its hash table; more (a supervisor of many children) in a
+   * LinkTable while they were made in increasing pid order, as a supervisor's children are, else
+   * in a Set, so that dropping one stays O(1). In the order they were made, in each form.
    */
-  links: Proc | Set<Proc> | undefined = undefined;
+  links: Proc | (Proc | undefined)[] | LinkTable | Set<Proc> | undefined = undefined;
   /** Links to processes of other nodes, by pid text. */
   remoteLinks: Map<string, Pid> | undefined = undefined;
   /** Monitors on this process: most processes have none or one, held without a Map. */
   watchers: Watcher | Map<number, Watcher> | undefined = undefined;
-  watching: Set<number> | undefined = undefined;
+  /**
+   * The monitors this process holds, by ref id (each is its value). Ref ids are handed out in
+   * increasing order, so an IdTable: a process watching ten thousand (the session manager, one
+   * per session) set each new one into a page just used, not into a Set's table out of the cache.
+   */
+  watching: IdTable<number> | undefined = undefined;
   timers: Set<TimerHandle> | undefined = undefined;
   stopReason: ExitReason | undefined = undefined;
   exitReason: ExitReason | undefined = undefined;
@@ -126,14 +161,41 @@ export class Proc extends Mailbox implements ReplyHolder, ProcessScope {
   addLink(other: Proc): void {
     const links = this.links;
     if (links === undefined) this.links = other;
-    else if (links instanceof Set) links.add(other);
-    else if (links !== other) this.links = new Set([links, other]);
+    else if (links instanceof Proc) {
+      if (links !== other) this.links = [links, other, undefined, undefined];
+    } else if (Array.isArray(links)) {
+      let count = 0;
+      for (; count < LINK_SLOTS; count++) {
+        const linked = links[count];
+        if (linked === undefined) break;
+        if (linked === other) return;
+      }
+      if (count < LINK_SLOTS) links[count] = other;
+      else this.links = manyLinks([...(links as Proc[]), other]);
+    } else if (links instanceof LinkTable) {
+      const id = other.pid.id;
+      if (id > links.last) {
+        links.table.set(id, other);
+        links.last = id;
+      } else if (links.table.get(id) !== other) {
+        // Made after a link to a newer process: only a Set keeps that order.
+        this.links = new Set([...links.table.values(), other]);
+      }
+    } else links.add(other);
   }
 
   dropLink(other: Proc): void {
     const links = this.links;
     if (links === other) this.links = undefined;
-    else if (links instanceof Set) links.delete(other);
+    else if (Array.isArray(links)) {
+      // Moves the ones after it down a slot: the links stay in the order they were made.
+      let at = links.indexOf(other);
+      if (at < 0) return;
+      for (; at < LINK_SLOTS - 1; at++) links[at] = links[at + 1];
+      links[LINK_SLOTS - 1] = undefined;
+    } else if (links instanceof LinkTable) {
+      if (links.table.get(other.pid.id) === other) links.table.delete(other.pid.id);
+    } else if (links instanceof Set) links.delete(other);
   }
 
   addWatcher(watcher: Watcher): void {
@@ -170,7 +232,13 @@ export class Proc extends Mailbox implements ReplyHolder, ProcessScope {
   /** The linked processes, as a new array. */
   linked(): Proc[] {
     const links = this.links;
-    return links === undefined ? [] : links instanceof Set ? [...links] : [links];
+    if (links === undefined) return [];
+    if (links instanceof Proc) return [links];
+    if (links instanceof Set) return [...links];
+    if (links instanceof LinkTable) return links.table.values();
+    const list: Proc[] = [];
+    for (const linked of links) if (linked !== undefined) list.push(linked);
+    return list;
   }
 
   // ---- the scope: what the process does as itself -------------------------------------

@@ -177,7 +177,7 @@ export class Runtime implements AsyncDisposable {
 
   /** Resolves with the exit reason of `target` (`noproc` if it is not alive). */
   whenExited(target: Target): Promise<ExitReason> {
-    return new Promise((resolve) => this.#kernel.watch(target, resolve));
+    return this.#kernel.whenExited(target);
   }
 
   demonitor(ref: Ref): void {

@@ -171,11 +171,15 @@ export class SessionManager extends GenServer<
     this.armPurge();
   }
 
-  override async handleCall(message: SessionManagerCall): Promise<ReplyResult<SessionManagerRequests>> {
+  override handleCall(message: SessionManagerCall): Promise<ReplyResult<SessionManagerRequests>> {
+    // A create, most of what a busy system asks, without an async frame of its own around it.
+    if (message?.op === "create") return this.create(message.config).then(ok, err);
+    return this.handleRequest(message);
+  }
+
+  private async handleRequest(message: SessionManagerCall): Promise<ReplyResult<SessionManagerRequests>> {
     try {
       switch (message?.op) {
-        case "create":
-          return ok(await this.create(message.config));
         case "terminate":
           await this.terminateSession(message.id);
           return ok(undefined);
@@ -228,7 +232,11 @@ export class SessionManager extends GenServer<
     this.armSweep();
   }
 
-  override async handleInfo(message: SessionManagerInfo): Promise<void> {
+  /**
+   * Not async: a `session_up` for a session the manager already watches (one for every create)
+   * is handled at once, without a promise and the microtasks of one.
+   */
+  override handleInfo(message: SessionManagerInfo): void | Promise<void> {
     if (isDownMessage(message)) {
       const waiting = this.leftovers.get(message.ref.id);
       if (waiting === undefined) return this.supervisorDown(message);
@@ -431,12 +439,13 @@ export class SessionManager extends GenServer<
     if (replacement) await this.supervisorUp(id, replacement);
   }
 
-  private async supervisorUp(id: string, pid: Pid): Promise<void> {
+  /** Synchronous unless a status changes or a stray supervisor is stopped. */
+  private supervisorUp(id: string, pid: Pid): void | Promise<void> {
     const entry = this.entries.get(id);
     if (!entry) {
       // A restart that raced with termination: the session is gone, so is its supervisor.
       if (this.runtime.isAlive(pid))
-        await DynamicSupervisor.terminateChild(this.runtime, SESSIONS_SUPERVISOR_NAME, pid).catch(() => {});
+        return DynamicSupervisor.terminateChild(this.runtime, SESSIONS_SUPERVISOR_NAME, pid).catch(() => {});
       return;
     }
     if (entry.supervisor?.equals(pid)) return;
@@ -448,7 +457,7 @@ export class SessionManager extends GenServer<
     this.watch(entry, pid);
     if (entry.info.status === "recovering") {
       entry.restarted();
-      await this.transition(entry, "active");
+      return this.transition(entry, "active");
     }
   }
 

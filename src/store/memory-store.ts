@@ -19,6 +19,7 @@ import type {
 import { assertStoreKey } from "./store-key.js";
 import { parseStoredText } from "./stored-text.js";
 
+type SessionRecordObject = { [key: string]: StoredJson };
 type StoredTurn = { id: string | undefined; text: string };
 type StoredEventText = { seq: number; event: string };
 
@@ -93,7 +94,11 @@ function oldestIndexOf(conversation: StoredConversation, id: string): number {
 const TRIM_SLACK = 64;
 
 export class MemorySessionStore implements SessionStore {
-  private readonly records = new Map<string, string>();
+  /**
+   * Each record as JSON text, or as the object put when it was put `durable: false` and has been
+   * neither read nor replaced since (see `putSession`).
+   */
+  private readonly records = new Map<string, string | SessionRecordObject>();
   private readonly conversations = new Map<string, StoredConversation>();
   /** Each session's event log, oldest first. */
   private readonly events = new Map<string, StoredEventText[]>();
@@ -102,14 +107,21 @@ export class MemorySessionStore implements SessionStore {
   private eventLogOpen = false;
   private closed = false;
 
-  /** Nothing here outlives the process: every write is as durable as it gets, whatever `options` say. */
+  /**
+   * Nothing here outlives the process: every write is as durable as it gets, whatever `options`
+   * say. A record put `durable: false` is one about to be replaced (a new session's
+   * `initializing` record, replaced by its `active` one once its processes are up): it is kept
+   * as the object given and serialized only if it is read before that, so that a session's
+   * create serializes its ~1 KB record once, not twice. The record is the caller's as built:
+   * the session manager builds a new one for every write, of values it does not change.
+   */
   async putSession(
     id: string,
     record: { [key: string]: StoredJson },
-    _options?: PutSessionOptions,
+    options?: PutSessionOptions,
   ): Promise<void> {
     this.open(id);
-    this.records.set(id, JSON.stringify(record));
+    this.records.set(id, options?.durable === false ? record : JSON.stringify(record));
   }
 
   async getSession(id: string): Promise<StoredSession | undefined> {
@@ -117,15 +129,32 @@ export class MemorySessionStore implements SessionStore {
     const record = this.records.get(id);
     return record === undefined
       ? undefined
-      : { id, record: parseStoredText(record, { sessionId: id, part: "record" }) as StoredSession["record"] };
+      : {
+          id,
+          record: parseStoredText(this.recordText(id, record), {
+            sessionId: id,
+            part: "record",
+          }) as StoredSession["record"],
+        };
   }
 
   async listSessions(): Promise<StoredSession[]> {
     this.open();
     return [...this.records].map(([id, record]) => ({
       id,
-      record: parseStoredText(record, { sessionId: id, part: "record" }) as StoredSession["record"],
+      record: parseStoredText(this.recordText(id, record), {
+        sessionId: id,
+        part: "record",
+      }) as StoredSession["record"],
     }));
+  }
+
+  /** A record's text; one put `durable: false` is serialized at its first read, and kept so. */
+  private recordText(id: string, record: string | SessionRecordObject): string {
+    if (typeof record === "string") return record;
+    const text = JSON.stringify(record);
+    this.records.set(id, text);
+    return text;
   }
 
   async deleteSession(id: string): Promise<void> {

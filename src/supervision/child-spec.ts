@@ -49,7 +49,7 @@ const TYPES: ReadonlySet<string> = new Set<ChildType>(["worker", "supervisor"]);
 
 export function normalizeChildSpec(spec: ChildSpec, idRequired = true): NormalizedChildSpec {
   // Made by the library, normalized already, and held by nobody who could change it.
-  if (spec instanceof PreparedChildSpec) return spec;
+  if (spec instanceof PreparedSpec) return spec;
   if (typeof spec !== "object" || spec === null)
     throw new InvalidArgumentError("child spec", "must be an object");
   if (idRequired || spec.id !== undefined) {
@@ -158,15 +158,12 @@ export function withStartNow(now: StartNow): ChildSpec["start"] {
  * instance of its class shares instead of closures made per spec. Not for user code (a copy of
  * it by spread loses its methods); `worker` and plain specs are.
  */
-export abstract class PreparedChildSpec implements NormalizedChildSpec {
-  readonly significant = false;
-
-  constructor(
-    readonly id: string,
-    readonly restart: RestartType,
-    readonly shutdown: Shutdown,
-    readonly type: ChildType,
-  ) {}
+export abstract class PreparedSpec implements NormalizedChildSpec {
+  abstract readonly id: string;
+  abstract readonly restart: RestartType;
+  abstract readonly shutdown: Shutdown;
+  abstract readonly type: ChildType;
+  abstract readonly significant: boolean;
 
   abstract start(ctx: StartContext): Promise<Pid>;
 
@@ -174,17 +171,49 @@ export abstract class PreparedChildSpec implements NormalizedChildSpec {
   abstract startNow(starter: ChildStarter): Pid | Promise<Pid>;
 }
 
+/** A PreparedSpec whose fields are given to its constructor. */
+export abstract class PreparedChildSpec extends PreparedSpec {
+  readonly significant = false;
+
+  constructor(
+    readonly id: string,
+    readonly restart: RestartType,
+    readonly shutdown: Shutdown,
+    readonly type: ChildType,
+  ) {
+    super();
+  }
+}
+
 /**
  * A permanent worker that starts a fresh `make()` server with `args` each time, as
  * `worker(id, make, { args })` does: a session supervisor's two agents cost two small objects.
  */
-export class PreparedWorkerSpec<S extends AnyServer> extends PreparedChildSpec {
+export class PreparedWorkerSpec<S extends AnyServer> extends PreparedSpec {
   constructor(
-    id: string,
+    readonly id: string,
     private readonly make: () => S,
     private readonly args: ArgsOf<S>,
   ) {
-    super(id, "permanent", 5000, "worker");
+    super();
+  }
+
+  // The same for every worker: on the prototype, not four fields of every spec (a session
+  // supervisor has two).
+  get restart(): RestartType {
+    return "permanent";
+  }
+
+  get shutdown(): Shutdown {
+    return 5000;
+  }
+
+  get type(): ChildType {
+    return "worker";
+  }
+
+  get significant(): boolean {
+    return false;
   }
 
   start(ctx: StartContext): Promise<Pid> {

@@ -1,3 +1,4 @@
+import { IdTable } from "../runtime/id-table.js";
 import {
   type ExitMessage,
   InvalidArgumentError,
@@ -58,6 +59,61 @@ interface DynamicChild extends ChildRecord {
   budget: RestartIntensity | undefined;
 }
 
+/**
+ * The running children by `keyOf(pid)`, in the order they were put in, as a Map keeps them.
+ * While every child runs on this node (keys are pids' ids) they are kept in an IdTable: a new
+ * child's pid is next to the ones before it, so its slot is in a page just used, where a Map of
+ * ten thousand sessions hashed each new one into a table out of the cache. Children are put in
+ * one at a time (the supervisor waits for each start), so their ids increase in the order they
+ * were put in, which is the order the table gives them back. The first child of another node (a
+ * key that is its pid's text) moves them all into a Map, in that order, for good.
+ */
+class RunningChildren {
+  private local: IdTable<DynamicChild> | undefined = new IdTable();
+  private all: Map<number | string, DynamicChild> | undefined;
+
+  get size(): number {
+    return this.local ? this.local.size : (this.all as Map<number | string, DynamicChild>).size;
+  }
+
+  get(key: number | string): DynamicChild | undefined {
+    if (!this.local) return this.all?.get(key);
+    return typeof key === "number" ? this.local.get(key) : undefined;
+  }
+
+  set(key: number | string, child: DynamicChild): void {
+    if (this.local && typeof key === "number") {
+      this.local.set(key, child);
+      return;
+    }
+    this.toMap().set(key, child);
+  }
+
+  delete(key: number | string): boolean {
+    if (!this.local) return this.all?.delete(key) ?? false;
+    return typeof key === "number" ? this.local.delete(key) : false;
+  }
+
+  values(): DynamicChild[] {
+    return this.local ? this.local.values() : [...(this.all as Map<number | string, DynamicChild>).values()];
+  }
+
+  clear(): void {
+    this.local = new IdTable();
+    this.all = undefined;
+  }
+
+  private toMap(): Map<number | string, DynamicChild> {
+    if (this.local) {
+      const all = new Map<number | string, DynamicChild>();
+      for (const child of this.local.values()) all.set((child.pid as Pid).id, child);
+      this.all = all;
+      this.local = undefined;
+    }
+    return this.all as Map<number | string, DynamicChild>;
+  }
+}
+
 /** What a DynamicSupervisor answers, by request. */
 export type DynamicSupervisorRequests = ChildRequests & {
   terminate_child: { request: { pid: Pid }; reply: undefined };
@@ -88,7 +144,7 @@ export class DynamicSupervisor extends SupervisorBase<
   private intensity: RestartIntensity | undefined;
   // Keyed by `keyOf(pid)`: a child may run on another node (a host), where ids repeat.
   /** By pid while running. */
-  private readonly running = new Map<number | string, DynamicChild>();
+  private readonly running = new RunningChildren();
   /**
    * Children whose restart failed and is being retried, by their last pid: as in Elixir, that
    * pid still names the child, so `terminateChild(lastPid)` can stop the retries.

@@ -20,7 +20,7 @@ import {
   type ChildSpec,
   type ChildType,
   type NormalizedChildSpec,
-  PreparedChildSpec,
+  PreparedSpec,
   type RestartType,
   type Shutdown,
   type StartContext,
@@ -210,7 +210,7 @@ export abstract class SupervisorBase<R extends RequestMap, Cast, Args> extends G
   ): StartOutcome | Promise<StartOutcome> {
     let started: Pid | Promise<Pid>;
     try {
-      if (spec instanceof PreparedChildSpec) {
+      if (spec instanceof PreparedSpec) {
         started = spec.startNow(this.scope);
       } else {
         const now = startNowOf(spec.start);

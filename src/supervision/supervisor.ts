@@ -81,6 +81,13 @@ const askSupervisor = requester<SupervisorRequests>();
 
 type SupervisorCast = { op: "try_again"; child: Child; retry: PendingRetry };
 
+const NO_SPECS: NormalizedChildSpec[] = [];
+
+/** As OTP (and startChild): a temporary child whose init returned Ignore is not kept. */
+function kept(child: Child): boolean {
+  return child.pid !== undefined || child.spec.restart !== "temporary";
+}
+
 const STRATEGIES: readonly Strategy[] = ["one_for_one", "one_for_all", "rest_for_one"];
 const AUTO_SHUTDOWNS: readonly AutoShutdown[] = ["never", "any_significant", "all_significant"];
 
@@ -92,7 +99,8 @@ const AUTO_SHUTDOWNS: readonly AutoShutdown[] = ["never", "any_significant", "al
 export class Supervisor extends SupervisorBase<SupervisorRequests, SupervisorCast, void> {
   private readonly strategy: Strategy;
   private readonly autoShutdown: AutoShutdown;
-  private readonly initialSpecs: NormalizedChildSpec[];
+  /** The children to start at `init`; emptied then. */
+  private initialSpecs: NormalizedChildSpec[];
   private readonly maxRestarts: number;
   private readonly period: number;
   /** In start order. */
@@ -191,43 +199,42 @@ export class Supervisor extends SupervisorBase<SupervisorRequests, SupervisorCas
   /** Synchronous when every child's start finished at once (see `startChildProcess`). */
   override init(): void | Promise<void> {
     this.trapExits(true);
-    return this.startInitial(0);
+    const specs = this.initialSpecs;
+    // Not needed once started: a restart starts from the child records.
+    this.initialSpecs = NO_SPECS;
+    // One record per child, in an array exactly as long as the list: it becomes `children`
+    // (kept for the supervisor's life) when every child is kept, as is usual.
+    const records = specs.map((spec): Child => ({ spec, pid: undefined, retry: undefined }));
+    return this.startInitial(records, 0);
   }
 
-  /** Starts the initial children from `first` on, at once until one start needs to wait. */
-  private startInitial(first: number): void | Promise<void> {
-    const specs = this.initialSpecs;
-    for (let i = first; i < specs.length; i++) {
-      const child: Child = { spec: specs[i] as NormalizedChildSpec, pid: undefined, retry: undefined };
+  /**
+   * Starts the initial children from `first` on, at once until one start needs to wait. Nothing
+   * reads `children` while `init` runs, so it is set once they have all started (or, for the
+   * undo, to those started).
+   */
+  private startInitial(records: Child[], first: number): void | Promise<void> {
+    for (let i = first; i < records.length; i++) {
+      const child = records[i] as Child;
       let started: void | Promise<void>;
       try {
         started = this.startOne(child);
       } catch (error) {
-        return this.undoInitialStart(error);
+        return this.undoInitialStart(records, i, error);
       }
       if (started) {
         return started.then(
-          () => {
-            this.keepInitial(child);
-            return this.startInitial(i + 1);
-          },
-          (error) => this.undoInitialStart(error),
+          () => this.startInitial(records, i + 1),
+          (error) => this.undoInitialStart(records, i, error),
         );
       }
-      this.keepInitial(child);
     }
-    // Kept for the supervisor's life: a copy exactly as long as the list, without the spare
-    // slots that pushing left.
-    this.children = this.children.slice();
+    this.children = records.every(kept) ? records : records.filter(kept);
   }
 
-  /** As OTP (and startChild): a temporary child that returned Ignore is not kept. */
-  private keepInitial(child: Child): void {
-    if (child.pid || child.spec.restart !== "temporary") this.children.push(child);
-  }
-
-  /** As OTP: undo what started, in reverse order, and fail naming the child. */
-  private async undoInitialStart(error: unknown): Promise<never> {
+  /** As OTP: undo what started (the children before `failed`), in reverse order, and fail naming the child. */
+  private async undoInitialStart(records: Child[], failed: number, error: unknown): Promise<never> {
+    this.children = records.slice(0, failed).filter(kept);
     await this.terminateChildren(this.children);
     throw error;
   }
