@@ -26,7 +26,6 @@ import type {
 } from "./session-store.js";
 import { assertStoreKey } from "./store-key.js";
 import { parseStoredText } from "./stored-text.js";
-import { WalSync } from "./wal-sync.js";
 
 type Db = BetterSqlite3.Database;
 
@@ -139,9 +138,8 @@ export interface SqliteStoreOptions {
 }
 
 /**
- * The embedded default store: one SQLite file in WAL mode. Lifecycle records survive a power
- * cut once `putSession` returns (a commit, then a flush of the WAL shared with every commit made
- * meanwhile, off the main thread: see `WalSync`), unless written with `durable: false`;
+ * The embedded default store: one SQLite file in WAL mode. Lifecycle records commit with
+ * `synchronous=FULL` (they survive a power cut), unless written with `durable: false`;
  * conversation writes commit with
  * `synchronous=NORMAL`, which in WAL mode survives the process being killed at any point and
  * costs no fsync per turn; so do event log writes. A damaged or foreign file is refused, never
@@ -155,17 +153,17 @@ export class SqliteSessionStore implements SessionStore {
     readonly path: string,
     private readonly lifecycle: Db,
     private readonly turns: Db,
-    private readonly wal: WalSync,
   ) {
     this.statements = {
-      // On the connection that commits without an fsync: a durable write flushes the WAL after.
-      putSession: turns.prepare(PUT_SESSION),
+      putSession: lifecycle.prepare(PUT_SESSION),
+      // The same write on the connection that commits without an fsync (see putSession).
+      putSessionLazily: turns.prepare(PUT_SESSION),
       getSession: lifecycle.prepare("SELECT record FROM sessions WHERE id = ?").pluck(),
       listSessions: lifecycle.prepare("SELECT id, record FROM sessions ORDER BY rowid"),
-      deleteSession: turns.prepare("DELETE FROM sessions WHERE id = ?"),
-      deleteConversation: turns.prepare("DELETE FROM conversations WHERE id = ?"),
-      deleteTurns: turns.prepare("DELETE FROM conversation_turns WHERE session_id = ?"),
-      deleteEvents: turns.prepare("DELETE FROM session_events WHERE session_id = ?"),
+      deleteSession: lifecycle.prepare("DELETE FROM sessions WHERE id = ?"),
+      deleteConversation: lifecycle.prepare("DELETE FROM conversations WHERE id = ?"),
+      deleteTurns: lifecycle.prepare("DELETE FROM conversation_turns WHERE session_id = ?"),
+      deleteEvents: lifecycle.prepare("DELETE FROM session_events WHERE session_id = ?"),
       appendEvent: turns.prepare(
         "INSERT OR REPLACE INTO session_events (session_id, seq, event) VALUES (?, ?, ?)",
       ),
@@ -217,16 +215,14 @@ export class SqliteSessionStore implements SessionStore {
     let turns: Db | undefined;
     try {
       lifecycle = new Database(path, { fileMustExist: options.mustExist ?? false });
-      const mode = lifecycle.pragma("journal_mode = WAL", { simple: true });
-      // The flushes of `WalSync` rely on it; SQLite keeps another mode only for an in-memory file.
-      if (mode !== "wal") throw new Error(`it cannot be put in WAL mode (journal mode ${String(mode)})`);
+      lifecycle.pragma("journal_mode = WAL");
       lifecycle.pragma("synchronous = FULL");
       lifecycle.pragma("busy_timeout = 5000");
       migrate(lifecycle, path);
       turns = new Database(path, { fileMustExist: true });
       turns.pragma("synchronous = NORMAL");
       turns.pragma("busy_timeout = 5000");
-      return new SqliteSessionStore(path, lifecycle, turns, WalSync.open(path));
+      return new SqliteSessionStore(path, lifecycle, turns);
     } catch (error) {
       lifecycle?.close();
       turns?.close();
@@ -237,10 +233,10 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   /**
-   * Every write commits to the one WAL in commit order; a durable one then waits for a flush of
-   * the WAL, which carries every earlier commit (a lazy record, a turn) to the disk with it:
-   * after a power cut the file holds a prefix of the commits, never a later one without an
-   * earlier one. Readers see the record as soon as it is committed, before its flush.
+   * A durable write commits with `synchronous=FULL` (an fsync of the WAL); one with `durable:
+   * false` on the `synchronous=NORMAL` connection. Both append to the one WAL in commit order,
+   * so the next durable commit's fsync carries the lazy one to the disk with it: after a power
+   * cut the file holds a prefix of the commits, never a later one without an earlier one.
    */
   async putSession(
     id: string,
@@ -248,8 +244,9 @@ export class SqliteSessionStore implements SessionStore {
     options?: PutSessionOptions,
   ): Promise<void> {
     this.check(id);
-    this.statements.putSession.run(id, JSON.stringify(record), Date.now());
-    if (options?.durable !== false) await this.wal.sync();
+    const statement =
+      options?.durable === false ? this.statements.putSessionLazily : this.statements.putSession;
+    statement.run(id, JSON.stringify(record), Date.now());
   }
 
   async getSession(id: string): Promise<StoredSession | undefined> {
@@ -270,13 +267,12 @@ export class SqliteSessionStore implements SessionStore {
 
   async deleteSession(id: string): Promise<void> {
     this.check(id);
-    this.turns.transaction(() => {
+    this.lifecycle.transaction(() => {
       this.statements.deleteSession.run(id);
       this.statements.deleteConversation.run(id);
       this.statements.deleteTurns.run(id);
       this.statements.deleteEvents.run(id);
     })();
-    await this.wal.sync();
   }
 
   async putConversation(id: string, conversation: StoredJson): Promise<void> {
@@ -377,7 +373,7 @@ export class SqliteSessionStore implements SessionStore {
     ]);
   }
 
-  /** The mark commits with `synchronous=FULL`: it survives a power cut (once at start and stop). */
+  /** The mark commits with the lifecycle records' `synchronous=FULL`: it survives a power cut. */
   async openEventLog(): Promise<boolean> {
     this.check();
     const before = this.statements.getState.get("event_log") as string | undefined;
@@ -395,8 +391,6 @@ export class SqliteSessionStore implements SessionStore {
     this.closed = true;
     this.turns.close();
     this.lifecycle.close();
-    // After the connections: a flush still running finishes on the file they leave checkpointed.
-    await this.wal.close();
   }
 
   private check(id?: string): void {
