@@ -141,7 +141,7 @@ export class Hosts {
     const args = encodeTerm(options.args, "args");
     const kind = options.kind;
     const limits = resolveLimits(options.limits, this.limits);
-    const record = await this.take(kind, limits);
+    const record = await this.take(kind, limits, options.module);
     record.label = options.label;
     // The root is linked to its parent once it runs; until then a parent that dies must still
     // take the host with it, or the host would be an orphan.
@@ -302,8 +302,12 @@ export class Hosts {
     return record.launched.stop();
   }
 
-  /** A spare if one is ready or starting, else a new host. */
-  private async take(kind: HostKind, limits: HostLimits): Promise<HostRecord> {
+  /**
+   * A spare if one is ready or starting, else a new host that imports the root's `module` as it
+   * boots, as a spare does: the host's code and the root's load together, not one and then the
+   * other after a round trip. (Only the root's: what it names to preload is a spare's business.)
+   */
+  private async take(kind: HostKind, limits: HostLimits, module: string): Promise<HostRecord> {
     if (this.stopped || this.runtime.isStopped) throw new InvalidArgumentError("hosts", "are stopped");
     const pool = this.pool(kind, limits);
     let record: HostRecord | undefined;
@@ -311,7 +315,7 @@ export class Hosts {
       const spare = await (pool.shift() as Promise<HostRecord>).catch(() => undefined);
       if (spare && !spare.launched.dead) record = spare;
     }
-    return record ?? this.launch(kind, limits);
+    return record ?? this.launch(kind, limits, [module]);
   }
 
   /** Starts spares up to the count; they import `modules` before they say they are ready. */

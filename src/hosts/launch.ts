@@ -27,6 +27,7 @@ import type { HostKind, HostLimits } from "./limits.js";
 import {
   childrenReaped,
   descendantsOf,
+  hasChildren,
   killDescendants,
   killProcessGroup,
   killProgramGroups,
@@ -201,8 +202,11 @@ abstract class HostBase implements LaunchedHost {
 
   kill(cause: HostDownCause, message?: string): Promise<void> {
     this.killedFor ??= { cause, message };
+    // Ended before its death is reported: a hung host's thread or process stops spinning before
+    // the restart its death sets off (a new host booting) needs the core it holds.
+    const killing = this.forceKill(cause === "flood");
     this.die(hostDown(this.node, this.kind, cause, message === undefined ? {} : { message }));
-    void this.forceKill(cause === "flood");
+    void killing;
     return this.gone;
   }
 
@@ -373,8 +377,10 @@ class ThreadHost extends HostBase {
   protected async forceKill(promptly = false): Promise<void> {
     if (this.osThreadId !== undefined) {
       killDescendants(process.pid, this.osThreadId);
-      // A thread whose loop still runs reaps them; one that is stuck leaves zombies.
-      if (!promptly) await childrenReaped(process.pid, this.osThreadId, REAP_WAIT_MS);
+      // A thread whose loop still runs reaps them; one that is stuck leaves zombies. With none
+      // to reap, it is terminated now, not a turn of promises later.
+      if (!promptly && hasChildren(process.pid, this.osThreadId))
+        await childrenReaped(process.pid, this.osThreadId, REAP_WAIT_MS);
     }
     await this.worker.terminate();
   }

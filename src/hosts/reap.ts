@@ -71,6 +71,11 @@ export function killDescendants(pid: number, tid?: number): void {
   }
 }
 
+/** Whether the thread `tid` of `pid` has children (living, or dead and not yet reaped). */
+export function hasChildren(pid: number, tid: number): boolean {
+  return childrenOfTask(pid, tid).length > 0;
+}
+
 /**
  * Resolves once the thread `tid` of `pid` has no children left, or after `ms`. Node reaps a
  * killed child only from the event loop that spawned it: a thread that exits before its loop
