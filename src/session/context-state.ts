@@ -93,20 +93,28 @@ export interface BuiltContext {
 
 export const MAX_CONTENT = 1_000_000;
 
+/** The empty arrays of a ContextState with nothing in them yet; frozen, so a write would throw. */
+const NONE = Object.freeze([]) as unknown as never[];
+
 /**
  * A session's conversation and working set, without any process around it: history bounded
  * by `maxHistory`, active files bounded by `maxFiles`, and a file index that outlives both.
  */
 export class ContextState {
-  private turns: ConversationTurn[] = [];
+  /**
+   * Until the first turn, the three turn arrays are one shared empty array (never written to:
+   * `push` replaces them first), and so is `files` (only ever replaced): four arrays fewer for
+   * every session that has not spoken yet.
+   */
+  private turns: ConversationTurn[] = NONE;
   /**
    * Beside each turn, what the model is shown of it (frozen, as it is handed out) and its
    * token estimate: a turn's role and content never change, so every context is built from
    * them without a new message per turn per request.
    */
-  private messages: Readonly<LlmMessage>[] = [];
-  private costs: number[] = [];
-  private files: string[] = [];
+  private messages: Readonly<LlmMessage>[] = NONE;
+  private costs: number[] = NONE;
+  private files: string[] = NONE;
   /**
    * Made at the first file added: most sessions never add one, and an empty Map is ~200 bytes
    * a session keeps.
@@ -205,6 +213,11 @@ export class ContextState {
 
   /** Adds a turn built in full; the oldest turns beyond `maxHistory` are dropped and counted. */
   private push(turn: ConversationTurn): { turn: ConversationTurn; dropped: number } {
+    if (this.turns === NONE) {
+      this.turns = [];
+      this.messages = [];
+      this.costs = [];
+    }
     this.turns.push(turn);
     const message = messageOf(turn);
     this.messages.push(message);

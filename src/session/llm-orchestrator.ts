@@ -164,6 +164,8 @@ export class LlmOrchestrator extends GenServer<
   private deadlineTimer: { ref: TimerRef; deadline: number } | undefined;
   /** Opened at the first turn (see SessionTools); a failed open is tried again next turn. */
   private tools: SessionTools | undefined;
+  /** Whether it watches its own exit yet (see watchOwnExit). */
+  private watchingExit = false;
   /** Tool calls waiting for an answer; made at the first (most sessions never ask). */
   private approvals: Map<string, PendingApproval> | undefined = undefined;
 
@@ -189,8 +191,17 @@ export class LlmOrchestrator extends GenServer<
   private takeMessages(): void {
     const { args } = this;
     args.deps.registry.register(this.keys.orchestrator, this.self);
-    // A turn in flight when this process dies stops asking the model (and paying for it). A
-    // watch, not `whenExited(...).then`: a promise, its settlers and a reaction kept per session.
+  }
+
+  /**
+   * A turn in flight when this process dies stops asking the model (and paying for it): from
+   * its first turn on, it watches its own exit. Not from its start: a session that never speaks
+   * keeps no watch, and one that does has it before any turn can be in flight. A watch, not
+   * `whenExited(...).then`: a promise, its settlers and a reaction kept per session.
+   */
+  private watchOwnExit(): void {
+    if (this.watchingExit) return;
+    this.watchingExit = true;
     this.runtime.watch(this.self, () => this.exited());
   }
 
@@ -445,6 +456,7 @@ export class LlmOrchestrator extends GenServer<
       step: 0,
       heard: false,
     };
+    this.watchOwnExit();
     this.current = turn;
     this.armDeadline(turn);
     void this.runTurn(turn).then((result) => {
