@@ -239,7 +239,7 @@ function copyParsed(value: unknown): unknown {
   if (typeof value !== "object" || value === null) return value;
   if (Array.isArray(value)) return value.map(copyParsed);
   const copy: Record<string, unknown> = { ...value };
-  for (const key in copy) {
+  for (const key of Object.keys(copy)) {
     const field = copy[key];
     if (typeof field === "object" && field !== null) copy[key] = copyParsed(field);
   }
