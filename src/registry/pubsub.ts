@@ -84,7 +84,9 @@ export class PubSub {
     checkKey(topic, "topic");
     let reached = 0;
     // Most topics have no process subscriber: skip the lookup's copy of nothing.
-    if (this.registry.countKey(topic) > 0) {
+    // Without subscribed processes at all (callbacks only, the usual), no lookup of the topic:
+    // a new session's topic is a miss in a table out of the cache.
+    if (!this.registry.isEmpty() && this.registry.countKey(topic) > 0) {
       for (const entry of this.registry.lookup(topic)) {
         this.runtime.send(entry.pid, message);
         reached++;

@@ -224,6 +224,11 @@ export class Registry<V = unknown> implements NameService {
     return total;
   }
 
+  /** Whether any key is held: a check without a lookup, for callers that often find nothing. */
+  isEmpty(): boolean {
+    return this.mode === "unique" ? this.unique.size === 0 : this.duplicate.size === 0;
+  }
+
   countKey(key: string): number {
     return this.mode === "unique" ? (this.unique.has(key) ? 1 : 0) : (this.duplicate.get(key)?.length ?? 0);
   }

@@ -93,23 +93,37 @@ export interface BuiltContext {
 
 export const MAX_CONTENT = 1_000_000;
 
+/** The empty arrays of a ContextState with nothing in them yet; frozen, so a write would throw. */
+const NONE = Object.freeze([]) as unknown as never[];
+
 /**
  * A session's conversation and working set, without any process around it: history bounded
  * by `maxHistory`, active files bounded by `maxFiles`, and a file index that outlives both.
  */
 export class ContextState {
-  private turns: ConversationTurn[] = [];
+  /**
+   * Until the first turn, the three turn arrays are one shared empty array (never written to:
+   * `push` replaces them first), and so is `files` (only ever replaced): four arrays fewer for
+   * every session that has not spoken yet.
+   */
+  private turns: ConversationTurn[] = NONE;
   /**
    * Beside each turn, what the model is shown of it (frozen, as it is handed out) and its
    * token estimate: a turn's role and content never change, so every context is built from
    * them without a new message per turn per request.
    */
-  private messages: Readonly<LlmMessage>[] = [];
-  private costs: number[] = [];
-  private files: string[] = [];
-  private readonly index = new Map<string, FileEntry>();
+  private messages: Readonly<LlmMessage>[] = NONE;
+  private costs: number[] = NONE;
+  private files: string[] = NONE;
+  /**
+   * Made at the first file added: most sessions never add one, and an empty Map is ~200 bytes
+   * a session keeps.
+   */
+  private index: Map<string, FileEntry> | undefined = undefined;
   private nextTurn = 1;
-  private usage: LlmUsage = { inputTokens: 0, outputTokens: 0 };
+  /** Tokens used so far, as two fields rather than an object of their own per session. */
+  private inputTokens = 0;
+  private outputTokens = 0;
 
   constructor(
     private readonly limits: ContextLimits,
@@ -127,19 +141,22 @@ export class ContextState {
   ): ContextState {
     const state = new ContextState(limits, counter);
     state.nextTurn = snapshot.nextTurn;
-    if (snapshot.usage) state.usage = { ...snapshot.usage };
+    if (snapshot.usage) {
+      state.inputTokens = snapshot.usage.inputTokens;
+      state.outputTokens = snapshot.usage.outputTokens;
+    }
     state.turns = snapshot.turns.slice(-limits.maxHistory).map((turn) => ({ ...turn }));
     state.messages = state.turns.map(messageOf);
     state.costs = state.messages.map((m) => state.costOf(m));
     state.files = snapshot.activeFiles.slice(0, limits.maxFiles);
     for (const entry of snapshot.fileIndex)
-      state.index.set(entry.path, { ...entry, metadata: { ...entry.metadata } });
+      state.fileEntries().set(entry.path, { ...entry, metadata: { ...entry.metadata } });
     return state;
   }
 
   /** The conversation's fields beside the turns that a new turn changes (the store's small head). */
   turnFields(): { version: 1; nextTurn: number; usage: { inputTokens: number; outputTokens: number } } {
-    return { version: 1, nextTurn: this.nextTurn, usage: { ...this.usage } };
+    return { version: 1, nextTurn: this.nextTurn, usage: this.usageTotals() };
   }
 
   /**
@@ -150,12 +167,12 @@ export class ContextState {
     nextTurn: number;
     usage?: { inputTokens: number; outputTokens: number };
   } {
-    return usage ? { nextTurn: this.nextTurn, usage: { ...this.usage } } : { nextTurn: this.nextTurn };
+    return usage ? { nextTurn: this.nextTurn, usage: this.usageTotals() } : { nextTurn: this.nextTurn };
   }
 
   /** Tokens used by every turn so far. */
   usageTotals(): LlmUsage {
-    return { ...this.usage };
+    return { inputTokens: this.inputTokens, outputTokens: this.outputTokens };
   }
 
   /** The conversation's fields beside the turns that a file change changes. */
@@ -176,10 +193,10 @@ export class ContextState {
     return {
       version: 1,
       nextTurn: this.nextTurn,
-      usage: { ...this.usage },
+      usage: this.usageTotals(),
       turns: this.turns.map((turn) => ({ ...turn })),
       activeFiles: [...this.files],
-      fileIndex: [...this.index.values()].map((entry) => ({ ...entry, metadata: { ...entry.metadata } })),
+      fileIndex: this.fileIndex(),
     };
   }
 
@@ -196,6 +213,11 @@ export class ContextState {
 
   /** Adds a turn built in full; the oldest turns beyond `maxHistory` are dropped and counted. */
   private push(turn: ConversationTurn): { turn: ConversationTurn; dropped: number } {
+    if (this.turns === NONE) {
+      this.turns = [];
+      this.messages = [];
+      this.costs = [];
+    }
     this.turns.push(turn);
     const message = messageOf(turn);
     this.messages.push(message);
@@ -375,8 +397,8 @@ export class ContextState {
     user.status = status;
     const marked = { ...user };
     if (usage) {
-      this.usage.inputTokens += usage.inputTokens;
-      this.usage.outputTokens += usage.outputTokens;
+      this.inputTokens += usage.inputTokens;
+      this.outputTokens += usage.outputTokens;
     }
     if (status !== "complete" && reply.length === 0)
       return {
@@ -438,7 +460,7 @@ export class ContextState {
     if (typeof added.value !== "object" || added.value === null || Array.isArray(added.value)) {
       throw new InvalidArgumentError("metadata", "must be an object");
     }
-    const known = this.index.get(path);
+    const known = this.index?.get(path);
     const merged = { ...(known?.metadata ?? {}), ...added.value };
     // The limit holds for what the index keeps, so metadata added a key at a time stays bounded.
     if (JSON.stringify(merged).length > MAX_METADATA_LENGTH) {
@@ -449,7 +471,7 @@ export class ContextState {
     }
     this.files = [path, ...this.files.filter((p) => p !== path)];
     const dropped = this.files.splice(this.limits.maxFiles);
-    this.index.set(path, {
+    this.fileEntries().set(path, {
       path,
       metadata: merged,
       lastAccessed: at.toISOString(),
@@ -465,12 +487,17 @@ export class ContextState {
     return this.files.length !== before;
   }
 
+  private fileEntries(): Map<string, FileEntry> {
+    this.index ??= new Map();
+    return this.index;
+  }
+
   activeFiles(): string[] {
     return [...this.files];
   }
 
   fileIndex(): FileEntry[] {
-    return [...this.index.values()].map((entry) => ({ ...entry, metadata: { ...entry.metadata } }));
+    return [...(this.index?.values() ?? [])].map((entry) => ({ ...entry, metadata: { ...entry.metadata } }));
   }
 
   /**
@@ -493,7 +520,7 @@ export class ContextState {
     if (this.files.length > 0) {
       const lines = ["Active files (most recent first):"];
       for (const path of this.files) {
-        const metadata = this.index.get(path)?.metadata ?? {};
+        const metadata = this.index?.get(path)?.metadata ?? {};
         const summary = Object.entries(metadata)
           .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
           .join(", ");

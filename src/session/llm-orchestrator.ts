@@ -164,7 +164,10 @@ export class LlmOrchestrator extends GenServer<
   private deadlineTimer: { ref: TimerRef; deadline: number } | undefined;
   /** Opened at the first turn (see SessionTools); a failed open is tried again next turn. */
   private tools: SessionTools | undefined;
-  private readonly approvals = new Map<string, PendingApproval>();
+  /** Whether it watches its own exit yet (see watchOwnExit). */
+  private watchingExit = false;
+  /** Tool calls waiting for an answer; made at the first (most sessions never ask). */
+  private approvals: Map<string, PendingApproval> | undefined = undefined;
 
   /**
    * Synchronous at a session tree's first start: its context manager has just loaded the
@@ -188,10 +191,27 @@ export class LlmOrchestrator extends GenServer<
   private takeMessages(): void {
     const { args } = this;
     args.deps.registry.register(this.keys.orchestrator, this.self);
-    // A turn in flight when this process dies stops asking the model (and paying for it).
-    void this.runtime.whenExited(this.self).then(() => {
+  }
+
+  /**
+   * A turn in flight when this process dies stops asking the model (and paying for it): from
+   * its first turn on, it watches its own exit. Not from its start: a session that never speaks
+   * keeps no watch, and one that does has it before any turn can be in flight. A watch, not
+   * `whenExited(...).then`: a promise, its settlers and a reaction kept per session.
+   */
+  private watchOwnExit(): void {
+    if (this.watchingExit) return;
+    this.watchingExit = true;
+    this.runtime.watch(this.self, () => this.exited());
+  }
+
+  /** Aborts the turn in flight, in a reaction to the exit as `whenExited(...).then` would. */
+  private exited(): void {
+    if (this.current === undefined) return;
+    void Promise.resolve().then(() => {
       const turn = this.current;
-      if (turn) abort(turn, new TurnInterruptedError(args.sessionId, turn.turnId, "its orchestrator exited"));
+      if (turn)
+        abort(turn, new TurnInterruptedError(this.args.sessionId, turn.turnId, "its orchestrator exited"));
     });
   }
 
@@ -287,7 +307,7 @@ export class LlmOrchestrator extends GenServer<
         return;
       }
       case "approval_deadline": {
-        const pending = this.approvals.get(message.callId);
+        const pending = this.approvals?.get(message.callId);
         if (!pending) return;
         const seconds = Math.round(this.args.config.tools.approvalTimeoutMs / 1000);
         this.decide(message.callId, pending, {
@@ -328,7 +348,7 @@ export class LlmOrchestrator extends GenServer<
     reason?: unknown;
   }): OrchestratorReply {
     const { callId } = message;
-    const pending = typeof callId === "string" ? this.approvals.get(callId) : undefined;
+    const pending = typeof callId === "string" ? this.approvals?.get(callId) : undefined;
     if (!pending) return err(new ToolCallNotPendingError(this.args.sessionId, String(callId)));
     const reason = typeof message.reason === "string" ? message.reason : undefined;
     this.decide(callId as string, pending, {
@@ -344,7 +364,7 @@ export class LlmOrchestrator extends GenServer<
     pending: PendingApproval,
     decision: { approved: boolean; reason?: string; by: "user" | "timeout" },
   ): void {
-    this.approvals.delete(callId);
+    this.approvals?.delete(callId);
     this.cancelTimer(pending.timer);
     const { by, ...answer } = decision;
     publish(this.args.deps, {
@@ -372,12 +392,13 @@ export class LlmOrchestrator extends GenServer<
     const { approvalTimeoutMs } = this.args.config.tools;
     return new Promise((resolve) => {
       const timer = this.sendAfter(approvalTimeoutMs, { type: "approval_deadline", callId });
+      this.approvals ??= new Map();
       this.approvals.set(callId, { turn, name: call.tool, resolve, timer });
       signal.addEventListener(
         "abort",
         () => {
-          if (this.approvals.get(callId)?.turn !== turn) return;
-          this.approvals.delete(callId);
+          if (this.approvals?.get(callId)?.turn !== turn) return;
+          this.approvals?.delete(callId);
           this.cancelTimer(timer);
         },
         { once: true },
@@ -435,6 +456,7 @@ export class LlmOrchestrator extends GenServer<
       step: 0,
       heard: false,
     };
+    this.watchOwnExit();
     this.current = turn;
     this.armDeadline(turn);
     void this.runTurn(turn).then((result) => {

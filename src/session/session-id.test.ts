@@ -10,6 +10,15 @@ describe("session ids", () => {
     assert.equal(isSessionId(id), true);
   });
 
+  it("carry a version 4 uuid (its version and variant bits set)", () => {
+    for (let i = 0; i < 1000; i++) {
+      assert.match(
+        newSessionId(),
+        /^session_[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+      );
+    }
+  });
+
   it("are unique", () => {
     const ids = new Set(Array.from({ length: 10_000 }, newSessionId));
     assert.equal(ids.size, 10_000);

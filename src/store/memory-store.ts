@@ -23,6 +23,13 @@ type SessionRecordObject = { [key: string]: StoredJson };
 type StoredTurn = { id: string | undefined; text: string };
 type StoredEventText = { seq: number; event: string };
 
+/** One session's event log, oldest first, and the `keep` it was last appended with. */
+class StoredEventLog {
+  readonly texts: StoredEventText[] = [];
+  /** A log may hold up to TRIM_SLACK more than this, which reads leave out. */
+  keep: number | undefined = undefined;
+}
+
 /**
  * One conversation: its head and its turns, each serialized on its own (`turns` undefined:
  * kept whole, `head` the whole text). The head of a turn-by-turn conversation is kept field by
@@ -70,6 +77,19 @@ function storeConversation(conversation: StoredJson): StoredConversation {
   };
 }
 
+/**
+ * `JSON.stringify(value)` as one flat string. V8 returns a longer result as a rope of the
+ * builder's parts (a ~1 KB session record: nine heap objects, ~190 bytes more than its text),
+ * which a Map value never flattens, so every collection copies and marks each part. Reading a
+ * character flattens it once, here; the parts are garbage before they ever survive a collection.
+ */
+function keptJson(value: unknown): string {
+  const text = JSON.stringify(value);
+  // Undefined for a value JSON leaves out, as before: kept as JSON.stringify gave it.
+  (text as string | undefined)?.charCodeAt(0);
+  return text;
+}
+
 /** The newest turn with this id: a change replaces the newest turns, so the scan is short. */
 function newestIndexOf(conversation: StoredConversation, id: string): number {
   const turns = conversation.turns as StoredTurn[];
@@ -100,10 +120,11 @@ export class MemorySessionStore implements SessionStore {
    */
   private readonly records = new Map<string, string | SessionRecordObject>();
   private readonly conversations = new Map<string, StoredConversation>();
-  /** Each session's event log, oldest first. */
-  private readonly events = new Map<string, StoredEventText[]>();
-  /** Each log's last `keep`: a log may hold up to TRIM_SLACK more, which reads leave out. */
-  private readonly kept = new WeakMap<StoredEventText[], number>();
+  /**
+   * Each session's event log. Its `keep` is kept on it rather than in a WeakMap: a WeakMap set
+   * per append was as costly as the append, and an ephemeron per session for the collector.
+   */
+  private readonly events = new Map<string, StoredEventLog>();
   private eventLogOpen = false;
   private closed = false;
 
@@ -121,7 +142,7 @@ export class MemorySessionStore implements SessionStore {
     options?: PutSessionOptions,
   ): Promise<void> {
     this.open(id);
-    this.records.set(id, options?.durable === false ? record : JSON.stringify(record));
+    this.records.set(id, options?.durable === false ? record : keptJson(record));
   }
 
   async getSession(id: string): Promise<StoredSession | undefined> {
@@ -152,7 +173,7 @@ export class MemorySessionStore implements SessionStore {
   /** A record's text; one put `durable: false` is serialized at its first read, and kept so. */
   private recordText(id: string, record: string | SessionRecordObject): string {
     if (typeof record === "string") return record;
-    const text = JSON.stringify(record);
+    const text = keptJson(record);
     this.records.set(id, text);
     return text;
   }
@@ -242,7 +263,8 @@ export class MemorySessionStore implements SessionStore {
       assertEventSeq(entry.seq, "seq");
     }
     if (keep !== undefined) assertEventSeq(keep, "keep", 0);
-    const written = new Set<StoredEventText[]>();
+    // Once per run: a log twice in the batch is trimmed twice, the second time a no-op.
+    const written: StoredEventLog[] = [];
     let logOf: string | undefined;
     let log: StoredEventText[] = [];
     for (const { sessionId, seq, event } of entries) {
@@ -250,13 +272,13 @@ export class MemorySessionStore implements SessionStore {
         logOf = sessionId;
         let found = this.events.get(sessionId);
         if (!found) {
-          found = [];
+          found = new StoredEventLog();
           this.events.set(sessionId, found);
         }
-        log = found;
-        written.add(log);
+        log = found.texts;
+        written.push(found);
       }
-      const stored = { seq, event: JSON.stringify(event) };
+      const stored = { seq, event: keptJson(event) };
       const last = log.at(-1);
       if (!last || last.seq < seq) {
         log.push(stored);
@@ -268,17 +290,19 @@ export class MemorySessionStore implements SessionStore {
     }
     if (keep === undefined) return;
     for (const trimmed of written) {
-      this.kept.set(trimmed, keep);
+      trimmed.keep = keep;
+      const { texts } = trimmed;
       // Trimmed in steps, not at every append: a splice moves the whole log each time.
-      if (trimmed.length > keep + TRIM_SLACK) trimmed.splice(0, trimmed.length - keep);
+      if (texts.length > keep + TRIM_SLACK) texts.splice(0, texts.length - keep);
     }
   }
 
   async readEvents(id: string, since: number): Promise<StoredEvent[]> {
     this.open(id);
     assertEventSeq(since, "since", 0);
-    const log = this.events.get(id) ?? [];
-    const keep = this.kept.get(log);
+    const stored = this.events.get(id);
+    const log = stored?.texts ?? [];
+    const keep = stored?.keep;
     return (keep !== undefined && log.length > keep ? log.slice(log.length - keep) : log)
       .filter((e) => e.seq > since)
       .map((e) => ({
@@ -292,7 +316,7 @@ export class MemorySessionStore implements SessionStore {
     this.open();
     const heads: [string, number][] = [];
     for (const [id, log] of this.events) {
-      const last = log.at(-1);
+      const last = log.texts.at(-1);
       if (last && this.records.has(id)) heads.push([id, last.seq]);
     }
     return heads;

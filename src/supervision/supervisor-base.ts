@@ -232,8 +232,12 @@ export abstract class SupervisorBase<R extends RequestMap, Cast, Args> extends G
     if (!pid || typeof pid !== "object" || typeof pid.toString !== "function" || !("node" in pid)) {
       throw new ChildStartError(spec.id, new TypeError("the start function did not resolve with a pid"));
     }
-    // A start function that forgot to link would leave a child we never hear from.
-    this.link(pid);
+    // A start function that forgot to link would leave a child we never hear from. A prepared
+    // spec's start links at the spawn, before the child's init runs (see spawnLinkNow), and the
+    // session processes that use one never unlink: while the child lives, linking again would
+    // change nothing, at the cost of resolving both processes and scanning their links (three
+    // times a session). A child already dead gets the link, and the error it makes, as any other.
+    if (!(spec instanceof PreparedSpec) || !this.runtime.isAlive(pid)) this.link(pid);
     return pid;
   }
 
