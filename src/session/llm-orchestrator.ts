@@ -748,7 +748,13 @@ function takeController(): ControllerLease {
  */
 function refillFresh(): void {
   refillScheduled = false;
-  while (freshControllers.length < MAX_FRESH_CONTROLLERS) freshControllers.push(new AbortController());
+  while (freshControllers.length < MAX_FRESH_CONTROLLERS) {
+    const controller = new AbortController();
+    // Node makes a controller's signal at its first read (the costly part, see spareControllers):
+    // read here, not by the turn that takes it.
+    void controller.signal;
+    freshControllers.push(controller);
+  }
 }
 
 /**
