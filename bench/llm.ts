@@ -40,6 +40,13 @@ export interface TurnOverheadFigures {
   session: Latency;
   /** (c) as (b), with a subscriber on the session counting its llm_delta events. */
   subscribed: Latency;
+  /**
+   * (a) against (a) with an abort signal (a fresh controller's each turn), as a program must pass
+   * to make a turn cancellable and a session's turn always does: the SDK and fetch then follow
+   * it (listeners, a finalizer). Measured in a pass of their own after (a), (b) and (c), the two
+   * interleaved, so that the goal's figures are measured as before.
+   */
+  abortable: { direct: Latency; withSignal: Latency };
   samples: number;
 }
 
@@ -155,6 +162,7 @@ export async function measureTurnOverhead(
     }
   }
   await system.stop();
+  const abortable = await measureAbortSignal(model, expected, samples, warmup, conversations);
   if (deltas !== (warmup + samples) * TURN_TOKENS) {
     throw new Error(
       `the subscriber counted ${deltas} llm_delta events, not ${(warmup + samples) * TURN_TOKENS}`,
@@ -164,8 +172,39 @@ export async function measureTurnOverhead(
     direct: latency(times[0] as Float64Array),
     session: latency(times[1] as Float64Array),
     subscribed: latency(times[2] as Float64Array),
+    abortable,
     samples,
   };
+}
+
+/** See TurnOverheadFigures.abortable. */
+async function measureAbortSignal(
+  model: LanguageModel,
+  expected: string,
+  samples: number,
+  warmup: number,
+  conversations: number,
+): Promise<TurnOverheadFigures["abortable"]> {
+  const histories = [0, 1].map(() => Array.from({ length: conversations }, (): ModelMessage[] => []));
+  const times = [new Float64Array(samples), new Float64Array(samples)];
+  for (let round = 0; round < warmup + samples; round++) {
+    for (let k = 0; k < 2; k++) {
+      const which = (round + k) % 2;
+      const history = (histories[which] as ModelMessage[][])[round % conversations] as ModelMessage[];
+      history.push({ role: "user", content: `message ${round}` });
+      const start = performance.now();
+      const reply = await streamDirect(
+        model,
+        history,
+        which === 1 ? new AbortController().signal : undefined,
+      );
+      const elapsed = performance.now() - start;
+      if (reply !== expected) throw new Error(`unexpected reply ${JSON.stringify(reply)}`);
+      history.push({ role: "assistant", content: reply });
+      if (round >= warmup) (times[which] as Float64Array)[round - warmup] = elapsed;
+    }
+  }
+  return { direct: latency(times[0] as Float64Array), withSignal: latency(times[1] as Float64Array) };
 }
 
 const SMALL_FILE = "small.txt";
@@ -430,6 +469,18 @@ export function llmTable(f: LlmFigures): string {
       { text: "≤ 5 %", met: (v) => v <= 5 },
     ),
     figure("overhead with the subscriber (− direct), median", "ms", overheadSubscribed, undefined),
+    figure(
+      `${TURN_TOKENS}-token streamed turn: direct with an abort signal (as a cancellable turn needs), median`,
+      "ms",
+      undefined,
+      turns.abortable.withSignal.medianMs,
+    ),
+    figure(
+      "what the abort signal costs the direct turn (− direct, in a pass of their own), median",
+      "ms",
+      undefined,
+      turns.abortable.withSignal.medianMs - turns.abortable.direct.medianMs,
+    ),
     ...(tools.landed
       ? [
           figure(
@@ -485,12 +536,17 @@ export function llmTable(f: LlmFigures): string {
 }
 
 /** One turn through the AI SDK alone, with a session's settings: the reply's text. */
-async function streamDirect(model: LanguageModel, messages: ModelMessage[]): Promise<string> {
+async function streamDirect(
+  model: LanguageModel,
+  messages: ModelMessage[],
+  abortSignal?: AbortSignal,
+): Promise<string> {
   const result = streamText({
     model,
     messages,
     temperature: 0.2,
     maxOutputTokens: 1024,
+    ...(abortSignal ? { abortSignal } : {}),
     maxRetries: 0,
     onError: () => {},
   });
