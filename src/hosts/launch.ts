@@ -204,9 +204,8 @@ abstract class HostBase implements LaunchedHost {
     this.killedFor ??= { cause, message };
     // Ended before its death is reported: a hung host's thread or process stops spinning before
     // the restart its death sets off (a new host booting) needs the core it holds.
-    const killing = this.forceKill(cause === "flood");
+    void this.forceKill(cause === "flood");
     this.die(hostDown(this.node, this.kind, cause, message === undefined ? {} : { message }));
-    void killing;
     return this.gone;
   }
 
