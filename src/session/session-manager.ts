@@ -1,9 +1,11 @@
 import { IdTable } from "../runtime/id-table.js";
 import {
   type DownMessage,
+  type From,
   GenServer,
   isCleanExit,
   isDownMessage,
+  NoReply,
   type Pid,
   type TimerRef,
 } from "../runtime/index.js";
@@ -25,6 +27,7 @@ import {
   SessionStartError,
   SessionUnavailableError,
 } from "./errors.js";
+import type { SessionEventInput } from "./events.js";
 import { formatIso } from "./iso-time.js";
 import type { ImportedSession } from "./session-document.js";
 import { asStoredJson, SessionEntry, sessionRecord } from "./session-entry.js";
@@ -98,7 +101,15 @@ export type SessionManagerInfo =
   | { type: "idle_sweep" }
   | { type: "purge_sweep" }
   | { type: "start_again"; id: string }
-  | { type: "leftover_overdue"; id: string; pid: Pid };
+  | { type: "leftover_overdue"; id: string; pid: Pid }
+  | { type: "flush_creates" };
+
+/** A create answered once its `active` record is durable, with the status event to announce then. */
+interface UnflushedCreate {
+  entry: SessionEntry;
+  event: SessionEventInput;
+  from: From<ReplyResult<SessionManagerRequests>>;
+}
 
 /**
  * How long processes of a session's previous tree may take to stop before the session's new
@@ -145,6 +156,11 @@ export class SessionManager extends GenServer<
   private readonly leftovers = new Map<number, { id: string; overdue: TimerRef }>();
   /** Set by `restoreAtBoot`: this manager is the system's first. */
   private atBoot = false;
+  /**
+   * Creates whose sessions are up, waiting for one durable write to answer them all (group
+   * commit): the ones taken one after another from the mailbox before anything else.
+   */
+  private unflushed: UnflushedCreate[] = [];
 
   /**
    * Makes this manager, before it starts, the first of its system: stored sessions without
@@ -171,9 +187,14 @@ export class SessionManager extends GenServer<
     this.armPurge();
   }
 
-  override handleCall(message: SessionManagerCall): Promise<ReplyResult<SessionManagerRequests>> {
+  override handleCall(
+    message: SessionManagerCall,
+    from: From<ReplyResult<SessionManagerRequests>>,
+  ): Promise<ReplyResult<SessionManagerRequests> | NoReply> {
     // A create, most of what a busy system asks, without an async frame of its own around it.
-    if (message?.op === "create") return this.create(message.config).then(ok, err);
+    if (message?.op === "create") return this.create(message.config, from).then(answerLater, err);
+    // Anything else sees the creates before it stored and announced, as if each had been answered.
+    if (this.unflushed.length > 0) return this.flushCreates().then(() => this.handleRequest(message));
     return this.handleRequest(message);
   }
 
@@ -216,6 +237,7 @@ export class SessionManager extends GenServer<
 
   /** Synchronous unless a status changes: two of these arrive for every turn. */
   override handleCast(message: SessionManagerCast): void | Promise<void> {
+    if (this.unflushed.length > 0) return this.flushCreates().then(() => this.handleCast(message));
     if (message?.op === "usage") {
       const entry = this.entries.get(message.id);
       const { inputTokens, outputTokens } = message.usage ?? {};
@@ -237,6 +259,13 @@ export class SessionManager extends GenServer<
    * is handled at once, without a promise and the microtasks of one.
    */
   override handleInfo(message: SessionManagerInfo): void | Promise<void> {
+    // A `session_up` of a supervisor already watched (one per create) changes nothing; anything
+    // else waits for the creates.
+    if (
+      this.unflushed.length > 0 &&
+      !(message?.type === "session_up" && this.watches(message.id, message.pid))
+    )
+      return this.flushCreates().then(() => this.handleInfo(message));
     if (isDownMessage(message)) {
       const waiting = this.leftovers.get(message.ref.id);
       if (waiting === undefined) return this.supervisorDown(message);
@@ -257,13 +286,21 @@ export class SessionManager extends GenServer<
         return this.startAgain(message.id);
       case "leftover_overdue":
         return this.killLeftover(message.id, message.pid);
+      case "flush_creates":
+        return;
     }
   }
 
   // ---- lifecycle -------------------------------------------------------------------------
 
-  /** `config` is parsed already (the system's `createSession` did it): it is not checked again. */
-  private async create(config: SessionConfig): Promise<SessionInfo> {
+  /**
+   * `config` is parsed already (the system's `createSession` did it): it is not checked again.
+   * Answered through `from` once the session's `active` record is durable (see `flushCreates`).
+   */
+  private async create(
+    config: SessionConfig,
+    from: From<ReplyResult<SessionManagerRequests>>,
+  ): Promise<void> {
     if (this.entries.size >= this.maxSessions) throw new MaxSessionsError(this.maxSessions);
     let id = newSessionId();
     // A v4 uuid does not collide in practice; the table check makes it certain among live sessions.
@@ -293,9 +330,52 @@ export class SessionManager extends GenServer<
     this.entries.set(id, entry);
     this.watch(entry, pid);
     publish(this.deps, { type: "session_created", sessionId: id, at: formatIso(at), info: entry.info });
-    await this.transition(entry, "active");
+    const event = entry.transition("active", this.deps.now());
     this.armSweep();
-    return entry.info;
+    // Stored and announced with the creates queued behind it, before the manager takes anything else.
+    if (this.unflushed.push({ entry, event, from }) === 1) this.send(this.self, FLUSH_CREATES);
+  }
+
+  /**
+   * Group commit: the `active` records of the creates taken one after another go to the store
+   * in order, each but the last without an fsync; the last one's durable commit carries them all
+   * to the disk (a store applies writes in the order they are made, and each is awaited). Only
+   * then is each create announced and answered, so no caller learns of a session a power cut
+   * could take back, and one flush serves a burst of creates instead of one each.
+   */
+  private async flushCreates(): Promise<void> {
+    const batch = this.unflushed;
+    this.unflushed = [];
+    try {
+      const last = batch.length - 1;
+      for (let i = 0; i < last; i++) await this.persist((batch[i] as UnflushedCreate).entry, LAZILY);
+      await this.persist((batch[last] as UnflushedCreate).entry);
+    } catch (error) {
+      // As a session that failed to start: the callers learn of no session, and none stays behind.
+      for (const create of batch) {
+        await this.abandon(create.entry);
+        create.from.reply(err(error));
+      }
+      return;
+    }
+    for (const { entry, event, from } of batch) {
+      publish(this.deps, event);
+      from.reply(ok(entry.info));
+    }
+  }
+
+  /** Stops and forgets a session whose create failed after its processes started. */
+  private async abandon(entry: SessionEntry): Promise<void> {
+    const { id } = entry;
+    const pid = entry.supervisor;
+    this.unwatch(entry);
+    this.entries.delete(id);
+    if (pid && this.runtime.isAlive(pid))
+      await DynamicSupervisor.terminateChild(this.runtime, SESSIONS_SUPERVISOR_NAME, pid).catch(() => {});
+    this.deps.contextStore.clearSession(id);
+    await this.deps.store.deleteSession(id).catch(() => {});
+    publish(this.deps, { type: "session_terminated", sessionId: id, at: this.deps.now().toISOString() });
+    this.deps.pubsub.clearTopic(sessionTopic(id));
   }
 
   private async terminateSession(id: string): Promise<void> {
@@ -555,6 +635,10 @@ export class SessionManager extends GenServer<
     } catch (error) {
       await this.crashToFailed(entry, error);
     }
+  }
+
+  private watches(id: string, pid: Pid): boolean {
+    return this.entries.get(id)?.supervisor?.equals(pid) === true;
   }
 
   private watch(entry: SessionEntry, pid: Pid): void {
@@ -827,6 +911,13 @@ export class SessionManager extends GenServer<
 }
 
 /** Why a session's supervisor failed to start: the reason inside the supervisor's start error. */
+const FLUSH_CREATES: SessionManagerInfo = { type: "flush_creates" };
+const LAZILY: PutSessionOptions = { durable: false };
+
+function answerLater(): NoReply {
+  return NoReply;
+}
+
 function startFailureOf(error: unknown): unknown {
   return error instanceof Error && "reason" in error ? (error as { reason: unknown }).reason : error;
 }

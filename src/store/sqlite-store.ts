@@ -138,11 +138,10 @@ export interface SqliteStoreOptions {
 }
 
 /**
- * The embedded default store: one SQLite file in WAL mode. Lifecycle records commit with
- * `synchronous=FULL` (they survive a power cut), unless written with `durable: false`;
- * conversation writes commit with
- * `synchronous=NORMAL`, which in WAL mode survives the process being killed at any point and
- * costs no fsync per turn; so do event log writes. A damaged or foreign file is refused, never
+ * The embedded default store: one SQLite file in WAL mode, one connection. Lifecycle records
+ * commit with `synchronous=FULL` (they survive a power cut), unless written with `durable:
+ * false`; conversation writes commit with `synchronous=NORMAL`, which in WAL mode survives the
+ * process being killed at any point and costs no fsync per turn; so do event log writes. A damaged or foreign file is refused, never
  * replaced.
  */
 export class SqliteSessionStore implements SessionStore {
@@ -151,56 +150,57 @@ export class SqliteSessionStore implements SessionStore {
 
   private constructor(
     readonly path: string,
-    private readonly lifecycle: Db,
-    private readonly turns: Db,
+    private readonly db: Db,
   ) {
     this.statements = {
-      putSession: lifecycle.prepare(PUT_SESSION),
-      // The same write on the connection that commits without an fsync (see putSession).
-      putSessionLazily: turns.prepare(PUT_SESSION),
-      getSession: lifecycle.prepare("SELECT record FROM sessions WHERE id = ?").pluck(),
-      listSessions: lifecycle.prepare("SELECT id, record FROM sessions ORDER BY rowid"),
-      deleteSession: lifecycle.prepare("DELETE FROM sessions WHERE id = ?"),
-      deleteConversation: lifecycle.prepare("DELETE FROM conversations WHERE id = ?"),
-      deleteTurns: lifecycle.prepare("DELETE FROM conversation_turns WHERE session_id = ?"),
-      deleteEvents: lifecycle.prepare("DELETE FROM session_events WHERE session_id = ?"),
-      appendEvent: turns.prepare(
+      putSession: db.prepare(PUT_SESSION),
+      // One connection, its commits without an fsync but where a write says otherwise: a second
+      // connection for the durable ones re-read the pages the other had changed at every switch.
+      syncFully: db.prepare("PRAGMA synchronous = FULL"),
+      syncNormally: db.prepare("PRAGMA synchronous = NORMAL"),
+      getSession: db.prepare("SELECT record FROM sessions WHERE id = ?").pluck(),
+      listSessions: db.prepare("SELECT id, record FROM sessions ORDER BY rowid"),
+      deleteSession: db.prepare("DELETE FROM sessions WHERE id = ?"),
+      deleteConversation: db.prepare("DELETE FROM conversations WHERE id = ?"),
+      deleteTurns: db.prepare("DELETE FROM conversation_turns WHERE session_id = ?"),
+      deleteEvents: db.prepare("DELETE FROM session_events WHERE session_id = ?"),
+      appendEvent: db.prepare(
         "INSERT OR REPLACE INTO session_events (session_id, seq, event) VALUES (?, ?, ?)",
       ),
-      readEvents: turns.prepare(
+      readEvents: db.prepare(
         "SELECT seq, event FROM session_events WHERE session_id = ? AND seq > ? ORDER BY seq",
       ),
-      trimEvents: turns.prepare(
+      trimEvents: db.prepare(
         "DELETE FROM session_events WHERE session_id = ? AND seq <= (SELECT seq FROM session_events WHERE session_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)",
       ),
-      getState: lifecycle.prepare("SELECT value FROM store_state WHERE key = ?").pluck(),
-      putState: lifecycle.prepare(
+      getState: db.prepare("SELECT value FROM store_state WHERE key = ?").pluck(),
+      putState: db.prepare(
         "INSERT INTO store_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
       ),
       // One index seek per session, not a scan of every event.
-      lastEventSeqs: turns.prepare(
+      lastEventSeqs: db.prepare(
         "SELECT id, seq FROM (SELECT id, (SELECT MAX(seq) FROM session_events WHERE session_id = sessions.id) AS seq FROM sessions) WHERE seq IS NOT NULL",
       ),
-      putHead: turns.prepare(
+      putHead: db.prepare(
         "INSERT INTO conversations (id, head, turn_by_turn) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET head = excluded.head, turn_by_turn = excluded.turn_by_turn",
       ),
-      getHead: turns.prepare("SELECT head, turn_by_turn FROM conversations WHERE id = ?"),
-      clearTurns: turns.prepare("DELETE FROM conversation_turns WHERE session_id = ?"),
-      insertTurn: turns.prepare(
+      getHead: db.prepare("SELECT head, turn_by_turn FROM conversations WHERE id = ?"),
+      clearTurns: db.prepare("DELETE FROM conversation_turns WHERE session_id = ?"),
+      insertTurn: db.prepare(
         "INSERT INTO conversation_turns (session_id, seq, turn_id, turn) VALUES (?, ?, ?, ?)",
       ),
       // Index seeks: the cost of a change does not grow with the history.
-      lastTurnSeq: turns.prepare("SELECT MAX(seq) FROM conversation_turns WHERE session_id = ?").pluck(),
-      turnSeq: turns
+      lastTurnSeq: db.prepare("SELECT MAX(seq) FROM conversation_turns WHERE session_id = ?").pluck(),
+      turnSeq: db
         .prepare("SELECT MAX(seq) FROM conversation_turns WHERE session_id = ? AND turn_id = ?")
         .pluck(),
-      oldestTurnSeq: turns
+      oldestTurnSeq: db
         .prepare("SELECT MIN(seq) FROM conversation_turns WHERE session_id = ? AND turn_id = ?")
         .pluck(),
-      replaceTurn: turns.prepare("UPDATE conversation_turns SET turn = ? WHERE session_id = ? AND seq = ?"),
-      dropTurnsBefore: turns.prepare("DELETE FROM conversation_turns WHERE session_id = ? AND seq < ?"),
+      replaceTurn: db.prepare("UPDATE conversation_turns SET turn = ? WHERE session_id = ? AND seq = ?"),
+      dropTurnsBefore: db.prepare("DELETE FROM conversation_turns WHERE session_id = ? AND seq < ?"),
       // One query: the head and every turn's text joined in order, parsed as one list.
-      getConversation: turns.prepare(
+      getConversation: db.prepare(
         "SELECT head, turn_by_turn, (SELECT group_concat(turn, ',' ORDER BY seq) FROM conversation_turns WHERE session_id = @id) AS turns FROM conversations WHERE id = @id",
       ),
     };
@@ -211,21 +211,17 @@ export class SqliteSessionStore implements SessionStore {
       throw new InvalidArgumentError("store path", "must be a file path");
     }
     const Database = sqliteDriver();
-    let lifecycle: Db | undefined;
-    let turns: Db | undefined;
+    let db: Db | undefined;
     try {
-      lifecycle = new Database(path, { fileMustExist: options.mustExist ?? false });
-      lifecycle.pragma("journal_mode = WAL");
-      lifecycle.pragma("synchronous = FULL");
-      lifecycle.pragma("busy_timeout = 5000");
-      migrate(lifecycle, path);
-      turns = new Database(path, { fileMustExist: true });
-      turns.pragma("synchronous = NORMAL");
-      turns.pragma("busy_timeout = 5000");
-      return new SqliteSessionStore(path, lifecycle, turns);
+      db = new Database(path, { fileMustExist: options.mustExist ?? false });
+      db.pragma("journal_mode = WAL");
+      db.pragma("synchronous = FULL");
+      db.pragma("busy_timeout = 5000");
+      migrate(db, path);
+      db.pragma("synchronous = NORMAL");
+      return new SqliteSessionStore(path, db);
     } catch (error) {
-      lifecycle?.close();
-      turns?.close();
+      db?.close();
       if (error instanceof StoreVersionError || error instanceof StoreCorruptError) throw error;
       if (isUnbuiltDriver(error)) throw new SqliteDriverMissingError("not_built", error);
       throw new StoreCorruptError(path, error);
@@ -234,7 +230,7 @@ export class SqliteSessionStore implements SessionStore {
 
   /**
    * A durable write commits with `synchronous=FULL` (an fsync of the WAL); one with `durable:
-   * false` on the `synchronous=NORMAL` connection. Both append to the one WAL in commit order,
+   * false` with `synchronous=NORMAL`. Both append to the one WAL in commit order,
    * so the next durable commit's fsync carries the lazy one to the disk with it: after a power
    * cut the file holds a prefix of the commits, never a later one without an earlier one.
    */
@@ -244,9 +240,9 @@ export class SqliteSessionStore implements SessionStore {
     options?: PutSessionOptions,
   ): Promise<void> {
     this.check(id);
-    const statement =
-      options?.durable === false ? this.statements.putSessionLazily : this.statements.putSession;
-    statement.run(id, JSON.stringify(record), Date.now());
+    const text = JSON.stringify(record);
+    if (options?.durable === false) this.statements.putSession.run(id, text, Date.now());
+    else this.durably(() => this.statements.putSession.run(id, text, Date.now()));
   }
 
   async getSession(id: string): Promise<StoredSession | undefined> {
@@ -267,17 +263,19 @@ export class SqliteSessionStore implements SessionStore {
 
   async deleteSession(id: string): Promise<void> {
     this.check(id);
-    this.lifecycle.transaction(() => {
-      this.statements.deleteSession.run(id);
-      this.statements.deleteConversation.run(id);
-      this.statements.deleteTurns.run(id);
-      this.statements.deleteEvents.run(id);
-    })();
+    this.durably(
+      this.db.transaction(() => {
+        this.statements.deleteSession.run(id);
+        this.statements.deleteConversation.run(id);
+        this.statements.deleteTurns.run(id);
+        this.statements.deleteEvents.run(id);
+      }),
+    );
   }
 
   async putConversation(id: string, conversation: StoredJson): Promise<void> {
     this.check(id);
-    this.turns.transaction(() => this.writeConversation(id, conversation))();
+    this.db.transaction(() => this.writeConversation(id, conversation))();
   }
 
   private writeConversation(id: string, conversation: StoredJson): void {
@@ -295,7 +293,7 @@ export class SqliteSessionStore implements SessionStore {
     assertConversationChange(change);
     const s = this.statements;
     const entry = { sessionId: id, part: "conversation" } as const;
-    this.turns.transaction(() => {
+    this.db.transaction(() => {
       const row = s.getHead.get(id) as { head: string; turn_by_turn: number } | undefined;
       if (row && row.turn_by_turn !== 1) throw notTurnByTurn(id);
       for (const turn of change.replace ?? []) {
@@ -322,7 +320,7 @@ export class SqliteSessionStore implements SessionStore {
   async putConversations(entries: [string, StoredJson][]): Promise<void> {
     this.check();
     for (const [id] of entries) assertStoreKey(id);
-    this.turns.transaction(() => {
+    this.db.transaction(() => {
       for (const [id, conversation] of entries) this.writeConversation(id, conversation);
     })();
   }
@@ -348,7 +346,7 @@ export class SqliteSessionStore implements SessionStore {
     }
     if (keep !== undefined) assertEventSeq(keep, "keep", 0);
     const rows = entries.map((e) => [e.sessionId, e.seq, JSON.stringify(e.event)] as const);
-    this.turns.transaction(() => {
+    this.db.transaction(() => {
       for (const row of rows) this.statements.appendEvent.run(...row);
       if (keep === undefined) return;
       for (const id of new Set(entries.map((e) => e.sessionId))) this.statements.trimEvents.run(id, id, keep);
@@ -377,20 +375,29 @@ export class SqliteSessionStore implements SessionStore {
   async openEventLog(): Promise<boolean> {
     this.check();
     const before = this.statements.getState.get("event_log") as string | undefined;
-    this.statements.putState.run("event_log", "open");
+    this.durably(() => this.statements.putState.run("event_log", "open"));
     return before !== "open";
   }
 
   async closeEventLog(): Promise<void> {
     this.check();
-    this.statements.putState.run("event_log", "closed");
+    this.durably(() => this.statements.putState.run("event_log", "closed"));
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.turns.close();
-    this.lifecycle.close();
+    this.db.close();
+  }
+
+  /** Runs `write` as commits that fsync the WAL, on the connection that otherwise does not. */
+  private durably(write: () => unknown): void {
+    this.statements.syncFully.run();
+    try {
+      write();
+    } finally {
+      this.statements.syncNormally.run();
+    }
   }
 
   private check(id?: string): void {
