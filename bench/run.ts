@@ -271,11 +271,12 @@ if (suites.includes("durability")) {
       goal: { text: "≥ 3,700/s", met: (v) => v >= 3700 },
     },
     {
-      name: "the same, 16 creates at a time",
+      name: "the same, 16 creates at a time (one flush per run of queued creates)",
       unit: "/s",
       ours: d.createPerSecSqliteConcurrent,
       otp: undefined,
       higherIsBetter: true,
+      goal: { text: "≥ 3,700/s", met: (v) => v >= 3700 },
     },
     {
       name: "bare fdatasync of a one-byte write, one after another",
