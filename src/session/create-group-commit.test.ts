@@ -86,6 +86,19 @@ describe("createSession: group commit", () => {
     },
   );
 
+  it("a long run of creates is made durable at least every 64 creates", T, async () => {
+    const store = new LoggingStore();
+    const sys = await start({ store });
+    store.puts.length = 0;
+    await Promise.all(Array.from({ length: 200 }, () => sys.createSession()));
+    const actives = store.puts.filter((p) => p.status === "active");
+    let lazyInARow = 0;
+    for (const put of actives) {
+      lazyInARow = put.durable ? 0 : lazyInARow + 1;
+      assert.ok(lazyInARow < 64, "64 creates in a row waited for one write");
+    }
+  });
+
   it("every create answered is stored active when its answer arrives", T, async () => {
     const store = new LoggingStore();
     const sys = await start({ store });

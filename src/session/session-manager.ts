@@ -332,8 +332,12 @@ export class SessionManager extends GenServer<
     publish(this.deps, { type: "session_created", sessionId: id, at: formatIso(at), info: entry.info });
     const event = entry.transition("active", this.deps.now());
     this.armSweep();
-    // Stored and announced with the creates queued behind it, before the manager takes anything else.
-    if (this.unflushed.push({ entry, event, from }) === 1) this.send(this.self, FLUSH_CREATES);
+    // Stored and announced with the creates queued behind it, before the manager takes anything
+    // else; a long run of creates is flushed every MAX_GROUP_COMMIT, so that its first caller
+    // does not wait for the whole queue.
+    const waiting = this.unflushed.push({ entry, event, from });
+    if (waiting === 1) this.send(this.self, FLUSH_CREATES);
+    else if (waiting >= MAX_GROUP_COMMIT) await this.flushCreates();
   }
 
   /**
@@ -345,6 +349,7 @@ export class SessionManager extends GenServer<
    */
   private async flushCreates(): Promise<void> {
     const batch = this.unflushed;
+    if (batch.length === 0) return;
     this.unflushed = [];
     try {
       const last = batch.length - 1;
@@ -912,6 +917,8 @@ export class SessionManager extends GenServer<
 
 /** Why a session's supervisor failed to start: the reason inside the supervisor's start error. */
 const FLUSH_CREATES: SessionManagerInfo = { type: "flush_creates" };
+/** At most this many creates wait for one durable write. */
+const MAX_GROUP_COMMIT = 64;
 const LAZILY: PutSessionOptions = { durable: false };
 
 function answerLater(): NoReply {
