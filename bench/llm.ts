@@ -47,6 +47,12 @@ export interface TurnOverheadFigures {
    * interleaved, so that the goal's figures are measured as before.
    */
   abortable: { direct: Latency; withSignal: Latency };
+  /**
+   * (b) against the model's own `doStream` called directly with an abort signal, as a session's
+   * provider calls it for the backends shipped (streamText's layers left out): what sessionvisor
+   * itself adds to a turn. In a pass of their own after the others, the two interleaved.
+   */
+  ownOverhead: { modelDirect: Latency; session: Latency };
   samples: number;
 }
 
@@ -161,6 +167,12 @@ export async function measureTurnOverhead(
       if (round >= warmup) (times[which] as Float64Array)[round - warmup] = elapsed;
     }
   }
+  // Sessions of their own, whose conversations grow as the doStream ones do.
+  const fresh: SessionInfo[] = [];
+  for (let i = 0; i < conversations; i++) fresh.push(await system.createSession({ llm }));
+  const ownOverhead = await measureOwnOverhead(model, expected, samples, warmup, conversations, (i, text) =>
+    viaSession(fresh, i, text),
+  );
   await system.stop();
   const abortable = await measureAbortSignal(model, expected, samples, warmup, conversations);
   if (deltas !== (warmup + samples) * TURN_TOKENS) {
@@ -173,8 +185,56 @@ export async function measureTurnOverhead(
     session: latency(times[1] as Float64Array),
     subscribed: latency(times[2] as Float64Array),
     abortable,
+    ownOverhead,
     samples,
   };
+}
+
+/** See TurnOverheadFigures.ownOverhead. */
+async function measureOwnOverhead(
+  model: LanguageModel,
+  expected: string,
+  samples: number,
+  warmup: number,
+  conversations: number,
+  viaSession: (i: number, text: string) => Promise<void>,
+): Promise<TurnOverheadFigures["ownOverhead"]> {
+  const modelV3 = model as Extract<LanguageModel, { specificationVersion: "v3" }>;
+  type Prompt = Parameters<typeof modelV3.doStream>[0]["prompt"];
+  const histories = Array.from({ length: conversations }, (): Prompt => []);
+  const modelDirect = async (i: number, text: string): Promise<void> => {
+    const history = histories[i % conversations] as Prompt;
+    history.push({ role: "user", content: [{ type: "text", text }] });
+    const { stream } = await modelV3.doStream({
+      prompt: history,
+      temperature: 0.2,
+      maxOutputTokens: 1024,
+      abortSignal: new AbortController().signal,
+    });
+    const reader = stream.getReader();
+    let reply = "";
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (value.type === "text-delta") reply += value.delta;
+      else if (value.type === "error") throw value.error;
+    }
+    if (reply !== expected) throw new Error(`(d) unexpected reply ${JSON.stringify(reply)}`);
+    history.push({ role: "assistant", content: [{ type: "text", text: reply }] });
+  };
+  const runs = [modelDirect, viaSession];
+  const times = [new Float64Array(samples), new Float64Array(samples)];
+  for (let round = 0; round < warmup + samples; round++) {
+    const text = `message ${round}`;
+    for (let k = 0; k < 2; k++) {
+      const which = (round + k) % 2;
+      const start = performance.now();
+      await (runs[which] as (i: number, text: string) => Promise<void>)(round, text);
+      const elapsed = performance.now() - start;
+      if (round >= warmup) (times[which] as Float64Array)[round - warmup] = elapsed;
+    }
+  }
+  return { modelDirect: latency(times[0] as Float64Array), session: latency(times[1] as Float64Array) };
 }
 
 /** See TurnOverheadFigures.abortable. */
@@ -480,6 +540,25 @@ export function llmTable(f: LlmFigures): string {
       "ms",
       undefined,
       turns.abortable.withSignal.medianMs - turns.abortable.direct.medianMs,
+    ),
+    figure(
+      `${TURN_TOKENS}-token streamed turn: the model's doStream called directly with an abort signal (what a session's provider calls), median`,
+      "ms",
+      turns.ownOverhead.session.medianMs,
+      turns.ownOverhead.modelDirect.medianMs,
+    ),
+    figure(
+      "sessionvisor's own overhead per turn (sendMessage − doStream, in a pass of their own), median",
+      "ms",
+      turns.ownOverhead.session.medianMs - turns.ownOverhead.modelDirect.medianMs,
+      undefined,
+    ),
+    figure(
+      "same, % of the doStream turn",
+      "%",
+      (100 * (turns.ownOverhead.session.medianMs - turns.ownOverhead.modelDirect.medianMs)) /
+        turns.ownOverhead.modelDirect.medianMs,
+      undefined,
     ),
     ...(tools.landed
       ? [

@@ -1,4 +1,11 @@
-import type { LanguageModel, ModelMessage, TextStreamPart, ToolResultPart, ToolSet } from "ai";
+import type {
+  LanguageModel,
+  LogWarningsFunction,
+  ModelMessage,
+  TextStreamPart,
+  ToolResultPart,
+  ToolSet,
+} from "ai";
 import { LlmAbortedError, LlmProviderError } from "./errors.js";
 import {
   type LlmChunk,
@@ -34,12 +41,15 @@ export interface AiSdkProviderOptions {
 /**
  * An LlmProvider backed by any Vercel AI SDK language model: the SDK speaks the backend's HTTP
  * and stream format, this class maps its stream parts onto our chunks and its errors onto ours.
- * Tools are given to the SDK without `execute`, and one step is run: the SDK returns the calls
- * the model asks for rather than running them; the caller runs them and sends the results back.
+ * One model call per request: the calls the model asks for are handed out rather than run; the
+ * caller runs them and sends the results back. A model of the SDK's provider specification v3
+ * (every backend this package ships) is asked directly, with what `streamText` would send it
+ * (see openModel); any other (an older provider's v2 model, a gateway id) through `streamText`,
+ * its tools given without `execute` and one step run.
  * A reply's tool calls are handed out when its stream has finished (just before `done`), so a
  * stream cut mid-call fails as a whole instead of yielding half a call.
- * The SDK is imported on the first request, so a session that never calls a remote model (and
- * every host isolate that starts one) does not load it.
+ * The `ai` package is imported only when needed (streamText), so a session that never calls a
+ * remote model (and every host isolate that starts one) does not load it.
  */
 export class AiSdkProvider implements LlmProvider {
   readonly name: string;
@@ -94,8 +104,58 @@ export class AiSdkProvider implements LlmProvider {
     });
   }
 
-  /** One attempt's request: the SDK's stream of parts. */
-  async open(request: LlmRequest): Promise<AsyncIterator<SdkPart>> {
+  /**
+   * One attempt's request: the model's own stream of parts (a specification v3 model, as every
+   * backend this package ships makes), or for any other model the stream of parts of the SDK's
+   * `streamText` (see openModel).
+   */
+  async open(request: LlmRequest): Promise<Attempt> {
+    const model = await this.makeModel(request.model);
+    if (isModelV3(model)) {
+      const modelInfo = { provider: model.provider, model: model.modelId };
+      return { parts: await this.openModel(model, request), direct: true, modelInfo };
+    }
+    return { parts: await this.openStreamText(model, request), direct: false };
+  }
+
+  /**
+   * The model asked directly (`doStream`), with the prompt, tools and settings `streamText`
+   * would give it for this request: the same request on the wire, the same parts back, without
+   * the layers of streams, promises and callbacks `streamText` puts around one model call (they
+   * cost as much CPU as a whole local 20-token turn). Its failure to start (an HTTP error status)
+   * is the provider's error, as `streamText` hands it out as an error part.
+   */
+  private async openModel(model: ModelV3, request: LlmRequest): Promise<AsyncIterator<ModelPart>> {
+    const { signal } = request;
+    const missing = unansweredCalls(request.messages);
+    if (missing.length > 0) {
+      const { MissingToolResultsError } = await import("ai");
+      throw this.failure(new MissingToolResultsError({ toolCallIds: missing }), signal);
+    }
+    let stream: ReadableStream<ModelPart>;
+    try {
+      // The keys streamText sets to undefined are left out (the same to a model).
+      const options: ModelCallOptions = { prompt: modelPromptOf(request.messages), includeRawChunks: false };
+      if (request.maxTokens !== undefined) options.maxOutputTokens = request.maxTokens;
+      if (request.temperature !== undefined) options.temperature = request.temperature;
+      if (request.tools?.length) {
+        options.tools = modelToolsOf(request.tools);
+        options.toolChoice = { type: "auto" };
+      }
+      if (signal) options.abortSignal = signal;
+      ({ stream } = await model.doStream(options));
+    } catch (error) {
+      throw this.failure(error, signal);
+    }
+    const reader = stream.getReader();
+    return {
+      next: () => reader.read() as Promise<IteratorResult<ModelPart>>,
+      return: () => reader.cancel().then(() => ({ done: true, value: undefined })),
+    };
+  }
+
+  /** Any other model, through `streamText`: the SDK's stream of parts. */
+  private async openStreamText(model: LanguageModel, request: LlmRequest): Promise<AsyncIterator<SdkPart>> {
     const { signal } = request;
     sdk ??= await import("ai");
     const { streamText, stepCountIs } = sdk;
@@ -105,7 +165,7 @@ export class AiSdkProvider implements LlmProvider {
       .join("\n\n");
     const tools = request.tools?.length ? await toolSetOf(request.tools) : undefined;
     const result = streamText({
-      model: await this.makeModel(request.model),
+      model,
       ...(system ? { system } : {}),
       messages: modelMessagesOf(request.messages),
       ...(tools ? { tools } : {}),
@@ -136,6 +196,25 @@ let sdk: typeof import("ai") | undefined;
 
 type SdkPart = TextStreamPart<ToolSet>;
 
+/** A model of the SDK's provider specification v3, and what its `doStream` takes and streams. */
+type ModelV3 = Extract<LanguageModel, { specificationVersion: "v3" }>;
+type ModelCallOptions = Parameters<ModelV3["doStream"]>[0];
+type ModelPart =
+  Awaited<ReturnType<ModelV3["doStream"]>>["stream"] extends ReadableStream<infer P> ? P : never;
+type ModelMessageV3 = ModelCallOptions["prompt"][number];
+
+/** One attempt's parts: the model's own (`direct`) or `streamText`'s. */
+interface Attempt {
+  parts: AsyncIterator<SdkPart> | AsyncIterator<ModelPart>;
+  direct: boolean;
+  /** For the warnings the model's stream starts with. */
+  modelInfo?: { provider: string; model: string };
+}
+
+function isModelV3(model: LanguageModel): model is ModelV3 {
+  return typeof model === "object" && model !== null && model.specificationVersion === "v3";
+}
+
 const DONE: IteratorResult<LlmChunk> = Object.freeze({ done: true, value: undefined });
 
 /**
@@ -144,7 +223,10 @@ const DONE: IteratorResult<LlmChunk> = Object.freeze({ done: true, value: undefi
  * stream has finished, then handed out with `done`, so a stream cut mid-call fails as a whole.
  */
 class SdkChunks implements AsyncIterableIterator<LlmChunk> {
-  private parts: AsyncIterator<SdkPart> | undefined;
+  private parts: AsyncIterator<SdkPart> | AsyncIterator<ModelPart> | undefined;
+  /** Whether `parts` are the model's own (see AiSdkProvider.open). */
+  private direct = false;
+  private modelInfo = { provider: "", model: "" };
   private attempt = 0;
   /** Whether this attempt has handed out a chunk: a reply that had begun is never retried. */
   private begun = false;
@@ -174,7 +256,7 @@ class SdkChunks implements AsyncIterableIterator<LlmChunk> {
     if (this.finished) return Promise.resolve(DONE);
     if (!this.begun) return this.first();
     if (this.drained) return Promise.resolve(this.endingResult());
-    return (this.parts as AsyncIterator<SdkPart>).next().then(this.onPart, this.onFailure);
+    return (this.parts as AsyncIterator<SdkPart | ModelPart>).next().then(this.onPart, this.onFailure);
   }
 
   /** Stops reading: the SDK's stream is cancelled if it was still being read (an abort, a break). */
@@ -206,7 +288,7 @@ class SdkChunks implements AsyncIterableIterator<LlmChunk> {
 
   /** A part read past the first chunk: its chunk, or the next part's when it carries none. */
   private readonly onPart = (
-    next: IteratorResult<SdkPart>,
+    next: IteratorResult<SdkPart | ModelPart>,
   ): IteratorResult<LlmChunk> | Promise<IteratorResult<LlmChunk>> => {
     let chunk: LlmChunk | undefined;
     try {
@@ -217,15 +299,24 @@ class SdkChunks implements AsyncIterableIterator<LlmChunk> {
     if (chunk !== undefined) return { done: false, value: chunk };
     if (this.drained) return this.endingResult();
     if (this.finished) return DONE;
-    return (this.parts as AsyncIterator<SdkPart>).next().then(this.onPart, this.onFailure);
+    return (this.parts as AsyncIterator<SdkPart | ModelPart>).next().then(this.onPart, this.onFailure);
   };
 
   /** Ends the iterator with the error. */
   private readonly onFailure = (error: unknown): never => {
     this.finished = true;
     this.cancel();
-    throw error;
+    throw this.asFailure(error);
   };
+
+  /**
+   * A read of the model's own stream that failed (the connection dropped, the request was
+   * aborted) as the provider's error, as `streamText` hands it out as an error part.
+   */
+  private asFailure(error: unknown): unknown {
+    if (!this.direct || error instanceof LlmProviderError || error instanceof LlmAbortedError) return error;
+    return this.provider.failure(error, this.request.signal);
+  }
 
   /** What follows the stream's end: the reply's calls and `done`, then the iterator's end. */
   private endingResult(): IteratorResult<LlmChunk> {
@@ -247,12 +338,16 @@ class SdkChunks implements AsyncIterableIterator<LlmChunk> {
       try {
         if (this.parts === undefined) {
           if (signal?.aborted) throw new LlmAbortedError(provider.name, signal.reason);
-          this.parts = await provider.open(request);
+          const attempt = await provider.open(request);
+          this.parts = attempt.parts;
+          this.direct = attempt.direct;
+          if (attempt.modelInfo) this.modelInfo = attempt.modelInfo;
         }
         const chunk = await this.read();
         if (chunk !== undefined) this.begun = true;
         return chunk;
-      } catch (error) {
+      } catch (caught) {
+        const error = this.asFailure(caught);
         if (this.begun || !provider.retries(this.attempt, error)) throw error;
         const delay = provider.delayBefore(this.attempt, (error as LlmProviderError).cause);
         if (delay === undefined) throw error;
@@ -268,7 +363,7 @@ class SdkChunks implements AsyncIterableIterator<LlmChunk> {
 
   /** This attempt's next chunk: parts that carry none (starts, ends, steps) are read past. */
   private async read(): Promise<LlmChunk | undefined> {
-    const parts = this.parts as AsyncIterator<SdkPart>;
+    const parts = this.parts as AsyncIterator<SdkPart | ModelPart>;
     while (!this.drained) {
       const chunk = this.take(await parts.next());
       if (chunk !== undefined) return chunk;
@@ -280,7 +375,7 @@ class SdkChunks implements AsyncIterableIterator<LlmChunk> {
    * One part of the SDK's stream: its chunk, or undefined for a part that carries none (a
    * call is held for the ending, the finish makes the ending). At the stream's end, `drained`.
    */
-  private take(next: IteratorResult<SdkPart>): LlmChunk | undefined {
+  private take(next: IteratorResult<SdkPart | ModelPart>): LlmChunk | undefined {
     const { provider, request } = this;
     const { signal } = request;
     // Once aborted, nothing more is handed out, whatever the SDK still had buffered.
@@ -291,7 +386,8 @@ class SdkChunks implements AsyncIterableIterator<LlmChunk> {
         throw new LlmProviderError(provider.name, "the model's stream ended without finishing");
       return undefined;
     }
-    const part = next.value;
+    if (this.direct) return this.takeModelPart(next.value as ModelPart);
+    const part = next.value as SdkPart;
     switch (part.type) {
       case "text-delta":
         if (part.text.length > 0) return { type: "delta", text: part.text };
@@ -307,7 +403,13 @@ class SdkChunks implements AsyncIterableIterator<LlmChunk> {
         });
         break;
       case "finish":
-        this.ending = endingOf(provider.name, part, this.calls);
+        this.ending = endingOf(
+          provider.name,
+          part.finishReason,
+          part.rawFinishReason,
+          part.totalUsage,
+          this.calls,
+        );
         // Read on to the stream's own end (the finish is its last part) rather than cancel
         // it: a cancelled response body costs the connection its reuse.
         break;
@@ -319,32 +421,229 @@ class SdkChunks implements AsyncIterableIterator<LlmChunk> {
     }
     return undefined;
   }
+
+  /**
+   * One part of the model's own stream, as `streamText` would hand it out, then as `take` does:
+   * a call's input is parsed here (as the SDK parses it), the finish's reason and usage read
+   * from the specification's shapes, the warnings logged (as the SDK logs them).
+   */
+  private takeModelPart(part: ModelPart): LlmChunk | undefined {
+    const { provider, request } = this;
+    switch (part.type) {
+      case "text-delta":
+        if (part.delta.length > 0) return { type: "delta", text: part.delta };
+        break;
+      case "tool-call": {
+        const offered = request.tools?.some((t) => t.name === part.toolName) === true;
+        const { input, invalid } = callInputOf(part.input, offered);
+        this.calls.push({ id: part.toolCallId, name: part.toolName, input, invalid });
+        break;
+      }
+      case "finish":
+        this.ending = endingOf(
+          provider.name,
+          part.finishReason.unified,
+          part.finishReason.raw,
+          { inputTokens: part.usage.inputTokens.total, outputTokens: part.usage.outputTokens.total },
+          this.calls,
+        );
+        break;
+      case "stream-start":
+        logWarnings(part.warnings, this.modelInfo);
+        break;
+      case "error":
+        throw provider.failure(part.error, request.signal);
+      // The rest (starts and ends of text, call inputs in pieces, reasoning, metadata) carry nothing of ours.
+    }
+    return undefined;
+  }
+}
+
+/**
+ * The model's prompt as `streamText` makes it from `modelMessagesOf(messages)` with the system
+ * messages as its `system` (convertToLanguageModelPrompt): each message's content as parts.
+ */
+function modelPromptOf(messages: readonly LlmMessage[]): ModelMessageV3[] {
+  const system = messages
+    .filter((m) => m.role === "system")
+    .map((m) => m.content)
+    .join("\n\n");
+  const out: ModelMessageV3[] = system ? [{ role: "system", content: system }] : [];
+  for (const m of messages) {
+    switch (m.role) {
+      case "system":
+        break;
+      case "user":
+        out.push({ role: "user", content: [{ type: "text", text: m.content }] });
+        break;
+      case "assistant": {
+        const calls = m.toolCalls ?? [];
+        if (calls.length === 0) {
+          out.push({
+            role: "assistant",
+            content: [{ type: "text", text: m.content }],
+          });
+          break;
+        }
+        out.push({
+          role: "assistant",
+          content: [
+            ...(m.content.length > 0 ? [{ type: "text" as const, text: m.content }] : []),
+            ...calls.map((call) => ({
+              type: "tool-call" as const,
+              toolCallId: call.id,
+              toolName: call.name,
+              // As modelMessagesOf: arguments that were not a JSON object go back as {}.
+              input: isObject(call.input) ? call.input : {},
+            })),
+          ],
+        });
+        break;
+      }
+      case "tool": {
+        const part = {
+          type: "tool-result" as const,
+          toolCallId: m.toolCallId,
+          toolName: m.toolName,
+          output: m.isError
+            ? { type: "error-text" as const, value: m.content }
+            : { type: "text" as const, value: m.content },
+        };
+        const previous = out.at(-1);
+        if (previous?.role === "tool") previous.content.push(part);
+        else out.push({ role: "tool", content: [part] });
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/** Our tools as the model's function tools, as `streamText` gives it the ones toolSetOf makes. */
+function modelToolsOf(tools: readonly LlmToolDefinition[]): NonNullable<ModelCallOptions["tools"]> {
+  return tools.map((t) => ({
+    type: "function" as const,
+    name: t.name,
+    description: t.description,
+    inputSchema: t.inputSchema,
+  }));
+}
+
+/**
+ * The ids of the calls an assistant message asked for that no tool message answers before the
+ * next user message or the end, which `streamText` refuses (MissingToolResultsError).
+ */
+function unansweredCalls(messages: readonly LlmMessage[]): string[] {
+  const open = new Set<string>();
+  for (const m of messages) {
+    if (m.role === "assistant") for (const call of m.toolCalls ?? []) open.add(call.id);
+    else if (m.role === "tool") open.delete(m.toolCallId);
+    else if (m.role === "user" && open.size > 0) break;
+  }
+  return [...open];
+}
+
+/**
+ * A call's input as the SDK parses it (parseToolCall): for a tool offered, empty text is `{}`
+ * and JSON text its value, anything else invalid with its text as the input; a tool not offered
+ * is invalid, with the value of its JSON text if it is JSON.
+ */
+function callInputOf(text: string, offered: boolean): { input: unknown; invalid: boolean } {
+  if (offered && text.trim() === "") return { input: {}, invalid: false };
+  const parsed = parseJson(text);
+  if (parsed === NOT_JSON) return { input: text, invalid: true };
+  return { input: parsed, invalid: !offered };
+}
+
+const NOT_JSON = Symbol("not JSON");
+
+/**
+ * JSON.parse as the SDK's secure parse: text that is not JSON, or whose objects have a
+ * `__proto__` key or a `constructor` key holding an object with a `prototype` key, is NOT_JSON.
+ */
+function parseJson(text: string): unknown {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return NOT_JSON;
+  }
+  if (!text.includes("__proto__") && !text.includes("constructor")) return value;
+  const pending: unknown[] = [value];
+  const has = (o: object, key: string) => Object.hasOwn(o, key);
+  while (pending.length > 0) {
+    const node = pending.pop();
+    if (typeof node !== "object" || node === null) continue;
+    if (has(node, "__proto__")) return NOT_JSON;
+    const ctor = (node as { constructor?: unknown }).constructor;
+    if (has(node, "constructor") && typeof ctor === "object" && ctor !== null && has(ctor, "prototype"))
+      return NOT_JSON;
+    for (const key of Object.keys(node)) pending.push((node as Record<string, unknown>)[key]);
+  }
+  return value;
+}
+
+type ModelWarning = Extract<ModelPart, { type: "stream-start" }>["warnings"][number];
+
+let warnedBefore = false;
+
+/** The model's warnings, logged as the SDK logs them (AI_SDK_LOG_WARNINGS: false, a function, or the console). */
+function logWarnings(warnings: readonly ModelWarning[], info: { provider: string; model: string }): void {
+  if (warnings.length === 0) return;
+  const logger = (globalThis as { AI_SDK_LOG_WARNINGS?: unknown }).AI_SDK_LOG_WARNINGS;
+  if (logger === false) return;
+  if (typeof logger === "function") {
+    (logger as LogWarningsFunction)({ warnings: [...warnings], ...info });
+    return;
+  }
+  if (!warnedBefore) {
+    warnedBefore = true;
+    console.info(
+      "AI SDK Warning System: To turn off warning logging, set the AI_SDK_LOG_WARNINGS global to false.",
+    );
+  }
+  const prefix = `AI SDK Warning (${info.provider} / ${info.model}):`;
+  for (const warning of warnings) {
+    const details = "details" in warning && warning.details ? ` ${warning.details}` : "";
+    switch (warning.type) {
+      case "unsupported":
+        console.warn(`${prefix} The feature "${warning.feature}" is not supported.${details}`);
+        break;
+      case "compatibility":
+        console.warn(`${prefix} The feature "${warning.feature}" is used in a compatibility mode.${details}`);
+        break;
+      case "other":
+        console.warn(`${prefix} ${warning.message}`);
+        break;
+      default:
+        console.warn(`${prefix} ${JSON.stringify(warning, null, 2)}`);
+    }
+  }
 }
 
 /** The chunks a reply's finish part ends it with: its whole calls, then `done`. */
 function endingOf(
   name: string,
-  part: Extract<SdkPart, { type: "finish" }>,
+  finishReason: string,
+  rawFinishReason: string | undefined,
+  usage: { inputTokens: number | undefined; outputTokens: number | undefined },
   calls: (LlmToolCall & { invalid: boolean })[],
 ): LlmChunk[] {
   // No finish reason from the model: its stream was cut short (the OpenAI and Anthropic
   // adapters report that as "other"; the OpenAI-compatible one as an error part).
-  if (part.finishReason === "other" && part.rawFinishReason === undefined) {
+  if (finishReason === "other" && rawFinishReason === undefined) {
     throw new LlmProviderError(name, "the model's stream ended without a finish reason");
   }
   // A call cut short by the token limit is half a call: only whole ones are handed out.
-  const asked = part.finishReason === "length" ? calls.filter((c) => !c.invalid) : calls;
+  const asked = finishReason === "length" ? calls.filter((c) => !c.invalid) : calls;
   return [
     ...asked.map(
       (call): LlmChunk => ({ type: "tool_call", id: call.id, name: call.name, input: call.input }),
     ),
     {
       type: "done",
-      stopReason: asked.length > 0 ? "tool_calls" : stopReasonOf(part.finishReason),
-      usage: {
-        inputTokens: part.totalUsage.inputTokens ?? 0,
-        outputTokens: part.totalUsage.outputTokens ?? 0,
-      },
+      stopReason: asked.length > 0 ? "tool_calls" : stopReasonOf(finishReason),
+      usage: { inputTokens: usage.inputTokens ?? 0, outputTokens: usage.outputTokens ?? 0 },
     },
   ];
 }
