@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { LanguageModel } from "ai";
-import { AiSdkProvider } from "./ai-sdk-provider.js";
+import { streamText } from "ai";
+import { AiSdkProvider, streamTextArgsOf } from "./ai-sdk-provider.js";
 import { LlmProviderError } from "./errors.js";
 import type { LlmChunk, LlmRequest } from "./provider.js";
 
@@ -123,5 +124,53 @@ describe("AiSdkProvider", () => {
       assert.match(failure.message, /c1/);
     }
     assert.equal((failures[0] as Error).message, (failures[1] as Error).message);
+  });
+
+  it("asks a v3 model with the options streamText would give it for the same request", async () => {
+    // A guard against drift: should a new `ai` release change what streamText sends a model,
+    // this fails, and the direct path (openModel) must follow.
+    const asked: LlmRequest = {
+      model: "m",
+      temperature: 0.3,
+      maxTokens: 200,
+      messages: [
+        { role: "system", content: "Be brief." },
+        { role: "system", content: "Use tools." },
+        { role: "user", content: "Look it up" },
+        {
+          role: "assistant",
+          content: "Looking",
+          toolCalls: [
+            { id: "c1", name: "lookup", input: { q: "a" } },
+            { id: "c2", name: "lookup", input: "not an object" },
+          ],
+        },
+        { role: "tool", toolCallId: "c1", toolName: "lookup", content: "found a" },
+        { role: "tool", toolCallId: "c2", toolName: "lookup", content: "bad input", isError: true },
+        { role: "assistant", content: "Done." },
+        { role: "user", content: "Thanks" },
+      ],
+      tools: [
+        {
+          name: "lookup",
+          description: "Looks up",
+          inputSchema: { type: "object", properties: { q: { type: "string" } }, required: ["q"] },
+        },
+      ],
+    };
+    const received: unknown[] = [];
+    const recording = model("v3", text) as unknown as { doStream: (options: unknown) => Promise<unknown> };
+    const stream = recording.doStream;
+    recording.doStream = (options) => {
+      received.push(options);
+      return stream(options);
+    };
+    await chunksOf(new AiSdkProvider("test", () => recording as unknown as LanguageModel), asked);
+    const sdk = streamText(await streamTextArgsOf(recording as unknown as LanguageModel, asked));
+    for await (const _ of sdk.fullStream);
+    assert.equal(received.length, 2);
+    // Keys set to undefined are the same as absent to a model.
+    const [direct, throughSdk] = received.map((options) => JSON.parse(JSON.stringify(options)));
+    assert.deepEqual(direct, throughSdk);
   });
 });

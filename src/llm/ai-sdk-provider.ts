@@ -135,7 +135,10 @@ export class AiSdkProvider implements LlmProvider {
     let stream: ReadableStream<ModelPart>;
     try {
       // The keys streamText sets to undefined are left out (the same to a model).
-      const options: ModelCallOptions = { prompt: modelPromptOf(request.messages), includeRawChunks: false };
+      const options: ModelCallOptions = {
+        prompt: modelPromptOf(request.messages),
+        includeRawChunks: false,
+      };
       if (request.maxTokens !== undefined) options.maxOutputTokens = request.maxTokens;
       if (request.temperature !== undefined) options.temperature = request.temperature;
       if (request.tools?.length) {
@@ -156,29 +159,8 @@ export class AiSdkProvider implements LlmProvider {
 
   /** Any other model, through `streamText`: the SDK's stream of parts. */
   private async openStreamText(model: LanguageModel, request: LlmRequest): Promise<AsyncIterator<SdkPart>> {
-    const { signal } = request;
     sdk ??= await import("ai");
-    const { streamText, stepCountIs } = sdk;
-    const system = request.messages
-      .filter((m) => m.role === "system")
-      .map((m) => m.content)
-      .join("\n\n");
-    const tools = request.tools?.length ? await toolSetOf(request.tools) : undefined;
-    const result = streamText({
-      model,
-      ...(system ? { system } : {}),
-      messages: modelMessagesOf(request.messages),
-      ...(tools ? { tools } : {}),
-      // One model call per request (the SDK's default, stated): the caller runs the tools.
-      stopWhen: stepCountIs(1),
-      ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
-      ...(request.maxTokens !== undefined ? { maxOutputTokens: request.maxTokens } : {}),
-      ...(signal ? { abortSignal: signal } : {}),
-      // Retried here instead, where jitter, the wait's limit and the signal are ours to set.
-      maxRetries: 0,
-      // Failures reach the caller as the stream's error part; the SDK's default prints them.
-      onError: () => {},
-    });
+    const result = sdk.streamText(await streamTextArgsOf(model, request));
     return result.fullStream[Symbol.asyncIterator]();
   }
 
@@ -193,6 +175,36 @@ export class AiSdkProvider implements LlmProvider {
 
 /** The AI SDK, once loaded: `import()` of a loaded module still costs a trip through the loader. */
 let sdk: typeof import("ai") | undefined;
+
+/**
+ * What `streamText` is given for `request`: one model call (the caller runs the tools), retried
+ * by the provider rather than the SDK. @internal Exported for the test that checks a v3 model
+ * is asked directly with what `streamText` would ask it.
+ */
+export async function streamTextArgsOf(model: LanguageModel, request: LlmRequest) {
+  const { signal } = request;
+  sdk ??= await import("ai");
+  const system = request.messages
+    .filter((m) => m.role === "system")
+    .map((m) => m.content)
+    .join("\n\n");
+  const tools = request.tools?.length ? await toolSetOf(request.tools) : undefined;
+  return {
+    model,
+    ...(system ? { system } : {}),
+    messages: modelMessagesOf(request.messages),
+    ...(tools ? { tools } : {}),
+    // One model call per request (the SDK's default, stated): the caller runs the tools.
+    stopWhen: sdk.stepCountIs(1),
+    ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+    ...(request.maxTokens !== undefined ? { maxOutputTokens: request.maxTokens } : {}),
+    ...(signal ? { abortSignal: signal } : {}),
+    // Retried here instead, where jitter, the wait's limit and the signal are ours to set.
+    maxRetries: 0,
+    // Failures reach the caller as the stream's error part; the SDK's default prints them.
+    onError: () => {},
+  };
+}
 
 type SdkPart = TextStreamPart<ToolSet>;
 
