@@ -184,10 +184,7 @@ let sdk: typeof import("ai") | undefined;
 export async function streamTextArgsOf(model: LanguageModel, request: LlmRequest) {
   const { signal } = request;
   sdk ??= await import("ai");
-  const system = request.messages
-    .filter((m) => m.role === "system")
-    .map((m) => m.content)
-    .join("\n\n");
+  const system = systemOf(request.messages);
   const tools = request.tools?.length ? await toolSetOf(request.tools) : undefined;
   return {
     model,
@@ -472,63 +469,28 @@ class SdkChunks implements AsyncIterableIterator<LlmChunk> {
 }
 
 /**
- * The model's prompt as `streamText` makes it from `modelMessagesOf(messages)` with the system
- * messages as its `system` (convertToLanguageModelPrompt): each message's content as parts.
+ * The model's prompt as `streamText` makes it (convertToLanguageModelPrompt) from
+ * `modelMessagesOf(messages)` with the system messages as its `system`: the system first, and
+ * a user's or assistant's text as a text part.
  */
 function modelPromptOf(messages: readonly LlmMessage[]): ModelMessageV3[] {
-  const system = messages
+  const system = systemOf(messages);
+  const out: ModelMessageV3[] = system ? [{ role: "system", content: system }] : [];
+  for (const m of modelMessagesOf(messages)) {
+    if (typeof m.content === "string" && (m.role === "user" || m.role === "assistant"))
+      out.push({ role: m.role, content: [{ type: "text", text: m.content }] });
+    // The SDK's message parts here are the model's prompt parts (text, tool-call, tool-result).
+    else out.push(m as ModelMessageV3);
+  }
+  return out;
+}
+
+/** The system messages as one `system` text, as both paths give it. */
+function systemOf(messages: readonly LlmMessage[]): string {
+  return messages
     .filter((m) => m.role === "system")
     .map((m) => m.content)
     .join("\n\n");
-  const out: ModelMessageV3[] = system ? [{ role: "system", content: system }] : [];
-  for (const m of messages) {
-    switch (m.role) {
-      case "system":
-        break;
-      case "user":
-        out.push({ role: "user", content: [{ type: "text", text: m.content }] });
-        break;
-      case "assistant": {
-        const calls = m.toolCalls ?? [];
-        if (calls.length === 0) {
-          out.push({
-            role: "assistant",
-            content: [{ type: "text", text: m.content }],
-          });
-          break;
-        }
-        out.push({
-          role: "assistant",
-          content: [
-            ...(m.content.length > 0 ? [{ type: "text" as const, text: m.content }] : []),
-            ...calls.map((call) => ({
-              type: "tool-call" as const,
-              toolCallId: call.id,
-              toolName: call.name,
-              // As modelMessagesOf: arguments that were not a JSON object go back as {}.
-              input: isObject(call.input) ? call.input : {},
-            })),
-          ],
-        });
-        break;
-      }
-      case "tool": {
-        const part = {
-          type: "tool-result" as const,
-          toolCallId: m.toolCallId,
-          toolName: m.toolName,
-          output: m.isError
-            ? { type: "error-text" as const, value: m.content }
-            : { type: "text" as const, value: m.content },
-        };
-        const previous = out.at(-1);
-        if (previous?.role === "tool") previous.content.push(part);
-        else out.push({ role: "tool", content: [part] });
-        break;
-      }
-    }
-  }
-  return out;
 }
 
 /** Our tools as the model's function tools, as `streamText` gives it the ones toolSetOf makes. */
