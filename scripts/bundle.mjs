@@ -11,6 +11,7 @@
 // hosted root) gets the same Runtime, Pid and error classes as the host itself. All three sit
 // at the top of <outdir>, beside the chunks, because the code finds them next to itself
 // (`new URL("./host-main.js", import.meta.url)`).
+// What a host loads is two of those chunks (see hostCore): the host's, and the session's.
 //
 // zod and pino are bundled in; zod without its translations of error messages, which the
 // library never selects. Every other package stays an import (better-sqlite3 is native; the model
@@ -90,6 +91,151 @@ const dependencies = {
 };
 
 /**
+ * What a session's host loads: the host's entry, the hosted session's module, and the llm layer
+ * (a providers module imports it, or the package's index).
+ */
+const HOST_CORE = ["src/hosts/host-main.ts", "src/session/hosted-session.ts", "src/llm/index.ts"];
+
+const ENTRY_NAMESPACE = "sessionvisor-entry";
+
+/** Modules the library imports with `import("./…")`: esbuild makes each an entry of its own. */
+function dynamicImportTargets() {
+  const targets = new Set();
+  for (const name of readdirSync(SRC, { recursive: true })) {
+    if (!name.endsWith(".ts") || name.endsWith(".test.ts")) continue;
+    const file = join(SRC, name);
+    for (const [, path] of readFileSync(file, "utf8").matchAll(/\bimport\("(\.{1,2}\/[^"]+)\.js"\)/g)) {
+      targets.add(resolve(dirname(file), `${path}.ts`));
+    }
+  }
+  return targets;
+}
+
+/** What every host imports (host-main's imports: importing it runs a host), and what a session's host imports besides. */
+function hostCoreModules() {
+  const hostMain = join(ROOT, HOST_CORE[0]);
+  const imports = readFileSync(hostMain, "utf8").matchAll(
+    /^import (?!type )[^;]*?from "(\.{1,2}\/[^"]+)\.js";/gms,
+  );
+  return [
+    [...imports].map(([, path]) => resolve(dirname(hostMain), `${path}.ts`)),
+    HOST_CORE.slice(1).map((file) => join(ROOT, file)),
+  ];
+}
+
+/**
+ * One chunk for what every host loads, and one more for what a session's host loads besides.
+ * esbuild puts a module in the chunk of the set of entries that reach it, and a host's modules
+ * are reached by different sets (the runtime by every entry, the session's agents by a few): as
+ * ES modules that made ~15 files, each a trip through Node's module loader in every new host
+ * (~0.5 ms a file). So every entry is made to import what a host imports, and every entry other
+ * than the host's own what a session's host imports (the hosted session, the llm layer): all
+ * of it then has the same set of entries, a chunk each. An entry is a module of its own that
+ * re-exports its file and imports those (importing them into the file itself could make a
+ * cycle); a module the library imports with `import()`, which esbuild makes an entry too, gets
+ * the imports appended. The chunks stay shared with the package's entries, so a module that
+ * imports the package in a host still gets the host's classes. The cost: an entry that needed
+ * less (`sessionvisor/otp`) loads the session's chunk too.
+ */
+function hostCore() {
+  const dynamicTargets = dynamicImportTargets();
+  const hostMain = join(ROOT, HOST_CORE[0]);
+  const [hostModules, sessionModules] = hostCoreModules();
+  const imports = (modules, self) =>
+    modules
+      .filter((path) => path !== self)
+      .map((path) => `import ${JSON.stringify(path)};`)
+      .join("\n");
+  return {
+    name: "host-core",
+    setup(build) {
+      build.onResolve({ filter: new RegExp(`^${ENTRY_NAMESPACE}:`) }, (args) => ({
+        path: args.path.slice(ENTRY_NAMESPACE.length + 1),
+        namespace: ENTRY_NAMESPACE,
+      }));
+      build.onLoad({ filter: /.*/, namespace: ENTRY_NAMESPACE }, (args) => {
+        // `<out>:<file>`: one module per entry, even for two entries of one file.
+        const file = args.path.slice(args.path.indexOf(":") + 1);
+        const text = readFileSync(file, "utf8");
+        const hashbang = text.startsWith("#!") ? text.slice(0, text.indexOf("\n") + 1) : "";
+        const modules = file === hostMain ? hostModules : [...hostModules, ...sessionModules];
+        return {
+          contents: `${hashbang}export * from ${JSON.stringify(file)};\n${imports(modules, file)}\n`,
+          resolveDir: dirname(file),
+          loader: "js",
+        };
+      });
+      build.onLoad({ filter: /\.ts$/ }, (args) => {
+        if (!dynamicTargets.has(args.path)) return undefined;
+        const modules = [...hostModules, ...sessionModules];
+        return {
+          contents: `${readFileSync(args.path, "utf8")}\n${imports(modules, args.path)}\n`,
+          loader: "ts",
+        };
+      });
+    },
+  };
+}
+
+/**
+ * Fails the build if a host loads its modules from more chunks than one (two for a session's
+ * host: the host's, and the session's).
+ */
+function checkHostCore(metafile, outdir) {
+  const outputs = metafile.outputs;
+  const byEntry = new Map(
+    Object.entries(outputs)
+      .filter(([, output]) => output.entryPoint?.startsWith(`${ENTRY_NAMESPACE}:`))
+      .map(([path, output]) => {
+        const name = output.entryPoint.slice(ENTRY_NAMESPACE.length + 1);
+        return [name.slice(name.indexOf(":") + 1), path];
+      }),
+  );
+  const chunksOf = (files) => {
+    const loads = new Set();
+    const visit = (path) => {
+      if (loads.has(path)) return;
+      loads.add(path);
+      for (const record of outputs[path].imports) {
+        if (!record.external && record.kind === "import-statement") visit(record.path);
+      }
+    };
+    for (const file of files) visit(byEntry.get(join(ROOT, file)));
+    return [...loads].filter((path) => /(^|\/)chunk-[^/]+\.js$/.test(path));
+  };
+  // What `import()` loads gets the host's modules appended: none of them may import it back.
+  const inputs = new Map(Object.entries(metafile.inputs).map(([path, input]) => [resolve(path), input]));
+  const reached = new Set();
+  const reach = (path) => {
+    if (reached.has(path) || !inputs.has(path)) return;
+    reached.add(path);
+    for (const record of inputs.get(path).imports) {
+      if (!record.external && record.kind === "import-statement") reach(resolve(record.path));
+    }
+  };
+  const dynamicTargets = dynamicImportTargets();
+  const [hostModules, sessionModules] = hostCoreModules();
+  for (const path of [...hostModules, ...sessionModules]) reach(path);
+  for (const path of dynamicTargets) {
+    if (reached.has(path))
+      throw new Error(
+        `bundle ${outdir}: ${relative(ROOT, path)} is imported by a host's modules and with import()`,
+      );
+  }
+  for (const [files, count] of [
+    [HOST_CORE.slice(0, 1), 1],
+    [HOST_CORE, 2],
+  ]) {
+    const chunks = chunksOf(files);
+    if (chunks.length !== count) {
+      throw new Error(
+        `bundle ${outdir}: ${files.join(" + ")} load ${chunks.length} chunks, not ${count}: ${chunks.join(", ")}`,
+      );
+    }
+  }
+}
+
+/**
  * `options.sourcemap` (default true) writes `.map` files beside the output. The package is built
  * without them (`--package`): a map that points at src/ files the package does not ship helps
  * nobody, and esbuild's unminified output reads well enough in a stack trace.
@@ -101,7 +247,7 @@ export async function bundle(outdir, extra = [], options = {}) {
       const path = resolve(ROOT, file);
       return { in: path, out: relative(SRC, path).replace(/\.ts$/, "") };
     }),
-  ];
+  ].map((entry) => ({ in: `${ENTRY_NAMESPACE}:${entry.out}:${entry.in}`, out: entry.out }));
   // Chunks from an earlier build would stay beside the new ones.
   for (const name of safeList(outdir)) if (/^chunk-.*\.js(\.map)?$/.test(name)) rmSync(join(outdir, name));
   // pino for the runtime's loggers (src/runtime/logger.ts), which `require` it from here.
@@ -115,7 +261,7 @@ export async function bundle(outdir, extra = [], options = {}) {
     sourcemap: options.sourcemap ?? true,
     logLevel: "warning",
   });
-  return esbuild.build({
+  const result = await esbuild.build({
     entryPoints,
     outdir,
     bundle: true,
@@ -125,13 +271,16 @@ export async function bundle(outdir, extra = [], options = {}) {
     target: "node20",
     sourcemap: options.sourcemap ?? true,
     chunkNames: "chunk-[hash]",
-    plugins: [dependencies],
+    plugins: [hostCore(), dependencies],
+    metafile: true,
     // pino is CommonJS: its `require` calls need one in an ES module.
     banner: {
       js: 'import { createRequire as __sessionvisorRequire } from "node:module"; const require = __sessionvisorRequire(import.meta.url);',
     },
     logLevel: "warning",
   });
+  checkHostCore(result.metafile, outdir);
+  return result;
 }
 
 /**
@@ -196,6 +345,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
       if (name.endsWith(".js.map")) rmSync(join(outdir, name));
     }
   }
-  await bundle(resolve(outdir), extra, { sourcemap: !pkg });
+  const result = await bundle(resolve(outdir), extra, { sourcemap: !pkg });
+  if (process.env.BUNDLE_META) writeFileSync(process.env.BUNDLE_META, JSON.stringify(result.metafile));
   if (pkg) writeRequireShims(resolve(outdir));
 }
