@@ -41,6 +41,10 @@ export interface HostBoot {
 
 const boot: HostBoot = isMainThread ? JSON.parse(process.env.SESSIONVISOR_HOST ?? "null") : workerData;
 if (!boot || typeof boot.node !== "string") throw new Error("host-main runs only as a sessionvisor host");
+// They load while the host sets itself up (they run only once this module's synchronous part
+// has, as before), and are awaited before `ready`. A module that fails here fails again at the
+// spawn that needs it, which reports it.
+const preloaded = Promise.all((boot.preload ?? []).map((module) => import(module).catch(() => undefined)));
 
 /** This host's OS thread (Linux): the programs a thread host's code starts are its children. */
 const tid = currentOsThreadId();
@@ -248,7 +252,6 @@ if (isMainThread) {
   parentPort?.on("message", onFrame);
 }
 setInterval(() => post({ t: "heartbeat", memory: memory() }), boot.heartbeatMs);
-// A module that fails here fails again at the spawn that needs it, which reports it.
-await Promise.all((boot.preload ?? []).map((module) => import(module).catch(() => undefined)));
+await preloaded;
 post({ t: "ready", node: boot.node, ...(tid === undefined ? {} : { tid }) });
 post({ t: "heartbeat", memory: memory() });

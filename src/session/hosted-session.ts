@@ -26,6 +26,11 @@ export interface HostedSessionArgs {
    */
   config: SessionConfig;
   providers?: { module: string; export: string };
+  /**
+   * A session just created, with no conversation stored: its context manager starts empty
+   * without asking the parent for it (see AgentArgs.fresh). Only its first start says so.
+   */
+  fresh?: boolean;
 }
 
 /** What a hosted session asks of its parent: its own conversation, and its events published. */
@@ -72,7 +77,7 @@ export async function hostedSessionRoot(context: HostContext, raw: unknown): Pro
       });
     },
   };
-  return new SessionSupervisor(args.sessionId, deps, config);
+  return new SessionSupervisor(args.sessionId, deps, config, args.fresh === true);
 }
 
 async function loadProviders(source: HostedSessionArgs["providers"]): Promise<ProviderRegistry> {

@@ -48,19 +48,33 @@ export function sessionChildSpec(
     config,
     ...(hosting.providers ? { providers: hosting.providers } : {}),
   };
-  return hostedChild(hosting.hosts, {
-    id: sessionId,
-    isolation,
-    module: HOSTED_SESSION_MODULE,
-    export: "hostedSessionRoot",
-    args,
-    limits,
-    restart: "permanent",
-    shutdown: "infinity",
-    type: "supervisor",
-    // A spare for the next session imports its providers' module too, as hostedSessionRoot will.
-    ...(hosting.providers ? { preload: [hosting.providers.module] } : {}),
-  });
+  const spec = (rootArgs: HostedSessionArgs) =>
+    hostedChild(hosting.hosts, {
+      id: sessionId,
+      isolation,
+      module: HOSTED_SESSION_MODULE,
+      export: "hostedSessionRoot",
+      args: rootArgs,
+      limits,
+      restart: "permanent",
+      shutdown: "infinity",
+      type: "supervisor",
+      // A spare for the next session imports its providers' module too, as hostedSessionRoot will.
+      ...(hosting.providers ? { preload: [hosting.providers.module] } : {}),
+    });
+  const later = spec(args);
+  if (options.fresh !== true) return later;
+  // As inline: only the first start is of a fresh session, a restart finds what it stored.
+  const first = spec({ ...args, fresh: true });
+  let fresh = true;
+  return {
+    ...later,
+    start: (ctx) => {
+      const start = fresh ? first.start : later.start;
+      fresh = false;
+      return start(ctx);
+    },
+  };
 }
 
 /**
