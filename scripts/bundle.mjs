@@ -345,7 +345,6 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
       if (name.endsWith(".js.map")) rmSync(join(outdir, name));
     }
   }
-  const result = await bundle(resolve(outdir), extra, { sourcemap: !pkg });
-  if (process.env.BUNDLE_META) writeFileSync(process.env.BUNDLE_META, JSON.stringify(result.metafile));
+  await bundle(resolve(outdir), extra, { sourcemap: !pkg });
   if (pkg) writeRequireShims(resolve(outdir));
 }
