@@ -915,7 +915,6 @@ export class SessionManager extends GenServer<
   }
 }
 
-/** Why a session's supervisor failed to start: the reason inside the supervisor's start error. */
 const FLUSH_CREATES: SessionManagerInfo = { type: "flush_creates" };
 /** At most this many creates wait for one durable write. */
 const MAX_GROUP_COMMIT = 64;
@@ -925,6 +924,7 @@ function answerLater(): NoReply {
   return NoReply;
 }
 
+/** Why a session's supervisor failed to start: the reason inside the supervisor's start error. */
 function startFailureOf(error: unknown): unknown {
   return error instanceof Error && "reason" in error ? (error as { reason: unknown }).reason : error;
 }
