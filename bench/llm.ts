@@ -150,23 +150,15 @@ export async function measureTurnOverhead(
     if (reply.text !== expected) throw new Error(`unexpected reply ${JSON.stringify(reply.text)}`);
   };
 
-  const times = [new Float64Array(samples), new Float64Array(samples), new Float64Array(samples)];
-  const runs = [
-    (i: number, text: string) => direct(i, text),
-    (i: number, text: string) => viaSession(plain, i, text),
-    (i: number, text: string) => viaSession(watched, i, text),
-  ];
-  for (let round = 0; round < warmup + samples; round++) {
-    const text = `message ${round}`;
-    // The order rotates, so that none of the three always runs right after another.
-    for (let k = 0; k < 3; k++) {
-      const which = (round + k) % 3;
-      const start = performance.now();
-      await (runs[which] as (i: number, text: string) => Promise<void>)(round, text);
-      const elapsed = performance.now() - start;
-      if (round >= warmup) (times[which] as Float64Array)[round - warmup] = elapsed;
-    }
-  }
+  const times = await interleaved(
+    [
+      (i, text) => direct(i, text),
+      (i, text) => viaSession(plain, i, text),
+      (i, text) => viaSession(watched, i, text),
+    ],
+    warmup,
+    samples,
+  );
   // Sessions of their own, whose conversations grow as the doStream ones do.
   const fresh: SessionInfo[] = [];
   for (let i = 0; i < conversations; i++) fresh.push(await system.createSession({ llm }));
@@ -222,19 +214,29 @@ async function measureOwnOverhead(
     if (reply !== expected) throw new Error(`(d) unexpected reply ${JSON.stringify(reply)}`);
     history.push({ role: "assistant", content: [{ type: "text", text: reply }] });
   };
-  const runs = [modelDirect, viaSession];
-  const times = [new Float64Array(samples), new Float64Array(samples)];
+  const times = await interleaved([modelDirect, viaSession], warmup, samples);
+  return { modelDirect: latency(times[0] as Float64Array), session: latency(times[1] as Float64Array) };
+}
+
+type Turn = (round: number, text: string) => Promise<void>;
+
+/**
+ * Runs each of `runs` once a round with message `message <round>`, their order rotating so that
+ * none always runs right after another; the times of the rounds after `warmup`, per run, in ms.
+ */
+async function interleaved(runs: Turn[], warmup: number, samples: number): Promise<Float64Array[]> {
+  const times = runs.map(() => new Float64Array(samples));
   for (let round = 0; round < warmup + samples; round++) {
     const text = `message ${round}`;
-    for (let k = 0; k < 2; k++) {
-      const which = (round + k) % 2;
+    for (let k = 0; k < runs.length; k++) {
+      const which = (round + k) % runs.length;
       const start = performance.now();
-      await (runs[which] as (i: number, text: string) => Promise<void>)(round, text);
+      await (runs[which] as Turn)(round, text);
       const elapsed = performance.now() - start;
       if (round >= warmup) (times[which] as Float64Array)[round - warmup] = elapsed;
     }
   }
-  return { modelDirect: latency(times[0] as Float64Array), session: latency(times[1] as Float64Array) };
+  return times;
 }
 
 /** See TurnOverheadFigures.abortable. */

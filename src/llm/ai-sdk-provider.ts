@@ -129,8 +129,8 @@ export class AiSdkProvider implements LlmProvider {
     const { signal } = request;
     const missing = unansweredCalls(request.messages);
     if (missing.length > 0) {
-      const { MissingToolResultsError } = await import("ai");
-      throw this.failure(new MissingToolResultsError({ toolCallIds: missing }), signal);
+      sdk ??= await import("ai");
+      throw this.failure(new sdk.MissingToolResultsError({ toolCallIds: missing }), signal);
     }
     let stream: ReadableStream<ModelPart>;
     try {
