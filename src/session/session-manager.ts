@@ -303,7 +303,7 @@ export class SessionManager extends GenServer<
   ): Promise<void> {
     if (this.entries.size >= this.maxSessions) throw new MaxSessionsError(this.maxSessions);
     let id = newSessionId();
-    // A v4 uuid does not collide in practice; the table check makes it certain among live sessions.
+    // A v7 uuid (62 random bits) does not collide in practice; the table check makes it certain.
     while (this.entries.has(id)) id = newSessionId();
     const at = this.deps.now();
     const entry = SessionEntry.created(id, config, at, this.runtime.clock.now());
