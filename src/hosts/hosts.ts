@@ -22,6 +22,15 @@ export interface HostsOptions {
    * host does not wait for a thread or process to boot. 0 (the default) starts each on demand.
    */
   spares?: number;
+  /**
+   * Whether a host silent for half its hang timeout gets a standby started beside it (default
+   * true): a host of the same kind and limits, loading the same modules, so that if the
+   * watchdog then finds the silent one hung its root restarts at once instead of waiting for a
+   * boot. A standby nobody takes is stopped again twice the hang timeout later (or kept as a
+   * spare, if the pool holds fewer than `spares`). It costs a host's start each time a host is
+   * busy without a break for half its timeout.
+   */
+  standby?: boolean;
 }
 
 /** What introspection shows of a host. */
@@ -81,6 +90,8 @@ interface HostRecord {
   readonly limits: HostLimits;
   label: string | undefined;
   root: Pid | undefined;
+  /** The modules its root loads (its own and those it names to preload): what a standby loads. */
+  modules: readonly string[];
   stopping: boolean;
   /** The spawn waiting for its answer. */
   spawn: { resolve(pid: Pid): void; reject(error: unknown): void } | undefined;
@@ -96,6 +107,7 @@ interface HostRecord {
 export class Hosts {
   readonly limits: HostLimits;
   private readonly spareCount: number;
+  private readonly standby: boolean;
   private readonly records = new Map<string, HostRecord>();
   private readonly spares = new Map<string, Promise<HostRecord>[]>();
   private readonly providers = new Map<string, ServiceFactory>();
@@ -116,6 +128,10 @@ export class Hosts {
       throw new InvalidArgumentError("spares", "must be a whole number from 0 to 16");
     }
     this.spareCount = spares;
+    if (options.standby !== undefined && typeof options.standby !== "boolean") {
+      throw new InvalidArgumentError("standby", "must be true or false");
+    }
+    this.standby = options.standby ?? true;
     this.inbound = runtime.useRouter({
       route: (node) => {
         const record = this.records.get(node);
@@ -141,8 +157,10 @@ export class Hosts {
     const args = encodeTerm(options.args, "args");
     const kind = options.kind;
     const limits = resolveLimits(options.limits, this.limits);
+    const modules = [options.module, ...(options.preload ?? [])];
     const record = await this.take(kind, limits, options.module);
     record.label = options.label;
+    record.modules = modules;
     // The root is linked to its parent once it runs; until then a parent that dies must still
     // take the host with it, or the host would be an orphan.
     const ownerWatch = this.runtime.watch(options.parent, () => {
@@ -173,7 +191,7 @@ export class Hosts {
       this.runtime.demonitor(ownerWatch);
       // Spares are replaced once this spawn is done, not while it runs: on a busy machine a
       // booting host would slow the very start the spare was kept for.
-      this.refill(kind, limits, [options.module, ...(options.preload ?? [])]);
+      this.refill(kind, limits, modules);
     }
   }
 
@@ -350,6 +368,9 @@ export class Hosts {
       onDeath: (reason) => {
         if (record) this.died(record, reason);
       },
+      onSilent: () => {
+        if (record) this.startStandby(record);
+      },
     });
     const peer = new Peer(
       this.runtime,
@@ -364,6 +385,7 @@ export class Hosts {
       limits,
       label: undefined,
       root: undefined,
+      modules: preload,
       stopping: false,
       spawn: undefined,
       services: new Map(),
@@ -371,6 +393,38 @@ export class Hosts {
     this.records.set(node, record);
     if (this.stopped) await this.stopHost(record);
     return record;
+  }
+
+  /**
+   * `record`'s host has been silent for half its hang timeout and may be hung: unless a spare of
+   * its kind and limits is there or starting, one is started as a standby, loading what its root
+   * loads, so that a restart after a hang verdict takes it instead of waiting for a boot (a cold
+   * process host takes ~100 ms to come up; a hung one is found only at the timeout).
+   */
+  private startStandby(record: HostRecord): void {
+    if (!this.standby || record.label === undefined || record.stopping) return;
+    if (this.stopped || this.runtime.isStopped) return;
+    const { kind } = record.launched;
+    const pool = this.pool(kind, record.limits);
+    if (pool.length > 0) return;
+    const standby = this.launch(kind, record.limits, [...record.modules]);
+    standby.catch(() => {});
+    pool.push(standby);
+    this.runtime.logger.debug(
+      { event: "host_standby", host: record.launched.node, label: record.label },
+      "a silent host may be hung: a standby host is starting",
+    );
+    // Kept while the silent host may still be judged hung and its root restarted; then, if
+    // nobody took it and the pool holds its spares without it, stopped.
+    setTimeout(() => {
+      const at = pool.indexOf(standby);
+      if (this.stopped || at < 0 || pool.length <= this.spareCount) return;
+      pool.splice(at, 1);
+      void standby.then(
+        (host) => this.stopHost(host),
+        () => {},
+      );
+    }, record.limits.hangTimeoutMs * 2).unref();
   }
 
   /** Everything in the host exits with `reason`: keys go, calls fail, links and monitors fire. */

@@ -54,6 +54,11 @@ export interface LaunchOptions {
   onFrame(frame: Frame): undefined | Promise<unknown>;
   /** Called once, when the host is found dead, hung or gone; not called for a failed start. */
   onDeath(reason: HostDownError): void;
+  /**
+   * Called when the host has been silent for half its hang timeout: it may be hung. Once per
+   * silence: again only after it has spoken since.
+   */
+  onSilent?: (() => void) | undefined;
 }
 
 /** A running host, as its parent sees it. */
@@ -297,17 +302,21 @@ abstract class HostBase implements LaunchedHost {
   }
 
   /**
-   * One timer, set for the moment the host's silence would pass `hangTimeoutMs` and set again
-   * whenever it fires early (a frame came since): the hang is seen when it happens, not up to a
-   * polling tick later. The verdict waits one turn of the event loop, so frames that arrived
-   * while this thread was busy are read first.
+   * One timer, set for the moment the host's silence would pass `hangTimeoutMs` (or, with
+   * `onSilent`, half of it first) and set again whenever it fires early (a frame came since):
+   * the hang is seen when it happens, not up to a polling tick later. The verdict waits one turn
+   * of the event loop, so frames that arrived while this thread was busy are read first.
    */
   private startWatchdog(): void {
     const { hangTimeoutMs } = this.options.limits;
+    const onSilent = this.options.onSilent;
+    const suspectMs = onSilent ? hangTimeoutMs / 2 : hangTimeoutMs;
     // A timer that fires this late means this thread was stalled (a loaded machine, a long GC):
     // heartbeats that came meanwhile may still wait behind the loop's timers, so one more turn.
     const lateMs = Math.max(50, hangTimeoutMs / 4);
     let skipped = false;
+    /** The `lastSeen` of the silence already reported to `onSilent`. */
+    let reportedSilence = Number.NaN;
     const arm = (delayMs: number) => {
       const due = performance.now() + delayMs;
       this.watchdog = setTimeout(() => {
@@ -322,9 +331,15 @@ abstract class HostBase implements LaunchedHost {
       const silent = performance.now() - this.lastSeen;
       if (late) arm(Math.max(5, Math.min(100, Math.floor(hangTimeoutMs / 10))));
       else if (silent > hangTimeoutMs) void this.kill("hang", `no heartbeat for ${Math.round(silent)} ms`);
-      else arm(hangTimeoutMs - silent + 1);
+      else if (silent > suspectMs) {
+        if (reportedSilence !== this.lastSeen) {
+          reportedSilence = this.lastSeen;
+          onSilent?.();
+        }
+        arm(hangTimeoutMs - silent + 1);
+      } else arm(suspectMs - silent + 1);
     };
-    arm(hangTimeoutMs + 1);
+    arm(suspectMs + 1);
   }
 }
 

@@ -107,6 +107,11 @@ export interface SessionSystemOptions {
   /** Idle hosts kept started per kind, so a session (re)starts without waiting for a boot (default 0). */
   hostSpares?: number;
   /**
+   * Whether a host silent for half its hang timeout gets a standby host started, so that a
+   * session found hung restarts without waiting for a boot (default true; see `HostsOptions`).
+   */
+  hostStandby?: boolean;
+  /**
    * Providers cannot be copied into a host: a module that exports a function building the
    * ProviderRegistry hosted sessions use. Default: the built-in providers.
    */
@@ -190,6 +195,9 @@ export class SessionSystem implements AsyncDisposable {
     const isolation = checkIsolation(options.isolation ?? "inline");
     const hostProviders = options.hostProviders ? checkProvidersModule(options.hostProviders) : undefined;
     if (options.hostLimits !== undefined) resolveLimits(options.hostLimits);
+    if (options.hostStandby !== undefined && typeof options.hostStandby !== "boolean") {
+      throw new InvalidArgumentError("hostStandby", "must be true or false");
+    }
     this.turnTimeoutMs = checkTurnTimeout(options.turnTimeoutMs ?? 60_000, "turnTimeoutMs");
     checkBudget(
       options.sessionRestartBudget?.maxRestarts ?? 0,
@@ -217,6 +225,7 @@ export class SessionSystem implements AsyncDisposable {
     this.hosts = new Hosts(this.runtime, this.registry, {
       ...(options.hostLimits ? { limits: options.hostLimits } : {}),
       ...(options.hostSpares === undefined ? {} : { spares: options.hostSpares }),
+      ...(options.hostStandby === undefined ? {} : { standby: options.hostStandby }),
     });
     this.deps = {
       runtime: this.runtime,
