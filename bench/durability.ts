@@ -14,6 +14,7 @@ import {
 } from "../src/index.js";
 import { newSessionId } from "../src/session/session-id.js";
 import type { SessionStore, StoredJson } from "../src/store/index.js";
+import { WARM_UP } from "./sessions.js";
 import { heapAfterGc, latencyUs } from "./stats.js";
 import type { Figure } from "./table.js";
 
@@ -114,6 +115,20 @@ async function sqliteCreateRate(path: string, inFlight: number, n = 1000): Promi
   subscriber.unsubscribe();
   await system.stop();
   return perSec;
+}
+
+/**
+ * WARM_UP creates in memory before the measured ones: V8 optimises the create path over the
+ * first few thousand, as the in-memory rows warm it (bench/sessions.ts) and as BEAM code needs no
+ * warming. In memory, so that no file of the warm-up is still being written back to the disk
+ * while the measured creates wait for their fsyncs.
+ */
+async function warmCreatePath(): Promise<void> {
+  const system = await SessionSystem.start({ logger: silentLogger(), maxSessions: 20_000 });
+  const subscriber = system.subscribeAll(() => {});
+  for (let i = 0; i < WARM_UP; i++) await system.createSession();
+  subscriber.unsubscribe();
+  await system.stop();
 }
 
 /** One-byte writes each flushed before the next, for `ms`: the disk's flush rate. */
@@ -360,6 +375,7 @@ export async function measureDurability(): Promise<DurabilityFigures> {
   const dir = mkdtempSync(join(tmpdir(), "sessionvisor-bench-"));
   try {
     const bareFlushesPerSec = bareFlushRate(join(dir, "flushes"));
+    await warmCreatePath();
     const createPerSecSqlite = await sqliteCreateRate(join(dir, "creates.db"), 1);
     const createPerSecSqliteConcurrent = await sqliteCreateRate(join(dir, "creates-16.db"), 16);
     const neighbour = await neighbourTurnsDuringCreates(join(dir, "neighbour.db"));
