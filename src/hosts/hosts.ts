@@ -23,12 +23,13 @@ export interface HostsOptions {
    */
   spares?: number;
   /**
-   * Whether a host silent for half its hang timeout gets a standby started beside it (default
-   * true): a host of the same kind and limits, loading the same modules, so that if the
-   * watchdog then finds the silent one hung its root restarts at once instead of waiting for a
-   * boot. A standby nobody takes is stopped again twice the hang timeout later (or kept as a
-   * spare, if the pool holds fewer than `spares`). It costs a host's start each time a host is
-   * busy without a break for half its timeout.
+   * Whether a host that may be hung gets a standby started beside it (default true): a host of
+   * the same kind and limits, loading the same modules, so that if the watchdog then finds the
+   * silent one hung its root restarts at once instead of waiting for a boot. "May be hung":
+   * silent for half its hang timeout, or for all but its last second when that is longer (5 s
+   * timeout: after 4 s). A standby nobody takes is stopped again twice the hang timeout later
+   * (or kept as a spare, if the pool holds fewer than `spares`). It costs a host's start each
+   * time a host is busy that long without a break.
    */
   standby?: boolean;
 }
@@ -396,7 +397,7 @@ export class Hosts {
   }
 
   /**
-   * `record`'s host has been silent for half its hang timeout and may be hung: unless a spare of
+   * `record`'s host has been silent long enough that it may be hung: unless a spare of
    * its kind and limits is there or starting, one is started as a standby, loading what its root
    * loads, so that a restart after a hang verdict takes it instead of waiting for a boot (a cold
    * process host takes ~100 ms to come up; a hung one is found only at the timeout).

@@ -55,8 +55,10 @@ export interface LaunchOptions {
   /** Called once, when the host is found dead, hung or gone; not called for a failed start. */
   onDeath(reason: HostDownError): void;
   /**
-   * Called when the host has been silent for half its hang timeout: it may be hung. Once per
-   * silence: again only after it has spoken since.
+   * Called when the host may be hung: silent for half its hang timeout, or for all but the last
+   * STANDBY_LEAD_MS of it when that is longer (a standby needs that long to boot; a healthy host
+   * on a loaded machine is rarely silent that long). Once per silence: again only after it has
+   * spoken since.
    */
   onSilent?: (() => void) | undefined;
 }
@@ -100,6 +102,9 @@ const PROGRAM_SAMPLE_MS = 250;
 const REAP_WAIT_MS = 200;
 const WASM_FLAG = "--disable-wasm-trap-handler";
 const WASM_FLAG_SUPPORTED = process.allowedNodeEnvironmentFlags.has(WASM_FLAG);
+
+/** How long before its hang verdict a silent host is reported (`onSilent`), at most. */
+export const STANDBY_LEAD_MS = 1000;
 
 /** How often a host beats, for a hang timeout: several beats fit in one timeout. */
 export function heartbeatInterval(hangTimeoutMs: number): number {
@@ -303,14 +308,14 @@ abstract class HostBase implements LaunchedHost {
 
   /**
    * One timer, set for the moment the host's silence would pass `hangTimeoutMs` (or, with
-   * `onSilent`, half of it first) and set again whenever it fires early (a frame came since):
+   * `onSilent`, the moment it may be hung first) and set again whenever it fires early (a frame came since):
    * the hang is seen when it happens, not up to a polling tick later. The verdict waits one turn
    * of the event loop, so frames that arrived while this thread was busy are read first.
    */
   private startWatchdog(): void {
     const { hangTimeoutMs } = this.options.limits;
     const onSilent = this.options.onSilent;
-    const suspectMs = onSilent ? hangTimeoutMs / 2 : hangTimeoutMs;
+    const suspectMs = onSilent ? Math.max(hangTimeoutMs / 2, hangTimeoutMs - STANDBY_LEAD_MS) : hangTimeoutMs;
     // A timer that fires this late means this thread was stalled (a loaded machine, a long GC):
     // heartbeats that came meanwhile may still wait behind the loop's timers, so one more turn.
     const lateMs = Math.max(50, hangTimeoutMs / 4);

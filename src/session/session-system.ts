@@ -107,8 +107,9 @@ export interface SessionSystemOptions {
   /** Idle hosts kept started per kind, so a session (re)starts without waiting for a boot (default 0). */
   hostSpares?: number;
   /**
-   * Whether a host silent for half its hang timeout gets a standby host started, so that a
-   * session found hung restarts without waiting for a boot (default true; see `HostsOptions`).
+   * Whether a host that may be hung (silent for half its hang timeout, or all but its last
+   * second) gets a standby host started, so that a session found hung restarts without waiting
+   * for a boot (default true; see `HostsOptions.standby`).
    */
   hostStandby?: boolean;
   /**
