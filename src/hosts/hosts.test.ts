@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { probeSpec } from "../../test/support/hosts.js";
 import { Registry } from "../registry/index.js";
 import { CallExitError, GenServer, type Pid, Runtime, silentLogger } from "../runtime/index.js";
 import { DynamicSupervisor, type SupervisorEvent } from "../supervision/index.js";
@@ -73,15 +74,7 @@ for (const kind of ["thread", "process"] as const) {
       limits?: { hangTimeoutMs: number },
     ): Promise<{ pid: Pid; name: string }> {
       const name = `probe_${kind}_${++probes}`;
-      const spec = hostedChild(hosts, {
-        id: name,
-        isolation: kind,
-        module: PROBE,
-        args: { name },
-        type: "worker",
-        restart,
-        ...(limits ? { limits } : {}),
-      });
+      const spec = probeSpec(hosts, kind, name, restart, limits);
       const pid = (await DynamicSupervisor.startChild(runtime, supervisor, spec)) as Pid;
       return { pid, name };
     }

@@ -5,14 +5,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
+import { probeSpec } from "../../test/support/hosts.js";
 import { Registry } from "../registry/index.js";
 import { InvalidArgumentError, type Pid, Runtime, silentLogger } from "../runtime/index.js";
 import { DynamicSupervisor } from "../supervision/index.js";
 import { isHostDown } from "./host-down.js";
-import { hostedChild } from "./hosted-child.js";
 import { type HostInfo, Hosts, type HostsOptions } from "./hosts.js";
 
-const PROBE = new URL("../../test/fixtures/hosted-probe.ts", import.meta.url);
 const HANG_TIMEOUT_MS = 1000;
 
 const idle = (hosts: Hosts): HostInfo[] => hosts.list().filter((h) => h.label === undefined && !h.stopping);
@@ -38,14 +37,7 @@ async function setUp(t: TestContext, kind: "thread" | "process", options: HostsO
   });
   const supervisor = await DynamicSupervisor.start(runtime, { maxRestarts: 5, period: 10_000 });
   const name = `standby_probe_${kind}`;
-  const spec = hostedChild(hosts, {
-    id: name,
-    isolation: kind,
-    module: PROBE,
-    args: { name },
-    type: "worker",
-    restart: "permanent",
-  });
+  const spec = probeSpec(hosts, kind, name, "permanent");
   const pid = (await DynamicSupervisor.startChild(runtime, supervisor, spec)) as Pid;
   return { runtime, registry, hosts, pid, name };
 }

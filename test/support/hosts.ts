@@ -18,6 +18,25 @@ export interface ProbeSystem {
   start(limits?: Partial<HostLimits>): Promise<Pid>;
 }
 
+/** The child spec of a probe named `name` in a host of `kind` (it registers itself as `name`). */
+export function probeSpec(
+  hosts: Hosts,
+  kind: HostKind,
+  name: string,
+  restart: "permanent" | "temporary" = "temporary",
+  limits?: Partial<HostLimits>,
+) {
+  return hostedChild(hosts, {
+    id: name,
+    isolation: kind,
+    module: PROBE,
+    args: { name },
+    type: "worker",
+    restart,
+    ...(limits ? { limits } : {}),
+  });
+}
+
 /** A probe system stopped after the test, even when the test fails. */
 export function probeSystem(
   t: TestContext,
@@ -39,16 +58,7 @@ export function probeSystem(
     hosts,
     async start(probeLimits) {
       supervisor ??= DynamicSupervisor.start(runtime, { maxRestarts: 3, period: 5000 });
-      const name = `probe_${kind}_${++probes}`;
-      const spec = hostedChild(hosts, {
-        id: name,
-        isolation: kind,
-        module: PROBE,
-        args: { name },
-        type: "worker",
-        restart: "temporary",
-        ...(probeLimits ? { limits: probeLimits } : {}),
-      });
+      const spec = probeSpec(hosts, kind, `probe_${kind}_${++probes}`, "temporary", probeLimits);
       return (await DynamicSupervisor.startChild(runtime, await supervisor, spec)) as Pid;
     },
   };
