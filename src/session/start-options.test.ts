@@ -48,6 +48,13 @@ describe("SessionSystem.start", { timeout: 30_000 }, () => {
     }
   });
 
+  it("refuses a host standby setting that is not true or false, naming the option", async () => {
+    await assert.rejects(
+      SessionSystem.start({ logger: silentLogger(), hostStandby: "no" as never }),
+      (error: unknown) => error instanceof InvalidArgumentError && error.argument === "hostStandby",
+    );
+  });
+
   it("leaves a given runtime free for another start when its options are refused", async () => {
     const runtime = new Runtime({ logger: silentLogger() });
     try {
