@@ -31,10 +31,10 @@ export async function listMembers(
   const deadAfterMs = options.deadAfterMs ?? 3000;
   const seen: ClusterMember[] = [];
   try {
-    let exists = false;
-    for await (const status of connection.kvm.list()) if (status.bucket === bucket) exists = true;
-    if (!exists) return [];
     const kv = await connection.kvm.open(bucket);
+    // One request about this bucket (`open` binds without asking the server), where listing
+    // every bucket of the server took as long as the server had buckets.
+    if (!(await bucketExists(kv))) return [];
     for await (const key of await kv.keys()) {
       const got = await kv.get(key);
       if (got?.operation !== "PUT") continue;
@@ -55,4 +55,17 @@ export async function listMembers(
       return { ...member, live: silentForMs <= deadAfterMs, silentForMs };
     })
     .sort((a, b) => a.node.localeCompare(b.node));
+}
+
+/** JetStream's "stream not found" (10059): the bucket's stream does not exist. */
+const STREAM_NOT_FOUND = 10059;
+
+async function bucketExists(kv: { status(): Promise<unknown> }): Promise<boolean> {
+  try {
+    await kv.status();
+    return true;
+  } catch (error) {
+    if ((error as { code?: unknown })?.code === STREAM_NOT_FOUND) return false;
+    throw error;
+  }
 }
