@@ -13,6 +13,7 @@ import { UnsendableMessageError } from "./errors.js";
 import { isHostDown } from "./host-down.js";
 import { hostedChild } from "./hosted-child.js";
 import { Hosts } from "./hosts.js";
+import { descendantsOf } from "./reap.js";
 
 const PROBE = new URL("../../test/fixtures/hosted-probe.ts", import.meta.url);
 const PRELOAD_MARKER = new URL("../../test/fixtures/preload-marker.ts", import.meta.url);
@@ -311,6 +312,36 @@ describe("hosts", () => {
       () => hostedChild(hosts, { id: "x", isolation: "thread", module: PROBE, preload: "x" as never }),
       /preload/,
     );
+  });
+
+  it("answer a start from a process spare before forking the spare's replacement", async (t) => {
+    const runtime = new Runtime({ logger: silentLogger() });
+    const registry = new Registry(runtime, { keys: "unique", names: true });
+    const hosts = new Hosts(runtime, registry, { spares: 1, limits: { hangTimeoutMs: 5000 } });
+    t.after(async () => {
+      await runtime.shutdown();
+      await hosts.stop();
+    });
+    const owner = await runtime.spawn(new Inbox());
+    const spawnProbe = (name: string) =>
+      hosts.spawnRoot({
+        kind: "process",
+        label: name,
+        module: PROBE.href,
+        export: "default",
+        args: { name },
+        parent: owner,
+        trapExit: false,
+      });
+    await spawnProbe("first_probe");
+    const spareUp = () => hosts.list().filter((host) => host.label === undefined && !host.stopping).length;
+    await eventually(spareUp, (n) => n === 1, 30_000);
+    const processesBefore = descendantsOf(process.pid).length;
+    await spawnProbe("from_the_spare");
+    // Forking holds this thread for milliseconds: the start that took the spare is answered
+    // first, and its replacement is started in a later turn.
+    assert.equal(descendantsOf(process.pid).length, processesBefore, "no replacement forked yet");
+    await eventually(spareUp, (n) => n === 1, 30_000);
   });
 
   it("runs the same child spec inline, in this runtime", async () => {
