@@ -308,9 +308,10 @@ abstract class HostBase implements LaunchedHost {
 
   /**
    * One timer, set for the moment the host's silence would pass `hangTimeoutMs` (or, with
-   * `onSilent`, the moment it may be hung first) and set again whenever it fires early (a frame came since):
-   * the hang is seen when it happens, not up to a polling tick later. The verdict waits one turn
-   * of the event loop, so frames that arrived while this thread was busy are read first.
+   * `onSilent`, the moment it may be hung first) and set again whenever it fires early (a frame
+   * came since): the hang is seen when it happens, not up to a polling tick later. The verdict
+   * waits one turn of the event loop, so frames that arrived while this thread was busy are
+   * read first.
    */
   private startWatchdog(): void {
     const { hangTimeoutMs } = this.options.limits;

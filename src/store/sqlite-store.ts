@@ -141,8 +141,8 @@ export interface SqliteStoreOptions {
  * The embedded default store: one SQLite file in WAL mode, one connection. Lifecycle records
  * commit with `synchronous=FULL` (they survive a power cut), unless written with `durable:
  * false`; conversation writes commit with `synchronous=NORMAL`, which in WAL mode survives the
- * process being killed at any point and costs no fsync per turn; so do event log writes. A damaged or foreign file is refused, never
- * replaced.
+ * process being killed at any point and costs no fsync per turn; so do event log writes. A
+ * damaged or foreign file is refused, never replaced.
  */
 export class SqliteSessionStore implements SessionStore {
   private closed = false;
