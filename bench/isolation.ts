@@ -156,6 +156,29 @@ export async function measureIsolation(mode: Isolation, spares = 0): Promise<Iso
   }
 }
 
+/**
+ * A cold start with the built-in providers only (no `hostProviders` module: the default): the
+ * host then loads nothing but the library, from its code cache, and never starts Node's ES module
+ * loader. measureIsolation's starts load a providers module (its "runaway" model), an ES module.
+ */
+export async function measureColdStart(mode: HostKind): Promise<number> {
+  const system = await SessionSystem.start({ logger: silentLogger(), isolation: mode });
+  try {
+    const config = { llm: { provider: "offline" } };
+    await system.terminateSession((await system.createSession(config)).id);
+    await sleep(200);
+    const starts: number[] = [];
+    for (let i = 0; i < SESSIONS; i++) {
+      const t0 = performance.now();
+      await system.createSession(config);
+      starts.push(performance.now() - t0);
+    }
+    return median(starts);
+  } finally {
+    await system.stop();
+  }
+}
+
 /** Resolves once an idle spare host of `mode` is up (it has imported the session's module). */
 async function spareReady(system: SessionSystem, mode: Isolation): Promise<void> {
   const deadline = performance.now() + 30_000;
@@ -288,6 +311,7 @@ export function isolationFigures(
   bare: BareFigures,
   modes: IsolationFigures[],
   floods: FloodFigures[],
+  builtInColdStarts: Partial<Record<HostKind, number>> = {},
 ): Figure[] {
   const row = (
     name: string,
@@ -329,6 +353,12 @@ export function isolationFigures(
       row(`${m.label}: sendMessage round trip, p99`, "µs", m.sendP99Us),
       row(`${m.label}: host killed → session answering, median`, "ms", m.deathToAnswerMedianMs),
     );
+    const builtIn = m.spares === 0 && m.mode !== "inline" ? builtInColdStarts[m.mode] : undefined;
+    if (builtIn !== undefined) {
+      figures.push(
+        row(`${m.label}, built-in providers only: createSession, median`, "ms", builtIn, start, withinBare),
+      );
+    }
     if (m.neighbourP99RunawayUs !== undefined && m.hangToAnswerMs !== undefined) {
       figures.push(
         row(`${m.label}: neighbour p99 while a session loops forever`, "µs", m.neighbourP99RunawayUs),

@@ -10,6 +10,7 @@ import {
   type IsolationFigures,
   isolationFigures,
   measureBare,
+  measureColdStart,
   measureFlood,
   measureIsolation,
 } from "./isolation.js";
@@ -398,6 +399,10 @@ if (suites.includes("isolation")) {
   const bare = await measureBare();
   const modes: IsolationFigures[] = [];
   for (const mode of ["inline", "thread", "process"] as const) modes.push(await measureIsolation(mode));
+  const builtInColdStarts = {
+    thread: await measureColdStart("thread"),
+    process: await measureColdStart("process"),
+  };
   // A spare host is started ahead and has imported the session's module: a start from it skips
   // the boot. It costs one idle host per kind.
   modes.push(await measureIsolation("thread", 1), await measureIsolation("process", 1));
@@ -431,7 +436,7 @@ if (suites.includes("isolation")) {
       otp: undefined,
       higherIsBetter: false,
     },
-    ...isolationFigures(bare, modes, floods),
+    ...isolationFigures(bare, modes, floods, builtInColdStarts),
   ];
   console.log("");
   console.log(

@@ -6,12 +6,14 @@
 // that load is most of a host's start; as a few files it is a fraction.
 //
 // The output is split into shared chunks, so the entry the package exports (`index.js`), the
-// host's entry (`host-main.js`) and the hosted session's module (`hosted-session.js`) share one
-// copy of every class: a module that imports the package inside a host (a provider module, a
-// hosted root) gets the same Runtime, Pid and error classes as the host itself. All three sit
-// at the top of <outdir>, beside the chunks, because the code finds them next to itself
-// (`new URL("./host-main.js", import.meta.url)`).
-// What a host loads is two of those chunks (see hostCore): the host's, and the session's.
+// host's entry and the hosted session's module (`hosted-session.js`) share one copy of every
+// class: a module that imports the package inside a host (a provider module, a hosted root)
+// gets the same Runtime, Pid and error classes as the host itself. All of them sit at the top
+// of <outdir>, beside the chunks, because the code finds them next to itself
+// (`new URL("./host-main.cjs", import.meta.url)`).
+// What a host loads is two of those chunks (see hostCore): the host's, and the session's. Those
+// two are CommonJS, with an ES module re-exporting each, and the host's entry is CommonJS
+// (`host-main.cjs`): a host compiles them from a code cache (see writeCommonJsHost).
 //
 // zod and pino are bundled in; zod without its translations of error messages, which the
 // library never selects. Every other package stays an import (better-sqlite3 is native; the model
@@ -27,8 +29,9 @@
 // bundle, in .bench-out/src). They share the same chunks.
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join, relative, resolve } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { Script } from "node:vm";
 import * as esbuild from "esbuild";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -233,6 +236,129 @@ function checkHostCore(metafile, outdir) {
       );
     }
   }
+  const [hostChunk] = chunksOf(HOST_CORE.slice(0, 1));
+  const sessionChunk = chunksOf(HOST_CORE).find((path) => path !== hostChunk);
+  return {
+    chunks: [hostChunk, sessionChunk],
+    hostMain: byEntry.get(join(ROOT, HOST_CORE[0])),
+    hostedSession: byEntry.get(join(ROOT, HOST_CORE[1])),
+  };
+}
+
+/**
+ * An ES module of the bundle as CommonJS. esbuild writes its chunks in a small part of the
+ * syntax, each statement at the start of a line: `import { a, b as c } from "m";`,
+ * `import "m";`, one `export { a, b as c };` at the end, and `import.meta.url` and `import()`
+ * inside. Each import becomes a `require` at the top (ES imports are hoisted; so are these) and
+ * the export one object of plain properties: esbuild's own CommonJS output exports getters, a
+ * call at every use of a class of one chunk in the other. `import()` goes through import.cjs:
+ * code compiled by vm.Script (the host's loader) has no module loader of its own to call, and
+ * import.cjs sits beside the chunks, so a specifier resolves as it did.
+ */
+function toCommonJs(text, specifier) {
+  const requires = [];
+  const bindings = (list, flip) =>
+    list
+      .split(",")
+      .map((item) => item.trim())
+      .filter(Boolean)
+      .map((item) => {
+        const [left, right] = item.split(/\s+as\s+/);
+        if (right === undefined) return left;
+        return flip ? `${JSON.stringify(right)}: ${left}` : `${left}: ${right}`;
+      })
+      .join(", ");
+  let body = text
+    .replace(/^import\s*\{([^}]*)\}\s*from\s*"([^"]+)";[ \t]*$/gm, (_, list, from) => {
+      requires.push(`const { ${bindings(list, false)} } = require(${JSON.stringify(specifier(from))});`);
+      return "";
+    })
+    .replace(/^import\s*"([^"]+)";[ \t]*$/gm, (_, from) => {
+      requires.push(`require(${JSON.stringify(specifier(from))});`);
+      return "";
+    })
+    .replace(/^export\s*\{([^}]*)\};[ \t]*$/gm, (_, list) => `module.exports = { ${bindings(list, true)} };`);
+  if (/^(import|export)\b/m.test(body)) throw new Error("an import or export toCommonJs does not know");
+  body = body
+    .replace(/\bimport\.meta\.url\b/g, "__sessionvisorUrl")
+    .replace(/(?<![\w$.])import\(/g, "__sessionvisorImport(");
+  return [
+    'const __sessionvisorUrl = require("node:url").pathToFileURL(__filename).href;',
+    'const __sessionvisorImport = require("./import.cjs");',
+    ...requires,
+    body,
+  ].join("\n");
+}
+
+/** What every ES module of the bundle starts with: pino is CommonJS, its `require` calls need one. */
+const REQUIRE_BANNER =
+  'import { createRequire as __sessionvisorRequire } from "node:module"; const require = __sessionvisorRequire(import.meta.url);';
+
+/**
+ * The host's code as CommonJS, so that a host can compile it from V8's code cache (see
+ * src/hosts/host-code.ts: Node 20 has no such cache for ES modules, and starting its ES module
+ * loader in a worker costs as much again). The host's two chunks become `chunk-….cjs`, and each
+ * `chunk-….js` an ES module that re-exports what the CommonJS one exports: one copy of every
+ * class, whichever way it is loaded. The host's entry becomes `host-main.cjs`, which first runs
+ * the host-code loader (src/hosts/host-code-loader.ts, bundled into it) on the two chunks; the
+ * hosted session's module gets a CommonJS twin the host loads instead of the ES module.
+ */
+async function writeCommonJsHost(outdir, metafile, host) {
+  const names = host.chunks.map((path) => basename(path, ".js"));
+  const specifier = (from) =>
+    names.some((name) => from === `./${name}.js`) ? from.replace(/\.js$/, ".cjs") : from;
+  const commonJs = async (path, prologue = "") => {
+    const text = readFileSync(resolve(path), "utf8");
+    if (!text.startsWith(REQUIRE_BANNER))
+      throw new Error(`bundle ${outdir}: ${path} lacks the require banner`);
+    const code = toCommonJs(text.slice(REQUIRE_BANNER.length), specifier);
+    const source = `"use strict";\n${prologue}${code}`;
+    // A conversion that went wrong fails the build, not a host.
+    new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
+      filename: path,
+    });
+    return source;
+  };
+  for (const path of host.chunks) {
+    const file = resolve(path);
+    const cjs = file.replace(/\.js$/, ".cjs");
+    writeFileSync(cjs, await commonJs(path));
+    const exports = metafile.outputs[path].exports;
+    writeFileSync(
+      file,
+      `import { createRequire } from "node:module";\nconst __sessionvisorChunk = createRequire(import.meta.url)("./${basename(cjs)}");\n${exports
+        .map((name) => `export const ${name} = __sessionvisorChunk.${name};`)
+        .join("\n")}\n`,
+    );
+    rmSync(`${file}.map`, { force: true });
+  }
+  const chunks = JSON.stringify(names.map((name) => `${name}.cjs`));
+  // The loader goes inside the entry, ahead of its code: one file less to find and compile.
+  const loader = await esbuild.build({
+    entryPoints: [join(SRC, "hosts/host-code-loader.ts")],
+    bundle: true,
+    write: false,
+    format: "iife",
+    globalName: "__sessionvisorHostCode",
+    platform: "node",
+    target: "node20",
+    logLevel: "warning",
+  });
+  writeFileSync(
+    join(outdir, "host-main.cjs"),
+    await commonJs(
+      host.hostMain,
+      `${loader.outputFiles[0].text}__sessionvisorHostCode.loadHostCode(__dirname, ${chunks}, { "hosted-session.js": "hosted-session.cjs" });\n`,
+    ),
+  );
+  // The host runs host-main.cjs: an ES module of it would be a second host nobody starts.
+  rmSync(resolve(host.hostMain), { force: true });
+  rmSync(`${resolve(host.hostMain)}.map`, { force: true });
+  writeFileSync(join(outdir, "hosted-session.cjs"), await commonJs(host.hostedSession));
+  writeFileSync(
+    join(outdir, "import.cjs"),
+    '"use strict";\nmodule.exports = (specifier) => import(specifier);\n',
+  );
 }
 
 /**
@@ -249,7 +375,7 @@ export async function bundle(outdir, extra = [], options = {}) {
     }),
   ].map((entry) => ({ in: `${ENTRY_NAMESPACE}:${entry.out}:${entry.in}`, out: entry.out }));
   // Chunks from an earlier build would stay beside the new ones.
-  for (const name of safeList(outdir)) if (/^chunk-.*\.js(\.map)?$/.test(name)) rmSync(join(outdir, name));
+  for (const name of safeList(outdir)) if (/^chunk-.*\.c?js(\.map)?$/.test(name)) rmSync(join(outdir, name));
   // pino for the runtime's loggers (src/runtime/logger.ts), which `require` it from here.
   await esbuild.build({
     entryPoints: [createRequire(import.meta.url).resolve("pino")],
@@ -273,13 +399,10 @@ export async function bundle(outdir, extra = [], options = {}) {
     chunkNames: "chunk-[hash]",
     plugins: [hostCore(), dependencies],
     metafile: true,
-    // pino is CommonJS: its `require` calls need one in an ES module.
-    banner: {
-      js: 'import { createRequire as __sessionvisorRequire } from "node:module"; const require = __sessionvisorRequire(import.meta.url);',
-    },
+    banner: { js: REQUIRE_BANNER },
     logLevel: "warning",
   });
-  checkHostCore(result.metafile, outdir);
+  await writeCommonJsHost(outdir, result.metafile, checkHostCore(result.metafile, outdir));
   return result;
 }
 

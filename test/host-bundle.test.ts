@@ -49,6 +49,69 @@ try {
 `,
 );
 
+// Providers modules a host cannot load with `require`'s fast path (a top-level await) and one it
+// loads as CommonJS: each must still give the session its providers.
+writeFileSync(
+  join(out, "awaiting.mjs"),
+  'import { defaultProviders } from "./index.js";\nawait Promise.resolve();\nexport function providers() { return defaultProviders(); }\n',
+);
+writeFileSync(
+  join(out, "common.cjs"),
+  'const { defaultProviders } = require("./llm.js");\nexports.providers = () => defaultProviders();\n',
+);
+
+// How each host of one system loaded the library, and whether a process's code cache left a
+// file behind.
+writeFileSync(
+  join(out, "cache.mjs"),
+  `import { readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { SessionSystem, silentLogger } from "./index.js";
+const [isolation, providersFile] = process.argv.slice(2);
+const system = await SessionSystem.start({
+  isolation,
+  logger: silentLogger(),
+  ...(providersFile ? { hostProviders: { module: new URL(providersFile, import.meta.url), export: "providers" } } : {}),
+});
+const codes = [];
+let text;
+try {
+  // The first host compiles the library and sends its cache after its session started: the
+  // hosts after it boot from that cache once it has arrived.
+  for (let i = 0; i < 40 && codes.at(-1) !== "cached"; i++) {
+    const { id } = await system.createSession({ llm: { provider: "offline" } });
+    codes.push(system.listHosts().find((host) => host.label === id)?.code);
+    text ??= (await system.sendMessage(id, "hello")).text;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+} finally {
+  await system.stop();
+}
+const leftovers = readdirSync(tmpdir()).filter((name) => name.startsWith(\`sessionvisor-code-\${process.pid}-\`));
+console.log(JSON.stringify({ codes, text, leftovers }));
+`,
+);
+
+// A thread host started by hand, as the parent would, with a code cache V8 must refuse.
+writeFileSync(
+  join(out, "refused.mjs"),
+  `import { readdirSync } from "node:fs";
+import { Worker } from "node:worker_threads";
+const chunks = readdirSync(new URL(".", import.meta.url)).filter((name) => /^chunk-.*\\.cjs$/.test(name));
+const codeCache = Object.fromEntries(chunks.map((name) => [name, new Uint8Array(4096).fill(7)]));
+const worker = new Worker(new URL("./host-main.cjs", import.meta.url), {
+  workerData: { node: "h1", parentNode: "p", kind: "thread", heartbeatMs: 1000, stopTimeoutMs: 1000,
+    maxInFlightBytes: 1 << 20, logLevel: "silent", codeCache },
+});
+const ready = await new Promise((resolve, reject) => {
+  worker.on("message", (frame) => frame.t === "ready" && resolve(frame));
+  worker.once("error", reject);
+});
+await worker.terminate();
+console.log(JSON.stringify({ chunks: chunks.length, code: ready.code }));
+`,
+);
+
 before(async () => {
   await run(process.execPath, [fileURLToPath(new URL("scripts/bundle.mjs", ROOT)), out], {
     timeout: 100_000,
@@ -70,8 +133,53 @@ for (const isolation of ["thread", "process"] as const) {
       assert.equal(seen.isolation, isolation);
       assert.match(seen.text, /hello/);
       if (isolation === "process" && seen.command) {
-        assert.ok(seen.command.includes(join(out, "host-main.js")), seen.command.join(" "));
+        assert.ok(seen.command.includes(join(out, "host-main.cjs")), seen.command.join(" "));
       }
     });
   });
 }
+
+describe("the bundled package's code cache", { timeout: 120_000 }, () => {
+  const cacheRun = async (...args: string[]) => {
+    const { stdout } = await run(process.execPath, [join(out, "cache.mjs"), ...args], {
+      cwd: out,
+      timeout: 100_000,
+    });
+    return JSON.parse(stdout) as { codes: string[]; text: string; leftovers: string[] };
+  };
+
+  for (const isolation of ["thread", "process"] as const) {
+    it(`boots a later ${isolation} host from the cache the first one sent`, async () => {
+      const seen = await cacheRun(isolation);
+      assert.equal(seen.codes[0], "compiled");
+      assert.equal(seen.codes.at(-1), "cached", seen.codes.join(", "));
+      assert.match(seen.text, /hello/);
+    });
+  }
+
+  it("leaves no file of a process host's cache on disk", async () => {
+    const seen = await cacheRun("process");
+    assert.equal(seen.codes.at(-1), "cached", seen.codes.join(", "));
+    assert.deepEqual(seen.leftovers, []);
+  });
+
+  it("compiles from source when V8 refuses the cache a host is given", async () => {
+    const { stdout } = await run(process.execPath, [join(out, "refused.mjs")], {
+      cwd: out,
+      timeout: 100_000,
+    });
+    const seen = JSON.parse(stdout) as { chunks: number; code: string };
+    assert.equal(seen.chunks, 2);
+    assert.equal(seen.code, "compiled");
+  });
+
+  for (const [file, what] of [
+    ["./awaiting.mjs", "an ES module with a top-level await"],
+    ["./common.cjs", "a CommonJS module"],
+  ] as const) {
+    it(`loads a providers module that is ${what} in a host`, async () => {
+      const seen = await cacheRun("thread", file);
+      assert.match(seen.text, /hello/);
+    });
+  }
+});

@@ -1,11 +1,16 @@
+import type { CodeCache, HostCodeState } from "./host-code.js";
+
 /**
  * The messages a host and its parent exchange. Pids and refs travel as their text form;
  * payloads and reasons travel encoded by `encodeTerm`.
  */
 export type Frame =
   // host → parent, once: the host's runtime is up; `tid` is its OS thread (Linux), whose
-  // children the parent reaps when it kills a thread host
-  | { t: "ready"; node: string; tid?: number }
+  // children the parent reaps when it kills a thread host; `code`: how it loaded the library
+  | { t: "ready"; node: string; code: HostCodeState; tid?: number }
+  // host → parent, at most once, after its first root started: the code cache of a host that
+  // compiled the library, for the hosts started after it (host-code.ts)
+  | { t: "code"; cache: CodeCache }
   // parent → host: start the subtree's root; answered by `spawned`
   | {
       t: "spawn";

@@ -1,5 +1,6 @@
 import type { Registry } from "../registry/index.js";
 import type { AnyServer, Logger, Runtime } from "../runtime/index.js";
+import { loadModule } from "./host-code.js";
 import type { Isolation } from "./limits.js";
 
 /**
@@ -30,7 +31,7 @@ export interface HostContext {
 export type HostedRootFactory = (context: HostContext, args: unknown) => AnyServer | Promise<AnyServer>;
 
 export async function loadRootFactory(module: string, exportName: string): Promise<HostedRootFactory> {
-  const loaded = (await import(module)) as Record<string, unknown>;
+  const loaded = await loadModule(module);
   const factory = loaded[exportName];
   if (typeof factory !== "function") {
     throw new TypeError(

@@ -4,12 +4,13 @@
  * root; from then on the host only carries frames, beats, and stops when told to.
  */
 import { writeSync } from "node:fs";
-import { getHeapStatistics } from "node:v8";
+import { createRequire } from "node:module";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { Registry } from "../registry/index.js";
 import { type Logger, Pid, Runtime, stderrLogger } from "../runtime/index.js";
 import { floodWords, frameBytes, SendWindow } from "./flow-control.js";
 import type { Frame, HostMemory } from "./frames.js";
+import { type CodeCache, hostCode, loadModule } from "./host-code.js";
 import type { HostContext } from "./host-context.js";
 import { loadRootFactory } from "./host-context.js";
 import {
@@ -37,6 +38,10 @@ export interface HostBoot {
   logLevel: string;
   /** Modules to import before `ready` (a spare, for the root it will likely run). */
   preload?: string[];
+  /** A thread's code cache (host-code.ts), from an earlier host of its kind. */
+  codeCache?: CodeCache;
+  /** The descriptor a process inherits its code cache on, likewise. */
+  codeCacheFd?: number;
 }
 
 const boot: HostBoot = isMainThread ? JSON.parse(process.env.SESSIONVISOR_HOST ?? "null") : workerData;
@@ -44,7 +49,12 @@ if (!boot || typeof boot.node !== "string") throw new Error("host-main runs only
 // They load while the host sets itself up (they run only once this module's synchronous part
 // has, as before), and are awaited before `ready`. A module that fails here fails again at the
 // spawn that needs it, which reports it.
-const preloaded = Promise.all((boot.preload ?? []).map((module) => import(module).catch(() => undefined)));
+const preloaded = Promise.all(
+  (boot.preload ?? []).map((module) => loadModule(module).catch(() => undefined)),
+);
+/** How this host's library code was loaded; a host that compiled it sends its cache, once. */
+const code = hostCode();
+let codeCacheSent = code?.state !== "compiled";
 
 /** This host's OS thread (Linux): the programs a thread host's code starts are its children. */
 const tid = currentOsThreadId();
@@ -164,6 +174,11 @@ async function control(frame: ControlFrame): Promise<void> {
         const pid = await runtime.spawn(server, { parent: parentPid, trapExit: frame.trapExit });
         runtime.link(pid, parentPid);
         post({ t: "spawned", id: frame.id, ok: true, pid: pid.toString() });
+        if (!codeCacheSent) {
+          codeCacheSent = true;
+          // After the answer, and with what the root's start compiled in it.
+          setImmediate(() => post({ t: "code", cache: code?.create() ?? {} }));
+        }
       } catch (error) {
         post({ t: "spawned", id: frame.id, ok: false, error: encodeReason(error) });
       }
@@ -189,8 +204,12 @@ async function control(frame: ControlFrame): Promise<void> {
   }
 }
 
+/** Loaded at the first heartbeat, after `ready`: `node:v8` is ~1 ms of a new host's start. */
+let v8: typeof import("node:v8") | undefined;
+
 function memory(): HostMemory {
-  const heap = getHeapStatistics();
+  v8 ??= createRequire(import.meta.url)("node:v8") as typeof import("node:v8");
+  const heap = v8.getHeapStatistics();
   const usage = process.memoryUsage();
   return {
     heapUsed: heap.used_heap_size,
@@ -252,6 +271,9 @@ if (isMainThread) {
   parentPort?.on("message", onFrame);
 }
 setInterval(() => post({ t: "heartbeat", memory: memory() }), boot.heartbeatMs);
-await preloaded;
-post({ t: "ready", node: boot.node, ...(tid === undefined ? {} : { tid }) });
-post({ t: "heartbeat", memory: memory() });
+// Not a top-level await: the bundle runs this file as CommonJS (host-code.ts).
+void preloaded.then(() => {
+  post({ t: "ready", node: boot.node, code: code?.state ?? "source", ...(tid === undefined ? {} : { tid }) });
+  // In the next turn: while the parent answers `ready` with the root to spawn.
+  setImmediate(() => post({ t: "heartbeat", memory: memory() }));
+});

@@ -89,6 +89,11 @@ for (const kind of ["thread", "process"] as const) {
       assert.equal(hosts.hostOf(pid)?.kind, kind);
     });
 
+    it("says it loaded the library from source under tsx, where there is no bundle to cache", async () => {
+      const { pid } = await startProbe();
+      assert.equal(hosts.list().find((host) => host.id === pid.node)?.code, "source");
+    });
+
     it("answers calls by pid and by a name registered inside the host", async () => {
       const { pid, name } = await startProbe();
       assert.equal(await runtime.call(pid, { op: "ping" }), "pong");

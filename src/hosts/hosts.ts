@@ -7,6 +7,7 @@ import {
   type Runtime,
 } from "../runtime/index.js";
 import type { Frame, HostMemory } from "./frames.js";
+import type { HostCodeState } from "./host-code.js";
 import type { HostContext } from "./host-context.js";
 import type { HostDownError } from "./host-down.js";
 import { type LaunchedHost, launchHost } from "./launch.js";
@@ -48,6 +49,12 @@ export interface HostInfo {
   readonly memoryLimitEnforced: boolean;
   /** From the host's latest heartbeat. */
   readonly memory: HostMemory | undefined;
+  /**
+   * How the host loaded the library: `cached` from the code cache an earlier host of its kind
+   * sent, `compiled` from source (the first host of its kind, or a cache V8 refused), `source`
+   * under tsx, which has no bundle to cache. Undefined until it is ready.
+   */
+  readonly code: HostCodeState | undefined;
   /** The root process running in it, once spawned. */
   readonly root: Pid | undefined;
   /** Being stopped: its root is gone, or the runtime is stopping. */
@@ -313,6 +320,7 @@ export class Hosts {
       startedAt: host.startedAt,
       limits: record.limits,
       memoryLimitEnforced: host.memoryLimitEnforced,
+      code: host.code,
       memory: host.memory,
       root: record.root,
       stopping: record.stopping,

@@ -1,5 +1,6 @@
 export { HostStartError, UnsendableMessageError } from "./errors.js";
 export type { HostMemory } from "./frames.js";
+export type { HostCodeState } from "./host-code.js";
 export type { HostContext, HostedRootFactory } from "./host-context.js";
 export { type HostDownCause, HostDownError, isHostDown } from "./host-down.js";
 export { type HostedChildOptions, hostedChild } from "./hosted-child.js";

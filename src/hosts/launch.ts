@@ -4,7 +4,8 @@
  * frames out. `Hosts` ties a launched host to the runtime and the registry.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { accessSync, constants } from "node:fs";
+import { accessSync, closeSync, constants, openSync, unlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
@@ -12,6 +13,7 @@ import { Worker } from "node:worker_threads";
 import { HostStartError } from "./errors.js";
 import { floodWords, Inbound } from "./flow-control.js";
 import type { Frame, HostMemory } from "./frames.js";
+import { type CodeCache, encodeCodeCache, type HostCodeState } from "./host-code.js";
 import {
   HOST_EXIT_FLOOD,
   HOST_EXIT_OUT_OF_MEMORY,
@@ -76,6 +78,8 @@ export interface LaunchedHost {
   readonly memoryLimitEnforced: boolean;
   /** From the latest heartbeat. */
   readonly memory: HostMemory | undefined;
+  /** How it loaded the library: from an earlier host's code cache, compiled, or from source (tsx). */
+  readonly code: HostCodeState | undefined;
   readonly dead: boolean;
   /** Resolves when the thread or process is really gone (after `onDeath`, which may come first). */
   readonly gone: Promise<void>;
@@ -88,8 +92,9 @@ export interface LaunchedHost {
 
 const SOURCE_MODE = import.meta.url.endsWith(".ts");
 // Beside this module: in src/hosts under tsx, and in the built bundle (scripts/bundle.mjs) at the
-// top of dist/, where the chunk holding this code sits beside the entry `host-main.js`.
-const ENTRY = new URL(SOURCE_MODE ? "./host-main.ts" : "./host-main.js", import.meta.url);
+// top of dist/, where the chunk holding this code sits beside the entry `host-main.cjs` (the
+// host's entry as CommonJS, which loads the host's chunks from a code cache: host-code.ts).
+const ENTRY = new URL(SOURCE_MODE ? "./host-main.ts" : "./host-main.cjs", import.meta.url);
 const STDERR_TAIL = 4096;
 const MIB = 1024 * 1024;
 const FLOOD_WORDS = "it sent more than its limit (maxInFlightMb) that its parent had not handled yet";
@@ -111,8 +116,62 @@ export function heartbeatInterval(hangTimeoutMs: number): number {
   return Math.max(5, Math.min(1000, Math.floor(hangTimeoutMs / 5)));
 }
 
+/**
+ * The code caches hosts sent (host-code.ts). A thread shares its parent's V8 flags; a process's
+ * include its heap limit (`--max-old-space-size`), and V8 refuses a cache made under other flags,
+ * so a process's cache is kept per heap limit. A process inherits its cache as an open file
+ * (`PROCESS_CODE_CACHE_FD`) that has no name, so nothing is left on disk whatever ends the parent.
+ */
+const threadCodeCache: { cache?: CodeCache } = {};
+const processCodeCaches = new Map<number, number>();
+/** The descriptor a process host finds its code cache on (its stdio's fifth entry). */
+const PROCESS_CODE_CACHE_FD = 4;
+/** A cache bigger than this is not kept (the host's chunks make ~170 KB). */
+const MAX_CODE_CACHE_BYTES = 16 * MIB;
+
+function keepCodeCache(kind: HostKind, limits: HostLimits, cache: unknown): void {
+  if (typeof cache !== "object" || cache === null) return;
+  let bytes = 0;
+  for (const value of Object.values(cache)) {
+    if (!(value instanceof Uint8Array)) return;
+    bytes += value.byteLength;
+  }
+  if (bytes === 0 || bytes > MAX_CODE_CACHE_BYTES) return;
+  if (kind === "thread") {
+    threadCodeCache.cache = cache as CodeCache;
+    return;
+  }
+  const file = join(tmpdir(), `sessionvisor-code-${process.pid}-${limits.maxHeapMb}-${performance.now()}`);
+  let fd: number | undefined;
+  try {
+    writeFileSync(file, encodeCodeCache(cache as CodeCache), { mode: 0o600, flag: "wx" });
+    fd = openSync(file, "r");
+  } catch {
+    // No cache: the next process compiles the library, as the first one did.
+  } finally {
+    try {
+      unlinkSync(file);
+    } catch {}
+  }
+  if (fd === undefined) return;
+  const old = processCodeCaches.get(limits.maxHeapMb);
+  processCodeCaches.set(limits.maxHeapMb, fd);
+  if (old !== undefined) closeSync(old);
+}
+
+function codeCacheFile(limits: HostLimits): number | "ignore" {
+  return processCodeCaches.get(limits.maxHeapMb) ?? "ignore";
+}
+
 export function launchHost(options: LaunchOptions): Promise<LaunchedHost> {
+  const codeCache = options.kind === "thread" ? threadCodeCache.cache : undefined;
+  const codeCacheFd =
+    options.kind === "process" && processCodeCaches.has(options.limits.maxHeapMb)
+      ? PROCESS_CODE_CACHE_FD
+      : undefined;
   const boot: HostBoot = {
+    ...(codeCache === undefined ? {} : { codeCache }),
+    ...(codeCacheFd === undefined ? {} : { codeCacheFd }),
     node: options.node,
     parentNode: options.parentNode,
     kind: options.kind,
@@ -136,6 +195,8 @@ abstract class HostBase implements LaunchedHost {
   readonly node: string;
   readonly startedAt = new Date();
   memory: HostMemory | undefined;
+  code: HostCodeState | undefined;
+  private codeKept = false;
   dead = false;
   readonly started: Promise<LaunchedHost>;
   readonly gone: Promise<void>;
@@ -237,9 +298,16 @@ abstract class HostBase implements LaunchedHost {
       case "heartbeat":
         this.memory = frame.memory;
         return undefined;
+      case "code":
+        // Only a host that compiled the library sends one, once; anything else is ignored.
+        if (this.code === "compiled" && !this.codeKept)
+          keepCodeCache(this.kind, this.options.limits, frame.cache);
+        this.codeKept = true;
+        return undefined;
       case "ready":
         if (this.ready) return undefined;
         this.ready = true;
+        this.code = frame.code;
         this.osThreadId = frame.tid;
         clearTimeout(this.startTimer);
         this.startWatchdog();
@@ -451,7 +519,14 @@ class ProcessHost extends HostBase {
       ? [prlimit, [`--as=${options.limits.maxMemoryMb * 1024 * 1024}`, "--", process.execPath, ...nodeArgs]]
       : [process.execPath, nodeArgs];
     this.child = spawn(command, args, {
-      stdio: ["ignore", "inherit", "pipe", "ipc"],
+      // The fifth: the code cache (PROCESS_CODE_CACHE_FD), when there is one.
+      stdio: [
+        "ignore",
+        "inherit",
+        "pipe",
+        "ipc",
+        ...(boot.codeCacheFd === undefined ? [] : [codeCacheFile(options.limits)]),
+      ],
       serialization: "advanced",
       env: { ...process.env, SESSIONVISOR_HOST: JSON.stringify(boot) },
       // A process group of its own (prlimit execs node, so its pid leads it): one signal to the

@@ -4,6 +4,8 @@
  * keys the parent mirrors), a file cache that dies with it, and the parent's store and event
  * bus reached through the `session` service, which serves this session only.
  */
+// Not in the hosts layer's index: how a host loads a module is no business of its users.
+import { loadModule } from "../hosts/host-code.js";
 import type { HostContext } from "../hosts/index.js";
 import { defaultProviders, ProviderRegistry } from "../llm/index.js";
 import { PubSub } from "../registry/index.js";
@@ -82,7 +84,7 @@ export async function hostedSessionRoot(context: HostContext, raw: unknown): Pro
 
 async function loadProviders(source: HostedSessionArgs["providers"]): Promise<ProviderRegistry> {
   if (!source) return defaultProviders();
-  const loaded = (await import(source.module)) as Record<string, unknown>;
+  const loaded = await loadModule(source.module);
   const build = loaded[source.export];
   const providers = typeof build === "function" ? await build() : undefined;
   if (!(providers instanceof ProviderRegistry)) {
