@@ -14,6 +14,11 @@ export interface IsolationFigures {
   spares: number;
   /** With spares, each start is timed once a spare is ready (a start from a warm spare). */
   startMedianMs: number;
+  /**
+   * Cold thread and process starts: a bare Worker's (or node child's) start timed just before
+   * each of ours, so that the ratio compares starts made under the same load.
+   */
+  bareStartMedianMs: number | undefined;
   /** Memory one idle session adds: main-process RSS (inline, thread) or the child's RSS (process). */
   memoryPerSessionMb: number;
   sendMedianUs: number;
@@ -82,9 +87,11 @@ export async function measureIsolation(mode: Isolation, spares = 0): Promise<Iso
     await sleep(200);
     const rssBefore = rssMb();
     const starts: number[] = [];
+    const bareStarts: number[] = [];
     const ids: string[] = [];
     for (let i = 0; i < SESSIONS; i++) {
       if (spares > 0) await spareReady(system, mode);
+      else if (mode !== "inline") bareStarts.push(await bareStart(mode));
       const t0 = performance.now();
       ids.push((await system.createSession(config)).id);
       starts.push(performance.now() - t0);
@@ -143,6 +150,7 @@ export async function measureIsolation(mode: Isolation, spares = 0): Promise<Iso
       label: spares > 0 ? `${mode}, from a ready spare` : mode === "inline" ? mode : `${mode}, cold`,
       spares,
       startMedianMs: median(starts),
+      bareStartMedianMs: bareStarts.length > 0 ? median(bareStarts) : undefined,
       memoryPerSessionMb,
       sendMedianUs: send.median,
       sendP99Us: send.p99,
@@ -161,19 +169,21 @@ export async function measureIsolation(mode: Isolation, spares = 0): Promise<Iso
  * host then loads nothing but the library, from its code cache, and never starts Node's ES module
  * loader. measureIsolation's starts load a providers module (its "runaway" model), an ES module.
  */
-export async function measureColdStart(mode: HostKind): Promise<number> {
+export async function measureColdStart(mode: HostKind): Promise<{ startMs: number; bareStartMs: number }> {
   const system = await SessionSystem.start({ logger: silentLogger(), isolation: mode });
   try {
     const config = { llm: { provider: "offline" } };
     await system.terminateSession((await system.createSession(config)).id);
     await sleep(200);
     const starts: number[] = [];
+    const bareStarts: number[] = [];
     for (let i = 0; i < SESSIONS; i++) {
+      bareStarts.push(await bareStart(mode));
       const t0 = performance.now();
       await system.createSession(config);
       starts.push(performance.now() - t0);
     }
-    return median(starts);
+    return { startMs: median(starts), bareStartMs: median(bareStarts) };
   } finally {
     await system.stop();
   }
@@ -202,6 +212,30 @@ async function answering(system: SessionSystem, id: string, oldHost: string | un
   }
 }
 
+const BARE_WORKER =
+  "const { parentPort } = require('node:worker_threads'); parentPort.postMessage('up'); setInterval(() => {}, 1000);";
+// What child_process.fork does, with the script inline: node plus an IPC channel.
+const BARE_CHILD = ["-e", "process.send('up'); setInterval(() => {}, 1000)"];
+
+/** One bare Worker's or node child's start, until its first message; it is ended after. */
+async function bareStart(mode: HostKind): Promise<number> {
+  const t0 = performance.now();
+  if (mode === "thread") {
+    const worker = new Worker(BARE_WORKER, { eval: true });
+    await new Promise((resolve) => worker.once("message", resolve));
+    const ms = performance.now() - t0;
+    await worker.terminate();
+    return ms;
+  }
+  const child = spawn(process.execPath, BARE_CHILD, { stdio: ["ignore", "ignore", "inherit", "ipc"] });
+  await new Promise((resolve) => child.once("message", resolve));
+  const ms = performance.now() - t0;
+  const gone = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGKILL");
+  await gone;
+  return ms;
+}
+
 /** A bare Worker and a bare forked node: start until their first message, and idle memory. */
 export async function measureBare(): Promise<BareFigures> {
   const workerStarts: number[] = [];
@@ -210,10 +244,7 @@ export async function measureBare(): Promise<BareFigures> {
   const rssBefore = rssMb();
   for (let i = 0; i < SESSIONS; i++) {
     const t0 = performance.now();
-    const worker = new Worker(
-      "const { parentPort } = require('node:worker_threads'); parentPort.postMessage('up'); setInterval(() => {}, 1000);",
-      { eval: true },
-    );
+    const worker = new Worker(BARE_WORKER, { eval: true });
     await new Promise((resolve) => worker.once("message", resolve));
     workerStarts.push(performance.now() - t0);
     workers.push(worker);
@@ -226,10 +257,7 @@ export async function measureBare(): Promise<BareFigures> {
   const forkRss: number[] = [];
   for (let i = 0; i < SESSIONS; i++) {
     const t0 = performance.now();
-    // What child_process.fork does, with the script inline: node plus an IPC channel.
-    const child = spawn(process.execPath, ["-e", "process.send('up'); setInterval(() => {}, 1000)"], {
-      stdio: ["ignore", "ignore", "inherit", "ipc"],
-    });
+    const child = spawn(process.execPath, BARE_CHILD, { stdio: ["ignore", "ignore", "inherit", "ipc"] });
     await new Promise((resolve) => child.once("message", resolve));
     forkStarts.push(performance.now() - t0);
     await sleep(100);
@@ -311,7 +339,7 @@ export function isolationFigures(
   bare: BareFigures,
   modes: IsolationFigures[],
   floods: FloodFigures[],
-  builtInColdStarts: Partial<Record<HostKind, number>> = {},
+  builtInColdStarts: Partial<Record<HostKind, { startMs: number; bareStartMs: number }>> = {},
 ): Figure[] {
   const row = (
     name: string,
@@ -339,7 +367,7 @@ export function isolationFigures(
         `${m.label}: createSession, median`,
         "ms",
         m.startMedianMs,
-        start,
+        m.bareStartMedianMs ?? start,
         isolated ? withinBare : undefined,
       ),
       row(
@@ -356,7 +384,13 @@ export function isolationFigures(
     const builtIn = m.spares === 0 && m.mode !== "inline" ? builtInColdStarts[m.mode] : undefined;
     if (builtIn !== undefined) {
       figures.push(
-        row(`${m.label}, built-in providers only: createSession, median`, "ms", builtIn, start, withinBare),
+        row(
+          `${m.label}, built-in providers only: createSession, median`,
+          "ms",
+          builtIn.startMs,
+          builtIn.bareStartMs,
+          withinBare,
+        ),
       );
     }
     if (m.neighbourP99RunawayUs !== undefined && m.hangToAnswerMs !== undefined) {

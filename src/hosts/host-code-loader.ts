@@ -87,7 +87,13 @@ function runAsCommonJs(filename: string, cachedData: Uint8Array | undefined): Sc
 
 /** The cache the parent passed: in `workerData` to a thread, in an inherited file to a process. */
 function parentCodeCache(): CodeCache | undefined {
-  if (!isMainThread) return (workerData as HostBoot | undefined)?.codeCache;
+  if (!isMainThread) {
+    const boot = workerData as HostBoot | undefined;
+    const cache = boot?.codeCache;
+    // Compiled from, it is garbage: not kept in the worker's heap for as long as the host runs.
+    if (boot) delete boot.codeCache;
+    return cache;
+  }
   const boot = JSON.parse(process.env.SESSIONVISOR_HOST ?? "null") as HostBoot | null;
   const fd = boot?.codeCacheFd;
   if (fd === undefined) return undefined;
