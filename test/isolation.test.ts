@@ -291,6 +291,23 @@ describe("hosted sessions", () => {
     assert.throws(() => process.kill(osPid, 0), { code: "ESRCH" });
   });
 
+  it("start in a host slower to start than a call's 5 s timeout, within the host's start timeout", async () => {
+    const system = await startSystem({
+      isolation: "thread",
+      hostProviders: { module: new URL("./fixtures/slow-providers.ts", import.meta.url), export: "slowProviders" },
+    });
+    try {
+      const t0 = performance.now();
+      const session = await system.createSession();
+      // The host needed longer than a call's default timeout (the providers module's 6 s load).
+      assert.ok(performance.now() - t0 > 5000);
+      assert.equal(session.status, "active");
+      assert.match((await system.sendMessage(session.id, "hello")).text, /hello/);
+    } finally {
+      await system.stop();
+    }
+  });
+
   it("a hosted session's crash reason is a HostDownError when seen through a monitor", async () => {
     const system = await startSystem({ isolation: "thread" });
     try {

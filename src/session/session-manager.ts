@@ -11,6 +11,7 @@ import {
 } from "../runtime/index.js";
 import type { PutSessionOptions, StoredSession } from "../store/index.js";
 import { DynamicSupervisor, type ReplyResult, type Request } from "../supervision/index.js";
+import { sessionCallTimeouts } from "./call-timeouts.js";
 import type { SessionConfig } from "./config.js";
 import {
   err,
@@ -133,6 +134,8 @@ export class SessionManager extends GenServer<
   SessionManagerArgs
 > {
   private deps!: ManagerDeps;
+  /** Its calls to the sessions' supervisor: the runtime's default when no session can be hosted. */
+  private timeouts: ReturnType<typeof sessionCallTimeouts> | undefined;
   private maxSessions = 0;
   private idleSweepMs = 1000;
   private readonly entries = new Map<string, SessionEntry>();
@@ -174,6 +177,7 @@ export class SessionManager extends GenServer<
 
   override async init(args: SessionManagerArgs): Promise<void> {
     this.deps = args.deps;
+    if (args.deps.hosting) this.timeouts = sessionCallTimeouts(args.deps.hosting.hosts.limits);
     this.maxSessions = args.maxSessions;
     this.idleSweepMs = args.idleSweepMs;
     this.retainTerminatedMs = args.retainTerminatedMs;
@@ -319,6 +323,7 @@ export class SessionManager extends GenServer<
         this.runtime,
         SESSIONS_SUPERVISOR_NAME,
         sessionChildSpec(id, config, this.deps, { fresh: true }),
+        this.timeouts?.start.inner,
       );
       if (!pid) throw new Error("the session supervisor ignored its start");
     } catch (error) {
@@ -376,7 +381,12 @@ export class SessionManager extends GenServer<
     this.unwatch(entry);
     this.entries.delete(id);
     if (pid && this.runtime.isAlive(pid))
-      await DynamicSupervisor.terminateChild(this.runtime, SESSIONS_SUPERVISOR_NAME, pid).catch(() => {});
+      await DynamicSupervisor.terminateChild(
+        this.runtime,
+        SESSIONS_SUPERVISOR_NAME,
+        pid,
+        this.timeouts?.stop.inner,
+      ).catch(() => {});
     this.deps.contextStore.clearSession(id);
     await this.deps.store.deleteSession(id).catch(() => {});
     publish(this.deps, { type: "session_terminated", sessionId: id, at: this.deps.now().toISOString() });
@@ -392,7 +402,12 @@ export class SessionManager extends GenServer<
     const pid = entry.supervisor;
     this.unwatch(entry);
     if (pid && this.runtime.isAlive(pid)) {
-      await DynamicSupervisor.terminateChild(this.runtime, SESSIONS_SUPERVISOR_NAME, pid).catch(() => {
+      await DynamicSupervisor.terminateChild(
+        this.runtime,
+        SESSIONS_SUPERVISOR_NAME,
+        pid,
+        this.timeouts?.stop.inner,
+      ).catch(() => {
         // It died between the check and the request: nothing left to stop.
       });
     }
@@ -530,7 +545,12 @@ export class SessionManager extends GenServer<
     if (!entry) {
       // A restart that raced with termination: the session is gone, so is its supervisor.
       if (this.runtime.isAlive(pid))
-        return DynamicSupervisor.terminateChild(this.runtime, SESSIONS_SUPERVISOR_NAME, pid).catch(() => {});
+        return DynamicSupervisor.terminateChild(
+          this.runtime,
+          SESSIONS_SUPERVISOR_NAME,
+          pid,
+          this.timeouts?.stop.inner,
+        ).catch(() => {});
       return;
     }
     if (entry.supervisor?.equals(pid)) return;
@@ -584,6 +604,7 @@ export class SessionManager extends GenServer<
       this.runtime,
       SESSIONS_SUPERVISOR_NAME,
       sessionChildSpec(entry.id, entry.config, this.deps),
+      this.timeouts?.start.inner,
     );
     if (!pid) throw new Error("the session supervisor ignored its start");
     this.watch(entry, pid);
@@ -597,7 +618,12 @@ export class SessionManager extends GenServer<
     const pid = entry.supervisor;
     this.unwatch(entry);
     if (pid && this.runtime.isAlive(pid)) {
-      await DynamicSupervisor.terminateChild(this.runtime, SESSIONS_SUPERVISOR_NAME, pid).catch(() => {});
+      await DynamicSupervisor.terminateChild(
+        this.runtime,
+        SESSIONS_SUPERVISOR_NAME,
+        pid,
+        this.timeouts?.stop.inner,
+      ).catch(() => {});
     }
     this.deps.contextStore.clearSession(entry.info.id);
     entry.info = { ...entry.info, hibernated: true, updatedAt: this.deps.now() };
@@ -784,7 +810,12 @@ export class SessionManager extends GenServer<
     this.deps.eventLog.forget(id);
     this.deps.contextStore.clearSession(id);
     if (pid && this.runtime.isAlive(pid)) {
-      await DynamicSupervisor.terminateChild(this.runtime, SESSIONS_SUPERVISOR_NAME, pid).catch(() => {});
+      await DynamicSupervisor.terminateChild(
+        this.runtime,
+        SESSIONS_SUPERVISOR_NAME,
+        pid,
+        this.timeouts?.stop.inner,
+      ).catch(() => {});
     }
     return true;
   }
@@ -812,7 +843,12 @@ export class SessionManager extends GenServer<
     if (status === "terminating") {
       // The manager died while terminating it: finish the job.
       if (pid)
-        await DynamicSupervisor.terminateChild(this.runtime, SESSIONS_SUPERVISOR_NAME, pid).catch(() => {});
+        await DynamicSupervisor.terminateChild(
+          this.runtime,
+          SESSIONS_SUPERVISOR_NAME,
+          pid,
+          this.timeouts?.stop.inner,
+        ).catch(() => {});
       return this.finishTermination(entry);
     }
     // Woken, but the manager died before it could say so.

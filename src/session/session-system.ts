@@ -33,6 +33,7 @@ import {
   copyOptions,
   optionOf,
 } from "./api-arguments.js";
+import { sessionCallTimeouts } from "./call-timeouts.js";
 import { parseSessionConfig, type SessionConfig, type SessionConfigInput } from "./config.js";
 import type { ContextManagerRequests } from "./context-requests.js";
 import type { ConversationTurn, FileEntry } from "./context-state.js";
@@ -179,6 +180,9 @@ export class SessionSystem implements AsyncDisposable {
   private readonly ownsRuntime: boolean;
   private readonly ownsStore: boolean;
   private readonly turnTimeoutMs: number;
+  /** For the calls that start or stop a session's tree (sessionCallTimeouts). */
+  private readonly startCallTimeoutMs: number;
+  private readonly stopCallTimeoutMs: number;
   private root: Pid | undefined;
   /** The supervisor of ours the root runs under, when the options named one. */
   private parent: Pid | undefined;
@@ -195,7 +199,9 @@ export class SessionSystem implements AsyncDisposable {
     }
     const isolation = checkIsolation(options.isolation ?? "inline");
     const hostProviders = options.hostProviders ? checkProvidersModule(options.hostProviders) : undefined;
-    if (options.hostLimits !== undefined) resolveLimits(options.hostLimits);
+    const timeouts = sessionCallTimeouts(resolveLimits(options.hostLimits));
+    this.startCallTimeoutMs = timeouts.start.outer;
+    this.stopCallTimeoutMs = timeouts.stop.outer;
     if (options.hostStandby !== undefined && typeof options.hostStandby !== "boolean") {
       throw new InvalidArgumentError("hostStandby", "must be true or false");
     }
@@ -337,13 +343,13 @@ export class SessionSystem implements AsyncDisposable {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.manager({ op: "create", config: parsed });
+    return this.manager({ op: "create", config: parsed }, this.startCallTimeoutMs);
   }
 
   /** Stops the session's processes and removes its cache entries and subscriptions. */
   async terminateSession(id: string): Promise<void> {
     assertSessionId(id);
-    await this.manager({ op: "terminate", id });
+    await this.manager({ op: "terminate", id }, this.stopCallTimeoutMs);
   }
 
   /** The live sessions (every status but `terminated`). */
@@ -372,7 +378,7 @@ export class SessionSystem implements AsyncDisposable {
   /** Brings back a terminated session (kept for `retainTerminatedMs`) under the same id. */
   async restoreSession(id: string): Promise<SessionInfo> {
     assertSessionId(id);
-    return this.manager({ op: "restore", id });
+    return this.manager({ op: "restore", id }, this.startCallTimeoutMs);
   }
 
   /** The session's record and conversation as one JSON document (live or kept after termination). */
@@ -393,7 +399,7 @@ export class SessionSystem implements AsyncDisposable {
   async importSession(document: SessionDocument): Promise<SessionInfo> {
     // Checked whole here, before the manager writes anything (InvalidSessionDocumentError).
     const session = parseSessionDocument(document, { providers: this.deps.providers.names() });
-    return this.manager({ op: "import", document: session });
+    return this.manager({ op: "import", document: session }, this.startCallTimeoutMs);
   }
 
   /**
@@ -405,7 +411,7 @@ export class SessionSystem implements AsyncDisposable {
    */
   async adoptSession(id: string): Promise<SessionInfo> {
     assertSessionId(id);
-    return this.manager({ op: "adopt", id });
+    return this.manager({ op: "adopt", id }, this.startCallTimeoutMs);
   }
 
   /**
@@ -415,19 +421,19 @@ export class SessionSystem implements AsyncDisposable {
    */
   async releaseSession(id: string): Promise<boolean> {
     assertSessionId(id);
-    return this.manager({ op: "release", id });
+    return this.manager({ op: "release", id }, this.stopCallTimeoutMs);
   }
 
   /** Stops an idle session's processes to free memory; it stays listed and wakes on use. */
   async hibernateSession(id: string): Promise<void> {
     assertSessionId(id);
-    await this.manager({ op: "hibernate", id });
+    await this.manager({ op: "hibernate", id }, this.stopCallTimeoutMs);
   }
 
   /** Starts a hibernated session's processes again (sending it a message does this too). */
   async wakeSession(id: string): Promise<SessionInfo> {
     assertSessionId(id);
-    return this.manager({ op: "wake", id });
+    return this.manager({ op: "wake", id }, this.startCallTimeoutMs);
   }
 
   /**
@@ -733,8 +739,9 @@ export class SessionSystem implements AsyncDisposable {
 
   private manager<K extends keyof SessionManagerRequests & string>(
     request: { op: K } & SessionManagerRequests[K]["request"],
+    timeoutMs?: number,
   ): Promise<SessionManagerRequests[K]["reply"]> {
-    return askManager(this.managerCalls, SESSION_MANAGER_NAME, request);
+    return askManager(this.managerCalls, SESSION_MANAGER_NAME, request, timeoutMs);
   }
 
   /** Calls to the manager; only a missing manager is waited for, never a reply that is an error. */

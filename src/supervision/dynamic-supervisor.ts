@@ -221,9 +221,11 @@ export class DynamicSupervisor extends SupervisorBase<
   /**
    * Stops the child running as `pid`; a child being restarted (`status: "restarting"`) is named
    * by its last pid (`lastPid` in `whichChildren`), and stopping it cancels its retries.
+   * `timeoutMs`: how long to wait for the answer (default the runtime's call timeout; OTP waits
+   * as long as the child takes to stop).
    */
-  static terminateChild(runtime: Runtime, supervisor: Target, pid: Pid): Promise<void> {
-    return askDynamicSupervisor(runtime, supervisor, { op: "terminate_child", pid });
+  static terminateChild(runtime: Runtime, supervisor: Target, pid: Pid, timeoutMs?: number): Promise<void> {
+    return askDynamicSupervisor(runtime, supervisor, { op: "terminate_child", pid }, timeoutMs);
   }
 
   override init(): void {

@@ -110,9 +110,18 @@ export abstract class SupervisorBase<R extends RequestMap, Cast, Args> extends G
     super();
   }
 
-  /** Starts a child; resolves with its pid, or undefined if its init returned `Ignore`. */
-  static startChild(runtime: Runtime, supervisor: Target, spec: ChildSpec): Promise<Pid | undefined> {
-    return askSupervisor(runtime, supervisor, { op: "start_child", spec });
+  /**
+   * Starts a child; resolves with its pid, or undefined if its init returned `Ignore`.
+   * `timeoutMs`: how long to wait for the answer (default the runtime's call timeout; OTP waits
+   * as long as the start takes) — a child started in a new host may need its host's start time.
+   */
+  static startChild(
+    runtime: Runtime,
+    supervisor: Target,
+    spec: ChildSpec,
+    timeoutMs?: number,
+  ): Promise<Pid | undefined> {
+    return askSupervisor(runtime, supervisor, { op: "start_child", spec }, timeoutMs);
   }
 
   static whichChildren(runtime: Runtime, supervisor: Target): Promise<ChildInfo[]> {
