@@ -294,7 +294,10 @@ describe("hosted sessions", () => {
   it("start in a host slower to start than a call's 5 s timeout, within the host's start timeout", async () => {
     const system = await startSystem({
       isolation: "thread",
-      hostProviders: { module: new URL("./fixtures/slow-providers.ts", import.meta.url), export: "slowProviders" },
+      hostProviders: {
+        module: new URL("./fixtures/slow-providers.ts", import.meta.url),
+        export: "slowProviders",
+      },
     });
     try {
       const t0 = performance.now();
