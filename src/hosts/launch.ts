@@ -4,16 +4,21 @@
  * frames out. `Hosts` ties a launched host to the runtime and the registry.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { accessSync, closeSync, constants, openSync, unlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { accessSync, constants } from "node:fs";
 import { delimiter, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
+import {
+  keepCodeCache,
+  PROCESS_CODE_CACHE_FD,
+  processCodeCacheFile,
+  threadCodeCache,
+} from "./code-caches.js";
 import { HostStartError } from "./errors.js";
 import { floodWords, Inbound } from "./flow-control.js";
 import type { Frame, HostMemory } from "./frames.js";
-import { type CodeCache, encodeCodeCache, type HostCodeState } from "./host-code.js";
+import type { HostCodeState } from "./host-code.js";
 import {
   HOST_EXIT_FLOOD,
   HOST_EXIT_OUT_OF_MEMORY,
@@ -116,57 +121,10 @@ export function heartbeatInterval(hangTimeoutMs: number): number {
   return Math.max(5, Math.min(1000, Math.floor(hangTimeoutMs / 5)));
 }
 
-/**
- * The code caches hosts sent (host-code.ts). A thread shares its parent's V8 flags; a process's
- * include its heap limit (`--max-old-space-size`), and V8 refuses a cache made under other flags,
- * so a process's cache is kept per heap limit. A process inherits its cache as an open file
- * (`PROCESS_CODE_CACHE_FD`) that has no name, so nothing is left on disk whatever ends the parent.
- */
-const threadCodeCache: { cache?: CodeCache } = {};
-const processCodeCaches = new Map<number, number>();
-/** The descriptor a process host finds its code cache on (its stdio's fifth entry). */
-const PROCESS_CODE_CACHE_FD = 4;
-/** A cache bigger than this is not kept (the host's chunks make ~170 KB). */
-const MAX_CODE_CACHE_BYTES = 16 * MIB;
-
-function keepCodeCache(kind: HostKind, limits: HostLimits, cache: unknown): void {
-  if (typeof cache !== "object" || cache === null) return;
-  let bytes = 0;
-  for (const value of Object.values(cache)) {
-    if (!(value instanceof Uint8Array)) return;
-    bytes += value.byteLength;
-  }
-  if (bytes === 0 || bytes > MAX_CODE_CACHE_BYTES) return;
-  if (kind === "thread") {
-    threadCodeCache.cache = cache as CodeCache;
-    return;
-  }
-  const file = join(tmpdir(), `sessionvisor-code-${process.pid}-${limits.maxHeapMb}-${performance.now()}`);
-  let fd: number | undefined;
-  try {
-    writeFileSync(file, encodeCodeCache(cache as CodeCache), { mode: 0o600, flag: "wx" });
-    fd = openSync(file, "r");
-  } catch {
-    // No cache: the next process compiles the library, as the first one did.
-  } finally {
-    try {
-      unlinkSync(file);
-    } catch {}
-  }
-  if (fd === undefined) return;
-  const old = processCodeCaches.get(limits.maxHeapMb);
-  processCodeCaches.set(limits.maxHeapMb, fd);
-  if (old !== undefined) closeSync(old);
-}
-
-function codeCacheFile(limits: HostLimits): number | "ignore" {
-  return processCodeCaches.get(limits.maxHeapMb) ?? "ignore";
-}
-
 export function launchHost(options: LaunchOptions): Promise<LaunchedHost> {
-  const codeCache = options.kind === "thread" ? threadCodeCache.cache : undefined;
+  const codeCache = options.kind === "thread" ? threadCodeCache() : undefined;
   const codeCacheFd =
-    options.kind === "process" && processCodeCaches.has(options.limits.maxHeapMb)
+    options.kind === "process" && processCodeCacheFile(options.limits) !== undefined
       ? PROCESS_CODE_CACHE_FD
       : undefined;
   const boot: HostBoot = {
@@ -525,7 +483,7 @@ class ProcessHost extends HostBase {
         "inherit",
         "pipe",
         "ipc",
-        ...(boot.codeCacheFd === undefined ? [] : [codeCacheFile(options.limits)]),
+        ...(boot.codeCacheFd === undefined ? [] : [processCodeCacheFile(options.limits) ?? ("ignore" as const)]),
       ],
       serialization: "advanced",
       env: { ...process.env, SESSIONVISOR_HOST: JSON.stringify(boot) },
