@@ -476,15 +476,11 @@ class ProcessHost extends HostBase {
     const [command, args] = prlimit
       ? [prlimit, [`--as=${options.limits.maxMemoryMb * 1024 * 1024}`, "--", process.execPath, ...nodeArgs]]
       : [process.execPath, nodeArgs];
+    // Looked up when the boot was made, just before: launchHost says the fd only if there is one.
+    const cacheFile = boot.codeCacheFd === undefined ? undefined : processCodeCacheFile(options.limits);
     this.child = spawn(command, args, {
       // The fifth: the code cache (PROCESS_CODE_CACHE_FD), when there is one.
-      stdio: [
-        "ignore",
-        "inherit",
-        "pipe",
-        "ipc",
-        ...(boot.codeCacheFd === undefined ? [] : [processCodeCacheFile(options.limits) ?? ("ignore" as const)]),
-      ],
+      stdio: ["ignore", "inherit", "pipe", "ipc", ...(cacheFile === undefined ? [] : [cacheFile])],
       serialization: "advanced",
       env: { ...process.env, SESSIONVISOR_HOST: JSON.stringify(boot) },
       // A process group of its own (prlimit execs node, so its pid leads it): one signal to the
