@@ -279,6 +279,12 @@ function toCommonJs(text, specifier) {
     })
     .replace(/^export\s*\{([^}]*)\};[ \t]*$/gm, (_, list) => `module.exports = { ${bindings(list, true)} };`);
   if (/^(import|export)\b/m.test(body)) throw new Error("an import or export toCommonJs does not know");
+  // A top-level name of CommonJS's own would hide it from the module's code.
+  const shadowed =
+    /^(?:var|let|const|function|class|async function) (module|exports|require|__filename|__dirname)\b/m.exec(
+      body,
+    );
+  if (shadowed) throw new Error(`a top-level \`${shadowed[1]}\` would hide CommonJS's own`);
   body = body
     .replace(/\bimport\.meta\.url\b/g, "__sessionvisorUrl")
     .replace(/(?<![\w$.])import\(/g, "__sessionvisorImport(");

@@ -476,7 +476,7 @@ class ProcessHost extends HostBase {
     const [command, args] = prlimit
       ? [prlimit, [`--as=${options.limits.maxMemoryMb * 1024 * 1024}`, "--", process.execPath, ...nodeArgs]]
       : [process.execPath, nodeArgs];
-    // Looked up when the boot was made, just before: launchHost says the fd only if there is one.
+    // launchHost named the descriptor in the boot only if a cache was kept; this is its file.
     const cacheFile = boot.codeCacheFd === undefined ? undefined : processCodeCacheFile(options.limits);
     this.child = spawn(command, args, {
       // The fifth: the code cache (PROCESS_CODE_CACHE_FD), when there is one.
