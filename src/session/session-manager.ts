@@ -380,13 +380,7 @@ export class SessionManager extends GenServer<
     const pid = entry.supervisor;
     this.unwatch(entry);
     this.entries.delete(id);
-    if (pid && this.runtime.isAlive(pid))
-      await DynamicSupervisor.terminateChild(
-        this.runtime,
-        SESSIONS_SUPERVISOR_NAME,
-        pid,
-        this.timeouts?.stop.inner,
-      ).catch(() => {});
+    if (pid && this.runtime.isAlive(pid)) await this.stopTree(pid).catch(() => {});
     this.deps.contextStore.clearSession(id);
     await this.deps.store.deleteSession(id).catch(() => {});
     publish(this.deps, { type: "session_terminated", sessionId: id, at: this.deps.now().toISOString() });
@@ -402,12 +396,7 @@ export class SessionManager extends GenServer<
     const pid = entry.supervisor;
     this.unwatch(entry);
     if (pid && this.runtime.isAlive(pid)) {
-      await DynamicSupervisor.terminateChild(
-        this.runtime,
-        SESSIONS_SUPERVISOR_NAME,
-        pid,
-        this.timeouts?.stop.inner,
-      ).catch(() => {
+      await this.stopTree(pid).catch(() => {
         // It died between the check and the request: nothing left to stop.
       });
     }
@@ -544,13 +533,7 @@ export class SessionManager extends GenServer<
     const entry = this.entries.get(id);
     if (!entry) {
       // A restart that raced with termination: the session is gone, so is its supervisor.
-      if (this.runtime.isAlive(pid))
-        return DynamicSupervisor.terminateChild(
-          this.runtime,
-          SESSIONS_SUPERVISOR_NAME,
-          pid,
-          this.timeouts?.stop.inner,
-        ).catch(() => {});
+      if (this.runtime.isAlive(pid)) return this.stopTree(pid).catch(() => {});
       return;
     }
     if (entry.supervisor?.equals(pid)) return;
@@ -599,6 +582,16 @@ export class SessionManager extends GenServer<
     return entry;
   }
 
+  /** Asks the sessions' supervisor to stop one session's tree (and its host, if it has one). */
+  private stopTree(pid: Pid): Promise<void> {
+    return DynamicSupervisor.terminateChild(
+      this.runtime,
+      SESSIONS_SUPERVISOR_NAME,
+      pid,
+      this.timeouts?.stop.inner,
+    );
+  }
+
   private async startProcesses(entry: SessionEntry): Promise<void> {
     const pid = await DynamicSupervisor.startChild(
       this.runtime,
@@ -618,12 +611,7 @@ export class SessionManager extends GenServer<
     const pid = entry.supervisor;
     this.unwatch(entry);
     if (pid && this.runtime.isAlive(pid)) {
-      await DynamicSupervisor.terminateChild(
-        this.runtime,
-        SESSIONS_SUPERVISOR_NAME,
-        pid,
-        this.timeouts?.stop.inner,
-      ).catch(() => {});
+      await this.stopTree(pid).catch(() => {});
     }
     this.deps.contextStore.clearSession(entry.info.id);
     entry.info = { ...entry.info, hibernated: true, updatedAt: this.deps.now() };
@@ -810,12 +798,7 @@ export class SessionManager extends GenServer<
     this.deps.eventLog.forget(id);
     this.deps.contextStore.clearSession(id);
     if (pid && this.runtime.isAlive(pid)) {
-      await DynamicSupervisor.terminateChild(
-        this.runtime,
-        SESSIONS_SUPERVISOR_NAME,
-        pid,
-        this.timeouts?.stop.inner,
-      ).catch(() => {});
+      await this.stopTree(pid).catch(() => {});
     }
     return true;
   }
@@ -842,13 +825,7 @@ export class SessionManager extends GenServer<
     const { status } = entry.info;
     if (status === "terminating") {
       // The manager died while terminating it: finish the job.
-      if (pid)
-        await DynamicSupervisor.terminateChild(
-          this.runtime,
-          SESSIONS_SUPERVISOR_NAME,
-          pid,
-          this.timeouts?.stop.inner,
-        ).catch(() => {});
+      if (pid) await this.stopTree(pid).catch(() => {});
       return this.finishTermination(entry);
     }
     // Woken, but the manager died before it could say so.
