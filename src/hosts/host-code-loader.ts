@@ -40,7 +40,9 @@ export function loadHostCode(dir: string, chunks: readonly string[], twins: Reco
     load(href) {
       const twin = twinFiles.get(href);
       if (twin !== undefined) return createRequire(twin)(twin) as Record<string, unknown>;
-      return href.startsWith("file:") ? required(fileURLToPath(href)) : undefined;
+      // Only JavaScript Node loads itself: a `.ts` module, say, needs the loader hooks of
+      // whatever runs it (tsx), which `import()` goes through.
+      return /^file:.*\.[cm]?js$/.test(href) ? required(fileURLToPath(href)) : undefined;
     },
   });
 }

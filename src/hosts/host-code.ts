@@ -22,8 +22,8 @@ export interface HostCode {
   create(): CodeCache;
   /**
    * A module's exports, loaded by `require`: the bundle's own modules from their CommonJS twins
-   * (the hosted session's), anything else named by a file URL with `require` too (Node 20.19
-   * loads ES modules with it) — the host then never starts Node's ES module loader, which takes
+   * (the hosted session's), any other JavaScript file with `require` too (Node 20.19 loads ES
+   * modules with it) — the host then never starts Node's ES module loader, which takes
    * a new host as long again as compiling its chunks from a cache. Undefined where `require`
    * cannot load it (an older Node, a module with a top-level await): `import()` it instead.
    */
