@@ -289,8 +289,12 @@ function toCommonJs(text, specifier) {
     .replace(/\bimport\.meta\.url\b/g, "__sessionvisorUrl")
     .replace(/(?<![\w$.])import\(/g, "__sessionvisorImport(");
   return [
-    'const __sessionvisorUrl = require("node:url").pathToFileURL(__filename).href;',
-    'const __sessionvisorImport = require("./import.cjs");',
+    ...(body.includes("__sessionvisorUrl")
+      ? ['const __sessionvisorUrl = require("node:url").pathToFileURL(__filename).href;']
+      : []),
+    ...(body.includes("__sessionvisorImport(")
+      ? ['const __sessionvisorImport = require("./import.cjs");']
+      : []),
     ...requires,
     body,
   ].join("\n");

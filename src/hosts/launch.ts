@@ -122,14 +122,7 @@ export function heartbeatInterval(hangTimeoutMs: number): number {
 }
 
 export function launchHost(options: LaunchOptions): Promise<LaunchedHost> {
-  const codeCache = options.kind === "thread" ? threadCodeCache() : undefined;
-  const codeCacheFd =
-    options.kind === "process" && processCodeCacheFile(options.limits) !== undefined
-      ? PROCESS_CODE_CACHE_FD
-      : undefined;
   const boot: HostBoot = {
-    ...(codeCache === undefined ? {} : { codeCache }),
-    ...(codeCacheFd === undefined ? {} : { codeCacheFd }),
     node: options.node,
     parentNode: options.parentNode,
     kind: options.kind,
@@ -385,8 +378,9 @@ class ThreadHost extends HostBase {
 
   constructor(options: LaunchOptions, boot: HostBoot) {
     super(options);
+    const codeCache = threadCodeCache();
     const workerOptions = {
-      workerData: boot,
+      workerData: codeCache === undefined ? boot : { ...boot, codeCache },
       resourceLimits: { maxOldGenerationSizeMb: options.limits.maxHeapMb },
     };
     // Under tsx (tests, `npm start`) a worker does not inherit the loader: it registers it itself.
@@ -476,13 +470,17 @@ class ProcessHost extends HostBase {
     const [command, args] = prlimit
       ? [prlimit, [`--as=${options.limits.maxMemoryMb * 1024 * 1024}`, "--", process.execPath, ...nodeArgs]]
       : [process.execPath, nodeArgs];
-    // launchHost named the descriptor in the boot only if a cache was kept; this is its file.
-    const cacheFile = boot.codeCacheFd === undefined ? undefined : processCodeCacheFile(options.limits);
+    const cacheFile = processCodeCacheFile(options.limits);
     this.child = spawn(command, args, {
       // The fifth: the code cache (PROCESS_CODE_CACHE_FD), when there is one.
       stdio: ["ignore", "inherit", "pipe", "ipc", ...(cacheFile === undefined ? [] : [cacheFile])],
       serialization: "advanced",
-      env: { ...process.env, SESSIONVISOR_HOST: JSON.stringify(boot) },
+      env: {
+        ...process.env,
+        SESSIONVISOR_HOST: JSON.stringify(
+          cacheFile === undefined ? boot : { ...boot, codeCacheFd: PROCESS_CODE_CACHE_FD },
+        ),
+      },
       // A process group of its own (prlimit execs node, so its pid leads it): one signal to the
       // group reaches every program the host's code started, wherever they were re-parented.
       detached: true,

@@ -199,9 +199,7 @@ export class SessionSystem implements AsyncDisposable {
     }
     const isolation = checkIsolation(options.isolation ?? "inline");
     const hostProviders = options.hostProviders ? checkProvidersModule(options.hostProviders) : undefined;
-    const timeouts = sessionCallTimeouts(resolveLimits(options.hostLimits));
-    this.startCallTimeoutMs = timeouts.start.outer;
-    this.stopCallTimeoutMs = timeouts.stop.outer;
+    if (options.hostLimits !== undefined) resolveLimits(options.hostLimits);
     if (options.hostStandby !== undefined && typeof options.hostStandby !== "boolean") {
       throw new InvalidArgumentError("hostStandby", "must be true or false");
     }
@@ -234,6 +232,9 @@ export class SessionSystem implements AsyncDisposable {
       ...(options.hostSpares === undefined ? {} : { spares: options.hostSpares }),
       ...(options.hostStandby === undefined ? {} : { standby: options.hostStandby }),
     });
+    const timeouts = sessionCallTimeouts(this.hosts.limits);
+    this.startCallTimeoutMs = timeouts.start.outer;
+    this.stopCallTimeoutMs = timeouts.stop.outer;
     this.deps = {
       runtime: this.runtime,
       registry: this.registry,
