@@ -38,6 +38,8 @@ export interface HostBoot {
   logLevel: string;
   /** Modules to import before `ready` (a spare, for the root it will likely run). */
   preload?: string[];
+  /** Its root's spawn comes with its start (launch.ts's `first`): the host was started for it. */
+  rootComing?: boolean;
   /** A thread's code cache (host-code.ts), from an earlier host of its kind. */
   codeCache?: CodeCache;
   /** The descriptor a process inherits its code cache on, likewise. */
@@ -182,6 +184,10 @@ async function control(frame: ControlFrame): Promise<void> {
       } catch (error) {
         post({ t: "spawned", id: frame.id, ok: false, error: encodeReason(error) });
       }
+      if (firstBeatAfterRoot) {
+        firstBeatAfterRoot = false;
+        setImmediate(beat);
+      }
       return;
     case "service_reply": {
       const pending = serviceCalls.get(frame.id);
@@ -204,7 +210,11 @@ async function control(frame: ControlFrame): Promise<void> {
   }
 }
 
-/** Loaded at the first heartbeat, after `ready`: `node:v8` is ~1 ms of a new host's start. */
+/**
+ * Loaded at the first heartbeat, one turn after `ready` — or, in a host started for a root, one
+ * turn after the root's answer: `node:v8` is ~1 ms of a new host's start, which the root's spawn
+ * (already on its way) would otherwise wait behind.
+ */
 let v8: typeof import("node:v8") | undefined;
 
 function memory(): HostMemory {
@@ -257,7 +267,12 @@ function reapPrograms(): void {
 process.on("uncaughtException", die);
 process.on("exit", reapPrograms);
 
-const onFrame = (frame: Frame) => parent.receive(frame);
+/** Frames that came before `ready` went out (the root's spawn comes with the host's start). */
+let early: Frame[] | undefined = [];
+const onFrame = (frame: Frame) => {
+  if (early) early.push(frame);
+  else void parent.receive(frame);
+};
 if (isMainThread) {
   process.on("message", onFrame);
   // A host never outlives its parent: no orphan processes, whatever killed the parent. It
@@ -270,10 +285,14 @@ if (isMainThread) {
 } else {
   parentPort?.on("message", onFrame);
 }
-setInterval(() => post({ t: "heartbeat", memory: memory() }), boot.heartbeatMs);
+const beat = () => post({ t: "heartbeat", memory: memory() });
+let firstBeatAfterRoot = boot.rootComing === true;
+setInterval(beat, boot.heartbeatMs);
 // Not a top-level await: the bundle runs this file as CommonJS (host-code.ts).
 void preloaded.then(() => {
   post({ t: "ready", node: boot.node, code: code?.state ?? "source", ...(tid === undefined ? {} : { tid }) });
-  // In the next turn: while the parent answers `ready` with the root to spawn.
-  setImmediate(() => post({ t: "heartbeat", memory: memory() }));
+  const before = early ?? [];
+  early = undefined;
+  for (const frame of before) void parent.receive(frame);
+  if (!firstBeatAfterRoot) setImmediate(beat);
 });

@@ -106,6 +106,13 @@ interface HostRecord {
   readonly services: Map<string, object>;
 }
 
+/** A root to start, and who waits for its answer (`spawned`). */
+interface PendingSpawn {
+  readonly frame: Extract<Frame, { t: "spawn" }>;
+  readonly answer: NonNullable<HostRecord["spawn"]>;
+  readonly label: string;
+}
+
 /**
  * The hosts of one runtime: worker threads and child processes that each run one subtree. It
  * routes the runtime's operations on their pids to them, mirrors their registry keys into the
@@ -166,8 +173,21 @@ export class Hosts {
     const kind = options.kind;
     const limits = resolveLimits(options.limits, this.limits);
     const modules = [options.module, ...(options.preload ?? [])];
-    const record = await this.take(kind, limits, options.module);
-    record.label = options.label;
+    const frame: Frame = {
+      t: "spawn",
+      id: 1,
+      label: options.label,
+      module: options.module,
+      export: options.export,
+      args,
+      parent: options.parent.toString(),
+      trapExit: options.trapExit,
+    };
+    let answer!: { resolve(pid: Pid): void; reject(error: unknown): void };
+    const spawned = new Promise<Pid>((resolve, reject) => {
+      answer = { resolve, reject };
+    });
+    const record = await this.take(kind, limits, { frame, answer, label: options.label });
     record.modules = modules;
     // The root is linked to its parent once it runs; until then a parent that dies must still
     // take the host with it, or the host would be an orphan.
@@ -175,19 +195,7 @@ export class Hosts {
       if (!record.root) void this.stopHost(record);
     });
     try {
-      const pid = await new Promise<Pid>((resolve, reject) => {
-        record.spawn = { resolve, reject };
-        record.launched.post({
-          t: "spawn",
-          id: 1,
-          label: options.label,
-          module: options.module,
-          export: options.export,
-          args,
-          parent: options.parent.toString(),
-          trapExit: options.trapExit,
-        });
-      });
+      const pid = await spawned;
       record.root = pid;
       // One host, one root: when the root is gone the host has nothing left to do.
       this.runtime.watch(pid, () => void this.stopHost(record));
@@ -333,19 +341,25 @@ export class Hosts {
   }
 
   /**
-   * A spare if one is ready or starting, else a new host that imports the root's `module` as it
-   * boots, as a spare does: the host's code and the root's load together, not one and then the
-   * other after a round trip. (Only the root's: what it names to preload is a spare's business.)
+   * A host for `spawn`, sent the spawn: a spare if one is ready or starting, else a new host,
+   * which imports the root's module as it boots, as a spare does, and gets the spawn with its
+   * start (LaunchOptions.first), so that neither waits for a round trip after `ready`. (Only the
+   * root's module: what it names to preload is a spare's business.) `spawn.answer` hears the
+   * root's answer, or the host's death.
    */
-  private async take(kind: HostKind, limits: HostLimits, module: string): Promise<HostRecord> {
+  private async take(kind: HostKind, limits: HostLimits, spawn: PendingSpawn): Promise<HostRecord> {
     if (this.stopped || this.runtime.isStopped) throw new InvalidArgumentError("hosts", "are stopped");
     const pool = this.pool(kind, limits);
-    let record: HostRecord | undefined;
-    while (pool.length > 0 && !record) {
+    while (pool.length > 0) {
       const spare = await (pool.shift() as Promise<HostRecord>).catch(() => undefined);
-      if (spare && !spare.launched.dead) record = spare;
+      if (spare && !spare.launched.dead) {
+        spare.label = spawn.label;
+        spare.spawn = spawn.answer;
+        spare.launched.post(spawn.frame);
+        return spare;
+      }
     }
-    return record ?? this.launch(kind, limits, [module]);
+    return this.launch(kind, limits, [spawn.frame.module], spawn);
   }
 
   /** Starts spares up to the count; they import `modules` before they say they are ready. */
@@ -366,9 +380,18 @@ export class Hosts {
     return pool;
   }
 
-  private async launch(kind: HostKind, limits: HostLimits, preload: string[] = []): Promise<HostRecord> {
+  private async launch(
+    kind: HostKind,
+    limits: HostLimits,
+    preload: string[] = [],
+    spawn?: PendingSpawn,
+  ): Promise<HostRecord> {
     const node = `${this.runtime.node.slice(0, 48)}-h${this.nextHost++}`;
     let record: HostRecord | undefined;
+    // What the host sent in the turn it said it was ready (its root's answer, with `first`),
+    // before there is a record to take it.
+    const early: Frame[] = [];
+    let earlyDeath: HostDownError | undefined;
     const launched = await launchHost({
       kind,
       node,
@@ -376,9 +399,11 @@ export class Hosts {
       limits,
       logLevel: this.runtime.logger.level ?? "info",
       preload,
-      onFrame: (frame) => record?.peer.receive(frame),
+      first: spawn?.frame,
+      onFrame: (frame) => (record ? record.peer.receive(frame) : void early.push(frame)),
       onDeath: (reason) => {
         if (record) this.died(record, reason);
+        else earlyDeath = reason;
       },
       onSilent: () => {
         if (record) this.startStandby(record);
@@ -395,15 +420,18 @@ export class Hosts {
       launched,
       peer,
       limits,
-      label: undefined,
+      label: spawn?.label,
       root: undefined,
       modules: preload,
       stopping: false,
-      spawn: undefined,
+      spawn: spawn?.answer,
       services: new Map(),
     };
     this.records.set(node, record);
-    if (this.stopped) await this.stopHost(record);
+    for (const frame of early) void record.peer.receive(frame);
+    // Dead in the same turn as it said it was ready: whoever waits for its root hears why.
+    if (earlyDeath) this.died(record, earlyDeath);
+    else if (this.stopped) await this.stopHost(record);
     return record;
   }
 

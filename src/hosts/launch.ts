@@ -55,6 +55,13 @@ export interface LaunchOptions {
    */
   preload?: readonly string[] | undefined;
   /**
+   * A frame sent the moment the thread or process exists, not after its `ready` (the spawn of
+   * the root a cold host is started for): the host handles it right after it says it is ready,
+   * so the start does not wait for `ready` to reach the parent and the spawn to reach the host.
+   * Frames the host answers with may come in the same turn as `ready`.
+   */
+  first?: Frame | undefined;
+  /**
    * Every frame the host sends after `ready`. A promise means its handling goes on (a call to
    * answer, a service request): the frame counts against the host's in-flight budget until then.
    */
@@ -131,10 +138,12 @@ export function launchHost(options: LaunchOptions): Promise<LaunchedHost> {
     maxInFlightBytes: options.limits.maxInFlightMb * MIB,
     logLevel: options.logLevel,
     preload: [...(options.preload ?? [])],
+    ...(options.first?.t === "spawn" ? { rootComing: true } : {}),
   };
-  return options.kind === "thread"
-    ? new ThreadHost(options, boot).started
-    : new ProcessHost(options, boot).started;
+  const host = options.kind === "thread" ? new ThreadHost(options, boot) : new ProcessHost(options, boot);
+  // Queued until the host listens: a worker's port and a child's channel both hold it.
+  if (options.first) host.post(options.first);
+  return host.started;
 }
 
 /** What the two kinds of host share: readiness, the watchdog, and dying once. */
