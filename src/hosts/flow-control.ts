@@ -5,7 +5,8 @@
  * parent's address space) and the parent's heap faster than the parent can drain them, and the
  * watchdog, which sees frames arriving, takes it for healthy.
  */
-import { performance } from "node:perf_hooks";
+
+import { monotonicMs } from "../runtime/clock.js";
 import type { Frame } from "./frames.js";
 
 /**
@@ -162,7 +163,7 @@ export class Inbound {
     try {
       while (this.head < this.queue.length && !this.closed) {
         // The slice is per turn, not per call: frames arrive one event each, all in one turn.
-        if (!all && performance.now() - turnStarted >= SLICE_MS) break;
+        if (!all && monotonicMs() - turnStarted >= SLICE_MS) break;
         const frame = this.queue[this.head] as Frame;
         const size = this.sizes[this.head] as number;
         this.head++;
@@ -190,7 +191,7 @@ export class Inbound {
 
   private startTurn(): number {
     if (this.turnStarted === undefined) {
-      this.turnStarted = performance.now();
+      this.turnStarted = monotonicMs();
       setImmediate(() => {
         this.turnStarted = undefined;
       });

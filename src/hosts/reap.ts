@@ -6,7 +6,7 @@
  * (`/proc/<pid>/task/<tid>/children`), and only while that thread is alive.
  */
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
-import { performance } from "node:perf_hooks";
+import { monotonicMs } from "../runtime/clock.js";
 
 /** At most this many descendants are collected, so that a fork bomb cannot stall the parent. */
 const MAX_DESCENDANTS = 4096;
@@ -82,8 +82,8 @@ export function hasChildren(pid: number, tid: number): boolean {
  * saw its children die leaves them as zombies (dead, holding a pid) until the process exits.
  */
 export async function childrenReaped(pid: number, tid: number, ms: number): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (childrenOfTask(pid, tid).length > 0 && performance.now() < deadline) {
+  const deadline = monotonicMs() + ms;
+  while (childrenOfTask(pid, tid).length > 0 && monotonicMs() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }

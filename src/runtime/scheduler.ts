@@ -1,4 +1,4 @@
-import { performance } from "node:perf_hooks";
+import { monotonicMs } from "./clock.js";
 import type { Proc } from "./process.js";
 import { Queue } from "./queue.js";
 
@@ -97,7 +97,7 @@ export class Scheduler {
 
   private openSlice(): void {
     this.sliceOpen = true;
-    this.sliceStart = performance.now();
+    this.sliceStart = monotonicMs();
     this.lastCheck = this.sliceStart;
     this.stepsToCheck = this.checkEvery;
     setImmediate(this.closeSlice);
@@ -116,7 +116,7 @@ export class Scheduler {
    * drains; that only makes the reads more frequent.)
    */
   private sliceUsedUp(): boolean {
-    const now = performance.now();
+    const now = monotonicMs();
     const perStep = (now - this.lastCheck) / this.checkEvery;
     this.lastCheck = now;
     const steps = perStep > 0 ? Math.floor(this.sliceMs / 8 / perStep) : MAX_CHECK_EVERY;
