@@ -293,7 +293,8 @@ function toCommonJs(text, specifier) {
       ? ['const __sessionvisorUrl = require("node:url").pathToFileURL(__filename).href;']
       : []),
     ...(body.includes("__sessionvisorImport(")
-      ? ['const __sessionvisorImport = require("./import.cjs");']
+      ? // Resolved at the first import(), not at load: a relative require is ~0.25 ms of a host's start.
+        ['const __sessionvisorImport = (specifier) => require("./import.cjs")(specifier);']
       : []),
     ...requires,
     body,
@@ -332,7 +333,7 @@ async function writeCommonJsHost(outdir, metafile, host) {
   for (const path of host.chunks) {
     const file = resolve(path);
     const cjs = file.replace(/\.js$/, ".cjs");
-    writeFileSync(cjs, await commonJs(path));
+    writeFileSync(cjs, asciiOnly(await commonJs(path), cjs));
     const exports = metafile.outputs[path].exports;
     writeFileSync(
       file,
@@ -341,6 +342,10 @@ async function writeCommonJsHost(outdir, metafile, host) {
         .join("\n")}\n`,
     );
     rmSync(`${file}.map`, { force: true });
+  }
+  for (const [path, output] of Object.entries(metafile.outputs)) {
+    if (output.entryPoint === undefined || !path.endsWith(".js") || path === host.hostMain) continue;
+    writeFileSync(resolve(path), requiringHostChunks(readFileSync(resolve(path), "utf8"), names, path));
   }
   const chunks = JSON.stringify(names.map((name) => `${name}.cjs`));
   // The loader goes inside the entry, ahead of its code: one file less to find and compile.
@@ -369,6 +374,44 @@ async function writeCommonJsHost(outdir, metafile, host) {
     join(outdir, "import.cjs"),
     '"use strict";\nmodule.exports = (specifier) => import(specifier);\n',
   );
+}
+
+/**
+ * A host chunk in ASCII alone, which a host reads as latin1: decoding that is a copy, and ~0.35 ms
+ * of a new host's start less than decoding UTF-8 (src/hosts/host-code-loader.ts). esbuild writes
+ * code in ASCII (it escapes the rest); what else it keeps is a comment, whose other characters
+ * become `?`. A line of code with one fails the build rather than change what the code says.
+ */
+function asciiOnly(source, file) {
+  return source.replace(/^.*[\u0080-\uffff].*$/gm, (line) => {
+    if (!/^\s*(\*|\/\/|\/\*)/.test(line))
+      throw new Error(`bundle: ${file} has a line of code that is not ASCII: ${line.trim()}`);
+    return line.replace(/[\u0080-\uffff]/g, "?");
+  });
+}
+
+/**
+ * An entry (`llm.js`, say) with its imports of the host's chunks made `require`s of their
+ * CommonJS files, which its require banner already provides, instead of imports of their ES
+ * module wrappers: every ES module is a trip through Node's ES module loader, and in a host,
+ * where a providers module imports `sessionvisor/llm`, that trip is the start's (~0.3 ms a
+ * module in a new worker). Lines stay where they were, for the source map. Only entries: nothing
+ * imports them back, so their bindings cannot be read before the `require` sets them.
+ */
+function requiringHostChunks(text, names, path) {
+  // `./chunk-….js`, or `../chunk-….js` from an entry in a folder (the bench's).
+  const chunk = `((?:\\.\\.?/)+)(${names.map((name) => name.replace(/[^\w-]/g, "")).join("|")})\\.js`;
+  const rewritten = text
+    .replace(
+      new RegExp(`^import \\{([^}]*)\\} from "${chunk}";$`, "gm"),
+      (_, list, dir, name) =>
+        `const {${list.replace(/([\w$]+) as ([\w$]+)/g, "$1: $2")}} = require("${dir}${name}.cjs");`,
+    )
+    .replace(new RegExp(`^import "${chunk}";$`, "gm"), (_, dir, name) => `require("${dir}${name}.cjs");`);
+  // Any other form would still load the wrapper; better that the build says so.
+  if (new RegExp(`from "${chunk}"|^import "${chunk}"`, "m").test(rewritten))
+    throw new Error(`bundle: ${path} imports a host chunk in a form requiringHostChunks does not know`);
+  return rewritten;
 }
 
 /**

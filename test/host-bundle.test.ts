@@ -4,7 +4,7 @@
 // in a node process of its own as a user's program would.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -138,6 +138,39 @@ for (const isolation of ["thread", "process"] as const) {
     });
   });
 }
+
+describe("the bundled package's host chunks", () => {
+  /** The chunks every host loads, as host-main.cjs names them to its loader. */
+  const hostChunks = () => {
+    const names = /loadHostCode\(__dirname, (\[[^\]]*\])/.exec(
+      readFileSync(join(out, "host-main.cjs"), "utf8"),
+    )?.[1];
+    return (JSON.parse(names ?? "[]") as string[]).map((name) => name.replace(/\.cjs$/, ""));
+  };
+
+  it("are required by the package's entries, not imported through their ES module wrappers", () => {
+    const chunks = hostChunks();
+    assert.equal(chunks.length, 2);
+    for (const entry of ["index.js", "llm.js", "otp.js", "hosts.js"]) {
+      const text = readFileSync(join(out, entry), "utf8");
+      for (const chunk of chunks)
+        assert.ok(!text.includes(`"./${chunk}.js"`), `${entry} imports ${chunk}.js`);
+      assert.ok(
+        chunks.some((chunk) => text.includes(`require("./${chunk}.cjs")`)),
+        `${entry} requires none`,
+      );
+    }
+  });
+
+  it("are ASCII, which a host reads as latin1", () => {
+    const chunks = hostChunks();
+    assert.equal(chunks.length, 2);
+    for (const chunk of chunks) {
+      const text = readFileSync(join(out, `${chunk}.cjs`), "utf8");
+      assert.ok(!/[\u0080-\uffff]/.test(text), `${chunk}.cjs has a character beyond ASCII`);
+    }
+  });
+});
 
 describe("the bundled package's code cache", { timeout: 120_000 }, () => {
   const cacheRun = async (...args: string[]) => {

@@ -66,7 +66,8 @@ function required(file: string): Record<string, unknown> | undefined {
 
 /** What `require(filename)` does, with the compiled code taken from `cachedData` when V8 accepts it. */
 function runAsCommonJs(filename: string, cachedData: Uint8Array | undefined): Script {
-  const source = readFileSync(filename, "utf8");
+  // The build writes the chunks in ASCII (scripts/bundle.mjs, asciiOnly): latin1 is a copy, UTF-8 a decoding.
+  const source = readFileSync(filename, "latin1");
   const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
     filename,
     ...(cachedData === undefined ? {} : { cachedData }),
