@@ -94,6 +94,27 @@ for (const kind of ["thread", "process"] as const) {
       assert.equal(hosts.list().find((host) => host.id === pid.node)?.code, "source");
     });
 
+    it("fails the start with the host's answer when the root's module has no such export, and stops the host", async () => {
+      const hostsBefore = hosts.list().length;
+      const spec = hostedChild(hosts, {
+        id: `missing_export_${kind}`,
+        isolation: kind,
+        module: PROBE,
+        export: "noSuchFactory",
+        args: {},
+        type: "worker",
+        restart: "temporary",
+      });
+      await assert.rejects(
+        DynamicSupervisor.startChild(runtime, supervisor, spec),
+        /no function export "noSuchFactory"/,
+      );
+      await eventually(
+        () => hosts.list().length,
+        (count) => count === hostsBefore,
+      );
+    });
+
     it("answers calls by pid and by a name registered inside the host", async () => {
       const { pid, name } = await startProbe();
       assert.equal(await runtime.call(pid, { op: "ping" }), "pong");
