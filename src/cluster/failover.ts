@@ -2,6 +2,7 @@ import type { KV } from "@nats-io/kv";
 import type { Logger } from "../runtime/index.js";
 import type { SessionStore } from "../store/index.js";
 import { SessionOwnedElsewhereError } from "./errors.js";
+import { distinctKeys } from "./kv-keys.js";
 import { ownerOf } from "./lease-entry.js";
 import type { ClusterMember } from "./member-entry.js";
 import { rendezvousOrder } from "./placement.js";
@@ -66,7 +67,7 @@ export class Failover {
   private async takeLeasesOf(dead: string): Promise<void> {
     const { leasesKv } = this.deps;
     const ids: string[] = [];
-    for await (const key of await leasesKv.keys()) {
+    for (const key of await distinctKeys(leasesKv)) {
       const entry = await leasesKv.get(key);
       if (entry?.operation === "PUT" && ownerOf(entry.value, entry.revision).node === dead) ids.push(key);
     }

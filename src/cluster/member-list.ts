@@ -1,4 +1,5 @@
 import { ClusterUnavailableError } from "./errors.js";
+import { distinctKeys } from "./kv-keys.js";
 import { type ClusterMember, decodeMemberEntry } from "./member-entry.js";
 import { DEFAULT_NODES_BUCKET } from "./membership.js";
 import { type ClusterConnection, messageOf } from "./nats-connection.js";
@@ -35,7 +36,7 @@ export async function listMembers(
     // One request about this bucket (`open` binds without asking the server), where listing
     // every bucket of the server took as long as the server had buckets.
     if (!(await bucketExists(kv))) return [];
-    for await (const key of await kv.keys()) {
+    for (const key of await distinctKeys(kv)) {
       const got = await kv.get(key);
       if (got?.operation !== "PUT") continue;
       const entry = decodeMemberEntry(got.value);
