@@ -357,6 +357,8 @@ export class ClusterNode implements AsyncDisposable {
     if (!stored || stored.record.status === "terminated") throw new SessionNotFoundError(sessionId);
     // A dead owner's key lasts at most a TTL after its last renewal.
     const deadline = Date.now() + 2 * this.leases.leaseTtlMs;
+    /** The fence of the unreachable owner's lease as first read here. */
+    let unreachableFence: number | undefined;
     for (;;) {
       // Claimed here meanwhile (a failover takeover of this node): adopted here, or being.
       if (this.leases.fenceOf(sessionId) !== undefined) {
@@ -364,13 +366,18 @@ export class ClusterNode implements AsyncDisposable {
         return this.node;
       }
       const owner = await this.leases.owner(sessionId);
+      if (owner !== undefined && owner.node === unreachable) unreachableFence ??= owner.fence;
+      // The owner the caller could not reach, holding a newer lease than first read here, came
+      // back (restarted under its name) and claimed the session again: it can be asked now.
+      const cameBack = owner !== undefined && owner.node === unreachable && owner.fence !== unreachableFence;
+      const isMember = owner !== undefined && this.liveMembers().some((m) => m.node === owner.node);
       // Our own name on a lease we do not hold is a claim of ours still on its way (the check
       // above finds it next time), or an earlier run of this node's: waited out too.
       const live =
         owner !== undefined &&
         owner.node !== this.node &&
-        owner.node !== unreachable &&
-        this.liveMembers().some((m) => m.node === owner.node);
+        (owner.node !== unreachable || cameBack) &&
+        isMember;
       if (owner && live) return owner.node;
       if (!owner) {
         try {
@@ -383,7 +390,12 @@ export class ClusterNode implements AsyncDisposable {
         await this.adopt(sessionId, "activated", Date.now());
         return this.node;
       }
-      if (Date.now() > deadline) throw new SessionOwnedElsewhereError(sessionId, owner.node, owner.fence);
+      if (Date.now() > deadline) {
+        // Still held by the node the caller could not reach, and it is a live member: it came
+        // back before this node first looked. Asking it again beats failing the request.
+        if (owner.node !== this.node && isMember) return owner.node;
+        throw new SessionOwnedElsewhereError(sessionId, owner.node, owner.fence);
+      }
       await new Promise((resolve) => setTimeout(resolve, this.leases.pollMs));
     }
   }

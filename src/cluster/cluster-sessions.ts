@@ -381,7 +381,6 @@ export class ClusterSessions {
     }
   }
 
-  /** One live node claims the session (after a dead owner's key expires) and adopts it. */
   /**
    * One live node claims the session (after a dead owner's key expires) and adopts it: the
    * first of the session's rendezvous order over the live members (so that callers on several
