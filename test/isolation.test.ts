@@ -311,6 +311,72 @@ describe("hosted sessions", () => {
     }
   });
 
+  /** Session hosts that take `ms` to start: their providers module loads that long. */
+  const slowHosts = (ms: number) => ({
+    isolation: "thread" as const,
+    hostProviders: {
+      module: new URL(`./fixtures/slow-providers.ts?ms=${ms}`, import.meta.url),
+      export: "slowProviders",
+    },
+  });
+
+  it("answer other requests while a session's host is still starting", async () => {
+    const system = await startSystem(slowHosts(2000));
+    try {
+      let created = false;
+      const creating = system.createSession().then((session) => {
+        created = true;
+        return session;
+      });
+      // Reached the manager: its record is stored before the host is asked for.
+      await until(async () => (await system.store.listSessions()).length === 1);
+      assert.deepEqual(await system.listSessions(), []);
+      const inline = await system.createSession({ isolation: "inline" });
+      assert.equal(created, false, "answered while the hosted create was still starting");
+      const session = await creating;
+      assert.deepEqual((await system.listSessions()).map((s) => s.id).sort(), [inline.id, session.id].sort());
+    } finally {
+      await system.stop();
+    }
+  });
+
+  it("start together when created together, not one host after the other", async () => {
+    const system = await startSystem(slowHosts(2000));
+    try {
+      const t0 = performance.now();
+      const sessions = await Promise.all([system.createSession(), system.createSession()]);
+      const elapsed = performance.now() - t0;
+      // One host after the other takes two loads of 2 s at least; together, one and a boot.
+      assert.ok(elapsed < 3500, `two creates took ${elapsed} ms`);
+      for (const session of sessions) assert.match((await system.sendMessage(session.id, "hi")).text, /hi/);
+    } finally {
+      await system.stop();
+    }
+  });
+
+  it("leave no orphan host when the manager dies while one starts: the new manager starts the session once", async () => {
+    const system = await startSystem(slowHosts(1500));
+    try {
+      const creating = system.createSession();
+      await until(async () => (await system.store.listSessions()).length === 1);
+      const [stored] = await system.store.listSessions();
+      const id = stored?.id as string;
+      system.runtime.exit(system.registry.whereis("session_manager") as never, "kill");
+      await assert.rejects(creating);
+      // The manager's successor starts it again; the root the first one asked for is stopped.
+      await until(async () => (await system.getSession(id))?.status === "active", 20_000);
+      await until(
+        async () => system.hosts.list().filter((h) => h.label === id && !h.stopping).length === 1,
+        20_000,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(system.hosts.list().filter((h) => h.label === id).length, 1);
+      assert.match((await system.sendMessage(id, "back")).text, /back/);
+    } finally {
+      await system.stop();
+    }
+  });
+
   it("a hosted session's crash reason is a HostDownError when seen through a monitor", async () => {
     const system = await startSystem({ isolation: "thread" });
     try {

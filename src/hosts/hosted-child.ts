@@ -39,23 +39,11 @@ export interface HostedChildOptions {
  * to, whose exit (with `host_down` when the host died) it handles under its restart budget.
  */
 export function hostedChild(hosts: Hosts, options: HostedChildOptions): ChildSpec {
-  if (typeof options !== "object" || options === null)
-    throw new InvalidArgumentError("options", "must be an object");
-  const isolation = checkIsolation(options.isolation);
-  const module = moduleSpecifier(options.module);
-  const exportName = options.export ?? "default";
-  const label = options.label ?? options.id;
-  const type = options.type ?? "supervisor";
-  const trapExit = options.trapExit ?? type === "supervisor";
-  const args = options.args;
-  encodeTerm(args, "args");
-  if (options.preload !== undefined && !Array.isArray(options.preload))
-    throw new InvalidArgumentError("preload", "must be an array of modules");
-  const preload = options.preload?.map(moduleSpecifier);
-  if (isolation !== "inline") resolveLimits(options.limits, hosts.limits);
+  const checked = checkOptions(hosts, options);
+  const { isolation, module, exportName, label, trapExit, args } = checked;
   return {
     id: options.id,
-    type,
+    type: checked.type,
     ...(options.restart === undefined ? {} : { restart: options.restart }),
     ...(options.shutdown === undefined ? {} : { shutdown: options.shutdown }),
     start: async (ctx: StartContext): Promise<Pid> => {
@@ -63,19 +51,62 @@ export function hostedChild(hosts: Hosts, options: HostedChildOptions): ChildSpe
         const factory = await loadRootFactory(module, exportName);
         return ctx.spawnLink(await factory(hosts.inlineContext(label), args), { trapExit });
       }
-      return hosts.spawnRoot({
-        kind: isolation,
-        label,
-        module,
-        export: exportName,
-        args,
-        parent: ctx.supervisor,
-        trapExit,
-        ...(options.limits === undefined ? {} : { limits: options.limits }),
-        ...(preload === undefined ? {} : { preload }),
-      });
+      return spawnRoot(hosts, checked, ctx.supervisor);
     },
   };
+}
+
+/**
+ * Starts what `hostedChild(hosts, options)` starts in a thread or process host, linked to
+ * `parent`, outside any supervisor's start: a supervisor that then takes the pid as its child
+ * (a start function that returns it) does not wait for the host to boot, and takes other
+ * requests meanwhile. Until then nothing restarts the root; its exit reaches `parent` as the
+ * exit of a process it does not know, which a supervisor ignores.
+ */
+export function startHostedRoot(hosts: Hosts, options: HostedChildOptions, parent: Pid): Promise<Pid> {
+  const checked = checkOptions(hosts, options);
+  if (checked.isolation === "inline")
+    throw new InvalidArgumentError("isolation", "startHostedRoot starts a thread or process host");
+  return spawnRoot(hosts, checked, parent);
+}
+
+type CheckedOptions = ReturnType<typeof checkOptions>;
+
+function checkOptions(hosts: Hosts, options: HostedChildOptions) {
+  if (typeof options !== "object" || options === null)
+    throw new InvalidArgumentError("options", "must be an object");
+  const isolation = checkIsolation(options.isolation);
+  const type = options.type ?? "supervisor";
+  const args = options.args;
+  encodeTerm(args, "args");
+  if (options.preload !== undefined && !Array.isArray(options.preload))
+    throw new InvalidArgumentError("preload", "must be an array of modules");
+  if (isolation !== "inline") resolveLimits(options.limits, hosts.limits);
+  return {
+    isolation,
+    module: moduleSpecifier(options.module),
+    exportName: options.export ?? "default",
+    label: options.label ?? options.id,
+    type,
+    trapExit: options.trapExit ?? type === "supervisor",
+    args,
+    limits: options.limits,
+    preload: options.preload?.map(moduleSpecifier),
+  };
+}
+
+function spawnRoot(hosts: Hosts, options: CheckedOptions, parent: Pid): Promise<Pid> {
+  return hosts.spawnRoot({
+    kind: options.isolation as Exclude<Isolation, "inline">,
+    label: options.label,
+    module: options.module,
+    export: options.exportName,
+    args: options.args,
+    parent,
+    trapExit: options.trapExit,
+    ...(options.limits === undefined ? {} : { limits: options.limits }),
+    ...(options.preload === undefined ? {} : { preload: options.preload }),
+  });
 }
 
 function moduleSpecifier(module: string | URL): string {

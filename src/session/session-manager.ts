@@ -7,6 +7,7 @@ import {
   isDownMessage,
   NoReply,
   type Pid,
+  type Ref,
   type TimerRef,
 } from "../runtime/index.js";
 import type { PutSessionOptions, StoredSession } from "../store/index.js";
@@ -34,7 +35,7 @@ import type { ImportedSession } from "./session-document.js";
 import { asStoredJson, SessionEntry, sessionRecord } from "./session-entry.js";
 import { assertSessionId, newSessionId, sessionKeys, sessionTopic } from "./session-id.js";
 import type { SessionInfo } from "./session-info.js";
-import { sessionChildSpec } from "./session-placement.js";
+import { sessionChildSpec, startHostedSession } from "./session-placement.js";
 import type { SessionStatus } from "./status.js";
 import { readStoredSession } from "./stored-session.js";
 
@@ -103,13 +104,26 @@ export type SessionManagerInfo =
   | { type: "purge_sweep" }
   | { type: "start_again"; id: string }
   | { type: "leftover_overdue"; id: string; pid: Pid }
-  | { type: "flush_creates" };
+  | { type: "flush_creates" }
+  | { type: "root_started"; id: string; pid: Pid }
+  | { type: "root_failed"; id: string; error: unknown };
 
 /** A create answered once its `active` record is durable, with the status event to announce then. */
 interface UnflushedCreate {
   entry: SessionEntry;
   event: SessionEventInput;
   from: From<ReplyResult<SessionManagerRequests>>;
+}
+
+/**
+ * A create whose session's root is starting in its own host, outside the manager's turn: the
+ * manager takes other requests while the host boots, and finishes the create when it is told.
+ */
+interface HostedCreate {
+  entry: SessionEntry;
+  from: From<ReplyResult<SessionManagerRequests>>;
+  /** Stops the root if this manager dies before it took it (see create). */
+  orphanWatch: Ref;
 }
 
 /**
@@ -164,6 +178,8 @@ export class SessionManager extends GenServer<
    * commit): the ones taken one after another from the mailbox before anything else.
    */
   private unflushed: UnflushedCreate[] = [];
+  /** Creates of hosted sessions whose hosts are booting, by session id. */
+  private readonly hostedCreates = new Map<string, HostedCreate>();
 
   /**
    * Makes this manager, before it starts, the first of its system: stored sessions without
@@ -292,6 +308,10 @@ export class SessionManager extends GenServer<
         return this.killLeftover(message.id, message.pid);
       case "flush_creates":
         return;
+      case "root_started":
+        return this.hostedRootStarted(message.id, message.pid);
+      case "root_failed":
+        return this.hostedRootFailed(message.id, message.error);
     }
   }
 
@@ -300,15 +320,18 @@ export class SessionManager extends GenServer<
   /**
    * `config` is parsed already (the system's `createSession` did it): it is not checked again.
    * Answered through `from` once the session's `active` record is durable (see `flushCreates`).
+   * A session in a thread or process host has its host booted outside the manager's turn
+   * (see hostedRootStarted): creates, lists and terminations do not wait behind a host's start.
    */
   private async create(
     config: SessionConfig,
     from: From<ReplyResult<SessionManagerRequests>>,
   ): Promise<void> {
-    if (this.entries.size >= this.maxSessions) throw new MaxSessionsError(this.maxSessions);
+    if (this.entries.size + this.hostedCreates.size >= this.maxSessions)
+      throw new MaxSessionsError(this.maxSessions);
     let id = newSessionId();
     // A v7 uuid (62 random bits) does not collide in practice; the table check makes it certain.
-    while (this.entries.has(id)) id = newSessionId();
+    while (this.entries.has(id) || this.hostedCreates.has(id)) id = newSessionId();
     const at = this.deps.now();
     const entry = SessionEntry.created(id, config, at, this.runtime.clock.now());
     // Awaited only when there is a claim to make: an `await undefined` still costs a microtask.
@@ -319,6 +342,7 @@ export class SessionManager extends GenServer<
     await this.persist(entry, { durable: false });
     let pid: Pid | undefined;
     try {
+      if (this.startHosted(entry, from)) return;
       pid = await DynamicSupervisor.startChild(
         this.runtime,
         SESSIONS_SUPERVISOR_NAME,
@@ -327,14 +351,90 @@ export class SessionManager extends GenServer<
       );
       if (!pid) throw new Error("the session supervisor ignored its start");
     } catch (error) {
-      // Nothing of a session that failed to start may stay behind.
-      await this.deps.store.deleteSession(id);
-      this.deps.contextStore.clearSession(id);
+      await this.forgetFailedCreate(id);
       throw new SessionStartError(startFailureOf(error));
     }
+    await this.created(entry, pid, from);
+  }
+
+  /**
+   * Starts a hosted session's root, linked to the sessions supervisor, and returns at once; the
+   * outcome comes back as `root_started` or `root_failed`. False for an inline session.
+   */
+  private startHosted(entry: SessionEntry, from: From<ReplyResult<SessionManagerRequests>>): boolean {
+    if (!this.deps.hosting) return false;
+    const sessions = this.deps.registry.whereis(SESSIONS_SUPERVISOR_NAME);
+    const root = sessions && startHostedSession(entry.id, entry.config, this.deps, sessions);
+    if (!root) return false;
+    const { id } = entry;
+    // Until the sessions supervisor takes the root, nothing else stops it: should this manager
+    // die first, its successor knows nothing of the create, and the root would run unsupervised.
+    const orphanWatch = this.runtime.watch(this.self, () => {
+      root.then((pid) => this.runtime.exit(pid, "kill")).catch(() => {});
+    });
+    this.hostedCreates.set(id, { entry, from, orphanWatch });
+    root.then(
+      (pid) => this.send(this.self, { type: "root_started", id, pid }),
+      (error: unknown) => this.send(this.self, { type: "root_failed", id, error }),
+    );
+    return true;
+  }
+
+  /** The root of a hosted create is up: the sessions supervisor takes it, and the create goes on. */
+  private async hostedRootStarted(id: string, root: Pid): Promise<void> {
+    const create = this.hostedCreates.get(id);
+    if (!create) return;
+    this.hostedCreates.delete(id);
+    const { entry, from } = create;
+    let pid: Pid | undefined;
+    try {
+      pid = await DynamicSupervisor.startChild(
+        this.runtime,
+        SESSIONS_SUPERVISOR_NAME,
+        sessionChildSpec(id, entry.config, this.deps, { fresh: true, started: root }),
+      );
+      if (!pid) throw new Error("the session supervisor ignored its start");
+    } catch (error) {
+      this.runtime.exit(root, "kill");
+      this.runtime.demonitor(create.orphanWatch);
+      await this.forgetFailedCreate(id);
+      from.reply(err(new SessionStartError(startFailureOf(error))));
+      return;
+    }
+    this.runtime.demonitor(create.orphanWatch);
+    await this.created(entry, pid, from);
+  }
+
+  private async hostedRootFailed(id: string, error: unknown): Promise<void> {
+    const create = this.hostedCreates.get(id);
+    if (!create) return;
+    this.hostedCreates.delete(id);
+    this.runtime.demonitor(create.orphanWatch);
+    await this.forgetFailedCreate(id);
+    create.from.reply(err(new SessionStartError(startFailureOf(error))));
+  }
+
+  /** Nothing of a session that failed to start may stay behind. */
+  private async forgetFailedCreate(id: string): Promise<void> {
+    await this.deps.store.deleteSession(id);
+    this.deps.contextStore.clearSession(id);
+  }
+
+  /** A new session's processes are up: it is listed, watched, announced, and answered once durable. */
+  private async created(
+    entry: SessionEntry,
+    pid: Pid,
+    from: From<ReplyResult<SessionManagerRequests>>,
+  ): Promise<void> {
+    const { id } = entry;
     this.entries.set(id, entry);
     this.watch(entry, pid);
-    publish(this.deps, { type: "session_created", sessionId: id, at: formatIso(at), info: entry.info });
+    publish(this.deps, {
+      type: "session_created",
+      sessionId: id,
+      at: formatIso(entry.info.createdAt),
+      info: entry.info,
+    });
     const event = entry.transition("active", this.deps.now());
     this.armSweep();
     // Stored and announced with the creates queued behind it, before the manager takes anything
@@ -531,6 +631,8 @@ export class SessionManager extends GenServer<
   /** Synchronous unless a status changes or a stray supervisor is stopped. */
   private supervisorUp(id: string, pid: Pid): void | Promise<void> {
     const entry = this.entries.get(id);
+    // A hosted create's root registers before the manager hears it started (hostedRootStarted).
+    if (!entry && this.hostedCreates.has(id)) return;
     if (!entry) {
       // A restart that raced with termination: the session is gone, so is its supervisor.
       if (this.runtime.isAlive(pid)) return this.stopTree(pid).catch(() => {});

@@ -1,4 +1,6 @@
-import { hostedChild } from "../hosts/index.js";
+// Not the hosts layer's public API: a session's root started before its supervisor takes it.
+import { startHostedRoot } from "../hosts/hosted-child.js";
+import { type HostedChildOptions, hostedChild } from "../hosts/index.js";
 import { InvalidArgumentError, type Pid } from "../runtime/index.js";
 import { type ChildStarter, PreparedChildSpec } from "../supervision/child-spec.js";
 import type { ChildSpec, StartContext } from "../supervision/index.js";
@@ -28,14 +30,61 @@ export function sessionChildSpec(
   sessionId: string,
   config: SessionConfig,
   deps: SessionDeps,
-  /** `fresh`: a session just created, with no conversation stored (see AgentArgs.fresh). */
-  options: { fresh?: boolean } = {},
+  options: {
+    /** A session just created, with no conversation stored (see AgentArgs.fresh). */
+    fresh?: boolean;
+    /** Its hosted root, started already (startHostedSession): the first start takes it. */
+    started?: Pid;
+  } = {},
 ): ChildSpec {
+  const hosted = hostedSessionOptions(sessionId, config, deps);
+  if (!hosted) return new InlineSessionSpec(sessionId, config, deps, options.fresh === true);
+  const hosts = (deps.hosting as NonNullable<SessionDeps["hosting"]>).hosts;
+  const later = hostedChild(hosts, hosted);
+  let started = options.started;
+  // As inline: only the first start is of a fresh session, a restart finds what it stored.
+  const first = options.fresh === true ? hostedChild(hosts, freshArgs(hosted)) : later;
+  if (first === later && started === undefined) return later;
+  let firstStart = true;
+  return {
+    ...later,
+    start: (ctx) => {
+      const pid = started;
+      started = undefined;
+      const start = firstStart ? first.start : later.start;
+      firstStart = false;
+      return pid ? Promise.resolve(pid) : start(ctx);
+    },
+  };
+}
+
+/**
+ * Starts a new session's hosted root (its supervisor, in a thread or process host), linked to
+ * `parent` (the sessions supervisor), without the sessions supervisor waiting for the host to
+ * boot: the manager then gives the pid to `sessionChildSpec(…, { started })`. Undefined for an
+ * inline session, which starts at once anyway.
+ */
+export function startHostedSession(
+  sessionId: string,
+  config: SessionConfig,
+  deps: SessionDeps,
+  parent: Pid,
+): Promise<Pid> | undefined {
+  const hosted = hostedSessionOptions(sessionId, config, deps);
+  if (!hosted) return undefined;
+  const hosts = (deps.hosting as NonNullable<SessionDeps["hosting"]>).hosts;
+  return startHostedRoot(hosts, freshArgs(hosted), parent);
+}
+
+/** How the session's supervisor runs in a host, or undefined when it runs inline. */
+function hostedSessionOptions(
+  sessionId: string,
+  config: SessionConfig,
+  deps: SessionDeps,
+): HostedChildOptions | undefined {
   const hosting = deps.hosting;
   const isolation = config.isolation ?? hosting?.isolation ?? "inline";
-  if (isolation === "inline") {
-    return new InlineSessionSpec(sessionId, config, deps, options.fresh === true);
-  }
+  if (isolation === "inline") return undefined;
   if (!hosting) throw new InvalidArgumentError("isolation", `${isolation} needs a session system with hosts`);
   const { maxHeapMb, maxMemoryMb, hangTimeoutMs, maxInFlightMb } = config.limits;
   const limits = Object.fromEntries(
@@ -48,33 +97,23 @@ export function sessionChildSpec(
     config,
     ...(hosting.providers ? { providers: hosting.providers } : {}),
   };
-  const spec = (rootArgs: HostedSessionArgs) =>
-    hostedChild(hosting.hosts, {
-      id: sessionId,
-      isolation,
-      module: HOSTED_SESSION_MODULE,
-      export: "hostedSessionRoot",
-      args: rootArgs,
-      limits,
-      restart: "permanent",
-      shutdown: "infinity",
-      type: "supervisor",
-      // A spare for the next session imports its providers' module too, as hostedSessionRoot will.
-      ...(hosting.providers ? { preload: [hosting.providers.module] } : {}),
-    });
-  const later = spec(args);
-  if (options.fresh !== true) return later;
-  // As inline: only the first start is of a fresh session, a restart finds what it stored.
-  const first = spec({ ...args, fresh: true });
-  let fresh = true;
   return {
-    ...later,
-    start: (ctx) => {
-      const start = fresh ? first.start : later.start;
-      fresh = false;
-      return start(ctx);
-    },
+    id: sessionId,
+    isolation,
+    module: HOSTED_SESSION_MODULE,
+    export: "hostedSessionRoot",
+    args,
+    limits,
+    restart: "permanent",
+    shutdown: "infinity",
+    type: "supervisor",
+    // A spare for the next session imports its providers' module too, as hostedSessionRoot will.
+    ...(hosting.providers ? { preload: [hosting.providers.module] } : {}),
   };
+}
+
+function freshArgs(options: HostedChildOptions): HostedChildOptions {
+  return { ...options, args: { ...(options.args as HostedSessionArgs), fresh: true } };
 }
 
 /**
