@@ -48,6 +48,15 @@ describeSessionStoreConformance("postgres, fenced, durableTurns false", () =>
 );
 
 describe("PostgresSessionStore", { timeout: 60_000 }, () => {
+  it("made with new from JavaScript, says to open it with PostgresSessionStore.open", () => {
+    const Store = PostgresSessionStore as unknown as new (options: PostgresStoreOptions) => unknown;
+    assert.throws(
+      () => new Store({ connectionString: TEST_POSTGRES_URL }),
+      (error: unknown) =>
+        error instanceof InvalidArgumentError && /PostgresSessionStore\.open/.test(error.message),
+    );
+  });
+
   it("keeps everything across close and reopen of the schema", async () => {
     const schema = schemas.fresh();
     const first = await openStore(schema);

@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { InvalidArgumentError } from "../errors.js";
 import {
   assertConversationChange,
   type ConversationChange,
@@ -70,6 +71,13 @@ export class PostgresSessionStore implements SessionStore {
     /** Where the store is, for messages (no password). */
     readonly target: string,
   ) {
+    // Private to TypeScript only: from JavaScript, `new PostgresSessionStore(…)` gets here.
+    if (typeof (pool as Partial<pg.Pool> | undefined)?.query !== "function" || typeof options !== "object") {
+      throw new InvalidArgumentError(
+        "PostgresSessionStore",
+        "is opened with await PostgresSessionStore.open(options), not with new",
+      );
+    }
     this.sql = postgresStatements(options.schema);
     this.fences = options.fences;
     this.poolSize = options.poolSize;

@@ -16,6 +16,11 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 describeSessionStoreConformance("sqlite", async () => SqliteSessionStore.open(freshPath()));
 
 describe("SqliteSessionStore", () => {
+  it("made with new from JavaScript, says to open it with SqliteSessionStore.open", () => {
+    const Store = SqliteSessionStore as unknown as new (path: string) => unknown;
+    assert.throws(() => new Store(freshPath()), /SqliteSessionStore\.open\(path\), not with new/);
+  });
+
   it("keeps everything across close and reopen of the file", async () => {
     const path = freshPath();
     const first = SqliteSessionStore.open(path);

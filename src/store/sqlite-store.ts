@@ -152,6 +152,13 @@ export class SqliteSessionStore implements SessionStore {
     readonly path: string,
     private readonly db: Db,
   ) {
+    // Private to TypeScript only: from JavaScript, `new SqliteSessionStore(path)` gets here.
+    if (typeof (db as Partial<Db> | undefined)?.prepare !== "function") {
+      throw new InvalidArgumentError(
+        "SqliteSessionStore",
+        "is opened with SqliteSessionStore.open(path), not with new",
+      );
+    }
     this.statements = {
       putSession: db.prepare(PUT_SESSION),
       // One connection, its commits without an fsync but where a write says otherwise: a second
