@@ -11,7 +11,7 @@ import {
   type TimerRef,
 } from "../runtime/index.js";
 import type { PutSessionOptions, StoredSession } from "../store/index.js";
-import { DynamicSupervisor, type ReplyResult, type Request } from "../supervision/index.js";
+import { type ChildSpec, DynamicSupervisor, type ReplyResult, type Request } from "../supervision/index.js";
 import { sessionCallTimeouts } from "./call-timeouts.js";
 import type { SessionConfig } from "./config.js";
 import {
@@ -340,20 +340,8 @@ export class SessionManager extends GenServer<
     // this one to the disk with it. A crash before that leaves no session, or (once this write
     // returned) an `initializing` one that the next start brings up or marks failed.
     await this.persist(entry, { durable: false });
-    let pid: Pid | undefined;
-    try {
-      if (this.startHosted(entry, from)) return;
-      pid = await DynamicSupervisor.startChild(
-        this.runtime,
-        SESSIONS_SUPERVISOR_NAME,
-        sessionChildSpec(id, config, this.deps, { fresh: true }),
-        this.timeouts?.start.inner,
-      );
-      if (!pid) throw new Error("the session supervisor ignored its start");
-    } catch (error) {
-      await this.forgetFailedCreate(id);
-      throw new SessionStartError(startFailureOf(error));
-    }
+    if (this.startHosted(entry, from)) return;
+    const pid = await this.startNewTree(id, sessionChildSpec(id, config, this.deps, { fresh: true }));
     await this.created(entry, pid, from);
   }
 
@@ -364,16 +352,23 @@ export class SessionManager extends GenServer<
   private startHosted(entry: SessionEntry, from: From<ReplyResult<SessionManagerRequests>>): boolean {
     if (!this.deps.hosting) return false;
     const sessions = this.deps.registry.whereis(SESSIONS_SUPERVISOR_NAME);
-    const root = sessions && startHostedSession(entry.id, entry.config, this.deps, sessions);
+    let root: Promise<Pid> | undefined;
+    try {
+      root = sessions && startHostedSession(entry.id, entry.config, this.deps, sessions);
+    } catch (error) {
+      // Refused before a host was asked for (arguments that cannot cross): a start that failed.
+      root = Promise.reject(error);
+    }
     if (!root) return false;
     const { id } = entry;
+    const started = root;
     // Until the sessions supervisor takes the root, nothing else stops it: should this manager
     // die first, its successor knows nothing of the create, and the root would run unsupervised.
     const orphanWatch = this.runtime.watch(this.self, () => {
-      root.then((pid) => this.runtime.exit(pid, "kill")).catch(() => {});
+      started.then((pid) => this.runtime.exit(pid, "kill")).catch(() => {});
     });
     this.hostedCreates.set(id, { entry, from, orphanWatch });
-    root.then(
+    started.then(
       (pid) => this.send(this.self, { type: "root_started", id, pid }),
       (error: unknown) => this.send(this.self, { type: "root_failed", id, error }),
     );
@@ -382,36 +377,56 @@ export class SessionManager extends GenServer<
 
   /** The root of a hosted create is up: the sessions supervisor takes it, and the create goes on. */
   private async hostedRootStarted(id: string, root: Pid): Promise<void> {
-    const create = this.hostedCreates.get(id);
+    const create = this.takeHostedCreate(id);
     if (!create) return;
-    this.hostedCreates.delete(id);
-    const { entry, from } = create;
-    let pid: Pid | undefined;
+    let pid: Pid;
     try {
-      pid = await DynamicSupervisor.startChild(
-        this.runtime,
-        SESSIONS_SUPERVISOR_NAME,
-        sessionChildSpec(id, entry.config, this.deps, { fresh: true, started: root }),
+      pid = await this.startNewTree(
+        id,
+        sessionChildSpec(id, create.entry.config, this.deps, { fresh: true, started: root }),
       );
-      if (!pid) throw new Error("the session supervisor ignored its start");
     } catch (error) {
       this.runtime.exit(root, "kill");
-      this.runtime.demonitor(create.orphanWatch);
-      await this.forgetFailedCreate(id);
-      from.reply(err(new SessionStartError(startFailureOf(error))));
+      create.from.reply(err(error));
       return;
     }
-    this.runtime.demonitor(create.orphanWatch);
-    await this.created(entry, pid, from);
+    await this.created(create.entry, pid, create.from);
   }
 
   private async hostedRootFailed(id: string, error: unknown): Promise<void> {
-    const create = this.hostedCreates.get(id);
+    const create = this.takeHostedCreate(id);
     if (!create) return;
-    this.hostedCreates.delete(id);
-    this.runtime.demonitor(create.orphanWatch);
     await this.forgetFailedCreate(id);
     create.from.reply(err(new SessionStartError(startFailureOf(error))));
+  }
+
+  /**
+   * Ends a hosted create's wait for its root. From here a manager that dies leaves the root to
+   * the sessions supervisor, which takes it (its successor finds it there) or never had it.
+   */
+  private takeHostedCreate(id: string): HostedCreate | undefined {
+    const create = this.hostedCreates.get(id);
+    if (!create) return undefined;
+    this.hostedCreates.delete(id);
+    this.runtime.demonitor(create.orphanWatch);
+    return create;
+  }
+
+  /** A new session's tree under the sessions supervisor; a failed start leaves nothing of it behind. */
+  private async startNewTree(id: string, spec: ChildSpec): Promise<Pid> {
+    try {
+      const pid = await DynamicSupervisor.startChild(
+        this.runtime,
+        SESSIONS_SUPERVISOR_NAME,
+        spec,
+        this.timeouts?.start.inner,
+      );
+      if (!pid) throw new Error("the session supervisor ignored its start");
+      return pid;
+    } catch (error) {
+      await this.forgetFailedCreate(id);
+      throw new SessionStartError(startFailureOf(error));
+    }
   }
 
   /** Nothing of a session that failed to start may stay behind. */

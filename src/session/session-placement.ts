@@ -1,6 +1,6 @@
 // Not the hosts layer's public API: a session's root started before its supervisor takes it.
 import { startHostedRoot } from "../hosts/hosted-child.js";
-import { type HostedChildOptions, hostedChild } from "../hosts/index.js";
+import { type HostedChildOptions, type Hosts, hostedChild } from "../hosts/index.js";
 import { InvalidArgumentError, type Pid } from "../runtime/index.js";
 import { type ChildStarter, PreparedChildSpec } from "../supervision/child-spec.js";
 import type { ChildSpec, StartContext } from "../supervision/index.js";
@@ -37,9 +37,9 @@ export function sessionChildSpec(
     started?: Pid;
   } = {},
 ): ChildSpec {
-  const hosted = hostedSessionOptions(sessionId, config, deps);
-  if (!hosted) return new InlineSessionSpec(sessionId, config, deps, options.fresh === true);
-  const hosts = (deps.hosting as NonNullable<SessionDeps["hosting"]>).hosts;
+  const placed = hostedSession(sessionId, config, deps);
+  if (!placed) return new InlineSessionSpec(sessionId, config, deps, options.fresh === true);
+  const { hosts, hosted } = placed;
   const later = hostedChild(hosts, hosted);
   let started = options.started;
   // As inline: only the first start is of a fresh session, a restart finds what it stored.
@@ -70,18 +70,16 @@ export function startHostedSession(
   deps: SessionDeps,
   parent: Pid,
 ): Promise<Pid> | undefined {
-  const hosted = hostedSessionOptions(sessionId, config, deps);
-  if (!hosted) return undefined;
-  const hosts = (deps.hosting as NonNullable<SessionDeps["hosting"]>).hosts;
-  return startHostedRoot(hosts, freshArgs(hosted), parent);
+  const placed = hostedSession(sessionId, config, deps);
+  return placed && startHostedRoot(placed.hosts, freshArgs(placed.hosted), parent);
 }
 
-/** How the session's supervisor runs in a host, or undefined when it runs inline. */
-function hostedSessionOptions(
+/** The hosts the session's supervisor runs in and how, or undefined when it runs inline. */
+function hostedSession(
   sessionId: string,
   config: SessionConfig,
   deps: SessionDeps,
-): HostedChildOptions | undefined {
+): { hosts: Hosts; hosted: HostedChildOptions } | undefined {
   const hosting = deps.hosting;
   const isolation = config.isolation ?? hosting?.isolation ?? "inline";
   if (isolation === "inline") return undefined;
@@ -97,7 +95,7 @@ function hostedSessionOptions(
     config,
     ...(hosting.providers ? { providers: hosting.providers } : {}),
   };
-  return {
+  const hosted: HostedChildOptions = {
     id: sessionId,
     isolation,
     module: HOSTED_SESSION_MODULE,
@@ -110,6 +108,7 @@ function hostedSessionOptions(
     // A spare for the next session imports its providers' module too, as hostedSessionRoot will.
     ...(hosting.providers ? { preload: [hosting.providers.module] } : {}),
   };
+  return { hosts: hosting.hosts, hosted };
 }
 
 function freshArgs(options: HostedChildOptions): HostedChildOptions {
