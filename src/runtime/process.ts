@@ -9,6 +9,7 @@ import type { PendingCall, ReplyHolder } from "./pending-call.js";
 import type { Pid, Ref } from "./pid.js";
 import type { ProcState } from "./process-info.js";
 import { Ignore, NoReply } from "./replies.js";
+import { CALL_FOR_RESULT, type ResultCaller } from "./result-call.js";
 import type { ProcessScope, TimerRef } from "./scope.js";
 import type { AnyServer, ArgsOf, CallOf, CastOf, ReplyOf } from "./server-types.js";
 import type { SpawnOptions, Target } from "./target.js";
@@ -34,7 +35,13 @@ export interface KernelPort {
   /** Ends `proc` at once with `reason` (no `terminate` callback). */
   terminate(proc: Proc, reason: ExitReason, quiet: boolean): void;
   unlinkProcs(a: Proc, b: Proc): void;
-  callFrom(caller: Proc | undefined, target: Target, message: unknown, timeoutMs?: number): Promise<unknown>;
+  callFrom(
+    caller: Proc | undefined,
+    target: Target,
+    message: unknown,
+    timeoutMs?: number,
+    forResult?: boolean,
+  ): Promise<unknown>;
   castFrom(sender: Proc | undefined, target: Target, message: unknown): void;
   sendFrom(sender: Proc | undefined, target: Target, message: unknown): void;
   exitFrom(sender: Proc | undefined, target: Target, reason: ExitReason): void;
@@ -104,12 +111,32 @@ function manyLinks(links: Proc[]): LinkTable | Set<Proc> {
 }
 
 /**
+ * The parts of a process record that few processes use (calls answered later, links to other
+ * nodes, monitors held, timers, a stop or exit reason), in an object of their own made at the
+ * first: a session's three processes use none of them, and five fields fewer is 40 bytes less
+ * for each of them to keep and for every scavenge to copy.
+ */
+class ProcExtras {
+  deferred: Set<PendingCall> | undefined = undefined;
+  remoteLinks: Map<string, Pid> | undefined = undefined;
+  /**
+   * The monitors this process holds, by ref id (each is its value). Ref ids are handed out in
+   * increasing order, so an IdTable: a process watching ten thousand (the session manager, one
+   * per session) set each new one into a page just used, not into a Set's table out of the cache.
+   */
+  watching: IdTable<number> | undefined = undefined;
+  timers: Set<TimerHandle> | undefined = undefined;
+  stopReason: ExitReason | undefined = undefined;
+  exitReason: ExitReason | undefined = undefined;
+}
+
+/**
  * The runtime's record of one process. Everything a process owns hangs off this object, and
  * the optional collections stay undefined until used so that an idle process stays small. It is
  * also the process's scope (what its server may do as itself): one object per process, not
  * two; the server sees it only through the ProcessScope interface.
  */
-export class Proc extends Mailbox implements ReplyHolder, ProcessScope {
+export class Proc extends Mailbox implements ReplyHolder, ProcessScope, ResultCaller {
   state: ProcState = "starting";
   /** True while `init`, a handler or `terminate` is in flight: no other message may start. */
   busy = true;
@@ -125,7 +152,8 @@ export class Proc extends Mailbox implements ReplyHolder, ProcessScope {
     return this;
   }
   current: PendingCall | undefined = undefined;
-  deferred: Set<PendingCall> | undefined = undefined;
+  /** What few processes ever use, apart (see ProcExtras); undefined until one of them is set. */
+  private extras: ProcExtras | undefined = undefined;
   /**
    * The processes linked to this one: most processes have one link (to their supervisor), held
    * as that Proc without a collection; up to LINK_SLOTS (a session's supervisor: its parent and
@@ -135,19 +163,8 @@ export class Proc extends Mailbox implements ReplyHolder, ProcessScope {
    * in a Set, so that dropping one stays O(1). In the order they were made, in each form.
    */
   links: Proc | (Proc | undefined)[] | LinkTable | Set<Proc> | undefined = undefined;
-  /** Links to processes of other nodes, by pid text. */
-  remoteLinks: Map<string, Pid> | undefined = undefined;
   /** Monitors on this process: most processes have none or one, held without a Map. */
   watchers: Watcher | Map<number, Watcher> | undefined = undefined;
-  /**
-   * The monitors this process holds, by ref id (each is its value). Ref ids are handed out in
-   * increasing order, so an IdTable: a process watching ten thousand (the session manager, one
-   * per session) set each new one into a page just used, not into a Set's table out of the cache.
-   */
-  watching: IdTable<number> | undefined = undefined;
-  timers: Set<TimerHandle> | undefined = undefined;
-  stopReason: ExitReason | undefined = undefined;
-  exitReason: ExitReason | undefined = undefined;
 
   constructor(
     readonly pid: Pid,
@@ -156,6 +173,67 @@ export class Proc extends Mailbox implements ReplyHolder, ProcessScope {
     readonly kernel: KernelPort,
   ) {
     super();
+  }
+
+  // ---- what few processes use, kept in `extras` ----------------------------------------
+
+  private more(): ProcExtras {
+    this.extras ??= new ProcExtras();
+    return this.extras;
+  }
+
+  /** Calls answered later (`NoReply`), failed if the process exits first. */
+  get deferred(): Set<PendingCall> | undefined {
+    return this.extras?.deferred;
+  }
+
+  set deferred(calls: Set<PendingCall> | undefined) {
+    if (calls !== undefined || this.extras) this.more().deferred = calls;
+  }
+
+  /** Links to processes of other nodes, by pid text. */
+  get remoteLinks(): Map<string, Pid> | undefined {
+    return this.extras?.remoteLinks;
+  }
+
+  set remoteLinks(links: Map<string, Pid> | undefined) {
+    if (links !== undefined || this.extras) this.more().remoteLinks = links;
+  }
+
+  /** The monitors this process holds, by ref id (see ProcExtras.watching). */
+  get watching(): IdTable<number> | undefined {
+    return this.extras?.watching;
+  }
+
+  set watching(monitors: IdTable<number> | undefined) {
+    if (monitors !== undefined || this.extras) this.more().watching = monitors;
+  }
+
+  /** Timers started by `sendAfter`, cleared when the process exits. */
+  get timers(): Set<TimerHandle> | undefined {
+    return this.extras?.timers;
+  }
+
+  set timers(timers: Set<TimerHandle> | undefined) {
+    if (timers !== undefined || this.extras) this.more().timers = timers;
+  }
+
+  /** Why the process is to stop once its current callback returns. */
+  get stopReason(): ExitReason | undefined {
+    return this.extras?.stopReason;
+  }
+
+  set stopReason(reason: ExitReason | undefined) {
+    if (reason !== undefined || this.extras) this.more().stopReason = reason;
+  }
+
+  /** Why the process exited, once it has. */
+  get exitReason(): ExitReason | undefined {
+    return this.extras?.exitReason;
+  }
+
+  set exitReason(reason: ExitReason | undefined) {
+    if (reason !== undefined || this.extras) this.more().exitReason = reason;
   }
 
   addLink(other: Proc): void {
@@ -269,6 +347,10 @@ export class Proc extends Mailbox implements ReplyHolder, ProcessScope {
 
   call<S>(target: Pid<S> | string, message: CallOf<S>, timeoutMs?: number): Promise<ReplyOf<S>> {
     return this.kernel.callFrom(this, target, message, timeoutMs) as Promise<ReplyOf<S>>;
+  }
+
+  [CALL_FOR_RESULT](target: Target, message: unknown, timeoutMs?: number): Promise<unknown> {
+    return this.kernel.callFrom(this, target, message, timeoutMs, true);
   }
 
   exit(target: Target, reason: ExitReason): void {
