@@ -8,12 +8,13 @@ import { IdTable } from "./id-table.js";
 import type { Logger } from "./logger.js";
 import { CAST, INFO } from "./mailbox.js";
 import type { DownMessage, ExitMessage } from "./messages.js";
-import { CallTimeouts, PendingCall } from "./pending-call.js";
+import { CallTimeouts, PendingCall, ResultCall } from "./pending-call.js";
 import { Pid, Ref } from "./pid.js";
 import { type KernelPort, Proc } from "./process.js";
 import type { ExitListener, ProcessInfo } from "./process-info.js";
 import { Queue } from "./queue.js";
 import type { InboundEndpoint, RemoteRouter } from "./remote.js";
+import { type Result, unwrap } from "./result.js";
 import { Scheduler } from "./scheduler.js";
 import { type ProcessScope, SCOPE, type TimerRef } from "./scope.js";
 import type { AnyServer } from "./server-types.js";
@@ -263,7 +264,17 @@ export class Kernel implements KernelPort, LocalNode {
 
   // ---- messages --------------------------------------------------------------------------
 
-  callFrom(caller: Proc | undefined, target: Target, message: unknown, timeoutMs?: number): Promise<unknown> {
+  /**
+   * `forResult`: the reply is a Result, taken apart as it arrives (see CALL_FOR_RESULT): the
+   * promise settles with its value or rejects with its error.
+   */
+  callFrom(
+    caller: Proc | undefined,
+    target: Target,
+    message: unknown,
+    timeoutMs?: number,
+    forResult = false,
+  ): Promise<unknown> {
     let ms: number;
     let proc: Proc | undefined;
     try {
@@ -272,7 +283,8 @@ export class Kernel implements KernelPort, LocalNode {
       if (hop instanceof Hop) {
         if (!hop.route) return Promise.reject(new NoProcError(String(target)));
         if (caller && caller.state === "dead") return Promise.reject(new NoProcError(caller.pid.toString()));
-        return hop.route.call(caller?.pid, hop.to, message, ms);
+        const reply = hop.route.call(caller?.pid, hop.to, message, ms);
+        return forResult ? reply.then((result) => unwrap(result as Result<unknown>)) : reply;
       }
       proc = this.resolve(hop);
     } catch (error) {
@@ -288,7 +300,9 @@ export class Kernel implements KernelPort, LocalNode {
     const promise = new Promise(captureSettlers);
     const reject = capturedReject;
     try {
-      const pending = new PendingCall(target, caller?.pid, capturedResolve, reject, this.timeouts);
+      const pending = forResult
+        ? new ResultCall(target, caller?.pid, capturedResolve, reject, this.timeouts)
+        : new PendingCall(target, caller?.pid, capturedResolve, reject, this.timeouts);
       this.timeouts.track(pending, ms);
       proc.mailbox.push(pending, message);
       this.scheduler.schedule(proc);

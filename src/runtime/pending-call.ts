@@ -1,6 +1,7 @@
 import type { Clock, TimerHandle } from "./clock.js";
 import { CallTimeoutError } from "./errors.js";
 import { Queue } from "./queue.js";
+import type { Result } from "./result.js";
 
 /** The caller's side of a call, handed to `handleCall`; reply through it to answer later. */
 export interface From<Reply = unknown> {
@@ -46,6 +47,20 @@ export class PendingCall implements From<unknown> {
     this.holder?.deferred?.delete(this);
     this.holder = undefined;
     this.timeouts.settled(this);
+  }
+}
+
+/**
+ * A call whose reply is a Result (see CALL_FOR_RESULT): the caller's promise settles with the
+ * result's value, or rejects with its error, as `unwrap` would.
+ */
+export class ResultCall extends PendingCall {
+  override reply(value: unknown): void {
+    if (this.settled) return;
+    const result = value as Result<unknown> | undefined;
+    if (result?.ok === true) super.reply(result.value);
+    else if (result?.ok === false) this.fail(result.error);
+    else this.fail(new TypeError(`${this.target} answered a request with something that is not a Result`));
   }
 }
 

@@ -6,6 +6,7 @@ import { type Logger, silentLogger } from "./logger.js";
 import { assertNodeName, type Pid, type Ref } from "./pid.js";
 import type { ExitListener, ProcessInfo } from "./process-info.js";
 import type { InboundEndpoint, RemoteRouter } from "./remote.js";
+import { CALL_FOR_RESULT } from "./result-call.js";
 import type { TimerRef } from "./scope.js";
 import type { AnyServer, ArgsOf, CallOf, CastOf, ReplyOf } from "./server-types.js";
 import type { NameService, SpawnOptions, Target } from "./target.js";
@@ -126,6 +127,11 @@ export class Runtime implements AsyncDisposable {
    */
   call<S>(target: Pid<S> | string, message: CallOf<S>, timeoutMs?: number): Promise<ReplyOf<S>> {
     return this.#kernel.callFrom(undefined, target, message, timeoutMs) as Promise<ReplyOf<S>>;
+  }
+
+  /** @internal A call whose reply is a Result, taken apart as it arrives (see CALL_FOR_RESULT). */
+  [CALL_FOR_RESULT](target: Target, message: unknown, timeoutMs?: number): Promise<unknown> {
+    return this.#kernel.callFrom(undefined, target, message, timeoutMs, true);
   }
 
   /** Fire-and-forget to `handleCast`. As OTP, a cast to a dead process or unknown name is dropped. */

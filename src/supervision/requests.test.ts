@@ -15,6 +15,8 @@ import { type ReplyResult, type Request, requester } from "./requests.js";
 type CounterRequests = {
   add: { request: { by: number }; reply: number };
   crash: { request: object; reply: undefined };
+  /** Answered with a bare value, not a Result: a server breaking its own protocol. */
+  bare: { request: object; reply: undefined };
 };
 
 /** Answers `add` with the new total; refuses a step that is not a number with an error reply. */
@@ -23,6 +25,7 @@ class Counter extends GenServer<Request<CounterRequests>, ReplyResult<CounterReq
 
   override handleCall(message: Request<CounterRequests>): ReplyResult<CounterRequests> {
     if (message.op === "crash") throw new Error("asked to crash");
+    if (message.op === "bare") return 42 as unknown as ReplyResult<CounterRequests>;
     if (typeof message.by !== "number") return err(new InvalidArgumentError("by", "must be a number"));
     this.total += message.by;
     return ok(this.total);
@@ -30,6 +33,23 @@ class Counter extends GenServer<Request<CounterRequests>, ReplyResult<CounterReq
 }
 
 const ask = requester<CounterRequests>();
+
+/** Asks the counter from inside a process, through its own scope. */
+class Asker extends GenServer<{ by: number }, unknown, never, never, Pid> {
+  private counter!: Pid;
+
+  override init(counter: Pid): void {
+    this.counter = counter;
+  }
+
+  override async handleCall(message: { by: number }): Promise<unknown> {
+    try {
+      return { value: await ask(this.scope, this.counter, { op: "add", by: message.by }) };
+    } catch (error) {
+      return { error };
+    }
+  }
+}
 
 describe("requester", { timeout: 10_000 }, () => {
   let rt: Runtime;
@@ -56,5 +76,39 @@ describe("requester", { timeout: 10_000 }, () => {
 
   it("lets the call's own failure through unchanged", async () => {
     await assert.rejects(ask(rt, counter, { op: "crash" }), CallExitError);
+  });
+
+  it("rejects a reply that is not a Result with a TypeError naming the server", async () => {
+    await assert.rejects(
+      ask(rt, counter, { op: "bare" }),
+      (error: unknown) => error instanceof TypeError && error.message.includes(String(counter)),
+    );
+  });
+
+  it("hands the server's error object itself to the caller, not a copy", async () => {
+    const refusal = new InvalidArgumentError("by", "refused");
+    const refuser = await rt.spawn(
+      new (class extends GenServer<unknown, unknown> {
+        override handleCall(): unknown {
+          return err(refusal);
+        }
+      })(),
+    );
+    await assert.rejects(ask(rt, refuser, { op: "add", by: 1 }), (error: unknown) => error === refusal);
+  });
+
+  it("answers a process asking through its scope as it answers code outside", async () => {
+    const asker = await rt.spawn(new Asker(), { args: counter });
+    assert.deepEqual(await rt.call(asker, { by: 4 }), { value: 4 });
+    const bad: { by: number } = JSON.parse('{"by":"four"}');
+    const answer = (await rt.call(asker, bad)) as { error?: unknown };
+    assert.ok(answer.error instanceof InvalidArgumentError);
+  });
+
+  it("unwraps the reply for a caller of its own that only has call()", async () => {
+    const caller = { call: (target: Pid, message: unknown) => rt.call(target, message as never) };
+    assert.equal(await ask(caller, counter, { op: "add", by: 7 }), 7);
+    const bad: { op: "add"; by: number } = JSON.parse('{"op":"add","by":"seven"}');
+    await assert.rejects(ask(caller, counter, bad), InvalidArgumentError);
   });
 });

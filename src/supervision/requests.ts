@@ -1,4 +1,6 @@
 import { type Result, type Target, unwrap } from "../runtime/index.js";
+// Not the runtime's public API: the request helpers' way to have a reply taken apart in place.
+import { CALL_FOR_RESULT, isResultCaller } from "../runtime/result-call.js";
 
 /**
  * A server's protocol: for each request name (`op`), what the request carries and what its
@@ -44,13 +46,15 @@ export function requester<R extends RequestMap>(): Requester<R> {
     message: { op: K } & R[K]["request"],
     timeoutMs?: number,
   ): Promise<R[K]["reply"]> => {
-    let reply: Promise<unknown>;
+    // The one place the reply's type is taken on trust: the server declares it in its map.
     try {
-      reply = caller.call(target, message, timeoutMs);
+      // The Runtime and every process's scope take the Result apart as the reply arrives.
+      if (isResultCaller(caller))
+        return caller[CALL_FOR_RESULT](target, message, timeoutMs) as Promise<R[K]["reply"]>;
+      const reply = caller.call(target, message, timeoutMs);
+      return Promise.resolve(reply as Promise<Result<R[K]["reply"]>>).then(unwrap);
     } catch (error) {
       return Promise.reject(error);
     }
-    // The one place the reply's type is taken on trust: the server declares it in its map.
-    return Promise.resolve(reply as Promise<Result<R[K]["reply"]>>).then(unwrap);
   };
 }
