@@ -2,8 +2,8 @@
 import { startHostedRoot } from "../hosts/hosted-child.js";
 import { type HostedChildOptions, type Hosts, hostedChild } from "../hosts/index.js";
 import { InvalidArgumentError, type Pid } from "../runtime/index.js";
-import { type ChildStarter, PreparedChildSpec } from "../supervision/child-spec.js";
-import type { ChildSpec, StartContext } from "../supervision/index.js";
+import { type ChildStarter, PreparedSpec } from "../supervision/child-spec.js";
+import type { ChildSpec, ChildType, RestartType, Shutdown, StartContext } from "../supervision/index.js";
 import { McpServer } from "../tools/index.js";
 import type { SessionConfig } from "./config.js";
 import type { SessionDeps } from "./deps.js";
@@ -120,15 +120,32 @@ function freshArgs(options: HostedChildOptions): HostedChildOptions {
  * when stopped. One object per session, started through the class's methods; its start
  * finishes at once when the session supervisor's and its agents' inits are synchronous.
  */
-class InlineSessionSpec extends PreparedChildSpec {
+class InlineSessionSpec extends PreparedSpec {
   constructor(
-    sessionId: string,
+    readonly id: string,
     private readonly config: SessionConfig,
     private readonly deps: SessionDeps,
     /** Only the first start is of a fresh session: a restart of its tree finds what it stored. */
     private fresh: boolean,
   ) {
-    super(sessionId, "permanent", "infinity", "supervisor");
+    super();
+  }
+
+  // The same for every session: on the prototype, not four fields of each session's spec.
+  get restart(): RestartType {
+    return "permanent";
+  }
+
+  get shutdown(): Shutdown {
+    return "infinity";
+  }
+
+  get type(): ChildType {
+    return "supervisor";
+  }
+
+  get significant(): boolean {
+    return false;
   }
 
   start(ctx: StartContext): Promise<Pid> {

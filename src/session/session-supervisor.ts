@@ -1,5 +1,5 @@
-import { PreparedWorkerSpec } from "../supervision/child-spec.js";
-import { Supervisor } from "../supervision/index.js";
+import { preparedChildList, SharedWorkerSpec } from "../supervision/child-spec.js";
+import { Supervisor, type SupervisorOptions } from "../supervision/index.js";
 import type { SessionConfig } from "./config.js";
 import { type AgentArgs, ContextManager } from "./context-manager.js";
 import type { SessionDeps } from "./deps.js";
@@ -7,9 +7,21 @@ import { LlmOrchestrator } from "./llm-orchestrator.js";
 import { type SessionKeys, sessionKeys } from "./session-id.js";
 import { mcpStartErrorIn, sessionChildren, sessionMcpServers } from "./session-mcp.js";
 
-// One function each for every session, where closures made per session would be kept per session.
-const makeContextManager = () => new ContextManager();
-const makeOrchestrator = () => new LlmOrchestrator();
+/**
+ * The two agents' specs, shared by every session's supervisor: each start takes its args from
+ * the supervisor starting it (see SharedWorkerSpec), so a session makes no specs of its own.
+ */
+const agentArgsOf = (supervisor: SessionSupervisor) => supervisor.agentArgs;
+const CONTEXT_MANAGER = new SharedWorkerSpec("context_manager", () => new ContextManager(), agentArgsOf);
+const ORCHESTRATOR = new SharedWorkerSpec("llm_orchestrator", () => new LlmOrchestrator(), agentArgsOf);
+
+/** A session supervisor's options when it has no MCP servers, as most have: one object for all. */
+const AGENTS_ONLY: SupervisorOptions = {
+  strategy: "one_for_one",
+  maxRestarts: 3,
+  period: 5000,
+  children: preparedChildList([CONTEXT_MANAGER, ORCHESTRATOR]),
+};
 
 /**
  * One session's supervisor (one_for_one), registered as `session_supervisor:<id>`, owning the
@@ -20,11 +32,12 @@ const makeOrchestrator = () => new LlmOrchestrator();
  * Where it runs is decided by `sessionChildSpec` (session-placement.ts).
  */
 export class SessionSupervisor extends Supervisor {
-  private readonly keys: SessionKeys;
+  /** What both agents start with, each time (see AgentArgs); its keys and deps are this one's too. */
+  readonly agentArgs: AgentArgs & { readonly keys: SessionKeys };
 
   constructor(
     sessionId: string,
-    private readonly deps: SessionDeps,
+    deps: SessionDeps,
     config: SessionConfig,
     /** Just created: its context manager need not read a conversation (see AgentArgs.fresh). */
     fresh = false,
@@ -32,7 +45,7 @@ export class SessionSupervisor extends Supervisor {
     const mcpServers = sessionMcpServers(config);
     const keys = sessionKeys(sessionId);
     // Two literals rather than a spread: this runs once per session created.
-    const args: AgentArgs =
+    const args: AgentArgs & { keys: SessionKeys } =
       mcpServers === undefined
         ? { sessionId, config, deps, fresh, contextManagerStarts: 0, orchestratorStarts: 0, keys }
         : {
@@ -45,17 +58,12 @@ export class SessionSupervisor extends Supervisor {
             orchestratorStarts: 0,
             keys,
           };
-    super({
-      strategy: "one_for_one",
-      maxRestarts: 3,
-      period: 5000,
-      children: sessionChildren(
-        new PreparedWorkerSpec("context_manager", makeContextManager, args),
-        mcpServers,
-        new PreparedWorkerSpec("llm_orchestrator", makeOrchestrator, args),
-      ),
-    });
-    this.keys = keys;
+    super(
+      mcpServers === undefined
+        ? AGENTS_ONLY
+        : { ...AGENTS_ONLY, children: sessionChildren(CONTEXT_MANAGER, mcpServers, ORCHESTRATOR) },
+    );
+    this.agentArgs = args;
   }
 
   /**
@@ -80,6 +88,7 @@ export class SessionSupervisor extends Supervisor {
   }
 
   private registerSelf(): void {
-    this.deps.registry.register(this.keys.supervisor, this.self);
+    const { deps, keys } = this.agentArgs;
+    deps.registry.register(keys.supervisor, this.self);
   }
 }

@@ -167,39 +167,29 @@ export abstract class PreparedSpec implements NormalizedChildSpec {
 
   abstract start(ctx: StartContext): Promise<Pid>;
 
-  /** `start` that finishes at once when the child's `init` is synchronous (see `startNowOf`). */
-  abstract startNow(starter: ChildStarter): Pid | Promise<Pid>;
-}
-
-/** A PreparedSpec whose fields are given to its constructor. */
-export abstract class PreparedChildSpec extends PreparedSpec {
-  readonly significant = false;
-
-  constructor(
-    readonly id: string,
-    readonly restart: RestartType,
-    readonly shutdown: Shutdown,
-    readonly type: ChildType,
-  ) {
-    super();
-  }
+  /**
+   * `start` that finishes at once when the child's `init` is synchronous (see `startNowOf`).
+   * `supervisor`: the server of the supervisor starting it, for a spec that many supervisors
+   * share (SharedWorkerSpec).
+   */
+  abstract startNow(starter: ChildStarter, supervisor: object): Pid | Promise<Pid>;
 }
 
 /**
- * A permanent worker that starts a fresh `make()` server with `args` each time, as
- * `worker(id, make, { args })` does: a session supervisor's two agents cost two small objects.
+ * A permanent worker spec that every supervisor of one kind shares (a session's two agents
+ * under every session's supervisor): each start reads the child's args from the supervisor's
+ * server that starts it, so a supervisor built per session makes no spec objects of its own.
+ * Only a supervisor starts it: `start`, without that server at hand, refuses.
  */
-export class PreparedWorkerSpec<S extends AnyServer> extends PreparedSpec {
+export class SharedWorkerSpec<S extends AnyServer, Owner extends object> extends PreparedSpec {
   constructor(
     readonly id: string,
     private readonly make: () => S,
-    private readonly args: ArgsOf<S>,
+    private readonly argsOf: (supervisor: Owner) => ArgsOf<S>,
   ) {
     super();
   }
 
-  // The same for every worker: on the prototype, not four fields of every spec (a session
-  // supervisor has two).
   get restart(): RestartType {
     return "permanent";
   }
@@ -216,13 +206,47 @@ export class PreparedWorkerSpec<S extends AnyServer> extends PreparedSpec {
     return false;
   }
 
-  start(ctx: StartContext): Promise<Pid> {
-    return ctx.spawnLink(this.make(), { args: this.args });
+  start(): Promise<Pid> {
+    return Promise.reject(
+      new InvalidArgumentError(
+        `child ${JSON.stringify(this.id)}`,
+        "a shared spec is started by its supervisor only",
+      ),
+    );
   }
 
-  startNow(starter: ChildStarter): Pid | Promise<Pid> {
-    return starter.spawnLinkNow(this.make(), { args: this.args });
+  startNow(starter: ChildStarter, supervisor: Owner): Pid | Promise<Pid> {
+    return starter.spawnLinkNow(this.make(), { args: this.argsOf(supervisor) });
   }
+}
+
+/** Child lists made by `preparedChildList`: checked once, frozen, taken as they are. */
+const PREPARED_LISTS = new WeakSet<readonly ChildSpec[]>();
+
+/**
+ * A supervisor's children as a list built once and given to many supervisors (every session's
+ * supervisor gets the same two agent specs): checked here once (prepared specs, none of them
+ * significant, ids unique) and frozen, so a supervisor built with it neither copies nor checks
+ * it again.
+ */
+export function preparedChildList(specs: readonly PreparedSpec[]): readonly NormalizedChildSpec[] {
+  for (const [i, spec] of specs.entries()) {
+    if (!(spec instanceof PreparedSpec)) throw new InvalidArgumentError("children", "must be prepared specs");
+    if (spec.significant)
+      throw new InvalidArgumentError(where(spec), "a prepared list holds no significant child");
+    if (specs.findIndex((other) => other.id === spec.id) !== i)
+      throw new InvalidArgumentError("children", `duplicate child id ${JSON.stringify(spec.id)}`);
+  }
+  const list = Object.freeze([...specs]);
+  PREPARED_LISTS.add(list);
+  return list;
+}
+
+/** Whether `children` is a list made by `preparedChildList`. */
+export function isPreparedChildList(
+  children: readonly ChildSpec[],
+): children is readonly NormalizedChildSpec[] {
+  return PREPARED_LISTS.has(children);
 }
 
 /** A child spec that starts a fresh `make()` server each time (a restart never reuses state). */

@@ -220,7 +220,7 @@ export abstract class SupervisorBase<R extends RequestMap, Cast, Args> extends G
     let started: Pid | Promise<Pid>;
     try {
       if (spec instanceof PreparedSpec) {
-        started = spec.startNow(this.scope);
+        started = spec.startNow(this.scope, this);
       } else {
         const now = startNowOf(spec.start);
         started = now ? now(this.scope) : spec.start(this.context, ...extra);

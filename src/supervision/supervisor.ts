@@ -11,6 +11,7 @@ import {
 import {
   type ChildSpec,
   checkName,
+  isPreparedChildList,
   type NormalizedChildSpec,
   namedAs,
   normalizeChildSpec,
@@ -55,7 +56,7 @@ export interface SupervisorOptions {
   /** A whole number of ms > 0 (default 5000). */
   period?: number;
   autoShutdown?: AutoShutdown;
-  children: ChildSpec[];
+  children: readonly ChildSpec[];
   onEvent?: SupervisorEventListener;
   /**
    * Registers the supervisor under this name before any child starts (OTP's `{local, Name}`):
@@ -83,6 +84,11 @@ type SupervisorCast = { op: "try_again"; child: Child; retry: PendingRetry };
 
 const NO_SPECS: NormalizedChildSpec[] = [];
 
+/** A child's record before its first start; a function of its own, not a closure per supervisor. */
+function newChild(spec: NormalizedChildSpec): Child {
+  return { spec, pid: undefined, retry: undefined };
+}
+
 /** As OTP (and startChild): a temporary child whose init returned Ignore is not kept. */
 function kept(child: Child): boolean {
   return child.pid !== undefined || child.spec.restart !== "temporary";
@@ -100,7 +106,7 @@ export class Supervisor extends SupervisorBase<SupervisorRequests, SupervisorCas
   private readonly strategy: Strategy;
   private readonly autoShutdown: AutoShutdown;
   /** The children to start at `init`; emptied then. */
-  private initialSpecs: NormalizedChildSpec[];
+  private initialSpecs: readonly NormalizedChildSpec[];
   private readonly maxRestarts: number;
   private readonly period: number;
   /** In start order. */
@@ -130,10 +136,15 @@ export class Supervisor extends SupervisorBase<SupervisorRequests, SupervisorCas
     }
     if (!Array.isArray(options.children))
       throw new InvalidArgumentError("children", "must be an array of child specs");
-    // map, not push: the array it makes is kept for the supervisor's life, and is exactly as
-    // long as needed (a pushed-to array keeps spare slots). The check below uses plain loops:
-    // a supervisor per session runs it for every session.
-    const specs = options.children.map((spec) => this.checkSpec(normalizeChildSpec(spec)));
+    // A list prepared once for many supervisors (every session's) was checked when it was made.
+    this.initialSpecs = isPreparedChildList(options.children)
+      ? options.children
+      : this.checkChildren(options.children);
+  }
+
+  /** The children normalized, in a new array, once checked against each other and this supervisor. */
+  private checkChildren(children: readonly ChildSpec[]): NormalizedChildSpec[] {
+    const specs = children.map((spec) => this.checkSpec(normalizeChildSpec(spec)));
     for (let i = 1; i < specs.length; i++) {
       const id = (specs[i] as NormalizedChildSpec).id;
       for (let j = 0; j < i; j++) {
@@ -141,7 +152,7 @@ export class Supervisor extends SupervisorBase<SupervisorRequests, SupervisorCas
           throw new InvalidArgumentError("children", `duplicate child id ${JSON.stringify(id)}`);
       }
     }
-    this.initialSpecs = specs;
+    return specs;
   }
 
   /**
@@ -204,7 +215,7 @@ export class Supervisor extends SupervisorBase<SupervisorRequests, SupervisorCas
     this.initialSpecs = NO_SPECS;
     // One record per child, in an array exactly as long as the list: it becomes `children`
     // (kept for the supervisor's life) when every child is kept, as is usual.
-    const records = specs.map((spec): Child => ({ spec, pid: undefined, retry: undefined }));
+    const records = specs.map(newChild);
     return this.startInitial(records, 0);
   }
 
