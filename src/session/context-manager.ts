@@ -15,7 +15,7 @@ import {
 } from "./context-state.js";
 import { err, ok, publish, type Result, SESSION_MANAGER_NAME, type SessionDeps } from "./deps.js";
 import { TurnInterruptedError } from "./errors.js";
-import { type SessionKeys, sessionKeys } from "./session-id.js";
+import { keysOf, type SessionKeys } from "./session-id.js";
 
 /**
  * The conversation schema (zod), loaded when a conversation is first read from a store: a host's
@@ -87,10 +87,13 @@ export type ContextManagerCall =
  * turn costs the same however long the history.
  */
 export class ContextManager extends GenServer<ContextManagerCall, Result<unknown>, never, never, AgentArgs> {
-  private sessionId = "";
-  private config!: SessionConfig;
-  private deps!: SessionDeps;
-  private state!: ContextState;
+  /** The session's args, shared with its orchestrator: its id, config and deps are read from them. */
+  private args!: AgentArgs;
+  /**
+   * Made at the first request when the session was new (see `state`): a session that is
+   * created and never spoken to keeps no state of its own.
+   */
+  private loaded: ContextState | undefined = undefined;
   private counter: TokenCounter = ESTIMATE;
   /** Whether the store holds a conversation: until it does, a change writes every field. */
   private stored = false;
@@ -107,10 +110,20 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
    * Synchronous for a fresh session whose tokens are estimated: nothing to read, nothing to
    * mark, so the session's start does not wait for a promise here.
    */
+  private get sessionId(): string {
+    return this.args.sessionId;
+  }
+
+  private get config(): SessionConfig {
+    return this.args.config;
+  }
+
+  private get deps(): SessionDeps {
+    return this.args.deps;
+  }
+
   override init(args: AgentArgs): void | Promise<void> {
-    this.sessionId = args.sessionId;
-    this.config = args.config;
-    this.deps = args.deps;
+    this.args = args;
     const starts = args.contextManagerStarts;
     if (starts !== undefined) args.contextManagerStarts = starts + 1;
     const fresh = args.fresh === true && starts === 0;
@@ -118,11 +131,10 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
     const counter = tokenCounterFor(tokenizer, provider, model);
     if (fresh && !(counter instanceof Promise)) {
       this.counter = counter;
-      this.state = new ContextState(this.config.limits, counter);
-      this.deps.registry.register((args.keys ?? sessionKeys(this.sessionId)).contextManager, this.self);
+      this.deps.registry.register(keysOf(args).contextManager, this.self);
       return;
     }
-    return this.initFromStore(counter, args.keys ?? sessionKeys(this.sessionId));
+    return this.initFromStore(counter, keysOf(args));
   }
 
   private async initFromStore(
@@ -168,6 +180,12 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
       publish(this.deps, { type: "turn_interrupted", sessionId: this.sessionId, turn });
   }
 
+  /** The conversation and working set; an empty one until the store has said otherwise. */
+  private get state(): ContextState {
+    this.loaded ??= new ContextState(this.config.limits, this.counter);
+    return this.loaded;
+  }
+
   private async load(): Promise<void> {
     const { store } = this.deps;
     const { limits } = this.config;
@@ -175,12 +193,12 @@ export class ContextManager extends GenServer<ContextManagerCall, Result<unknown
     if (store.getContextSnapshot) {
       // Checked already (a host's parent read it).
       snapshot = await store.getContextSnapshot(this.sessionId);
-      this.state = snapshot
+      this.loaded = snapshot
         ? ContextState.fromSnapshot(snapshot, limits, this.counter)
         : new ContextState(limits, this.counter);
     } else {
       const stored = (await store.getConversation(this.sessionId)) as ContextSnapshot | undefined;
-      this.state = stored
+      this.loaded = stored
         ? (await conversationSchema()).restoreContextState(stored, limits, this.sessionId, this.counter)
         : new ContextState(limits, this.counter);
       snapshot = stored;

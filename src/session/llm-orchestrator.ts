@@ -31,7 +31,7 @@ import {
   TurnQueueFullError,
   TurnTimedOutError,
 } from "./errors.js";
-import { type SessionKeys, sessionKeys } from "./session-id.js";
+import { keysOf } from "./session-id.js";
 import { SessionTools } from "./session-tools.js";
 import { runToolCalls } from "./tool-step.js";
 
@@ -132,6 +132,9 @@ type OrchestratorInfo =
   | { type: "first_token_deadline"; turn: Turn; step: number }
   | { type: "approval_deadline"; callId: string };
 
+/** The queue of every orchestrator that has not queued a message yet; never written to. */
+const NOT_WAITING: WaitingMessage[] = [];
+
 /**
  * Runs a session's conversation turns, one at a time: a message that arrives during a turn
  * waits in a bounded queue. The model call runs outside the mailbox so that the orchestrator
@@ -152,9 +155,12 @@ export class LlmOrchestrator extends GenServer<
   private args!: AgentArgs;
   private provider!: LlmProvider;
   private current: Turn | undefined;
-  private readonly queue: WaitingMessage[] = [];
-  private contextManagerKey = "";
-  private keys!: SessionKeys;
+  /**
+   * Messages waiting for the turn in flight. Until the first waits, the one shared empty array
+   * (never written to: the first is queued into an array of its own), as most sessions never
+   * queue a message.
+   */
+  private queue: WaitingMessage[] = NOT_WAITING;
   /**
    * One deadline timer, for the turns one after another rather than one per turn: armed for
    * the current turn's deadline unless it fires before it already, and when it fires for a
@@ -176,8 +182,6 @@ export class LlmOrchestrator extends GenServer<
    */
   override init(args: AgentArgs): void | Promise<void> {
     this.args = args;
-    this.keys = args.keys ?? sessionKeys(args.sessionId);
-    this.contextManagerKey = this.keys.contextManager;
     const llm = args.config.llm;
     this.provider = args.deps.providers.create(llm.provider, llm);
     // Without a count (args made elsewhere), every start is taken for a restart: the safe side.
@@ -190,7 +194,7 @@ export class LlmOrchestrator extends GenServer<
 
   private takeMessages(): void {
     const { args } = this;
-    args.deps.registry.register(this.keys.orchestrator, this.self);
+    args.deps.registry.register(keysOf(args).orchestrator, this.self);
   }
 
   /**
@@ -262,7 +266,8 @@ export class LlmOrchestrator extends GenServer<
     const max = this.args.config.limits.maxQueuedTurns;
     if (this.queue.length >= max && whenBusy !== "interrupt")
       return err(new TurnQueueFullError(this.args.sessionId, max));
-    this.queue.push(waiting);
+    if (this.queue === NOT_WAITING) this.queue = [waiting];
+    else this.queue.push(waiting);
     if (timeoutMs <= MAX_TIMER_MS)
       waiting.timer = this.sendAfter(timeoutMs, { type: "queue_deadline", message: waiting });
     return NoReply;
@@ -682,7 +687,7 @@ export class LlmOrchestrator extends GenServer<
   ): Promise<ContextManagerRequests[K]["reply"]> {
     // An answer that is an error is thrown by unwrap as it is (even of the same classes as
     // below): only a call that got no answer becomes the turn's interruption.
-    return this.call(this.contextManagerKey, message as ContextManagerCall, timeoutMs).then(
+    return this.call(keysOf(this.args).contextManager, message as ContextManagerCall, timeoutMs).then(
       (result) => unwrap(result as Result<ContextManagerRequests[K]["reply"]>),
       (error: unknown) => {
         if (

@@ -105,6 +105,15 @@ export function sessionKeys(id: SessionId): SessionKeys {
   };
 }
 
+/**
+ * The keys an agent's args carry (the session supervisor makes them once for the session's
+ * processes), made on the args themselves when args made elsewhere lack them.
+ */
+export function keysOf(args: { readonly sessionId: SessionId; keys?: SessionKeys }): SessionKeys {
+  args.keys ??= sessionKeys(args.sessionId);
+  return args.keys;
+}
+
 export const SUPERVISOR_KEY_PREFIX = "session_supervisor:";
 export const GLOBAL_SESSION_TOPIC = "sessions";
 

@@ -154,6 +154,29 @@ describe("SessionSystem: conversation", () => {
     );
   });
 
+  it("keeps each session's waiting messages its own: a message queued in one never runs in another", async () => {
+    const sys = await start({ providers: defaultProviders({ chunkDelayMs: 5 }) });
+    const a = await sys.createSession();
+    const b = await sys.createSession();
+    const running = [sys.sendMessage(a.id, "echo a1 a1"), sys.sendMessage(b.id, "echo b1 b1")];
+    const queued = [sys.sendMessage(a.id, "echo a2"), sys.sendMessage(b.id, "echo b2")];
+    assert.deepEqual(
+      (await Promise.all([...running, ...queued])).map((r) => r.text),
+      ["a1 a1", "b1 b1", "a2", "b2"],
+    );
+    assert.deepEqual(
+      (await sys.getHistory(a.id)).map((t) => t.content),
+      ["echo a1 a1", "a1 a1", "echo a2", "a2"],
+    );
+    assert.deepEqual(
+      (await sys.getHistory(b.id)).map((t) => t.content),
+      ["echo b1 b1", "b1 b1", "echo b2", "b2"],
+    );
+    // A third session has never queued anything: its queue is still empty.
+    const c = await sys.createSession();
+    assert.equal((await sys.sendMessage(c.id, "echo c")).text, "c");
+  });
+
   it("refuses a message with a clear error when the turn queue is full", async () => {
     const sys = await start({ providers: defaultProviders({ chunkDelayMs: 5 }) });
     const { id } = await sys.createSession({ limits: { maxQueuedTurns: 1 } });
