@@ -18,7 +18,7 @@ import { llmTable, measureLlm } from "./llm.js";
 import { measureObserver, observerTable } from "./observer.js";
 import { runOtp } from "./otp.js";
 import { measureServer, serverTable } from "./server.js";
-import { measureSessions, measureShape } from "./sessions.js";
+import { measureSessions, measureShapeRounds } from "./sessions.js";
 import { measureStoreBackends, storeBackendsTable } from "./store-backends.js";
 import { type Figure, renderTable } from "./table.js";
 
@@ -138,14 +138,14 @@ if (suites.includes("core")) {
 }
 
 if (suites.includes("sessions")) {
-  const shape = await measureShape();
+  const shape = await measureShapeRounds();
   const full = await measureSessions();
   const theirs = otp.suites.session ?? {};
   const theirCreate = otp.suites.create ?? {};
   const theirTurn = otp.suites.turn ?? {};
   const figures: Figure[] = [
     {
-      name: "session shape created (DynSup → Sup → 2 agents, registered)",
+      name: "session shape created (DynSup → Sup → 2 agents, registered), median of 3 rounds",
       unit: "/s",
       ours: shape.createPerSec,
       otp: theirs.sessionCreatePerSec,
@@ -257,6 +257,16 @@ if (suites.includes("sessions")) {
   ];
   console.log("");
   console.log(renderTable("sessions: the seed's session shape, and the whole session system", figures));
+  const rate = (perSec: number) => Math.round(perSec).toLocaleString("en-US");
+  const theirSlowest = theirs.sessionCreateSlowestRoundPerSec;
+  const theirFastest = theirs.sessionCreateFastestRoundPerSec;
+  console.log(
+    `Session shape rounds (/s): sessionvisor ${shape.rates.map(rate).join(", ")}${
+      theirSlowest !== undefined && theirFastest !== undefined
+        ? `; Erlang/OTP slowest ${rate(theirSlowest)}, fastest ${rate(theirFastest)}`
+        : ""
+    }\n`,
+  );
 }
 
 if (suites.includes("durability")) {

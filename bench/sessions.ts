@@ -59,18 +59,27 @@ export async function measureShape(n = 10_000): Promise<ShapeFigures> {
   // measured starts: V8 optimises the start path during the first few thousand, and the tables
   // are as empty as OTP's when the measuring begins.
   const before = runtime.processes().length;
-  const warm = await DynamicSupervisor.start(runtime, { maxRestarts: 1_000_000 });
-  for (let i = 0; i < WARM_UP; i++)
-    await DynamicSupervisor.startChild(
-      runtime,
-      warm,
-      sessionChildSpec(newSessionId(), config, deps, { fresh: true }),
-    );
-  // Killed: its session supervisors, linked to it, take their agents down with them.
-  runtime.exit(warm, "kill");
-  while (runtime.processes().length > before) await new Promise((resolve) => setImmediate(resolve));
+  const warmUp = async () => {
+    const warm = await DynamicSupervisor.start(runtime, { maxRestarts: 1_000_000 });
+    for (let i = 0; i < WARM_UP; i++)
+      await DynamicSupervisor.startChild(
+        runtime,
+        warm,
+        sessionChildSpec(newSessionId(), config, deps, { fresh: true }),
+      );
+    // Killed: its session supervisors, linked to it, take their agents down with them.
+    runtime.exit(warm, "kill");
+    while (runtime.processes().length > before) await new Promise((resolve) => setImmediate(resolve));
+  };
+  await warmUp();
   const ids = Array.from({ length: n }, newSessionId);
   const heapBefore = heapAfterGc();
+  // Warmed up again after the full collection that reads the heap: it throws away the optimised
+  // code that held objects now dead (the runtimes of the rounds before, the warm-up's processes:
+  // "marking dependent code for deoptimization, reason: weak objects" in --trace-deopt), and the
+  // first ~3,000 starts after it ran at 10–27 µs a shape instead of ~3.5 µs while V8 optimised
+  // again (slices of 1,000 starts timed in place). OTP's code has nothing to lose.
+  await warmUp();
   const t0 = performance.now();
   for (const id of ids) await DynamicSupervisor.startChild(runtime, sessions, spec(id));
   const elapsed = performance.now() - t0;
@@ -80,6 +89,24 @@ export async function measureShape(n = 10_000): Promise<ShapeFigures> {
     createPerSec: n / (elapsed / 1000),
     bytesPerSession:
       heapBefore === undefined || heapAfter === undefined ? undefined : (heapAfter - heapBefore) / n,
+  };
+}
+
+/**
+ * The shape's figures as the median of `rounds` runs of measureShape, each its own runtime: one
+ * run's rate swings ±15 % with where the young generation's scavenges fall in it, OTP's ±9 %
+ * (bench/otp/bench.exs takes the median of three rounds too). `rates`: every round's, sorted.
+ */
+export async function measureShapeRounds(rounds = 3): Promise<ShapeFigures & { rates: number[] }> {
+  const runs: ShapeFigures[] = [];
+  for (let i = 0; i < rounds; i++) runs.push(await measureShape());
+  const median = (values: number[]) => values.sort((a, b) => a - b)[values.length >> 1] as number;
+  const bytes = runs.flatMap((run) => (run.bytesPerSession === undefined ? [] : [run.bytesPerSession]));
+  const rates = runs.map((run) => run.createPerSec);
+  return {
+    createPerSec: median([...rates]),
+    bytesPerSession: bytes.length > 0 ? median(bytes) : undefined,
+    rates: rates.sort((a, b) => a - b),
   };
 }
 
