@@ -8,13 +8,12 @@ import { IdTable } from "./id-table.js";
 import type { Logger } from "./logger.js";
 import { CAST, INFO } from "./mailbox.js";
 import type { DownMessage, ExitMessage } from "./messages.js";
-import { CallTimeouts, PendingCall, ResultCall } from "./pending-call.js";
+import { CallTimeouts, PendingCall, ResultCall, valueOfResult } from "./pending-call.js";
 import { Pid, Ref } from "./pid.js";
 import { type KernelPort, Proc } from "./process.js";
 import type { ExitListener, ProcessInfo } from "./process-info.js";
 import { Queue } from "./queue.js";
 import type { InboundEndpoint, RemoteRouter } from "./remote.js";
-import { type Result, unwrap } from "./result.js";
 import { Scheduler } from "./scheduler.js";
 import { type ProcessScope, SCOPE, type TimerRef } from "./scope.js";
 import type { AnyServer } from "./server-types.js";
@@ -284,7 +283,7 @@ export class Kernel implements KernelPort, LocalNode {
         if (!hop.route) return Promise.reject(new NoProcError(String(target)));
         if (caller && caller.state === "dead") return Promise.reject(new NoProcError(caller.pid.toString()));
         const reply = hop.route.call(caller?.pid, hop.to, message, ms);
-        return forResult ? reply.then((result) => unwrap(result as Result<unknown>)) : reply;
+        return forResult ? reply.then((result) => valueOfResult(result, target)) : reply;
       }
       proc = this.resolve(hop);
     } catch (error) {

@@ -57,11 +57,26 @@ export class PendingCall implements From<unknown> {
 export class ResultCall extends PendingCall {
   override reply(value: unknown): void {
     if (this.settled) return;
-    const result = value as Result<unknown> | undefined;
-    if (result?.ok === true) super.reply(result.value);
-    else if (result?.ok === false) this.fail(result.error);
-    else this.fail(new TypeError(`${this.target} answered a request with something that is not a Result`));
+    let unwrapped: unknown;
+    try {
+      unwrapped = valueOfResult(value, this.target);
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
+    super.reply(unwrapped);
   }
+}
+
+/**
+ * A Result reply's value; its error thrown as it is; a TypeError naming `from` for a reply that
+ * is no Result (a server breaking its protocol).
+ */
+export function valueOfResult(reply: unknown, from: { toString(): string }): unknown {
+  const result = reply as Result<unknown> | undefined;
+  if (result?.ok === true) return result.value;
+  if (result?.ok === false) throw result.error;
+  throw new TypeError(`${from} answered a request with something that is not a Result`);
 }
 
 interface TimeoutBucket {

@@ -6,10 +6,11 @@ import {
   GenServer,
   InvalidArgumentError,
   ok,
-  type Pid,
+  Pid,
   Runtime,
   silentLogger,
 } from "../runtime/index.js";
+import type { RemoteRoute } from "../runtime/remote.js";
 import { type ReplyResult, type Request, requester } from "./requests.js";
 
 type CounterRequests = {
@@ -103,6 +104,32 @@ describe("requester", { timeout: 10_000 }, () => {
     const bad: { by: number } = JSON.parse('{"by":"four"}');
     const answer = (await rt.call(asker, bad)) as { error?: unknown };
     assert.ok(answer.error instanceof InvalidArgumentError);
+  });
+
+  it("takes apart a reply that comes from another node as one from this node", async () => {
+    const refusal = new InvalidArgumentError("by", "refused remotely");
+    // A node whose counter answers 3, refuses, or breaks the protocol, by the request's step.
+    const replies: Record<number, unknown> = { 1: ok(3), 2: err(refusal), 3: 42 };
+    const route: RemoteRoute = {
+      node: "far",
+      call: (_from, _to, message) => Promise.resolve(replies[(message as { by: number }).by]),
+      cast: () => {},
+      send: () => {},
+      exit: () => {},
+      link: () => {},
+      unlink: () => {},
+      linkExit: () => {},
+      monitor: () => {},
+      demonitor: () => {},
+    };
+    rt.useRouter({ route: (node) => (node === "far" ? route : undefined), namesRoute: undefined });
+    const remote = new Pid("far", 1);
+    assert.equal(await ask(rt, remote, { op: "add", by: 1 }), 3);
+    await assert.rejects(ask(rt, remote, { op: "add", by: 2 }), (error: unknown) => error === refusal);
+    await assert.rejects(
+      ask(rt, remote, { op: "add", by: 3 }),
+      (error: unknown) => error instanceof TypeError && error.message.includes("<far.1>"),
+    );
   });
 
   it("unwraps the reply for a caller of its own that only has call()", async () => {
