@@ -25,6 +25,11 @@ export interface DurabilityFigures {
   createPerSecSqliteConcurrent: number;
   /** Writes of one byte, each flushed with `fdatasync`, one after another: what one flush costs on this disk. */
   bareFlushesPerSec: number;
+  /**
+   * Writes of a WAL frame's size (a 4 KB page and its 24-byte header) appended one after
+   * another, each flushed: what a WAL commit's flush costs, a new block each time.
+   */
+  bareFrameFlushesPerSec: number;
   /** Another session's `sendMessage` while sessions are created one after another, in ms. */
   neighbourTurnMedianMs: number;
   neighbourTurnP99Ms: number;
@@ -131,14 +136,22 @@ async function warmCreatePath(): Promise<void> {
   await system.stop();
 }
 
-/** One-byte writes each flushed before the next, for `ms`: the disk's flush rate. */
-function bareFlushRate(path: string, ms = 500): number {
+/** A WAL frame of SQLite's default 4 KB page: the page and a 24-byte header. */
+const WAL_FRAME_BYTES = 4096 + 24;
+
+/**
+ * Appends of `bytes` each flushed before the next, for `ms`: the disk's flush rate. One byte
+ * stays in the file's last block 4,095 times in 4,096; a WAL frame (4,120 bytes) takes a new
+ * block each time, which a flush must record too (about half the rate on the disks measured).
+ */
+function bareFlushRate(path: string, bytes = 1, ms = 500): number {
   const fd = openSync(path, "w");
+  const data = Buffer.alloc(bytes, "x");
   try {
     let n = 0;
     const t0 = performance.now();
     while (performance.now() - t0 < ms) {
-      writeSync(fd, "x");
+      writeSync(fd, data);
       fdatasyncSync(fd);
       n++;
     }
@@ -375,6 +388,7 @@ export async function measureDurability(): Promise<DurabilityFigures> {
   const dir = mkdtempSync(join(tmpdir(), "sessionvisor-bench-"));
   try {
     const bareFlushesPerSec = bareFlushRate(join(dir, "flushes"));
+    const bareFrameFlushesPerSec = bareFlushRate(join(dir, "frame-flushes"), WAL_FRAME_BYTES);
     await warmCreatePath();
     const createPerSecSqlite = await sqliteCreateRate(join(dir, "creates.db"), 1);
     const createPerSecSqliteConcurrent = await sqliteCreateRate(join(dir, "creates-16.db"), 16);
@@ -439,6 +453,7 @@ export async function measureDurability(): Promise<DurabilityFigures> {
       createPerSecSqlite,
       createPerSecSqliteConcurrent,
       bareFlushesPerSec,
+      bareFrameFlushesPerSec,
       neighbourTurnMedianMs: neighbour.medianMs,
       neighbourTurnP99Ms: neighbour.p99Ms,
       ...rates,

@@ -297,6 +297,13 @@ if (suites.includes("durability")) {
       higherIsBetter: true,
     },
     {
+      name: "bare fdatasync of an appended WAL frame (4,120 B), one after another",
+      unit: "/s",
+      ours: d.bareFrameFlushesPerSec,
+      otp: undefined,
+      higherIsBetter: true,
+    },
+    {
       name: "another session's sendMessage while sessions are created, median",
       unit: "ms",
       ours: d.neighbourTurnMedianMs,
