@@ -1,7 +1,7 @@
 import type { Clock, TimerHandle } from "./clock.js";
 import { CallTimeoutError } from "./errors.js";
 import { Queue } from "./queue.js";
-import type { Result } from "./result.js";
+import { valueOfResult } from "./result.js";
 
 /** The caller's side of a call, handed to `handleCall`; reply through it to answer later. */
 export interface From<Reply = unknown> {
@@ -66,17 +66,6 @@ export class ResultCall extends PendingCall {
     }
     super.reply(unwrapped);
   }
-}
-
-/**
- * A Result reply's value; its error thrown as it is; a TypeError naming `from` for a reply that
- * is no Result (a server breaking its protocol).
- */
-export function valueOfResult(reply: unknown, from: { toString(): string }): unknown {
-  const result = reply as Result<unknown> | undefined;
-  if (result?.ok === true) return result.value;
-  if (result?.ok === false) throw result.error;
-  throw new TypeError(`${from} answered a request with something that is not a Result`);
 }
 
 interface TimeoutBucket {

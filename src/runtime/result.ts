@@ -17,6 +17,17 @@ export function unwrap<T>(result: Result<T>): T {
   throw result.error;
 }
 
+/**
+ * `unwrap` for a reply that crossed a call: a reply that is no Result (a server breaking its
+ * protocol) throws a TypeError naming `from`, the server, instead of whatever its fields hold.
+ */
+export function valueOfResult(reply: unknown, from: { toString(): string }): unknown {
+  const result = reply as Result<unknown> | undefined;
+  if (result?.ok === true) return result.value;
+  if (result?.ok === false) throw result.error;
+  throw new TypeError(`${from} answered a request with something that is not a Result`);
+}
+
 /** Runs `handle` and turns a throw into an error result. */
 export async function resultOf<T>(handle: () => Promise<T> | T): Promise<Result<T>> {
   try {

@@ -137,5 +137,9 @@ describe("requester", { timeout: 10_000 }, () => {
     assert.equal(await ask(caller, counter, { op: "add", by: 7 }), 7);
     const bad: { op: "add"; by: number } = JSON.parse('{"op":"add","by":"seven"}');
     await assert.rejects(ask(caller, counter, bad), InvalidArgumentError);
+    await assert.rejects(
+      ask(caller, counter, { op: "bare" }),
+      (error: unknown) => error instanceof TypeError && error.message.includes(String(counter)),
+    );
   });
 });

@@ -1,5 +1,6 @@
-import { type Result, type Target, unwrap } from "../runtime/index.js";
+import type { Result, Target } from "../runtime/index.js";
 // Not the runtime's public API: the request helpers' way to have a reply taken apart in place.
+import { valueOfResult } from "../runtime/result.js";
 import { CALL_FOR_RESULT, isResultCaller } from "../runtime/result-call.js";
 
 /**
@@ -52,7 +53,7 @@ export function requester<R extends RequestMap>(): Requester<R> {
       if (isResultCaller(caller))
         return caller[CALL_FOR_RESULT](target, message, timeoutMs) as Promise<R[K]["reply"]>;
       const reply = caller.call(target, message, timeoutMs);
-      return Promise.resolve(reply as Promise<Result<R[K]["reply"]>>).then(unwrap);
+      return Promise.resolve(reply).then((value) => valueOfResult(value, target) as R[K]["reply"]);
     } catch (error) {
       return Promise.reject(error);
     }
