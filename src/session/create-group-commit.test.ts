@@ -1,9 +1,16 @@
 // Creates taken one after another share one durable write (group commit), and none is answered
-// before its `active` record is durable.
+// (or announced, or stored at all) before its `active` record is durable.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { systemsForTests } from "../../test/support/sessions.js";
-import { MemorySessionStore, type PutSessionOptions, type StoredJson } from "../store/index.js";
+import {
+  MemorySessionStore,
+  type PutSessionOptions,
+  type StoredEvent,
+  type StoredJson,
+} from "../store/index.js";
+import { DynamicSupervisor } from "../supervision/index.js";
+import { SESSION_MANAGER_NAME, SESSIONS_SUPERVISOR_NAME } from "./deps.js";
 
 const start = systemsForTests();
 const T = { timeout: 20_000 };
@@ -14,9 +21,13 @@ interface Put {
   durable: boolean;
 }
 
+/** Every store write, in the order the store took them: a record, or a batch of events. */
+type Write = { record: string } | { events: string[] };
+
 /** A memory store that logs every record write, and can hold durable ones until released. */
 class LoggingStore extends MemorySessionStore {
   readonly puts: Put[] = [];
+  readonly writes: Write[] = [];
   private held: (() => void)[] | undefined;
 
   holdDurableWrites(): void {
@@ -42,6 +53,12 @@ class LoggingStore extends MemorySessionStore {
     if (durable && this.held) await new Promise<void>((resolve) => this.held?.push(resolve));
     await super.putSession(id, record, options);
     this.puts.push({ id, status: record.status, durable });
+    this.writes.push({ record: id });
+  }
+
+  override async appendEvents(entries: StoredEvent[], keep?: number): Promise<void> {
+    await super.appendEvents(entries, keep);
+    this.writes.push({ events: entries.map((e) => e.sessionId) });
   }
 }
 
@@ -83,6 +100,60 @@ describe("createSession: group commit", () => {
       assert.ok(durableWrites >= 1 && durableWrites < 16, `${durableWrites} durable writes for 16 creates`);
       // The last write of a burst is durable: it carries the lazy ones before it to the disk.
       assert.equal(store.puts.at(-1)?.durable, true);
+    },
+  );
+
+  it(
+    "a create writes its session's record once: active, durable, after its processes are up",
+    T,
+    async () => {
+      const store = new LoggingStore();
+      const sys = await start({ store });
+      store.puts.length = 0;
+      const info = await sys.createSession();
+      assert.deepEqual(store.puts, [{ id: info.id, status: "active", durable: true }]);
+    },
+  );
+
+  it("no event of a new session reaches the store before its record", T, async () => {
+    const store = new LoggingStore();
+    const sys = await start({ store });
+    sys.subscribeAll(() => {});
+    // 200 at once: the event log writes a batch as soon as 64 events wait, in the middle of the burst.
+    await Promise.all(Array.from({ length: 200 }, () => sys.createSession()));
+    await sys.stop();
+    const recorded = new Set<string>();
+    let eventBatches = 0;
+    for (const write of store.writes) {
+      if ("record" in write) recorded.add(write.record);
+      else {
+        eventBatches++;
+        for (const id of write.events) assert.ok(recorded.has(id), `an event of ${id} before its record`);
+      }
+    }
+    assert.ok(eventBatches > 1, `${eventBatches} event batches`);
+  });
+
+  it(
+    "an inline create whose manager dies before its record is written leaves no tree running",
+    T,
+    async () => {
+      const store = new LoggingStore();
+      const sys = await start({ store });
+      store.holdDurableWrites();
+      const creating = sys.createSession();
+      while (store.heldWrites === 0) await new Promise((resolve) => setImmediate(resolve));
+      const trees = () => DynamicSupervisor.whichChildren(sys.runtime, SESSIONS_SUPERVISOR_NAME);
+      assert.equal((await trees()).length, 1, "the session's tree is up, its record not yet written");
+      const manager = sys.registry.whereis(SESSION_MANAGER_NAME);
+      assert.ok(manager);
+      sys.runtime.exit(manager, "kill");
+      await assert.rejects(creating);
+      // The manager's successor finds a tree the store has no record of, and stops it.
+      for (let i = 0; i < 500 && (await trees()).length > 0; i++)
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      assert.deepEqual(await trees(), []);
+      assert.deepEqual(await sys.listSessions(), []);
     },
   );
 
@@ -144,7 +215,10 @@ describe("createSession: group commit", () => {
         }
         return original(id, record, options);
       };
+      const events: string[] = [];
+      sys.subscribeAll((event) => events.push(event.type));
       await assert.rejects(sys.createSession(), /disk full/);
+      assert.deepEqual(events, [], "a session that never was is not announced, nor its end");
       assert.deepEqual(await sys.listSessions(), []);
       assert.deepEqual(await store.listSessions(), []);
       const info = await sys.createSession();

@@ -35,7 +35,7 @@ import type { ImportedSession } from "./session-document.js";
 import { asStoredJson, SessionEntry, sessionRecord } from "./session-entry.js";
 import { assertSessionId, newSessionId, sessionKeys, sessionTopic } from "./session-id.js";
 import type { SessionInfo } from "./session-info.js";
-import { sessionChildSpec, startHostedSession } from "./session-placement.js";
+import { isolationOf, sessionChildSpec, startHostedSession } from "./session-placement.js";
 import type { SessionStatus } from "./status.js";
 import { readStoredSession } from "./stored-session.js";
 
@@ -108,9 +108,12 @@ export type SessionManagerInfo =
   | { type: "root_started"; id: string; pid: Pid }
   | { type: "root_failed"; id: string; error: unknown };
 
-/** A create answered once its `active` record is durable, with the status event to announce then. */
+/** A create answered once its `active` record is durable, with the events to announce then. */
 interface UnflushedCreate {
   entry: SessionEntry;
+  /** `session_created`. */
+  announced: SessionEventInput;
+  /** Its status event, `initializing → active`. */
   event: SessionEventInput;
   from: From<ReplyResult<SessionManagerRequests>>;
 }
@@ -336,11 +339,15 @@ export class SessionManager extends GenServer<
     const entry = SessionEntry.created(id, config, at, this.runtime.clock.now());
     // Awaited only when there is a claim to make: an `await undefined` still costs a microtask.
     if (this.deps.ownership) await this.deps.ownership.claim(id);
-    // Not yet durable: the `active` record written once the processes are up is, and carries
-    // this one to the disk with it. A crash before that leaves no session, or (once this write
-    // returned) an `initializing` one that the next start brings up or marks failed.
-    await this.persist(entry, { durable: false });
-    if (this.startHosted(entry, from)) return;
+    // An inline session starts within this turn: nothing of it is stored, nor announced, until
+    // its `active` record is written durably once its processes are up (`flushCreates`), so a
+    // crash before that leaves no trace of a session whose caller never learnt its id (and a
+    // successor of this manager stops its tree: see `rebuild`). A hosted one starts over many
+    // turns while this manager answers others: its record is stored first, `initializing` and
+    // not yet durable, so that a successor of this manager starts it once should this one die.
+    const hosted = isolationOf(config, this.deps) !== "inline";
+    if (hosted) await this.persist(entry, LAZILY);
+    if (hosted && this.startHosted(entry, from)) return;
     const pid = await this.startNewTree(id, sessionChildSpec(id, config, this.deps, { fresh: true }));
     await this.created(entry, pid, from);
   }
@@ -444,18 +451,19 @@ export class SessionManager extends GenServer<
     const { id } = entry;
     this.entries.set(id, entry);
     this.watch(entry, pid);
-    publish(this.deps, {
+    // As it was created (`initializing`); announced with the status event once durable.
+    const announced: SessionEventInput = {
       type: "session_created",
       sessionId: id,
       at: formatIso(entry.info.createdAt),
       info: entry.info,
-    });
+    };
     const event = entry.transition("active", this.deps.now());
     this.armSweep();
     // Stored and announced with the creates queued behind it, before the manager takes anything
     // else; a long run of creates is flushed every MAX_GROUP_COMMIT, so that its first caller
     // does not wait for the whole queue.
-    const waiting = this.unflushed.push({ entry, event, from });
+    const waiting = this.unflushed.push({ entry, announced, event, from });
     if (waiting === 1) this.send(this.self, FLUSH_CREATES);
     else if (waiting >= MAX_GROUP_COMMIT) await this.flushCreates();
   }
@@ -483,13 +491,18 @@ export class SessionManager extends GenServer<
       }
       return;
     }
-    for (const { entry, event, from } of batch) {
+    // Announced only now, so that no event of a session reaches the event log before its record.
+    for (const { entry, announced, event, from } of batch) {
+      publish(this.deps, announced);
       publish(this.deps, event);
       from.reply(ok(entry.info));
     }
   }
 
-  /** Stops and forgets a session whose create failed after its processes started. */
+  /**
+   * Stops and forgets a session whose create failed after its processes started. It was never
+   * announced, so nothing is announced of its end either (an event would outlive its record).
+   */
   private async abandon(entry: SessionEntry): Promise<void> {
     const { id } = entry;
     const pid = entry.supervisor;
@@ -498,7 +511,6 @@ export class SessionManager extends GenServer<
     if (pid && this.runtime.isAlive(pid)) await this.stopTree(pid).catch(() => {});
     this.deps.contextStore.clearSession(id);
     await this.deps.store.deleteSession(id).catch(() => {});
-    publish(this.deps, { type: "session_terminated", sessionId: id, at: this.deps.now().toISOString() });
     this.deps.pubsub.clearTopic(sessionTopic(id));
   }
 
@@ -864,6 +876,15 @@ export class SessionManager extends GenServer<
       this.entries.set(info.id, entry);
       if (held.has(info.id)) await this.adopt(entry, held.get(info.id));
       else await this.recoverLost(entry);
+    }
+    // A tree the store has no record of: an inline create whose manager died before writing it
+    // (see `create`). Its caller was told the create failed; the session must not run unseen.
+    for (const [id, pid] of held) {
+      if (this.entries.has(id) || this.retained.has(id) || !pid) continue;
+      if (await this.deps.store.getSession(id)) continue;
+      await this.stopTree(pid).catch(() => {
+        // Already gone.
+      });
     }
   }
 

@@ -74,6 +74,11 @@ export function startHostedSession(
   return placed && startHostedRoot(placed.hosts, freshArgs(placed.hosted), parent);
 }
 
+/** Where a session with this config runs: its own choice, else the system's default. */
+export function isolationOf(config: SessionConfig, deps: SessionDeps): "inline" | "thread" | "process" {
+  return config.isolation ?? deps.hosting?.isolation ?? "inline";
+}
+
 /** The hosts the session's supervisor runs in and how, or undefined when it runs inline. */
 function hostedSession(
   sessionId: string,
@@ -81,7 +86,7 @@ function hostedSession(
   deps: SessionDeps,
 ): { hosts: Hosts; hosted: HostedChildOptions } | undefined {
   const hosting = deps.hosting;
-  const isolation = config.isolation ?? hosting?.isolation ?? "inline";
+  const isolation = isolationOf(config, deps);
   if (isolation === "inline") return undefined;
   if (!hosting) throw new InvalidArgumentError("isolation", `${isolation} needs a session system with hosts`);
   const { maxHeapMb, maxMemoryMb, hangTimeoutMs, maxInFlightMb } = config.limits;
