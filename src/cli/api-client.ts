@@ -155,12 +155,22 @@ export class ApiClient {
           },
         });
         const decoder = new TextDecoder();
+        const reader = body.getReader();
+        // Cancelled here, not left to the fetch's abort: a body that missed the abort (seen once
+        // in many runs of the chat tests) kept its reader waiting, and the chat's close with it.
+        const cancel = () => void reader.cancel().catch(() => {});
+        if (signal.aborted) return cancel();
+        signal.addEventListener("abort", cancel, { once: true });
         try {
-          for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
-            parser.feed(decoder.decode(chunk, { stream: true }));
+          for (;;) {
+            const { done, value } = await reader.read();
+            if (done) return;
+            parser.feed(decoder.decode(value, { stream: true }));
           }
         } catch (error) {
           if (!signal.aborted) throw error;
+        } finally {
+          signal.removeEventListener("abort", cancel);
         }
       },
     };
