@@ -343,11 +343,17 @@ describe("hosted sessions", () => {
   it("start together when created together, not one host after the other", async () => {
     const system = await startSystem(slowHosts(2000));
     try {
-      const t0 = performance.now();
-      const sessions = await Promise.all([system.createSession(), system.createSession()]);
-      const elapsed = performance.now() - t0;
-      // One host after the other takes two loads of 2 s at least; together, one and a boot.
-      assert.ok(elapsed < 3500, `two creates took ${elapsed} ms`);
+      const answered: number[] = [];
+      const create = () =>
+        system.createSession().then((session) => {
+          answered.push(performance.now());
+          return session;
+        });
+      const sessions = await Promise.all([create(), create()]);
+      // One host after the other answers the second create a whole load (2 s) after the first;
+      // together, within the difference of two boots. A loaded machine slows both alike.
+      const apart = Math.abs((answered[1] as number) - (answered[0] as number));
+      assert.ok(apart < 1000, `the two creates were answered ${apart} ms apart`);
       for (const session of sessions) assert.match((await system.sendMessage(session.id, "hi")).text, /hi/);
     } finally {
       await system.stop();
