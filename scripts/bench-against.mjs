@@ -17,7 +17,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const { values, positionals } = parseArgs({
+const { values, positionals } = parseOrExit({
   allowPositionals: true,
   options: {
     rounds: { type: "string", default: "7" },
@@ -97,14 +97,12 @@ async function measure([herePath, theirPath, label], rounds) {
   }
 }
 
-async function sqliteCreates(api, path, n = 1000) {
-  const system = await api.SessionSystem.start({
-    storePath: path,
-    logger: api.silentLogger(),
-    maxSessions: 20_000,
-  });
+/** `n` creates one at a time after `warm` unmeasured ones, on an SQLite file or (no path) in memory. */
+async function createRate(api, { storePath, n, warm }) {
+  const options = { logger: api.silentLogger(), maxSessions: 20_000 };
+  const system = await api.SessionSystem.start(storePath ? { ...options, storePath } : options);
   const subscriber = system.subscribeAll(() => {});
-  for (let i = 0; i < 100; i++) await system.createSession();
+  for (let i = 0; i < warm; i++) await system.createSession();
   const t0 = performance.now();
   for (let i = 0; i < n; i++) await system.createSession();
   const perSec = n / ((performance.now() - t0) / 1000);
@@ -113,15 +111,12 @@ async function sqliteCreates(api, path, n = 1000) {
   return perSec;
 }
 
-async function inMemoryCreates(api, n) {
-  const system = await api.SessionSystem.start({ logger: api.silentLogger(), maxSessions: 20_000 });
-  const subscriber = system.subscribeAll(() => {});
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) await system.createSession();
-  const perSec = n / ((performance.now() - t0) / 1000);
-  subscriber.unsubscribe();
-  await system.stop();
-  return perSec;
+function sqliteCreates(api, storePath) {
+  return createRate(api, { storePath, n: 1000, warm: 100 });
+}
+
+function inMemoryCreates(api, n) {
+  return createRate(api, { n, warm: 0 });
 }
 
 async function turnMedianUs(api, n = 2000) {
@@ -173,6 +168,14 @@ function git(...args) {
     }).trim();
   } catch {
     return "";
+  }
+}
+
+function parseOrExit(config) {
+  try {
+    return parseArgs(config);
+  } catch (error) {
+    fail(`${error.message}\nusage: npm run bench:against -- <git-rev> [--rounds N]`);
   }
 }
 
