@@ -1,6 +1,6 @@
 // Not the hosts layer's public API: a session's root started before its supervisor takes it.
 import { startHostedRoot } from "../hosts/hosted-child.js";
-import { type HostedChildOptions, type Hosts, hostedChild } from "../hosts/index.js";
+import { type HostedChildOptions, type Hosts, hostedChild, type Isolation } from "../hosts/index.js";
 import { InvalidArgumentError, type Pid } from "../runtime/index.js";
 import { type ChildStarter, PreparedSpec } from "../supervision/child-spec.js";
 import type { ChildSpec, ChildType, RestartType, Shutdown, StartContext } from "../supervision/index.js";
@@ -75,7 +75,7 @@ export function startHostedSession(
 }
 
 /** Where a session with this config runs: its own choice, else the system's default. */
-export function isolationOf(config: SessionConfig, deps: SessionDeps): "inline" | "thread" | "process" {
+export function isolationOf(config: SessionConfig, deps: SessionDeps): Isolation {
   return config.isolation ?? deps.hosting?.isolation ?? "inline";
 }
 
