@@ -9,6 +9,7 @@ import {
   type SessionInfo,
   SessionSystem,
   SqliteSessionStore,
+  type SqliteStoreOptions,
   sessionInfoToJSON,
   silentLogger,
 } from "../src/index.js";
@@ -19,8 +20,13 @@ import { heapAfterGc, latencyUs } from "./stats.js";
 import type { Figure } from "./table.js";
 
 export interface DurabilityFigures {
-  /** Whole `createSession`s on an SQLite file, one at a time, one global subscriber. */
+  /**
+   * Whole `createSession`s on a new SQLite file, one at a time, one global subscriber: the
+   * median of three rounds.
+   */
   createPerSecSqlite: number;
+  /** The same with `preallocateWal: false`: each commit's fsync also records the WAL's growth. */
+  createPerSecSqliteGrowingWal: number;
   /** The same creates, 16 at a time. */
   createPerSecSqliteConcurrent: number;
   /** Writes of one byte, each flushed with `fdatasync`, one after another: what one flush costs on this disk. */
@@ -106,8 +112,14 @@ function record(id: string, status: "active" | "idle", hibernated: boolean) {
  * Whole `createSession`s, one after another, on a fresh SQLite file: each waits for its
  * lifecycle record's fsync (what makes a created session survive a power cut).
  */
-async function sqliteCreateRate(path: string, inFlight: number, n = 1000): Promise<number> {
-  const system = await SessionSystem.start({ storePath: path, logger: silentLogger(), maxSessions: 20_000 });
+async function sqliteCreateRate(
+  path: string,
+  inFlight: number,
+  store: SqliteStoreOptions = {},
+  n = 1000,
+): Promise<number> {
+  const opened = SqliteSessionStore.open(path, store);
+  const system = await SessionSystem.start({ store: opened, logger: silentLogger(), maxSessions: 20_000 });
   const subscriber = system.subscribeAll(() => {});
   for (let i = 0; i < 100; i++) await system.createSession();
   const t0 = performance.now();
@@ -119,8 +131,27 @@ async function sqliteCreateRate(path: string, inFlight: number, n = 1000): Promi
   const perSec = n / ((performance.now() - t0) / 1000);
   subscriber.unsubscribe();
   await system.stop();
+  await opened.close();
   return perSec;
 }
+
+/**
+ * One-at-a-time creates on a new file, with the WAL preallocated (the default) and without,
+ * rounds alternated so that both see the same disk: the median of three rounds of each.
+ */
+async function sqliteSerialCreateRates(dir: string): Promise<{ preallocated: number; growing: number }> {
+  const preallocated: number[] = [];
+  const growing: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    preallocated.push(await sqliteCreateRate(join(dir, `creates-${round}.db`), 1));
+    growing.push(
+      await sqliteCreateRate(join(dir, `creates-growing-${round}.db`), 1, { preallocateWal: false }),
+    );
+  }
+  return { preallocated: median(preallocated), growing: median(growing) };
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1] as number;
 
 /**
  * WARM_UP creates in memory before the measured ones: V8 optimises the create path over the
@@ -390,7 +421,9 @@ export async function measureDurability(): Promise<DurabilityFigures> {
     const bareFlushesPerSec = bareFlushRate(join(dir, "flushes"));
     const bareFrameFlushesPerSec = bareFlushRate(join(dir, "frame-flushes"), WAL_FRAME_BYTES);
     await warmCreatePath();
-    const createPerSecSqlite = await sqliteCreateRate(join(dir, "creates.db"), 1);
+    const serial = await sqliteSerialCreateRates(dir);
+    const createPerSecSqlite = serial.preallocated;
+    const createPerSecSqliteGrowingWal = serial.growing;
     const createPerSecSqliteConcurrent = await sqliteCreateRate(join(dir, "creates-16.db"), 16);
     const neighbour = await neighbourTurnsDuringCreates(join(dir, "neighbour.db"));
     const rates = await turnRates(dir);
@@ -452,6 +485,7 @@ export async function measureDurability(): Promise<DurabilityFigures> {
     return {
       createPerSecSqlite,
       createPerSecSqliteConcurrent,
+      createPerSecSqliteGrowingWal,
       bareFlushesPerSec,
       bareFrameFlushesPerSec,
       neighbourTurnMedianMs: neighbour.medianMs,

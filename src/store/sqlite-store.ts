@@ -26,6 +26,7 @@ import type {
 } from "./session-store.js";
 import { assertStoreKey } from "./store-key.js";
 import { parseStoredText } from "./stored-text.js";
+import { preallocateWal, walWorkingSize } from "./wal-preallocation.js";
 
 type Db = BetterSqlite3.Database;
 
@@ -135,6 +136,16 @@ const PUT_SESSION =
 export interface SqliteStoreOptions {
   /** Refuse to create a missing file (default false: a new file is a new, empty store). */
   mustExist?: boolean;
+  /**
+   * Fill the WAL file with zeros, once, up to the size it reaches between two automatic
+   * checkpoints, when the store opens (default true). About 4.5 MB with SQLite's defaults, written
+   * and flushed in ~5 ms. Each durable commit (a `createSession`, a deletion) then writes over
+   * blocks already on the disk instead of growing the file, so its fsync flushes only its own
+   * data: on ext4 a create's commit took about half the time. Turn it off on a copy-on-write file
+   * system (btrfs, ZFS), where no write lands in place and the zeros buy nothing. Skipped,
+   * without an error, when another connection is writing or the file cannot be extended.
+   */
+  preallocateWal?: boolean;
 }
 
 /**
@@ -217,6 +228,7 @@ export class SqliteSessionStore implements SessionStore {
     if (typeof path !== "string" || path.length === 0 || path.includes("\0")) {
       throw new InvalidArgumentError("store path", "must be a file path");
     }
+    assertOpenOptions(options);
     const Database = sqliteDriver();
     let db: Db | undefined;
     try {
@@ -226,6 +238,7 @@ export class SqliteSessionStore implements SessionStore {
       db.pragma("busy_timeout = 5000");
       migrate(db, path);
       db.pragma("synchronous = NORMAL");
+      if (options.preallocateWal ?? true) preallocateWal(db, walWorkingSize(db));
       return new SqliteSessionStore(path, db);
     } catch (error) {
       db?.close();
@@ -410,6 +423,17 @@ export class SqliteSessionStore implements SessionStore {
   private check(id?: string): void {
     if (this.closed) throw new StoreClosedError();
     if (id !== undefined) assertStoreKey(id);
+  }
+}
+
+function assertOpenOptions(options: SqliteStoreOptions): void {
+  if (typeof options !== "object" || options === null) {
+    throw new InvalidArgumentError("store options", "must be an object");
+  }
+  for (const key of ["mustExist", "preallocateWal"] as const) {
+    if (options[key] !== undefined && typeof options[key] !== "boolean") {
+      throw new InvalidArgumentError(`store option ${key}`, "must be true or false");
+    }
   }
 }
 
