@@ -22,11 +22,13 @@ import type { Figure } from "./table.js";
 export interface DurabilityFigures {
   /**
    * Whole `createSession`s on a new SQLite file, one at a time, one global subscriber: the
-   * median of three rounds.
+   * median of five rounds.
    */
   createPerSecSqlite: number;
   /** The same with `preallocateWal: false`: each commit's fsync also records the WAL's growth. */
   createPerSecSqliteGrowingWal: number;
+  /** Every round of the two rows above, in the order run (alternated). */
+  serialCreateRounds: SerialCreateRounds;
   /** The same creates, 16 at a time. */
   createPerSecSqliteConcurrent: number;
   /** Writes of one byte, each flushed with `fdatasync`, one after another: what one flush costs on this disk. */
@@ -52,6 +54,11 @@ export interface DurabilityFigures {
   /** Median µs of one turn appended (as the ContextManager writes it) at 10 and at 1,000 turns. */
   appendSqlite: TurnAppendCost;
   appendMemory: TurnAppendCost;
+}
+
+export interface SerialCreateRounds {
+  preallocated: number[];
+  growing: number[];
 }
 
 export interface TurnAppendCost {
@@ -137,19 +144,20 @@ async function sqliteCreateRate(
 
 /**
  * One-at-a-time creates on a new file, with the WAL preallocated (the default) and without,
- * rounds alternated so that both see the same disk: the median of three rounds of each.
+ * rounds alternated so that both see the same disk.
  */
-async function sqliteSerialCreateRates(dir: string): Promise<{ preallocated: number; growing: number }> {
-  const preallocated: number[] = [];
-  const growing: number[] = [];
-  for (let round = 0; round < 3; round++) {
-    preallocated.push(await sqliteCreateRate(join(dir, `creates-${round}.db`), 1));
-    growing.push(
+async function sqliteSerialCreateRounds(dir: string): Promise<SerialCreateRounds> {
+  const rounds: SerialCreateRounds = { preallocated: [], growing: [] };
+  for (let round = 0; round < SERIAL_CREATE_ROUNDS; round++) {
+    rounds.preallocated.push(await sqliteCreateRate(join(dir, `creates-${round}.db`), 1));
+    rounds.growing.push(
       await sqliteCreateRate(join(dir, `creates-growing-${round}.db`), 1, { preallocateWal: false }),
     );
   }
-  return { preallocated: median(preallocated), growing: median(growing) };
+  return rounds;
 }
+
+const SERIAL_CREATE_ROUNDS = 5;
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1] as number;
 
@@ -421,9 +429,9 @@ export async function measureDurability(): Promise<DurabilityFigures> {
     const bareFlushesPerSec = bareFlushRate(join(dir, "flushes"));
     const bareFrameFlushesPerSec = bareFlushRate(join(dir, "frame-flushes"), WAL_FRAME_BYTES);
     await warmCreatePath();
-    const serial = await sqliteSerialCreateRates(dir);
-    const createPerSecSqlite = serial.preallocated;
-    const createPerSecSqliteGrowingWal = serial.growing;
+    const serialCreateRounds = await sqliteSerialCreateRounds(dir);
+    const createPerSecSqlite = median(serialCreateRounds.preallocated);
+    const createPerSecSqliteGrowingWal = median(serialCreateRounds.growing);
     const createPerSecSqliteConcurrent = await sqliteCreateRate(join(dir, "creates-16.db"), 16);
     const neighbour = await neighbourTurnsDuringCreates(join(dir, "neighbour.db"));
     const rates = await turnRates(dir);
@@ -486,6 +494,7 @@ export async function measureDurability(): Promise<DurabilityFigures> {
       createPerSecSqlite,
       createPerSecSqliteConcurrent,
       createPerSecSqliteGrowingWal,
+      serialCreateRounds,
       bareFlushesPerSec,
       bareFrameFlushesPerSec,
       neighbourTurnMedianMs: neighbour.medianMs,

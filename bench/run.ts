@@ -273,7 +273,7 @@ if (suites.includes("durability")) {
   const d = await measureDurability();
   const figures: Figure[] = [
     {
-      name: "createSession with the SQLite store, one at a time (a flush each), median of 3",
+      name: "createSession with the SQLite store, one at a time (a flush each), median of 5",
       unit: "/s",
       ours: d.createPerSecSqlite,
       otp: undefined,
@@ -419,6 +419,12 @@ if (suites.includes("durability")) {
   ];
   console.log("");
   console.log(renderTable("durability: SQLite store, recovery, hibernation", figures));
+  const rates = (perSec: number[]) => perSec.map((r) => Math.round(r).toLocaleString("en-US")).join(", ");
+  console.log(
+    `SQLite create rounds, one at a time (/s), alternated: WAL preallocated ${rates(
+      d.serialCreateRounds.preallocated,
+    )}; growing ${rates(d.serialCreateRounds.growing)}`,
+  );
 }
 
 if (suites.includes("isolation")) {
