@@ -19,8 +19,12 @@ after(() => schemas.dropAll());
 /** Streams a word every 100 ms, so a long echo is a turn in flight for a while. */
 const slow = { providers: defaultProviders({ chunkDelayMs: 100 }) };
 
+/**
+ * Activations stamped after `after`, strictly: a create answered in the same millisecond as the
+ * crash or cut that follows it is stamped with that millisecond, and is no takeover.
+ */
 function activations(history: ClusterNodeEvent[], id: string, after: number) {
-  return history.filter((e) => e.type === "session_activated" && e.sessionId === id && e.at >= after);
+  return history.filter((e) => e.type === "session_activated" && e.sessionId === id && e.at > after);
 }
 
 describe("cluster node failover", () => {
