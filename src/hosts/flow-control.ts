@@ -70,6 +70,16 @@ export class SendWindow {
     return this.sizes.length - this.head;
   }
 
+  /** Frames the parent has acknowledged, in all. */
+  get handled(): number {
+    return this.acknowledged;
+  }
+
+  /** Frames sent, in all. */
+  get sentFrames(): number {
+    return this.acknowledged + this.frames;
+  }
+
   /** Whether a frame of `size` may go. With nothing in flight it always may: one large frame is not a flood. */
   admits(size: number): boolean {
     return this.inFlightBytes === 0 || this.inFlightBytes + size <= this.budgetBytes;
@@ -126,6 +136,11 @@ export class Inbound {
     private readonly sendAck: (handled: number) => void,
     private readonly onOverflow: (waitingBytes: number) => void,
   ) {}
+
+  /** Frames queued and not yet begun. */
+  get backlog(): number {
+    return this.queue.length - this.head;
+  }
 
   push(frame: Frame): void {
     if (this.closed) return;

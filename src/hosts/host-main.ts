@@ -8,7 +8,7 @@ import { createRequire } from "node:module";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { Registry } from "../registry/index.js";
 import { type Logger, Pid, Runtime, stderrLogger } from "../runtime/index.js";
-import { floodWords, frameBytes, SendWindow } from "./flow-control.js";
+import { FRAME_COST_BYTES, floodWords, frameBytes, SendWindow } from "./flow-control.js";
 import type { Frame, HostMemory } from "./frames.js";
 import { type CodeCache, hostCode, loadModule } from "./host-code.js";
 import type { HostContext } from "./host-context.js";
@@ -22,6 +22,7 @@ import {
 } from "./host-down.js";
 import type { HostKind } from "./limits.js";
 import { type ControlFrame, Peer } from "./peer.js";
+import { BELL, framePoster, type PulledChannel } from "./pulled-frames.js";
 import { childrenReaped, currentOsThreadId, killDescendants, killProcessGroup } from "./reap.js";
 import { decodeTerm, encodeReason, encodeTerm } from "./term-codec.js";
 
@@ -44,6 +45,8 @@ export interface HostBoot {
   codeCache?: CodeCache;
   /** The descriptor a process inherits its code cache on, likewise. */
   codeCacheFd?: number;
+  /** A thread's channel for its frames, which the parent reads at its own pace (pulled-frames.ts). */
+  frames?: PulledChannel;
 }
 
 const boot: HostBoot = isMainThread ? JSON.parse(process.env.SESSIONVISOR_HOST ?? "null") : workerData;
@@ -64,8 +67,17 @@ const tid = currentOsThreadId();
 const LAST_WORDS_TIMEOUT_MS = 1000;
 /** How long a stopping thread host lets its loop reap the programs it killed. */
 const REAP_WAIT_MS = 500;
+/**
+ * A thread whose parent has not handled this much of what it sent (64 frames' worth) posts on
+ * its pulled channel: its parent is behind, and would be handed the whole backlog at once.
+ */
+const PULL_WHEN_BEHIND_BYTES = 64 * FRAME_COST_BYTES;
 
-/** Puts a frame on the channel, outside flow control; `sent` runs once it is written. */
+/**
+ * Puts a frame on the host's usual channel, outside flow control; `sent` runs once it is
+ * written. The parent reads it at once: for last words and a flood's notice, which must not wait
+ * behind the frames a thread posted before them.
+ */
 const postRaw: (frame: Frame, sent?: () => void) => void = isMainThread
   ? (frame, sent) => {
       if (process.connected) process.send?.(frame, undefined, {}, () => sent?.());
@@ -77,6 +89,24 @@ const postRaw: (frame: Frame, sent?: () => void) => void = isMainThread
     };
 
 const window = new SendWindow(boot.maxInFlightBytes);
+
+/**
+ * Puts a frame on the channel; a thread's frames go on its pulled channel while its parent is
+ * behind (pulled-frames.ts). The channel is taken out of `workerData`, which the host's code can read.
+ */
+const postFrame: (frame: Frame) => void = boot.frames
+  ? framePoster(
+      boot.frames,
+      {
+        behind: () => window.bytes > PULL_WHEN_BEHIND_BYTES,
+        sent: () => window.sentFrames,
+        handled: () => window.handled,
+      },
+      (frame) => parentPort?.postMessage(frame),
+      () => parentPort?.postMessage(BELL),
+    )
+  : postRaw;
+delete boot.frames;
 let flooded = false;
 
 /**
@@ -95,7 +125,7 @@ function post(frame: Frame): void {
     process.exit(HOST_EXIT_FLOOD);
   }
   window.sent(size);
-  postRaw(frame);
+  postFrame(frame);
 }
 
 /** What a silent parent's hosts log through: nothing, and without loading pino to do it. */

@@ -137,6 +137,22 @@ for (const kind of ["thread", "process"] as const) {
       assert.deepEqual(await runtime.call(pid, { op: "call", target: `inbox_${kind}`, message: "read" }), []);
     });
 
+    if (kind === "thread") {
+      it("delivers every message a host sent just before it ended by itself, in order", async () => {
+        const { pid } = await startProbe();
+        const inbox = await runtime.spawn(new Inbox());
+        await runtime.call(pid, { op: "send_then_exit", to: inbox, count: 300 });
+        const got = await eventually(
+          () => runtime.call(inbox, "read") as Promise<{ n: number }[]>,
+          (messages) => messages.length >= 300,
+        );
+        assert.deepEqual(
+          got.map((m) => m.n),
+          Array.from({ length: 300 }, (_, n) => n),
+        );
+      });
+    }
+
     it("reaches a service the parent provides, told which subtree is asking", async () => {
       const { pid, name } = await startProbe();
       assert.equal(

@@ -8,7 +8,7 @@ import { accessSync, constants } from "node:fs";
 import { delimiter, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { Worker } from "node:worker_threads";
+import { MessageChannel, Worker } from "node:worker_threads";
 import {
   keepCodeCache,
   PROCESS_CODE_CACHE_FD,
@@ -31,6 +31,7 @@ import {
 } from "./host-down.js";
 import type { HostBoot } from "./host-main.js";
 import type { HostKind, HostLimits } from "./limits.js";
+import { BELL, PulledFrames } from "./pulled-frames.js";
 import {
   childrenReaped,
   descendantsOf,
@@ -171,7 +172,7 @@ abstract class HostBase implements LaunchedHost {
   private programGroups: ProgramGroup[] = [];
   private programsSampledAt = Number.NEGATIVE_INFINITY;
   private programSampleTimer: NodeJS.Timeout | undefined;
-  private readonly inbound: Inbound;
+  protected readonly inbound: Inbound;
   private stopping = false;
   private lastSeen = performance.now();
   private watchdog: NodeJS.Timeout | undefined;
@@ -383,13 +384,24 @@ class ThreadHost extends HostBase {
   readonly threadId: number;
   readonly memoryLimitEnforced = false;
   private readonly worker: Worker;
+  private readonly frames: PulledFrames<Frame>;
   private lastError: Error | undefined;
 
   constructor(options: LaunchOptions, boot: HostBoot) {
     super(options);
     const codeCache = threadCodeCache();
+    const channel = new MessageChannel();
+    const flag = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
+    this.frames = new PulledFrames(
+      channel.port1,
+      flag,
+      (frame) => this.received(frame),
+      () => this.inbound.backlog === 0,
+    );
+    const frames = { port: channel.port2, flag };
     const workerOptions = {
-      workerData: codeCache === undefined ? boot : { ...boot, codeCache },
+      workerData: codeCache === undefined ? { ...boot, frames } : { ...boot, codeCache, frames },
+      transferList: [channel.port2],
       resourceLimits: { maxOldGenerationSizeMb: options.limits.maxHeapMb },
     };
     // Under tsx (tests, `npm start`) a worker does not inherit the loader: it registers it itself.
@@ -402,12 +414,22 @@ class ThreadHost extends HostBase {
         )
       : new Worker(ENTRY, workerOptions);
     this.threadId = this.worker.threadId;
-    this.worker.on("message", (frame: Frame) => this.received(frame));
+    // Its frames come on the pulled channel; this port carries bells, last words and anything
+    // posted on it directly, which is counted against the budget like the rest.
+    this.worker.on("message", (frame: Frame | typeof BELL) =>
+      frame === BELL ? this.frames.rang() : this.received(frame),
+    );
     // `error` comes first and `exit` always follows: the death is judged once, at `exit`.
     this.worker.on("error", (error) => {
       this.lastError = error;
     });
-    this.worker.on("exit", (code) => this.exited(...this.judge(code)));
+    this.worker.on("exit", (code) => {
+      // What it posted before it ended is all on the channel now; a host already judged dead
+      // (a flood, a hang) has its backlog dropped, not decoded.
+      if (!this.dead) this.frames.drain();
+      this.frames.close();
+      this.exited(...this.judge(code));
+    });
   }
 
   post(frame: Frame): void {
