@@ -45,7 +45,7 @@ export interface HostBoot {
   codeCache?: CodeCache;
   /** The descriptor a process inherits its code cache on, likewise. */
   codeCacheFd?: number;
-  /** A thread's channel for its frames, which the parent reads at its own pace (pulled-frames.ts). */
+  /** A thread's channel for its frames while its parent is behind, read at the parent's pace (pulled-frames.ts). */
   frames?: PulledChannel;
 }
 
@@ -74,9 +74,9 @@ const REAP_WAIT_MS = 500;
 const PULL_WHEN_BEHIND_BYTES = 64 * FRAME_COST_BYTES;
 
 /**
- * Puts a frame on the host's usual channel, outside flow control; `sent` runs once it is
- * written. The parent reads it at once: for last words and a flood's notice, which must not wait
- * behind the frames a thread posted before them.
+ * Puts a frame on the host's usual channel; `sent` runs once it is written. Used directly,
+ * outside flow control, for last words and a flood's notice: the parent reads them at once, not
+ * behind the frames a thread has put on its pulled channel.
  */
 const postRaw: (frame: Frame, sent?: () => void) => void = isMainThread
   ? (frame, sent) => {

@@ -414,8 +414,9 @@ class ThreadHost extends HostBase {
         )
       : new Worker(ENTRY, workerOptions);
     this.threadId = this.worker.threadId;
-    // Its frames come on the pulled channel; this port carries bells, last words and anything
-    // posted on it directly, which is counted against the budget like the rest.
+    // Its frames come here while this parent keeps up, and on the pulled channel while it is
+    // behind, rung for here; last words come here too. Whatever comes here is counted against
+    // the budget like the rest, whoever posted it.
     this.worker.on("message", (frame: Frame | typeof BELL) =>
       frame === BELL ? this.frames.rang() : this.received(frame),
     );
