@@ -16,7 +16,7 @@ import {
 import { newSessionId } from "../src/session/session-id.js";
 import type { SessionStore, StoredJson } from "../src/store/index.js";
 import { WARM_UP } from "./sessions.js";
-import { heapAfterGc, latencyUs } from "./stats.js";
+import { heapAfterGc, latencyUs, median } from "./stats.js";
 import type { Figure } from "./table.js";
 
 export interface DurabilityFigures {
@@ -158,8 +158,6 @@ async function sqliteSerialCreateRounds(dir: string): Promise<SerialCreateRounds
 }
 
 const SERIAL_CREATE_ROUNDS = 5;
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1] as number;
 
 /**
  * WARM_UP creates in memory before the measured ones: V8 optimises the create path over the

@@ -5,7 +5,7 @@ import { Worker } from "node:worker_threads";
 import { type HostKind, type Isolation, SessionSystem, silentLogger } from "../src/index.js";
 import { floodingProviders } from "./flood-provider.js";
 import { runawayProviders } from "./runaway-provider.js";
-import { latencyUs, percentile } from "./stats.js";
+import { latencyUs, median } from "./stats.js";
 import type { Figure } from "./table.js";
 
 export interface IsolationFigures {
@@ -61,13 +61,6 @@ function childRssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
   return kb / 1024;
-}
-
-function median(values: number[]): number {
-  return percentile(
-    [...values].sort((a, b) => a - b),
-    50,
-  );
 }
 
 export async function measureIsolation(mode: Isolation, spares = 0): Promise<IsolationFigures> {

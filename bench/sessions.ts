@@ -16,7 +16,7 @@ import {
 import type { SessionDeps } from "../src/session/deps.js";
 import { newSessionId } from "../src/session/session-id.js";
 import { sessionChildSpec } from "../src/session/session-placement.js";
-import { heapAfterGc, latencyUs } from "./stats.js";
+import { heapAfterGc, latencyUs, median } from "./stats.js";
 
 /**
  * Starts, creates and turns run before each measured series, the same number on OTP's side
@@ -100,11 +100,10 @@ export async function measureShape(n = 10_000): Promise<ShapeFigures> {
 export async function measureShapeRounds(rounds = 3): Promise<ShapeFigures & { rates: number[] }> {
   const runs: ShapeFigures[] = [];
   for (let i = 0; i < rounds; i++) runs.push(await measureShape());
-  const median = (values: number[]) => values.sort((a, b) => a - b)[values.length >> 1] as number;
   const bytes = runs.flatMap((run) => (run.bytesPerSession === undefined ? [] : [run.bytesPerSession]));
   const rates = runs.map((run) => run.createPerSec);
   return {
-    createPerSec: median([...rates]),
+    createPerSec: median(rates),
     bytesPerSession: bytes.length > 0 ? median(bytes) : undefined,
     rates: rates.sort((a, b) => a - b),
   };

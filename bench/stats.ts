@@ -6,6 +6,14 @@ export function percentile(sorted: Float64Array | number[], p: number): number {
   return sorted[index] as number;
 }
 
+/** The middle value (the lower of the two middle ones for an even count). */
+export function median(values: number[]): number {
+  return percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
+}
+
 /** Median and p99 of samples in ms, reported in µs. */
 export function latencyUs(samplesMs: Float64Array): { median: number; p99: number } {
   const sorted = Float64Array.from(samplesMs).sort();

@@ -345,9 +345,10 @@ export class SessionManager extends GenServer<
     // successor of this manager stops its tree: see `rebuild`). A hosted one starts over many
     // turns while this manager answers others: its record is stored first, `initializing` and
     // not yet durable, so that a successor of this manager starts it once should this one die.
-    const hosted = isolationOf(config, this.deps) !== "inline";
-    if (hosted) await this.persist(entry, LAZILY);
-    if (hosted && this.startHosted(entry, from)) return;
+    if (isolationOf(config, this.deps) !== "inline") {
+      await this.persist(entry, LAZILY);
+      if (this.startHosted(entry, from)) return;
+    }
     const pid = await this.startNewTree(id, sessionChildSpec(id, config, this.deps, { fresh: true }));
     await this.created(entry, pid, from);
   }

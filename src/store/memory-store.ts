@@ -130,9 +130,9 @@ export class MemorySessionStore implements SessionStore {
 
   /**
    * Nothing here outlives the process: every write is as durable as it gets, whatever `options`
-   * say. A record put `durable: false` is mostly one about to be replaced (a restored
+   * say. A record put `durable: false` is mostly one about to be replaced (a hosted or restored
    * session's `initializing` record, replaced by its `active` one once its processes are up): it
-   * is kept as the object given and serialized only when it is read, so that a restore
+   * is kept as the object given and serialized only when it is read, so that such a start
    * serializes its ~1 KB record once, not twice. The record is the caller's as built:
    * the session manager builds a new one for every write, of values it does not change.
    */

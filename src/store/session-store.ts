@@ -28,7 +28,7 @@ export interface PutSessionOptions {
    * False: the write need not reach the disk before it returns — it survives the process being
    * killed at any point, and a power cut only once a later durable write (or a checkpoint) has
    * flushed it, never out of order with it. Default true: it survives a power cut on return.
-   * For a record a durable write will soon carry to the disk: a restored session's
+   * For a record a durable write will soon carry to the disk: a hosted or restored session's
    * `initializing` record, superseded by its `active` one, or the `active` records of a burst
    * of creates, made durable by the last one's write (group commit).
    */
