@@ -51,6 +51,8 @@ export type Frame =
   | { t: "service"; id: number; service: string; method: string; args: unknown }
   | { t: "service_reply"; id: number; ok: true; value: unknown }
   | { t: "service_reply"; id: number; ok: false; error: unknown }
+  // host → parent: a call to a service that nobody waits on (`context.notify`): never answered
+  | { t: "notify"; service: string; method: string; args: unknown }
   // host → parent, periodically: alive, and how much memory it uses
   | { t: "heartbeat"; memory: HostMemory }
   // parent → host: stop every process and exit

@@ -22,7 +22,21 @@ export interface HostContext {
    * returns a promise and its arguments must be sendable, so always `await` the result.
    */
   service<T extends object>(name: string): T;
+  /**
+   * The same service, for calls nobody waits on — events, metrics, logs: each call is sent and
+   * never answered, so a host streaming many of them receives no reply for each (OTP's cast
+   * beside its call). Calls keep their order, among themselves and with `service` requests.
+   * Arguments that cannot cross throw UnsendableMessageError at once; a call that fails in the
+   * parent is logged there (`host_notify_failed`, naming the service, method and label), since
+   * nobody is waiting to be told. Inline, the method is called at once and its failure logged.
+   */
+  notify<T extends object>(name: string): Notifier<T>;
 }
+
+/** A service's methods as `notify` gives them: each sends its call and returns nothing. */
+export type Notifier<T> = {
+  readonly [K in keyof T]: T[K] extends (...args: infer A) => unknown ? (...args: A) => void : never;
+};
 
 /**
  * What a module names for a hosted subtree: builds the root process (usually a Supervisor).

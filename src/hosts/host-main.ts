@@ -11,7 +11,7 @@ import { type Logger, Pid, Runtime, stderrLogger } from "../runtime/index.js";
 import { FRAME_COST_BYTES, floodWords, frameBytes, SendWindow } from "./flow-control.js";
 import type { Frame, HostMemory } from "./frames.js";
 import { type CodeCache, hostCode, loadModule } from "./host-code.js";
-import type { HostContext } from "./host-context.js";
+import type { HostContext, Notifier } from "./host-context.js";
 import { loadRootFactory } from "./host-context.js";
 import {
   HOST_EXIT_FLOOD,
@@ -158,6 +158,11 @@ function request(service: string, method: string, args: unknown[]): Promise<unkn
   });
 }
 
+/** A call nobody waits on: sent, never answered (a failure is the parent's to log). */
+function notify(service: string, method: string, args: unknown[]): void {
+  post({ t: "notify", service, method, args: encodeTerm(args, `${service}.${method} arguments`) });
+}
+
 function contextFor(label: string): HostContext {
   return {
     isolation: boot.kind,
@@ -171,6 +176,14 @@ function contextFor(label: string): HostContext {
         get: (_target, method) =>
           typeof method === "string" && method !== "then"
             ? (...args: unknown[]) => request(name, method, args)
+            : undefined,
+      });
+    },
+    notify<T extends object>(name: string): Notifier<T> {
+      return new Proxy({} as Notifier<T>, {
+        get: (_target, method) =>
+          typeof method === "string" && method !== "then"
+            ? (...args: unknown[]) => notify(name, method, args)
             : undefined,
       });
     },

@@ -51,13 +51,29 @@ for (const kind of ["thread", "process"] as const) {
     let supervisor: Pid;
     const events: SupervisorEvent[] = [];
     let probes = 0;
+    /** What the parent logged at warn level (its logger is otherwise silent). */
+    const warnings: Record<string, unknown>[] = [];
+    /** What the "tally" service was notified of, by subtree. */
+    const tallies = new Map<string, unknown[]>();
 
     before(async () => {
-      runtime = new Runtime({ logger: silentLogger() });
+      const logger = { ...silentLogger(), warn: (record: object) => void warnings.push(record as never) };
+      runtime = new Runtime({ logger });
       registry = new Registry(runtime, { keys: "unique", names: true });
       // Healthy hosts get a hang timeout a loaded machine cannot trip; hosts meant to hang, less.
       hosts = new Hosts(runtime, registry, { limits: { hangTimeoutMs: 5000 } });
       hosts.provide("clock", (caller) => ({ hello: (who: string) => `hello ${who} from ${caller.label}` }));
+      hosts.provide("tally", (caller) => {
+        const seen: unknown[] = [];
+        tallies.set(caller.label, seen);
+        return {
+          add: (value: unknown) => void seen.push(value),
+          read: () => seen,
+          fail: () => {
+            throw new Error("the tally refuses");
+          },
+        };
+      });
       supervisor = await DynamicSupervisor.start(runtime, {
         maxRestarts: 20,
         period: 5000,
@@ -159,6 +175,52 @@ for (const kind of ["thread", "process"] as const) {
         await runtime.call(pid, { op: "service", name: "clock", method: "hello", args: ["ann"] }),
         `hello ann from ${name}`,
       );
+    });
+
+    it("notifies a service: every call arrives, in order, before a request sent after them", async () => {
+      const { pid, name } = await startProbe();
+      const calls = Array.from({ length: 50 }, (_, n) => [n]);
+      assert.equal(await runtime.call(pid, { op: "notify", name: "tally", method: "add", calls }), 50);
+      const read = await runtime.call(pid, { op: "service", name: "tally", method: "read", args: [] });
+      assert.deepEqual(
+        read,
+        calls.map(([n]) => n),
+      );
+      assert.equal(tallies.get(name)?.length, 50);
+    });
+
+    it("logs a notify that fails in the parent, naming the service, method and subtree, and the host goes on", async () => {
+      const { pid, name } = await startProbe();
+      await runtime.call(pid, { op: "notify", name: "tally", method: "fail", calls: [[]] });
+      const logged = await eventually(
+        () => warnings.filter((w) => w.event === "host_notify_failed" && w.label === name),
+        (found) => found.length > 0,
+      );
+      assert.deepEqual(
+        [logged[0]?.service, logged[0]?.method, (logged[0]?.error as Error | undefined)?.message],
+        ["tally", "fail", "the tally refuses"],
+      );
+      assert.equal(await runtime.call(pid, { op: "ping" }), "pong");
+    });
+
+    it("logs a notify to a method the service does not have", async () => {
+      const { pid, name } = await startProbe();
+      await runtime.call(pid, { op: "notify", name: "tally", method: "nope", calls: [[1]] });
+      const logged = await eventually(
+        () => warnings.filter((w) => w.event === "host_notify_failed" && w.label === name),
+        (found) => found.length > 0,
+      );
+      assert.match(String((logged[0]?.error as Error | undefined)?.message), /has no method "nope"/);
+    });
+
+    it("throws UnsendableMessageError at the notify whose arguments cannot cross", async () => {
+      const { pid } = await startProbe();
+      const thrown = (await runtime.call(pid, { op: "notify_unsendable", name: "tally", method: "add" })) as {
+        name: string;
+        message: string;
+      };
+      assert.equal(thrown.name, "UnsendableMessageError");
+      assert.match(thrown.message, /tally\.add arguments\[0\] is a function/);
     });
 
     it("refuses a message with a function at once, naming where it was", async () => {
@@ -401,6 +463,60 @@ describe("hosts", () => {
     const pid = (await DynamicSupervisor.startChild(runtime, supervisor, spec)) as Pid;
     assert.equal(pid.node, runtime.node);
     assert.equal(await runtime.call("inline_probe", { op: "ping" }), "pong");
+    await runtime.shutdown();
+  });
+});
+
+describe("an inline context's notify", () => {
+  function inlineHosts() {
+    const warnings: Record<string, unknown>[] = [];
+    const runtime = new Runtime({
+      logger: { ...silentLogger(), warn: (record: object) => void warnings.push(record as never) },
+    });
+    const hosts = new Hosts(runtime, new Registry(runtime, { keys: "unique", names: true }));
+    const seen: unknown[] = [];
+    hosts.provide("tally", () => ({
+      add: (value: unknown) => void seen.push(value),
+      fail: () => {
+        throw new Error("refused at once");
+      },
+      failLater: async () => {
+        throw new Error("refused later");
+      },
+    }));
+    return { runtime, hosts, seen, warnings };
+  }
+
+  it("calls the service's method at once, with the arguments as given", async () => {
+    const { runtime, hosts, seen } = inlineHosts();
+    const value = { shared: true };
+    hosts.inlineContext("s1").notify<{ add(value: unknown): void }>("tally").add(value);
+    assert.equal(seen[0], value);
+    await runtime.shutdown();
+  });
+
+  it("logs a method that throws or rejects, naming the service, method and subtree, and throws nothing", async () => {
+    const { runtime, hosts, warnings } = inlineHosts();
+    const tally = hosts.inlineContext("s2").notify<{ fail(): void; failLater(): void }>("tally");
+    tally.fail();
+    tally.failLater();
+    const logged = await eventually(
+      () => warnings.filter((w) => w.event === "host_notify_failed"),
+      (found) => found.length === 2,
+    );
+    assert.deepEqual(
+      logged.map((w) => [w.label, w.service, w.method, (w.error as Error | undefined)?.message]),
+      [
+        ["s2", "tally", "fail", "refused at once"],
+        ["s2", "tally", "failLater", "refused later"],
+      ],
+    );
+    await runtime.shutdown();
+  });
+
+  it("refuses a service that is not provided, as service() does", async () => {
+    const { runtime, hosts } = inlineHosts();
+    assert.throws(() => hosts.inlineContext("s3").notify("nowhere"), /no service "nowhere" is provided/);
     await runtime.shutdown();
   });
 });

@@ -8,7 +8,7 @@ import {
 } from "../runtime/index.js";
 import type { Frame, HostMemory } from "./frames.js";
 import type { HostCodeState } from "./host-code.js";
-import type { HostContext } from "./host-context.js";
+import type { HostContext, Notifier } from "./host-context.js";
 import type { HostDownError } from "./host-down.js";
 import { type LaunchedHost, launchHost } from "./launch.js";
 import { type HostKind, type HostLimits, type Isolation, resolveLimits } from "./limits.js";
@@ -220,7 +220,22 @@ export class Hosts {
    */
   inlineContext(label: string): HostContext {
     const caller: ServiceCaller = { label, hostId: this.runtime.node, isolation: "inline" };
-    const services = new Map<string, object>();
+    const services = new Map<string, Record<string, unknown>>();
+    const serviceNamed = (name: string): Record<string, unknown> => {
+      let service = services.get(name);
+      if (!service) {
+        const factory = this.providers.get(name);
+        if (!factory)
+          throw new InvalidArgumentError("service", `no service ${JSON.stringify(name)} is provided`);
+        service = factory(caller) as Record<string, unknown>;
+        services.set(name, service);
+      }
+      return service;
+    };
+    const methodOf = (target: Record<string, unknown>, method: string | symbol) =>
+      typeof method === "string" && method !== "then" && typeof target[method] === "function"
+        ? (target[method] as (...args: unknown[]) => unknown)
+        : undefined;
     return {
       isolation: "inline",
       hostId: this.runtime.node,
@@ -229,21 +244,29 @@ export class Hosts {
       registry: this.registry,
       logger: this.runtime.logger,
       service: <T extends object>(name: string): T => {
-        let service = services.get(name);
-        if (!service) {
-          const factory = this.providers.get(name);
-          if (!factory)
-            throw new InvalidArgumentError("service", `no service ${JSON.stringify(name)} is provided`);
-          service = factory(caller);
-          services.set(name, service);
-        }
-        const target = service as Record<string, unknown>;
+        const target = serviceNamed(name);
         return new Proxy({} as T, {
-          get: (_t, method) =>
-            typeof method === "string" && method !== "then" && typeof target[method] === "function"
-              ? async (...args: unknown[]) =>
-                  (target[method] as (...a: unknown[]) => unknown).apply(target, args)
-              : undefined,
+          get: (_t, method) => {
+            const fn = methodOf(target, method);
+            return fn && (async (...args: unknown[]) => fn.apply(target, args));
+          },
+        });
+      },
+      notify: <T extends object>(name: string): Notifier<T> => {
+        const target = serviceNamed(name);
+        return new Proxy({} as Notifier<T>, {
+          get: (_t, method) => {
+            const fn = methodOf(target, method);
+            if (!fn) return undefined;
+            const failed = (error: unknown) => this.notifyFailed(label, name, method as string, error);
+            return (...args: unknown[]) => {
+              try {
+                Promise.resolve(fn.apply(target, args)).catch(failed);
+              } catch (error) {
+                failed(error);
+              }
+            };
+          },
         });
       },
     };
@@ -513,6 +536,11 @@ export class Hosts {
         return;
       case "service":
         return this.serve(record, frame);
+      case "notify":
+        return this.invoke(record, frame).then(
+          () => undefined,
+          (error: unknown) => this.notifyFailed(record.label ?? "", frame.service, frame.method, error),
+        );
     }
     return undefined;
   }
@@ -521,34 +549,47 @@ export class Hosts {
     const reply = (ok: boolean, value: unknown) =>
       record.launched.post({ t: "service_reply", id: frame.id, ...encodeOutcome(ok, value) });
     try {
-      let service = record.services.get(frame.service);
-      if (!service) {
-        const factory = this.providers.get(frame.service);
-        if (!factory)
-          throw new InvalidArgumentError(
-            "service",
-            `no service ${JSON.stringify(frame.service)} is provided`,
-          );
-        service = factory({
-          label: record.label ?? "",
-          hostId: record.launched.node,
-          isolation: record.launched.kind,
-        });
-        record.services.set(frame.service, service);
-      }
-      const method = (service as Record<string, unknown>)[frame.method];
-      if (typeof method !== "function") {
-        throw new InvalidArgumentError(
-          "method",
-          `service ${frame.service} has no method ${JSON.stringify(frame.method)}`,
-        );
-      }
-      const args = decodeTerm(frame.args);
-      if (!Array.isArray(args)) throw new InvalidArgumentError("args", "must be an array");
-      reply(true, await method.apply(service, args));
+      reply(true, await this.invoke(record, frame));
     } catch (error) {
       reply(false, error);
     }
+  }
+
+  /** What a host's request or notify to a service comes to: the method's result, or why not. */
+  private async invoke(
+    record: HostRecord,
+    frame: Extract<Frame, { t: "service" | "notify" }>,
+  ): Promise<unknown> {
+    let service = record.services.get(frame.service);
+    if (!service) {
+      const factory = this.providers.get(frame.service);
+      if (!factory)
+        throw new InvalidArgumentError("service", `no service ${JSON.stringify(frame.service)} is provided`);
+      service = factory({
+        label: record.label ?? "",
+        hostId: record.launched.node,
+        isolation: record.launched.kind,
+      });
+      record.services.set(frame.service, service);
+    }
+    const method = (service as Record<string, unknown>)[frame.method];
+    if (typeof method !== "function") {
+      throw new InvalidArgumentError(
+        "method",
+        `service ${frame.service} has no method ${JSON.stringify(frame.method)}`,
+      );
+    }
+    const args = decodeTerm(frame.args);
+    if (!Array.isArray(args)) throw new InvalidArgumentError("args", "must be an array");
+    return await method.apply(service, args);
+  }
+
+  /** Nobody waits on a notify: its failure is told here. */
+  private notifyFailed(label: string, service: string, method: string, error: unknown): void {
+    this.runtime.logger.warn(
+      { event: "host_notify_failed", label, service, method, error },
+      `${service}.${method}, notified by ${label || "a host"}, failed`,
+    );
   }
 }
 

@@ -1,7 +1,7 @@
 export { HostStartError, UnsendableMessageError } from "./errors.js";
 export type { HostMemory } from "./frames.js";
 export type { HostCodeState } from "./host-code.js";
-export type { HostContext, HostedRootFactory } from "./host-context.js";
+export type { HostContext, HostedRootFactory, Notifier } from "./host-context.js";
 export { type HostDownCause, HostDownError, isHostDown } from "./host-down.js";
 export { type HostedChildOptions, hostedChild } from "./hosted-child.js";
 export {

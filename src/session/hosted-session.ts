@@ -55,6 +55,7 @@ export async function hostedSessionRoot(context: HostContext, raw: unknown): Pro
   // The MCP server class comes with the tools layer, loaded only for a session that has servers.
   if ((config.mcpServers?.length ?? 0) > 0) provideMcpServer((await import("../tools/index.js")).McpServer);
   const parent = context.service<SessionService>(SESSION_SERVICE);
+  const events = context.notify<SessionService>(SESSION_SERVICE);
   // The agents use only these store methods; the rest of the store stays with the manager. The
   // parent checks the conversation it sends, as the context manager does inline.
   const store: ConversationStore = {
@@ -70,13 +71,18 @@ export async function hostedSessionRoot(context: HostContext, raw: unknown): Pro
     contextStore: new ContextStore(),
     providers: await loadProviders(args.providers),
     now: () => new Date(),
+    // Notified, not requested: nothing waits on an event, and a streaming turn would otherwise
+    // receive a reply for each of its deltas. The parent logs a publish that fails.
     emit: (event) => {
-      parent.publish(event).catch((error: unknown) => {
+      try {
+        events.publish(event);
+      } catch (error) {
+        // Only an event that cannot cross the boundary throws here.
         context.logger.warn(
           { event: "session_event_lost", type: event.type, error },
           "could not publish an event",
         );
-      });
+      }
     },
   };
   return new SessionSupervisor(args.sessionId, deps, config, args.fresh === true);
