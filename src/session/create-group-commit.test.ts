@@ -119,7 +119,7 @@ describe("createSession: group commit", () => {
     const store = new LoggingStore();
     const sys = await start({ store });
     sys.subscribeAll(() => {});
-    // 200 at once: the event log writes a batch as soon as 64 events wait, in the middle of the burst.
+    // 200 at once: the event log writes a batch as soon as WRITE_AT_EVENTS wait, in the middle of the burst.
     await Promise.all(Array.from({ length: 200 }, () => sys.createSession()));
     await sys.stop();
     const recorded = new Set<string>();

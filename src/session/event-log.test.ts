@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { recorder, startSystem, systemsForTests } from "../../test/support/sessions.js";
-import { InvalidArgumentError, ManualClock } from "../runtime/index.js";
+import { InvalidArgumentError, ManualClock, silentLogger } from "../runtime/index.js";
 import { MemorySessionStore, type StoredEvent } from "../store/index.js";
 import { InvalidSessionIdError } from "./errors.js";
-import { MAX_UNWRITTEN_EVENTS } from "./event-log.js";
+import { EventLog, MAX_UNWRITTEN_EVENTS, WRITE_AT_EVENTS } from "./event-log.js";
 import type { SessionEvent } from "./events.js";
 import type { SessionSystem } from "./session-system.js";
 
@@ -295,5 +295,30 @@ describe("boot listeners", () => {
     assert.ok(event.type === "turn_interrupted");
     assert.equal(event.turn.content, "cut short");
     assert.ok(second.eventLog.head(id) >= event.seq);
+  });
+});
+
+describe("event log batches", () => {
+  /** A memory store that counts the batches it is given. */
+  class CountingStore extends MemorySessionStore {
+    readonly batches: number[] = [];
+    override appendEvents(entries: StoredEvent[], keep?: number): Promise<void> {
+      this.batches.push(entries.length);
+      return super.appendEvents(entries, keep);
+    }
+  }
+  const id = "00000000-0000-7000-8000-000000000001";
+  const turnStarted = (n: number) =>
+    ({ type: "turn_started", sessionId: id, at: new Date(0).toISOString(), turn: n }) as never;
+
+  it("writes a batch as soon as WRITE_AT_EVENTS durable events wait, without waiting for the loop to turn", async () => {
+    const store = new CountingStore();
+    const log = new EventLog(store, silentLogger());
+    await log.open();
+    for (let n = 0; n < WRITE_AT_EVENTS * 2 + 3; n++) log.record(turnStarted(n));
+    assert.deepEqual(store.batches, [WRITE_AT_EVENTS, WRITE_AT_EVENTS]);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(store.batches, [WRITE_AT_EVENTS, WRITE_AT_EVENTS, 3]);
+    assert.equal((await store.readEvents(id, 0)).length, WRITE_AT_EVENTS * 2 + 3);
   });
 });
