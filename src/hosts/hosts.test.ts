@@ -33,6 +33,13 @@ class Inbox extends GenServer<"read", unknown[], never, unknown> {
   }
 }
 
+/** A silent logger (hosts too get its level) that keeps what is logged at warn level. */
+function warningsInto(warnings: Record<string, unknown>[]): ReturnType<typeof silentLogger> {
+  const logger = silentLogger();
+  logger.warn = ((record: Record<string, unknown>) => void warnings.push(record)) as typeof logger.warn;
+  return logger;
+}
+
 async function eventually<T>(read: () => Promise<T> | T, test: (value: T) => boolean, ms = 5000): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
@@ -57,7 +64,7 @@ for (const kind of ["thread", "process"] as const) {
     const tallies = new Map<string, unknown[]>();
 
     before(async () => {
-      const logger = { ...silentLogger(), warn: (record: object) => void warnings.push(record as never) };
+      const logger = warningsInto(warnings);
       runtime = new Runtime({ logger });
       registry = new Registry(runtime, { keys: "unique", names: true });
       // Healthy hosts get a hang timeout a loaded machine cannot trip; hosts meant to hang, less.
@@ -470,9 +477,7 @@ describe("hosts", () => {
 describe("an inline context's notify", () => {
   function inlineHosts() {
     const warnings: Record<string, unknown>[] = [];
-    const runtime = new Runtime({
-      logger: { ...silentLogger(), warn: (record: object) => void warnings.push(record as never) },
-    });
+    const runtime = new Runtime({ logger: warningsInto(warnings) });
     const hosts = new Hosts(runtime, new Registry(runtime, { keys: "unique", names: true }));
     const seen: unknown[] = [];
     hosts.provide("tally", () => ({
