@@ -220,18 +220,8 @@ export class Hosts {
    */
   inlineContext(label: string): HostContext {
     const caller: ServiceCaller = { label, hostId: this.runtime.node, isolation: "inline" };
-    const services = new Map<string, Record<string, unknown>>();
-    const serviceNamed = (name: string): Record<string, unknown> => {
-      let service = services.get(name);
-      if (!service) {
-        const factory = this.providers.get(name);
-        if (!factory)
-          throw new InvalidArgumentError("service", `no service ${JSON.stringify(name)} is provided`);
-        service = factory(caller) as Record<string, unknown>;
-        services.set(name, service);
-      }
-      return service;
-    };
+    const services = new Map<string, object>();
+    const serviceNamed = (name: string) => this.serviceFor(services, name, () => caller);
     const methodOf = (target: Record<string, unknown>, method: string | symbol) =>
       typeof method === "string" && method !== "then" && typeof target[method] === "function"
         ? (target[method] as (...args: unknown[]) => unknown)
@@ -560,19 +550,12 @@ export class Hosts {
     record: HostRecord,
     frame: Extract<Frame, { t: "service" | "notify" }>,
   ): Promise<unknown> {
-    let service = record.services.get(frame.service);
-    if (!service) {
-      const factory = this.providers.get(frame.service);
-      if (!factory)
-        throw new InvalidArgumentError("service", `no service ${JSON.stringify(frame.service)} is provided`);
-      service = factory({
-        label: record.label ?? "",
-        hostId: record.launched.node,
-        isolation: record.launched.kind,
-      });
-      record.services.set(frame.service, service);
-    }
-    const method = (service as Record<string, unknown>)[frame.method];
+    const service = this.serviceFor(record.services, frame.service, () => ({
+      label: record.label ?? "",
+      hostId: record.launched.node,
+      isolation: record.launched.kind,
+    }));
+    const method = service[frame.method];
     if (typeof method !== "function") {
       throw new InvalidArgumentError(
         "method",
@@ -582,6 +565,23 @@ export class Hosts {
     const args = decodeTerm(frame.args);
     if (!Array.isArray(args)) throw new InvalidArgumentError("args", "must be an array");
     return await method.apply(service, args);
+  }
+
+  /** A subtree's instance of service `name`, made by its factory at the subtree's first use. */
+  private serviceFor(
+    made: Map<string, object>,
+    name: string,
+    caller: () => ServiceCaller,
+  ): Record<string, unknown> {
+    let service = made.get(name);
+    if (!service) {
+      const factory = this.providers.get(name);
+      if (!factory)
+        throw new InvalidArgumentError("service", `no service ${JSON.stringify(name)} is provided`);
+      service = factory(caller());
+      made.set(name, service);
+    }
+    return service as Record<string, unknown>;
   }
 
   /** Nobody waits on a notify: its failure is told here. */
